@@ -1,0 +1,5 @@
+import sys
+
+from wagate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""The application factory and its lifespan: every client and worker is made here."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from starlette.routing import Match
+
+from wagate import health
+from wagate.admin import admin_token_hash
+from wagate.config import Settings
+from wagate.db import Database
+from wagate.engines.base import Engine
+from wagate.engines.manager import ClientManager
+from wagate.engines.simulator.engine import SimulatorEngine
+from wagate.engines.simulator.routes import router as simulator_router
+from wagate.errors import install_error_handlers
+from wagate.events.bus import EventBus
+from wagate.instances.routes import router as instances_router
+from wagate.logs import configure_logging
+from wagate.messages.inbound import InboundHandler
+from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from wagate.migrate import upgrade_to_head
+from wagate.state import AppState
+
+log = structlog.get_logger(__name__)
+
+
+def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
+    engines: dict[str, Engine] = {"simulator": SimulatorEngine(settings, db)}
+    return engines
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(settings)
+    if app.state.run_migrations:
+        await asyncio.to_thread(upgrade_to_head, settings.effective_database_url)
+    db = Database(settings.effective_database_url)
+    bus = EventBus()
+    engines = build_engines(settings, db)
+    manager = ClientManager(settings, db, bus, engines)
+    state = AppState(
+        settings=settings,
+        db=db,
+        bus=bus,
+        manager=manager,
+        admin_token_hash=await admin_token_hash(settings, db),
+    )
+    app.state.wagate = state
+    manager.add_message_hook(InboundHandler(state))
+    for engine in engines.values():
+        await engine.open()
+    if settings.role == "all":
+        resumed = await manager.resume_all()
+        log.info("node started", node=settings.node_id, resumed=resumed)
+    try:
+        yield
+    finally:
+        log.info("node stopping", node=settings.node_id)
+        await manager.close()
+        for engine in engines.values():
+            await engine.close()
+        bus.close()
+        await db.close()
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "unmatched"
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="wagate",
+        version="0.1.0",
+        summary="Self-hosted WhatsApp HTTP API gateway",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.run_migrations = run_migrations
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_template(request)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    app.include_router(health.router)
+    app.include_router(instances_router)
+    app.include_router(simulator_router)
+    return app

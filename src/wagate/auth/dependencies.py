@@ -1,0 +1,84 @@
+"""Who is calling: the admin, or one instance's token holder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from wagate.auth.tokens import hash_token, token_matches
+from wagate.errors import Forbidden, NotFound, Unauthorized
+from wagate.models import Instance
+from wagate.state import AppState, get_state
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    is_admin: bool
+    instance_name: str | None = None
+
+    def can_access(self, instance_name: str) -> bool:
+        return self.is_admin or self.instance_name == instance_name
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    api_key = request.headers.get("x-api-key")
+    return api_key.strip() if api_key and api_key.strip() else None
+
+
+async def resolve_principal(state: AppState, token: str | None) -> Principal:
+    if token is None:
+        raise Unauthorized("missing token: send Authorization: Bearer <token> or X-Api-Key")
+    if token_matches(token, state.admin_token_hash):
+        return Principal(is_admin=True)
+    token_hash = hash_token(token)
+    async with state.db.session() as session:
+        row = await session.execute(
+            select(Instance.name, Instance.token_hash).where(Instance.token_hash == token_hash)
+        )
+        found = row.first()
+    if found is not None and token_matches(token, found.token_hash):
+        return Principal(is_admin=False, instance_name=found.name)
+    raise Unauthorized("invalid token")
+
+
+async def current_principal(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> Principal:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await resolve_principal(state, bearer_token(request))
+    request.state.principal = principal
+    return principal
+
+
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("this route needs the admin token")
+    return principal
+
+
+def check_instance_access(principal: Principal, instance_name: str) -> None:
+    """An instance token on another instance's route is 404: it must not learn it exists."""
+    if not principal.can_access(instance_name):
+        raise NotFound(f"instance '{instance_name}' not found")
+
+
+async def instance_principal(
+    instance: str, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    check_instance_access(principal, instance)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+InstancePrincipal = Annotated[Principal, Depends(instance_principal)]

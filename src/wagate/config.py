@@ -1,0 +1,76 @@
+"""Settings: every WAGATE_* environment variable (and a .env file in the working directory)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_node_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WAGATE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    engine: Literal["whatsmeow", "simulator"] = "whatsmeow"
+    node_id: str = Field(default_factory=_default_node_id)
+    role: Literal["all", "api"] = "all"
+    sync_timeout_s: float = 30.0
+    max_media_bytes: int = 64 * 1024 * 1024
+    allow_private_media_urls: bool = False
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_events: str | None = None
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 10
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    # Client manager: reconnect backoff after a dropped connection (bounded, with jitter).
+    reconnect_base_delay_s: float = 1.0
+    reconnect_max_delay_s: float = 60.0
+    # Simulator timings (API.md: QR codes rotate every 20 s, 6 codes before qr_timeout).
+    simulator_qr_interval_s: float = 20.0
+    simulator_qr_count: int = 6
+    simulator_pair_code_delay_s: float = 3.0
+    simulator_receipt_delay_ms: int = 50
+    # How long received media is kept.
+    media_retention_s: int = 24 * 3600
+    # Seconds between SSE keep-alive comments.
+    sse_keepalive_s: float = 15.0
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def webhook_event_filter(self) -> list[str] | None:
+        if not self.webhook_events:
+            return None
+        return [e.strip() for e in self.webhook_events.split(",") if e.strip()]

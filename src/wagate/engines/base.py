@@ -1,0 +1,229 @@
+"""The engine interface: what the gateway needs from a WhatsApp implementation.
+
+An `Engine` makes one `EngineClient` per instance. A client reports everything that happens
+to it (QR codes, connection changes, inbound messages, receipts) as `EngineEvent` values
+through the sink it was given; the client manager turns those into statuses and events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class EngineFailure(Exception):
+    """Base of every failure an engine reports for an action."""
+
+    code = "engine_error"
+
+
+class TransientEngineError(EngineFailure):
+    """Worth trying again later: disconnected, timeout, server error."""
+
+
+class PermanentEngineError(EngineFailure):
+    """Trying again gives the same answer: not on WhatsApp, media rejected."""
+
+    def __init__(self, message: str, code: str = "engine_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotConnectedError(TransientEngineError):
+    code = "instance_not_connected"
+
+
+class NotPairingError(EngineFailure):
+    code = "not_pairing"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRef:
+    id: int
+    name: str
+    jid: str | None = None
+
+
+# --- events a client reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    jid: str
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The connection dropped; the manager reconnects with backoff."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    reason: str
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    """The device was unlinked (from the phone, or banned): no reconnect."""
+
+    reason: str = "logged_out"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReplaced:
+    """Another client took over this device's connection: no reconnect (it would loop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QrTimeout:
+    """No scan before the last QR code expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMedia:
+    data: bytes
+    mimetype: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    message_id: str
+    chat: str
+    sender: str
+    from_me: bool
+    timestamp: datetime
+    kind: str
+    text: str | None = None
+    caption: str | None = None
+    media: InboundMedia | None = None
+    location: dict[str, Any] | None = None
+    contacts: list[dict[str, Any]] | None = None
+    reaction: dict[str, Any] | None = None
+    poll: dict[str, Any] | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    message_ids: tuple[str, ...]
+    chat: str
+    status: str  # delivered | read | played
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    call_id: str
+    caller: str
+
+
+EngineEvent = (
+    QrCode
+    | Connected
+    | ConnectionLost
+    | ConnectFailed
+    | LoggedOut
+    | StreamReplaced
+    | QrTimeout
+    | InboundMessage
+    | Receipt
+    | IncomingCall
+)
+EventSink = Callable[[EngineEvent], None]
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMedia:
+    data: bytes
+    mimetype: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A validated send: `body` holds the kind's fields (text, caption, latitude, ...)."""
+
+    kind: str
+    to_jid: str
+    body: dict[str, Any]
+    correlation_id: str
+    media: OutgoingMedia | None = None
+    reply_to: str | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message_id: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NumberCheck:
+    phone: str
+    on_whatsapp: bool
+    jid: str | None
+
+
+@dataclass(slots=True)
+class EngineHealth:
+    ok: bool
+    detail: str = "ok"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineClient(Protocol):
+    """One instance's live client. At most one exists per instance (the manager sees to it)."""
+
+    async def start(self) -> None:
+        """Begin connecting; return at once. Progress arrives as events."""
+
+    async def stop(self) -> None:
+        """Close the connection and end the client; keep the device session."""
+
+    async def logout(self) -> None:
+        """Unlink the device and delete its session data."""
+
+    async def pair_phone(self, phone: str) -> str:
+        """Ask for a phone-number link code (only while pairing)."""
+
+    async def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]: ...
+
+    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None: ...
+
+    async def presence(self, chat: str, state: str) -> None: ...
+
+    async def reject_call(self, call: IncomingCall) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> EngineClient: ...
+
+    async def forget(self, instance: InstanceRef) -> None:
+        """Delete the device session of an instance (logout without a live client, delete)."""
+
+    async def health(self) -> EngineHealth: ...

@@ -1,0 +1,440 @@
+"""The client manager: the live clients of this node, at most one per instance.
+
+Every lifecycle call (connect, disconnect, logout, restart, delete) and every state-changing
+engine event runs under the instance's lock, and every client carries a generation number:
+an event from a client that was already replaced is dropped, so a stopped client can never
+move the instance's status again (no zombie clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from wagate.config import Settings
+from wagate.db import Database, utcnow
+from wagate.engines.base import (
+    Connected,
+    ConnectFailed,
+    ConnectionLost,
+    Engine,
+    EngineClient,
+    EngineEvent,
+    InboundMessage,
+    IncomingCall,
+    InstanceRef,
+    LoggedOut,
+    NotConnectedError,
+    QrCode,
+    QrTimeout,
+    Receipt,
+    StreamReplaced,
+)
+from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
+from wagate.events.bus import EventBus, isoformat
+from wagate.instances import repository
+
+log = structlog.get_logger(__name__)
+
+STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
+MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Slot:
+    """This node's hold on one instance."""
+
+    ref: InstanceRef
+    engine: str
+    status: Status
+    reject_calls: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    client: EngineClient | None = None
+    generation: int = 0
+    qr: QrCode | None = None
+    reconnect_task: asyncio.Task[None] | None = None
+    reconnect_attempt: int = 0
+    deleted: bool = False
+    events: asyncio.Queue[tuple[int, EngineEvent]] = field(default_factory=asyncio.Queue)
+    pump: asyncio.Task[None] | None = None
+
+
+class ClientManager:
+    def __init__(
+        self, settings: Settings, db: Database, bus: EventBus, engines: dict[str, Engine]
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.engines = engines
+        self._slots: dict[str, Slot] = {}
+        self._slots_lock = asyncio.Lock()
+        self._message_hooks: list[MessageHook] = []
+        self._closing = False
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def add_message_hook(self, hook: MessageHook) -> None:
+        """Inbound messages and receipts go to these (the messages feature)."""
+        self._message_hooks.append(hook)
+
+    def engine(self, name: str) -> Engine:
+        return self.engines[name]
+
+    # --- lifecycle of the manager ------------------------------------------------------------
+
+    async def resume_all(self, concurrency: int = 50) -> int:
+        """Reconnect every instance the user left connected (on start or takeover)."""
+        async with self.db.session() as session:
+            rows = await repository.to_resume(session)
+            names = [row.name for row in rows if row.engine in self.engines]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(name: str) -> None:
+            async with gate:
+                try:
+                    await self.connect(name, remember=False)
+                except Exception:
+                    log.exception("resume failed", instance=name)
+
+        await asyncio.gather(*(one(n) for n in names))
+        return len(names)
+
+    async def close(self) -> None:
+        """Stop every client (the instances stay desired-connected: the next start resumes)."""
+        self._closing = True
+        await asyncio.gather(*(self._release(slot) for slot in list(self._slots.values())))
+        self._slots.clear()
+
+    async def _release(self, slot: Slot) -> None:
+        async with slot.lock:
+            had_client = slot.client is not None or slot.reconnect_task is not None
+            await self._stop_client(slot)
+            if had_client:
+                await self._set_status(slot, Status.DISCONNECTED, reason="node_stopping")
+        if slot.pump is not None:
+            slot.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot.pump
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def status_of(self, name: str) -> Status | None:
+        slot = self._slots.get(name)
+        return slot.status if slot else None
+
+    def current_qr(self, name: str) -> QrCode | None:
+        slot = self._slots.get(name)
+        if slot is None or slot.status != Status.PAIRING:
+            return None
+        return slot.qr
+
+    def live_client(self, name: str) -> EngineClient | None:
+        slot = self._slots.get(name)
+        return slot.client if slot else None
+
+    def connected_client(self, name: str) -> EngineClient:
+        slot = self._slots.get(name)
+        if slot is None or slot.client is None or slot.status != Status.CONNECTED:
+            raise NotConnectedError(f"instance '{name}' is not connected")
+        return slot.client
+
+    def live_count(self) -> int:
+        return sum(1 for slot in self._slots.values() if slot.client is not None)
+
+    def statuses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for slot in self._slots.values():
+            counts[slot.status.value] = counts.get(slot.status.value, 0) + 1
+        return counts
+
+    # --- lifecycle calls ---------------------------------------------------------------------
+
+    async def connect(self, name: str, *, remember: bool = True) -> Status:
+        slot = await self._slot(name)
+        async with slot.lock:
+            self._check_usable(slot)
+            if remember:
+                await self._save(slot, desired_state="connected")
+            if slot.client is not None or slot.reconnect_task is not None:
+                return slot.status  # idempotent: never a second client
+            await self._start_client(slot)
+            return slot.status
+
+    async def disconnect(self, name: str) -> Status:
+        slot = await self._slot(name)
+        async with slot.lock:
+            self._check_usable(slot)
+            await self._save(slot, desired_state="stopped")
+            await self._stop_client(slot)
+            if slot.status != Status.LOGGED_OUT:
+                await self._set_status(slot, Status.DISCONNECTED, reason="disconnected")
+            return slot.status
+
+    async def logout(self, name: str) -> Status:
+        slot = await self._slot(name)
+        async with slot.lock:
+            self._check_usable(slot)
+            await self._save(slot, desired_state="stopped")
+            client = slot.client
+            if client is not None and slot.status == Status.CONNECTED:
+                try:
+                    await asyncio.wait_for(client.logout(), STOP_TIMEOUT_S)
+                except Exception as exc:  # the device data is dropped below in any case
+                    log.warning("logout call failed", instance=name, error=str(exc))
+            await self._stop_client(slot)
+            await self.engine(slot.engine).forget(slot.ref)
+            await self._set_status(
+                slot, Status.LOGGED_OUT, reason="logged_out", jid=None, phone=None
+            )
+            return slot.status
+
+    async def restart(self, name: str) -> Status:
+        slot = await self._slot(name)
+        async with slot.lock:
+            self._check_usable(slot)
+            await self._save(slot, desired_state="connected")
+            await self._stop_client(slot)
+            await self._start_client(slot)
+            return slot.status
+
+    async def delete(self, name: str) -> None:
+        """Stop the client, unlink the device and forget its data; the caller deletes the row."""
+        slot = await self._slot(name)
+        async with slot.lock:
+            slot.deleted = True
+            client = slot.client
+            if client is not None and slot.status == Status.CONNECTED:
+                try:
+                    await asyncio.wait_for(client.logout(), STOP_TIMEOUT_S)
+                except Exception as exc:
+                    log.warning("logout on delete failed", instance=name, error=str(exc))
+            await self._stop_client(slot)
+            await self.engine(slot.engine).forget(slot.ref)
+        async with self._slots_lock:
+            if self._slots.get(name) is slot:
+                del self._slots[name]
+        if slot.pump is not None:
+            slot.pump.cancel()
+        self.bus.close_instance(name)
+
+    async def pair_phone(self, name: str, phone: str) -> str:
+        slot = await self._slot(name)
+        async with slot.lock:
+            self._check_usable(slot)
+            if slot.client is None:
+                await self._save(slot, desired_state="connected")
+                await self._start_client(slot)
+            client = slot.client
+        if client is None:
+            raise NotConnectedError("the client could not be started")
+        return await client.pair_phone(phone)
+
+    def update_options(self, name: str, *, reject_calls: bool) -> None:
+        slot = self._slots.get(name)
+        if slot is not None:
+            slot.reject_calls = reject_calls
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _check_usable(self, slot: Slot) -> None:
+        if slot.deleted or self._closing:
+            raise NotConnectedError(f"instance '{slot.ref.name}' is being removed")
+
+    async def _slot(self, name: str) -> Slot:
+        slot = self._slots.get(name)
+        if slot is not None:
+            return slot
+        async with self._slots_lock:
+            slot = self._slots.get(name)
+            if slot is not None:
+                return slot
+            async with self.db.session() as session:
+                row = await repository.get_by_name(session, name)
+            if row is None:
+                raise LookupError(name)
+            if row.engine not in self.engines:
+                raise NotConnectedError(f"engine '{row.engine}' is not available on this node")
+            status = Status(row.status)
+            if status in LIVE:  # left over from a node that stopped: nothing runs here yet
+                status = Status.DISCONNECTED
+            slot = Slot(
+                ref=InstanceRef(row.id, row.name, row.jid),
+                engine=row.engine,
+                status=status,
+                reject_calls=bool((row.settings or {}).get("reject_calls", False)),
+            )
+            slot.pump = asyncio.create_task(self._pump(slot), name=f"events:{name}")
+            self._slots[name] = slot
+            return slot
+
+    async def _start_client(self, slot: Slot) -> None:
+        slot.generation += 1
+        generation = slot.generation
+        slot.qr = None
+
+        def sink(event: EngineEvent) -> None:
+            slot.events.put_nowait((generation, event))
+
+        client = self.engine(slot.engine).create_client(slot.ref, sink)
+        slot.client = client
+        await self._set_status(slot, Status.CONNECTING, reason=None)
+        try:
+            await client.start()
+        except Exception as exc:
+            log.warning("client start failed", instance=slot.ref.name, error=str(exc))
+            await self._stop_client(slot)
+            await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
+
+    async def _stop_client(self, slot: Slot) -> None:
+        task = slot.reconnect_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        slot.reconnect_task = None
+        client, slot.client = slot.client, None
+        slot.generation += 1  # anything the old client still says is ignored from now on
+        slot.qr = None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.stop(), STOP_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("client stop failed", instance=slot.ref.name, error=str(exc))
+
+    def _schedule_reconnect(self, slot: Slot) -> None:
+        delay = reconnect_delay(
+            slot.reconnect_attempt,
+            self.settings.reconnect_base_delay_s,
+            self.settings.reconnect_max_delay_s,
+            random.random(),
+        )
+        slot.reconnect_attempt += 1
+
+        async def reconnect() -> None:
+            await asyncio.sleep(delay)
+            async with slot.lock:
+                if slot.reconnect_task is not asyncio.current_task() or slot.deleted:
+                    return
+                slot.reconnect_task = None
+                if slot.client is None and not self._closing:
+                    await self._start_client(slot)
+
+        slot.reconnect_task = asyncio.create_task(reconnect(), name=f"reconnect:{slot.ref.name}")
+
+    async def _pump(self, slot: Slot) -> None:
+        while True:
+            generation, event = await slot.events.get()
+            try:
+                if isinstance(event, InboundMessage | Receipt):
+                    if generation == slot.generation:
+                        await self._touch(slot)
+                        for hook in self._message_hooks:
+                            await hook(slot.ref, event)
+                    continue
+                if isinstance(event, IncomingCall):
+                    if generation == slot.generation and slot.reject_calls and slot.client:
+                        await slot.client.reject_call(event)
+                    continue
+                async with slot.lock:
+                    if generation != slot.generation or slot.deleted:
+                        continue  # a replaced client's last words
+                    await self._on_state_event(slot, event)
+            except Exception:
+                log.exception("event handling failed", instance=slot.ref.name)
+
+    async def _on_state_event(self, slot: Slot, event: EngineEvent) -> None:
+        name = slot.ref.name
+        if isinstance(event, QrCode):
+            slot.qr = event
+            await self._set_status(
+                slot,
+                Status.PAIRING,
+                reason=None,
+                qr_code=event.code,
+                qr_expires_at=event.expires_at,
+            )
+            await self._publish(
+                slot, "qr_updated", {"code": event.code, "expires_at": isoformat(event.expires_at)}
+            )
+        elif isinstance(event, Connected):
+            slot.qr = None
+            slot.reconnect_attempt = 0
+            slot.ref = InstanceRef(slot.ref.id, name, event.jid)
+            await self._set_status(
+                slot,
+                Status.CONNECTED,
+                reason=None,
+                jid=event.jid,
+                phone=event.phone,
+                connected_at=utcnow(),
+            )
+        elif isinstance(event, ConnectionLost | ConnectFailed):
+            permanent = isinstance(event, ConnectFailed) and event.permanent
+            await self._stop_client(slot)
+            if permanent:
+                await self._set_status(slot, Status.DISCONNECTED, reason=event.reason)
+            else:
+                await self._set_status(slot, Status.RECONNECTING, reason=event.reason)
+                self._schedule_reconnect(slot)
+        elif isinstance(event, LoggedOut):
+            await self._stop_client(slot)
+            await self.engine(slot.engine).forget(slot.ref)
+            await self._save(slot, desired_state="stopped")
+            await self._set_status(
+                slot, Status.LOGGED_OUT, reason=event.reason, jid=None, phone=None
+            )
+        elif isinstance(event, StreamReplaced):
+            await self._stop_client(slot)
+            await self._save(slot, desired_state="stopped")
+            await self._set_status(slot, Status.DISCONNECTED, reason="stream_replaced")
+        elif isinstance(event, QrTimeout):
+            await self._stop_client(slot)
+            await self._save(slot, desired_state="stopped")
+            await self._set_status(slot, Status.DISCONNECTED, reason="qr_timeout")
+
+    async def _set_status(
+        self, slot: Slot, new: Status, *, reason: str | None, **fields: Any
+    ) -> None:
+        previous = slot.status
+        check_transition(previous, new)
+        slot.status = new
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": new.value,
+            "last_error": reason if new != Status.CONNECTED else None,
+            "last_event_at": now,
+            "node": self.settings.node_id if new in LIVE else None,
+            **fields,
+        }
+        if new == Status.DISCONNECTED and reason == "disconnected":
+            values["last_error"] = None
+        if new != Status.PAIRING:
+            values.update(qr_code=None, qr_expires_at=None)
+        await self._save(slot, **values)
+        if new != previous or fields.get("jid") is not None:
+            jid = fields.get("jid", slot.ref.jid)
+            await self._publish(
+                slot,
+                "connection_update",
+                {"status": new.value, "previous": previous.value, "reason": reason, "jid": jid},
+            )
+
+    async def _touch(self, slot: Slot) -> None:
+        await self._save(slot, last_event_at=utcnow())
+
+    async def _save(self, slot: Slot, **fields: Any) -> None:
+        async with self.db.transaction() as session:
+            await repository.update_fields(session, slot.ref.id, **fields)
+
+    async def _publish(self, slot: Slot, event: str, data: dict[str, Any]) -> None:
+        await self.bus.publish(slot.ref.name, slot.ref.id, event, data)
+
+
+def as_timestamp(value: datetime | None) -> str | None:
+    return isoformat(value) if value else None

@@ -1,0 +1,336 @@
+"""The simulator engine: an in-process stand-in for the WhatsApp network (API.md, last section).
+
+It keeps the linked device, the delivered messages and the connections in the gateway's
+database, so a restarted gateway (or another node) resumes a linked instance without a scan
+and a test can count what was sent from anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select, update
+
+from wagate.config import Settings
+from wagate.db import Database, utcnow
+from wagate.engines.base import (
+    Connected,
+    ConnectionLost,
+    EngineHealth,
+    EventSink,
+    InboundMessage,
+    IncomingCall,
+    InstanceRef,
+    LoggedOut,
+    NotConnectedError,
+    NotPairingError,
+    NumberCheck,
+    OutgoingMessage,
+    PermanentEngineError,
+    QrCode,
+    QrTimeout,
+    Receipt,
+    SendResult,
+    TransientEngineError,
+)
+from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
+
+log = structlog.get_logger(__name__)
+
+
+def on_whatsapp(user: str) -> bool:
+    """API.md: a number is on WhatsApp unless its digits end in 0000."""
+    digits = "".join(ch for ch in user if ch.isdigit())
+    return not digits.endswith("0000")
+
+
+def random_phone() -> str:
+    return "55119" + "".join(secrets.choice(string.digits) for _ in range(8))
+
+
+def new_message_id() -> str:
+    return "3EB0" + secrets.token_hex(8).upper()
+
+
+@dataclass
+class Faults:
+    send_latency_ms: int = 0
+    fail_next: int = 0
+    fail_kind: str = "transient"
+
+
+class SimulatorEngine:
+    name = "simulator"
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.faults: dict[int, Faults] = {}
+        self.clients: dict[int, SimulatorClient] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def open(self) -> None:
+        # Connections left open by a node that died are closed by whoever resumes them; a
+        # restarted single node closes its own leftovers here.
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(SimulatorConnection)
+                .where(
+                    SimulatorConnection.node == self.settings.node_id,
+                    SimulatorConnection.disconnected_at.is_(None),
+                )
+                .values(disconnected_at=utcnow())
+            )
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
+        return SimulatorClient(self, instance, sink)
+
+    async def forget(self, instance: InstanceRef) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(SimulatorDevice).where(SimulatorDevice.instance_id == instance.id)
+            )
+        self.faults.pop(instance.id, None)
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(ok=True, extra={"clients": len(self.clients)})
+
+    def faults_of(self, instance_id: int) -> Faults:
+        return self.faults.setdefault(instance_id, Faults())
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+
+class SimulatorClient:
+    def __init__(self, engine: SimulatorEngine, instance: InstanceRef, sink: EventSink) -> None:
+        self.engine = engine
+        self.instance = instance
+        self.sink = sink
+        self.pairing = False
+        self.connected = False
+        self.jid: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._link = asyncio.Event()
+        self._link_phone: str | None = None
+        self._pairing_started = asyncio.Event()
+        self._connection_id: int | None = None
+        self._stopped = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"simulator:{self.instance.name}")
+
+    async def _run(self) -> None:
+        settings = self.engine.settings
+        async with self.engine.db.session() as session:
+            device = await session.get(SimulatorDevice, self.instance.id)
+        if device is not None:
+            await self._go_online(device.jid, device.phone)
+            return
+        self.pairing = True
+        self._pairing_started.set()
+        for _ in range(settings.simulator_qr_count):
+            code = "2@" + ",".join(secrets.token_urlsafe(n) for n in (48, 32, 32))
+            expires = utcnow() + timedelta(seconds=settings.simulator_qr_interval_s)
+            self.sink(QrCode(code, expires))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._link.wait(), settings.simulator_qr_interval_s)
+            if self._link.is_set():
+                break
+        self.pairing = False
+        if not self._link.is_set():
+            self.sink(QrTimeout())
+            return
+        phone = self._link_phone or random_phone()
+        jid = f"{phone}@s.whatsapp.net"
+        async with self.engine.db.transaction() as session:
+            await session.merge(SimulatorDevice(instance_id=self.instance.id, jid=jid, phone=phone))
+        await self._go_online(jid, phone)
+
+    async def _go_online(self, jid: str, phone: str) -> None:
+        async with self.engine.db.transaction() as session:
+            connection = SimulatorConnection(
+                instance_id=self.instance.id, node=self.engine.settings.node_id
+            )
+            session.add(connection)
+            await session.flush()
+            self._connection_id = connection.id
+        self.jid = jid
+        self.connected = True
+        self.engine.clients[self.instance.id] = self
+        self.sink(Connected(jid, phone))
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self.connected = False
+        self.pairing = False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.engine.clients.get(self.instance.id) is self:
+            del self.engine.clients[self.instance.id]
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        if self._connection_id is None:
+            return
+        connection_id, self._connection_id = self._connection_id, None
+        async with self.engine.db.transaction() as session:
+            await session.execute(
+                update(SimulatorConnection)
+                .where(SimulatorConnection.id == connection_id)
+                .values(disconnected_at=utcnow())
+            )
+
+    async def logout(self) -> None:
+        self.connected = False
+        await self.engine.forget(self.instance)
+
+    # --- pairing -----------------------------------------------------------------------------
+
+    async def _wait_pairing(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pairing_started.wait(), 5)
+        if not self.pairing or self._link.is_set():
+            raise NotPairingError("the instance is not waiting for a scan")
+
+    async def scan(self, phone: str | None) -> None:
+        """A phone scans the current QR code."""
+        await self._wait_pairing()
+        self._link_phone = phone
+        self._link.set()
+
+    async def pair_phone(self, phone: str) -> str:
+        await self._wait_pairing()
+        alphabet = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
+        code = "".join(secrets.choice(alphabet) for _ in range(8))
+
+        async def typed_on_phone() -> None:
+            # The user types the code on the phone a moment later: the device links.
+            await asyncio.sleep(self.engine.settings.simulator_pair_code_delay_s)
+            if self.pairing and not self._stopped:
+                self._link_phone = phone
+                self._link.set()
+
+        self.engine.spawn(typed_on_phone(), name=f"simulator-pair:{self.instance.name}")
+        return f"{code[:4]}-{code[4:]}"
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _require_connected(self) -> None:
+        if not self.connected:
+            raise NotConnectedError("the simulated connection is not open")
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        self._require_connected()
+        faults = self.engine.faults_of(self.instance.id)
+        if faults.send_latency_ms:
+            await asyncio.sleep(faults.send_latency_ms / 1000)
+            self._require_connected()
+        if faults.fail_next > 0:
+            faults.fail_next -= 1
+            if faults.fail_kind == "permanent":
+                raise PermanentEngineError("the simulated network rejected the message")
+            raise TransientEngineError("simulated transient failure")
+        user, _, server = message.to_jid.partition("@")
+        if server == "s.whatsapp.net" and not on_whatsapp(user):
+            raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
+        message_id = new_message_id()
+        sent_at = utcnow()
+        body = dict(message.body)
+        if message.media is not None:
+            body["media"] = {
+                "mimetype": message.media.mimetype,
+                "size": len(message.media.data),
+                "filename": message.media.filename,
+            }
+        if message.reply_to:
+            body["reply_to"] = message.reply_to
+        if message.mentions:
+            body["mentions"] = list(message.mentions)
+        async with self.engine.db.transaction() as session:
+            session.add(
+                SimulatorOutbox(
+                    instance_id=self.instance.id,
+                    message_id=message_id,
+                    to=message.to_jid,
+                    kind=message.kind,
+                    body=body,
+                    node=self.engine.settings.node_id,
+                    sent_at=sent_at,
+                )
+            )
+        self.engine.spawn(self._receipts(message_id, message.to_jid), name=f"receipts:{message_id}")
+        return SendResult(message_id, sent_at)
+
+    async def _receipts(self, message_id: str, chat: str) -> None:
+        delay = self.engine.settings.simulator_receipt_delay_ms / 1000
+        for status in ("delivered", "read"):
+            await asyncio.sleep(delay)
+            if self._stopped:
+                return
+            self.sink(Receipt((message_id,), chat, status, utcnow()))
+
+    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
+        self._require_connected()
+        results = []
+        for phone in phones:
+            digits = "".join(ch for ch in phone if ch.isdigit())
+            found = on_whatsapp(digits)
+            results.append(NumberCheck(phone, found, f"{digits}@s.whatsapp.net" if found else None))
+        return results
+
+    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None:
+        self._require_connected()
+
+    async def presence(self, chat: str, state: str) -> None:
+        self._require_connected()
+
+    async def reject_call(self, call: IncomingCall) -> None:
+        self._require_connected()
+
+    # --- fault injection and the simulated other side ----------------------------------------
+
+    def inbound(self, message: InboundMessage) -> None:
+        self._require_connected()
+        self.sink(message)
+
+    def drop_connection(self) -> None:
+        self._require_connected()
+        self.connected = False
+        self.sink(ConnectionLost("connection dropped (simulated)"))
+
+    async def unlink_from_phone(self) -> None:
+        self._require_connected()
+        self.connected = False
+        await self.engine.forget(self.instance)
+        self.sink(LoggedOut("device unlinked from the phone"))
+
+
+async def outbox(db: Database, instance_id: int, limit: int = 1000) -> list[SimulatorOutbox]:
+    async with db.session() as session:
+        result = await session.execute(
+            select(SimulatorOutbox)
+            .where(SimulatorOutbox.instance_id == instance_id)
+            .order_by(SimulatorOutbox.id)
+            .limit(limit)
+        )
+        return list(result.scalars().all())

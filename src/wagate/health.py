@@ -1,0 +1,67 @@
+"""Health, readiness and metrics routes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
+from wagate.state import State
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check_database(state: State) -> str:
+    try:
+        async with state.db.session() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), 5)
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+async def _check_queue(state: State) -> str:
+    check = state.services.get("queue_health")
+    if check is None:
+        return "ok"
+    try:
+        result: str = await asyncio.wait_for(check(), 5)
+        return result
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+@router.get("/readyz")
+async def readyz(state: State) -> JSONResponse:
+    engines: dict[str, Any] = {}
+    for name, engine in state.manager.engines.items():
+        try:
+            health = await asyncio.wait_for(engine.health(), 5)
+            engines[name] = "ok" if health.ok else f"error: {health.detail}"
+        except Exception as exc:
+            engines[name] = f"error: {type(exc).__name__}"
+    body = {
+        "database": await _check_database(state),
+        "queue": await _check_queue(state),
+        "engines": "ok" if all(v == "ok" for v in engines.values()) else engines,
+    }
+    ready = body["database"] == "ok" and body["queue"] == "ok"
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    INSTANCES_BY_STATUS.clear()
+    for status, count in state.manager.statuses().items():
+        INSTANCES_BY_STATUS.labels(status=status).set(count)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,43 @@
+"""Queries on the instances table. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.db import utcnow
+from wagate.models import Instance
+
+
+async def get_by_name(session: AsyncSession, name: str) -> Instance | None:
+    result = await session.execute(select(Instance).where(Instance.name == name))
+    return result.scalar_one_or_none()
+
+
+async def get_by_id(session: AsyncSession, instance_id: int) -> Instance | None:
+    return await session.get(Instance, instance_id)
+
+
+async def list_all(session: AsyncSession, name: str | None = None) -> Sequence[Instance]:
+    query = select(Instance).order_by(Instance.id)
+    if name is not None:
+        query = query.where(Instance.name == name)
+    return (await session.execute(query)).scalars().all()
+
+
+async def to_resume(session: AsyncSession) -> Sequence[Instance]:
+    """Instances the user wants connected: reconnected when a node starts."""
+    query = select(Instance).where(Instance.desired_state == "connected").order_by(Instance.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) -> None:
+    fields.setdefault("updated_at", utcnow())
+    await session.execute(update(Instance).where(Instance.id == instance_id).values(**fields))
+
+
+async def delete_by_id(session: AsyncSession, instance_id: int) -> None:
+    await session.execute(delete(Instance).where(Instance.id == instance_id))

@@ -1,0 +1,162 @@
+"""Instance routes (API.md "Instances")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from wagate.auth.dependencies import AdminPrincipal, CurrentPrincipal, InstancePrincipal
+from wagate.errors import Forbidden, error_responses
+from wagate.events.bus import Event
+from wagate.instances import repository, service
+from wagate.instances.schemas import (
+    CreatedInstance,
+    CreateInstance,
+    InstanceList,
+    InstanceOut,
+    PairIn,
+    PairOut,
+    PatchInstance,
+    QrOut,
+    StatusOut,
+    TokenOut,
+)
+from wagate.state import State
+
+router = APIRouter(prefix="/v1/instances", tags=["instances"])
+ERRORS = error_responses(403, 404)
+LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)
+
+
+@router.post("", status_code=201, response_model=CreatedInstance, responses=ERRORS)
+async def create_instance(body: CreateInstance, state: State, _: AdminPrincipal) -> CreatedInstance:
+    row, token = await service.create(state, body)
+    return CreatedInstance(**service.to_out(row).model_dump(), token=token)
+
+
+@router.get("", response_model=InstanceList, responses=ERRORS)
+async def list_instances(state: State, principal: CurrentPrincipal) -> InstanceList:
+    async with state.db.session() as session:
+        rows = await repository.list_all(
+            session, None if principal.is_admin else principal.instance_name
+        )
+    return InstanceList(instances=[service.to_out(row) for row in rows])
+
+
+@router.get("/{instance}", response_model=InstanceOut, responses=ERRORS)
+async def get_instance(instance: str, state: State, _: InstancePrincipal) -> InstanceOut:
+    return service.to_out(await service.load(state, instance))
+
+
+@router.patch("/{instance}", response_model=InstanceOut, responses=ERRORS)
+async def patch_instance(
+    instance: str, body: PatchInstance, state: State, _: InstancePrincipal
+) -> InstanceOut:
+    return service.to_out(await service.patch_settings(state, instance, body.settings))
+
+
+@router.delete("/{instance}", status_code=204, responses=ERRORS)
+async def delete_instance(instance: str, state: State, principal: AdminPrincipal) -> Response:
+    await service.delete(state, instance)
+    return Response(status_code=204)
+
+
+@router.post("/{instance}/token", response_model=TokenOut, responses=ERRORS)
+async def rotate_token(instance: str, state: State, _: InstancePrincipal) -> TokenOut:
+    return TokenOut(token=await service.rotate_token(state, instance))
+
+
+@router.post(
+    "/{instance}/connect", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
+)
+async def connect(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+    return StatusOut(status=await service.lifecycle(state, instance, "connect"))
+
+
+@router.post("/{instance}/disconnect", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
+async def disconnect(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+    return StatusOut(status=await service.lifecycle(state, instance, "disconnect"))
+
+
+@router.post("/{instance}/logout", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
+async def logout(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+    return StatusOut(status=await service.lifecycle(state, instance, "logout"))
+
+
+@router.post(
+    "/{instance}/restart", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
+)
+async def restart(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+    return StatusOut(status=await service.lifecycle(state, instance, "restart"))
+
+
+@router.get(
+    "/{instance}/qr",
+    response_model=QrOut,
+    responses={
+        **LIFECYCLE_ERRORS,
+        200: {"content": {"image/png": {}}, "description": "JSON, or the PNG itself"},
+    },
+)
+async def get_qr(instance: str, request: Request, state: State, _: InstancePrincipal) -> Response:
+    code, expires_at = await service.current_qr(state, instance)
+    accept = request.headers.get("accept", "")
+    if "image/png" in accept and "application/json" not in accept:
+        return Response(
+            service.qr_png(code),
+            media_type="image/png",
+            headers={"Cache-Control": "no-store", "X-Qr-Expires-At": expires_at.isoformat()},
+        )
+    body = service.qr_body(code, expires_at)
+    return Response(
+        body.model_dump_json(), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post("/{instance}/pair", response_model=PairOut, responses=LIFECYCLE_ERRORS)
+async def pair(instance: str, body: PairIn, state: State, _: InstancePrincipal) -> PairOut:
+    return PairOut(code=await service.pair(state, instance, body.phone))
+
+
+def _sse(item: Event) -> str:
+    data = json.dumps(item.envelope(), separators=(",", ":"), ensure_ascii=False)
+    return f"id: {item.id}\nevent: {item.event}\ndata: {data}\n\n"
+
+
+@router.get(
+    "/{instance}/events",
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}},
+)
+async def events(instance: str, state: State, principal: InstancePrincipal) -> StreamingResponse:
+    row = await service.load(state, instance)
+    if not principal.can_access(row.name):
+        raise Forbidden("not allowed")
+    keepalive = state.settings.sse_keepalive_s
+    subscription = state.bus.subscribe(instance)
+    queue = await subscription.__aenter__()
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            # The current status first, so a client knows where it starts from.
+            yield f": connected to {instance} (status {row.status})\n\n"
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), keepalive)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if item is None:
+                    return
+                yield _sse(item)
+        finally:
+            await subscription.__aexit__(None, None, None)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

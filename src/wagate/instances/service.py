@@ -1,0 +1,184 @@
+"""Instance operations behind the routes: creation, settings, tokens, lifecycle, deletion."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+from datetime import datetime
+from typing import Any
+
+import segno
+from sqlalchemy.exc import IntegrityError
+
+from wagate.auth.tokens import INSTANCE_PREFIX, hash_token, new_token
+from wagate.db import utcnow
+from wagate.engines.base import EngineFailure, NotConnectedError, NotPairingError
+from wagate.engines.status import Status
+from wagate.errors import (
+    Conflict,
+    EngineError,
+    InstanceNotConnected,
+    NotFound,
+    NotPairing,
+    ValidationFailed,
+)
+from wagate.instances import repository
+from wagate.instances.schemas import (
+    CreateInstance,
+    InstanceOut,
+    InstanceSettings,
+    InstanceSettingsPatch,
+    QrOut,
+    WebhookIn,
+    webhook_out,
+)
+from wagate.models import Instance
+from wagate.phones import InvalidRecipient, normalize_phone
+from wagate.state import AppState
+
+
+def to_out(row: Instance) -> InstanceOut:
+    return InstanceOut(
+        name=row.name,
+        engine=row.engine,
+        status=row.status,
+        jid=row.jid,
+        phone=row.phone,
+        last_error=row.last_error,
+        connected_at=row.connected_at,
+        last_event_at=row.last_event_at,
+        node=row.node,
+        settings=InstanceSettings(**(row.settings or {})),
+        webhook=webhook_out(row.webhook),
+        created_at=row.created_at,
+    )
+
+
+def webhook_to_dict(webhook: WebhookIn) -> dict[str, Any]:
+    return {"url": str(webhook.url), "events": webhook.events, "secret": webhook.secret}
+
+
+def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None) -> dict[str, Any]:
+    values = InstanceSettings(**(current or {})).model_dump()
+    if patch is not None:
+        values.update(patch.model_dump(exclude_none=True))
+    return InstanceSettings(**values).model_dump()
+
+
+async def load(state: AppState, name: str) -> Instance:
+    async with state.db.session() as session:
+        row = await repository.get_by_name(session, name)
+    if row is None:
+        raise NotFound(f"instance '{name}' not found")
+    return row
+
+
+async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
+    token = new_token(INSTANCE_PREFIX)
+    row = Instance(
+        name=body.name,
+        engine=body.engine or state.settings.engine,
+        token_hash=hash_token(token),
+        status=Status.DISCONNECTED.value,
+        desired_state="stopped",
+        settings=merged_settings({}, body.settings),
+        webhook=webhook_to_dict(body.webhook) if body.webhook else None,
+    )
+    try:
+        async with state.db.transaction() as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise Conflict(f"an instance named '{body.name}' already exists") from exc
+    return row, token
+
+
+async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatch) -> Instance:
+    async with state.db.transaction() as session:
+        row = await repository.get_by_name(session, name)
+        if row is None:
+            raise NotFound(f"instance '{name}' not found")
+        row.settings = merged_settings(row.settings, patch)
+        row.updated_at = utcnow()
+    state.manager.update_options(name, reject_calls=bool(row.settings["reject_calls"]))
+    return row
+
+
+async def rotate_token(state: AppState, name: str) -> str:
+    token = new_token(INSTANCE_PREFIX)
+    async with state.db.transaction() as session:
+        row = await repository.get_by_name(session, name)
+        if row is None:
+            raise NotFound(f"instance '{name}' not found")
+        row.token_hash = hash_token(token)
+    return token
+
+
+async def delete(state: AppState, name: str) -> None:
+    row = await load(state, name)
+    with contextlib.suppress(LookupError):
+        await state.manager.delete(name)
+    async with state.db.transaction() as session:
+        await repository.delete_by_id(session, row.id)
+
+
+async def lifecycle(state: AppState, name: str, action: str) -> str:
+    """connect | disconnect | logout | restart, mapped to API errors."""
+    await load(state, name)
+    manager = state.manager
+    calls = {
+        "connect": manager.connect,
+        "disconnect": manager.disconnect,
+        "logout": manager.logout,
+        "restart": manager.restart,
+    }
+    try:
+        status = await calls[action](name)
+    except LookupError as exc:
+        raise NotFound(f"instance '{name}' not found") from exc
+    except NotConnectedError as exc:
+        raise InstanceNotConnected(str(exc)) from exc
+    except EngineFailure as exc:
+        raise EngineError(str(exc)) from exc
+    return status.value
+
+
+async def pair(state: AppState, name: str, phone: str) -> str:
+    row = await load(state, name)
+    try:
+        digits = normalize_phone(phone)
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field("phone", str(exc)) from exc
+    if row.status == Status.CONNECTED.value:
+        raise NotPairing("the instance is already linked and connected")
+    try:
+        return await state.manager.pair_phone(name, digits)
+    except NotPairingError as exc:
+        raise NotPairing(str(exc)) from exc
+    except NotConnectedError as exc:
+        raise InstanceNotConnected(str(exc)) from exc
+    except EngineFailure as exc:
+        raise EngineError(str(exc)) from exc
+
+
+def qr_png(code: str, scale: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(code, error="l").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
+
+
+async def current_qr(state: AppState, name: str) -> tuple[str, datetime]:
+    row = await load(state, name)
+    if (
+        row.status != Status.PAIRING.value
+        or not row.qr_code
+        or row.qr_expires_at is None
+        or row.qr_expires_at <= utcnow()
+    ):
+        raise NotPairing("the instance is not waiting for a QR scan; connect it first")
+    return row.qr_code, row.qr_expires_at
+
+
+def qr_body(code: str, expires_at: datetime) -> QrOut:
+    image = "data:image/png;base64," + base64.b64encode(qr_png(code)).decode("ascii")
+    return QrOut(code=code, image=image, expires_at=expires_at)

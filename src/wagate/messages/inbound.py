@@ -1,0 +1,123 @@
+"""What arrives from WhatsApp: inbound messages (message_received) and receipts (message_status)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from wagate.db import utcnow
+from wagate.engines.base import InboundMessage, InstanceRef, Receipt
+from wagate.events.bus import isoformat
+from wagate.models import Message, ReceivedMedia
+from wagate.state import AppState
+
+log = structlog.get_logger(__name__)
+
+# A receipt never moves a message backwards (read, then a late delivered).
+STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+RECEIPT_STATUS = {"delivered": "delivered", "read": "read", "played": "read"}
+
+
+def media_url(instance: str, message_id: str) -> str:
+    return f"/v1/instances/{instance}/media/{message_id}"
+
+
+def message_received_data(instance: str, message: InboundMessage) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "message_id": message.message_id,
+        "chat": message.chat,
+        "from": message.sender,
+        "from_me": message.from_me,
+        "timestamp": isoformat(message.timestamp),
+        "kind": message.kind,
+    }
+    if message.text is not None:
+        data["text"] = message.text
+    if message.caption is not None:
+        data["caption"] = message.caption
+    if message.media is not None:
+        data["media"] = {
+            "mimetype": message.media.mimetype,
+            "filename": message.media.filename,
+            "size": len(message.media.data),
+            "url": media_url(instance, message.message_id),
+        }
+    for key in ("location", "contacts", "reaction", "poll"):
+        value = getattr(message, key)
+        if value is not None:
+            data[key] = value
+    if message.reply_to is not None:
+        data["reply_to"] = message.reply_to
+    return data
+
+
+class InboundHandler:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def __call__(self, ref: InstanceRef, item: InboundMessage | Receipt) -> None:
+        if isinstance(item, InboundMessage):
+            await self.on_message(ref, item)
+        else:
+            await self.on_receipt(ref, item)
+
+    async def on_message(self, ref: InstanceRef, message: InboundMessage) -> None:
+        if message.media is not None:
+            await self._keep_media(ref, message)
+        await self.state.bus.publish(
+            ref.name, ref.id, "message_received", message_received_data(ref.name, message)
+        )
+
+    async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
+        assert message.media is not None
+        values = {
+            "instance_id": ref.id,
+            "message_id": message.message_id,
+            "mimetype": message.media.mimetype,
+            "filename": message.media.filename,
+            "size": len(message.media.data),
+            "data": message.media.data,
+            "expires_at": utcnow() + timedelta(seconds=self.state.settings.media_retention_s),
+        }
+        insert = sqlite_insert if self.state.db.is_sqlite else pg_insert
+        statement = insert(ReceivedMedia).values(**values).on_conflict_do_nothing()
+        async with self.state.db.transaction() as session:
+            await session.execute(statement)
+
+    async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
+        status = RECEIPT_STATUS.get(receipt.status)
+        correlations: dict[str, str] = {}
+        if status is not None:
+            async with self.state.db.transaction() as session:
+                rows = (
+                    await session.execute(
+                        select(Message).where(
+                            Message.instance_id == ref.id,
+                            Message.message_id.in_(receipt.message_ids),
+                        )
+                    )
+                ).scalars()
+                for row in rows:
+                    correlations[row.message_id or ""] = row.correlation_id
+                    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, -1):
+                        row.status = status
+                        row.updated_at = utcnow()
+                    if status == "delivered" and row.delivered_at is None:
+                        row.delivered_at = receipt.timestamp
+                    if status == "read" and row.read_at is None:
+                        row.read_at = receipt.timestamp
+        for message_id in receipt.message_ids:
+            data: dict[str, Any] = {
+                "message_id": message_id,
+                "chat": receipt.chat,
+                "status": receipt.status,
+                "timestamp": isoformat(receipt.timestamp),
+            }
+            if message_id in correlations:
+                data["correlation_id"] = correlations[message_id]
+            await self.state.bus.publish(ref.name, ref.id, "message_status", data)

@@ -1,0 +1,221 @@
+"""All tables, on one metadata so that Alembic sees them together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wagate.db import Base, UtcDateTime, utcnow
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class KeyValue(Base):
+    """Small gateway-wide facts (the generated admin token's hash)."""
+
+    __tablename__ = "key_values"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Instance(Base):
+    __tablename__ = "instances"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="disconnected")
+    # What the user asked for last: "connected" (connect/restart) or "stopped"; decides
+    # whether the instance is reconnected when a node starts or takes it over.
+    desired_state: Mapped[str] = mapped_column(String(16), default="stopped")
+    jid: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The QR code on screen while pairing, so that any node can serve GET /qr.
+    qr_code: Mapped[str | None] = mapped_column(Text)
+    qr_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    node: Mapped[str | None] = mapped_column(String(128))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SimulatorDevice(Base):
+    """The simulated phone linked to a simulator instance (survives gateway restarts)."""
+
+    __tablename__ = "simulator_devices"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    jid: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(32))
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SimulatorOutbox(Base):
+    """What the simulated WhatsApp network received from a simulator instance."""
+
+    __tablename__ = "simulator_outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    to: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    node: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SimulatorConnection(Base):
+    """One live simulator connection: lets tests prove no instance is connected twice."""
+
+    __tablename__ = "simulator_connections"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    node: Mapped[str] = mapped_column(String(128))
+    connected_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Message(Base):
+    """One outbound send, sync or async: the record behind GET /messages/{correlation_id}."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    correlation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    to: Mapped[str] = mapped_column(String(128))
+    to_jid: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dead_lettered: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_messages_instance_status_id", "instance_id", "status", "id"),
+        Index("ix_messages_dead_lettered", "dead_lettered"),
+    )
+
+
+class OutgoingMedia(Base):
+    """Media bytes of a queued send, so that any node's worker can send it."""
+
+    __tablename__ = "outgoing_media"
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    mimetype: Mapped[str] = mapped_column(String(128))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("instance_id", "key", name="uq_idempotency_instance_key"),)
+
+
+class ReceivedMedia(Base):
+    """Bytes of a received media message, kept for WAGATE_MEDIA_RETENTION_S."""
+
+    __tablename__ = "received_media"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(128))
+    mimetype: Mapped[str] = mapped_column(String(128))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("instance_id", "message_id", name="uq_received_media_instance_message"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one URL (the outbox row); attempts are recorded beside it."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    # "instance" or "global": which webhook's secret signs it (looked up at send time,
+    # so a rotated secret applies to pending deliveries and no secret is copied here).
+    target: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class Node(Base):
+    """A gateway node of the cluster and its heartbeat."""
+
+    __tablename__ = "nodes"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,34 @@
+"""The typed application state built by the lifespan and handed to routes as a dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+
+from wagate.config import Settings
+from wagate.db import Database
+from wagate.events.bus import EventBus
+
+if TYPE_CHECKING:
+    from wagate.engines.manager import ClientManager
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    manager: ClientManager
+    admin_token_hash: str
+    # Later features hang their services here (queue, workers, webhook delivery, cluster).
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.wagate
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
