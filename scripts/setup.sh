@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what wagate needs on a Debian machine with Python 3.11 and creates .venv.
+# Usage: scripts/setup.sh [--test]   (--test also installs what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "setup: need root (or sudo) to install: $*" >&2; return 1; fi
+}
+
+missing=()
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# libmagic: neonize imports python-magic; ffmpeg/ffprobe: neonize's video and voice notes.
+[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] \
+  || ldconfig -p 2>/dev/null | grep -q libmagic.so.1 || missing+=(libmagic1)
+command -v ffprobe >/dev/null || missing+=(ffmpeg)
+if [ "$want_test" = 1 ]; then
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.wagate-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev,whatsmeow]'
+  touch "$stamp"
+fi
