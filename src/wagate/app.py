@@ -13,6 +13,9 @@ from starlette.routing import Match
 
 from wagate import health
 from wagate.admin import admin_token_hash
+from wagate.cluster.forwarding import ForwardingMiddleware
+from wagate.cluster.routes import router as cluster_router
+from wagate.cluster.service import start_cluster
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.base import Engine
@@ -57,13 +60,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
-    if settings.role == "all":
+    state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
+    if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await state.cluster.stop()  # hands this node's instances over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
@@ -105,4 +110,6 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    app.include_router(cluster_router)
+    app.add_middleware(ForwardingMiddleware)
     return app

@@ -116,7 +116,8 @@ async def rotate_token(state: AppState, name: str) -> str:
 
 async def delete(state: AppState, name: str) -> None:
     row = await load(state, name)
-    with contextlib.suppress(LookupError):
+    # NotConnectedError: another node holds it (cluster); it stops the client when the row goes.
+    with contextlib.suppress(LookupError, NotConnectedError):
         await state.manager.delete(name)
     async with state.db.transaction() as session:
         await repository.delete_by_id(session, row.id)
