@@ -28,10 +28,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wagate.errors import error_body
 from wagate.models import Instance
 
+from .runtime import ClusterNode
+
 if TYPE_CHECKING:
     from wagate.state import AppState
-
-    from .runtime import ClusterNode
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,6 @@ def forwarded_instance(method: str, path: str) -> str | None:
 class ForwardingMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._http: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,62 +69,59 @@ class ForwardingMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if (
             name is None
-            or cluster is None
-            or cluster.mode != "cluster"
+            or state is None
+            or not isinstance(cluster, ClusterNode)
             or FORWARDED_HEADER in headers
         ):
             await self.app(scope, receive, send)
             return
         try:
-            target = await _target(state, cluster, name)  # type: ignore[arg-type]
+            target = await _target(state, cluster, name)
         except Exception as exc:
             await _answer(send, 503, error_body("unavailable", f"cluster lookup failed: {exc!r}"))
             return
         if target is None:
             await self.app(scope, receive, send)
             return
-        await self._forward(scope, receive, send, target, headers, cluster.node_id, state)
+        await _forward(scope, receive, send, target, headers, cluster)
 
-    async def _forward(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        target: str,
-        headers: dict[str, str],
-        node_id: str,
-        state: Any,
-    ) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=state.settings.forward_timeout_s)
-        out = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
-        out[FORWARDED_HEADER] = node_id
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = target + scope["path"] + (f"?{query}" if query else "")
-        try:
-            response = await self._http.request(
-                scope["method"], url, headers=out, content=bytes(body)
-            )
-        except httpx.HTTPError as exc:
-            log.warning("forwarding failed", url=url, error=repr(exc))
-            await _answer(
-                send, 503, error_body("unavailable", "the node holding the instance did not answer")
-            )
-            return
-        keep = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.items()
-            if k.lower() not in _HOP_HEADERS and k.lower() != "content-encoding"
-        ]
-        keep.append((b"content-length", str(len(response.content)).encode()))
-        await send({"type": "http.response.start", "status": response.status_code, "headers": keep})
-        await send({"type": "http.response.body", "body": response.content})
+
+async def _forward(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    target: str,
+    headers: dict[str, str],
+    cluster: ClusterNode,
+) -> None:
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    out = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
+    out[FORWARDED_HEADER] = cluster.node_id
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = target + scope["path"] + (f"?{query}" if query else "")
+    try:
+        response = await cluster.http.request(
+            scope["method"], url, headers=out, content=bytes(body)
+        )
+    except httpx.HTTPError as exc:
+        log.warning("forwarding failed", url=url, error=repr(exc))
+        await _answer(
+            send, 503, error_body("unavailable", "the node holding the instance did not answer")
+        )
+        return
+    keep = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in response.headers.items()
+        if k.lower() not in _HOP_HEADERS and k.lower() != "content-encoding"
+    ]
+    keep.append((b"content-length", str(len(response.content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": keep})
+    await send({"type": "http.response.body", "body": response.content})
 
 
 async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -60,6 +61,8 @@ class ClusterNode:
         )  # fmt: skip
         self.ownership.on_lost = self._on_lost
         self.relay: EventRelay | None = None
+        # Forwards lifecycle calls to other nodes (forwarding.py).
+        self.http = httpx.AsyncClient(timeout=settings.forward_timeout_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._take_gate = asyncio.Semaphore(TAKE_CONCURRENCY)
@@ -113,6 +116,7 @@ class ClusterNode:
         if self.relay is not None:
             await self.relay.stop()
         await self.redis.aclose()
+        await self.http.aclose()
 
     # --- leases ------------------------------------------------------------------------------
 
