@@ -206,21 +206,27 @@ class LeaseOwnership:
         if lease is not None and lease.holder == holder:
             lease.valid_until = started + self.ttl_s
 
-    def lose(self, instance_id: int, why: str) -> HeldLease | None:
-        """Forget a lease at once (no client may run, no write passes) and tell the runtime."""
-        lease = self.leases.pop(instance_id, None)
-        if lease is None:
-            return None
-        if self.ids.get(lease.name) == instance_id:
-            del self.ids[lease.name]
+    def lose(self, instance_id: int, why: str) -> None:
+        """From now on no client of the instance may run here; the runtime stops the client.
+
+        Writes still carry the old token until the lease is given back: the database accepts
+        the last status ("disconnected") only if no other node has taken the instance since.
+        """
+        lease = self.leases.get(instance_id)
+        if lease is None or lease.releasing:
+            return
+        lease.releasing = True
         log.warning("lease lost", instance=lease.name, reason=why)
         self.on_lost(lease, why)
-        return lease
+
+    def active(self) -> dict[int, HeldLease]:
+        """Held leases that are not being given back."""
+        return {iid: lease for iid, lease in self.leases.items() if not lease.releasing}
 
     def expiring(self) -> list[HeldLease]:
         """Leases not renewed in time: their clients must stop now."""
         limit = time.monotonic() + self.stop_margin_s
-        return [lease for lease in self.leases.values() if lease.valid_until <= limit]
+        return [lease for lease in self.active().values() if lease.valid_until <= limit]
 
     async def give_back(self, instance_id: int) -> None:
         """Release a lease in Redis after its client was stopped (handover)."""

@@ -107,7 +107,7 @@ class ClusterNode:
                 task.cancel()
         with contextlib.suppress(Exception):
             await self.registry.mark_stopped()
-        held = list(self.ownership.held())
+        held = list(self.ownership.active())
         await asyncio.gather(*(self.hand_over(iid) for iid in held), return_exceptions=True)
         log.info("cluster node handed over its instances", node=self.node_id, count=len(held))
         for task in self._tasks:
@@ -121,7 +121,7 @@ class ClusterNode:
     # --- leases ------------------------------------------------------------------------------
 
     async def _renew(self) -> None:
-        leases = {iid: lease.holder for iid, lease in self.ownership.held().items()}
+        leases = {iid: lease.holder for iid, lease in self.ownership.active().items()}
         if not leases:
             return
         started = time.monotonic()
@@ -140,8 +140,14 @@ class ClusterNode:
             self.ownership.lose(lease.instance_id, "lease not renewed in time")
 
     def _on_lost(self, lease: HeldLease, why: str) -> None:
-        # The lease is already forgotten (no start, no write passes); stop the client now.
-        self._spawn(self.manager.release(lease.name, reason="lease_lost"), f"lost:{lease.name}")
+        # No client may start any more (the lease is marked); stop the running one now.
+        self._spawn(self._drop(lease), f"lost:{lease.name}")
+
+    async def _drop(self, lease: HeldLease) -> None:
+        try:
+            await self.manager.release(lease.name, reason="lease_lost")
+        finally:
+            await self.ownership.give_back(lease.instance_id)
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         async def run() -> None:
@@ -157,7 +163,7 @@ class ClusterNode:
     async def hand_over(self, instance_id: int) -> None:
         """Stop the client (its last status written under our token), then free the lease."""
         lease = self.ownership.leases.get(instance_id)
-        if lease is None:
+        if lease is None or lease.releasing:
             return
         lease.releasing = True
         try:
@@ -204,7 +210,7 @@ class ClusterNode:
             return
         wanted = await self._wanted()
         live = [n.id for n in await self.registry.live_holders()]
-        held = self.ownership.held()
+        held = self.ownership.active()
         await self._give_back_unwanted(wanted, held)
         holders = await self.store.holders(sorted(set(wanted) | set(held)))
         for iid in list(held):
@@ -214,7 +220,7 @@ class ClusterNode:
         now = time.monotonic()
         releasable = [
             iid
-            for iid, lease in self.ownership.held().items()
+            for iid, lease in self.ownership.active().items()
             if now - lease.acquired_at > self.idle_grace_s
             and self.manager.status_of(lease.name) not in (Status.PAIRING, Status.CONNECTING)
         ]
