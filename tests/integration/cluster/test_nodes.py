@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tests.conftest import linked_instance, wait_status
 from wagate.engines.simulator.engine import SimulatorClient
+from wagate.engines.status import Status
 from wagate.models import Instance
 
 from .conftest import Node, NodeFactory, eventually
@@ -181,16 +182,20 @@ async def test_a_stale_holder_is_fenced_off(start_node: NodeFactory) -> None:
     for task in a.cluster._tasks:
         task.cancel()
     b = await start_node()
-    await eventually(lambda: asyncio.sleep(0, name in b.held_names()), what="b takes over")
-    await wait_status(b.http, name, "connected")
+    await eventually(
+        lambda: asyncio.sleep(0, b.state.manager.status_of(name) == Status.CONNECTED),
+        what="b takes over and connects",
+    )
     new_token = b.cluster.ownership.fencing_token(name)
     assert new_token is not None and new_token > stale_token
     assert not await a.cluster.ownership.still_holds(name, stale_token)
-    # The stale client on a still runs and reports a dropped connection: its status write is
-    # refused, and a stops that client.
-    stale = a.state.manager.live_client(name)
-    assert isinstance(stale, SimulatorClient)
-    stale.drop_connection()
+    # a's client still runs (a never noticed); whatever a writes now is refused, and the
+    # refusal makes a stop that client.
+    assert isinstance(a.state.manager.live_client(name), SimulatorClient)
+    instance_id = a.cluster.ownership.ids[name]
+    async with a.state.db.transaction() as session:
+        fields = {"status": "disconnected", "node": None, "last_error": "stale"}
+        assert not await a.cluster.ownership.write(session, instance_id, fields)
     await eventually(
         lambda: asyncio.sleep(0, a.state.manager.live_client(name) is None),
         what="the stale client stopped",
@@ -198,6 +203,7 @@ async def test_a_stale_holder_is_fenced_off(start_node: NodeFactory) -> None:
     async with b.state.db.session() as session:
         row = (await session.execute(select(Instance).where(Instance.name == name))).scalar_one()
     assert row.status == "connected" and row.node == b.id and row.fencing_token == new_token
+    assert row.last_error is None
 
 
 async def test_a_node_that_cannot_renew_stops_its_clients_before_the_lease_expires(
