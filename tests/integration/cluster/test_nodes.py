@@ -224,6 +224,6 @@ async def test_a_node_that_cannot_renew_stops_its_clients_before_the_lease_expir
     # Stopped before the lease could have expired in Redis: nobody else could connect it yet.
     assert time.monotonic() < lease.valid_until
     # Nobody took the instance, so the last holder's final status was accepted.
-    row = (await a.http.get(f"/v1/instances/{name}")).json()
-    assert row["status"] == "disconnected" and row["last_error"] == "lease_lost"
+    row = await wait_status(a.http, name, "disconnected", timeout=5)
+    assert row["last_error"] == "lease_lost"
     assert await overlapping_connections(a.state.db) == []
