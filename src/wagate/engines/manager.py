@@ -202,6 +202,8 @@ class ClientManager:
             self._check_usable(slot)
             await self._save(slot, desired_state="connected")
             await self._stop_client(slot)
+            if slot.status in LIVE:  # restart is a disconnect then a connect, both visible
+                await self._set_status(slot, Status.DISCONNECTED, reason="restart")
             await self._start_client(slot)
             return slot.status
 
