@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -103,3 +104,44 @@ class Recorder:
         return await self.wait_for(
             lambda e: e.event == "connection_update" and e.data["status"] == status, timeout
         )
+
+
+class SseReader:
+    """Reads a text/event-stream response into (event, data) pairs."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+        self.comments: list[str] = []
+
+    async def next(self, timeout: float = 10.0) -> tuple[str, dict[str, Any]]:
+        return await asyncio.wait_for(self._next(), timeout)
+
+    async def _next(self) -> tuple[str, dict[str, Any]]:
+        event, data, ident = "message", "", None
+        async for line in self.lines:
+            if line == "":
+                if data:
+                    parsed: dict[str, Any] = json.loads(data)
+                    assert parsed["id"] == ident and parsed["event"] == event
+                    return event, parsed
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+            field, _, value = line.partition(": ")
+            if field == "event":
+                event = value
+            elif field == "data":
+                data += value
+            elif field == "id":
+                ident = value
+        raise EOFError("the stream ended")
+
+    async def until(
+        self, event: str, status: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            name, envelope = await self.next(max(left, 0.01))
+            if name == event and (status is None or envelope["data"].get("status") == status):
+                return envelope
