@@ -25,9 +25,11 @@ from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
+from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
+from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
+    messaging = await start_messaging(state)
     if settings.role == "all":
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
@@ -65,6 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await messaging.close()
         await manager.close()
         for engine in engines.values():
             await engine.close()
@@ -118,4 +122,6 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    for router in messaging_routers:
+        app.include_router(router)
     return app

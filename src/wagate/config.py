@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     rate_limit_admin: bool = False
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
+    # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
+    queue_key_prefix: str = "wagate:"
+    queue_claim_idle_ms: int = 30_000
+    send_retry_base_s: float = 1.0
+    send_retry_max_s: float = 60.0
+    reconcile_interval_s: float = 10.0
+    reconcile_grace_s: float = 5.0
+    sync_poll_interval_s: float = 0.25
+    media_download_timeout_s: float = 30.0
+    idempotency_ttl_s: int = 24 * 3600
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
     from wagate.engines.manager import ClientManager
+    from wagate.worker.runtime import Messaging
 
 
 @dataclass
@@ -24,6 +25,7 @@ class AppState:
     admin_token_hash: str
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
+    messaging: Messaging | None = None
 
 
 def get_state(request: Request) -> AppState:
