@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -14,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
-from tests.conftest import free_port
+from tests.conftest import admin_headers, free_port, running_app
+from wagate.config import Settings
 
 # Fast retries so that a test sees several attempts in well under a second.
 FAST = {
@@ -176,3 +179,18 @@ async def inbound(client: httpx.AsyncClient, name: str, text: str) -> None:
         f"/v1/instances/{name}/simulator/inbound", json={"from": "15551234567", "text": text}
     )
     assert response.status_code == 200, response.text
+
+
+@contextlib.asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app started with these settings and an admin client on it (in-process)."""
+    async with (
+        running_app(settings) as app,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://wagate.test",
+            headers=admin_headers(),
+            timeout=30,
+        ) as client,
+    ):
+        yield app, client
