@@ -30,6 +30,9 @@ from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
 from wagate.worker.runtime import start_messaging
+from wagate.webhooks.delivery import DeliveryWorker
+from wagate.webhooks.outbox import Outbox
+from wagate.webhooks.routes import router as webhooks_router
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +60,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         admin_token_hash=await admin_token_hash(settings, db),
     )
     app.state.wagate = state
+    state.webhooks = webhooks = DeliveryWorker(settings, db)
+    bus.add_sink(Outbox(settings, db, webhooks.wake))
+    await webhooks.start()
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
@@ -72,6 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await manager.close()
         for engine in engines.values():
             await engine.close()
+        await webhooks.stop()
         bus.close()
         await db.close()
 
@@ -124,4 +131,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(simulator_router)
     for router in messaging_routers:
         app.include_router(router)
+    app.include_router(webhooks_router)
     return app

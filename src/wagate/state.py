@@ -14,6 +14,7 @@ from wagate.events.bus import EventBus
 if TYPE_CHECKING:
     from wagate.engines.manager import ClientManager
     from wagate.worker.runtime import Messaging
+    from wagate.webhooks.delivery import DeliveryWorker
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppState:
     bus: EventBus
     manager: ClientManager
     admin_token_hash: str
+    webhooks: DeliveryWorker | None = None
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
     messaging: Messaging | None = None
