@@ -29,10 +29,10 @@ from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
-from wagate.worker.runtime import start_messaging
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
+from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
 

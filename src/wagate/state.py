@@ -13,8 +13,8 @@ from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
     from wagate.engines.manager import ClientManager
-    from wagate.worker.runtime import Messaging
     from wagate.webhooks.delivery import DeliveryWorker
+    from wagate.worker.runtime import Messaging
 
 
 @dataclass
