@@ -17,6 +17,7 @@ from tests.integration.instance_helpers import (
     state_of,
     token_headers,
 )
+from wagate.db import utcnow
 from wagate.engines.base import OutgoingMessage, PermanentEngineError
 from wagate.models import Instance, SimulatorConnection, SimulatorDevice
 
@@ -155,12 +156,21 @@ async def test_disconnect_fault_reconnects_with_backoff(
     settings = state_of(app).settings
     first_client = state_of(app).manager.live_client(name)
     async with Recorder(app, name) as recorder:
+        # The "connected" event of the link itself may still reach the recorder after the
+        # status was readable: count only what follows the fault.
+        fault_at = utcnow()
         response = await client.post(
             f"/v1/instances/{name}/simulator/faults", json={"disconnect": True}
         )
         assert response.status_code == 200, response.text
-        await recorder.wait_status("connected")
-    updates = recorder.named("connection_update")
+        await recorder.wait_for(
+            lambda e: (
+                e.event == "connection_update"
+                and e.data["status"] == "connected"
+                and e.timestamp >= fault_at
+            )
+        )
+    updates = [e for e in recorder.named("connection_update") if e.timestamp >= fault_at]
     assert [e.data["status"] for e in updates] == ["reconnecting", "connecting", "connected"]
     assert updates[0].data["reason"] == "connection dropped (simulated)"
     assert updates[0].data["previous"] == "connected"
