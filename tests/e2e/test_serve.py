@@ -151,6 +151,49 @@ async def test_serve_link_sigterm_and_resume(tmp_path: Path, nodes: list[Node]) 
     assert second.process.returncode == 0, second.output
 
 
+async def test_a_killed_node_is_resumed_by_the_next(tmp_path: Path, nodes: list[Node]) -> None:
+    env = {**base_env(tmp_path), "WAGATE_ADMIN_TOKEN": "wga_e2e_kill_token_0123456789"}
+    headers = {"X-Api-Key": "wga_e2e_kill_token_0123456789"}
+    first = Node(tmp_path, env, 1)
+    nodes.append(first)
+    await first.wait_ready()
+    async with httpx.AsyncClient(base_url=first.url, headers=headers, timeout=10) as http:
+        await http.post("/v1/instances", json={"name": "crash", "engine": "simulator"})
+        await http.post("/v1/instances/crash/connect")
+        await wait_for_status(http, "crash", "pairing")
+        await http.post("/v1/instances/crash/simulator/scan", json={})
+        await wait_for_status(http, "crash", "connected")
+    first.kill()  # no clean stop: its simulated connection is left open
+    database = tmp_path / "data" / "wagate.db"
+    with sqlite3.connect(database) as db:
+        assert db.execute(
+            "SELECT count(*) FROM simulator_connections WHERE disconnected_at IS NULL"
+        ).fetchone() == (1,)
+
+    second = Node(tmp_path, env, 2)
+    nodes.append(second)
+    await second.wait_ready()
+    async with httpx.AsyncClient(base_url=second.url, headers=headers, timeout=10) as http:
+        await wait_for_status(http, "crash", "connected")
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT node, disconnected_at FROM simulator_connections").fetchall()
+    # the dead node's connection was closed by the node that resumed the instance
+    assert len(rows) == 2 and [r[1] is None for r in rows] == [False, True]
+    assert rows[0][0] != rows[1][0]
+    await second.terminate()
+    assert second.process.returncode == 0, second.output
+
+
+async def wait_for_status(http: httpx.AsyncClient, name: str, status: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        got = (await http.get(f"/v1/instances/{name}")).json()
+        if got["status"] == status:
+            return
+        assert time.monotonic() < deadline, got
+        await asyncio.sleep(0.05)
+
+
 async def test_serve_with_an_admin_token_from_the_environment(
     tmp_path: Path, nodes: list[Node]
 ) -> None:
