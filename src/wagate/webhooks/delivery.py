@@ -146,9 +146,7 @@ class DeliveryWorker:
         self._results.put_nowait(None)
         await writer
         if unfinished:
-            with contextlib.suppress(Exception):
-                async with self.db.transaction() as session:
-                    await repository.release(session, unfinished, utcnow())
+            await self._release(unfinished)
         await self.transport.aclose()
 
     # --- claiming -------------------------------------------------------------------------
@@ -277,7 +275,22 @@ class DeliveryWorker:
         lane.failing = not is_success(attempt.status_code)
         if was_failing and not lane.failing:
             self._wake.set()
+        elif lane.failing and not was_failing and lane.queue:
+            # The URL just started failing: the rows waiting behind it go back to the table
+            # (untried) instead of queueing here for one timeout per round.
+            waiting = [queued for queued, _ in lane.queue]
+            lane.queue.clear()
+            self._held -= len(waiting)
+            await self._release(waiting)
         self._results.put_nowait(attempt)
+
+    async def _release(self, items: list[Claimed]) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await repository.release(session, items, utcnow())
+        except Exception:
+            # They stay leased: claimed again when the lease runs out.
+            log.exception("webhook release failed", rows=len(items))
 
     async def post(self, item: Claimed, secret: str | None) -> Attempt:
         body = item.payload.encode("utf-8")
