@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     whatsmeow_call_timeout_s: float = 60.0
     whatsmeow_host_start_timeout_s: float = 30.0
     whatsmeow_host_restart_max_delay_s: float = 30.0
+    # How long a stop waits for a client: a hanging dial ends by itself (~60 s) in the host.
+    whatsmeow_stop_wait_s: float = 5.0
     # socks5:// or http:// proxy for the WhatsApp connection (and media), if any.
     whatsmeow_proxy: str | None = None
     # How long received media is kept.

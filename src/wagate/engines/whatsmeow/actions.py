@@ -165,4 +165,4 @@ class Actions:
         try:
             await bounded(client.logout(), self.timeout_s, "logout")
         finally:
-            await self.session.stop(None, 5.0)
+            await self.session.stop(None, self.session.host.stop_wait_s)

@@ -27,12 +27,11 @@ from wagate.engines.base import (
     SendResult,
 )
 from wagate.engines.whatsmeow.protocol import outgoing_to_wire
-from wagate.engines.whatsmeow.store import device_store, device_user, forget_device
+from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
 
 log = structlog.get_logger(__name__)
 
-STOP_WAIT_S = 5.0  # how long a stop waits for the host; a hanging dial finishes on its own
 CONTROL_TIMEOUT_S = 15.0
 
 
@@ -122,7 +121,9 @@ class WhatsmeowClient:
                     "token": self.token,
                     "dsn": store.dsn,
                     "shared": store.shared,
-                    "device_user": device_user(self.instance.jid),
+                    "device": await stored_device(self.engine.db, self.instance)
+                    if store.shared
+                    else None,
                 },
                 CONTROL_TIMEOUT_S,
             )
@@ -137,12 +138,13 @@ class WhatsmeowClient:
             del self.engine.clients[self.instance.id]
             self.engine.pool.release(self.instance.id)
         host = self._host
+        wait_s = self.engine.settings.whatsmeow_stop_wait_s
         if host is not None and host.alive:
             try:
                 await host.request(
                     "stop",
-                    {"instance_id": self.instance.id, "token": self.token, "wait_s": STOP_WAIT_S},
-                    STOP_WAIT_S + CONTROL_TIMEOUT_S,
+                    {"instance_id": self.instance.id, "token": self.token, "wait_s": wait_s},
+                    wait_s + CONTROL_TIMEOUT_S,
                 )
             except Exception as exc:
                 log.warning("whatsmeow stop failed", instance=self.instance.name, error=str(exc))
@@ -158,7 +160,7 @@ class WhatsmeowClient:
         return self.engine.settings.whatsmeow_call_timeout_s + 5
 
     async def logout(self) -> None:
-        await self._call("logout", {}, self._timeout + STOP_WAIT_S)
+        await self._call("logout", {}, self._timeout + self.engine.settings.whatsmeow_stop_wait_s)
 
     async def pair_phone(self, phone: str) -> str:
         if self._host is None:  # the host may still be starting

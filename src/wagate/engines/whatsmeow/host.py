@@ -77,6 +77,7 @@ class Host:
         self.connect_attempts = int(config.get("connect_attempts", 5))
         self.max_media_bytes = int(config.get("max_media_bytes", 64 * 1024 * 1024))
         self.call_timeout_s = float(config.get("call_timeout_s", 60.0))
+        self.stop_wait_s = float(config.get("stop_wait_s", 5.0))
         self.sessions: dict[int, Session] = {}
         self.actions: dict[int, Actions] = {}
         self.lifecycle = asyncio.Lock()  # one connect/stop at a time in this process
@@ -125,20 +126,22 @@ class Host:
             await asyncio.sleep(float(params.get("delay", 0)))
             return {"pid": os.getpid()}
         if method == "status":
-            return {str(i): s.state for i, s in self.sessions.items()}
+            return {str(i): s.describe() for i, s in self.sessions.items()}
         if method == "start":
             session = self._session(int(params["instance_id"]))
             await session.start(
                 str(params["token"]),
                 str(params["dsn"]),
                 bool(params["shared"]),
-                params.get("device_user"),
+                params.get("device"),
             )
             return None
         if method == "stop":
             instance_id = int(params["instance_id"])
             if instance_id in self.sessions:
-                await self.sessions[instance_id].stop(params.get("token"), params.get("wait_s", 5))
+                await self.sessions[instance_id].stop(
+                    params.get("token"), params.get("wait_s", self.stop_wait_s)
+                )
             return None
         session, actions = self._existing(params)
         handlers: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -198,9 +201,11 @@ class Host:
         while (frame := await read_frame(reader)) is not None:
             self.spawn(self._handle(frame))
 
-    async def shutdown(self, wait_s: float = 3.0) -> None:
+    async def shutdown(self) -> None:
         sessions = list(self.sessions.values())
-        await asyncio.gather(*(s.stop(None, wait_s) for s in sessions), return_exceptions=True)
+        await asyncio.gather(
+            *(s.stop(None, self.stop_wait_s) for s in sessions), return_exceptions=True
+        )
         if self._writer is not None:
             with_drain = self._writer.drain()
             try:

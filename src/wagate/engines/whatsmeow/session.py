@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from neonize.aioze.client import ClientFactory, NewAClient
+from neonize.aioze.client import NewAClient
 from neonize.aioze.events import (
     CallOfferEv,
     ClientOutdatedEv,
@@ -51,7 +51,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.whatsmeow import mapping
 from wagate.engines.whatsmeow.builders import Quote
-from wagate.engines.whatsmeow.jids import jid_string
+from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 
 if TYPE_CHECKING:
     from wagate.engines.whatsmeow.host import Host
@@ -125,21 +125,21 @@ class Session:
 
         return guarded
 
-    async def start(self, token: str, dsn: str, shared: bool, device_user: str | None) -> None:
+    async def start(self, token: str, dsn: str, shared: bool, device: str | None) -> None:
         previous = self._stopping
         self.token = token
         self.state = "connecting"
         self.qr_count = 0
         self.me = None
         self._cancel_watchdog()
-        self.host.spawn(self._connect(token, dsn, shared, device_user, previous))
+        self.host.spawn(self._connect(token, dsn, shared, device, previous))
 
     async def _connect(
         self,
         token: str,
         dsn: str,
         shared: bool,
-        device_user: str | None,
+        device: str | None,
         previous_stop: asyncio.Task[None] | None,
     ) -> None:
         if previous_stop is not None:
@@ -153,23 +153,15 @@ class Session:
                 self.client.name = dsn
                 self.client.jid, self.client.new_device = None, False
                 if shared:
-                    self.client.jid = await self._find_device(dsn, device_user)
-                    self.client.new_device = self.client.jid is None
+                    # A shared store: resume this instance's own device, or pair a new one;
+                    # never whatsmeow's GetFirstDevice, which would pick another's session.
+                    self.client.jid = parse_jid(device) if device else None
+                    self.client.new_device = device is None
                 task = await self.client.connect(self.host.proxy())
             await task
         except Exception as exc:
             if self.token == token and self.state != "stopped":
                 self._connect_failed(token, str(exc) or type(exc).__name__)
-
-    async def _find_device(self, dsn: str, user: str | None) -> Any:
-        """The stored device of this instance in a shared store, by its phone number."""
-        if user is None:
-            return None
-        devices = await asyncio.to_thread(ClientFactory.get_all_devices_from_db, dsn)
-        for device in devices:
-            if str(device.JID.User) == user:
-                return device.JID
-        return None
 
     def _connect_failed(self, token: str, reason: str) -> None:
         self.failures += 1
@@ -367,6 +359,15 @@ class Session:
 
     async def _on_call(self, client: Any, event: Any) -> None:
         self.emit(mapping.incoming_call(event))
+
+    def describe(self) -> dict[str, Any]:
+        """For health and tests: the state, and which stored device the last connect used."""
+        client = self.client
+        device = None
+        if client is not None and client.jid is not None:
+            device = f"{client.jid.User}:{client.jid.Device}@{client.jid.Server}"
+        new_device = bool(client.new_device) if client is not None else None
+        return {"state": self.state, "device": device, "new_device": new_device}
 
     def require_connected(self) -> Any:
         if self.state != "connected" or self.client is None:

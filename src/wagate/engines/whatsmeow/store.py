@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
 from wagate.db import Database
@@ -70,6 +71,37 @@ def device_user(jid: str | None) -> str | None:
     return user.split(":", 1)[0].split(".", 1)[0] or None
 
 
+def _patterns(user: str) -> dict[str, str]:
+    return {
+        "plain": f"{user}@s.whatsapp.net",
+        "device": f"{user}:%@s.whatsapp.net",
+        "agent": f"{user}.%@s.whatsapp.net",
+    }
+
+
+def _match(column: str) -> str:
+    return f"{column} = :plain OR {column} LIKE :device OR {column} LIKE :agent"
+
+
+async def _has_store(session: AsyncSession) -> bool:
+    return bool(await session.scalar(text("SELECT to_regclass('whatsmeow_device') IS NOT NULL")))
+
+
+async def stored_device(db: Database, instance: InstanceRef) -> str | None:
+    """The device JID ("user:device@server") this instance paired as, in the shared store."""
+    user = device_user(instance.jid)
+    if user is None:
+        return None
+    async with db.session() as session:
+        if not await _has_store(session):
+            return None
+        found = await session.scalar(
+            text(f"SELECT jid FROM whatsmeow_device WHERE {_match('jid')} LIMIT 1"),  # noqa: S608
+            _patterns(user),
+        )
+    return str(found) if found else None
+
+
 async def forget_device(settings: Settings, db: Database, instance: InstanceRef) -> None:
     """Delete the instance's device data: its SQLite file, or its rows in the shared store."""
     if settings.is_sqlite:
@@ -82,18 +114,12 @@ async def forget_device(settings: Settings, db: Database, instance: InstanceRef)
     if user is None:
         return  # never paired: whatsmeow saved no device
     async with db.transaction() as session:
-        exists = await session.scalar(text("SELECT to_regclass('whatsmeow_device') IS NOT NULL"))
-        if not exists:
+        if not await _has_store(session):
             return
-        # Every other whatsmeow_* table references the device row with ON DELETE CASCADE.
-        await session.execute(
-            text(
-                "DELETE FROM whatsmeow_device WHERE jid = :plain OR jid LIKE :device"
-                " OR jid LIKE :agent"
-            ),
-            {
-                "plain": f"{user}@s.whatsapp.net",
-                "device": f"{user}:%@s.whatsapp.net",
-                "agent": f"{user}.%@s.whatsapp.net",
-            },
-        )
+        # The other whatsmeow_* tables reference the device row with ON DELETE CASCADE, except
+        # the privacy tokens (no foreign key). The LID map is shared knowledge, not the device's.
+        for table, column in (("whatsmeow_device", "jid"), ("whatsmeow_privacy_tokens", "our_jid")):
+            await session.execute(
+                text(f"DELETE FROM {table} WHERE {_match(column)}"),  # noqa: S608 (fixed names)
+                _patterns(user),
+            )

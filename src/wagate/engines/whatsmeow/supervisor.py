@@ -73,6 +73,7 @@ class EngineHost:
                 "max_media_bytes": settings.max_media_bytes,
                 "call_timeout_s": settings.whatsmeow_call_timeout_s,
                 "proxy": settings.whatsmeow_proxy,
+                "stop_wait_s": settings.whatsmeow_stop_wait_s,
             }
         )
 
@@ -197,7 +198,9 @@ class EngineHost:
             log.warning("engine host died", host=self.index, pid=self.pid, reason=reason)
             self.on_exit(self, reason)
 
-    async def close(self, grace_s: float = 5.0) -> None:
+    async def close(self, grace_s: float | None = None) -> None:
+        if grace_s is None:
+            grace_s = self.settings.whatsmeow_stop_wait_s + 2
         process = self.process
         self.alive = False
         if process is not None and process.returncode is None:
