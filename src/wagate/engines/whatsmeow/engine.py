@@ -110,23 +110,20 @@ class WhatsmeowClient:
     async def _start(self) -> None:
         store = device_store(self.engine.settings, self.instance)
         try:
+            device = await stored_device(self.engine.db, self.instance) if store.shared else None
+            params = {
+                "instance_id": self.instance.id,
+                "token": self.token,
+                "dsn": store.dsn,
+                "shared": store.shared,
+                "device": device,
+            }
             host = await self.engine.pool.host_for(self.instance.id)
             if self.stopped:
                 return
+            # Set only now: a pair_phone waiting for the host must reach it after "start".
             self._host = host
-            await host.request(
-                "start",
-                {
-                    "instance_id": self.instance.id,
-                    "token": self.token,
-                    "dsn": store.dsn,
-                    "shared": store.shared,
-                    "device": await stored_device(self.engine.db, self.instance)
-                    if store.shared
-                    else None,
-                },
-                CONTROL_TIMEOUT_S,
-            )
+            await host.request("start", params, CONTROL_TIMEOUT_S)
         except Exception as exc:
             if not self.stopped:
                 log.warning("whatsmeow start failed", instance=self.instance.name, error=str(exc))
