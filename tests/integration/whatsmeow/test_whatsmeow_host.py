@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,27 @@ async def test_killed_host_instances_reconnect_and_api_keeps_serving(
     await black_hole.wait_connections(2)  # the instance dials again from the new host
     await wait_status(client, name, "connecting")
     assert (await client.get("/healthz")).status_code == 200
+
+
+def test_go_prints_never_reach_the_ipc_channel() -> None:
+    """Go's fmt.Println writes to fd 1; in a host fd 1 is stderr and frames have their own fd."""
+    script = (
+        "import asyncio, os\n"
+        "import wagate.engines.whatsmeow.host as host\n"
+        "from neonize.aioze.client import NewAClient\n"
+        "from neonize.utils.jid import build_jid\n"
+        "async def main():\n"
+        "    client = NewAClient(':memory:', uuid='print-check')\n"
+        "    try:\n"
+        "        await client.send_message(build_jid('5511987654321'), 'x')\n"
+        "    except Exception as exc:\n"
+        "        print('python saw:', type(exc).__name__)\n"
+        "asyncio.run(main())\n"
+        "os.write(host.IPC_FD, b'FRAME-ONLY')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=60, check=True
+    )
+    assert done.stdout == b"FRAME-ONLY"
+    assert b"python saw: SendMessageError" in done.stderr
+    assert b"SendMessage" in done.stderr.replace(b"python saw: SendMessageError", b"")
