@@ -20,15 +20,16 @@ from wagate.engines.base import (
     QrTimeout,
 )
 from wagate.engines.whatsmeow import session as session_module
+from wagate.engines.whatsmeow.gate import LifecycleGate
 from wagate.engines.whatsmeow.session import Session
 
 
 class HostDouble:
-    """What a Session uses of its Host: the event channel, task spawning, the lifecycle lock."""
+    """What a Session uses of its Host: the event channel, task spawning, the lifecycle gate."""
 
     def __init__(self) -> None:
         self.events: list[tuple[int, str, Any]] = []
-        self.lifecycle = asyncio.Lock()
+        self.gate = LifecycleGate()
         self.connect_attempts = 3
         self.max_media_bytes = 1000
         self.stop_wait_s = 1.0
@@ -145,3 +146,32 @@ async def test_handler_exceptions_are_logged_not_lost(
     with caplog.at_level(logging.ERROR, logger="wagate.whatsmeow.session"):
         await session._guard(broken)(session.client, object())
     assert "broken failed" in caplog.text and "mapping bug" in caplog.text
+
+
+async def test_gate_keeps_connect_and_stop_away_from_other_calls() -> None:
+    gate = LifecycleGate()
+    log: list[str] = []
+
+    async def call(name: str, hold: float) -> None:
+        async with gate.shared():
+            log.append(f"{name}+")
+            await asyncio.sleep(hold)
+            log.append(f"{name}-")
+
+    async def connect() -> None:
+        async with gate.exclusive():
+            log.append("connect+")
+            await asyncio.sleep(0.05)
+            log.append("connect-")
+
+    first = asyncio.create_task(call("a", 0.1))
+    second = asyncio.create_task(call("b", 0.1))
+    await asyncio.sleep(0.01)
+    assert log == ["a+", "b+"]  # calls share the gate
+    writer = asyncio.create_task(connect())
+    await asyncio.sleep(0.01)
+    late = asyncio.create_task(call("c", 0))  # arrives while a connect waits: goes after it
+    await asyncio.gather(first, second, writer, late)
+    assert log.index("connect+") > max(log.index("a-"), log.index("b-"))
+    assert log.index("connect-") == log.index("connect+") + 1  # nothing ran inside it
+    assert log.index("c+") > log.index("connect-")

@@ -65,18 +65,19 @@ def classify(exc: BaseException, what: str) -> Exception:
     return TransientEngineError(f"{what}: {text}")
 
 
-async def bounded(call: Awaitable[T], limit_s: float, what: str) -> T:
-    try:
-        return await asyncio.wait_for(call, limit_s)
-    except Exception as exc:
-        raise classify(exc, what) from exc
-
-
 class Actions:
     def __init__(self, session: Session, timeout_s: float) -> None:
         self.session = session
         self.timeout_s = timeout_s
         self.on_whatsapp: dict[str, tuple[bool, float]] = {}
+
+    async def bounded(self, call: Awaitable[T], what: str, limit_s: float | None = None) -> T:
+        """One call into Go: behind the host's gate, bounded, its failure classified."""
+        try:
+            async with self.session.host.gate.shared():
+                return await asyncio.wait_for(call, limit_s or self.timeout_s)
+        except Exception as exc:
+            raise classify(exc, what) from exc
 
     async def _check_recipient(self, client: Any, to_jid: str) -> None:
         user, _, server = to_jid.partition("@")
@@ -85,7 +86,7 @@ class Actions:
         cached = self.on_whatsapp.get(user)
         if cached is None or cached[1] < time.monotonic():
             check = client.is_on_whatsapp(f"+{user}")
-            results = await bounded(check, self.timeout_s, "number check")
+            results = await self.bounded(check, "number check")
             found = any(bool(r.IsIn) for r in results)
             self.on_whatsapp[user] = (found, time.monotonic() + ON_WHATSAPP_TTL_S)
             cached = self.on_whatsapp[user]
@@ -97,15 +98,12 @@ class Actions:
         await self._check_recipient(client, message.to_jid)
         key = message.body.get("message_id") if message.kind == "reaction" else message.reply_to
         quote = self.session.recent.get(str(key)) if key else None
-        try:
-            built = await asyncio.wait_for(
-                build_message(client, message, quote), self.timeout_s * 2
-            )
-        except Exception as exc:
-            raise classify(exc, f"building the {message.kind} message") from exc
-        response = await bounded(
-            client.send_message(parse_jid(message.to_jid), built), self.timeout_s, "send"
+        built = await self.bounded(
+            build_message(client, message, quote),
+            f"building the {message.kind} message",
+            self.timeout_s * 2,
         )
+        response = await self.bounded(client.send_message(parse_jid(message.to_jid), built), "send")
         message_id = str(response.ID)
         if self.session.me:
             self.session.remember(Quote(message_id, self.session.me, built))
@@ -116,7 +114,7 @@ class Actions:
         digits = ["".join(ch for ch in phone if ch.isdigit()) for phone in phones]
         # No spaces inside a number: neonize joins them with spaces and Go splits them again.
         queries = [f"+{d}" for d in digits if d]
-        results = await bounded(client.is_on_whatsapp(*queries), self.timeout_s, "number check")
+        results = await self.bounded(client.is_on_whatsapp(*queries), "number check")
         found: dict[str, str | None] = {}
         for result in results:
             query = "".join(ch for ch in str(result.Query) if ch.isdigit())
@@ -134,14 +132,13 @@ class Actions:
             return
         quote = self.session.recent.get(message_ids[0])
         author = sender or (quote.sender if quote else chat)
-        await bounded(
+        await self.bounded(
             client.mark_read(
                 *message_ids,
                 chat=parse_jid(chat),
                 sender=parse_jid(author),
                 receipt=ReceiptType.READ,
             ),
-            self.timeout_s,
             "mark read",
         )
 
@@ -150,19 +147,15 @@ class Actions:
         if state not in PRESENCE:
             raise PermanentEngineError(f"unknown presence state {state!r}")
         presence, media = PRESENCE[state]
-        await bounded(
-            client.send_chat_presence(parse_jid(chat), presence, media), self.timeout_s, "presence"
-        )
+        await self.bounded(client.send_chat_presence(parse_jid(chat), presence, media), "presence")
 
     async def reject_call(self, call: IncomingCall) -> None:
         client = self.session.require_connected()
-        await bounded(
-            client.reject_call(parse_jid(call.caller), call.call_id), self.timeout_s, "reject call"
-        )
+        await self.bounded(client.reject_call(parse_jid(call.caller), call.call_id), "reject call")
 
     async def logout(self) -> None:
         client = self.session.require_connected()
         try:
-            await bounded(client.logout(), self.timeout_s, "logout")
+            await self.bounded(client.logout(), "logout")
         finally:
             await self.session.stop(None, self.session.host.stop_wait_s)

@@ -31,6 +31,7 @@ from neonize._binder import ProxySettings  # noqa: E402
 
 from wagate.engines.base import IncomingCall, NotConnectedError  # noqa: E402
 from wagate.engines.whatsmeow.actions import Actions  # noqa: E402
+from wagate.engines.whatsmeow.gate import LifecycleGate  # noqa: E402
 from wagate.engines.whatsmeow.protocol import (  # noqa: E402
     encode,
     error_to_wire,
@@ -80,7 +81,7 @@ class Host:
         self.stop_wait_s = float(config.get("stop_wait_s", 5.0))
         self.sessions: dict[int, Session] = {}
         self.actions: dict[int, Actions] = {}
-        self.lifecycle = asyncio.Lock()  # one connect/stop at a time in this process
+        self.gate = LifecycleGate()  # connect/stop alone; other Go calls together
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writer: asyncio.StreamWriter | None = None
         self._stopping = asyncio.Event()

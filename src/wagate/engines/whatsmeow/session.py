@@ -2,7 +2,7 @@
 
 NEONIZE.md rules kept here: one `NewAClient` per instance for the host's life (a dropped
 object's finalizer would stop a newer session with the same uuid), every handler registered
-before the first connect and wrapped, connect/stop under the host's lifecycle lock, no call
+before the first connect and wrapped, connect/stop alone behind the host's gate, no call
 that can panic (get_me, get_pn_from_lid) unless the device is logged in, stop() after logout /
 stream replaced / ban / outdated, a watchdog for the QR window, and a cap on consecutive failed
 connects (each connect leaks a store handle).
@@ -62,6 +62,7 @@ FIRST_QR_TTL_S = 60.0  # whatsmeow: the first code lives 60 s, the next five 20 
 NEXT_QR_TTL_S = 20.0
 QR_GRACE_S = 10.0
 PAIR_WAIT_S = 30.0
+CONNECT_SETTLE_S = 0.5
 RECENT_MESSAGES = 500
 
 
@@ -145,7 +146,7 @@ class Session:
         if previous_stop is not None:
             await asyncio.shield(previous_stop)
         try:
-            async with self.host.lifecycle:
+            async with self.host.gate.exclusive():
                 if self.token != token:
                     return  # stopped (or restarted) before it got its turn
                 if self.client is None:
@@ -158,6 +159,9 @@ class Session:
                     self.client.jid = parse_jid(device) if device else None
                     self.client.new_device = device is None
                 task = await self.client.connect(self.host.proxy())
+                # connect() returns at once; Go registers the client from its worker thread a
+                # moment later, and that write must not meet another call.
+                await asyncio.wait({task}, timeout=CONNECT_SETTLE_S)
             await task
         except Exception as exc:
             if self.token == token and self.state != "stopped":
@@ -196,7 +200,7 @@ class Session:
             await asyncio.wait_for(asyncio.shield(self._stopping), wait_s)
 
     async def _stop_client(self) -> None:
-        async with self.host.lifecycle:
+        async with self.host.gate.exclusive():
             await self.client.stop()
         task = self.client.connect_task
         if task is not None:
@@ -240,7 +244,8 @@ class Session:
         assert self.pair_code is not None and self.pair_phone_number is not None
         phone, self.pair_phone_number = self.pair_phone_number, None
         try:
-            code = await self.client.PairPhone(phone, True)
+            async with self.host.gate.shared():
+                code = await self.client.PairPhone(phone, True)
         except Exception as exc:
             if not self.pair_code.done():
                 self.pair_code.set_exception(TransientEngineError(f"pair phone failed: {exc}"))
@@ -276,9 +281,10 @@ class Session:
         self._cancel_watchdog()
         self.failures = 0
         self.state = "connected"
-        if not await client.is_logged_in:
-            return  # get_me would abort the process on an unlinked client
-        me = await client.get_me()
+        async with self.host.gate.shared():
+            if not await client.is_logged_in:
+                return  # get_me would abort the process on an unlinked client
+            me = await client.get_me()
         self.me = jid_string(me.JID)
         self.emit(Connected(jid=self.me, phone=str(me.JID.User) or None))
 
@@ -317,16 +323,20 @@ class Session:
     # --- inbound -----------------------------------------------------------------------------
 
     async def _resolve_lid(self, jid: Any) -> Any | None:
-        if self.state != "connected" or not await self.client.is_logged_in:
-            return None  # get_pn_from_lid aborts the process on an unlinked client
+        if self.state != "connected":
+            return None
         try:
-            return await self.client.get_pn_from_lid(jid)
+            async with self.host.gate.shared():
+                if not await self.client.is_logged_in:
+                    return None  # get_pn_from_lid aborts the process on an unlinked client
+                return await self.client.get_pn_from_lid(jid)
         except Exception:
             return None
 
     async def _download(self, message: Any) -> bytes | None:
         try:
-            data = await asyncio.wait_for(self.client.download_any(message), 120)
+            async with self.host.gate.shared():
+                data = await asyncio.wait_for(self.client.download_any(message), 120)
         except Exception as exc:
             log.warning("media download failed: %s", exc, extra=self._extra)
             return None
