@@ -17,7 +17,13 @@ from fastapi import FastAPI
 
 from tests.conftest import create_instance, make_settings, wait_status
 from tests.integration.whatsmeow.conftest import BlackHole
-from wagate.engines.base import ConnectionLost, EngineEvent, TransientEngineError
+from wagate.engines.base import (
+    ConnectionLost,
+    EngineEvent,
+    NotConnectedError,
+    OutgoingMessage,
+    TransientEngineError,
+)
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
 from wagate.instances import repository
@@ -114,6 +120,16 @@ async def test_killed_host_instances_reconnect_and_api_keeps_serving(
     health = await client.get("/healthz")
     assert health.status_code == 200 and time.monotonic() - started < 1
     assert (await client.get(f"/v1/instances/{name}")).json()["status"] == "connecting"
+
+    live = app.state.wagate.manager.live_client(name)
+    assert live is not None
+    message = OutgoingMessage("text", "5511987654321@s.whatsapp.net", {"text": "hi"}, "c1")
+    with pytest.raises(NotConnectedError):  # refused by the host: the session is not linked
+        await live.send(message)
+    with pytest.raises(NotConnectedError):
+        await live.check_numbers(["5511987654321"])
+    health = await engine.health()
+    assert health.ok and health.extra["hosts"]["0"]["pid"] == first.pid
 
     lost: list[str] = []
     original_sink = engine.clients[row_id].sink
