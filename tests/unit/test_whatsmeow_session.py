@@ -175,3 +175,11 @@ async def test_gate_keeps_connect_and_stop_away_from_other_calls() -> None:
     assert log.index("connect+") > max(log.index("a-"), log.index("b-"))
     assert log.index("connect-") == log.index("connect+") + 1  # nothing ran inside it
     assert log.index("c+") > log.index("connect-")
+
+
+async def test_no_more_than_six_codes(pairing: tuple[Session, HostDouble, list[str]]) -> None:
+    session, host, _ = pairing
+    for number in range(7):
+        await session._on_qr(session.client, f"2@code{number}".encode())
+    assert len(host.of(QrCode)) == 6
+    assert len(host.of(QrTimeout)) == 1 and session.state == "stopped"

@@ -61,6 +61,7 @@ log = logging.getLogger("wagate.whatsmeow.session")
 FIRST_QR_TTL_S = 60.0  # whatsmeow: the first code lives 60 s, the next five 20 s each
 NEXT_QR_TTL_S = 20.0
 QR_GRACE_S = 10.0
+QR_CODES = 6  # as whatsmeow rotates them (and as the simulator does): then qr_timeout
 PAIR_WAIT_S = 30.0
 CONNECT_SETTLE_S = 0.5
 RECENT_MESSAGES = 500
@@ -143,9 +144,9 @@ class Session:
         device: str | None,
         previous_stop: asyncio.Task[None] | None,
     ) -> None:
-        if previous_stop is not None:
-            await asyncio.shield(previous_stop)
         try:
+            if previous_stop is not None:
+                await asyncio.shield(previous_stop)
             async with self.host.gate.exclusive():
                 if self.token != token:
                     return  # stopped (or restarted) before it got its turn
@@ -200,9 +201,12 @@ class Session:
             await asyncio.wait_for(asyncio.shield(self._stopping), wait_s)
 
     async def _stop_client(self) -> None:
-        async with self.host.gate.exclusive():
-            await self.client.stop()
-        task = self.client.connect_task
+        task = self.client.connect_task  # this session's; a later connect waits for us
+        try:
+            async with self.host.gate.exclusive():
+                await self.client.stop()
+        except Exception:
+            log.exception("stop failed", extra=self._extra)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
@@ -233,6 +237,10 @@ class Session:
             return
         self.state = "pairing"
         self.qr_count += 1
+        if self.qr_count > QR_CODES:  # the window is over, whatever whatsmeow does next
+            self.emit(QrTimeout())
+            await self.stop(self.token, 0)
+            return
         ttl = FIRST_QR_TTL_S if self.qr_count == 1 else NEXT_QR_TTL_S
         code = data.decode() if isinstance(data, bytes) else str(data)
         self.emit(QrCode(code=code, expires_at=datetime.now(UTC) + timedelta(seconds=ttl)))
