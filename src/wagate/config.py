@@ -62,8 +62,36 @@ class Settings(BaseSettings):
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
+    max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
+    request_body_timeout_s: float = 30.0
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    rate_limit_admin: bool = False
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
+    # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
+    queue_key_prefix: str = "wagate:"
+    queue_claim_idle_ms: int = 30_000
+    send_retry_base_s: float = 1.0
+    send_retry_max_s: float = 60.0
+    reconcile_interval_s: float = 10.0
+    reconcile_grace_s: float = 5.0
+    sync_poll_interval_s: float = 0.25
+    media_download_timeout_s: float = 30.0
+    idempotency_ttl_s: int = 24 * 3600
+    # Webhook delivery: retry backoff (base * 2^(attempt-1), capped, with jitter), how many
+    # posts run at once per URL and in all, how many due rows one claim takes, how often the
+    # table is polled for rows that other nodes wrote or whose retry fell due, and how long
+    # delivered or failed rows are kept.
+    webhook_retry_base_delay_s: float = 5.0
+    webhook_retry_max_delay_s: float = 3600.0
+    webhook_concurrency_per_url: int = 16
+    webhook_max_in_flight: int = 256
+    webhook_batch_size: int = 200
+    webhook_poll_interval_s: float = 1.0
+    webhook_retention_s: int = 7 * 24 * 3600
+    webhook_cleanup_interval_s: float = 3600.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -75,6 +103,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def request_body_limit(self) -> int:
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        # base64 grows media by 4/3; leave room for the JSON around it.
+        return self.max_media_bytes * 4 // 3 + 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:
