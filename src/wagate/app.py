@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,21 +23,29 @@ from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.engines.simulator.routes import router as simulator_router
+from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
+from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
+from wagate.webhooks.delivery import DeliveryWorker
+from wagate.webhooks.outbox import Outbox
+from wagate.webhooks.routes import router as webhooks_router
+from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
 
 
 def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
     engines: dict[str, Engine] = {"simulator": SimulatorEngine(settings, db)}
+    if importlib.util.find_spec("neonize") is not None:  # the optional [whatsmeow] extra
+        engines["whatsmeow"] = WhatsmeowEngine(settings, db)
     return engines
 
 
@@ -58,9 +67,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         admin_token_hash=await admin_token_hash(settings, db),
     )
     app.state.wagate = state
+    state.webhooks = webhooks = DeliveryWorker(settings, db)
+    bus.add_sink(Outbox(settings, db, webhooks.wake))
+    await webhooks.start()
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
+    messaging = await start_messaging(state)
     state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
@@ -69,10 +82,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
-        await state.cluster.stop()  # hands this node's instances over to the others
+        await messaging.close()  # in-flight sends finish first
+        await state.cluster.stop()  # then this node's instances are handed over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
+        await webhooks.stop()
         bus.close()
         await db.close()
 
@@ -124,5 +139,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    for router in messaging_routers:
+        app.include_router(router)
+    app.include_router(webhooks_router)
     app.include_router(cluster_router)
     return app
