@@ -104,7 +104,8 @@ class InstanceSender:
                     break
                 found = loaded.get(entry.pk)
                 if found is not None and found[0].status not in FINAL_STATUSES:
-                    await self.send(*found)
+                    if not await self.send(*found):
+                        break  # the instance moved to another node: its worker takes the rest
                 done.append(entry)
         finally:
             # Only what has an outcome recorded is acknowledged; the rest is taken again.
@@ -120,11 +121,15 @@ class InstanceSender:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def send(self, row: Message, media: MediaRow | None) -> None:
+    async def send(self, row: Message, media: MediaRow | None) -> bool:
+        """Send until an outcome is recorded (True), or until this node no longer holds the
+        instance (False: fenced off, nothing recorded, the entry stays for the new holder)."""
         message = outgoing(row, media)
         settings = self.state.settings
         while True:
             await self._pace()
+            if self.state.manager.ownership.fencing_token(self.name) is None:
+                return False
             row.attempts += 1
             async with self.state.db.transaction() as session:
                 await repository.set_fields(
@@ -135,7 +140,7 @@ class InstanceSender:
                 result = await client.send(message)
             except PermanentEngineError as exc:
                 await self._fail(row, exc.code, str(exc))
-                return
+                return True
             except Exception as exc:
                 code = exc.code if isinstance(exc, EngineFailure) else "engine_error"
                 if not isinstance(exc, EngineFailure):
@@ -150,7 +155,7 @@ class InstanceSender:
                 )
                 if not decision.retry:
                     await self._fail(row, code, str(exc))
-                    return
+                    return True
                 SEND_RETRIES.inc()
                 error = {"code": code, "message": str(exc)}
                 async with self.state.db.transaction() as session:
@@ -166,7 +171,7 @@ class InstanceSender:
             finally:
                 self._last_send = time.monotonic()
             await self._sent(row, result)
-            return
+            return True
 
     async def _sent(self, row: Message, result: SendResult) -> None:
         row.status, row.message_id, row.sent_at, row.error = (
