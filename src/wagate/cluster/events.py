@@ -76,6 +76,8 @@ class EventRelay:
     async def _listen(self, pubsub: PubSub) -> None:
         while True:
             try:
+                # listen() also ends without an error when the connection dropped and the
+                # subscription is gone: in both cases wait, then subscribe again (never spin).
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         try:
@@ -88,9 +90,9 @@ class EventRelay:
                 raise
             except Exception as exc:
                 log.warning("cluster event channel lost; resubscribing", error=repr(exc))
-                await asyncio.sleep(RETRY_S)
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                with contextlib.suppress(Exception):
-                    await pubsub.subscribe(self.channel)
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(RETRY_S)
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            with contextlib.suppress(Exception):
+                await pubsub.subscribe(self.channel)

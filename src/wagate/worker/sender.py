@@ -103,9 +103,12 @@ class InstanceSender:
                 if self.stopping:
                     break
                 found = loaded.get(entry.pk)
-                if found is not None and found[0].status not in FINAL_STATUSES:
-                    if not await self.send(*found):
-                        break  # the instance moved to another node: its worker takes the rest
+                if (
+                    found is not None
+                    and found[0].status not in FINAL_STATUSES
+                    and not await self.send(*found)
+                ):
+                    break  # the instance moved to another node: its worker takes the rest
                 done.append(entry)
         finally:
             # Only what has an outcome recorded is acknowledged; the rest is taken again.

@@ -125,6 +125,7 @@ async def eventually(
 @pytest.fixture(autouse=True)
 async def _dump_tasks_on_sigusr1() -> AsyncIterator[None]:
     """`kill -USR1 <pytest pid>` prints every asyncio task's stack (to debug a hang)."""
+    import faulthandler
     import signal
     import sys
 
@@ -135,5 +136,6 @@ async def _dump_tasks_on_sigusr1() -> AsyncIterator[None]:
             task.print_stack(file=sys.stderr)
 
     loop.add_signal_handler(signal.SIGUSR1, dump)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # even when the loop is stuck
     yield
     loop.remove_signal_handler(signal.SIGUSR1)
