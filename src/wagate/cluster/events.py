@@ -55,7 +55,11 @@ class EventRelay:
             "timestamp": event.timestamp.isoformat(),
             "data": event.data,
         }
-        await self.redis.publish(self.channel, orjson.dumps(payload))
+        try:
+            await self.redis.publish(self.channel, orjson.dumps(payload))
+        except Exception as exc:
+            # Live streams on other nodes miss this event; the holder's own path must not fail.
+            log.warning("cluster event not relayed", instance=event.instance, error=repr(exc))
 
     def _deliver(self, raw: bytes | str) -> None:
         item: dict[str, Any] = orjson.loads(raw)

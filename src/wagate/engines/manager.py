@@ -125,15 +125,17 @@ class ClientManager:
             await self._release(slot, reason)
 
     async def _release(self, slot: Slot, reason: str = "node_stopping") -> None:
-        async with slot.lock:
-            had_client = slot.client is not None or slot.reconnect_task is not None
-            await self._stop_client(slot)
-            if had_client:
-                await self._set_status(slot, Status.DISCONNECTED, reason=reason)
-        if slot.pump is not None:
-            slot.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await slot.pump
+        try:
+            async with slot.lock:
+                had_client = slot.client is not None or slot.reconnect_task is not None
+                await self._stop_client(slot)
+                if had_client:
+                    await self._set_status(slot, Status.DISCONNECTED, reason=reason)
+        finally:  # the slot is gone either way: its event pump must not outlive it
+            if slot.pump is not None:
+                slot.pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot.pump
 
     # --- queries -----------------------------------------------------------------------------
 
