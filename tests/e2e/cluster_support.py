@@ -176,3 +176,23 @@ async def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05
             return time.monotonic() - started
         await asyncio.sleep(interval)
     raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
+async def link(http: httpx.AsyncClient, name: str, timeout: float = 60) -> None:
+    """Create a simulator instance and link it by scanning its QR code. Under heavy load a
+    lease can move while the instance waits for its scan (a new node shows a new QR code), so
+    the scan is repeated until the instance is connected, as a user would scan again."""
+    response = await http.post("/v1/instances", json={"name": name, "engine": "simulator"})
+    assert response.status_code == 201, response.text
+    assert (await http.post(f"/v1/instances/{name}/connect")).status_code == 202
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = (await http.get(f"/v1/instances/{name}")).json()["status"]
+        if status == "connected":
+            return
+        if status == "pairing":
+            await http.post(f"/v1/instances/{name}/simulator/scan", json={})
+        elif status == "disconnected":
+            await http.post(f"/v1/instances/{name}/connect")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} was not linked within {timeout} s")

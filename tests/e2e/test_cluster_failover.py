@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import linked_instance
 from tests.integration.cluster.helpers import overlapping_connections
 from wagate.db import Database, utcnow
 from wagate.models import Instance, SimulatorConnection
 
-from .cluster_support import Cluster, NodeProcess, private_redis, wait_for
+from .cluster_support import Cluster, NodeProcess, link, private_redis, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 INSTANCES = 30
@@ -94,12 +93,12 @@ async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Data
     # 30 instances, each linked through a different node's API (scans reach the holder).
     gate = asyncio.Semaphore(10)
 
-    async def link(i: int) -> str:
+    async def link_one(i: int) -> str:
         async with gate:
-            created = await linked_instance(nodes[i % 3].http, name=f"sim-{i:02d}")
-            return str(created["name"])
+            await link(nodes[i % 3].http, f"sim-{i:02d}")
+            return f"sim-{i:02d}"
 
-    names = list(await asyncio.gather(*(link(i) for i in range(INSTANCES))))
+    names = list(await asyncio.gather(*(link_one(i) for i in range(INSTANCES))))
     took = await wait_for(lambda: spread_is_fair(nodes[0], names, ids), 30, "10 on each node")
     print(f"\n30 instances spread 10/10/10 over 3 nodes ({took:.1f} s after linking)")
     linked = await devices(db)

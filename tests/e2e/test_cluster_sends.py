@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import linked_instance
 from tests.integration.cluster.helpers import overlapping_connections
 from wagate.db import Database, utcnow
 from wagate.models import Instance, Message, SimulatorOutbox
 
-from .cluster_support import Cluster, private_redis, wait_for
+from .cluster_support import Cluster, link, private_redis, wait_for
 from .test_cluster_failover import holdings, spread_is_fair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -54,12 +53,12 @@ async def test_sends_survive_a_killed_node(cluster: Cluster, db: Database) -> No
     ids = {n.node_id for n in nodes}
     gate = asyncio.Semaphore(10)
 
-    async def link(i: int) -> str:
+    async def link_one(i: int) -> str:
         async with gate:
-            created = await linked_instance(nodes[i % 3].http, name=f"chaos-{i:02d}")
-            return str(created["name"])
+            await link(nodes[i % 3].http, f"chaos-{i:02d}")
+            return f"chaos-{i:02d}"
 
-    names = list(await asyncio.gather(*(link(i) for i in range(INSTANCES))))
+    names = list(await asyncio.gather(*(link_one(i) for i in range(INSTANCES))))
     await wait_for(lambda: spread_is_fair(nodes[0], names, ids), 60, "10 on each node")
     victim = nodes[0]
     victim_held = (await holdings(nodes[1]))[0][victim.node_id]
