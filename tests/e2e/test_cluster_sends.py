@@ -28,7 +28,16 @@ MESSAGES = 3000
 async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
     with private_redis(tmp_path) as redis_url:
         # Entries a dead worker took but never acknowledged are reclaimed after 3 s.
-        nodes = Cluster(postgres_url, redis_url, tmp_path, WAGATE_QUEUE_CLAIM_IDLE_MS="3000")
+        # A 5 s lease: room for a machine loaded by 3 nodes and 3,000 sends.
+        nodes = Cluster(
+            postgres_url,
+            redis_url,
+            tmp_path,
+            WAGATE_QUEUE_CLAIM_IDLE_MS="3000",
+            WAGATE_LEASE_TTL_S="5",
+            WAGATE_LEASE_RENEW_INTERVAL_S="1",
+            WAGATE_HEARTBEAT_INTERVAL_S="1",
+        )
         try:
             yield nodes
         finally:

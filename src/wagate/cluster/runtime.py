@@ -125,7 +125,9 @@ class ClusterNode:
         if not leases:
             return
         started = time.monotonic()
-        timeout = max(0.1, self.settings.lease_renew_interval_s)
+        # A late answer still counts (the deadline runs from before the call); the guard, not
+        # this timeout, stops the clients in time.
+        timeout = max(0.1, self.settings.lease_ttl_s / 2)
         results = await asyncio.wait_for(
             self.store.renew_many(leases, int(self.settings.lease_ttl_s * 1000)), timeout
         )

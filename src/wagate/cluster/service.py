@@ -73,7 +73,7 @@ async def start_cluster(state: AppState) -> Cluster:
     if not settings.redis_url:
         return SingleNode(state)
     # Commands time out well inside a lease period; the pub/sub connection waits forever.
-    timeout = max(0.5, settings.lease_ttl_s / 4)
+    timeout = max(0.5, settings.lease_ttl_s / 2)
     node = ClusterNode(settings, state.db, state.manager, redis_client(settings.redis_url, timeout))
     relay = EventRelay(
         redis_client(settings.redis_url, None),
