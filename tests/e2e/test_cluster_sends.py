@@ -82,7 +82,7 @@ async def test_sends_survive_a_killed_node(cluster: Cluster, db: Database) -> No
         node = nodes[i % 3]
         if node.popen.poll() is not None:
             node = nodes[1 + i % 2]  # a client retries elsewhere once a node is gone
-        body = {"to": f"5511988{i:06d}", "text": f"chaos message {i}"}
+        body = {"to": f"5511988{i:06d}1", "text": f"chaos message {i}"}  # none ends in 0000
         async with send_gate:
             for target in (node, nodes[1 + i % 2]):
                 try:
