@@ -75,7 +75,10 @@ class InstanceSender:
     async def run(self) -> None:
         manager = self.state.manager
         while not self.stopping:
-            if manager.status_of(self.name) != Status.CONNECTED:
+            status = manager.status_of(self.name)
+            if status is None:
+                return  # the instance was deleted or left this node
+            if status != Status.CONNECTED:
                 # Queued sends wait for the connection rather than burning their attempts.
                 await asyncio.sleep(NOT_CONNECTED_POLL_S)
                 continue

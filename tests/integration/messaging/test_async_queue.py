@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import create_instance, linked_instance, running_app
+from tests.conftest import admin_headers, create_instance, linked_instance, running_app
 from tests.integration.messaging.conftest import FAST, wait_message
 from wagate.config import Settings
 
@@ -96,7 +97,7 @@ async def test_send_interval(client: httpx.AsyncClient, app: FastAPI) -> None:
     await wait_message(client, name, ids[-1], {"sent", "delivered", "read"})
     sent = (await client.get(f"/v1/instances/{name}/simulator/outbox")).json()["messages"]
     stamps = [datetime.fromisoformat(m["sent_at"].replace("Z", "+00:00")) for m in sent]
-    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     assert len(gaps) == 3 and min(gaps) >= 0.095, gaps
 
 
@@ -226,30 +227,25 @@ async def test_batch(client: httpx.AsyncClient, app: FastAPI, events_of: Any) ->
     assert (await client.post(f"/v1/instances/{name}/send/batch", json=too_many)).status_code == 422
 
 
+def admin_client(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://t", headers=admin_headers())
+
+
 async def test_queued_while_disconnected_survive_restart(settings: Settings) -> None:
     """Sends accepted while the instance is offline wait in the queue, across a restart."""
-    async with running_app(settings) as app:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            headers={"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"},  # type: ignore[union-attr]
-        ) as client:
-            name = (await linked_instance(client))["name"]
-            await client.post(f"/v1/instances/{name}/disconnect")
-            ids = [await send_async(client, name, f"w{i}") for i in range(5)]
-            await asyncio.sleep(0.2)
-            record = (await client.get(f"/v1/instances/{name}/messages/{ids[0]}")).json()
-            assert record["status"] == "queued"
-    async with running_app(settings) as app:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            headers={"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"},  # type: ignore[union-attr]
-        ) as client:
-            assert (await client.post(f"/v1/instances/{name}/connect")).status_code == 202
-            for cid in ids:
-                await wait_message(client, name, cid, {"sent", "delivered", "read"}, timeout=15)
-            assert (await outbox_texts(client, name)) == [f"w{i}" for i in range(5)]
+    async with running_app(settings) as app, admin_client(app) as client:
+        name = (await linked_instance(client))["name"]
+        await client.post(f"/v1/instances/{name}/disconnect")
+        ids = [await send_async(client, name, f"w{i}") for i in range(5)]
+        await asyncio.sleep(0.2)
+        record = (await client.get(f"/v1/instances/{name}/messages/{ids[0]}")).json()
+        assert record["status"] == "queued"
+    async with running_app(settings) as app, admin_client(app) as client:
+        assert (await client.post(f"/v1/instances/{name}/connect")).status_code == 202
+        for cid in ids:
+            await wait_message(client, name, cid, {"sent", "delivered", "read"}, timeout=15)
+        assert (await outbox_texts(client, name)) == [f"w{i}" for i in range(5)]
 
 
 async def test_readyz_reports_queue(client: httpx.AsyncClient) -> None:
