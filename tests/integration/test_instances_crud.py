@@ -310,6 +310,23 @@ async def test_auth_rules(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/v1/instances/{theirs['name']}")).json()["status"] == "disconnected"
 
 
+VALID_BODIES: dict[str, dict[str, object]] = {
+    "": {"settings": {}},
+    "/pair": {"phone": "+5511988887777"},
+    "/simulator/inbound": {"from": "+5511988887777", "text": "hi"},
+}
+
+
+async def test_impossible_names_in_paths_are_404(client: httpx.AsyncClient) -> None:
+    # a NUL byte is refused by PostgreSQL itself: it must still be a plain 404
+    for name in ("a%00b", "x" * 300, "%C3%A9t%C3%A9", "UPPER", "..", "a%20b"):
+        for method, path in INSTANCE_ROUTES:
+            body = VALID_BODIES.get(path, {})
+            response = await client.request(method, f"/v1/instances/{name}{path}", json=body)
+            assert_error(response, 404, "not_found")
+        assert_error(await client.delete(f"/v1/instances/{name}"), 404, "not_found")
+
+
 async def test_unknown_route_and_method_use_the_error_body(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(await client.put("/v1/instances"), 405, "method_not_allowed")

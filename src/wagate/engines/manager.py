@@ -268,6 +268,8 @@ class ClientManager:
             slot = self._slots.get(name)
             if slot is not None:
                 return slot
+            if self._closing:  # no new slot (and no event pump task) once close() started
+                raise NotConnectedError("this node is stopping")
             async with self.db.session() as session:
                 row = await repository.get_by_name(session, name)
             if row is None:
