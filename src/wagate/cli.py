@@ -45,6 +45,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.effective_database_url)
+    settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
     config = uvicorn.Config(
         app,

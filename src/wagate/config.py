@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = 1.0
     webhook_retention_s: int = 7 * 24 * 3600
     webhook_cleanup_interval_s: float = 3600.0
+    # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
+    cluster_key_prefix: str = "wagate:cluster:"
+    lease_ttl_s: float = 15.0
+    lease_renew_interval_s: float = 5.0
+    heartbeat_interval_s: float = 5.0
+    placement_interval_s: float = 2.0
+    internal_url: str | None = None  # how other nodes reach this one; default http://host:port
+    forward_timeout_s: float = 30.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -103,6 +111,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def node_address(self) -> str:
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.port}"
 
     @property
     def request_body_limit(self) -> int:
