@@ -165,7 +165,8 @@ class ClientManager:
         slot = self._slots.get(name)
         if slot is None:
             return
-        while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):
+        # Polled: it serves tests and diagnostics, not a hot path.
+        while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
     def live_count(self) -> int:
