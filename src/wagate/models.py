@@ -52,6 +52,9 @@ class Instance(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     node: Mapped[str | None] = mapped_column(String(128))
+    # The fencing token of the lease under which `node` holds the instance (cluster mode):
+    # writes of a holder whose token is older are refused.
+    fencing_token: Mapped[int | None] = mapped_column(BigInteger)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -193,6 +196,10 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set by the worker that claimed the row (its lease runs until next_attempt_at); the
+    # outcome is written only while the token still matches, so a node whose lease expired
+    # cannot overwrite what another node recorded after it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -217,5 +224,9 @@ class Node(Base):
     __tablename__ = "nodes"
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
+    # Where the other nodes reach this one to forward lifecycle calls (WAGATE_INTERNAL_URL).
+    address: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when the node stops cleanly (or starts draining): it no longer counts as live.
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -12,7 +12,9 @@ from wagate.db import Database
 from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
+    from wagate.cluster.service import Cluster
     from wagate.engines.manager import ClientManager
+    from wagate.webhooks.delivery import DeliveryWorker
     from wagate.worker.runtime import Messaging
 
 
@@ -23,9 +25,12 @@ class AppState:
     bus: EventBus
     manager: ClientManager
     admin_token_hash: str
+    webhooks: DeliveryWorker | None = None
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
     messaging: Messaging | None = None
+    # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
+    cluster: Cluster | None = None
 
 
 def get_state(request: Request) -> AppState:
