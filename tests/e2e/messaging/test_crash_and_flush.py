@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import func, select
 
 from tests.conftest import ADMIN_TOKEN, admin_headers, free_port, make_settings, running_app
+from tests.integration.messaging.conftest import redis_keys
 from wagate.db import Database
 from wagate.models import Message, SimulatorOutbox
 
@@ -104,7 +105,8 @@ def queue_env(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "local":
         return {}
     url: str = request.getfixturevalue("redis_url")
-    return {"WAGATE_REDIS_URL": url, "WAGATE_QUEUE_KEY_PREFIX": f"wgkill:{uuid.uuid4().hex[:8]}:"}
+    keys = redis_keys(f"wgkill:{uuid.uuid4().hex[:8]}:")
+    return {"WAGATE_REDIS_URL": url, **{f"WAGATE_{k.upper()}": str(v) for k, v in keys.items()}}
 
 
 async def test_sigkill_mid_queue_loses_nothing(
@@ -229,6 +231,7 @@ async def test_flushall_with_messages_queued(
         database_url,
         tmp_path / "data",
         redis_url=own_redis,
+        **redis_keys("wgflush:"),
         reconcile_interval_s=0.3,
         reconcile_grace_s=0.5,
         queue_claim_idle_ms=500,

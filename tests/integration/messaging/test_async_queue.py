@@ -215,10 +215,10 @@ async def test_batch(client: httpx.AsyncClient, app: FastAPI, events_of: Any) ->
         assert results[bad]["error"]["details"]["index"] == bad
     good = [r["correlation_id"] for r in results if "correlation_id" in r]
     assert len(good) == 997
-    await wait_message(client, name, good[-1], {"sent", "delivered", "read"}, timeout=60)
+    await wait_message(client, name, good[-1], {"sent", "delivered", "read"}, timeout=180)
     expected = [f"b{i}" for i in range(1000) if i not in (3, 7, 9)]
     assert await outbox_texts(client, name) == expected
-    for _ in range(100):
+    for _ in range(200):
         if sum(acks(seen).values()) >= 997:
             break
         await asyncio.sleep(0.05)
