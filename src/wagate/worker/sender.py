@@ -33,7 +33,7 @@ from wagate.state import AppState
 
 log = structlog.get_logger(__name__)
 
-BATCH = 100
+BATCH = 50  # taken at a time: what a dead node leaves to be reclaimed
 CHUNK = 25
 IDLE_WAIT_S = 1.0
 NOT_CONNECTED_POLL_S = 0.05
