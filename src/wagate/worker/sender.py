@@ -74,15 +74,20 @@ class InstanceSender:
 
     async def run(self) -> None:
         manager = self.state.manager
+        adopted = False
         while not self.stopping:
             status = manager.status_of(self.name)
             if status is None:
                 return  # the instance was deleted or left this node
             if status != Status.CONNECTED:
                 # Queued sends wait for the connection rather than burning their attempts.
+                adopted = False
                 await asyncio.sleep(NOT_CONNECTED_POLL_S)
                 continue
             try:
+                if not adopted:
+                    await self.queue.adopt(self.name)
+                    adopted = True
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
                 if entries:
                     await self._handle(entries)
