@@ -14,6 +14,7 @@ from starlette.routing import Match
 from wagate import health
 from wagate.admin import admin_token_hash
 from wagate.config import Settings
+from wagate.dashboard.routes import router as dashboard_router
 from wagate.db import Database
 from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
@@ -105,4 +106,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    app.include_router(dashboard_router)
     return app
