@@ -23,6 +23,7 @@ from wagate.engines.simulator.routes import router as simulator_router
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.instances.routes import router as instances_router
+from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -103,6 +104,18 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.request_body_limit,
+        body_timeout_s=settings.request_body_timeout_s,
+    )
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            admin_hash=lambda: getattr(getattr(app.state, "wagate", None), "admin_token_hash", ""),
+            limit_admin=settings.rate_limit_admin,
+        )
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     simulator_receipt_delay_ms: int = 50
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
+    max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
+    request_body_timeout_s: float = 30.0
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    rate_limit_admin: bool = False
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
 
@@ -64,6 +70,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def request_body_limit(self) -> int:
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        # base64 grows media by 4/3; leave room for the JSON around it.
+        return self.max_media_bytes * 4 // 3 + 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:
