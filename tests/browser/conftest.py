@@ -6,17 +6,21 @@ downloads do not work here, so only the Python driver is used.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import ADMIN_TOKEN, free_port
 
@@ -159,3 +163,79 @@ def artifacts() -> Path:
 
 async def screenshot(page: Page, artifacts: Path, name: str, **kwargs: Any) -> None:
     await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True, **kwargs)
+
+
+def linked_instance(gateway: Gateway, name: str, phone: str = "+4915100000001") -> str:
+    """A simulator instance made and linked through the API (the page is not under test here)."""
+    with gateway.http() as http:
+        created = http.post("/v1/instances", json={"name": name, "engine": "simulator"})
+        assert created.status_code == 201, created.text
+        assert http.post(f"/v1/instances/{name}/connect").status_code == 202
+        wait_for_status(http, name, "pairing")
+        scan = http.post(f"/v1/instances/{name}/simulator/scan", json={"phone": phone})
+        assert scan.status_code == 204, scan.text
+        wait_for_status(http, name, "connected")
+    return name
+
+
+def wait_for_status(http: httpx.Client, name: str, status: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = http.get(f"/v1/instances/{name}").json().get("status")
+        if last == status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never reached {status}; last seen {last}")
+
+
+class Receiver:
+    """A webhook receiver: a real HTTP server on loopback that records what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                received.append({"headers": dict(self.headers), "body": json.loads(body or b"{}")})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r["body"] for r in list(self.requests) if r["body"].get("event") == name]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    made.thread.start()
+    try:
+        yield made
+    finally:
+        made.server.shutdown()
+        made.server.server_close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def sign_in(
+    page: Page, gateway: Gateway, token: str = ADMIN_TOKEN, *, expect_ok: bool = True
+) -> None:
+    await page.goto(f"{gateway.url}/dashboard")
+    await page.get_by_label("Token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    if expect_ok:
+        await expect(page.locator("#who-label")).to_be_visible()

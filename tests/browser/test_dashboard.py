@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Gateway, screenshot
+from tests.browser.conftest import Gateway, screenshot, sign_in, unique
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def sign_in(
-    page: Page, gateway: Gateway, token: str = ADMIN_TOKEN, *, expect_ok: bool = True
-) -> None:
-    await page.goto(f"{gateway.url}/dashboard")
-    await page.get_by_label("Token").fill(token)
-    await page.get_by_role("button", name="Sign in").click()
-    if expect_ok:
-        await expect(page.locator("#who-label")).to_be_visible()
 
 
 async def create_in_page(page: Page, name: str, engine: str = "simulator") -> str:

@@ -21,6 +21,7 @@ export class RecordsPanels {
     this.cursor = null;
     this.tab = "connection";
     this.deliveryTimer = null;
+    this.followUps = 0;
   }
 
   wire() {
@@ -52,6 +53,7 @@ export class RecordsPanels {
     this.tab = tab;
     if (tab === "messages") this.loadMessages();
     if (tab === "webhook") {
+      this.followUps = 0;
       this.loadHook();
       this.loadDeliveries();
     }
@@ -62,8 +64,8 @@ export class RecordsPanels {
     if (this.tab === "messages" && MESSAGE_EVENTS.includes(event)) this.onMessageEvent(event, envelope);
     // Each event may make a webhook delivery: reload the log shortly after, once per burst.
     if (this.tab === "webhook") {
-      clearTimeout(this.deliveryTimer);
-      this.deliveryTimer = setTimeout(() => this.loadDeliveries(), 800);
+      this.followUps = 0;
+      this.scheduleDeliveries(800);
     }
     if (this.tab === "dead" && event === "message_ack") this.loadDead();
   }
@@ -171,6 +173,18 @@ export class RecordsPanels {
     const list = result.body.deliveries || [];
     $("dlv-rows").replaceChildren(...list.map((d) => this.deliveryRow(name, d)));
     $("dlv-empty").hidden = list.length > 0;
+    // Deliveries still in flight produce no event of their own: look again a few times.
+    if (list.some((d) => d.status === "pending") && this.followUps < 5) {
+      this.followUps += 1;
+      this.scheduleDeliveries(2000);
+    }
+  }
+
+  scheduleDeliveries(delay) {
+    clearTimeout(this.deliveryTimer);
+    this.deliveryTimer = setTimeout(() => {
+      if (this.tab === "webhook" && this.ctx.selected) this.loadDeliveries();
+    }, delay);
   }
 
   deliveryRow(name, d) {
