@@ -112,7 +112,7 @@ async def test_webhook_settings_and_delivery_log(
     name = linked_instance(gateway, unique("hook"))
     await open_instance(page, gateway, name, "Webhook")
     await expect(page.locator("#hook-current")).to_have_text("No webhook for this instance.")
-    await page.get_by_label("URL").fill(receiver.url)
+    await page.get_by_label("Webhook URL").fill(receiver.url)
     await page.get_by_label("message_received").check()
     await page.get_by_label("Signing secret").fill("s3cret-for-the-test")
     await page.get_by_role("button", name="Save webhook").click()

@@ -96,7 +96,11 @@ function renderList() {
             type: "button",
             "aria-current": inst.name === ctx.selected ? "true" : "false",
             dataset: { name: inst.name },
-            onclick: () => select(inst.name),
+            onclick: () => {
+              select(inst.name);
+              // On a phone the details sit below the list: bring them into view.
+              if (window.matchMedia("(max-width: 760px)").matches) $("detail").scrollIntoView();
+            },
           },
           h("span", { class: "name", text: inst.name }),
           statusBadge(inst.status),

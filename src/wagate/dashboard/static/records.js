@@ -136,6 +136,8 @@ export class RecordsPanels {
       box.checked = events.includes(box.value);
     }
     $("hook-secret").value = "";
+    $("hook-unsign").hidden = !(hook && hook.secret_set);
+    $("hook-form").elements.namedItem("remove_secret").checked = false;
     $("hook-current").textContent = hook
       ? `Events go to ${hook.url}${hook.secret_set ? ", signed with a secret" : ", unsigned"}.`
       : "No webhook for this instance.";
@@ -146,7 +148,9 @@ export class RecordsPanels {
     const events = [...$("hook-form").querySelectorAll('input[name="events"]:checked')].map((b) => b.value);
     const body = { url: $("hook-url").value.trim() };
     if (events.length) body.events = events;
+    // Left out, the gateway keeps the current secret; null removes it.
     if ($("hook-secret").value) body.secret = $("hook-secret").value;
+    else if ($("hook-form").elements.namedItem("remove_secret").checked) body.secret = null;
     const result = await act(button, "hook-error", () => this.ctx.api.putWebhook(this.ctx.selected, body));
     if (!result) return;
     this.fillHook(result.body && result.body.url ? result.body : { ...body, secret_set: Boolean(body.secret) });
