@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Gateway, screenshot, sign_in, unique
+from tests.browser.conftest import Gateway, linked_instance, screenshot, sign_in, unique
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -206,3 +206,19 @@ async def test_keyboard_reaches_sign_in(page: Page, gateway: Gateway) -> None:
             await page.evaluate("document.activeElement.id || document.activeElement.textContent")
         )
     assert {"sign-out", "create-name", "list-refresh"} <= seen, seen
+
+
+async def test_last_error_in_plain_words(page: Page, gateway: Gateway, artifacts: Path) -> None:
+    name = linked_instance(gateway, unique("unlinked"))
+    await sign_in(page, gateway)
+    await page.locator(f'#instance-list button[data-name="{name}"]').click()
+    await expect(page.locator("#detail-status")).to_have_text("Connected")
+    await expect(page.locator("#conn-problem")).to_be_hidden()
+    # The phone unlinks the device: the page says so, live, in words.
+    with gateway.http() as http:
+        unlink = http.post(f"/v1/instances/{name}/simulator/faults", json={"logout": True})
+        assert unlink.status_code in (200, 204), unlink.text
+    await expect(page.locator("#detail-status")).to_have_text("Logged out")
+    await expect(page.locator("#conn-problem")).to_contain_text("The device was unlinked")
+    await expect(page.locator("#conn-phone")).to_have_text("—")
+    await screenshot(page, artifacts, "10-logged-out")

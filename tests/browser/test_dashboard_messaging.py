@@ -70,6 +70,15 @@ async def test_send_text_sync_and_async_reaches_read(
     await expect(page.locator('#msg-rows tr[data-status="read"]')).to_have_count(2)
     await screenshot(page, artifacts, "05-messages")
 
+    # On a phone the table becomes one card a message, and nothing is wider than the screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.get_by_role("tab", name="Send").click()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await screenshot(page, artifacts, "05-phone-send-read")
+    await page.get_by_role("tab", name="Messages").click()
+    await screenshot(page, artifacts, "05-phone-messages")
+
 
 async def test_send_a_file_picked_from_disk(page: Page, gateway: Gateway, tmp_path: Path) -> None:
     name = linked_instance(gateway, unique("file"))

@@ -9,7 +9,7 @@ const MAX_LOG = 60;
 function describe(event, data) {
   switch (event) {
     case "connection_update":
-      return `${STATUS_WORDS[data.status] || data.status}${data.reason ? ` — ${explainError(data.reason)}` : ""}`;
+      return `${STATUS_WORDS[data.status] || data.status}${data.reason ? ` — ${explainError(data.reason, data.status)}` : ""}`;
     case "qr_updated":
       return "New QR code";
     case "message_received":
@@ -57,12 +57,13 @@ export class ConnectionPanel {
     $("conn-node").textContent = inst.node || "—";
     $("conn-since").textContent = inst.status === "connected" ? formatTime(inst.connected_at) : "—";
     const problem = $("conn-problem");
-    problem.textContent = explainError(inst.last_error);
+    problem.textContent = explainError(inst.last_error, inst.status);
     problem.hidden = !inst.last_error;
     const live = ["connecting", "pairing", "connected", "reconnecting"].includes(inst.status);
     const buttons = $("conn-actions");
     buttons.querySelector('[data-action="connect"]').disabled = live;
     buttons.querySelector('[data-action="disconnect"]').disabled = !live;
+    buttons.querySelector('[data-action="logout"]').disabled = inst.status === "logged_out";
     if (inst.status === "pairing") {
       if (!this.qrExpires && !this.qrLoading) this.loadQr();
     } else {

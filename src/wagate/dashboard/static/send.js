@@ -149,7 +149,7 @@ export class SendPanel {
     const steps = h("ol", { class: "steps", "aria-label": "Progress" },
       STEPS.map((step) => h("li", { dataset: { step }, text: step })));
     const state = h("strong", { class: "state" });
-    const detail = h("span", { class: "hint detail" });
+    const detail = h("p", { class: "hint note" });
     const node = h("li", { dataset: { correlationId, status } },
       h("div", {}, h("code", { text: correlationId }), " · ", kind, " · ", clockTime(), " · ", state),
       steps, detail);
@@ -179,7 +179,7 @@ export class SendPanel {
     const detail = [];
     if (item.messageId) detail.push(`WhatsApp id ${item.messageId}`);
     if (extra.error) detail.push(typeof extra.error === "string" ? extra.error : JSON.stringify(extra.error));
-    item.node.querySelector(".detail").textContent = detail.join(" · ");
+    item.node.querySelector(".note").textContent = detail.join(" · ");
   }
 
   onEvent(event, envelope) {

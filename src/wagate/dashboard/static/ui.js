@@ -89,8 +89,15 @@ const REASONS = {
   timeout: "WhatsApp did not answer in time.",
 };
 
+// Engines give free-text reasons too: the status says what kind of problem it is.
+const BY_STATUS = {
+  logged_out: REASONS.logged_out,
+  reconnecting: "The connection to WhatsApp dropped; the gateway is retrying.",
+  disconnected: "The gateway could not keep this instance connected. Press Connect to try again.",
+};
+
 // last_error (or a connection_update reason) in words a user understands.
-export function explainError(reason) {
+export function explainError(reason, status = "") {
   if (!reason) return "";
   const [code, ...rest] = String(reason).split(":");
   const detail = rest.join(":").trim();
@@ -98,6 +105,7 @@ export function explainError(reason) {
   if (code === "connect_failed") {
     return `The gateway could not connect to WhatsApp${detail ? `: ${detail}` : ""}. Check the network and press Connect to try again.`;
   }
+  if (BY_STATUS[status]) return `${BY_STATUS[status]} (${reason})`;
   return `Last problem: ${reason}`;
 }
 
