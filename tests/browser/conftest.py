@@ -150,6 +150,15 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
             else None
         ),
     )
+    # No request of the page may fail on the server's side (API.md: nothing answers 500).
+    opened.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} from {response.request.method} {response.url}")
+            if response.status >= 500
+            else None
+        ),
+    )
     yield opened
     # An uncaught exception in the page's code is a bug even when the test's checks passed.
     assert not problems, problems
@@ -239,3 +248,39 @@ async def sign_in(
     await page.get_by_role("button", name="Sign in").click()
     if expect_ok:
         await expect(page.locator("#who-label")).to_be_visible()
+
+
+# WCAG contrast of every visible text against the first opaque background behind it.
+CONTRAST_JS = """
+() => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let n = el; n; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.checkVisibility() || el.closest(":disabled")) continue;
+    const style = getComputedStyle(el);
+    const fg = parse(style.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) bad.push(`${el.tagName}#${el.id}.${el.className}: ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}
+"""
+
+
+async def low_contrast(page: Page) -> list[str]:
+    """Texts under WCAG AA (4.5:1) on the page as it is now."""
+    found: list[str] = await page.evaluate(CONTRAST_JS)
+    return found

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Gateway, linked_instance, screenshot, sign_in, unique
+from tests.browser.conftest import (
+    Gateway,
+    linked_instance,
+    low_contrast,
+    screenshot,
+    sign_in,
+    unique,
+)
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -59,6 +66,7 @@ async def test_wrong_token_shows_the_api_error(
     await expect(error).to_contain_text("invalid token")
     await expect(page.locator("#app")).to_be_hidden()
     await screenshot(page, artifacts, "01-signin-wrong-token")
+    assert await low_contrast(page) == []
     stored = await page.evaluate("sessionStorage.getItem('wagate.token')")
     assert stored is None
 
@@ -84,6 +92,7 @@ async def test_instance_lifecycle_qr_rotates_scan_connects_live(
     await expect(row).to_contain_text("Waiting for a scan")
     first_code = await qr.get_attribute("data-code")
     await screenshot(page, artifacts, "02-qr")
+    assert await low_contrast(page) == []
     await expect(qr).not_to_have_attribute("data-code", first_code or "", timeout=10_000)
 
     # A phone scans it (the simulator's scan route): connected shows up without a reload.
@@ -98,6 +107,7 @@ async def test_instance_lifecycle_qr_rotates_scan_connects_live(
     assert await page.evaluate("window.__noReload") == 1, "the page was not reloaded"
     await expect(page.locator("#event-log")).to_contain_text("connection_update")
     await screenshot(page, artifacts, "03-connected")
+    assert await low_contrast(page) == []
 
     # Disconnect keeps the session; the list follows live.
     await page.get_by_role("tab", name="Connection").click()
@@ -222,3 +232,16 @@ async def test_last_error_in_plain_words(page: Page, gateway: Gateway, artifacts
     await expect(page.locator("#conn-problem")).to_contain_text("The device was unlinked")
     await expect(page.locator("#conn-phone")).to_have_text("—")
     await screenshot(page, artifacts, "10-logged-out")
+    assert await low_contrast(page) == []
+
+
+async def test_restart_reconnects_without_a_scan(page: Page, gateway: Gateway) -> None:
+    name = linked_instance(gateway, unique("restart"))
+    await sign_in(page, gateway)
+    await page.locator(f'#instance-list button[data-name="{name}"]').click()
+    await expect(page.locator("#detail-status")).to_have_text("Connected")
+    await page.get_by_role("button", name="Restart", exact=True).click()
+    await expect(page.locator("#event-log")).to_contain_text("Connecting")
+    await expect(page.locator("#detail-status")).to_have_text("Connected")
+    await expect(page.locator("#conn-error")).to_be_hidden()
+    await expect(page.locator("#qr-box")).to_be_hidden()
