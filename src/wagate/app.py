@@ -26,9 +26,14 @@ from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
+from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
+from wagate.webhooks.delivery import DeliveryWorker
+from wagate.webhooks.outbox import Outbox
+from wagate.webhooks.routes import router as webhooks_router
+from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
 
@@ -56,9 +61,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         admin_token_hash=await admin_token_hash(settings, db),
     )
     app.state.wagate = state
+    state.webhooks = webhooks = DeliveryWorker(settings, db)
+    bus.add_sink(Outbox(settings, db, webhooks.wake))
+    await webhooks.start()
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
+    messaging = await start_messaging(state)
     if settings.role == "all":
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
@@ -66,9 +75,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await messaging.close()
         await manager.close()
         for engine in engines.values():
             await engine.close()
+        await webhooks.stop()
         bus.close()
         await db.close()
 
@@ -120,4 +131,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(instances_router)
     app.include_router(simulator_router)
     app.include_router(dashboard_router)
+    for router in messaging_routers:
+        app.include_router(router)
+    app.include_router(webhooks_router)
     return app

@@ -13,6 +13,8 @@ from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
     from wagate.engines.manager import ClientManager
+    from wagate.webhooks.delivery import DeliveryWorker
+    from wagate.worker.runtime import Messaging
 
 
 @dataclass
@@ -22,8 +24,10 @@ class AppState:
     bus: EventBus
     manager: ClientManager
     admin_token_hash: str
+    webhooks: DeliveryWorker | None = None
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
+    messaging: Messaging | None = None
 
 
 def get_state(request: Request) -> AppState:

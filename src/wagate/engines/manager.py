@@ -202,13 +202,21 @@ class ClientManager:
             self._check_usable(slot)
             await self._save(slot, desired_state="connected")
             await self._stop_client(slot)
+            if slot.status in LIVE:  # restart is a disconnect then a connect, both visible
+                await self._set_status(slot, Status.DISCONNECTED, reason="restart")
             await self._start_client(slot)
             return slot.status
 
     async def delete(self, name: str) -> None:
-        """Stop the client, unlink the device and forget its data; the caller deletes the row."""
+        """Stop the client, unlink the device, forget its data and delete the instance row.
+
+        The row goes while the lock is held and before the slot leaves the table: a connect
+        racing the delete either finds the slot marked deleted or finds no row at all, never
+        a fresh slot for a row about to vanish (a zombie client of a deleted instance).
+        """
         slot = await self._slot(name)
         async with slot.lock:
+            self._check_usable(slot)
             slot.deleted = True
             client = slot.client
             if client is not None and slot.status == Status.CONNECTED:
@@ -218,6 +226,8 @@ class ClientManager:
                     log.warning("logout on delete failed", instance=name, error=str(exc))
             await self._stop_client(slot)
             await self.engine(slot.engine).forget(slot.ref)
+            async with self.db.transaction() as session:
+                await repository.delete_by_id(session, slot.ref.id)
         async with self._slots_lock:
             if self._slots.get(name) is slot:
                 del self._slots[name]
@@ -229,7 +239,7 @@ class ClientManager:
         slot = await self._slot(name)
         async with slot.lock:
             self._check_usable(slot)
-            if slot.client is None:
+            if slot.client is None and slot.reconnect_task is None:
                 await self._save(slot, desired_state="connected")
                 await self._start_client(slot)
             client = slot.client
@@ -245,8 +255,10 @@ class ClientManager:
     # --- internals ---------------------------------------------------------------------------
 
     def _check_usable(self, slot: Slot) -> None:
-        if slot.deleted or self._closing:
-            raise NotConnectedError(f"instance '{slot.ref.name}' is being removed")
+        if slot.deleted:
+            raise LookupError(slot.ref.name)  # deleted meanwhile: the caller answers 404
+        if self._closing:
+            raise NotConnectedError("this node is stopping")
 
     async def _slot(self, name: str) -> Slot:
         slot = self._slots.get(name)

@@ -1,0 +1,440 @@
+"""The delivery worker: claims due delivery rows in batches, posts them through one shared
+connection pool, and writes the outcomes back in batches.
+
+Isolation: a URL never has more than `webhook_concurrency_per_url` posts in flight, every
+post is cut off after `webhook_timeout_s`, and URLs at their limit are left out of the next
+claim, so one slow or dead receiver only ever holds its own rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from wagate.config import Settings
+from wagate.db import Database, utcnow
+from wagate.metrics import WEBHOOK_DELIVERIES
+from wagate.webhooks import repository
+from wagate.webhooks.outbox import GLOBAL_TARGET, WEBHOOK_REMOVED
+from wagate.webhooks.repository import Claimed
+from wagate.webhooks.retry import (
+    DeliveryStatus,
+    RetryPolicy,
+    decide,
+    is_success,
+    parse_retry_after,
+)
+from wagate.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+log = structlog.get_logger(__name__)
+
+# Enough of a receiver's answer to explain a failure, and to let the connection be reused.
+MAX_BODY_READ = 64 * 1024
+ERROR_SNIPPET = 300
+CLEANUP_CHUNK = 1000
+# A healthy URL may have this many rounds of posts queued here (claimed in one go).
+BACKLOG_ROUNDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    delivery: Claimed
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    retry_after_s: float | None = None
+    tried: bool = True
+
+
+def host_of(url: str) -> str:
+    """What a log may say about a URL: paths and queries often carry tokens."""
+    try:
+        return urlsplit(url).netloc or "?"
+    except ValueError:
+        return "?"
+
+
+@dataclass
+class Lane:
+    """The rows of one URL that this worker holds: queued, and posting (at most `limit`)."""
+
+    queue: deque[tuple[Claimed, str | None]] = field(default_factory=deque)
+    running: int = 0
+    # The last answer was not a 2xx: hold no more rows than can be posted at once, so that a
+    # hanging receiver keeps as few rows away from other nodes as possible.
+    failing: bool = False
+
+    @property
+    def held(self) -> int:
+        return len(self.queue) + self.running
+
+
+class DeliveryWorker:
+    def __init__(
+        self, settings: Settings, db: Database, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            base_delay_s=settings.webhook_retry_base_delay_s,
+            max_delay_s=settings.webhook_retry_max_delay_s,
+        )
+        self.timeout = settings.webhook_timeout_s
+        self.per_url = settings.webhook_concurrency_per_url
+        self.backlog = BACKLOG_ROUNDS * self.per_url
+        # A held row waits at most BACKLOG_ROUNDS timeouts in its lane, then one more to post:
+        # the lease outlasts that, so no other node takes a row this one still holds.
+        self.lease = timedelta(seconds=(BACKLOG_ROUNDS + 1) * self.timeout + 30)
+        limits = httpx.Limits(
+            max_connections=settings.webhook_max_in_flight,
+            max_keepalive_connections=settings.webhook_max_in_flight,
+        )
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook_timeout_s),
+            limits=limits,
+            follow_redirects=False,
+            headers={"User-Agent": "wagate-webhooks"},
+        )
+        self._lanes: dict[str, Lane] = {}
+        self._held = 0
+        self._posting: dict[asyncio.Task[None], Claimed] = {}
+        self._claim_size = settings.webhook_batch_size
+        self._results: asyncio.Queue[Attempt | None] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
+            asyncio.create_task(self._write_loop(), name="webhooks-write"),
+            asyncio.create_task(self._cleanup_loop(), name="webhooks-cleanup"),
+        ]
+
+    def wake(self) -> None:
+        """New rows are due now (written by this process): claim without waiting for a poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop claiming, give the posts in flight one timeout to finish, hand the rest back
+        as due (so the next start posts them at once), write every outcome, close the pool."""
+        self._stopping = True
+        self._wake.set()
+        claim, writer, cleanup = self._tasks
+        cleanup.cancel()
+        await asyncio.gather(claim, cleanup, return_exceptions=True)
+        unfinished = [item for lane in self._lanes.values() for item, _ in lane.queue]
+        for lane in self._lanes.values():
+            lane.queue.clear()
+        if self._posting:
+            _, pending = await asyncio.wait(list(self._posting), timeout=self.timeout + 1)
+            unfinished += [self._posting[task] for task in pending]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._results.put_nowait(None)
+        await writer
+        if unfinished:
+            with contextlib.suppress(Exception):
+                async with self.db.transaction() as session:
+                    await repository.release(session, unfinished, utcnow())
+        await self.client.aclose()
+
+    # --- claiming -------------------------------------------------------------------------
+
+    def _room(self, lane: Lane) -> int:
+        limit = self.per_url if lane.failing else self.backlog
+        return limit - lane.held
+
+    async def _claim_loop(self) -> None:
+        settings = self.settings
+        while not self._stopping:
+            self._wake.clear()
+            capacity = settings.webhook_max_in_flight - self._held
+            wanted = min(capacity, self._claim_size)
+            taken = 0
+            if wanted > 0:
+                try:
+                    taken = await self.claim_batch(wanted)
+                except Exception:
+                    log.exception("webhook claim failed")
+            if (taken < wanted or wanted <= 0) and not self._stopping:
+                # Nothing more is due (or no room): sleep until rows arrive, room frees up,
+                # or the next poll.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_interval_s)
+
+    async def claim_batch(self, limit: int) -> int:
+        """Claim up to `limit` due rows and queue them in their URL's lane; returns how many
+        rows were claimed (rows over a lane's room are handed back at once)."""
+        saturated = [url for url, lane in self._lanes.items() if self._room(lane) <= 0]
+        now = utcnow()
+        async with self.db.transaction() as session:
+            claimed = await repository.claim_due(
+                session,
+                now=now,
+                lease_until=now + self.lease,
+                limit=limit,
+                exclude_urls=saturated,
+            )
+            if not claimed:
+                return 0
+            webhooks = await repository.instance_webhooks(
+                session, [c.instance_id for c in claimed if c.instance_id is not None]
+            )
+            accepted: list[tuple[Claimed, str | None]] = []
+            over: list[Claimed] = []
+            room: dict[str, int] = {}
+            for item in claimed:
+                if item.url not in room:
+                    lane = self._lanes.get(item.url)
+                    room[item.url] = self._room(lane) if lane else self.backlog
+                if room[item.url] <= 0:
+                    over.append(item)
+                    continue
+                room[item.url] -= 1
+                exists, secret = self._secret(item, webhooks)
+                if exists:
+                    accepted.append((item, secret))
+                else:
+                    self._results.put_nowait(self._not_tried(item, WEBHOOK_REMOVED))
+            if over:
+                await repository.release(session, over, now)
+        # Ask for about what fits next time, rather than claiming rows only to hand them back.
+        if over:
+            self._claim_size = max(self.per_url, len(claimed) - len(over))
+        elif len(claimed) == limit:
+            self._claim_size = min(self.settings.webhook_batch_size, self._claim_size * 2)
+        for item, secret in accepted:
+            lane = self._lanes.setdefault(item.url, Lane())
+            lane.queue.append((item, secret))
+            self._held += 1
+            self._dispatch(lane)
+        return len(claimed)
+
+    def _secret(
+        self, item: Claimed, webhooks: dict[int, dict[str, Any] | None]
+    ) -> tuple[bool, str | None]:
+        """Whether the row's webhook still exists, and the secret that signs it now (a
+        rotated secret applies to pending rows too)."""
+        if item.target == GLOBAL_TARGET:
+            if not self.settings.webhook_url:
+                return False, None
+            secret = self.settings.webhook_secret
+            return True, secret.get_secret_value() if secret else None
+        webhook = webhooks.get(item.instance_id) if item.instance_id is not None else None
+        if not webhook or not webhook.get("url"):
+            return False, None
+        value = webhook.get("secret")
+        return True, str(value) if value else None
+
+    def _dispatch(self, lane: Lane) -> None:
+        while lane.queue and lane.running < self.per_url:
+            item, secret = lane.queue.popleft()
+            lane.running += 1
+            task = asyncio.create_task(self._deliver(lane, item, secret))
+            self._posting[task] = item
+            task.add_done_callback(self._posted)
+
+    def _posted(self, task: asyncio.Task[None]) -> None:
+        item = self._posting.pop(task, None)
+        if item is None:
+            return
+        lane = self._lanes.get(item.url)
+        if lane is None:
+            return
+        lane.running -= 1
+        self._held -= 1
+        if not self._stopping:
+            self._dispatch(lane)
+        if lane.held == 0 and not lane.failing:
+            del self._lanes[item.url]
+        # Claim again once a lane has drained to half (not after every post: that would be
+        # one claim per delivery) or the node has room again.
+        if lane.held == self.backlog // 2 or self._held == self.settings.webhook_max_in_flight // 2:
+            self._wake.set()
+
+    # --- posting --------------------------------------------------------------------------
+
+    @staticmethod
+    def _not_tried(item: Claimed, error: str) -> Attempt:
+        return Attempt(item, utcnow(), None, error, 0, tried=False)
+
+    async def _deliver(self, lane: Lane, item: Claimed, secret: str | None) -> None:
+        attempt = await self.post(item, secret)
+        was_failing = lane.failing
+        lane.failing = not is_success(attempt.status_code)
+        if was_failing and not lane.failing:
+            self._wake.set()
+        self._results.put_nowait(attempt)
+
+    async def post(self, item: Claimed, secret: str | None) -> Attempt:
+        body = item.payload.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Wagate-Event": item.event,
+            "X-Wagate-Delivery": item.id,
+        }
+        if secret:
+            headers[SIGNATURE_HEADER] = signature_header(secret, body)
+        attempted_at = utcnow()
+        started = time.perf_counter()
+        status_code: int | None = None
+        retry_after: float | None = None
+        error: str | None = None
+        try:
+            # httpx's timeout is per phase (connect, each read...); this bounds the whole try.
+            async with asyncio.timeout(self.timeout):
+                request = self.client.build_request("POST", item.url, content=body, headers=headers)
+                response = await self.client.send(request, stream=True)
+                try:
+                    snippet = await _read_some(response)
+                finally:
+                    await response.aclose()
+            status_code = response.status_code
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if not is_success(status_code):
+                error = f"HTTP {status_code}" + (f": {snippet}" if snippet else "")
+        except TimeoutError:
+            error = f"timed out after {self.timeout:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # a bad URL or a bug must fail this row, not the worker
+            log.warning("webhook post error", delivery=item.id, error=type(exc).__name__)
+            error = f"{type(exc).__name__}: {exc}"
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        return Attempt(item, attempted_at, status_code, error, duration_ms, retry_after)
+
+    # --- writing outcomes -----------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        finished = False
+        while not finished:
+            first = await self._results.get()
+            batch: list[Attempt] = []
+            if first is None:
+                finished = True
+            else:
+                batch.append(first)
+            # Whatever else finished meanwhile goes into the same transaction.
+            while not self._results.empty() and len(batch) < 1000:
+                item = self._results.get_nowait()
+                if item is None:
+                    finished = True
+                    break
+                batch.append(item)
+            if batch:
+                try:
+                    await self._write(batch)
+                except Exception:
+                    # The rows stay claimed: their lease runs out and they are tried again.
+                    log.exception("webhook outcome write failed", rows=len(batch))
+
+    async def _write(self, batch: list[Attempt]) -> None:
+        outcomes: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        now = utcnow()
+        for attempt in batch:
+            item = attempt.delivery
+            count = item.attempts + (1 if attempt.tried else 0)
+            if attempt.tried:
+                decision = decide(
+                    self.policy,
+                    attempts=count,
+                    status_code=attempt.status_code,
+                    now=now,
+                    retry_after_s=attempt.retry_after_s,
+                )
+                status, next_at = decision.status, decision.next_attempt_at
+                WEBHOOK_DELIVERIES.labels(decision.outcome).inc()
+                attempts.append(
+                    {
+                        "delivery_id": item.id,
+                        "attempted_at": attempt.attempted_at,
+                        "status_code": attempt.status_code,
+                        "error": _clip(attempt.error),
+                        "duration_ms": attempt.duration_ms,
+                    }
+                )
+            else:
+                status, next_at = DeliveryStatus.FAILED, None
+                WEBHOOK_DELIVERIES.labels("failed").inc()
+            if status is not DeliveryStatus.DELIVERED:
+                log.info(
+                    "webhook delivery not accepted",
+                    delivery=item.id,
+                    webhook_event=item.event,
+                    host=host_of(item.url),
+                    status=status.value,
+                    attempts=count,
+                    error=attempt.error,
+                )
+            outcomes.append(
+                {
+                    "b_id": item.id,
+                    "b_token": item.claim_token,
+                    "status": status.value,
+                    "attempts": count,
+                    "last_status_code": attempt.status_code,
+                    "last_error": _clip(attempt.error),
+                    "next_attempt_at": next_at,
+                    "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
+                }
+            )
+        for tries in range(3):
+            try:
+                async with self.db.transaction() as session:
+                    await repository.record_outcomes(session, outcomes, attempts)
+                return
+            except Exception:
+                if tries == 2:
+                    raise
+                await asyncio.sleep(0.2 * (tries + 1))
+
+    # --- retention ------------------------------------------------------------------------
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            try:
+                await self.cleanup()
+            except Exception:
+                log.exception("webhook cleanup failed")
+            await asyncio.sleep(self.settings.webhook_cleanup_interval_s)
+
+    async def cleanup(self) -> int:
+        """Delete delivered and failed rows older than `webhook_retention_s`, in chunks."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.webhook_retention_s)
+        total = 0
+        while True:
+            async with self.db.transaction() as session:
+                deleted = await repository.delete_finished_before(session, cutoff, CLEANUP_CHUNK)
+            total += deleted
+            if deleted < CLEANUP_CHUNK:
+                return total
+
+
+async def _read_some(response: httpx.Response) -> str:
+    """Read at most MAX_BODY_READ bytes of the answer; return its start as text."""
+    received = bytearray()
+    async for chunk in response.aiter_raw():
+        received.extend(chunk)
+        if len(received) >= MAX_BODY_READ:
+            break
+    return received[:ERROR_SNIPPET].decode("utf-8", "replace").strip()
+
+
+def _clip(error: str | None) -> str | None:
+    return error[:1000] if error else error

@@ -1,0 +1,221 @@
+"""Queries on webhook_deliveries and webhook_attempts. Callers own the transaction."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.models import Instance, WebhookAttempt, WebhookDelivery
+from wagate.webhooks.retry import FINAL, DeliveryStatus
+
+D = WebhookDelivery
+
+
+def new_delivery_id() -> str:
+    """Time-ordered (milliseconds first), so ids sort like creation and page as a cursor."""
+    return f"dlv_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def new_claim_token() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A due delivery taken by one worker, with what it needs to post it."""
+
+    id: str
+    instance_id: int | None
+    event: str
+    url: str
+    target: str
+    payload: str
+    attempts: int
+    claim_token: str
+
+
+async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(D), list(rows))
+
+
+async def instance_webhook(session: AsyncSession, instance_id: int) -> dict[str, Any] | None:
+    result = await session.execute(select(Instance.webhook).where(Instance.id == instance_id))
+    webhook: dict[str, Any] | None = result.scalar_one_or_none()
+    return webhook
+
+
+async def instance_webhooks(
+    session: AsyncSession, instance_ids: Iterable[int]
+) -> dict[int, dict[str, Any] | None]:
+    ids = sorted(set(instance_ids))
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(Instance.id, Instance.webhook).where(Instance.id.in_(ids))
+    )
+    return {row.id: row.webhook for row in result}
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    exclude_urls: Sequence[str] = (),
+) -> list[Claimed]:
+    """Take up to `limit` due pending rows in one statement: their next_attempt_at moves to the
+    end of the lease (a row whose worker died falls due again then) and they get a fresh
+    claim token. On PostgreSQL `SKIP LOCKED` lets several nodes claim side by side without
+    waiting on each other or taking the same row; SQLite has a single writer anyway."""
+    due = select(D.id).where(D.status == DeliveryStatus.PENDING.value, D.next_attempt_at <= now)
+    if exclude_urls:
+        due = due.where(D.url.not_in(list(exclude_urls)))
+    due = due.order_by(D.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+    token = new_claim_token()
+    statement = (
+        update(D)
+        .where(D.id.in_(due.scalar_subquery()))
+        .values(claim_token=token, next_attempt_at=lease_until)
+        .returning(D.id, D.instance_id, D.event, D.url, D.target, D.payload, D.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    claimed = [Claimed(*row, claim_token=token) for row in result]
+    claimed.sort(key=lambda item: item.id)
+    return claimed
+
+
+async def release(session: AsyncSession, claimed: Sequence[Claimed], now: datetime) -> None:
+    """Hand claimed rows back untried (over a URL's concurrency, or the node is stopping)."""
+    for token in {item.claim_token for item in claimed}:
+        ids = [item.id for item in claimed if item.claim_token == token]
+        await session.execute(
+            update(D)
+            .where(D.id.in_(ids), D.claim_token == token)
+            .values(claim_token=None, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def record_outcomes(
+    session: AsyncSession, outcomes: Sequence[dict[str, Any]], attempts: Sequence[dict[str, Any]]
+) -> None:
+    """Write many outcomes in two statements. An outcome only lands while its claim token still
+    holds; an attempt is recorded whenever its delivery row still exists (the try happened)."""
+    if outcomes:
+        table = cast(Table, D.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.claim_token == bindparam("b_token"))
+            .values(
+                status=bindparam("status"),
+                attempts=bindparam("attempts"),
+                last_status_code=bindparam("last_status_code"),
+                last_error=bindparam("last_error"),
+                next_attempt_at=bindparam("next_attempt_at"),
+                delivered_at=bindparam("delivered_at"),
+                claim_token=None,
+            )
+        )
+        await session.execute(statement, list(outcomes))
+    if attempts:
+        wanted = {item["delivery_id"] for item in attempts}
+        existing = set(
+            (await session.execute(select(D.id).where(D.id.in_(sorted(wanted))))).scalars()
+        )
+        rows = [item for item in attempts if item["delivery_id"] in existing]
+        if rows:
+            await session.execute(insert(WebhookAttempt), rows)
+
+
+async def fail_pending(session: AsyncSession, instance_id: int, target: str, error: str) -> None:
+    await session.execute(
+        update(D)
+        .where(
+            D.instance_id == instance_id,
+            D.target == target,
+            D.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            last_error=error,
+            next_attempt_at=None,
+            claim_token=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def move_pending(session: AsyncSession, instance_id: int, target: str, url: str) -> None:
+    """Send the still pending deliveries of a target to its new URL."""
+    await session.execute(
+        update(D)
+        .where(
+            D.instance_id == instance_id,
+            D.target == target,
+            D.status == DeliveryStatus.PENDING.value,
+        )
+        .values(url=url)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    instance_id: int,
+    *,
+    status: str | None,
+    targets: Sequence[str],
+    limit: int,
+    cursor: str | None,
+) -> Sequence[WebhookDelivery]:
+    query = select(D).where(D.instance_id == instance_id, D.target.in_(list(targets)))
+    if status is not None:
+        query = query.where(D.status == status)
+    if cursor is not None:
+        query = query.where(D.id < cursor)
+    query = query.order_by(D.id.desc()).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_delivery(
+    session: AsyncSession, instance_id: int, delivery_id: str
+) -> WebhookDelivery | None:
+    result = await session.execute(
+        select(D).where(D.id == delivery_id, D.instance_id == instance_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def attempts_of(session: AsyncSession, delivery_id: str) -> Sequence[WebhookAttempt]:
+    query = (
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery_id)
+        .order_by(WebhookAttempt.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def delete_finished_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` delivered or failed rows created before `cutoff` (their attempts
+    go with them); pending rows are kept whatever their age."""
+    old = (
+        select(D.id)
+        .where(D.status.in_([status.value for status in FINAL]), D.created_at < cutoff)
+        .limit(limit)
+    )
+    ids = list((await session.execute(old)).scalars())
+    if not ids:
+        return 0
+    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+    await session.execute(delete(D).where(D.id.in_(ids)))
+    return len(ids)

@@ -1,0 +1,146 @@
+"""Webhook operations behind the routes: the instance's webhook, its delivery log, redelivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wagate.auth.dependencies import Principal
+from wagate.errors import Conflict, NotFound
+from wagate.instances import repository as instances
+from wagate.instances.schemas import WebhookIn, WebhookOut, webhook_out
+from wagate.models import Instance, WebhookDelivery
+from wagate.state import AppState
+from wagate.webhooks import repository
+from wagate.webhooks.outbox import GLOBAL_TARGET, INSTANCE_TARGET, WEBHOOK_REMOVED, delivery_row
+from wagate.webhooks.schemas import AttemptOut, DeliveryDetail, DeliveryList, DeliveryOut
+
+
+def _missing(name: str) -> NotFound:
+    return NotFound(f"instance '{name}' not found")
+
+
+async def _instance(state: AppState, name: str) -> Instance:
+    async with state.db.session() as session:
+        row = await instances.get_by_name(session, name)
+    if row is None:
+        raise _missing(name)
+    return row
+
+
+async def get_webhook(state: AppState, name: str) -> WebhookOut:
+    out = webhook_out((await _instance(state, name)).webhook)
+    if out is None:
+        raise NotFound(f"instance '{name}' has no webhook")
+    return out
+
+
+async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut:
+    """Replace the webhook. `secret` left out keeps the current secret; `null` removes it.
+    Deliveries still pending follow the webhook to its new URL."""
+    async with state.db.transaction() as session:
+        row = await instances.get_by_name(session, name)
+        if row is None:
+            raise _missing(name)
+        current: dict[str, Any] = row.webhook or {}
+        secret = body.secret if "secret" in body.model_fields_set else current.get("secret")
+        url = str(body.url)
+        webhook = {"url": url, "events": body.events, "secret": secret}
+        await instances.update_fields(session, row.id, webhook=webhook)
+        if current.get("url") and current["url"] != url:
+            await repository.move_pending(session, row.id, INSTANCE_TARGET, url)
+    out = webhook_out(webhook)
+    assert out is not None
+    return out
+
+
+async def delete_webhook(state: AppState, name: str) -> None:
+    """Remove the webhook; its pending deliveries are marked failed rather than sent unsigned
+    to a URL the user took away."""
+    async with state.db.transaction() as session:
+        row = await instances.get_by_name(session, name)
+        if row is None:
+            raise _missing(name)
+        await instances.update_fields(session, row.id, webhook=None)
+        await repository.fail_pending(session, row.id, INSTANCE_TARGET, WEBHOOK_REMOVED)
+
+
+def _targets(principal: Principal) -> list[str]:
+    # The global webhook is the operator's: an instance token sees only its own deliveries.
+    return [INSTANCE_TARGET, GLOBAL_TARGET] if principal.is_admin else [INSTANCE_TARGET]
+
+
+def delivery_out(row: WebhookDelivery) -> DeliveryOut:
+    return DeliveryOut.model_validate(row, from_attributes=True)
+
+
+async def list_deliveries(
+    state: AppState,
+    name: str,
+    principal: Principal,
+    *,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> DeliveryList:
+    row = await _instance(state, name)
+    async with state.db.session() as session:
+        rows = await repository.list_deliveries(
+            session, row.id, status=status, targets=_targets(principal), limit=limit, cursor=cursor
+        )
+    next_cursor = rows[-1].id if len(rows) == limit else None
+    return DeliveryList(deliveries=[delivery_out(r) for r in rows], next_cursor=next_cursor)
+
+
+async def _delivery(
+    state: AppState, name: str, principal: Principal, delivery_id: str
+) -> tuple[Instance, WebhookDelivery]:
+    row = await _instance(state, name)
+    async with state.db.session() as session:
+        delivery = await repository.get_delivery(session, row.id, delivery_id)
+    if delivery is None or delivery.target not in _targets(principal):
+        raise NotFound(f"delivery '{delivery_id}' not found")
+    return row, delivery
+
+
+async def get_delivery(
+    state: AppState, name: str, principal: Principal, delivery_id: str
+) -> DeliveryDetail:
+    _, delivery = await _delivery(state, name, principal, delivery_id)
+    async with state.db.session() as session:
+        attempts = await repository.attempts_of(session, delivery.id)
+    return DeliveryDetail(
+        **delivery_out(delivery).model_dump(),
+        history=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+    )
+
+
+async def redeliver(
+    state: AppState, name: str, principal: Principal, delivery_id: str
+) -> DeliveryOut:
+    """Send the delivery's event again as a new delivery, to the webhook's current URL; the
+    old delivery keeps its history."""
+    instance, delivery = await _delivery(state, name, principal, delivery_id)
+    if delivery.target == GLOBAL_TARGET:
+        url = state.settings.webhook_url
+    else:
+        url = (instance.webhook or {}).get("url")
+    if not url:
+        raise Conflict("the webhook of this delivery has been removed")
+    values = delivery_row(
+        event_id=delivery.event_id,
+        event=delivery.event,
+        instance_id=instance.id,
+        url=str(url),
+        target=delivery.target,
+        payload=delivery.payload,
+    )
+    async with state.db.transaction() as session:
+        await repository.insert_deliveries(session, [values])
+    if state.webhooks is not None:
+        state.webhooks.wake()
+    return DeliveryOut(
+        **{k: v for k, v in values.items() if k in DeliveryOut.model_fields},
+        last_status_code=None,
+        last_error=None,
+        delivered_at=None,
+    )

@@ -1,0 +1,153 @@
+"""Delivery against a real receiver on loopback: signature, retries, permanent failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.conftest import linked_instance
+from tests.integration.webhooks.conftest import (
+    Received,
+    Receiver,
+    deliveries,
+    expected_signature,
+    inbound,
+    wait_until,
+)
+from wagate.metrics import WEBHOOK_DELIVERIES
+
+SECRET = "s3cr3t-for-tests"
+
+
+def counter(outcome: str) -> float:
+    return WEBHOOK_DELIVERIES.labels(outcome)._value.get()
+
+
+async def test_signed_envelope_and_headers(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    linked = await linked_instance(client, webhook={"url": receiver.url, "secret": SECRET})
+    name = linked["name"]
+    await inbound(client, name, "hello webhooks")
+    await receiver.wait_for(lambda r: len(r.events("message_received")) == 1)
+
+    log = {d["id"]: d for d in await deliveries(client, name)}
+    for request in receiver.requests:
+        body = request.json()
+        assert request.path == "/hook"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["x-wagate-event"] == body["event"]
+        assert expected_signature(SECRET, request.headers["x-wagate-signature"], request.body)
+        assert not expected_signature(
+            "another", request.headers["x-wagate-signature"], request.body
+        )
+        assert set(body) == {"id", "event", "instance", "timestamp", "data"}
+        assert body["id"].startswith("evt_") and body["instance"] == name
+        assert request.headers["x-wagate-delivery"] in log
+    message = receiver.events("message_received")[0]
+    assert message["data"]["text"] == "hello webhooks"
+    events = [e["event"] for e in receiver.events()]
+    assert "connection_update" in events and "qr_updated" in events
+    statuses = [e["data"]["status"] for e in receiver.events("connection_update")]
+    assert statuses[-1] == "connected"
+
+    async def all_delivered() -> bool:
+        items = await deliveries(client, name)
+        return bool(items) and all(d["status"] == "delivered" for d in items)
+
+    await wait_until(all_delivered, what="every delivery delivered")
+    assert len(await deliveries(client, name)) == len(receiver.requests)
+
+
+async def test_unsigned_without_secret(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    linked = await linked_instance(client, webhook={"url": receiver.url})
+    await inbound(client, linked["name"], "no secret")
+    await receiver.wait_for(lambda r: len(r.events("message_received")) == 1)
+    assert all("x-wagate-signature" not in r.headers for r in receiver.requests)
+
+
+async def test_500_three_times_then_200(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+    answers = iter([500, 500, 500])
+
+    async def flaky(_: Received) -> int:
+        return next(answers, 200)
+
+    receiver.respond = flaky
+    retried_before = counter("retried")
+    put = await client.put(
+        f"/v1/instances/{name}/webhook",
+        json={"url": receiver.url, "events": ["message_received"], "secret": SECRET},
+    )
+    assert put.status_code == 200, put.text
+    await inbound(client, name, "eventually")
+    await receiver.wait_for(lambda r: len(r.requests) == 4)
+    event_ids = {e["id"] for e in receiver.events()}
+    assert len(event_ids) == 1  # the same event, tried four times
+    assert len({r.headers["x-wagate-delivery"] for r in receiver.requests}) == 1
+
+    async def delivered() -> bool:
+        items = await deliveries(client, name, "delivered")
+        return len(items) == 1
+
+    await wait_until(delivered, what="the delivery delivered")
+    (item,) = await deliveries(client, name)
+    assert item["attempts"] == 4 and item["last_status_code"] == 200
+    detail = (await client.get(f"/v1/instances/{name}/webhook/deliveries/{item['id']}")).json()
+    assert [h["status_code"] for h in detail["history"]] == [500, 500, 500, 200]
+    assert all(h["duration_ms"] >= 0 for h in detail["history"])
+    assert detail["history"][0]["error"].startswith("HTTP 500")
+    assert counter("retried") - retried_before >= 3
+    await asyncio.sleep(0.3)
+    assert len(receiver.requests) == 4  # delivered once it recovered, and not again
+
+
+async def test_410_is_not_retried(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+
+    async def gone(_: Received) -> int:
+        return 410
+
+    receiver.respond = gone
+    await client.put(
+        f"/v1/instances/{name}/webhook", json={"url": receiver.url, "events": ["message_received"]}
+    )
+    await inbound(client, name, "to nowhere")
+
+    async def failed() -> bool:
+        return len(await deliveries(client, name, "failed")) == 1
+
+    await wait_until(failed, what="the delivery failed")
+    (item,) = await deliveries(client, name, "failed")
+    assert item["attempts"] == 1 and item["last_status_code"] == 410
+    assert item["next_attempt_at"] is None
+    await asyncio.sleep(0.5)
+    assert len(receiver.requests) == 1
+
+
+async def test_429_and_network_errors_are_retried_until_max(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+
+    async def busy(_: Received) -> int:
+        return 429
+
+    receiver.respond = busy
+    await client.put(
+        f"/v1/instances/{name}/webhook", json={"url": receiver.url, "events": ["message_received"]}
+    )
+    await inbound(client, name, "slow down")
+    # The default in these tests is 10 attempts with delays capped at 0.3 s.
+    await receiver.wait_for(lambda r: len(r.requests) == 10, timeout=15)
+
+    async def failed() -> bool:
+        return len(await deliveries(client, name, "failed")) == 1
+
+    await wait_until(failed, what="failed after the last attempt")
+    (item,) = await deliveries(client, name)
+    assert item["attempts"] == 10 and item["last_status_code"] == 429
+    await asyncio.sleep(0.5)
+    assert len(receiver.requests) == 10

@@ -1,0 +1,156 @@
+"""One hanging receiver must not hold back another's events; a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import free_port, linked_instance, make_settings, running_app
+from tests.integration.webhooks.conftest import (
+    FAST,
+    Received,
+    Receiver,
+    app_client,
+    deliveries,
+    inbound,
+    wait_until,
+)
+from wagate.config import Settings
+from wagate.db import Database
+from wagate.models import WebhookDelivery
+
+TIMEOUT_S = 1.0
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {**FAST, "webhook_timeout_s": TIMEOUT_S, "webhook_concurrency_per_url": 2}
+
+
+async def test_hanging_receiver_does_not_delay_another(
+    client: httpx.AsyncClient, receivers: Callable[[], Awaitable[Receiver]]
+) -> None:
+    hanging, healthy = await receivers(), await receivers()
+
+    async def hang(_: Received) -> int:
+        await asyncio.sleep(30)
+        return 200
+
+    hanging.respond = hang
+    slow = await linked_instance(
+        client, webhook={"url": hanging.url, "events": ["message_received"]}
+    )
+    fast = await linked_instance(
+        client, webhook={"url": healthy.url, "events": ["message_received"]}
+    )
+    for n in range(12):
+        await inbound(client, slow["name"], f"stuck {n}")
+    await hanging.wait_for(lambda r: len(r.requests) >= 2)
+
+    # While the hanging URL has every slot it may use, the other receiver gets its events
+    # as fast as if nothing was wrong (well within one timeout).
+    for n in range(5):
+        sent = time.monotonic()
+        await inbound(client, fast["name"], f"fresh {n}")
+        await healthy.wait_for(lambda r, n=n: len(r.requests) == n + 1, timeout=TIMEOUT_S)
+        assert healthy.requests[-1].at - sent < TIMEOUT_S / 2
+    # The hanging URL never had more than its two slots at once before the first timeout.
+    early = [r for r in hanging.requests if r.at - hanging.requests[0].at < TIMEOUT_S * 0.9]
+    assert len(early) <= 2
+
+    async def timed_out() -> bool:
+        items = await deliveries(client, slow["name"])
+        return any(d["last_error"] and "timed out" in d["last_error"] for d in items)
+
+    await wait_until(timed_out, timeout=5, what="a timed-out attempt recorded")
+    items = await deliveries(client, slow["name"])
+    some = next(d for d in items if d["last_error"] and "timed out" in d["last_error"])
+    detail = await client.get(f"/v1/instances/{slow['name']}/webhook/deliveries/{some['id']}")
+    (attempt,) = detail.json()["history"][:1]
+    assert attempt["status_code"] is None
+    assert TIMEOUT_S * 1000 * 0.9 <= attempt["duration_ms"] < TIMEOUT_S * 1000 * 2
+
+
+async def _event_ids(settings: Settings) -> tuple[set[str], set[str]]:
+    """All event ids with a delivery row, and those delivered."""
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.session() as session:
+            rows = (await session.execute(select(WebhookDelivery))).scalars().all()
+    finally:
+        await db.close()
+    return {r.event_id for r in rows}, {r.event_id for r in rows if r.status == "delivered"}
+
+
+async def test_receiver_down_across_a_gateway_restart(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    receiver = Receiver(port)
+    settings = make_settings(database_url, tmp_path / "data", **FAST)
+    async with app_client(settings) as (_, client):
+        linked = await linked_instance(client, webhook={"url": receiver.url})
+        name = linked["name"]
+        for n in range(5):
+            await inbound(client, name, f"while down {n}")
+
+        async def all_tried() -> bool:
+            items = await deliveries(client, name)
+            return all(d["attempts"] >= 1 for d in items)
+
+        await wait_until(all_tried, what="every delivery tried once")
+        assert all(d["status"] == "pending" for d in await deliveries(client, name))
+    written, delivered = await _event_ids(settings)
+    assert len(written) >= 8 and not delivered
+
+    await receiver.start()
+    try:
+        restarted = make_settings(database_url, tmp_path / "data", **FAST)
+        async with running_app(restarted):
+
+            async def everything_arrived() -> bool:
+                return written <= {e["id"] for e in receiver.events()}
+
+            await wait_until(everything_arrived, timeout=15, what="every event after restart")
+            texts = {e["data"]["text"] for e in receiver.events("message_received")}
+            assert texts == {f"while down {n}" for n in range(5)}
+    finally:
+        await receiver.stop()
+    _, delivered = await _event_ids(settings)
+    assert written <= delivered
+
+
+async def test_stop_hands_back_posts_in_flight(database_url: str, tmp_path: Path) -> None:
+    """A post cut off by shutdown is not lost: the next start sends it again."""
+    receiver = Receiver()
+    await receiver.start()
+    hanging = True
+
+    async def answer(_: Received) -> int:
+        if hanging:
+            await asyncio.sleep(30)
+        return 200
+
+    receiver.respond = answer
+    overrides = {**FAST, "webhook_timeout_s": 30.0}
+    settings = make_settings(database_url, tmp_path / "data", **overrides)
+    try:
+        async with app_client(settings) as (app, client):
+            linked = await linked_instance(
+                client, webhook={"url": receiver.url, "events": ["message_received"]}
+            )
+            await inbound(client, linked["name"], "cut off")
+            await receiver.wait_for(lambda r: len(r.requests) == 1)
+            # Keep shutdown short: the worker waits one timeout for posts in flight.
+            app.state.wagate.webhooks.timeout = 0.2
+        hanging = False
+        async with running_app(settings):
+            await receiver.wait_for(lambda r: len(r.requests) == 2, timeout=10)
+        assert receiver.requests[0].body == receiver.requests[1].body
+    finally:
+        await receiver.stop()
