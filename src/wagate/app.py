@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.engines.simulator.routes import router as simulator_router
+from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.instances.routes import router as instances_router
@@ -40,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
     engines: dict[str, Engine] = {"simulator": SimulatorEngine(settings, db)}
+    if importlib.util.find_spec("neonize") is not None:  # the optional [whatsmeow] extra
+        engines["whatsmeow"] = WhatsmeowEngine(settings, db)
     return engines
 
 

@@ -19,6 +19,7 @@ from tests.integration.instance_helpers import (
 )
 from wagate.db import utcnow
 from wagate.engines.base import OutgoingMessage, PermanentEngineError
+from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.models import Instance, SimulatorConnection, SimulatorDevice
 
 
@@ -228,3 +229,31 @@ async def test_simulator_routes_are_404_for_whatsmeow(client: httpx.AsyncClient)
             method, base + path, json=body, headers=token_headers(instance["token"])
         )
         assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"reconnect_base_delay_s": 0.3, "reconnect_max_delay_s": 0.6}]
+)
+@pytest.mark.parametrize("action", ["disconnect", "logout", "delete"])
+async def test_a_pending_reconnect_is_cancelled(
+    client: httpx.AsyncClient, app: FastAPI, action: str
+) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+    manager = state_of(app).manager
+    async with Recorder(app, name) as recorder:
+        await client.post(f"/v1/instances/{name}/simulator/faults", json={"disconnect": True})
+        await recorder.wait_status("reconnecting")
+        if action == "delete":
+            assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
+        else:
+            response = await client.post(f"/v1/instances/{name}/{action}")
+            assert response.status_code == 200, response.text
+        await asyncio.sleep(0.8)  # past the longest reconnect delay
+    assert "connecting" not in recorder.statuses()
+    assert manager.live_client(name) is None
+    engine = manager.engines["simulator"]
+    assert isinstance(engine, SimulatorEngine) and engine.clients == {}
+    if action != "delete":
+        final = (await client.get(f"/v1/instances/{name}")).json()
+        assert final["status"] == ("disconnected" if action == "disconnect" else "logged_out")
