@@ -5,6 +5,17 @@ const WORDS = {};
 const MESSAGE_EVENTS = ["message_ack", "message_status"];
 const RANK = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
 
+// Calls fn once, `delay` ms after the last of a burst of calls.
+function debounce(fn, delay) {
+  let timer = null;
+  const run = () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, delay);
+  };
+  run.cancel = () => clearTimeout(timer);
+  return run;
+}
+
 function cell(label, ...content) {
   return h("td", { "data-label": label }, ...content);
 }
@@ -22,6 +33,8 @@ export class RecordsPanels {
     this.tab = "connection";
     this.deliveryTimer = null;
     this.followUps = 0;
+    this.reloadMessages = debounce(() => this.tab === "messages" && this.loadMessages(), 400);
+    this.reloadDead = debounce(() => this.tab === "dead" && this.loadDead(), 400);
   }
 
   wire() {
@@ -40,6 +53,8 @@ export class RecordsPanels {
 
   reset() {
     clearTimeout(this.deliveryTimer);
+    this.reloadMessages.cancel();
+    this.reloadDead.cancel();
     for (const id of ["msg-rows", "dlv-rows", "dead-rows"]) $(id).replaceChildren();
     for (const id of ["msg-error", "hook-error", "dlv-error", "dead-error"]) showError(id, null);
     $("hook-ok").hidden = true;
@@ -67,7 +82,7 @@ export class RecordsPanels {
       this.followUps = 0;
       this.scheduleDeliveries(800);
     }
-    if (this.tab === "dead" && event === "message_ack") this.loadDead();
+    if (this.tab === "dead" && event === "message_ack") this.reloadDead();
   }
 
   onMessageEvent(event, envelope) {
@@ -78,7 +93,7 @@ export class RecordsPanels {
       : rows.querySelector(`tr[data-message-id="${CSS.escape(data.message_id || "")}"]`);
     if (!row) {
       // A message this list has not seen yet: show the newest state from the gateway.
-      if (event === "message_ack") this.loadMessages();
+      if (event === "message_ack") this.reloadMessages();
       return;
     }
     const current = row.dataset.status;

@@ -128,17 +128,24 @@ export class SendPanel {
       } catch (err) {
         // A sync send that timed out goes on in the background: keep watching it.
         const correlationId = err.details && err.details.correlation_id;
-        if (correlationId) this.track(name, correlationId, kind, "queued", null);
+        if (correlationId) {
+          this.track(name, correlationId, kind, "queued", null);
+          this.catchUp(name, correlationId);
+        }
         throw err;
       }
     });
     if (!result || !result.body) return;
     const answer = result.body;
     this.track(name, answer.correlation_id, kind, answer.status, answer.message_id || null);
-    // Catch up with what happened before we started listening for this message.
+    await this.catchUp(name, answer.correlation_id);
+  }
+
+  // What happened before we started listening for this message: read its record once.
+  async catchUp(name, correlationId) {
     try {
-      const record = await this.ctx.api.message(name, answer.correlation_id);
-      this.update(answer.correlation_id, record.body.status, record.body);
+      const record = await this.ctx.api.message(name, correlationId);
+      this.update(correlationId, record.body.status, record.body);
     } catch {
       /* the events still move it on */
     }
