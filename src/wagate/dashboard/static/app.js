@@ -115,13 +115,19 @@ function renderList() {
   note.textContent = `Live status for the selected instance and ${MAX_STREAMS - 1} others; Refresh updates the rest.`;
 }
 
-// One stream for the selected instance and the first others, so statuses change live.
+// Streams for the selected instance, then for those most likely to change: on the way to
+// connecting first, then connected ones, then the rest.
+const STREAM_PRIORITY = { connecting: 0, pairing: 0, reconnecting: 0, connected: 1 };
+
 function syncStreams() {
   const wanted = [];
   if (ctx.selected) wanted.push(ctx.selected);
-  for (const name of ctx.instances.keys()) {
+  const others = [...ctx.instances.values()]
+    .filter((inst) => inst.name !== ctx.selected)
+    .sort((a, b) => (STREAM_PRIORITY[a.status] ?? 2) - (STREAM_PRIORITY[b.status] ?? 2));
+  for (const inst of others) {
     if (wanted.length >= MAX_STREAMS) break;
-    if (!wanted.includes(name)) wanted.push(name);
+    wanted.push(inst.name);
   }
   for (const [name, stream] of ctx.streams) {
     if (!wanted.includes(name)) {
@@ -270,6 +276,10 @@ function init() {
   send.wire();
   records.wire();
   $("list-refresh").addEventListener("click", loadList);
+  // Instances without a live stream are brought up to date when the user comes back.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && ctx.api) loadList();
+  });
   $("sign-out").addEventListener("click", () => forget(null));
   $("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();
