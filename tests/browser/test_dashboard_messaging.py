@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     Gateway,
     Receiver,
     linked_instance,
+    low_contrast,
     screenshot,
     sign_in,
     unique,
@@ -69,6 +70,7 @@ async def test_send_text_sync_and_async_reaches_read(
     await expect(page.locator("#msg-rows tr")).to_have_count(2)
     await expect(page.locator('#msg-rows tr[data-status="read"]')).to_have_count(2)
     await screenshot(page, artifacts, "05-messages")
+    assert await low_contrast(page) == []
 
     # On a phone the table becomes one card a message, and nothing is wider than the screen.
     await page.set_viewport_size({"width": 390, "height": 844})
@@ -80,7 +82,9 @@ async def test_send_text_sync_and_async_reaches_read(
     await screenshot(page, artifacts, "05-phone-messages")
 
 
-async def test_send_a_file_picked_from_disk(page: Page, gateway: Gateway, tmp_path: Path) -> None:
+async def test_send_a_file_picked_from_disk(
+    page: Page, gateway: Gateway, tmp_path: Path, artifacts: Path
+) -> None:
     name = linked_instance(gateway, unique("file"))
     picture = tmp_path / "pixel.png"
     picture.write_bytes(PIXEL)
@@ -89,6 +93,7 @@ async def test_send_a_file_picked_from_disk(page: Page, gateway: Gateway, tmp_pa
     await page.get_by_label("To", exact=True).fill("+4915176543210")
     await page.get_by_label("File", exact=True).set_input_files(str(picture))
     await page.get_by_label("Caption").fill("a tiny picture")
+    await screenshot(page, artifacts, "07-send-file")
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.locator("#send-error")).to_be_hidden()
     await expect(page.locator("#send-tracker > li").first).to_have_attribute(
@@ -143,6 +148,7 @@ async def test_webhook_settings_and_delivery_log(
         time.sleep(0.05)
     assert receiver.events("message_received")[0]["data"]["text"] == "hi"
     await screenshot(page, artifacts, "08-webhook")
+    assert await low_contrast(page) == []
 
     # Redeliver sends it again.
     await row.get_by_role("button", name="Redeliver").click()
@@ -181,6 +187,7 @@ async def test_dead_letters_retry_and_delete(page: Page, gateway: Gateway, artif
     rows = page.locator("#dead-rows tr")
     await expect(rows).to_have_count(2)
     await screenshot(page, artifacts, "09-dead-letters")
+    assert await low_contrast(page) == []
 
     # Retry one: it leaves the dead letters and, the fault used up, is sent.
     await rows.first.get_by_role("button", name="Retry").click()
