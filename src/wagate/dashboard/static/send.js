@@ -46,6 +46,7 @@ export class SendPanel {
     this.tracked.clear();
     this.early = [];
     $("send-tracker").replaceChildren();
+    $("send-none").hidden = false;
     showError("send-error", null);
   }
 
@@ -161,6 +162,7 @@ export class SendPanel {
       h("div", {}, h("code", { text: correlationId }), " · ", kind, " · ", clockTime(), " · ", state),
       steps, detail);
     $("send-tracker").prepend(node);
+    $("send-none").hidden = true;
     this.tracked.set(correlationId, { status: null, messageId, node, instance });
     this.update(correlationId, status, { message_id: messageId });
     for (const [event, data] of this.early.splice(0)) this.onEvent(event, { data });
