@@ -17,6 +17,8 @@ const ctx = {
   selected: null,
   streams: new Map(),
   streamState: new Map(),
+  // connection_update events seen per instance: a GET that started before one is stale.
+  updates: new Map(),
 };
 
 const connection = new ConnectionPanel(ctx);
@@ -32,6 +34,7 @@ function forget(message) {
   for (const stream of ctx.streams.values()) stream.stop();
   ctx.streams.clear();
   ctx.streamState.clear();
+  ctx.updates.clear();
   ctx.instances.clear();
   ctx.selected = null;
   ctx.api = null;
@@ -71,9 +74,18 @@ async function signIn(token) {
   if (first && !ctx.selected) select(first.name);
 }
 
+// An answer read before a connection_update arrived is older than that event: keep the
+// event's status (the answer's other fields are still fresh).
+function newest(inst, seenUpdates) {
+  const current = ctx.instances.get(inst.name);
+  if (!current || (ctx.updates.get(inst.name) || 0) === seenUpdates) return inst;
+  return { ...inst, status: current.status, last_error: current.last_error, jid: current.jid };
+}
+
 async function loadList() {
+  const seen = new Map(ctx.updates);
   const result = await act($("list-refresh"), "list-error", () => ctx.api.listInstances());
-  if (result) showInstances(result.body.instances);
+  if (result) showInstances(result.body.instances.map((i) => newest(i, seen.get(i.name) || 0)));
 }
 
 function showInstances(list) {
@@ -153,6 +165,7 @@ function syncStreams() {
 function onEvent(name, event, envelope) {
   const inst = ctx.instances.get(name);
   if (event === "connection_update" && inst) {
+    ctx.updates.set(name, (ctx.updates.get(name) || 0) + 1);
     const data = envelope.data || {};
     const changed = { ...inst, status: data.status, last_error: data.status === "connected" ? null : data.reason };
     if ("jid" in data) changed.jid = data.jid;
@@ -176,9 +189,10 @@ function setInstance(inst) {
 }
 
 async function refreshInstance(name) {
+  const seen = ctx.updates.get(name) || 0;
   try {
     const { body } = await ctx.api.getInstance(name);
-    setInstance(body);
+    setInstance(newest(body, seen));
   } catch (err) {
     if (err.status === 404) removeInstance(name);
   }
