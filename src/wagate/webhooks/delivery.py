@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 CLEANUP_CHUNK = 1000
 # A healthy URL may have this many rounds of posts queued here (claimed in one go).
 BACKLOG_ROUNDS = 8
+WRITE_LINGER_S = 0.02
 
 
 @dataclass
@@ -266,6 +267,9 @@ class DeliveryWorker:
                 finished = True
             else:
                 batch.append(first)
+                # Let a few more outcomes arrive: one transaction for many rows costs about
+                # what one costs for a single row.
+                await asyncio.sleep(WRITE_LINGER_S)
             # Whatever else finished meanwhile goes into the same transaction.
             while not self._results.empty() and len(batch) < 1000:
                 item = self._results.get_nowait()
