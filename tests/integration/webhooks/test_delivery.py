@@ -58,6 +58,8 @@ async def test_signed_envelope_and_headers(client: httpx.AsyncClient, receiver: 
 
     await wait_until(all_delivered, what="every delivery delivered")
     assert len(await deliveries(client, name)) == len(receiver.requests)
+    metrics = (await client.get("/metrics")).text
+    assert 'wagate_webhook_deliveries_total{outcome="delivered"}' in metrics
 
 
 async def test_unsigned_without_secret(client: httpx.AsyncClient, receiver: Receiver) -> None:
