@@ -82,6 +82,13 @@ class DeliveryWorker:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.settings.webhook_url:
+            # The global webhook may have a new URL since the last start: pending deliveries
+            # follow it, as they follow a changed instance webhook.
+            async with self.db.transaction() as session:
+                await repository.move_pending(
+                    session, None, GLOBAL_TARGET, self.settings.webhook_url
+                )
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
             asyncio.create_task(self._write_loop(), name="webhooks-write"),

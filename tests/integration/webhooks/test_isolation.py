@@ -162,3 +162,33 @@ async def test_stop_hands_back_posts_in_flight(database_url: str, tmp_path: Path
         assert receiver.requests[0].body == receiver.requests[1].body
     finally:
         await receiver.stop()
+
+
+async def test_pending_global_deliveries_follow_a_new_global_url(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/old"
+    first = make_settings(
+        database_url, tmp_path / "data", webhook_url=dead, webhook_events="message_received", **FAST
+    )
+    async with app_client(first) as (_, client):
+        linked = await linked_instance(client)
+        for n in range(3):
+            await inbound(client, linked["name"], f"moved {n}")
+
+        async def tried() -> bool:
+            items = await deliveries(client, linked["name"])
+            return len(items) == 3 and all(d["attempts"] >= 1 for d in items)
+
+        await wait_until(tried, what="three failed tries at the old URL")
+    second = make_settings(
+        database_url,
+        tmp_path / "data",
+        webhook_url=receiver.url,
+        webhook_events="message_received",
+        **FAST,
+    )
+    async with running_app(second):
+        await receiver.wait_for(lambda r: len(r.events("message_received")) == 3)
+    texts = sorted(e["data"]["text"] for e in receiver.events())
+    assert texts == [f"moved {n}" for n in range(3)]
