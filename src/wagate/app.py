@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,29 +14,38 @@ from starlette.routing import Match
 
 from wagate import health
 from wagate.admin import admin_token_hash
+from wagate.cluster.forwarding import ForwardingMiddleware
+from wagate.cluster.routes import router as cluster_router
+from wagate.cluster.service import start_cluster
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.engines.simulator.routes import router as simulator_router
+from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.instances.routes import router as instances_router
+from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
+from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
+from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
 
 
 def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
     engines: dict[str, Engine] = {"simulator": SimulatorEngine(settings, db)}
+    if importlib.util.find_spec("neonize") is not None:  # the optional [whatsmeow] extra
+        engines["whatsmeow"] = WhatsmeowEngine(settings, db)
     return engines
 
 
@@ -63,13 +73,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():
         await engine.open()
-    if settings.role == "all":
+    messaging = await start_messaging(state)
+    state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
+    if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await messaging.close()  # finish or hand back the sends in flight
+        await state.cluster.stop()  # hands this node's instances over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
@@ -109,8 +123,24 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.request_body_limit,
+        body_timeout_s=settings.request_body_timeout_s,
+    )
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            admin_hash=lambda: getattr(getattr(app.state, "wagate", None), "admin_token_hash", ""),
+            limit_admin=settings.rate_limit_admin,
+        )
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    for router in messaging_routers:
+        app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(cluster_router)
     return app

@@ -49,10 +49,37 @@ class Settings(BaseSettings):
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
     simulator_receipt_delay_ms: int = 50
+    # whatsmeow engine: clients run in engine-host subprocesses, at most this many per host.
+    whatsmeow_instances_per_host: int = Field(default=50, ge=1)
+    # Consecutive failed connects before an instance gives up (each connect leaks a handle).
+    whatsmeow_connect_attempts: int = Field(default=5, ge=1)
+    whatsmeow_call_timeout_s: float = 60.0
+    whatsmeow_host_start_timeout_s: float = 30.0
+    whatsmeow_host_restart_max_delay_s: float = 30.0
+    # How long a stop waits for a client: a hanging dial ends by itself (~60 s) in the host.
+    whatsmeow_stop_wait_s: float = 5.0
+    # socks5:// or http:// proxy for the WhatsApp connection (and media), if any.
+    whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
+    max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
+    request_body_timeout_s: float = 30.0
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    rate_limit_admin: bool = False
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
+    # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
+    queue_key_prefix: str = "wagate:"
+    queue_claim_idle_ms: int = 30_000
+    send_retry_base_s: float = 1.0
+    send_retry_max_s: float = 60.0
+    reconcile_interval_s: float = 10.0
+    reconcile_grace_s: float = 5.0
+    sync_poll_interval_s: float = 0.25
+    media_download_timeout_s: float = 30.0
+    idempotency_ttl_s: int = 24 * 3600
     # Webhook delivery: retry backoff (base * 2^(attempt-1), capped, with jitter), how many
     # posts run at once per URL and in all, how many due rows one claim takes, how often the
     # table is polled for rows that other nodes wrote or whose retry fell due, and how long
@@ -65,6 +92,14 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = 1.0
     webhook_retention_s: int = 7 * 24 * 3600
     webhook_cleanup_interval_s: float = 3600.0
+    # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
+    cluster_key_prefix: str = "wagate:cluster:"
+    lease_ttl_s: float = 15.0
+    lease_renew_interval_s: float = 5.0
+    heartbeat_interval_s: float = 5.0
+    placement_interval_s: float = 2.0
+    internal_url: str | None = None  # how other nodes reach this one; default http://host:port
+    forward_timeout_s: float = 30.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -76,6 +111,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def node_address(self) -> str:
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.port}"
+
+    @property
+    def request_body_limit(self) -> int:
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        # base64 grows media by 4/3; leave room for the JSON around it.
+        return self.max_media_bytes * 4 // 3 + 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

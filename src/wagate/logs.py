@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 from wagate.config import Settings
+
+SECRET_KEYS = re.compile(r"token|secret|authorization|api_key|password|signature", re.I)
+# Our own token formats, and credentials inside URLs (scheme://user:password@host).
+SECRET_PATTERNS = (
+    (re.compile(r"\bwg[ai]_[A-Za-z0-9_\-]{8,}"), "wg?_[redacted]"),
+    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
+)
+
+
+def scrub_text(text: str) -> str:
+    for pattern, replacement in SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Last line of defence: no token, secret or password reaches a log line."""
+    for key, value in list(event.items()):
+        if SECRET_KEYS.search(key) and value is not None:
+            event[key] = "[redacted]"
+        elif isinstance(value, str):
+            event[key] = scrub_text(value)
+    return event
 
 
 def configure_logging(settings: Settings) -> None:
@@ -17,6 +43,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
     ]
     renderer: structlog.types.Processor
     if settings.log_format == "json":

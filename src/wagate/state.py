@@ -12,8 +12,10 @@ from wagate.db import Database
 from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
+    from wagate.cluster.service import Cluster
     from wagate.engines.manager import ClientManager
     from wagate.webhooks.delivery import DeliveryWorker
+    from wagate.worker.runtime import Messaging
 
 
 @dataclass
@@ -26,6 +28,9 @@ class AppState:
     webhooks: DeliveryWorker | None = None
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
+    messaging: Messaging | None = None
+    # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
+    cluster: Cluster | None = None
 
 
 def get_state(request: Request) -> AppState:

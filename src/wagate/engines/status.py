@@ -57,5 +57,7 @@ def check_transition(current: Status, new: Status) -> None:
 
 def reconnect_delay(attempt: int, base_s: float, max_s: float, jitter: float) -> float:
     """Exponential backoff, capped; `jitter` in [0, 1) spreads a herd of reconnects."""
-    delay: float = min(max_s, base_s * (2 ** max(0, attempt)))
+    # The exponent is capped: a long outage must not overflow the float (2**1024 does).
+    exponent = min(max(0, attempt), 62)
+    delay: float = min(max_s, base_s * (2**exponent))
     return delay * (0.5 + jitter / 2)

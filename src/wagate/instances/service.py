@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 from datetime import datetime
 from typing import Any
@@ -116,10 +115,15 @@ async def rotate_token(state: AppState, name: str) -> str:
 
 async def delete(state: AppState, name: str) -> None:
     row = await load(state, name)
-    with contextlib.suppress(LookupError):
-        await state.manager.delete(name)
-    async with state.db.transaction() as session:
-        await repository.delete_by_id(session, row.id)
+    try:
+        await state.manager.delete(name)  # deletes the row under the instance's lock
+    except LookupError as exc:
+        raise NotFound(f"instance '{name}' not found") from exc
+    except NotConnectedError:
+        # Its engine does not run on this node, or another node holds it (cluster): drop the
+        # row; the holder stops the client when it sees the row gone.
+        async with state.db.transaction() as session:
+            await repository.delete_by_id(session, row.id)
 
 
 async def lifecycle(state: AppState, name: str, action: str) -> str:
@@ -153,6 +157,8 @@ async def pair(state: AppState, name: str, phone: str) -> str:
         raise NotPairing("the instance is already linked and connected")
     try:
         return await state.manager.pair_phone(name, digits)
+    except LookupError as exc:
+        raise NotFound(f"instance '{name}' not found") from exc
     except NotPairingError as exc:
         raise NotPairing(str(exc)) from exc
     except NotConnectedError as exc:

@@ -165,10 +165,21 @@ class SimulatorClient:
         await self._go_online(jid, phone)
 
     async def _go_online(self, jid: str, phone: str) -> None:
+        node = self.engine.settings.node_id
         async with self.engine.db.transaction() as session:
-            connection = SimulatorConnection(
-                instance_id=self.instance.id, node=self.engine.settings.node_id
+            # A connection another node left open died with that node (it lost the instance):
+            # close it. This node's own rows are never closed here, so a double connection on
+            # one node stays visible to the tests that look for it.
+            await session.execute(
+                update(SimulatorConnection)
+                .where(
+                    SimulatorConnection.instance_id == self.instance.id,
+                    SimulatorConnection.node != node,
+                    SimulatorConnection.disconnected_at.is_(None),
+                )
+                .values(disconnected_at=utcnow())
             )
+            connection = SimulatorConnection(instance_id=self.instance.id, node=node)
             session.add(connection)
             await session.flush()
             self._connection_id = connection.id
@@ -207,9 +218,16 @@ class SimulatorClient:
     # --- pairing -----------------------------------------------------------------------------
 
     async def _wait_pairing(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._pairing_started.wait(), 5)
-        if not self.pairing or self._link.is_set():
+        # A client that was just started may not show its first QR yet; one that goes online
+        # with a linked device, or is stopped meanwhile, never will: do not wait for it.
+        task = self._task
+        if not self._pairing_started.is_set() and task is not None and not self._stopped:
+            waiter = asyncio.ensure_future(self._pairing_started.wait())
+            try:
+                await asyncio.wait({waiter, task}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        if self._stopped or not self.pairing or self._link.is_set():
             raise NotPairingError("the instance is not waiting for a scan")
 
     async def scan(self, phone: str | None) -> None:

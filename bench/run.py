@@ -1,0 +1,162 @@
+"""wagate benchmark: one command, everything in one go; prints a table and the ratios against
+the ceiling measured in the same run, and writes bench/RESULTS.md.
+
+    bash bench/run.sh            # everything (about 10 minutes)
+    bash bench/run.sh --only ceiling,async
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import scenarios
+from bench.scenarios import Row, log
+
+PG_REDIS = "postgres+redis"
+EMBEDDED = "sqlite (embedded)"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    redis = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True
+    ).stdout.split(" sha")[0]
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {int(mem) // 2**20} GiB, "
+        f"{platform.platform()}, Python {platform.python_version()}, {pg}, {redis}"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| scenario | backend | figures |", "|---|---|---|"]
+    for row in rows:
+        figures = ", ".join(f"{k} {v}" for k, v in row.figures.items())
+        lines.append(f"| {row.name} | {row.backend} | {figures} |")
+    return "\n".join(lines)
+
+
+def find(rows: list[Row], prefix: str, backend: str | None = None) -> Row | None:
+    for row in rows:
+        if row.name.startswith(prefix) and (backend is None or row.backend == backend):
+            return row
+    return None
+
+
+def targets(rows: list[Row]) -> list[str]:
+    out = []
+    ceiling = find(rows, "ceiling")
+    sync = find(rows, "sync", PG_REDIS)
+    for backend in (PG_REDIS, EMBEDDED):
+        accept = find(rows, "async accept", backend)
+        if accept and ceiling:
+            ratio = accept.figures["msg/s"] / ceiling.figures["req/s"]
+            ok = ratio >= 0.5 and accept.figures["p99 ms"] < 25
+            out.append(
+                f"- async accept / ceiling ({backend}): {ratio:.2f} "
+                f"(target >= 0.50), p99 {accept.figures['p99 ms']} ms (target < 25): "
+                f"{'MET' if ok else 'MISSED'}"
+            )
+        if accept and sync:
+            ratio = accept.figures["msg/s"] / max(1, sync.figures["msg/s"])
+            out.append(
+                f"- async accept / sync sends ({backend}): {ratio:.1f}x "
+                f"(target >= 10x): {'MET' if ratio >= 10 else 'MISSED'}"
+            )
+        drain = find(rows, "drain", backend)
+        if drain:
+            rate = drain.figures["msg/s"]
+            out.append(
+                f"- drain ({backend}): {rate} msg/s (target >= 1,000): "
+                f"{'MET' if rate >= 1000 else 'MISSED'}"
+            )
+    hooks = find(rows, "webhook")
+    if hooks:
+        rate = hooks.figures["deliveries/s"]
+        out.append(
+            f"- webhook delivery: {rate}/s (target >= 1,000): {'MET' if rate >= 1000 else 'MISSED'}"
+        )
+    big = find(rows, "scale: 1000")
+    if big:
+        mib = big.figures["RSS MiB"]
+        out.append(
+            f"- 1,000 instances: {mib} MiB RSS (target < 1024): {'MET' if mib < 1024 else 'MISSED'}"
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="", help="comma list of scenario keys")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args()
+    d = args.duration
+    plan: list[tuple[str, Callable[[], Row]]] = [
+        ("ceiling", lambda: scenarios.ceiling(d)),
+        ("sync", lambda: scenarios.sends(PG_REDIS, "sync", d)),
+        ("async", lambda: scenarios.sends(PG_REDIS, "async", d)),
+        ("async-embedded", lambda: scenarios.sends(EMBEDDED, "async", d)),
+        ("drain", lambda: scenarios.drain(PG_REDIS)),
+        ("drain-embedded", lambda: scenarios.drain(EMBEDDED)),
+        ("webhooks", lambda: scenarios.webhooks(PG_REDIS)),
+        ("scale100", lambda: scenarios.scale(PG_REDIS, 100)),
+        ("scale1000", lambda: scenarios.scale(PG_REDIS, 1000)),
+    ]
+    only = {k for k in args.only.split(",") if k}
+    rows: list[Row] = []
+    failures: list[str] = []
+    for key, run in plan:
+        if only and key not in only:
+            continue
+        log(f"== {key}")
+        started = time.monotonic()
+        try:
+            row = run()
+        except Exception as exc:
+            traceback.print_exc()
+            failures.append(f"- {key}: FAILED ({type(exc).__name__}: {exc})")
+            continue
+        log(f"   {row.figures} ({time.monotonic() - started:.0f} s)")
+        rows.append(row)
+    report = "\n".join(
+        [
+            "# wagate benchmark results",
+            "",
+            f"Machine: {machine()}",
+            "",
+            "Command: `bash bench/run.sh" + (f" --only {args.only}" if args.only else "") + "`",
+            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            "",
+            table(rows),
+            "",
+            "Targets (ratios against the ceiling and the sync run measured above):",
+            *targets(rows),
+            *failures,
+            "",
+            "Load generator: wrk (1 thread, compiled). `wrk CPU %` next to `server CPU %` shows it "
+            "is not the bottleneck: on the ceiling run the server process is busy while wrk uses "
+            "a fraction of a core.",
+        ]
+    )
+    print(report)
+    if not args.no_write and not only:
+        Path(__file__).with_name("RESULTS.md").write_text(report + "\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The benchmark's scenarios, each on a fresh database (and a fresh Redis when it uses one)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import (
+    ADMIN_TOKEN,
+    VENV_BIN,
+    Proc,
+    WrkResult,
+    free_port,
+    gateway,
+    postgres_database,
+    process,
+    redis_server,
+    rss_bytes,
+    wrk,
+)
+
+HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+PREFIX = "b"
+RECIPIENT = "+5511999912345"
+
+
+@dataclass
+class Row:
+    name: str
+    backend: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def backend_gateway(backend: str, extra_env: dict[str, str] | None = None) -> Iterator[Proc]:
+    data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
+    with ExitStack() as stack:
+        if backend == "postgres+redis":
+            database_url: str | None = stack.enter_context(postgres_database())
+            redis_url: str | None = stack.enter_context(redis_server())
+        else:
+            database_url = redis_url = None
+        yield stack.enter_context(gateway(database_url, redis_url, data_dir, extra_env))
+
+
+@contextmanager
+def receiver() -> Iterator[Proc]:
+    port = free_port()
+    args = [str(VENV_BIN / "python"), "-m", "bench.receiver", str(port)]
+    with process(
+        args,
+        f"http://127.0.0.1:{port}",
+        health="/stats",
+        cwd=Path(__file__).resolve().parent.parent,
+    ) as proc:
+        yield proc
+
+
+async def link_instances(url: str, count: int, latency_ms: int = 0, concurrency: int = 25) -> None:
+    """Create `count` simulator instances b0..bN, connect and scan each."""
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as client:
+
+        async def one(i: int) -> None:
+            name = f"{PREFIX}{i}"
+            async with gate:
+                r = await client.post("/v1/instances", json={"name": name, "engine": "simulator"})
+                assert r.status_code in (201, 409), r.text
+                await client.post(f"/v1/instances/{name}/connect")
+                for _ in range(500):
+                    r = await client.post(f"/v1/instances/{name}/simulator/scan", json={})
+                    if r.status_code == 204:
+                        break
+                    await asyncio.sleep(0.02)
+                if latency_ms:
+                    r = await client.post(
+                        f"/v1/instances/{name}/simulator/faults",
+                        json={"send_latency_ms": latency_ms},
+                    )
+                    assert r.status_code == 200, r.text
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+        await wait_connected(client, count)
+
+
+async def wait_connected(client: httpx.AsyncClient, count: int, timeout: float = 600) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        r = await client.get("/v1/instances")
+        if r.status_code == 200:
+            statuses = [i["status"] for i in r.json()["instances"]]
+            if statuses.count("connected") >= count:
+                return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    raise RuntimeError("instances did not all connect")
+
+
+def wrk_figures(result: WrkResult, gateway_cpu_s: float | None = None) -> dict[str, Any]:
+    figures = {
+        "req/s": round(result.requests_per_s),
+        "p50 ms": round(result.p50_ms, 2),
+        "p99 ms": round(result.p99_ms, 2),
+        "requests": result.requests,
+        "errors": result.errors + result.non_2xx,
+        "wrk CPU %": round(100 * result.wrk_cpu_s / result.duration_s),
+    }
+    if gateway_cpu_s is not None:
+        figures["server CPU %"] = round(100 * gateway_cpu_s / result.duration_s)
+    return figures
+
+
+def run_wrk_measured(proc: Proc, **kwargs: Any) -> dict[str, Any]:
+    from bench.harness import cpu_seconds
+
+    before = cpu_seconds(proc.popen.pid)
+    result = wrk(proc.url, **kwargs)
+    return wrk_figures(result, cpu_seconds(proc.popen.pid) - before)
+
+
+# --- 1. ceiling ----------------------------------------------------------------------------
+
+
+def ceiling(duration_s: int) -> Row:
+    port = free_port()
+    args = [str(VENV_BIN / "python"), "-m", "bench.ceiling", str(port)]
+    root = Path(__file__).resolve().parent.parent
+    with process(args, f"http://127.0.0.1:{port}", health="/docs", cwd=root) as proc:
+        wrk(proc.url, instances=50, prefix=PREFIX, duration_s=2)  # warm-up
+        figures = run_wrk_measured(proc, instances=50, prefix=PREFIX, duration_s=duration_s)
+    return Row("ceiling: bare endpoint", "-", figures)
+
+
+# --- 2 and 3. sync sends and async accept --------------------------------------------------
+
+
+def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
+    query = "?async=true" if mode == "async" else ""
+    with backend_gateway(backend) as proc:
+        asyncio.run(link_instances(proc.url, instances, latency_ms=200))
+        connections = 100 if mode == "sync" else 16
+        wrk(
+            proc.url,
+            instances=instances,
+            prefix=PREFIX,
+            query=query,
+            duration_s=2,
+            connections=connections,
+        )  # warm-up
+        figures = run_wrk_measured(
+            proc,
+            instances=instances,
+            prefix=PREFIX,
+            query=query,
+            duration_s=duration_s,
+            connections=connections,
+        )
+    figures["msg/s"] = figures.pop("req/s")
+    label = "sync sends (200 ms latency)" if mode == "sync" else "async accept"
+    return Row(f"{label}, {instances} instances", backend, figures)
+
+
+# --- 4 and 5. drain and webhook delivery ---------------------------------------------------
+
+
+async def submit_batches(url: str, instances: int, total: int) -> float:
+    """Accept `total` messages spread over the instances; returns when the first was sent."""
+    per_instance = total // instances
+    started = time.time()
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=120) as client:
+        gate = asyncio.Semaphore(8)
+
+        async def batch(i: int) -> None:
+            body = {
+                "messages": [
+                    {"kind": "text", "to": RECIPIENT, "text": f"m{i}-{n}"}
+                    for n in range(per_instance)
+                ]
+            }
+            async with gate:
+                r = await client.post(f"/v1/instances/{PREFIX}{i}/send/batch?async=true", json=body)
+            assert r.status_code == 202, r.text[:500]
+
+        await asyncio.gather(*(batch(i) for i in range(instances)))
+    return started
+
+
+def wait_receiver(rx: Proc, key: str, count: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    stats: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        stats = httpx.get(rx.url + "/stats").json()
+        got = stats["count"] if key == "*" else stats["by_event"].get(key, 0)
+        if got >= count:
+            return stats
+        time.sleep(0.2)
+    raise RuntimeError(f"receiver got {stats} of {count} {key}")
+
+
+def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
+    with receiver() as rx:
+        env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook", "WAGATE_WEBHOOK_EVENTS": "message_ack"}
+        with backend_gateway(backend, env) as proc:
+            asyncio.run(link_instances(proc.url, instances))
+            httpx.post(rx.url + "/reset")
+            started = asyncio.run(submit_batches(proc.url, instances, total))
+            accepted_s = time.time() - started
+            stats = wait_receiver(rx, "message_ack", total, timeout=900)
+    elapsed = stats["message_ack_last"] - started
+    return Row(
+        f"drain: {total} msgs / {instances} instances",
+        backend,
+        {
+            "msg/s": round(total / elapsed),
+            "seconds": round(elapsed, 2),
+            "accept seconds": round(accepted_s, 2),
+            "acks": stats["by_event"]["message_ack"],
+        },
+    )
+
+
+def webhooks(backend: str, total: int = 10_000, instances: int = 50) -> Row:
+    """All events of `total` sends (ack + delivered + read = 3 per message) to one receiver."""
+    with receiver() as rx:
+        env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook"}
+        with backend_gateway(backend, env) as proc:
+            asyncio.run(link_instances(proc.url, instances))
+            time.sleep(1)
+            httpx.post(rx.url + "/reset")
+            asyncio.run(submit_batches(proc.url, instances, total))
+            stats = wait_receiver(rx, "message_status", 2 * total, timeout=900)
+    elapsed = stats["last"] - stats["first"]
+    return Row(
+        f"webhook delivery ({total} sends, all events)",
+        backend,
+        {
+            "deliveries/s": round(stats["count"] / elapsed),
+            "deliveries": stats["count"],
+            "seconds": round(elapsed, 2),
+        },
+    )
+
+
+# --- 6. scale ------------------------------------------------------------------------------
+
+
+def scale(backend: str, instances: int) -> Row:
+    data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-scale-"))
+    from bench.harness import gateway as start_gateway
+
+    with ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database())
+        redis_url = stack.enter_context(redis_server())
+        with start_gateway(database_url, redis_url, data_dir) as proc:
+            base_rss = rss_bytes(proc.popen.pid)
+            asyncio.run(link_instances(proc.url, instances, concurrency=50))
+        # Restart: every linked instance is reconnected at start, without a scan.
+        spawned = time.monotonic()
+        with start_gateway(database_url, redis_url, data_dir) as proc:
+
+            async def all_connected() -> float:
+                async with httpx.AsyncClient(base_url=proc.url, headers=HEADERS) as client:
+                    return await wait_connected(client, instances)
+
+            asyncio.run(all_connected())
+            reconnect_s = time.monotonic() - spawned
+            time.sleep(2)
+            rss = rss_bytes(proc.popen.pid)
+    return Row(
+        f"scale: {instances} linked instances",
+        backend,
+        {
+            "RSS MiB": round(rss / 2**20, 1),
+            "KiB/instance": round((rss - base_rss) / instances / 1024, 1),
+            "reconnect all s": round(reconnect_s, 2),
+        },
+    )
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,103 @@
+"""Contacts, chats and received media (API.md "Contacts and chats")."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import APIRouter, Response
+
+from wagate.auth.dependencies import InstancePrincipal
+from wagate.engines.base import EngineClient, EngineFailure, NotConnectedError
+from wagate.errors import EngineError, InstanceNotConnected, NotFound, ValidationFailed
+from wagate.errors import error_responses as errors
+from wagate.instances import service as instances
+from wagate.messages import repository
+from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
+from wagate.phones import InvalidRecipient, normalize_phone, to_jid
+from wagate.state import AppState, State
+
+router = APIRouter(prefix="/v1/instances/{instance}", tags=["contacts and chats"])
+ACTION_ERRORS = errors(404, 409, 502)
+T = TypeVar("T")
+
+
+async def act(state: AppState, name: str, call: Callable[[EngineClient], Awaitable[T]]) -> T:
+    """Run an action on the instance's connected client, with the API's errors."""
+    await instances.load(state, name)
+    try:
+        return await call(state.manager.connected_client(name))
+    except NotConnectedError as exc:
+        raise InstanceNotConnected(f"instance '{name}' is not connected") from exc
+    except EngineFailure as exc:
+        raise EngineError(str(exc)) from exc
+
+
+def chat_jid(chat: str) -> str:
+    try:
+        return to_jid(chat)
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field("chat", str(exc)) from exc
+
+
+@router.post("/contacts/check", response_model=CheckOut, responses=ACTION_ERRORS)
+async def check_contacts(
+    instance: str, body: CheckIn, state: State, _: InstancePrincipal
+) -> CheckOut:
+    digits = []
+    for index, phone in enumerate(body.phones):
+        try:
+            digits.append(normalize_phone(phone))
+        except InvalidRecipient as exc:
+            raise ValidationFailed.field(f"phones.{index}", str(exc)) from exc
+    found = await act(state, instance, lambda client: client.check_numbers(digits))
+    return CheckOut(
+        results=[
+            CheckResult(phone=given, on_whatsapp=item.on_whatsapp, jid=item.jid)
+            for given, item in zip(body.phones, found, strict=False)
+        ]
+    )
+
+
+@router.post("/chats/{chat}/read", status_code=204, responses=ACTION_ERRORS)
+async def mark_read(
+    instance: str, chat: str, body: ReadIn, state: State, _: InstancePrincipal
+) -> Response:
+    jid = chat_jid(chat)
+    sender = None
+    if body.sender is not None:
+        try:
+            sender = to_jid(body.sender)
+        except InvalidRecipient as exc:
+            raise ValidationFailed.field("sender", str(exc)) from exc
+    await act(state, instance, lambda client: client.mark_read(jid, body.message_ids, sender))
+    return Response(status_code=204)
+
+
+@router.post("/chats/{chat}/presence", status_code=204, responses=ACTION_ERRORS)
+async def presence(
+    instance: str, chat: str, body: PresenceIn, state: State, _: InstancePrincipal
+) -> Response:
+    jid = chat_jid(chat)
+    await act(state, instance, lambda client: client.presence(jid, body.state))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/media/{message_id}",
+    response_class=Response,
+    responses={**errors(404), 200: {"description": "the media bytes", "content": {"*/*": {}}}},
+)
+async def received_media(
+    instance: str, message_id: str, state: State, _: InstancePrincipal
+) -> Response:
+    row = await instances.load(state, instance)
+    async with state.db.session() as session:
+        media = await repository.received_media(session, row.id, message_id)
+    if media is None:
+        raise NotFound(f"no media kept for message '{message_id}' (unknown or expired)")
+    headers = {}
+    if media.filename:
+        safe = media.filename.replace('"', "").replace("\r", "").replace("\n", "")
+        headers["Content-Disposition"] = f'inline; filename="{safe}"'
+    return Response(media.data, media_type=media.mimetype, headers=headers)

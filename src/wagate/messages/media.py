@@ -1,0 +1,224 @@
+"""Media of a send: read it (URL, base64 or upload) within the size limit, then check what it is.
+
+URLs are fetched with an SSRF guard: every address the host resolves to must be public unless
+WAGATE_ALLOW_PRIVATE_MEDIA_URLS is set, the connection goes to the address that was checked
+(no second DNS answer can swap it), and each redirect is checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import io
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import filetype
+import httpx
+
+from wagate.config import Settings
+from wagate.engines.base import OutgoingMedia
+from wagate.errors import PayloadTooLarge, ValidationFailed
+from wagate.messages.schemas import MediaIn
+
+MAX_REDIRECTS = 5
+# Which sniffed types each kind accepts (document takes anything).
+ACCEPTED = {
+    "image": ("image/jpeg", "image/png", "image/webp", "image/gif"),
+    "video": ("video/",),
+    "audio": ("audio/", "application/ogg", "video/mp4"),
+    "sticker": ("image/webp", "image/png", "image/jpeg"),
+}
+STICKER_SIDE = 512
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the media is larger than the limit of {limit} bytes", details={"limit": limit}
+    )
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Collect a byte stream, stopping with 413 as soon as it passes `limit`."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer.extend(chunk)
+        if len(buffer) > limit:
+            raise too_large(limit)
+    return bytes(buffer)
+
+
+def decode_base64(text: str, limit: int) -> bytes:
+    if text.startswith("data:") and "," in text[:256]:
+        text = text.split(",", 1)[1]
+    # Four base64 characters carry three bytes: refuse before decoding anything too big.
+    if (len(text) // 4) * 3 > limit + 3:
+        raise too_large(limit)
+    compact = "".join(text.split())
+    try:
+        data = binascii.a2b_base64(compact, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed.field("media.base64", f"not valid base64: {exc}") from exc
+    if not data:
+        raise ValidationFailed.field("media.base64", "the media is empty")
+    if len(data) > limit:
+        raise too_large(limit)
+    return data
+
+
+# --- URLs ----------------------------------------------------------------------------------
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ValidationFailed.field("media.url", f"the host does not resolve: {exc}") from exc
+    return [str(info[4][0]) for info in infos]
+
+
+async def _checked_target(url: str, allow_private: bool) -> tuple[str, str, str | None]:
+    """(URL to connect to, Host header, TLS server name) after the SSRF check."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailed.field("media.url", "only http and https URLs are accepted")
+    host = parts.hostname
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValidationFailed.field("media.url", "the URL has a bad port") from exc
+    addresses = await _resolve(host, port)
+    if not allow_private and not all(_is_public(a) for a in addresses):
+        raise ValidationFailed.field(
+            "media.url",
+            "the URL resolves to a loopback, private, link-local or metadata address",
+        )
+    pinned = addresses[0]
+    netloc_host = f"[{pinned}]" if ":" in pinned else pinned
+    target = urlunsplit((parts.scheme, f"{netloc_host}:{port}", parts.path or "/", parts.query, ""))
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return target, host_header, host if parts.scheme == "https" else None
+
+
+async def download(
+    url: str, settings: Settings, client: httpx.AsyncClient | None = None
+) -> tuple[bytes, str | None]:
+    """The body of `url` and its declared content type, within the limit and the timeout."""
+    limit = settings.max_media_bytes
+    own = client is None
+    http = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.media_download_timeout_s))
+    try:
+        async with asyncio.timeout(settings.media_download_timeout_s):
+            for _ in range(MAX_REDIRECTS + 1):
+                target, host, sni = await _checked_target(url, settings.allow_private_media_urls)
+                extensions = {"sni_hostname": sni} if sni else {}
+                request = http.build_request(
+                    "GET", target, headers={"Host": host}, extensions=extensions
+                )
+                response = await http.send(request, stream=True)
+                try:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code >= 400:
+                        raise ValidationFailed.field(
+                            "media.url", f"the URL answered HTTP {response.status_code}"
+                        )
+                    declared = response.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > limit:
+                        raise too_large(limit)
+                    data = await read_limited(response.aiter_bytes(), limit)
+                    content_type = response.headers.get("content-type")
+                    return data, content_type.split(";")[0].strip() if content_type else None
+                finally:
+                    await response.aclose()
+            raise ValidationFailed.field("media.url", "too many redirects")
+    except TimeoutError as exc:
+        raise ValidationFailed.field("media.url", "the download timed out") from exc
+    except httpx.HTTPError as exc:
+        raise ValidationFailed.field("media.url", f"the download failed: {exc}") from exc
+    finally:
+        if own:
+            await http.aclose()
+
+
+# --- what the bytes are --------------------------------------------------------------------
+
+
+def sniff(data: bytes) -> str | None:
+    kind = filetype.guess(data[:8192])
+    return str(kind.mime) if kind is not None else None
+
+
+def _accepted(kind: str, mimetype: str) -> bool:
+    return any(mimetype.startswith(prefix) for prefix in ACCEPTED[kind])
+
+
+def _to_webp_sticker(data: bytes) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        picture = image.convert("RGBA")
+        picture.thumbnail((STICKER_SIDE, STICKER_SIDE))
+        canvas = Image.new("RGBA", (STICKER_SIDE, STICKER_SIDE), (0, 0, 0, 0))
+        canvas.paste(
+            picture, ((STICKER_SIDE - picture.width) // 2, (STICKER_SIDE - picture.height) // 2)
+        )
+        out = io.BytesIO()
+        canvas.save(out, format="WEBP")
+        return out.getvalue()
+
+
+async def finish(
+    kind: str, data: bytes, declared: str | None, filename: str | None, field: str
+) -> OutgoingMedia:
+    """Check the bytes against the kind (and a declared type); convert stickers to webp."""
+    sniffed = sniff(data)
+    if declared == "application/octet-stream" and kind != "document":
+        declared = None  # says nothing: what uploads without a type are labelled
+    if kind == "document":
+        mimetype = sniffed or declared or "application/octet-stream"
+        return OutgoingMedia(data, mimetype, filename)
+    if sniffed is None:
+        raise ValidationFailed.field(field, f"the bytes are not a recognised {kind} format")
+    if not _accepted(kind, sniffed):
+        raise ValidationFailed.field(field, f"a {sniffed} file cannot be sent as {kind}")
+    if declared and declared.split("/")[0] != sniffed.split("/")[0] and kind != "audio":
+        raise ValidationFailed.field(
+            "media.mimetype", f"declared {declared} but the bytes are {sniffed}"
+        )
+    if kind == "sticker" and sniffed != "image/webp":
+        try:
+            data = await asyncio.to_thread(_to_webp_sticker, data)
+        except Exception as exc:  # Pillow raises many kinds for a broken image
+            raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc
+        sniffed = "image/webp"
+    return OutgoingMedia(data, sniffed, filename)
+
+
+async def load(
+    kind: str, media: MediaIn, settings: Settings, filename: str | None
+) -> OutgoingMedia:
+    if media.base64 is not None:
+        data = decode_base64(media.base64, settings.max_media_bytes)
+        return await finish(kind, data, media.mimetype, filename, "media.base64")
+    assert media.url is not None
+    data, content_type = await download(media.url, settings)
+    if not data:
+        raise ValidationFailed.field("media.url", "the URL gave an empty body")
+    declared = media.mimetype
+    if kind == "document" and declared is None:
+        declared = content_type
+    if filename is None and kind == "document":
+        filename = urlsplit(media.url).path.rsplit("/", 1)[-1] or None
+    return await finish(kind, data, declared, filename, "media.url")

@@ -1,0 +1,152 @@
+"""A send request -> a validated, normalised send (recipient JID, body, media bytes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from wagate.config import Settings
+from wagate.engines.base import OutgoingMedia
+from wagate.errors import ValidationFailed, validation_details
+from wagate.messages import media as media_io
+from wagate.messages.schemas import BODY_MODELS, KINDS, MEDIA_KINDS, ContactIn, MediaBase, SendBase
+from wagate.phones import InvalidRecipient, normalize_phone, to_jid
+
+# Fields that are not the kind's content: kept beside it in the stored body.
+ENVELOPE = {"to", "media", "reply_to", "mentions"}
+
+
+@dataclass(slots=True)
+class Upload:
+    """A multipart part `file`."""
+
+    data: bytes
+    mimetype: str | None
+    filename: str | None
+
+
+@dataclass(slots=True)
+class Checked:
+    """The body is valid and the recipients are normalised; media not loaded yet."""
+
+    kind: str
+    model: SendBase
+    to: str
+    to_jid: str
+    body: dict[str, Any]
+    request_hash: str
+    upload: Upload | None
+
+
+@dataclass(slots=True)
+class Prepared:
+    kind: str
+    to: str
+    to_jid: str
+    body: dict[str, Any]
+    media: OutgoingMedia | None
+    request_hash: str
+
+
+def vcard(name: str, phone: str, organization: str | None, email: str | None) -> str:
+    def escape(value: str) -> str:
+        return (
+            value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+        )
+
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{escape(name)}", f"N:;{escape(name)};;;"]
+    if organization:
+        lines.append(f"ORG:{escape(organization)}")
+    lines.append(f"TEL;type=CELL;type=VOICE;waid={phone}:+{phone}")
+    if email:
+        lines.append(f"EMAIL;type=INTERNET:{escape(email)}")
+    lines.append("END:VCARD")
+    return "\r\n".join(lines)
+
+
+def _request_hash(kind: str, model: SendBase, to_jid: str, upload: Upload | None) -> str:
+    # The same send written differently (+55 11 ... or 5511...) is the same request.
+    content = {**model.model_dump(mode="json"), "to": to_jid}
+    digest = hashlib.sha256(kind.encode())
+    digest.update(json.dumps(content, sort_keys=True).encode())
+    if upload is not None:
+        digest.update(hashlib.sha256(upload.data).digest())
+    return digest.hexdigest()
+
+
+def _phone(value: str, field: str) -> str:
+    try:
+        return normalize_phone(value)
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field(field, str(exc)) from exc
+
+
+def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:
+    """Validate a body; every problem answers 422 naming the field."""
+    if kind not in KINDS:
+        raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")
+    try:
+        model = BODY_MODELS[kind].model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the request is not valid", details=validation_details(list(exc.errors()))
+        ) from exc
+    try:
+        jid = to_jid(model.to)
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field("to", str(exc)) from exc
+    to = jid.split("@", 1)[0] if jid.endswith("@s.whatsapp.net") and "@" not in model.to else jid
+    body = model.model_dump(exclude=ENVELOPE, exclude_none=True)
+    if model.reply_to:
+        body["reply_to"] = model.reply_to
+    if model.mentions:
+        body["mentions"] = [
+            f"{_phone(m, f'mentions.{i}')}@s.whatsapp.net" for i, m in enumerate(model.mentions)
+        ]
+    if isinstance(model, ContactIn):
+        cards = []
+        for i, card in enumerate(model.contacts):
+            phone = _phone(card.phone, f"contacts.{i}.phone")
+            cards.append(
+                {
+                    "name": card.name,
+                    "phone": phone,
+                    "vcard": vcard(card.name, phone, card.organization, card.email),
+                }
+            )
+        body["contacts"] = cards
+    if kind in MEDIA_KINDS:
+        assert isinstance(model, MediaBase)
+        if upload is not None and model.media is not None:
+            raise ValidationFailed.field("media", "give the media as a file part or a field")
+        if upload is None and model.media is None:
+            raise ValidationFailed.field("media", "media is required for this kind")
+    elif upload is not None:
+        raise ValidationFailed.field("file", f"kind {kind} takes no file")
+    return Checked(kind, model, to, jid, body, _request_hash(kind, model, jid, upload), upload)
+
+
+async def load_media(checked: Checked, settings: Settings) -> Prepared:
+    """Fetch or decode the media of a checked send (the slow part: after the cheap checks)."""
+    loaded: OutgoingMedia | None = None
+    if checked.kind in MEDIA_KINDS:
+        filename = checked.body.get("filename")
+        if checked.upload is not None:
+            upload = checked.upload
+            if len(upload.data) > settings.max_media_bytes:
+                raise media_io.too_large(settings.max_media_bytes)
+            if not upload.data:
+                raise ValidationFailed.field("file", "the file is empty")
+            loaded = await media_io.finish(
+                checked.kind, upload.data, upload.mimetype, filename or upload.filename, "file"
+            )
+        else:
+            assert isinstance(checked.model, MediaBase) and checked.model.media is not None
+            loaded = await media_io.load(checked.kind, checked.model.media, settings, filename)
+    return Prepared(
+        checked.kind, checked.to, checked.to_jid, checked.body, loaded, checked.request_hash
+    )

@@ -1,0 +1,159 @@
+"""Queries on messages, their media, idempotency keys and received media. Callers commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.db import utcnow
+from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
+
+OPEN_STATUSES = ("queued", "sending")
+
+
+async def add_messages(
+    session: AsyncSession, rows: Sequence[Message], media: Sequence[OutgoingMedia | None]
+) -> None:
+    session.add_all(rows)
+    await session.flush()
+    for row, item in zip(rows, media, strict=True):
+        if item is not None:
+            item.message_pk = row.id
+            session.add(item)
+
+
+async def get_by_correlation(
+    session: AsyncSession, instance_id: int, correlation_id: str
+) -> Message | None:
+    result = await session.execute(
+        select(Message).where(
+            Message.instance_id == instance_id, Message.correlation_id == correlation_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def outcome_of(session: AsyncSession, correlation_id: str) -> Message | None:
+    result = await session.execute(select(Message).where(Message.correlation_id == correlation_id))
+    return result.scalar_one_or_none()
+
+
+async def list_messages(
+    session: AsyncSession, instance_id: int, status: str | None, limit: int, before: int | None
+) -> list[Message]:
+    query = select(Message).where(Message.instance_id == instance_id)
+    if status is not None:
+        query = query.where(Message.status == status)
+    if before is not None:
+        query = query.where(Message.id < before)
+    result = await session.execute(query.order_by(Message.id.desc()).limit(limit))
+    return list(result.scalars().all())
+
+
+async def load_for_send(
+    session: AsyncSession, pks: Sequence[int]
+) -> dict[int, tuple[Message, OutgoingMedia | None]]:
+    result = await session.execute(
+        select(Message, OutgoingMedia)
+        .outerjoin(OutgoingMedia, OutgoingMedia.message_pk == Message.id)
+        .where(Message.id.in_(pks))
+    )
+    return {message.id: (message, media) for message, media in result.all()}
+
+
+async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
+    values.setdefault("updated_at", utcnow())
+    await session.execute(update(Message).where(Message.id == pk).values(**values))
+
+
+async def open_ids(
+    session: AsyncSession, instance_id: int | None = None, older_than: datetime | None = None
+) -> list[tuple[str, int]]:
+    """(instance name, message pk) of every message not yet final, oldest first."""
+    query = (
+        select(Instance.name, Message.id)
+        .join(Instance, Instance.id == Message.instance_id)
+        .where(Message.status.in_(OPEN_STATUSES))
+    )
+    if instance_id is not None:
+        query = query.where(Message.instance_id == instance_id)
+    if older_than is not None:
+        query = query.where(Message.updated_at < older_than)
+    result = await session.execute(query.order_by(Message.id))
+    return [(name, pk) for name, pk in result.all()]
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+async def dead_letters(session: AsyncSession, instance_id: int | None) -> list[tuple[Message, str]]:
+    query = (
+        select(Message, Instance.name)
+        .join(Instance, Instance.id == Message.instance_id)
+        .where(Message.dead_lettered.is_(True))
+    )
+    if instance_id is not None:
+        query = query.where(Message.instance_id == instance_id)
+    result = await session.execute(query.order_by(Message.id).limit(10_000))
+    return [(message, name) for message, name in result.all()]
+
+
+async def dead_letter(session: AsyncSession, correlation_id: str) -> tuple[Message, str] | None:
+    result = await session.execute(
+        select(Message, Instance.name)
+        .join(Instance, Instance.id == Message.instance_id)
+        .where(Message.correlation_id == correlation_id, Message.dead_lettered.is_(True))
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
+
+
+# --- idempotency keys ----------------------------------------------------------------------
+
+
+async def idempotency_key(
+    session: AsyncSession, instance_id: int, key: str
+) -> IdempotencyKey | None:
+    result = await session.execute(
+        select(IdempotencyKey).where(
+            IdempotencyKey.instance_id == instance_id, IdempotencyKey.key == key
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def drop_idempotency_key(session: AsyncSession, row_id: int) -> None:
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+
+
+async def save_idempotent_answer(
+    session: AsyncSession, row_id: int, status: int, body: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id)
+        .values(response_status=status, response_body=body)
+    )
+
+
+async def purge_expired(session: AsyncSession, keys_before: datetime) -> None:
+    now = utcnow()
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < keys_before))
+    await session.execute(delete(ReceivedMedia).where(ReceivedMedia.expires_at < now))
+
+
+async def received_media(
+    session: AsyncSession, instance_id: int, message_id: str
+) -> ReceivedMedia | None:
+    result = await session.execute(
+        select(ReceivedMedia).where(
+            ReceivedMedia.instance_id == instance_id,
+            ReceivedMedia.message_id == message_id,
+            ReceivedMedia.expires_at > utcnow(),
+        )
+    )
+    return result.scalar_one_or_none()

@@ -1,0 +1,233 @@
+"""Send routes and message records (API.md "Sending", "Message records")."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from wagate.auth.dependencies import InstancePrincipal
+from wagate.errors import ApiError, NotFound, ValidationFailed, error_responses
+from wagate.messages import media as media_io
+from wagate.messages import repository
+from wagate.messages.chats import router as chats_router
+from wagate.messages.dead_letters import router as dead_letters_router
+from wagate.messages.prepare import Checked, Upload, check
+from wagate.messages.schemas import (
+    BatchIn,
+    BatchOut,
+    MessageList,
+    MessageOut,
+    MessageStatus,
+    QueuedOut,
+    SentOut,
+)
+from wagate.messages.service import Answer, MessageService
+from wagate.models import Message
+from wagate.state import AppState, State
+
+router = APIRouter(prefix="/v1/instances/{instance}", tags=["messages"])
+SEND_ERRORS = error_responses(404, 409, 413, 502, 503, 504)
+JSON_SLACK = 1024 * 1024  # the fields around a base64 media string
+LIST_FIELDS = {"mentions"}
+
+AsyncFlag = Annotated[bool, Query(alias="async", description="queue and answer 202 at once")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def service_of(state: AppState) -> MessageService:
+    assert state.messaging is not None
+    return state.messaging.service
+
+
+def respond(answer: Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+
+
+def _json_limit(state: AppState) -> int:
+    # base64 is 4/3 of the bytes it carries.
+    return state.settings.max_media_bytes * 4 // 3 + JSON_SLACK
+
+
+def _check_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise media_io.too_large(limit)
+
+
+async def _limited_stream(request: Request, limit: int) -> Any:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise media_io.too_large(limit)
+        yield chunk
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    _check_length(request, limit)
+    raw = await media_io.read_limited(_limited_stream(request, limit), limit)
+    try:
+        payload = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.field("body", f"not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed.field("body", "the body must be a JSON object")
+    return payload
+
+
+async def read_multipart(request: Request, limit: int) -> tuple[dict[str, Any], Upload | None]:
+    _check_length(request, limit + JSON_SLACK)
+    parser = MultiPartParser(
+        request.headers, _limited_stream(request, limit + JSON_SLACK), max_files=1, max_fields=64
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ValidationFailed.field("body", f"bad multipart body: {exc.message}") from exc
+    payload: dict[str, Any] = {}
+    upload: Upload | None = None
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key != "file":
+                    raise ValidationFailed.field(key, "the file goes in the part named 'file'")
+                data = await value.read(limit + 1)
+                if len(data) > limit:
+                    raise media_io.too_large(limit)
+                upload = Upload(data, value.content_type, value.filename)
+            elif key in LIST_FIELDS:
+                payload.setdefault(key, []).extend(v for v in value.split(",") if v.strip())
+            else:
+                payload[key] = value
+    finally:
+        await form.close()
+    return payload, upload
+
+
+async def read_send(
+    request: Request, state: AppState, kind: str
+) -> tuple[dict[str, Any], Upload | None]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return await read_multipart(request, state.settings.max_media_bytes)
+    if content_type and not content_type.startswith("application/json"):
+        raise ValidationFailed.field("body", "send application/json or multipart/form-data")
+    return await read_json(request, _json_limit(state)), None
+
+
+@router.post(
+    "/send/batch",
+    status_code=202,
+    response_model=BatchOut,
+    responses=error_responses(404, 413),
+    summary="Queue up to 1,000 sends (always asynchronous)",
+)
+async def send_batch(
+    instance: str,
+    body: BatchIn,
+    state: State,
+    _: InstancePrincipal,
+    async_: AsyncFlag = True,
+) -> JSONResponse:
+    items: list[Checked | ApiError] = []
+    for index, item in enumerate(body.messages):
+        fields = dict(item)
+        kind = fields.pop("kind", None)
+        try:
+            if not isinstance(kind, str):
+                raise ValidationFailed.field("kind", "every message needs a kind")
+            items.append(check(kind, fields))
+        except ApiError as exc:
+            exc.details.setdefault("index", index)
+            items.append(exc)
+    results = await service_of(state).submit_batch(instance, items)
+    return JSONResponse({"results": results}, status_code=202)
+
+
+@router.post(
+    "/send/{kind}",
+    response_model=SentOut,
+    responses={
+        **SEND_ERRORS,
+        202: {"model": QueuedOut, "description": "queued (async=true)"},
+    },
+    summary="Send a message: text, image, video, audio, document, sticker, location, "
+    "contact, reaction or poll (JSON, or multipart/form-data with the part `file`)",
+)
+async def send(
+    instance: str,
+    kind: str,
+    request: Request,
+    state: State,
+    _: InstancePrincipal,
+    idempotency_key: IdempotencyKey = None,
+    async_: AsyncFlag = False,
+) -> JSONResponse:
+    service = service_of(state)
+    await service.instance(instance)
+    payload, upload = await read_send(request, state, kind)
+    checked = check(kind, payload, upload)
+    answer = await service.submit(
+        instance, checked, wait=not async_, idempotency_key=idempotency_key
+    )
+    return respond(answer)
+
+
+def message_out(row: Message) -> MessageOut:
+    return MessageOut(
+        correlation_id=row.correlation_id,
+        kind=row.kind,
+        to=row.to,
+        status=row.status,
+        message_id=row.message_id,
+        error=row.error,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sent_at=row.sent_at,
+    )
+
+
+@router.get("/messages/{correlation_id}", response_model=MessageOut, responses=error_responses(404))
+async def get_message(
+    instance: str, correlation_id: str, state: State, _: InstancePrincipal
+) -> MessageOut:
+    found = await service_of(state).instance(instance)
+    async with state.db.session() as session:
+        row = await repository.get_by_correlation(session, found.id, correlation_id)
+    if row is None:
+        raise NotFound(f"message '{correlation_id}' not found")
+    return message_out(row)
+
+
+@router.get("/messages", response_model=MessageList, responses=error_responses(404))
+async def list_messages(
+    instance: str,
+    state: State,
+    _: InstancePrincipal,
+    status: MessageStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> MessageList:
+    found = await service_of(state).instance(instance)
+    before = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise ValidationFailed.field("cursor", "not a cursor this API gave")
+        before = int(cursor)
+    async with state.db.session() as session:
+        rows = await repository.list_messages(session, found.id, status, limit + 1, before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return MessageList(
+        messages=[message_out(row) for row in rows],
+        next_cursor=str(rows[-1].id) if more and rows else None,
+    )
+
+
+routers = [router, chats_router, dead_letters_router]

@@ -1,0 +1,209 @@
+"""Request and response bodies of the send, record, contact, chat and dead-letter routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
+FINAL_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MediaIn(Strict):
+    url: str | None = Field(None, min_length=1, max_length=4096)
+    base64: str | None = Field(None, min_length=1)
+    mimetype: str | None = Field(None, min_length=3, max_length=128)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaIn:
+        if (self.url is None) == (self.base64 is None):
+            raise ValueError("give exactly one of url or base64")
+        return self
+
+
+class SendBase(Strict):
+    to: str = Field(min_length=1, max_length=128)
+    reply_to: str | None = Field(None, min_length=1, max_length=128)
+    mentions: list[str] | None = Field(None, max_length=256)
+
+
+class TextIn(SendBase):
+    text: str = Field(min_length=1, max_length=65536)
+    link_preview: bool = False
+
+
+class MediaBase(SendBase):
+    # None only when the bytes came as a multipart part `file`.
+    media: MediaIn | None = None
+
+
+class ImageIn(MediaBase):
+    caption: str | None = Field(None, max_length=4096)
+
+
+class VideoIn(MediaBase):
+    caption: str | None = Field(None, max_length=4096)
+    gif: bool = False
+
+
+class AudioIn(MediaBase):
+    ptt: bool = False
+
+
+class DocumentIn(MediaBase):
+    filename: str = Field(min_length=1, max_length=255)
+    caption: str | None = Field(None, max_length=4096)
+
+
+class StickerIn(MediaBase):
+    pass
+
+
+class LocationIn(SendBase):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(None, max_length=1024)
+    address: str | None = Field(None, max_length=1024)
+
+
+class ContactCard(Strict):
+    name: str = Field(min_length=1, max_length=256)
+    phone: str = Field(min_length=1, max_length=32)
+    organization: str | None = Field(None, max_length=256)
+    email: str | None = Field(None, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ContactIn(SendBase):
+    contacts: list[ContactCard] = Field(min_length=1, max_length=20)
+
+
+class ReactionIn(SendBase):
+    message_id: str = Field(min_length=1, max_length=128)
+    emoji: str = Field(max_length=32)
+
+
+class PollIn(SendBase):
+    question: str = Field(min_length=1, max_length=4096)
+    options: list[str] = Field(min_length=2, max_length=12)
+    selectable_count: int = Field(1, ge=1, le=12)
+
+    @field_validator("options")
+    @classmethod
+    def _distinct(cls, options: list[str]) -> list[str]:
+        if any(not option.strip() for option in options):
+            raise ValueError("an option is empty")
+        if len(set(options)) != len(options):
+            raise ValueError("the options must be distinct")
+        return options
+
+    @field_validator("selectable_count")
+    @classmethod
+    def _at_most_options(cls, count: int, info: ValidationInfo) -> int:
+        options = info.data.get("options")
+        if options is not None and count > len(options):
+            raise ValueError("more than the number of options")
+        return count
+
+
+BODY_MODELS: dict[str, type[SendBase]] = {
+    "text": TextIn,
+    "image": ImageIn,
+    "video": VideoIn,
+    "audio": AudioIn,
+    "document": DocumentIn,
+    "sticker": StickerIn,
+    "location": LocationIn,
+    "contact": ContactIn,
+    "reaction": ReactionIn,
+    "poll": PollIn,
+}
+KINDS = tuple(BODY_MODELS)
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+class SentOut(BaseModel):
+    correlation_id: str
+    status: str
+    message_id: str | None
+    timestamp: datetime | None
+
+
+class QueuedOut(BaseModel):
+    correlation_id: str
+    status: str
+
+
+class BatchIn(Strict):
+    messages: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class BatchError(BaseModel):
+    error: dict[str, Any]
+
+
+class BatchOut(BaseModel):
+    results: list[QueuedOut | BatchError]
+
+
+class MessageOut(BaseModel):
+    correlation_id: str
+    kind: str
+    to: str
+    status: str
+    message_id: str | None
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+    next_cursor: str | None
+
+
+class DeadLetterOut(BaseModel):
+    correlation_id: str
+    instance: str
+    kind: str
+    to: str
+    error: dict[str, Any] | None
+    attempts: int
+    failed_at: datetime | None
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetterOut]
+
+
+class CheckIn(Strict):
+    phones: list[str] = Field(min_length=1, max_length=500)
+
+
+class CheckResult(BaseModel):
+    phone: str
+    on_whatsapp: bool
+    jid: str | None
+
+
+class CheckOut(BaseModel):
+    results: list[CheckResult]
+
+
+class ReadIn(Strict):
+    message_ids: list[str] = Field(min_length=1, max_length=1000)
+    sender: str | None = Field(None, max_length=128, description="author, in group chats")
+
+
+class PresenceIn(Strict):
+    state: Literal["composing", "recording", "paused"]

@@ -1,0 +1,78 @@
+"""The embedded queue: in-process deques, rebuilt from the messages table at start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+
+from wagate.db import Database
+from wagate.messages import repository
+from wagate.metrics import QUEUE_DEPTH
+from wagate.queue.base import Entry
+
+
+class LocalQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._items: dict[str, deque[int]] = {}
+        self._in_flight: dict[str, set[int]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+
+    async def start(self) -> None:
+        async with self.db.session() as session:
+            rows = await repository.open_ids(session)
+        for instance, pk in rows:
+            self._items.setdefault(instance, deque()).append(pk)
+            self._wake(instance)
+        self._gauge()
+
+    async def close(self) -> None:
+        for event in self._wakeups.values():
+            event.set()
+
+    def _wake(self, instance: str) -> None:
+        self._wakeups.setdefault(instance, asyncio.Event()).set()
+
+    def _gauge(self) -> None:
+        QUEUE_DEPTH.set(sum(len(items) for items in self._items.values()))
+
+    async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
+        self._items.setdefault(instance, deque()).extend(pks)
+        self._wake(instance)
+        self._gauge()
+
+    async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
+        items = self._items.setdefault(instance, deque())
+        if not items:
+            event = self._wakeups.setdefault(instance, asyncio.Event())
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout_s)
+        taken: list[Entry] = []
+        flight = self._in_flight.setdefault(instance, set())
+        while items and len(taken) < count:
+            pk = items.popleft()
+            flight.add(pk)
+            taken.append(Entry(instance, pk, str(pk)))
+        if taken:
+            self._gauge()
+        return taken
+
+    async def ack(self, instance: str, entries: Sequence[Entry]) -> None:
+        flight = self._in_flight.setdefault(instance, set())
+        for entry in entries:
+            flight.discard(entry.pk)
+
+    async def dead_letter(self, instance: str, pk: int, error: str) -> None:
+        """The messages table is the embedded dead-letter store: nothing to add."""
+
+    async def contained(self, instance: str) -> set[int]:
+        return set(self._items.get(instance, ())) | self._in_flight.get(instance, set())
+
+    async def depth(self) -> int:
+        return sum(len(items) for items in self._items.values())
+
+    async def health(self) -> str:
+        return "ok"

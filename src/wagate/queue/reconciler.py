@@ -1,0 +1,56 @@
+"""The reconciler: the table is the record, the queue only the signal. Messages that are open
+in the table but missing from the queue (Redis flushed or restarted without persistence) are
+enqueued again; the worker skips duplicates that turn out to be final already."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+
+import structlog
+
+from wagate.db import utcnow
+from wagate.messages import repository
+from wagate.messages.service import MessageService
+from wagate.state import AppState
+
+log = structlog.get_logger(__name__)
+
+
+async def reconcile_once(state: AppState, service: MessageService) -> int:
+    """Enqueue what the queue lost; returns how many message ids were added back."""
+    settings = state.settings
+    older_than = utcnow() - timedelta(seconds=settings.reconcile_grace_s)
+    async with state.db.session() as session:
+        rows = await repository.open_ids(session, older_than=older_than)
+    by_instance: dict[str, list[int]] = defaultdict(list)
+    for instance, pk in rows:
+        by_instance[instance].append(pk)
+    added = 0
+    for instance, pks in by_instance.items():
+        present = await service.queue.contained(instance)
+        missing = [pk for pk in pks if pk not in present]
+        if missing:
+            log.warning(
+                "re-enqueueing messages missing from the queue",
+                instance=instance,
+                count=len(missing),
+            )
+            await service.enqueue(instance, missing)
+            added += len(missing)
+    async with state.db.transaction() as session:
+        await repository.purge_expired(
+            session, utcnow() - timedelta(seconds=settings.idempotency_ttl_s)
+        )
+    await service.queue.depth()
+    return added
+
+
+async def run_reconciler(state: AppState, service: MessageService) -> None:
+    while True:
+        await asyncio.sleep(state.settings.reconcile_interval_s)
+        try:
+            await reconcile_once(state, service)
+        except Exception as exc:
+            log.warning("reconcile failed", error=str(exc))

@@ -1,0 +1,154 @@
+"""The Redis Streams queue: one stream per instance, one consumer group, a dead-letter stream.
+
+An entry is acknowledged (and deleted) only after its outcome is recorded; entries a dead
+consumer left unacknowledged are taken over with XAUTOCLAIM once they have been idle long
+enough. A flushed Redis loses only signals: the reconciler re-adds them from the table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from wagate.metrics import QUEUE_DEPTH
+from wagate.queue.base import Entry
+
+GROUP = "workers"
+CLAIM_EVERY_S = 1.0
+SCAN_CHUNK = 10_000
+
+
+class RedisStreamsQueue:
+    def __init__(self, url: str, prefix: str, consumer: str, claim_idle_ms: int) -> None:
+        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        self.prefix = prefix
+        self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
+        self._groups: set[str] = set()
+        self._recovered: set[str] = set()
+        self._last_claim: dict[str, float] = {}
+        self._known: set[str] = set()
+
+    def stream(self, instance: str) -> str:
+        return f"{self.prefix}q:{instance}"
+
+    def dead_stream(self, instance: str) -> str:
+        return f"{self.prefix}dead:{instance}"
+
+    async def start(self) -> None:
+        await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def _ensure_group(self, key: str) -> None:
+        if key in self._groups:
+            return
+        try:
+            await self.redis.xgroup_create(key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(key)
+
+    async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
+        key = self.stream(instance)
+        self._known.add(instance)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for pk in pks:
+                pipe.xadd(key, {"pk": str(pk)})
+            await pipe.execute()
+
+    @staticmethod
+    def _entries(instance: str, raw: Any) -> list[Entry]:
+        entries = []
+        for entry_id, fields in raw or ():
+            if fields and "pk" in fields:
+                entries.append(Entry(instance, int(fields["pk"]), entry_id))
+        return entries
+
+    @staticmethod
+    def _read_reply(reply: Any) -> Any:
+        """The entries of the one stream an XREADGROUP asked for (RESP2 list or RESP3 dict)."""
+        if not reply:
+            return []
+        if isinstance(reply, dict):
+            return next(iter(reply.values()))[0] if reply else []
+        return reply[0][1]
+
+    async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
+        key = self.stream(instance)
+        self._known.add(instance)
+        try:
+            await self._ensure_group(key)
+            return await self._take(instance, key, count, timeout_s)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The stream vanished (FLUSHALL, restart without persistence): make it again.
+            self._groups.discard(key)
+            return []
+
+    async def _take(self, instance: str, key: str, count: int, timeout_s: float) -> list[Entry]:
+        if instance not in self._recovered:
+            # Entries this consumer name took before a restart and never acknowledged.
+            reply: Any = await self.redis.xreadgroup(GROUP, self.consumer, {key: "0"}, count=count)
+            entries = self._entries(instance, self._read_reply(reply))
+            if entries:
+                return entries
+            self._recovered.add(instance)
+        now = time.monotonic()
+        if now - self._last_claim.get(instance, 0.0) >= CLAIM_EVERY_S:
+            self._last_claim[instance] = now
+            claimed: Any = await self.redis.xautoclaim(
+                key, GROUP, self.consumer, self.claim_idle_ms, start_id="0-0", count=count
+            )
+            entries = self._entries(instance, claimed[1])
+            if entries:
+                return entries
+        reply = await self.redis.xreadgroup(
+            GROUP, self.consumer, {key: ">"}, count=count, block=max(1, int(timeout_s * 1000))
+        )
+        return self._entries(instance, self._read_reply(reply))
+
+    async def ack(self, instance: str, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        key = self.stream(instance)
+        ids = [entry.token for entry in entries]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(key, GROUP, *ids)
+            pipe.xdel(key, *ids)
+            await pipe.execute()
+
+    async def dead_letter(self, instance: str, pk: int, error: str) -> None:
+        await self.redis.xadd(
+            self.dead_stream(instance), {"pk": str(pk), "error": error[:500]}, maxlen=100_000
+        )
+
+    async def contained(self, instance: str) -> set[int]:
+        key = self.stream(instance)
+        found: set[int] = set()
+        start = "-"
+        while True:
+            chunk: Any = await self.redis.xrange(key, min=start, max="+", count=SCAN_CHUNK)
+            for entry in self._entries(instance, chunk):
+                found.add(entry.pk)
+            if len(chunk) < SCAN_CHUNK:
+                return found
+            start = "(" + chunk[-1][0]
+
+    async def depth(self) -> int:
+        total = 0
+        for instance in list(self._known):
+            total += int(await self.redis.xlen(self.stream(instance)))
+        QUEUE_DEPTH.set(total)
+        return total
+
+    async def health(self) -> str:
+        await self.redis.ping()
+        return "ok"

@@ -1,0 +1,75 @@
+"""The workers of a node: one sender task per instance whose client lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy import select
+
+from wagate.messages.outcomes import Outcomes
+from wagate.models import Instance
+from wagate.queue.base import Queue
+from wagate.state import AppState
+from wagate.worker.sender import InstanceSender
+
+log = structlog.get_logger(__name__)
+
+SCAN_INTERVAL_S = 0.5
+STOP_GRACE_S = 5.0
+
+
+class WorkerPool:
+    def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes) -> None:
+        self.state = state
+        self.queue = queue
+        self.outcomes = outcomes
+        self.senders: dict[str, InstanceSender] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._scanner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._scanner = asyncio.create_task(self._scan(), name="worker-scan")
+
+    def ensure(self, name: str) -> None:
+        """Run a sender for `name` if its client lives on this node and none runs yet."""
+        if self.state.manager.status_of(name) is None:
+            return
+        task = self.tasks.get(name)
+        if task is not None and not task.done():
+            return
+        sender = InstanceSender(self.state, self.queue, self.outcomes, name)
+        self.senders[name] = sender
+        self.tasks[name] = asyncio.create_task(sender.run(), name=f"sender:{name}")
+
+    async def _scan(self) -> None:
+        # The node column says which instances this node holds (it also covers instances
+        # taken over from another node later, without a hook into the client manager).
+        node = self.state.settings.node_id
+        while True:
+            try:
+                async with self.state.db.session() as session:
+                    names = (
+                        await session.execute(select(Instance.name).where(Instance.node == node))
+                    ).scalars()
+                    for name in names:
+                        self.ensure(name)
+            except Exception as exc:
+                log.warning("worker scan failed", error=str(exc))
+            await asyncio.sleep(SCAN_INTERVAL_S)
+
+    async def close(self) -> None:
+        if self._scanner is not None:
+            self._scanner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scanner
+        for sender in self.senders.values():
+            sender.stopping = True
+        tasks = [t for t in self.tasks.values() if not t.done()]
+        if tasks:
+            # Let each sender finish the message in hand; what is left stays queued.
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,62 @@
+"""Messaging's part of the lifespan: the queue backend, the send service, the workers of this
+node and the reconciler, made at start and closed in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from wagate.messages.outcomes import Outcomes
+from wagate.messages.service import MessageService
+from wagate.queue.base import Queue
+from wagate.queue.local import LocalQueue
+from wagate.queue.reconciler import run_reconciler
+from wagate.queue.redis_streams import RedisStreamsQueue
+from wagate.state import AppState
+from wagate.worker.pool import WorkerPool
+
+
+def build_queue(state: AppState) -> Queue:
+    settings = state.settings
+    if settings.redis_url:
+        return RedisStreamsQueue(
+            settings.redis_url,
+            settings.queue_key_prefix,
+            settings.node_id,
+            settings.queue_claim_idle_ms,
+        )
+    return LocalQueue(state.db)
+
+
+@dataclass
+class Messaging:
+    queue: Queue
+    service: MessageService
+    pool: WorkerPool | None
+    reconciler: asyncio.Task[None]
+
+    async def close(self) -> None:
+        self.reconciler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reconciler
+        if self.pool is not None:
+            await self.pool.close()
+        await self.queue.close()
+
+
+async def start_messaging(state: AppState) -> Messaging:
+    queue = build_queue(state)
+    await queue.start()
+    outcomes = Outcomes(state.db, state.settings.sync_poll_interval_s)
+    service = MessageService(state, queue, outcomes)
+    pool = None
+    if state.settings.role == "all":
+        pool = WorkerPool(state, queue, outcomes)
+        service.on_enqueued.append(pool.ensure)
+        pool.start()
+    reconciler = asyncio.create_task(run_reconciler(state, service), name="reconciler")
+    messaging = Messaging(queue, service, pool, reconciler)
+    state.messaging = messaging
+    state.services["queue_health"] = queue.health
+    return messaging

@@ -1,0 +1,100 @@
+"""GET /v1/instances/{name}/events over a real loopback server (SSE needs real streaming)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, create_instance
+from tests.integration.instance_helpers import SseReader, assert_error, token_headers
+
+
+@pytest.fixture
+async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
+    ) as client:
+        yield client
+
+
+async def test_events_while_linking(http: httpx.AsyncClient) -> None:
+    instance = await create_instance(http)
+    name = instance["name"]
+    headers = token_headers(instance["token"], api_key=True)
+    async with http.stream("GET", f"/v1/instances/{name}/events", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        reader = SseReader(response)
+        assert (await http.post(f"/v1/instances/{name}/connect")).status_code == 202
+        connecting = await reader.until("connection_update", "connecting")
+        assert connecting["instance"] == name
+        assert connecting["id"].startswith("evt_")
+        assert connecting["data"]["previous"] == "disconnected"
+        pairing = await reader.next()
+        assert pairing[0] == "connection_update"
+        assert pairing[1]["data"]["status"] == "pairing"
+        assert pairing[1]["data"]["previous"] == "connecting"
+        qr = await reader.until("qr_updated")
+        assert qr["data"]["code"].startswith("2@") and qr["data"]["expires_at"]
+        current = (await http.get(f"/v1/instances/{name}/qr")).json()
+        assert current["code"] == qr["data"]["code"]
+        assert (
+            await http.post(
+                f"/v1/instances/{name}/simulator/scan", json={"phone": "+5511966665555"}
+            )
+        ).status_code == 204
+        connected = await reader.until("connection_update", "connected")
+        assert connected["data"] == {
+            "status": "connected",
+            "previous": "pairing",
+            "reason": None,
+            "jid": "5511966665555@s.whatsapp.net",
+        }
+        # an inbound message reaches the stream as message_received
+        sent = await http.post(
+            f"/v1/instances/{name}/simulator/inbound",
+            json={"from": "+5511955554444", "text": "hello"},
+        )
+        received = await reader.until("message_received")
+        assert received["data"]["message_id"] == sent.json()["message_id"]
+        assert received["data"]["text"] == "hello"
+        assert received["data"]["from"] == "5511955554444@s.whatsapp.net"
+        # the stream says where it starts from
+        assert any("status disconnected" in c for c in reader.comments)
+
+
+async def test_keepalive_and_end_on_delete(http: httpx.AsyncClient) -> None:
+    instance = await create_instance(http)
+    name = instance["name"]
+    async with http.stream("GET", f"/v1/instances/{name}/events") as response:
+        reader = SseReader(response)
+        lines: list[str] = []
+
+        async def read_all() -> None:
+            async for line in reader.lines:
+                lines.append(line)
+
+        task = asyncio.create_task(read_all())
+        await asyncio.sleep(1.3)  # sse_keepalive_s is 1 s in the tests
+        assert ": keep-alive" in lines
+        assert (await http.delete(f"/v1/instances/{name}")).status_code == 204
+        await asyncio.wait_for(task, 5)  # the stream of a deleted instance ends
+
+
+async def test_events_auth(http: httpx.AsyncClient) -> None:
+    mine = await create_instance(http)
+    theirs = await create_instance(http)
+    async with httpx.AsyncClient(base_url=str(http.base_url), timeout=10) as anonymous:
+        response = await anonymous.get(f"/v1/instances/{mine['name']}/events")
+        assert_error(response, 401, "unauthorized")
+        response = await anonymous.get(
+            f"/v1/instances/{theirs['name']}/events", headers=token_headers(mine["token"])
+        )
+        assert_error(response, 404, "not_found")
+        response = await anonymous.get(
+            "/v1/instances/nope-404/events", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        assert_error(response, 404, "not_found")
