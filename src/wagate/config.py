@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     # delivered or failed rows are kept.
     webhook_retry_base_delay_s: float = 5.0
     webhook_retry_max_delay_s: float = 3600.0
-    webhook_concurrency_per_url: int = 16
+    webhook_concurrency_per_url: int = 8
     webhook_max_in_flight: int = 1024
     webhook_batch_size: int = 200
     webhook_poll_interval_s: float = 1.0
