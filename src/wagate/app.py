@@ -82,8 +82,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
-        await messaging.close()  # finish or hand back the sends in flight
-        await state.cluster.stop()  # hands this node's instances over to the others
+        await messaging.close()  # in-flight sends finish first
+        await state.cluster.stop()  # then this node's instances are handed over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
