@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,12 +14,16 @@ from starlette.routing import Match
 
 from wagate import health
 from wagate.admin import admin_token_hash
+from wagate.cluster.forwarding import ForwardingMiddleware
+from wagate.cluster.routes import router as cluster_router
+from wagate.cluster.service import start_cluster
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.engines.simulator.routes import router as simulator_router
+from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.instances.routes import router as instances_router
@@ -39,6 +44,8 @@ log = structlog.get_logger(__name__)
 
 def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
     engines: dict[str, Engine] = {"simulator": SimulatorEngine(settings, db)}
+    if importlib.util.find_spec("neonize") is not None:  # the optional [whatsmeow] extra
+        engines["whatsmeow"] = WhatsmeowEngine(settings, db)
     return engines
 
 
@@ -67,14 +74,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for engine in engines.values():
         await engine.open()
     messaging = await start_messaging(state)
-    if settings.role == "all":
+    state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
+    if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
-        await messaging.close()
+        await messaging.close()  # finish or hand back the sends in flight
+        await state.cluster.stop()  # hands this node's instances over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
@@ -114,6 +123,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.request_body_limit,
@@ -132,4 +142,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for router in messaging_routers:
         app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(cluster_router)
     return app

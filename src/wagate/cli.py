@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
+from wagate.state import AppState
+
+
+class _NodeServer(uvicorn.Server):
+    """uvicorn, stopping the way API.md says a node stops on SIGTERM.
+
+    - Live event streams (SSE) never end by themselves, and uvicorn waits for open requests
+      before it runs the lifespan shutdown: they are ended as soon as the signal arrives.
+    - After a clean stop on SIGTERM the process exits 0 (uvicorn would re-raise the signal).
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals = [s for s in self._captured_signals if s != sig]
+        state: AppState | None = getattr(self.app.state, "wagate", None)
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing streams yet
+            loop = asyncio.get_running_loop()
+            if state is not None:
+                loop.call_soon_threadsafe(state.bus.close)
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
@@ -16,8 +45,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.effective_database_url)
+    settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host or settings.host,
         port=port or settings.port,
@@ -31,6 +61,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         limit_concurrency=settings.http_limit_concurrency,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
+    _NodeServer(config, app).run()
 
 
 def main(argv: list[str] | None = None) -> int:

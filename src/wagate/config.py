@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
     simulator_receipt_delay_ms: int = 50
+    # whatsmeow engine: clients run in engine-host subprocesses, at most this many per host.
+    whatsmeow_instances_per_host: int = Field(default=50, ge=1)
+    # Consecutive failed connects before an instance gives up (each connect leaks a handle).
+    whatsmeow_connect_attempts: int = Field(default=5, ge=1)
+    whatsmeow_call_timeout_s: float = 60.0
+    whatsmeow_host_start_timeout_s: float = 30.0
+    whatsmeow_host_restart_max_delay_s: float = 30.0
+    # How long a stop waits for a client: a hanging dial ends by itself (~60 s) in the host.
+    whatsmeow_stop_wait_s: float = 5.0
+    # socks5:// or http:// proxy for the WhatsApp connection (and media), if any.
+    whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
     # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
@@ -82,11 +93,19 @@ class Settings(BaseSettings):
     webhook_retry_base_delay_s: float = 5.0
     webhook_retry_max_delay_s: float = 3600.0
     webhook_concurrency_per_url: int = 16
-    webhook_max_in_flight: int = 256
+    webhook_max_in_flight: int = 1024
     webhook_batch_size: int = 200
     webhook_poll_interval_s: float = 1.0
     webhook_retention_s: int = 7 * 24 * 3600
     webhook_cleanup_interval_s: float = 3600.0
+    # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
+    cluster_key_prefix: str = "wagate:cluster:"
+    lease_ttl_s: float = 15.0
+    lease_renew_interval_s: float = 5.0
+    heartbeat_interval_s: float = 5.0
+    placement_interval_s: float = 2.0
+    internal_url: str | None = None  # how other nodes reach this one; default http://host:port
+    forward_timeout_s: float = 30.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -98,6 +117,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def node_address(self) -> str:
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.port}"
 
     @property
     def request_body_limit(self) -> int:

@@ -9,6 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -124,6 +132,16 @@ def validation_details(errors: list[Any]) -> dict[str, Any]:
     return {"fields": fields}
 
 
+def database_unreachable(exc: SQLAlchemyError) -> bool:
+    """A failure to reach the database (503), as opposed to a bug in a query (500)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        # No statement: it failed while connecting (database down, refusing connections).
+        return exc.connection_invalidated or not exc.statement or isinstance(exc.orig, OSError)
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -154,6 +172,20 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(
             error_body(code, message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if database_unreachable(exc):
+            log.warning("database unreachable", path=request.url.path, error=type(exc).__name__)
+            return JSONResponse(
+                error_body("unavailable", "the database is unreachable; retry later"),
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error", path=request.url.path)
+        return JSONResponse(
+            error_body("internal_error", "an unexpected error occurred"), status_code=500
         )
 
     @app.exception_handler(Exception)

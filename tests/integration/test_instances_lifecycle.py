@@ -187,7 +187,8 @@ async def test_logout_needs_a_new_scan(client: httpx.AsyncClient, app: FastAPI) 
     async with Recorder(app, name) as recorder:
         await client.post(f"/v1/instances/{name}/connect")
         await recorder.wait_status("pairing")
-    assert recorder.named("qr_updated")
+        # qr_updated follows the pairing status change.
+        await recorder.wait_for(lambda e: e.event == "qr_updated")
     assert (await client.post(f"/v1/instances/{name}/simulator/scan", json={})).status_code == 204
     relinked = await wait_status(client, name, "connected")
     assert relinked["jid"] != linked["jid"]  # a new device (random phone) linked

@@ -19,6 +19,7 @@ from tests.integration.instance_helpers import (
 )
 from wagate.db import utcnow
 from wagate.engines.base import OutgoingMessage, PermanentEngineError
+from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.models import Instance, SimulatorConnection, SimulatorDevice
 
 
@@ -107,12 +108,32 @@ async def test_inbound_validation(client: httpx.AsyncClient) -> None:
     assert bad_fields(
         await client.post(inbound, json={"from": "+5511988887777", "kind": "gif"})
     ) == {"kind"}
+    for media, field in [
+        ({"base64": "aGk=", "mimetype": "text/plain\x00"}, "media.mimetype"),
+        ({"base64": "aGk=", "mimetype": "nonsense"}, "media.mimetype"),
+        ({"base64": "aGk=", "mimetype": "text/plain", "filename": "a\x00b"}, "media.filename"),
+        ({"base64": "aGk=", "mimetype": "text/plain", "filename": "a\nb"}, "media.filename"),
+    ]:
+        body = {"from": "+5511988887777", "kind": "document", "media": media}
+        assert bad_fields(await client.post(inbound, json=body)) == {field}, media
 
 
 async def test_inbound_reaches_the_event_bus(client: httpx.AsyncClient, app: FastAPI) -> None:
     linked = await linked_instance(client)
     name = linked["name"]
     async with Recorder(app, name) as recorder:
+        voice = await client.post(
+            f"/v1/instances/{name}/simulator/inbound",
+            json={
+                "from": "+5511988881111",
+                "kind": "audio",
+                "media": {"base64": "T2dnUw==", "mimetype": "audio/ogg; codecs=opus"},
+            },
+        )
+        assert voice.status_code == 200, voice.text
+        audio = await recorder.wait_for(lambda e: e.event == "message_received")
+        assert audio.data["kind"] == "audio"
+        assert audio.data["message_id"] == voice.json()["message_id"]
         response = await client.post(
             f"/v1/instances/{name}/simulator/inbound",
             json={"from": "+55 11 98888-1111", "text": "olá"},
@@ -120,8 +141,9 @@ async def test_inbound_reaches_the_event_bus(client: httpx.AsyncClient, app: Fas
         )
         assert response.status_code == 200, response.text
         message_id = response.json()["message_id"]
-        event = await recorder.wait_for(lambda e: e.event == "message_received")
-    assert event.data["message_id"] == message_id
+        event = await recorder.wait_for(
+            lambda e: e.event == "message_received" and e.data["message_id"] == message_id
+        )
     assert event.data["from"] == "5511988881111@s.whatsapp.net"
     assert event.data["chat"] == "5511988881111@s.whatsapp.net"
     assert event.data["text"] == "olá" and event.data["kind"] == "text"
@@ -228,3 +250,31 @@ async def test_simulator_routes_are_404_for_whatsmeow(client: httpx.AsyncClient)
             method, base + path, json=body, headers=token_headers(instance["token"])
         )
         assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"reconnect_base_delay_s": 0.3, "reconnect_max_delay_s": 0.6}]
+)
+@pytest.mark.parametrize("action", ["disconnect", "logout", "delete"])
+async def test_a_pending_reconnect_is_cancelled(
+    client: httpx.AsyncClient, app: FastAPI, action: str
+) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+    manager = state_of(app).manager
+    async with Recorder(app, name) as recorder:
+        await client.post(f"/v1/instances/{name}/simulator/faults", json={"disconnect": True})
+        await recorder.wait_status("reconnecting")
+        if action == "delete":
+            assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
+        else:
+            response = await client.post(f"/v1/instances/{name}/{action}")
+            assert response.status_code == 200, response.text
+        await asyncio.sleep(0.8)  # past the longest reconnect delay
+    assert "connecting" not in recorder.statuses()
+    assert manager.live_client(name) is None
+    engine = manager.engines["simulator"]
+    assert isinstance(engine, SimulatorEngine) and engine.clients == {}
+    if action != "delete":
+        final = (await client.get(f"/v1/instances/{name}")).json()
+        assert final["status"] == ("disconnected" if action == "disconnect" else "logged_out")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from wagate.webhooks.signing import signature_header, verify
 
@@ -35,3 +40,26 @@ def test_verify_refuses_old_and_malformed_headers() -> None:
 def test_any_of_several_v1_values_may_match() -> None:
     good = signature_header("new", BODY, timestamp=5).split("v1=")[1]
     assert verify("new", f"t=5,v1={'0' * 64},v1={good}", BODY, now=5)
+
+
+def _documented_verifier() -> Callable[..., bool]:
+    """The verification example of docs/webhooks.md, run as written."""
+    text = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (code,) = [block for block in blocks if "def verify_wagate_signature" in block]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    verifier: Callable[..., bool] = namespace["verify_wagate_signature"]
+    return verifier
+
+
+def test_the_documented_example_verifies_what_the_gateway_signs() -> None:
+    verify_doc = _documented_verifier()
+    header = signature_header("doc-secret", BODY)
+    assert verify_doc("doc-secret", header, BODY)
+    assert not verify_doc("other", header, BODY)
+    assert not verify_doc("doc-secret", header, BODY + b"x")
+    old = signature_header("doc-secret", BODY, timestamp=int(time.time()) - 301)
+    assert not verify_doc("doc-secret", old, BODY)
+    for bad in ["", "garbage", "t=,v1=", "v1=abc", "t=12x,v1=00"]:
+        assert not verify_doc("doc-secret", bad, BODY)

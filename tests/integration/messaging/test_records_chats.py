@@ -141,7 +141,12 @@ async def test_received_media(client: httpx.AsyncClient, app: FastAPI, events_of
     assert media.status_code == 200
     assert media.content == image
     assert media.headers["content-type"] == "image/png"
-    received = [e for e in seen if e.event == "message_received"]
+    # The media is stored before the event is published: wait for the event.
+    for _ in range(500):
+        received = [e for e in seen if e.event == "message_received"]
+        if received:
+            break
+        await asyncio.sleep(0.01)
     assert (
         received and received[0].data["media"]["url"] == f"/v1/instances/{name}/media/{message_id}"
     )

@@ -194,3 +194,23 @@ async def app_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.A
         ) as client,
     ):
         yield app, client
+
+
+async def hook_messages(client: httpx.AsyncClient, name: str, url: str) -> None:
+    """Point the instance's webhook at `url` for message_received only."""
+    response = await client.put(
+        f"/v1/instances/{name}/webhook", json={"url": url, "events": ["message_received"]}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def wait_deliveries(
+    client: httpx.AsyncClient, name: str, status: str, count: int, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Wait until exactly `count` deliveries of the instance have `status`; return them."""
+
+    async def reached() -> bool:
+        return len(await deliveries(client, name, status)) == count
+
+    await wait_until(reached, timeout, what=f"{count} deliveries {status}")
+    return await deliveries(client, name, status)

@@ -12,7 +12,9 @@ from tests.integration.webhooks.conftest import (
     Receiver,
     deliveries,
     expected_signature,
+    hook_messages,
     inbound,
+    wait_deliveries,
     wait_until,
 )
 from wagate.metrics import WEBHOOK_DELIVERIES
@@ -86,11 +88,7 @@ async def test_500_three_times_then_200(client: httpx.AsyncClient, receiver: Rec
     assert len(event_ids) == 1  # the same event, tried four times
     assert len({r.headers["x-wagate-delivery"] for r in receiver.requests}) == 1
 
-    async def delivered() -> bool:
-        items = await deliveries(client, name, "delivered")
-        return len(items) == 1
-
-    await wait_until(delivered, what="the delivery delivered")
+    await wait_deliveries(client, name, "delivered", 1)
     (item,) = await deliveries(client, name)
     assert item["attempts"] == 4 and item["last_status_code"] == 200
     detail = (await client.get(f"/v1/instances/{name}/webhook/deliveries/{item['id']}")).json()
@@ -110,15 +108,10 @@ async def test_410_is_not_retried(client: httpx.AsyncClient, receiver: Receiver)
         return 410
 
     receiver.respond = gone
-    await client.put(
-        f"/v1/instances/{name}/webhook", json={"url": receiver.url, "events": ["message_received"]}
-    )
+    await hook_messages(client, name, receiver.url)
     await inbound(client, name, "to nowhere")
 
-    async def failed() -> bool:
-        return len(await deliveries(client, name, "failed")) == 1
-
-    await wait_until(failed, what="the delivery failed")
+    await wait_deliveries(client, name, "failed", 1)
     (item,) = await deliveries(client, name, "failed")
     assert item["attempts"] == 1 and item["last_status_code"] == 410
     assert item["next_attempt_at"] is None
@@ -136,17 +129,12 @@ async def test_429_and_network_errors_are_retried_until_max(
         return 429
 
     receiver.respond = busy
-    await client.put(
-        f"/v1/instances/{name}/webhook", json={"url": receiver.url, "events": ["message_received"]}
-    )
+    await hook_messages(client, name, receiver.url)
     await inbound(client, name, "slow down")
     # The default in these tests is 10 attempts with delays capped at 0.3 s.
     await receiver.wait_for(lambda r: len(r.requests) == 10, timeout=15)
 
-    async def failed() -> bool:
-        return len(await deliveries(client, name, "failed")) == 1
-
-    await wait_until(failed, what="failed after the last attempt")
+    await wait_deliveries(client, name, "failed", 1)
     (item,) = await deliveries(client, name)
     assert item["attempts"] == 10 and item["last_status_code"] == 429
     await asyncio.sleep(0.5)

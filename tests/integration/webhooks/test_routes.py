@@ -16,7 +16,9 @@ from tests.integration.webhooks.conftest import (
     app_client,
     deliveries,
     expected_signature,
+    hook_messages,
     inbound,
+    wait_deliveries,
     wait_until,
 )
 
@@ -103,10 +105,7 @@ async def test_event_filter_and_log_pages(client: httpx.AsyncClient, receiver: R
     await receiver.wait_for(lambda r: len(r.requests) == 5)
     assert {e["event"] for e in receiver.events()} == {"message_received"}
 
-    async def all_delivered() -> bool:
-        return len(await deliveries(client, name, "delivered")) == 5
-
-    await wait_until(all_delivered, what="five delivered")
+    await wait_deliveries(client, name, "delivered", 5)
     path = f"/v1/instances/{name}/webhook/deliveries"
     first = (await client.get(path, params={"limit": 3})).json()
     assert len(first["deliveries"]) == 3 and first["next_cursor"]
@@ -130,15 +129,10 @@ async def test_redeliver_after_the_receiver_is_fixed(
         return 404 if broken else 200
 
     receiver.respond = answer
-    await client.put(
-        f"/v1/instances/{name}/webhook", json={"url": receiver.url, "events": ["message_received"]}
-    )
+    await hook_messages(client, name, receiver.url)
     await inbound(client, name, "again")
 
-    async def failed() -> bool:
-        return len(await deliveries(client, name, "failed")) == 1
-
-    await wait_until(failed, what="failed on 404")
+    await wait_deliveries(client, name, "failed", 1)
     (old,) = await deliveries(client, name, "failed")
     broken = False
     response = await client.post(f"/v1/instances/{name}/webhook/deliveries/{old['id']}/redeliver")
@@ -147,10 +141,7 @@ async def test_redeliver_after_the_receiver_is_fixed(
     assert new["id"] != old["id"] and new["event_id"] == old["event_id"]
     assert new["status"] == "pending"
 
-    async def delivered() -> bool:
-        return len(await deliveries(client, name, "delivered")) == 1
-
-    await wait_until(delivered, what="redelivered")
+    await wait_deliveries(client, name, "delivered", 1)
     assert len(receiver.requests) == 2
     assert receiver.requests[0].body == receiver.requests[1].body
     assert receiver.requests[1].headers["x-wagate-delivery"] == new["id"]

@@ -41,10 +41,14 @@ class ScanIn(Strict):
     phone: str | None = Field(None, max_length=32)
 
 
+MIMETYPE_PATTERN = r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$"  # audio/ogg; codecs=opus
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
+
+
 class InboundMediaIn(Strict):
     base64: str = Field(min_length=1)
-    mimetype: str = Field(min_length=3, max_length=128)
-    filename: str | None = Field(None, max_length=255)
+    mimetype: str = Field(min_length=3, max_length=128, pattern=MIMETYPE_PATTERN)
+    filename: str | None = Field(None, max_length=255, pattern=NO_CONTROL_CHARS)
 
 
 class InboundIn(Strict):

@@ -1,0 +1,191 @@
+"""API.md send kinds as neonize `Message` protobufs (runs inside an engine host).
+
+Media is always handed to neonize as the bytes the gateway downloaded and validated, never as
+a URL or a path: neonize would fetch a string argument itself, with no timeout and no checks.
+The media builders upload through `client.upload`, so they need a linked client; everything
+after the upload (the proto) is what the tests check offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContactMessage,
+    ContactsArrayMessage,
+    ContextInfo,
+    ExtendedTextMessage,
+    LocationMessage,
+    Message,
+)
+from neonize.utils.enum import VoteType
+from neonize.utils.jid import Jid2String
+
+from wagate.engines.base import OutgoingMessage, PermanentEngineError
+from wagate.engines.whatsmeow.jids import parse_jid, phone_jid
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What the host remembers of a recent message, to quote it or react to it."""
+
+    message_id: str
+    sender: str  # JID string of who wrote it
+    message: Any | None = None  # the waE2E.Message, when known
+
+
+def vcard(contact: dict[str, Any]) -> str:
+    def esc(value: str) -> str:
+        return (
+            value.replace("\\", "\\\\").replace("\n", "\\n").replace(";", "\\;").replace(",", "\\,")
+        )
+
+    name = str(contact["name"])
+    digits = "".join(ch for ch in str(contact["phone"]) if ch.isdigit())
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{esc(name)}", f"N:;{esc(name)};;;"]
+    if contact.get("organization"):
+        lines.append(f"ORG:{esc(str(contact['organization']))}")
+    lines.append(f"TEL;type=CELL;type=VOICE;waid={digits}:+{digits}")
+    if contact.get("email"):
+        lines.append(f"EMAIL;type=INTERNET:{esc(str(contact['email']))}")
+    lines.append("END:VCARD")
+    return "\n".join(lines)
+
+
+def _contact_message(body: dict[str, Any]) -> Any:
+    contacts = list(body.get("contacts") or [])
+    if not contacts:
+        raise PermanentEngineError("a contact message needs at least one contact")
+    # The messages feature builds each card's vCard at submit time; build one if it did not.
+    items = [
+        ContactMessage(displayName=str(c["name"]), vcard=str(c.get("vcard") or vcard(c)))
+        for c in contacts
+    ]
+    if len(items) == 1:
+        return Message(contactMessage=items[0])
+    return Message(
+        contactsArrayMessage=ContactsArrayMessage(
+            displayName=f"{len(items)} contacts", contacts=items
+        )
+    )
+
+
+def _location_message(body: dict[str, Any]) -> Any:
+    location = LocationMessage(
+        degreesLatitude=float(body["latitude"]), degreesLongitude=float(body["longitude"])
+    )
+    if body.get("name"):
+        location.name = str(body["name"])
+    if body.get("address"):
+        location.address = str(body["address"])
+    return Message(locationMessage=location)
+
+
+async def _media_message(client: Any, message: OutgoingMessage) -> Any:
+    media = message.media
+    if media is None:
+        raise PermanentEngineError(f"a {message.kind} message needs media")
+    body = message.body
+    data = bytes(media.data)  # bytes, never a str: neonize would read a str as a path or URL
+    caption = body.get("caption") or None
+    if message.kind == "image":
+        return await client.build_image_message(data, caption=caption)
+    if message.kind == "video":
+        return await client.build_video_message(
+            data,
+            caption=caption,
+            gifplayback=bool(body.get("gif")),
+            is_gif=media.mimetype == "image/gif",
+        )
+    if message.kind == "audio":
+        ptt = bool(body.get("ptt"))
+        built = await client.build_audio_message(data, ptt=ptt)
+        if ptt and built.audioMessage.mimetype.startswith("audio/ogg"):
+            built.audioMessage.mimetype = "audio/ogg; codecs=opus"  # what phones expect of PTT
+        return built
+    if message.kind == "document":
+        filename = body.get("filename") or media.filename or "file"
+        return await client.build_document_message(
+            data, caption=caption, title=filename, filename=filename, mimetype=media.mimetype
+        )
+    if message.kind == "sticker":
+        return await client.build_sticker_message(data)
+    raise PermanentEngineError(f"unknown media kind {message.kind!r}")
+
+
+async def build_content(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    """The `Message` proto for one send, without reply/mention context."""
+    kind, body = message.kind, message.body
+    if kind == "text":
+        return Message(conversation=str(body["text"]))
+    if kind in ("image", "video", "audio", "document", "sticker"):
+        return await _media_message(client, message)
+    if kind == "location":
+        return _location_message(body)
+    if kind == "contact":
+        return _contact_message(body)
+    if kind == "reaction":
+        target = str(body["message_id"])
+        chat = parse_jid(message.to_jid)
+        # Whose message it was decides key.fromMe/participant; unknown: the chat's other side.
+        sender = parse_jid(quote.sender) if quote is not None else chat
+        return await client.build_reaction(chat, sender, target, str(body.get("emoji") or ""))
+    if kind == "poll":
+        options = [str(option) for option in body["options"]]
+        count = int(body.get("selectable_count") or 1)
+        vote = VoteType.SINGLE if count == 1 else VoteType.MULTIPLE
+        built = await client.build_poll_vote_creation(str(body["question"]), options, vote)
+        poll = _content(built)
+        if poll is not None and count > 1:
+            poll.selectableOptionsCount = min(count, len(options))
+        return built
+    raise PermanentEngineError(f"unknown message kind {kind!r}")
+
+
+def _content(message: Any) -> Any | None:
+    """The inner message that carries `contextInfo` (imageMessage, pollCreationMessage...)."""
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is not None and "contextInfo" in (
+            descriptor.message_type.fields_by_name
+        ):
+            return value
+    return None
+
+
+def apply_context(
+    message: Any, to_jid: str, reply_to: str | None, quote: Quote | None, mentions: list[str]
+) -> Any:
+    """Add the quote (reply_to) and the mentions; a plain conversation becomes extended text."""
+    if not reply_to and not mentions:
+        return message
+    if message.conversation:
+        message = Message(extendedTextMessage=ExtendedTextMessage(text=message.conversation))
+    content = _content(message)
+    if content is None:
+        return message  # reactions carry no context
+    context = ContextInfo()
+    if reply_to:
+        context.stanzaID = reply_to
+        chat = parse_jid(to_jid)
+        author = quote.sender if quote is not None else Jid2String(chat)
+        context.participant = author
+        if quote is not None and quote.message is not None:
+            context.quotedMessage.CopyFrom(quote.message)
+        else:
+            # Phones render a quote from its content; an unknown message is quoted empty.
+            context.quotedMessage.CopyFrom(Message(conversation=""))
+    existing = list(content.contextInfo.mentionedJID)
+    for mention in mentions:
+        if mention not in existing:
+            existing.append(mention)
+    content.contextInfo.MergeFrom(context)
+    del content.contextInfo.mentionedJID[:]
+    content.contextInfo.mentionedJID.extend(existing)
+    return message
+
+
+async def build_message(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    content = await build_content(client, message, quote)
+    mentions = [phone_jid(m) for m in message.mentions]
+    return apply_context(content, message.to_jid, message.reply_to, quote, mentions)

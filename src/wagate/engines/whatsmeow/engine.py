@@ -1,0 +1,192 @@
+"""The whatsmeow engine as the gateway sees it: thin proxies to clients in engine hosts.
+
+Nothing here imports neonize: the Go core lives only in the host processes, so an abort there
+never takes the API down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import structlog
+
+from wagate.config import Settings
+from wagate.db import Database
+from wagate.engines.base import (
+    ConnectionLost,
+    EngineEvent,
+    EngineHealth,
+    EventSink,
+    IncomingCall,
+    InstanceRef,
+    NotConnectedError,
+    NumberCheck,
+    OutgoingMessage,
+    SendResult,
+)
+from wagate.engines.whatsmeow.protocol import outgoing_to_wire
+from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
+from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
+
+log = structlog.get_logger(__name__)
+
+CONTROL_TIMEOUT_S = 15.0
+
+
+class WhatsmeowEngine:
+    name = "whatsmeow"
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.clients: dict[int, WhatsmeowClient] = {}
+        self.pool = HostPool(settings, self._on_event, self._on_host_exit)
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def open(self) -> None:
+        """Hosts start on first use: a node without whatsmeow instances runs none."""
+
+    async def close(self) -> None:
+        await self.pool.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> WhatsmeowClient:
+        return WhatsmeowClient(self, instance, sink)
+
+    async def forget(self, instance: InstanceRef) -> None:
+        await forget_device(self.settings, self.db, instance)
+
+    async def health(self) -> EngineHealth:
+        hosts = {
+            str(index): {"pid": host.pid, "alive": host.alive, "instances": len(ids)}
+            for index, host in self.pool.hosts.items()
+            for ids in [self.pool.instances_on(index)]
+        }
+        dead = [index for index, info in hosts.items() if not info["alive"] and info["instances"]]
+        detail = f"engine hosts down: {', '.join(dead)}" if dead else "ok"
+        return EngineHealth(ok=not dead, detail=detail, extra={"hosts": hosts})
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # --- from the hosts ----------------------------------------------------------------------
+
+    def _on_event(self, instance_id: int, token: str, event: EngineEvent) -> None:
+        client = self.clients.get(instance_id)
+        if client is None or client.token != token or client.stopped:
+            return  # a stopped or replaced client's last words
+        client.sink(event)
+
+    def _on_host_exit(self, host: EngineHost, reason: str) -> None:
+        for instance_id in self.pool.instances_on(host.index):
+            client = self.clients.get(instance_id)
+            if client is not None and not client.stopped:
+                client.sink(ConnectionLost(reason=f"engine host died ({reason})"))
+
+
+class WhatsmeowClient:
+    def __init__(self, engine: WhatsmeowEngine, instance: InstanceRef, sink: EventSink) -> None:
+        self.engine = engine
+        self.instance = instance
+        self.sink = sink
+        self.token = uuid.uuid4().hex
+        self.stopped = False
+        self._host: EngineHost | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.engine.clients[self.instance.id] = self
+        # Placing the instance may wait for a host to (re)start: never make the caller wait.
+        self.engine.spawn(self._start(), name=f"whatsmeow-start:{self.instance.name}")
+
+    async def _start(self) -> None:
+        store = device_store(self.engine.settings, self.instance)
+        try:
+            device = await stored_device(self.engine.db, self.instance) if store.shared else None
+            params = {
+                "instance_id": self.instance.id,
+                "token": self.token,
+                "dsn": store.dsn,
+                "shared": store.shared,
+                "device": device,
+            }
+            host = await self.engine.pool.host_for(self.instance.id)
+            if self.stopped:
+                return
+            # Set only now: a pair_phone waiting for the host must reach it after "start".
+            self._host = host
+            await host.request("start", params, CONTROL_TIMEOUT_S)
+        except Exception as exc:
+            if not self.stopped:
+                log.warning("whatsmeow start failed", instance=self.instance.name, error=str(exc))
+                self.sink(ConnectionLost(reason=f"engine host unavailable: {exc}"))
+
+    async def stop(self) -> None:
+        self.stopped = True
+        if self.engine.clients.get(self.instance.id) is self:
+            del self.engine.clients[self.instance.id]
+            self.engine.pool.release(self.instance.id)
+        host = self._host
+        wait_s = self.engine.settings.whatsmeow_stop_wait_s
+        if host is not None and host.alive:
+            try:
+                await host.request(
+                    "stop",
+                    {"instance_id": self.instance.id, "token": self.token, "wait_s": wait_s},
+                    wait_s + CONTROL_TIMEOUT_S,
+                )
+            except Exception as exc:
+                log.warning("whatsmeow stop failed", instance=self.instance.name, error=str(exc))
+
+    async def _call(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
+        host = self._host
+        if self.stopped or host is None:
+            raise NotConnectedError(f"instance '{self.instance.name}' has no live client")
+        return await host.request(method, {"instance_id": self.instance.id, **params}, timeout_s)
+
+    @property
+    def _timeout(self) -> float:
+        return self.engine.settings.whatsmeow_call_timeout_s + 5
+
+    async def logout(self) -> None:
+        await self._call("logout", {}, self._timeout + self.engine.settings.whatsmeow_stop_wait_s)
+
+    async def pair_phone(self, phone: str) -> str:
+        if self._host is None:  # the host may still be starting
+            for _ in range(int(self.engine.settings.whatsmeow_host_start_timeout_s * 10)):
+                if self._host is not None or self.stopped:
+                    break
+                await asyncio.sleep(0.1)
+        return str(await self._call("pair_phone", {"phone": phone}, 45.0))
+
+    # --- actions -----------------------------------------------------------------------------
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        # Building media (upload, ffmpeg) and sending are bounded separately in the host.
+        result = await self._call("send", {"message": outgoing_to_wire(message)}, self._timeout * 3)
+        return SendResult(message_id=str(result["message_id"]), timestamp=result["timestamp"])
+
+    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
+        result = await self._call("check_numbers", {"phones": phones}, self._timeout)
+        return [NumberCheck(**item) for item in result]
+
+    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None:
+        await self._call(
+            "mark_read", {"chat": chat, "message_ids": message_ids, "sender": sender}, self._timeout
+        )
+
+    async def presence(self, chat: str, state: str) -> None:
+        await self._call("presence", {"chat": chat, "state": state}, self._timeout)
+
+    async def reject_call(self, call: IncomingCall) -> None:
+        await self._call(
+            "reject_call", {"call": {"call_id": call.call_id, "caller": call.caller}}, self._timeout
+        )

@@ -1,0 +1,229 @@
+"""An engine host: `python -m wagate.engines.whatsmeow.host`, started by the gateway.
+
+It runs whatsmeow clients (through neonize) for the gateway, which started it and speaks to
+it over stdin/stdout (`protocol.py`). neonize can abort this process (NEONIZE.md §0); the
+gateway restarts it and reconnects its instances, and nothing else is lost.
+
+File descriptors: the real stdout is duplicated first and kept for the IPC channel only; fd 1
+is then pointed at stderr, so Go's `fmt.Println` lines (and any stray print) land on stderr,
+which the gateway reads line by line into its own log. Python logging writes JSON lines there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Before anything can print: keep the real stdout for frames, send fd 1 to stderr.
+IPC_FD = os.dup(1)
+os.dup2(2, 1)
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable, Coroutine  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from typing import Any  # noqa: E402
+
+from neonize._binder import ProxySettings  # noqa: E402
+
+from wagate.engines.base import IncomingCall, NotConnectedError  # noqa: E402
+from wagate.engines.whatsmeow.actions import Actions  # noqa: E402
+from wagate.engines.whatsmeow.gate import LifecycleGate  # noqa: E402
+from wagate.engines.whatsmeow.protocol import (  # noqa: E402
+    encode,
+    error_to_wire,
+    event_to_wire,
+    outgoing_from_wire,
+    read_frame,
+)
+from wagate.engines.whatsmeow.session import Session  # noqa: E402
+
+log = logging.getLogger("wagate.whatsmeow.host")
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        instance_id = getattr(record, "instance_id", None)
+        if instance_id is not None:
+            entry["instance_id"] = instance_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    # neonize attaches its own root handler at import (NEONIZE.md §11): replace it.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    numeric = getattr(logging, level.upper(), logging.WARNING)
+    logging.basicConfig(level=numeric, handlers=[handler], force=True)
+    # The Go log level is read from this logger at each connect: below WARNING, Go forwards
+    # every DEBUG line over FFI.
+    go_level = max(numeric, logging.WARNING)
+    for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
+        logging.getLogger(name).setLevel(go_level)
+
+
+class Host:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.connect_attempts = int(config.get("connect_attempts", 5))
+        self.max_media_bytes = int(config.get("max_media_bytes", 64 * 1024 * 1024))
+        self.call_timeout_s = float(config.get("call_timeout_s", 60.0))
+        self.stop_wait_s = float(config.get("stop_wait_s", 5.0))
+        self.sessions: dict[int, Session] = {}
+        self.actions: dict[int, Actions] = {}
+        self.gate = LifecycleGate()  # connect/stop alone; other Go calls together
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writer: asyncio.StreamWriter | None = None
+        self._stopping = asyncio.Event()
+
+    # --- used by sessions --------------------------------------------------------------------
+
+    def proxy(self) -> Any:
+        address = self.config.get("proxy")
+        if not address:
+            return None
+        return ProxySettings(proxy_address=str(address))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def emit(self, instance_id: int, token: str, event: Any) -> None:
+        self._send({"event": event_to_wire(event), "instance": instance_id, "token": token})
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(encode(frame))
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _session(self, instance_id: int) -> Session:
+        session = self.sessions.get(instance_id)
+        if session is None:
+            session = self.sessions[instance_id] = Session(self, instance_id)
+            self.actions[instance_id] = Actions(session, self.call_timeout_s)
+        return session
+
+    def _existing(self, params: dict[str, Any]) -> tuple[Session, Actions]:
+        instance_id = int(params["instance_id"])
+        if instance_id not in self.sessions:
+            raise NotConnectedError("the instance has no client in this engine host")
+        return self.sessions[instance_id], self.actions[instance_id]
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "ping":
+            await asyncio.sleep(float(params.get("delay", 0)))
+            return {"pid": os.getpid()}
+        if method == "status":
+            return {str(i): s.describe() for i, s in self.sessions.items()}
+        if method == "start":
+            session = self._session(int(params["instance_id"]))
+            await session.start(
+                str(params["token"]),
+                str(params["dsn"]),
+                bool(params["shared"]),
+                params.get("device"),
+            )
+            return None
+        if method == "stop":
+            instance_id = int(params["instance_id"])
+            if instance_id in self.sessions:
+                await self.sessions[instance_id].stop(
+                    params.get("token"), params.get("wait_s", self.stop_wait_s)
+                )
+            return None
+        session, actions = self._existing(params)
+        handlers: dict[str, Callable[[], Awaitable[Any]]] = {
+            "logout": lambda: actions.logout(),
+            "pair_phone": lambda: session.pair_phone(str(params["phone"])),
+            "send": lambda: actions.send(outgoing_from_wire(params["message"])),
+            "check_numbers": lambda: actions.check_numbers(list(params["phones"])),
+            "mark_read": lambda: actions.mark_read(
+                str(params["chat"]), list(params["message_ids"]), params.get("sender")
+            ),
+            "presence": lambda: actions.presence(str(params["chat"]), str(params["state"])),
+            "reject_call": lambda: actions.reject_call(IncomingCall(**params["call"])),
+        }
+        if method not in handlers:
+            raise ValueError(f"unknown method {method!r}")
+        result = await handlers[method]()
+        if method == "send":
+            return {"message_id": result.message_id, "timestamp": result.timestamp}
+        if method == "check_numbers":
+            return [{"phone": c.phone, "on_whatsapp": c.on_whatsapp, "jid": c.jid} for c in result]
+        return result
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        request_id = frame.get("id")
+        try:
+            result = await self._call(str(frame.get("method")), dict(frame.get("params") or {}))
+        except Exception as exc:
+            if not isinstance(exc, ValueError | KeyError | TypeError) and not hasattr(exc, "code"):
+                log.warning("%s failed: %s", frame.get("method"), exc)
+            self._send({"id": request_id, "ok": False, "error": error_to_wire(exc)})
+        else:
+            self._send({"id": request_id, "ok": True, "result": result})
+
+    # --- the process -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        workers = int(self.config.get("instances_per_host", 50)) + 32
+        # NEONIZE.md §0.3: every neonize call and each live session holds a pool thread.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=workers))
+        reader = asyncio.StreamReader(limit=2**20)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(IPC_FD, "wb", buffering=0)
+        )
+        self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
+        self._send({"hello": {"pid": os.getpid(), "started": time.time()}})
+        reading = loop.create_task(self._read(reader))
+        stopping = loop.create_task(self._stopping.wait())
+        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await self.shutdown()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while (frame := await read_frame(reader)) is not None:
+            self.spawn(self._handle(frame))
+
+    async def shutdown(self) -> None:
+        sessions = list(self.sessions.values())
+        await asyncio.gather(
+            *(s.stop(None, self.stop_wait_s) for s in sessions), return_exceptions=True
+        )
+        if self._writer is not None:
+            with_drain = self._writer.drain()
+            try:
+                await asyncio.wait_for(with_drain, 1)
+            except Exception as exc:
+                log.debug("drain at exit failed: %s", exc)
+
+
+def main() -> None:
+    # The gateway passes the config in the environment (it may hold a proxy password).
+    config: dict[str, Any] = json.loads(os.environ.pop("WAGATE_WHATSMEOW_HOST_CONFIG", "") or "{}")
+    configure_logging(str(config.get("log_level", "warning")))
+    asyncio.run(Host(config).run())
+    # A Go dial can keep a worker thread for ~60 s; do not wait for it at exit.
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
