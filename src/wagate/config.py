@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
     rate_limit_admin: bool = False
+    # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
+    # closed after this many seconds; over `http_limit_concurrency` open connections and
+    # requests new ones get 503; `h11` request heads are capped at `http_max_header_bytes`.
+    http_keepalive_timeout_s: int = 5
+    http_limit_concurrency: int | None = None
+    http_max_header_bytes: int = 64 * 1024
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
     # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
