@@ -14,6 +14,9 @@ from starlette.routing import Match
 
 from wagate import health
 from wagate.admin import admin_token_hash
+from wagate.cluster.forwarding import ForwardingMiddleware
+from wagate.cluster.routes import router as cluster_router
+from wagate.cluster.service import start_cluster
 from wagate.config import Settings
 from wagate.dashboard.routes import router as dashboard_router
 from wagate.db import Database
@@ -72,14 +75,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for engine in engines.values():
         await engine.open()
     messaging = await start_messaging(state)
-    if settings.role == "all":
+    state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
+    if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
-        await messaging.close()
+        await messaging.close()  # in-flight sends finish first
+        await state.cluster.stop()  # then this node's instances are handed over to the others
         await manager.close()
         for engine in engines.values():
             await engine.close()
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
+    app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.request_body_limit,
@@ -138,4 +144,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for router in messaging_routers:
         app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(cluster_router)
     return app

@@ -45,6 +45,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.effective_database_url)
+    settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
     config = uvicorn.Config(
         app,
@@ -54,6 +55,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,
+        # Slow clients: uvicorn has no timeout for a request head that never completes (a
+        # reverse proxy in front covers that, SECURITY.md); what it offers is set here.
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        limit_concurrency=settings.http_limit_concurrency,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
     _NodeServer(config, app).run()
 

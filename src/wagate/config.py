@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
     rate_limit_admin: bool = False
+    # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
+    # closed after this many seconds; over `http_limit_concurrency` open connections and
+    # requests new ones get 503; `h11` request heads are capped at `http_max_header_bytes`.
+    http_keepalive_timeout_s: int = 5
+    http_limit_concurrency: int | None = None
+    http_max_header_bytes: int = 64 * 1024
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
     # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
@@ -86,12 +92,20 @@ class Settings(BaseSettings):
     # delivered or failed rows are kept.
     webhook_retry_base_delay_s: float = 5.0
     webhook_retry_max_delay_s: float = 3600.0
-    webhook_concurrency_per_url: int = 16
+    webhook_concurrency_per_url: int = 8
     webhook_max_in_flight: int = 1024
     webhook_batch_size: int = 200
     webhook_poll_interval_s: float = 1.0
     webhook_retention_s: int = 7 * 24 * 3600
     webhook_cleanup_interval_s: float = 3600.0
+    # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
+    cluster_key_prefix: str = "wagate:cluster:"
+    lease_ttl_s: float = 15.0
+    lease_renew_interval_s: float = 5.0
+    heartbeat_interval_s: float = 5.0
+    placement_interval_s: float = 2.0
+    internal_url: str | None = None  # how other nodes reach this one; default http://host:port
+    forward_timeout_s: float = 30.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -103,6 +117,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').as_posix()}"
+
+    @property
+    def node_address(self) -> str:
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.port}"
 
     @property
     def request_body_limit(self) -> int:

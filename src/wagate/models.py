@@ -52,6 +52,9 @@ class Instance(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     node: Mapped[str | None] = mapped_column(String(128))
+    # The fencing token of the lease under which `node` holds the instance (cluster mode):
+    # writes of a holder whose token is older are refused.
+    fencing_token: Mapped[int | None] = mapped_column(BigInteger)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -221,5 +224,9 @@ class Node(Base):
     __tablename__ = "nodes"
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
+    # Where the other nodes reach this one to forward lifecycle calls (WAGATE_INTERNAL_URL).
+    address: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when the node stops cleanly (or starts draining): it no longer counts as live.
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

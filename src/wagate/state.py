@@ -12,6 +12,7 @@ from wagate.db import Database
 from wagate.events.bus import EventBus
 
 if TYPE_CHECKING:
+    from wagate.cluster.service import Cluster
     from wagate.engines.manager import ClientManager
     from wagate.webhooks.delivery import DeliveryWorker
     from wagate.worker.runtime import Messaging
@@ -28,6 +29,8 @@ class AppState:
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)
     messaging: Messaging | None = None
+    # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
+    cluster: Cluster | None = None
 
 
 def get_state(request: Request) -> AppState:

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from wagate.cluster.ownership import LocalOwnership, Ownership
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines.base import (
@@ -43,6 +44,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
+PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
 
@@ -62,8 +64,10 @@ class Slot:
     reconnect_task: asyncio.Task[None] | None = None
     reconnect_attempt: int = 0
     deleted: bool = False
-    events: asyncio.Queue[tuple[int, EngineEvent]] = field(default_factory=asyncio.Queue)
+    # None ends the pump: it finishes the event in hand rather than being cancelled mid-write.
+    events: asyncio.Queue[tuple[int, EngineEvent] | None] = field(default_factory=asyncio.Queue)
     pump: asyncio.Task[None] | None = None
+    busy: bool = False  # the pump is handling an event it took off the queue
 
 
 class ClientManager:
@@ -78,6 +82,8 @@ class ClientManager:
         self._slots_lock = asyncio.Lock()
         self._message_hooks: list[MessageHook] = []
         self._closing = False
+        # Cluster mode replaces it with the lease gate (wagate.cluster).
+        self.ownership: Ownership = LocalOwnership()
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -113,16 +119,21 @@ class ClientManager:
         await asyncio.gather(*(self._release(slot) for slot in list(self._slots.values())))
         self._slots.clear()
 
-    async def _release(self, slot: Slot) -> None:
+    async def release(self, name: str, reason: str = "handover") -> None:
+        """Stop the instance's client here, keeping what the user asked for (the cluster hands
+        the instance to another node, or this node lost its lease)."""
+        async with self._slots_lock:
+            slot = self._slots.pop(name, None)
+        if slot is not None:
+            await self._release(slot, reason)
+
+    async def _release(self, slot: Slot, reason: str = "node_stopping") -> None:
         async with slot.lock:
             had_client = slot.client is not None or slot.reconnect_task is not None
             await self._stop_client(slot)
             if had_client:
-                await self._set_status(slot, Status.DISCONNECTED, reason="node_stopping")
-        if slot.pump is not None:
-            slot.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await slot.pump
+                await self._set_status(slot, Status.DISCONNECTED, reason=reason)
+        await self._end_pump(slot)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -145,6 +156,17 @@ class ClientManager:
         if slot is None or slot.client is None or slot.status != Status.CONNECTED:
             raise NotConnectedError(f"instance '{name}' is not connected")
         return slot.client
+
+    async def settled(self, name: str) -> None:
+        """Wait until every event the instance's client reported so far has been handled and
+        published (its queue is empty and no lifecycle call holds its lock). Callers bound
+        the wait with asyncio.timeout."""
+        slot = self._slots.get(name)
+        if slot is None:
+            return
+        # Polled: it serves tests and diagnostics, not a hot path.
+        while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
     def live_count(self) -> int:
         return sum(1 for slot in self._slots.values() if slot.client is not None)
@@ -231,8 +253,7 @@ class ClientManager:
         async with self._slots_lock:
             if self._slots.get(name) is slot:
                 del self._slots[name]
-        if slot.pump is not None:
-            slot.pump.cancel()
+        await self._end_pump(slot)
         self.bus.close_instance(name)
 
     async def pair_phone(self, name: str, phone: str) -> str:
@@ -268,12 +289,15 @@ class ClientManager:
             slot = self._slots.get(name)
             if slot is not None:
                 return slot
+            if self._closing:  # no new slot (and no event pump task) once close() started
+                raise NotConnectedError("this node is stopping")
             async with self.db.session() as session:
                 row = await repository.get_by_name(session, name)
             if row is None:
                 raise LookupError(name)
             if row.engine not in self.engines:
                 raise NotConnectedError(f"engine '{row.engine}' is not available on this node")
+            await self.ownership.claim(row.id, row.name)
             status = Status(row.status)
             if status in LIVE:  # left over from a node that stopped: nothing runs here yet
                 status = Status.DISCONNECTED
@@ -288,6 +312,9 @@ class ClientManager:
             return slot
 
     async def _start_client(self, slot: Slot) -> None:
+        if not self.ownership.may_run(slot.ref.id):
+            log.warning("client not started: lease not held", instance=slot.ref.name)
+            return
         slot.generation += 1
         generation = slot.generation
         slot.qr = None
@@ -339,9 +366,25 @@ class ClientManager:
 
         slot.reconnect_task = asyncio.create_task(reconnect(), name=f"reconnect:{slot.ref.name}")
 
+    async def _end_pump(self, slot: Slot) -> None:
+        pump = slot.pump
+        if pump is None or pump.done():
+            return
+        slot.events.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), PUMP_DRAIN_S)
+        except TimeoutError:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
     async def _pump(self, slot: Slot) -> None:
         while True:
-            generation, event = await slot.events.get()
+            item = await slot.events.get()
+            if item is None:
+                return
+            generation, event = item
+            slot.busy = True
             try:
                 if isinstance(event, InboundMessage | Receipt):
                     if generation == slot.generation:
@@ -359,6 +402,8 @@ class ClientManager:
                     await self._on_state_event(slot, event)
             except Exception:
                 log.exception("event handling failed", instance=slot.ref.name)
+            finally:
+                slot.busy = False
 
     async def _on_state_event(self, slot: Slot, event: EngineEvent) -> None:
         name = slot.ref.name
@@ -428,7 +473,8 @@ class ClientManager:
             values["last_error"] = None
         if new != Status.PAIRING:
             values.update(qr_code=None, qr_expires_at=None)
-        await self._save(slot, **values)
+        if not await self._save(slot, **values):
+            return  # fenced off: another node holds the instance now
         if new != previous or fields.get("jid") is not None:
             jid = fields.get("jid", slot.ref.jid)
             await self._publish(
@@ -440,9 +486,9 @@ class ClientManager:
     async def _touch(self, slot: Slot) -> None:
         await self._save(slot, last_event_at=utcnow())
 
-    async def _save(self, slot: Slot, **fields: Any) -> None:
+    async def _save(self, slot: Slot, **fields: Any) -> bool:
         async with self.db.transaction() as session:
-            await repository.update_fields(session, slot.ref.id, **fields)
+            return await self.ownership.write(session, slot.ref.id, fields)
 
     async def _publish(self, slot: Slot, event: str, data: dict[str, Any]) -> None:
         await self.bus.publish(slot.ref.name, slot.ref.id, event, data)

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("node", sa.String(length=128), nullable=True),
+        sa.Column("fencing_token", sa.BigInteger(), nullable=True),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("webhook", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -57,8 +58,10 @@ def upgrade() -> None:
         "nodes",
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=255), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nodes")),
     )
     op.create_table(

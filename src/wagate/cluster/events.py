@@ -1,0 +1,96 @@
+"""Live events across nodes: what an instance's holder publishes reaches SSE everywhere.
+
+Each node adds a sink to its EventBus that publishes the event on one Redis pub/sub channel,
+and listens on that channel, handing the events of other nodes to its local subscribers
+(`EventBus.fan_out`, which reaches SSE streams only: the webhook outbox was already written
+once, by the holder). A node skips its own messages, so nothing is delivered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from wagate.events.bus import Event, EventBus
+
+log = structlog.get_logger(__name__)
+RETRY_S = 1.0
+
+
+class EventRelay:
+    def __init__(self, redis: Redis, bus: EventBus, node_id: str, prefix: str) -> None:
+        self.redis = redis
+        self.bus = bus
+        self.node_id = node_id
+        self.channel = f"{prefix}events"
+        self._task: asyncio.Task[None] | None = None
+        self.received = 0
+
+    async def start(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self.channel)  # subscribed before the node serves
+        self._task = asyncio.create_task(self._listen(pubsub), name="cluster-events")
+        self.bus.add_sink(self.publish)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def publish(self, event: Event) -> None:
+        payload = {
+            "node": self.node_id,
+            "id": event.id,
+            "event": event.event,
+            "instance": event.instance,
+            "instance_id": event.instance_id,
+            "timestamp": event.timestamp.isoformat(),
+            "data": event.data,
+        }
+        await self.redis.publish(self.channel, orjson.dumps(payload))
+
+    def _deliver(self, raw: bytes | str) -> None:
+        item: dict[str, Any] = orjson.loads(raw)
+        if item.get("node") == self.node_id:
+            return
+        self.received += 1
+        self.bus.fan_out(
+            Event(
+                id=item["id"],
+                event=item["event"],
+                instance=item["instance"],
+                instance_id=int(item["instance_id"]),
+                timestamp=datetime.fromisoformat(item["timestamp"]),
+                data=item["data"],
+            )
+        )
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        try:
+                            self._deliver(message["data"])
+                        except Exception:
+                            log.exception("bad cluster event")
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                raise
+            except Exception as exc:
+                log.warning("cluster event channel lost; resubscribing", error=repr(exc))
+                await asyncio.sleep(RETRY_S)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                with contextlib.suppress(Exception):
+                    await pubsub.subscribe(self.channel)

@@ -1,0 +1,95 @@
+"""The node registry: one row per node in `nodes`, kept fresh by a heartbeat."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from wagate.db import Database, utcnow
+from wagate.models import Node
+
+# Nodes silent for longer than this are no longer listed by GET /v1/cluster.
+LIST_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    id: str
+    role: str
+    address: str | None
+    started_at: datetime
+    last_seen_at: datetime
+    stopped_at: datetime | None
+    live: bool
+
+
+class NodeRegistry:
+    def __init__(self, db: Database, node_id: str, dead_after_s: float) -> None:
+        self.db = db
+        self.node_id = node_id
+        self.dead_after = timedelta(seconds=dead_after_s)
+
+    async def register(self, role: str, address: str) -> None:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await session.merge(
+                Node(
+                    id=self.node_id,
+                    role=role,
+                    address=address,
+                    started_at=now,
+                    last_seen_at=now,
+                    stopped_at=None,
+                )
+            )
+
+    async def heartbeat(self) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Node)
+                .where(Node.id == self.node_id, Node.stopped_at.is_(None))
+                .values(last_seen_at=utcnow())
+            )
+
+    async def mark_stopped(self) -> None:
+        """The node is draining or gone: the others stop counting it from now on."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Node).where(Node.id == self.node_id).values(stopped_at=now, last_seen_at=now)
+            )
+
+    def is_live(self, node: Node, now: datetime) -> bool:
+        return node.stopped_at is None and now - node.last_seen_at <= self.dead_after
+
+    async def nodes(self, window: timedelta = LIST_WINDOW) -> list[NodeView]:
+        now = utcnow()
+        async with self.db.session() as session:
+            rows: Sequence[Node] = (
+                (
+                    await session.execute(
+                        select(Node).where(Node.last_seen_at >= now - window).order_by(Node.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [
+            NodeView(
+                id=row.id,
+                role=row.role,
+                address=row.address,
+                started_at=row.started_at,
+                last_seen_at=row.last_seen_at,
+                stopped_at=row.stopped_at,
+                live=self.is_live(row, now),
+            )
+            for row in rows
+        ]
+
+    async def live_holders(self) -> list[NodeView]:
+        """Live nodes that take instances (role `all`)."""
+        return [n for n in await self.nodes(self.dead_after) if n.live and n.role == "all"]

@@ -1,0 +1,241 @@
+"""The ownership gate the client manager consults: may this node run, and write, an instance?
+
+- `LocalOwnership` (one node, no Redis): the process owns every instance.
+- `LeaseOwnership` (cluster): the node runs an instance only while it holds the instance's
+  lease (`leases.py`), and every status write carries the lease's fencing token: the write is
+  `UPDATE instances … WHERE fencing_token = <ours>`, so once another node has taken the
+  instance (and written its larger token) a stale holder's writes change nothing.
+
+The send worker uses `fencing_token(name)` when it takes a message and `still_holds(name,
+token)` before it records the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.db import Database, utcnow
+from wagate.engines.base import NotConnectedError
+from wagate.instances import repository
+from wagate.models import Instance
+
+from .leases import Holder, LeaseStore
+
+log = structlog.get_logger(__name__)
+
+
+class NotHeld(NotConnectedError):
+    """This node does not hold the instance (another node does, or it is being handed over)."""
+
+
+class Ownership(Protocol):
+    async def claim(self, instance_id: int, name: str) -> None:
+        """Make sure this node holds the instance before acting on it, or raise NotHeld."""
+
+    def may_run(self, instance_id: int) -> bool:
+        """Whether a client of the instance may be started (or kept running) here now."""
+
+    async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
+        """Write instance fields under this node's fencing token; False when refused."""
+
+    def fencing_token(self, name: str) -> int | None:
+        """The token under which this node holds the instance now; None when it does not."""
+
+    async def still_holds(self, name: str, token: int) -> bool:
+        """Whether the lease taken with `token` is still this node's (asks Redis)."""
+
+
+class LocalOwnership:
+    """A single node owns everything: nothing is checked."""
+
+    async def claim(self, instance_id: int, name: str) -> None:
+        return None
+
+    def may_run(self, instance_id: int) -> bool:
+        return True
+
+    async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
+        await repository.update_fields(session, instance_id, **fields)
+        return True
+
+    def fencing_token(self, name: str) -> int | None:
+        return 0
+
+    async def still_holds(self, name: str, token: int) -> bool:
+        return True
+
+
+@dataclass(eq=False)
+class HeldLease:
+    instance_id: int
+    name: str
+    holder: Holder
+    valid_until: float  # time.monotonic(): the lease surely lives in Redis until then
+    acquired_at: float
+    last_used: float
+    releasing: bool = False
+
+
+class LeaseOwnership:
+    def __init__(
+        self,
+        db: Database,
+        store: LeaseStore,
+        node_id: str,
+        *,
+        ttl_s: float,
+        takes_instances: bool = True,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.node_id = node_id
+        self.ttl_s = ttl_s
+        # Stop a client this long before the lease could expire in Redis: the time it takes
+        # to stop it, with room for a slow event loop.
+        self.stop_margin_s = ttl_s / 4
+        self.takes_instances = takes_instances
+        self.leases: dict[int, HeldLease] = {}
+        self.ids: dict[str, int] = {}
+        # Called (synchronously) when a lease is lost: the runtime stops the client.
+        self.on_lost: Callable[[HeldLease, str], None] = lambda lease, why: None
+
+    # --- the gate ----------------------------------------------------------------------------
+
+    async def claim(self, instance_id: int, name: str) -> None:
+        if not self.takes_instances:
+            raise NotHeld("this node holds no instance (WAGATE_ROLE=api)")
+        lease = self.leases.get(instance_id)
+        if lease is not None and lease.releasing:
+            raise NotHeld(f"instance '{name}' is being handed over to another node; retry")
+        if lease is not None and self.may_run(instance_id):
+            lease.last_used = time.monotonic()
+            return
+        if lease is None and await self.acquire(instance_id, name):
+            return
+        holder = await self.store.holder(instance_id)
+        where = f"node '{holder.node}'" if holder else "another node"
+        raise NotHeld(f"instance '{name}' is held by {where}")
+
+    def may_run(self, instance_id: int) -> bool:
+        lease = self.leases.get(instance_id)
+        if lease is None or lease.releasing:
+            return False
+        return time.monotonic() < lease.valid_until - self.stop_margin_s
+
+    async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
+        lease = self.leases.get(instance_id)
+        if lease is None:
+            log.warning(
+                "write refused: lease not held", instance_id=instance_id, fields=list(fields)
+            )
+            return False
+        fields.setdefault("updated_at", utcnow())
+        result: Any = await session.execute(
+            update(Instance)
+            .where(Instance.id == instance_id, Instance.fencing_token == lease.holder.token)
+            .values(**fields)
+        )
+        if result.rowcount == 1:
+            return True
+        log.warning("write refused: fencing token superseded", instance=lease.name)
+        self.lose(instance_id, "fencing token superseded")
+        return False
+
+    def fencing_token(self, name: str) -> int | None:
+        instance_id = self.ids.get(name)
+        if instance_id is None or not self.may_run(instance_id):
+            return None
+        return self.leases[instance_id].holder.token
+
+    async def still_holds(self, name: str, token: int) -> bool:
+        instance_id = self.ids.get(name)
+        if instance_id is None or not self.may_run(instance_id):
+            return False
+        holder = await self.store.holder(instance_id)
+        return holder == Holder(self.node_id, token)
+
+    # --- leases ------------------------------------------------------------------------------
+
+    def held(self) -> dict[int, HeldLease]:
+        return dict(self.leases)
+
+    async def acquire(self, instance_id: int, name: str) -> bool:
+        """Take the lease if it is free and write its token to the instance row."""
+        if not self.takes_instances or instance_id in self.leases:
+            return False
+        async with self.db.session() as session:
+            floor = await session.scalar(
+                select(Instance.fencing_token).where(Instance.id == instance_id)
+            )
+        started = time.monotonic()
+        token = await self.store.acquire(
+            instance_id, self.node_id, int(self.ttl_s * 1000), floor or 0
+        )
+        if token is None:
+            return False
+        holder = Holder(self.node_id, token)
+        async with self.db.transaction() as session:
+            result: Any = await session.execute(
+                update(Instance)
+                .where(
+                    Instance.id == instance_id,
+                    or_(Instance.fencing_token.is_(None), Instance.fencing_token < token),
+                )
+                .values(fencing_token=token)
+            )
+        if result.rowcount != 1:  # the instance was deleted meanwhile
+            await self.store.release(instance_id, holder)
+            return False
+        now = time.monotonic()
+        self.leases[instance_id] = HeldLease(
+            instance_id, name, holder, started + self.ttl_s, now, now
+        )
+        self.ids[name] = instance_id
+        log.info("lease acquired", instance=name, token=token)
+        return True
+
+    def renewed(self, instance_id: int, holder: Holder, started: float) -> None:
+        lease = self.leases.get(instance_id)
+        if lease is not None and lease.holder == holder:
+            lease.valid_until = started + self.ttl_s
+
+    def lose(self, instance_id: int, why: str) -> None:
+        """From now on no client of the instance may run here; the runtime stops the client.
+
+        Writes still carry the old token until the lease is given back: the database accepts
+        the last status ("disconnected") only if no other node has taken the instance since.
+        """
+        lease = self.leases.get(instance_id)
+        if lease is None or lease.releasing:
+            return
+        lease.releasing = True
+        log.warning("lease lost", instance=lease.name, reason=why)
+        self.on_lost(lease, why)
+
+    def active(self) -> dict[int, HeldLease]:
+        """Held leases that are not being given back."""
+        return {iid: lease for iid, lease in self.leases.items() if not lease.releasing}
+
+    def expiring(self) -> list[HeldLease]:
+        """Leases not renewed in time: their clients must stop now."""
+        limit = time.monotonic() + self.stop_margin_s
+        return [lease for lease in self.active().values() if lease.valid_until <= limit]
+
+    async def give_back(self, instance_id: int) -> None:
+        """Release a lease in Redis after its client was stopped (handover)."""
+        lease = self.leases.pop(instance_id, None)
+        if lease is None:
+            return
+        if self.ids.get(lease.name) == instance_id:
+            del self.ids[lease.name]
+        try:
+            await self.store.release(instance_id, lease.holder)
+        except Exception as exc:  # it expires by itself
+            log.warning("lease release failed", instance=lease.name, error=str(exc))

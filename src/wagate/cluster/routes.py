@@ -1,0 +1,26 @@
+"""GET /v1/cluster: the nodes, the instances each holds, when each was last seen."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from wagate.auth.dependencies import AdminPrincipal
+from wagate.errors import Unavailable, error_responses
+from wagate.state import State
+
+from . import service
+from .schemas import ClusterOut
+
+router = APIRouter(prefix="/v1/cluster", tags=["cluster"])
+
+
+@router.get("", response_model=ClusterOut, responses=error_responses(401, 403, 503))
+async def get_cluster(state: State, _: AdminPrincipal) -> ClusterOut:
+    if state.cluster is None:
+        raise Unavailable("the node is starting")
+    try:
+        return await service.describe(state, state.cluster)
+    except (RedisError, SQLAlchemyError, OSError) as exc:
+        raise Unavailable(f"cluster state unreachable: {type(exc).__name__}") from exc

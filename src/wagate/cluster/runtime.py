@@ -1,0 +1,258 @@
+"""The cluster runtime of one node: heartbeat, lease renewal, the lease guard and placement.
+
+Four loops, so that a slow one never delays another:
+- heartbeat: `nodes.last_seen_at` every `heartbeat_interval_s`;
+- renew: every held lease, in one Redis round trip, every `lease_renew_interval_s`;
+- guard: a lease not renewed in time has its client stopped at once, a quarter of the TTL
+  before it could expire in Redis, so the client is gone before another node may connect;
+- placement: every `placement_interval_s`, take free instances up to the fair share, give back
+  the excess while another node has room, give back instances nobody wants connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from wagate.config import Settings
+from wagate.db import Database
+from wagate.engines.manager import ClientManager
+from wagate.engines.status import LIVE, Status
+from wagate.models import Instance
+
+from .events import EventRelay
+from .leases import Holder, LeaseStore
+from .nodes import NodeRegistry
+from .ownership import HeldLease, LeaseOwnership
+from .placement import plan
+
+log = structlog.get_logger(__name__)
+
+TAKE_CONCURRENCY = 50
+
+
+class ClusterNode:
+    """One node of a cluster (WAGATE_REDIS_URL set)."""
+
+    mode = "cluster"
+
+    def __init__(
+        self, settings: Settings, db: Database, manager: ClientManager, redis: Redis
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.manager = manager
+        self.redis = redis
+        self.node_id = settings.node_id
+        self.holds_instances = settings.role == "all"
+        self.store = LeaseStore(redis, settings.cluster_key_prefix)
+        self.registry = NodeRegistry(db, settings.node_id, dead_after_s=settings.lease_ttl_s)
+        self.ownership = LeaseOwnership(
+            db, self.store, settings.node_id, ttl_s=settings.lease_ttl_s,
+            takes_instances=self.holds_instances,
+        )  # fmt: skip
+        self.ownership.on_lost = self._on_lost
+        self.relay: EventRelay | None = None
+        # Forwards lifecycle calls to other nodes (forwarding.py).
+        self.http = httpx.AsyncClient(timeout=settings.forward_timeout_s)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._take_gate = asyncio.Semaphore(TAKE_CONCURRENCY)
+        self._stopping = False
+        # A lease taken for a lifecycle call on an instance nobody wants connected is kept this
+        # long before it is given back (so the call finishes first); a lease just taken is not
+        # moved for balance before this long either (no ping-pong between nodes).
+        self.idle_grace_s = max(1.0, 5 * settings.placement_interval_s)
+
+    # --- start and stop ----------------------------------------------------------------------
+
+    async def start(self, relay: EventRelay) -> None:
+        self.relay = relay
+        self.manager.ownership = self.ownership
+        await self.registry.register(self.settings.role, self.settings.node_address)
+        await relay.start()
+        self._loop("heartbeat", self.registry.heartbeat, self.settings.heartbeat_interval_s)
+        if self.holds_instances:
+            self._loop("renew", self._renew, self.settings.lease_renew_interval_s)
+            self._loop("guard", self._guard, min(0.25, self.settings.lease_ttl_s / 10))
+            self._loop("placement", self.place, self.settings.placement_interval_s)
+        log.info("cluster node started", node=self.node_id, role=self.settings.role)
+
+    def _loop(self, name: str, step: Callable[[], Awaitable[None]], every: float) -> None:
+        async def run() -> None:
+            while True:
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("cluster loop step failed", loop=name, error=repr(exc))
+                await asyncio.sleep(every)
+
+        self._tasks.append(asyncio.create_task(run(), name=f"cluster-{name}"))
+
+    async def stop(self) -> None:
+        """SIGTERM: stop taking instances, leave the live set, hand every instance over."""
+        self._stopping = True
+        for task in self._tasks:
+            if task.get_name() == "cluster-placement":
+                task.cancel()
+        with contextlib.suppress(Exception):
+            await self.registry.mark_stopped()
+        held = list(self.ownership.active())
+        await asyncio.gather(*(self.hand_over(iid) for iid in held), return_exceptions=True)
+        log.info("cluster node handed over its instances", node=self.node_id, count=len(held))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.redis.aclose()
+        await self.http.aclose()
+
+    # --- leases ------------------------------------------------------------------------------
+
+    async def _renew(self) -> None:
+        leases = {iid: lease.holder for iid, lease in self.ownership.active().items()}
+        if not leases:
+            return
+        started = time.monotonic()
+        timeout = max(0.1, self.settings.lease_renew_interval_s)
+        results = await asyncio.wait_for(
+            self.store.renew_many(leases, int(self.settings.lease_ttl_s * 1000)), timeout
+        )
+        for iid, ok in results.items():
+            if ok:
+                self.ownership.renewed(iid, leases[iid], started)
+            else:
+                self.ownership.lose(iid, "lease taken or expired in Redis")
+
+    async def _guard(self) -> None:
+        for lease in self.ownership.expiring():
+            self.ownership.lose(lease.instance_id, "lease not renewed in time")
+
+    def _on_lost(self, lease: HeldLease, why: str) -> None:
+        # No client may start any more (the lease is marked); stop the running one now.
+        self._spawn(self._drop(lease), f"lost:{lease.name}")
+
+    async def _drop(self, lease: HeldLease) -> None:
+        try:
+            await self.manager.release(lease.name, reason="lease_lost")
+        finally:
+            await self.ownership.give_back(lease.instance_id)
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("cluster task failed", task=name)
+
+        task = asyncio.create_task(run(), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def hand_over(self, instance_id: int) -> None:
+        """Stop the client (its last status written under our token), then free the lease."""
+        lease = self.ownership.leases.get(instance_id)
+        if lease is None or lease.releasing:
+            return
+        lease.releasing = True
+        try:
+            await self.manager.release(lease.name, reason="handover")
+        finally:
+            await self.ownership.give_back(instance_id)
+
+    async def take(self, instance_id: int, name: str) -> None:
+        async with self._take_gate:
+            if self._stopping or instance_id not in self.ownership.leases:
+                return
+            try:
+                await self.manager.connect(name, remember=False)
+            except Exception as exc:
+                log.warning("taking over failed", instance=name, error=repr(exc))
+
+    async def lease_holders(self) -> dict[int, Holder]:
+        """Who holds each instance now (instances nobody holds are absent)."""
+        async with self.db.session() as session:
+            ids = list((await session.execute(select(Instance.id))).scalars().all())
+        return await self.store.holders(ids)
+
+    # --- placement ---------------------------------------------------------------------------
+
+    async def _wanted(self) -> dict[int, str]:
+        engines = list(self.manager.engines)
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Instance.id, Instance.name).where(
+                    Instance.desired_state == "connected", Instance.engine.in_(engines)
+                )
+            )
+            return {iid: name for iid, name in rows.all()}
+
+    async def _existing(self, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        async with self.db.session() as session:
+            rows = await session.execute(select(Instance.id).where(Instance.id.in_(ids)))
+            return {iid for (iid,) in rows.all()}
+
+    async def place(self) -> None:
+        if self._stopping:
+            return
+        wanted = await self._wanted()
+        live = [n.id for n in await self.registry.live_holders()]
+        held = self.ownership.active()
+        await self._give_back_unwanted(wanted, held)
+        holders = await self.store.holders(sorted(set(wanted) | set(held)))
+        for iid in list(held):
+            holder = holders.get(iid)
+            if holder is None or holder != held[iid].holder:
+                self.ownership.lose(iid, "lease no longer in Redis")
+        now = time.monotonic()
+        releasable = [
+            iid
+            for iid, lease in self.ownership.active().items()
+            if now - lease.acquired_at > self.idle_grace_s
+            and self.manager.status_of(lease.name) not in (Status.PAIRING, Status.CONNECTING)
+        ]
+        decision = plan(
+            self.node_id,
+            wanted,
+            {iid: h.node for iid, h in holders.items()},
+            live,
+            releasable,
+        )
+        taken = 0
+        for iid in decision.candidates:
+            if taken >= decision.room or self._stopping:
+                break
+            if await self.ownership.acquire(iid, wanted[iid]):
+                taken += 1
+                self._spawn(self.take(iid, wanted[iid]), f"take:{wanted[iid]}")
+        for iid in decision.release:
+            log.info("handing over for balance", instance=wanted.get(iid), share=decision.share)
+            self._spawn(self.hand_over(iid), f"balance:{iid}")
+
+    async def _give_back_unwanted(self, wanted: dict[int, str], held: dict[int, HeldLease]) -> None:
+        now = time.monotonic()
+        unwanted = [iid for iid in held if iid not in wanted]
+        existing = await self._existing(unwanted)
+        for iid in unwanted:
+            lease = held[iid]
+            if iid not in existing:  # deleted elsewhere: stop whatever still runs here
+                await self.manager.release(lease.name, reason="deleted")
+                await self.ownership.give_back(iid)
+            elif (
+                now - lease.last_used > self.idle_grace_s
+                and self.manager.status_of(lease.name) not in LIVE
+            ):
+                await self.hand_over(iid)

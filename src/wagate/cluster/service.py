@@ -1,0 +1,121 @@
+"""Starting the cluster part of a node, and what GET /v1/cluster shows.
+
+Without WAGATE_REDIS_URL the node is alone (`SingleNode`): it owns every instance and the
+lifespan resumes them itself. With it, `ClusterNode` takes over ownership (runtime.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from wagate.db import utcnow
+from wagate.models import Instance
+
+from .events import EventRelay
+from .runtime import ClusterNode
+from .schemas import ClusterOut, NodeOut
+
+if TYPE_CHECKING:
+    from wagate.state import AppState
+
+
+class SingleNode:
+    """The one process owns everything; nothing to coordinate."""
+
+    mode = "single"
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.node_id = state.settings.node_id
+        self.started_at = utcnow()
+
+    async def stop(self) -> None:
+        return None
+
+    async def describe(self) -> ClusterOut:
+        settings = self.state.settings
+        async with self.state.db.session() as session:
+            names = (
+                await session.execute(
+                    select(Instance.name).where(Instance.node == self.node_id).order_by(Instance.id)
+                )
+            ).scalars()
+            held = list(names)
+        now = utcnow()
+        node = NodeOut(
+            id=self.node_id,
+            role=settings.role,
+            address=settings.node_address,
+            live=True,
+            started_at=self.started_at,
+            last_seen_at=now,
+            stopped_at=None,
+            instances=held,
+        )
+        return ClusterOut(mode="single", node=self.node_id, nodes=[node], unheld=[])
+
+
+Cluster = SingleNode | ClusterNode
+
+
+def redis_client(url: str, timeout_s: float | None) -> Redis:
+    return Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s or 5)
+
+
+async def start_cluster(state: AppState) -> Cluster:
+    settings = state.settings
+    if not settings.redis_url:
+        return SingleNode(state)
+    # Commands time out well inside a lease period; the pub/sub connection waits forever.
+    timeout = max(0.5, settings.lease_ttl_s / 4)
+    node = ClusterNode(settings, state.db, state.manager, redis_client(settings.redis_url, timeout))
+    relay = EventRelay(
+        redis_client(settings.redis_url, None),
+        state.bus,
+        settings.node_id,
+        settings.cluster_key_prefix,
+    )
+    await node.start(relay)
+    return node
+
+
+async def describe(state: AppState, cluster: Cluster) -> ClusterOut:
+    if isinstance(cluster, SingleNode):
+        return await cluster.describe()
+    holders = await cluster.lease_holders()
+    async with state.db.session() as session:
+        rows = (
+            await session.execute(select(Instance.id, Instance.name, Instance.desired_state))
+        ).all()
+    names = {iid: name for iid, name, _ in rows}
+    held: dict[str, list[str]] = defaultdict(list)
+    for iid in sorted(holders, key=lambda i: names.get(i, "")):
+        if iid in names:
+            held[holders[iid].node].append(names[iid])
+    unheld = sorted(
+        name for iid, name, desired in rows if desired == "connected" and iid not in holders
+    )
+    views = await cluster.registry.nodes()
+    nodes = [NodeOut(**asdict(view), instances=held.pop(view.id, [])) for view in views]
+    # A holder missing from the table (its row is older than the listing window) still shows.
+    epoch = datetime.fromtimestamp(0).astimezone()
+    nodes += [
+        NodeOut(
+            id=node,
+            role="all",
+            address=None,
+            live=False,
+            started_at=epoch,
+            last_seen_at=epoch,
+            stopped_at=None,
+            instances=instances,
+        )
+        for node, instances in sorted(held.items())
+    ]
+    return ClusterOut(mode="cluster", node=cluster.node_id, nodes=nodes, unheld=unheld)

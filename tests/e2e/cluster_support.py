@@ -1,0 +1,178 @@
+"""Real gateway processes for the cluster tests: a private redis-server, nodes started with
+`python -m wagate serve`, killed with SIGKILL or stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import ADMIN_TOKEN, free_port
+
+# Small timings: a lease lives 2 s, so a failover takes a few seconds.
+CLUSTER_ENV = {
+    "WAGATE_LEASE_TTL_S": "2",
+    "WAGATE_LEASE_RENEW_INTERVAL_S": "0.5",
+    "WAGATE_HEARTBEAT_INTERVAL_S": "0.5",
+    "WAGATE_PLACEMENT_INTERVAL_S": "0.3",
+    "WAGATE_RECONNECT_BASE_DELAY_S": "0.05",
+    "WAGATE_RECONNECT_MAX_DELAY_S": "0.5",
+    "WAGATE_SIMULATOR_QR_INTERVAL_S": "5",
+    "WAGATE_SIMULATOR_RECEIPT_DELAY_MS": "20",
+    "WAGATE_RATE_LIMIT_PER_S": "0",
+    "WAGATE_LOG_LEVEL": "warning",
+}
+
+
+class RedisProcess:
+    """A redis-server of this test alone (never the shared one), stoppable and restartable on
+    the same port; it keeps no data across a restart (no RDB, no AOF)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.popen = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            ping = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+            )
+            if ping.stdout.strip() == "PONG":
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+
+@contextmanager
+def private_redis(workdir: Path) -> Iterator[str]:
+    server = RedisProcess(workdir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@dataclass
+class NodeProcess:
+    node_id: str
+    url: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    http: httpx.AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        )
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(timeout)
+
+    def tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+
+class Cluster:
+    """Starts nodes on one database and one Redis; stops whatever is left at the end."""
+
+    def __init__(self, database_url: str, redis_url: str, workdir: Path, **env: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.workdir = workdir
+        self.env = env
+        self.nodes: list[NodeProcess] = []
+
+    async def start(self, node_id: str, **env: str) -> NodeProcess:
+        port = free_port()
+        data_dir = self.workdir / node_id
+        data_dir.mkdir(parents=True, exist_ok=True)
+        values = {
+            **CLUSTER_ENV,
+            "WAGATE_DATABASE_URL": self.database_url,
+            "WAGATE_REDIS_URL": self.redis_url,
+            "WAGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "WAGATE_ENGINE": "simulator",
+            "WAGATE_DATA_DIR": str(data_dir),
+            "WAGATE_NODE_ID": node_id,
+            **self.env,
+            **env,
+        }
+        base = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
+        log = self.workdir / f"{node_id}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "wagate", "serve", "--port", str(port)],
+                env={**base, **values},
+                cwd=data_dir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        node = NodeProcess(node_id, f"http://127.0.0.1:{port}", popen, log)
+        self.nodes.append(node)
+        deadline = time.monotonic() + 60
+        while True:
+            if popen.poll() is not None:
+                raise RuntimeError(f"node {node_id} exited:\n{node.tail()}")
+            try:
+                if (await node.http.get("/healthz", timeout=1)).status_code == 200:
+                    return node
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {node_id} did not come up:\n{node.tail()}")
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        for node in self.nodes:
+            await node.http.aclose()
+            if node.popen.poll() is None:
+                node.popen.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            try:
+                node.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                node.popen.kill()
+                node.popen.wait()
+
+
+async def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll `await check()` until it is true; returns the seconds it took."""
+    started = time.monotonic()
+    last: object = None
+    while time.monotonic() - started < timeout:
+        last = await check()
+        if last:
+            return time.monotonic() - started
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")

@@ -1,0 +1,157 @@
+"""Three real nodes, 30 simulator instances: fair spread, SIGKILL failover, SIGTERM handover,
+a node joining; never an instance connected on two nodes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import linked_instance
+from tests.integration.cluster.helpers import overlapping_connections
+from wagate.db import Database, utcnow
+from wagate.models import Instance, SimulatorConnection
+
+from .cluster_support import Cluster, NodeProcess, private_redis, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+INSTANCES = 30
+
+
+@pytest.fixture
+async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    with private_redis(tmp_path) as redis_url:
+        nodes = Cluster(postgres_url, redis_url, tmp_path)
+        try:
+            yield nodes
+        finally:
+            await nodes.close()
+
+
+@pytest.fixture
+async def db(postgres_url: str) -> AsyncIterator[Database]:
+    database = Database(postgres_url)
+    yield database
+    await database.close()
+
+
+async def holdings(node: NodeProcess) -> tuple[dict[str, set[str]], list[str]]:
+    body = (await node.http.get("/v1/cluster")).json()
+    live = {n["id"]: set(n["instances"]) for n in body["nodes"] if n["live"]}
+    return live, body["unheld"]
+
+
+async def statuses(node: NodeProcess) -> dict[str, str]:
+    body = (await node.http.get("/v1/instances")).json()
+    return {i["name"]: i["status"] for i in body["instances"]}
+
+
+async def spread_is_fair(node: NodeProcess, names: list[str], expect_nodes: set[str]) -> bool:
+    live, unheld = await holdings(node)
+    share = math.ceil(len(names) / len(expect_nodes))
+    states = await statuses(node)
+    return (
+        not unheld
+        and set(live) == expect_nodes
+        and all(len(held) == share for held in live.values())
+        and all(states[name] == "connected" for name in names)
+    )
+
+
+async def first_reconnects(
+    db: Database, names: set[str], since: datetime, not_on: str
+) -> list[float]:
+    """Seconds from `since` to each new connection of these instances on another node."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Instance.name, SimulatorConnection.connected_at)
+            .join(Instance, Instance.id == SimulatorConnection.instance_id)
+            .where(SimulatorConnection.node != not_on, SimulatorConnection.connected_at > since)
+        )
+        seen: dict[str, datetime] = {}
+        for name, at in rows.all():
+            if name in names and (name not in seen or at < seen[name]):
+                seen[name] = at
+    return sorted((at - since).total_seconds() for at in seen.values())
+
+
+async def devices(db: Database) -> dict[str, str | None]:
+    async with db.session() as session:
+        rows = await session.execute(select(Instance.name, Instance.jid))
+        return dict(rows.all())
+
+
+async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Database) -> None:
+    nodes = [await cluster.start(f"n{i}") for i in range(3)]
+    ids = {n.node_id for n in nodes}
+
+    # 30 instances, each linked through a different node's API (scans reach the holder).
+    gate = asyncio.Semaphore(10)
+
+    async def link(i: int) -> str:
+        async with gate:
+            created = await linked_instance(nodes[i % 3].http, name=f"sim-{i:02d}")
+            return str(created["name"])
+
+    names = list(await asyncio.gather(*(link(i) for i in range(INSTANCES))))
+    took = await wait_for(lambda: spread_is_fair(nodes[0], names, ids), 30, "10 on each node")
+    print(f"\n30 instances spread 10/10/10 over 3 nodes ({took:.1f} s after linking)")
+    linked = await devices(db)
+    assert all(linked[name] for name in names)
+
+    # SIGKILL: the others take its instances once the leases expire, without a new scan.
+    victim, survivors = nodes[0], nodes[1:]
+    victim_held = (await holdings(survivors[0]))[0][victim.node_id]
+    killed_at = utcnow()
+    victim.kill()
+    left = {n.node_id for n in survivors}
+    recovered = await wait_for(
+        lambda: spread_is_fair(survivors[0], names, left), 60, "15 on each survivor"
+    )
+    delays = await first_reconnects(db, victim_held, killed_at, victim.node_id)
+    assert len(delays) == len(victim_held)
+    print(
+        f"SIGKILL {victim.node_id}: first taken-over instance connected {delays[0]:.2f} s after"
+        f" the kill, all {len(delays)} by {delays[-1]:.2f} s; spread 15/15 by {recovered:.1f} s"
+        " (lease TTL 2 s)"
+    )
+    assert delays[0] >= 1.5  # not before the dead node's lease could expire
+    assert await devices(db) == linked  # resumed from the stored device: no new link
+    died = {victim.node_id: killed_at}
+    assert await overlapping_connections(db, died) == []
+
+    # SIGTERM: a clean handover, every client stopped before another node connects it.
+    leaving, staying = survivors
+    leaving_held = (await holdings(staying))[0][leaving.node_id]
+    stopped_at = utcnow()
+    # uvicorn shuts down gracefully, then re-raises the signal: -SIGTERM is a clean exit.
+    assert leaving.terminate() in (0, -signal.SIGTERM)
+    await wait_for(lambda: spread_is_fair(staying, names, {staying.node_id}), 60, "all on one")
+    handover = await first_reconnects(db, leaving_held, stopped_at, leaving.node_id)
+    print(
+        f"SIGTERM {leaving.node_id}: its {len(handover)} instances reconnected on"
+        f" {staying.node_id} within {handover[0]:.2f}..{handover[-1]:.2f} s"
+    )
+    async with db.session() as session:
+        open_rows = await session.execute(
+            select(SimulatorConnection.id).where(
+                SimulatorConnection.node == leaving.node_id,
+                SimulatorConnection.disconnected_at.is_(None),
+            )
+        )
+        assert open_rows.all() == []  # it closed every connection it had
+    assert await overlapping_connections(db, died) == []
+
+    # A new node takes its share from the one that holds everything.
+    joining = await cluster.start("n3")
+    both = {staying.node_id, joining.node_id}
+    took = await wait_for(lambda: spread_is_fair(joining, names, both), 60, "15/15 again")
+    print(f"node {joining.node_id} joined: spread 15/15 after {took:.1f} s")
+    assert await overlapping_connections(db, died) == []
+    assert await devices(db) == linked
