@@ -160,6 +160,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8 JSON): API.md
+            # answers every bad body with 422 validation_error.
+            details = {"fields": [{"field": "body", "message": str(exc.detail)}]}
+            return JSONResponse(
+                error_body("validation_error", "the request body is not valid JSON", details),
+                status_code=422,
+            )
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(
@@ -216,8 +224,9 @@ _DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error status codes."""
+    """OpenAPI `responses` entries for the given error status codes, plus those any `/v1/`
+    route can answer: 401 (token), 422 (input) and 429 (the per-token rate limit)."""
     return {
         code: {"model": ErrorBody, "description": _DESCRIPTIONS.get(code, "error")}
-        for code in (401, 422, *codes)
+        for code in (401, 422, 429, *codes)
     }

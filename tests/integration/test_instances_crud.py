@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -82,6 +84,15 @@ async def test_name_taken_is_409(client: httpx.AsyncClient) -> None:
     created = await create_instance(client)
     response = await client.post("/v1/instances", json={"name": created["name"]})
     assert_error(response, 409, "conflict")
+    # racing creates of one name: exactly one wins
+    name = unique_name()
+    responses = await asyncio.gather(
+        *(client.post("/v1/instances", json={"name": name}) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409, 409]
+    for response in responses:
+        if response.status_code == 409:
+            assert_error(response, 409, "conflict")
 
 
 BAD_BODIES: list[tuple[object, set[str]]] = [

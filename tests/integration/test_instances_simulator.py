@@ -250,6 +250,9 @@ async def test_simulator_routes_are_404_for_whatsmeow(client: httpx.AsyncClient)
             method, base + path, json=body, headers=token_headers(instance["token"])
         )
         assert_error(response, 404, "not_found")
+    # an instance of an engine this node does not run can still be deleted
+    assert (await client.delete(f"/v1/instances/{instance['name']}")).status_code == 204
+    assert_error(await client.get(f"/v1/instances/{instance['name']}"), 404, "not_found")
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
+PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
 
@@ -63,7 +64,8 @@ class Slot:
     reconnect_task: asyncio.Task[None] | None = None
     reconnect_attempt: int = 0
     deleted: bool = False
-    events: asyncio.Queue[tuple[int, EngineEvent]] = field(default_factory=asyncio.Queue)
+    # None ends the pump: it finishes the event in hand rather than being cancelled mid-write.
+    events: asyncio.Queue[tuple[int, EngineEvent] | None] = field(default_factory=asyncio.Queue)
     pump: asyncio.Task[None] | None = None
     busy: bool = False  # the pump is handling an event it took off the queue
 
@@ -131,10 +133,7 @@ class ClientManager:
             await self._stop_client(slot)
             if had_client:
                 await self._set_status(slot, Status.DISCONNECTED, reason=reason)
-        if slot.pump is not None:
-            slot.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await slot.pump
+        await self._end_pump(slot)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -254,8 +253,7 @@ class ClientManager:
         async with self._slots_lock:
             if self._slots.get(name) is slot:
                 del self._slots[name]
-        if slot.pump is not None:
-            slot.pump.cancel()
+        await self._end_pump(slot)
         self.bus.close_instance(name)
 
     async def pair_phone(self, name: str, phone: str) -> str:
@@ -368,9 +366,24 @@ class ClientManager:
 
         slot.reconnect_task = asyncio.create_task(reconnect(), name=f"reconnect:{slot.ref.name}")
 
+    async def _end_pump(self, slot: Slot) -> None:
+        pump = slot.pump
+        if pump is None or pump.done():
+            return
+        slot.events.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), PUMP_DRAIN_S)
+        except TimeoutError:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
     async def _pump(self, slot: Slot) -> None:
         while True:
-            generation, event = await slot.events.get()
+            item = await slot.events.get()
+            if item is None:
+                return
+            generation, event = item
             slot.busy = True
             try:
                 if isinstance(event, InboundMessage | Receipt):

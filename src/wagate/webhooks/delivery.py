@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 CLEANUP_CHUNK = 1000
 # A healthy URL may have this many rounds of posts queued here (claimed in one go).
 BACKLOG_ROUNDS = 8
+WRITE_LINGER_S = 0.02
 
 
 @dataclass
@@ -81,6 +82,13 @@ class DeliveryWorker:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.settings.webhook_url:
+            # The global webhook may have a new URL since the last start: pending deliveries
+            # follow it, as they follow a changed instance webhook.
+            async with self.db.transaction() as session:
+                await repository.move_pending(
+                    session, None, GLOBAL_TARGET, self.settings.webhook_url
+                )
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
             asyncio.create_task(self._write_loop(), name="webhooks-write"),
@@ -266,6 +274,9 @@ class DeliveryWorker:
                 finished = True
             else:
                 batch.append(first)
+                # Let a few more outcomes arrive: one transaction for many rows costs about
+                # what one costs for a single row.
+                await asyncio.sleep(WRITE_LINGER_S)
             # Whatever else finished meanwhile goes into the same transaction.
             while not self._results.empty() and len(batch) < 1000:
                 item = self._results.get_nowait()

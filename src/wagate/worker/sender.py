@@ -59,6 +59,10 @@ class Stopping(Exception):
     """The node stops while a send waits for its connection: leave the entry unacknowledged."""
 
 
+class FencedOff(Stopping):
+    """This node no longer holds the instance's lease: the new holder sends the rest."""
+
+
 class InstanceSender:
     def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes, name: str) -> None:
         self.state = state
@@ -166,6 +170,9 @@ class InstanceSender:
         settings = self.state.settings
         while True:
             await self._pace()
+            if self.state.manager.ownership.fencing_token(self.name) is None:
+                await flush()  # what this node did send is recorded; nothing more is
+                raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
                 return await client.send(message)

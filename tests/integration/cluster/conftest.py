@@ -21,10 +21,11 @@ from wagate.cluster.runtime import ClusterNode
 from wagate.config import Settings
 from wagate.state import AppState
 
+# Short, but with room for a loaded machine: several nodes share this one event loop.
 FAST = {
-    "lease_ttl_s": 1.2,
-    "lease_renew_interval_s": 0.3,
-    "heartbeat_interval_s": 0.3,
+    "lease_ttl_s": 3.0,
+    "lease_renew_interval_s": 0.5,
+    "heartbeat_interval_s": 0.5,
     "placement_interval_s": 0.2,
     "forward_timeout_s": 10.0,
 }
@@ -119,3 +120,20 @@ async def eventually(
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+async def _dump_tasks_on_sigusr1() -> AsyncIterator[None]:
+    """`kill -USR1 <pytest pid>` prints every asyncio task's stack (to debug a hang)."""
+    import signal
+    import sys
+
+    loop = asyncio.get_running_loop()
+
+    def dump() -> None:
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(file=sys.stderr)
+
+    loop.add_signal_handler(signal.SIGUSR1, dump)
+    yield
+    loop.remove_signal_handler(signal.SIGUSR1)
