@@ -18,6 +18,7 @@ from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
 from wagate.cluster.service import start_cluster
 from wagate.config import Settings
+from wagate.dashboard.routes import router as dashboard_router
 from wagate.db import Database
 from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    app.include_router(dashboard_router)
     for router in messaging_routers:
         app.include_router(router)
     app.include_router(webhooks_router)

@@ -55,6 +55,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,
+        # Slow clients: uvicorn has no timeout for a request head that never completes (a
+        # reverse proxy in front covers that, SECURITY.md); what it offers is set here.
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        limit_concurrency=settings.http_limit_concurrency,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
     _NodeServer(config, app).run()
 

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
     rate_limit_admin: bool = False
+    # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
+    # closed after this many seconds; over `http_limit_concurrency` open connections and
+    # requests new ones get 503; `h11` request heads are capped at `http_max_header_bytes`.
+    http_keepalive_timeout_s: int = 5
+    http_limit_concurrency: int | None = None
+    http_max_header_bytes: int = 64 * 1024
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
     # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
@@ -86,7 +92,7 @@ class Settings(BaseSettings):
     # delivered or failed rows are kept.
     webhook_retry_base_delay_s: float = 5.0
     webhook_retry_max_delay_s: float = 3600.0
-    webhook_concurrency_per_url: int = 16
+    webhook_concurrency_per_url: int = 8
     webhook_max_in_flight: int = 1024
     webhook_batch_size: int = 200
     webhook_poll_interval_s: float = 1.0

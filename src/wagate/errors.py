@@ -9,6 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -124,6 +132,16 @@ def validation_details(errors: list[Any]) -> dict[str, Any]:
     return {"fields": fields}
 
 
+def database_unreachable(exc: SQLAlchemyError) -> bool:
+    """A failure to reach the database (503), as opposed to a bug in a query (500)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        # No statement: it failed while connecting (database down, refusing connections).
+        return exc.connection_invalidated or not exc.statement or isinstance(exc.orig, OSError)
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -142,10 +160,32 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8 JSON): API.md
+            # answers every bad body with 422 validation_error.
+            details = {"fields": [{"field": "body", "message": str(exc.detail)}]}
+            return JSONResponse(
+                error_body("validation_error", "the request body is not valid JSON", details),
+                status_code=422,
+            )
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(
             error_body(code, message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if database_unreachable(exc):
+            log.warning("database unreachable", path=request.url.path, error=type(exc).__name__)
+            return JSONResponse(
+                error_body("unavailable", "the database is unreachable; retry later"),
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error", path=request.url.path)
+        return JSONResponse(
+            error_body("internal_error", "an unexpected error occurred"), status_code=500
         )
 
     @app.exception_handler(Exception)
@@ -184,8 +224,9 @@ _DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error status codes."""
+    """OpenAPI `responses` entries for the given error status codes, plus those any `/v1/`
+    route can answer: 401 (token), 422 (input) and 429 (the per-token rate limit)."""
     return {
         code: {"model": ErrorBody, "description": _DESCRIPTIONS.get(code, "error")}
-        for code in (401, 422, *codes)
+        for code in (401, 422, 429, *codes)
     }

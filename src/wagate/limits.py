@@ -68,38 +68,45 @@ class RequestLimitsMiddleware:
                     return
         received = 0
         started = False
+        tripped: tuple[int, str, str] | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, tripped
             try:
                 message = await asyncio.wait_for(receive(), self.body_timeout_s)
             except TimeoutError as exc:
+                tripped = (408, "request_timeout", "the request body came too slowly")
                 raise TooSlow from exc
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    tripped = (
+                        413,
+                        "payload_too_large",
+                        f"the request body is over the limit of {self.max_body_bytes} bytes",
+                    )
                     raise TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if tripped is not None:
+                # The app may catch our exception and answer something else (FastAPI turns
+                # any error while reading a body into "error parsing the body"): the client
+                # gets what really happened instead.
+                if not started:
+                    started = True
+                    await _send_error(send, *tripped)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except TooLarge:
-            if not started:
-                await _send_error(
-                    send,
-                    413,
-                    "payload_too_large",
-                    f"the request body is over the limit of {self.max_body_bytes} bytes",
-                )
-        except TooSlow:
-            if not started:
-                await _send_error(send, 408, "request_timeout", "the request body came too slowly")
+        except (TooLarge, TooSlow):
+            if not started and tripped is not None:
+                await _send_error(send, *tripped)
 
 
 class TokenBuckets:

@@ -57,6 +57,7 @@ class Recorder:
 
     def __init__(self, app: FastAPI, name: str) -> None:
         self.bus = state_of(app).bus
+        self.manager = state_of(app).manager
         self.name = name
         self.events: list[Any] = []
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +76,11 @@ class Recorder:
 
         self._task = asyncio.create_task(run())
         await ready.wait()
+        # Events of what happened before (the link's own "connected") may still be on their
+        # way: let the instance settle, then record only what follows.
+        async with asyncio.timeout(10):
+            await self.manager.settled(self.name)
+        self.events.clear()
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -82,6 +84,15 @@ async def test_name_taken_is_409(client: httpx.AsyncClient) -> None:
     created = await create_instance(client)
     response = await client.post("/v1/instances", json={"name": created["name"]})
     assert_error(response, 409, "conflict")
+    # racing creates of one name: exactly one wins
+    name = unique_name()
+    responses = await asyncio.gather(
+        *(client.post("/v1/instances", json={"name": name}) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409, 409]
+    for response in responses:
+        if response.status_code == 409:
+            assert_error(response, 409, "conflict")
 
 
 BAD_BODIES: list[tuple[object, set[str]]] = [
@@ -308,6 +319,23 @@ async def test_auth_rules(client: httpx.AsyncClient) -> None:
             assert theirs["name"] not in error["message"] or target == theirs["name"]
     # nothing happened to the other instance
     assert (await client.get(f"/v1/instances/{theirs['name']}")).json()["status"] == "disconnected"
+
+
+VALID_BODIES: dict[str, dict[str, object]] = {
+    "": {"settings": {}},
+    "/pair": {"phone": "+5511988887777"},
+    "/simulator/inbound": {"from": "+5511988887777", "text": "hi"},
+}
+
+
+async def test_impossible_names_in_paths_are_404(client: httpx.AsyncClient) -> None:
+    # a NUL byte is refused by PostgreSQL itself: it must still be a plain 404
+    for name in ("a%00b", "x" * 300, "%C3%A9t%C3%A9", "UPPER", "..", "a%20b"):
+        for method, path in INSTANCE_ROUTES:
+            body = VALID_BODIES.get(path, {})
+            response = await client.request(method, f"/v1/instances/{name}{path}", json=body)
+            assert_error(response, 404, "not_found")
+        assert_error(await client.delete(f"/v1/instances/{name}"), 404, "not_found")
 
 
 async def test_unknown_route_and_method_use_the_error_body(client: httpx.AsyncClient) -> None:

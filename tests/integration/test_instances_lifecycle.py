@@ -266,3 +266,24 @@ async def test_qr_rotates_then_times_out(client: httpx.AsyncClient, app: FastAPI
     await client.post(f"/v1/instances/{name}/connect")
     await wait_status(client, name, "pairing")
     assert (await client.get(f"/v1/instances/{name}/qr")).json()["code"] not in codes
+
+
+async def test_restart_while_pairing_and_after_logout(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    instance = await create_instance(client)
+    name = instance["name"]
+    await client.post(f"/v1/instances/{name}/connect")
+    await wait_status(client, name, "pairing")
+    first = (await client.get(f"/v1/instances/{name}/qr")).json()["code"]
+    async with Recorder(app, name) as recorder:
+        assert (await client.post(f"/v1/instances/{name}/restart")).status_code == 202
+        await recorder.wait_for(lambda e: e.event == "qr_updated")
+    assert recorder.statuses() == ["disconnected", "connecting", "pairing"]
+    assert (await client.get(f"/v1/instances/{name}/qr")).json()["code"] != first
+    # logged out: restart simply connects (nothing to disconnect), and asks for a scan
+    assert (await client.post(f"/v1/instances/{name}/logout")).json() == {"status": "logged_out"}
+    async with Recorder(app, name) as recorder:
+        assert (await client.post(f"/v1/instances/{name}/restart")).status_code == 202
+        await recorder.wait_status("pairing")
+    assert recorder.statuses() == ["connecting", "pairing"]

@@ -108,12 +108,32 @@ async def test_inbound_validation(client: httpx.AsyncClient) -> None:
     assert bad_fields(
         await client.post(inbound, json={"from": "+5511988887777", "kind": "gif"})
     ) == {"kind"}
+    for media, field in [
+        ({"base64": "aGk=", "mimetype": "text/plain\x00"}, "media.mimetype"),
+        ({"base64": "aGk=", "mimetype": "nonsense"}, "media.mimetype"),
+        ({"base64": "aGk=", "mimetype": "text/plain", "filename": "a\x00b"}, "media.filename"),
+        ({"base64": "aGk=", "mimetype": "text/plain", "filename": "a\nb"}, "media.filename"),
+    ]:
+        body = {"from": "+5511988887777", "kind": "document", "media": media}
+        assert bad_fields(await client.post(inbound, json=body)) == {field}, media
 
 
 async def test_inbound_reaches_the_event_bus(client: httpx.AsyncClient, app: FastAPI) -> None:
     linked = await linked_instance(client)
     name = linked["name"]
     async with Recorder(app, name) as recorder:
+        voice = await client.post(
+            f"/v1/instances/{name}/simulator/inbound",
+            json={
+                "from": "+5511988881111",
+                "kind": "audio",
+                "media": {"base64": "T2dnUw==", "mimetype": "audio/ogg; codecs=opus"},
+            },
+        )
+        assert voice.status_code == 200, voice.text
+        audio = await recorder.wait_for(lambda e: e.event == "message_received")
+        assert audio.data["kind"] == "audio"
+        assert audio.data["message_id"] == voice.json()["message_id"]
         response = await client.post(
             f"/v1/instances/{name}/simulator/inbound",
             json={"from": "+55 11 98888-1111", "text": "olá"},
@@ -121,8 +141,9 @@ async def test_inbound_reaches_the_event_bus(client: httpx.AsyncClient, app: Fas
         )
         assert response.status_code == 200, response.text
         message_id = response.json()["message_id"]
-        event = await recorder.wait_for(lambda e: e.event == "message_received")
-    assert event.data["message_id"] == message_id
+        event = await recorder.wait_for(
+            lambda e: e.event == "message_received" and e.data["message_id"] == message_id
+        )
     assert event.data["from"] == "5511988881111@s.whatsapp.net"
     assert event.data["chat"] == "5511988881111@s.whatsapp.net"
     assert event.data["text"] == "olá" and event.data["kind"] == "text"
@@ -229,6 +250,9 @@ async def test_simulator_routes_are_404_for_whatsmeow(client: httpx.AsyncClient)
             method, base + path, json=body, headers=token_headers(instance["token"])
         )
         assert_error(response, 404, "not_found")
+    # an instance of an engine this node does not run can still be deleted
+    assert (await client.delete(f"/v1/instances/{instance['name']}")).status_code == 204
+    assert_error(await client.get(f"/v1/instances/{instance['name']}"), 404, "not_found")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from wagate.webhooks.retry import (
     decide,
     parse_retry_after,
 )
+from wagate.webhooks.sender import host_of
 
 POLICY = RetryPolicy(max_attempts=5, base_delay_s=2.0, max_delay_s=60.0)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,3 +59,16 @@ def test_retry_after_is_a_floor_within_the_cap() -> None:
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@hooks.example.com/t/SECRET?key=abc", "hooks.example.com"),
+        ("http://127.0.0.1:8080/x", "127.0.0.1:8080"),
+        ("not a url", "?"),
+        ("http://[::1", "?"),
+    ],
+)
+def test_logs_show_only_the_host(url: str, shown: str) -> None:
+    assert host_of(url) == shown

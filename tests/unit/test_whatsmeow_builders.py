@@ -230,6 +230,10 @@ async def test_location_and_contacts(client: tuple[Any, Uploads]) -> None:
         "waid=14155550100:+14155550100" in card and "ORG:Acme" in card and "FN:Alice\\; A" in card
     )
 
+    prebuilt = {"name": "Dee", "phone": "5511", "vcard": "BEGIN:VCARD\r\nFN:Dee\r\nEND:VCARD"}
+    given = await build_message(neonize_client, outgoing("contact", {"contacts": [prebuilt]}), None)
+    assert given.contactMessage.vcard == prebuilt["vcard"]  # the gateway's own card is kept
+
     two = [one, {"name": "Bob", "phone": "5511900000000"}]
     many = await build_message(neonize_client, outgoing("contact", {"contacts": two}), None)
     check_proto(many)

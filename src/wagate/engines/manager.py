@@ -44,6 +44,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
+PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
 
@@ -63,8 +64,10 @@ class Slot:
     reconnect_task: asyncio.Task[None] | None = None
     reconnect_attempt: int = 0
     deleted: bool = False
-    events: asyncio.Queue[tuple[int, EngineEvent]] = field(default_factory=asyncio.Queue)
+    # None ends the pump: it finishes the event in hand rather than being cancelled mid-write.
+    events: asyncio.Queue[tuple[int, EngineEvent] | None] = field(default_factory=asyncio.Queue)
     pump: asyncio.Task[None] | None = None
+    busy: bool = False  # the pump is handling an event it took off the queue
 
 
 class ClientManager:
@@ -132,10 +135,7 @@ class ClientManager:
                 if had_client:
                     await self._set_status(slot, Status.DISCONNECTED, reason=reason)
         finally:  # the slot is gone either way: its event pump must not outlive it
-            if slot.pump is not None:
-                slot.pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await slot.pump
+            await self._end_pump(slot)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -158,6 +158,17 @@ class ClientManager:
         if slot is None or slot.client is None or slot.status != Status.CONNECTED:
             raise NotConnectedError(f"instance '{name}' is not connected")
         return slot.client
+
+    async def settled(self, name: str) -> None:
+        """Wait until every event the instance's client reported so far has been handled and
+        published (its queue is empty and no lifecycle call holds its lock). Callers bound
+        the wait with asyncio.timeout."""
+        slot = self._slots.get(name)
+        if slot is None:
+            return
+        # Polled: it serves tests and diagnostics, not a hot path.
+        while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
     def live_count(self) -> int:
         return sum(1 for slot in self._slots.values() if slot.client is not None)
@@ -244,8 +255,7 @@ class ClientManager:
         async with self._slots_lock:
             if self._slots.get(name) is slot:
                 del self._slots[name]
-        if slot.pump is not None:
-            slot.pump.cancel()
+        await self._end_pump(slot)
         self.bus.close_instance(name)
 
     async def pair_phone(self, name: str, phone: str) -> str:
@@ -281,6 +291,8 @@ class ClientManager:
             slot = self._slots.get(name)
             if slot is not None:
                 return slot
+            if self._closing:  # no new slot (and no event pump task) once close() started
+                raise NotConnectedError("this node is stopping")
             async with self.db.session() as session:
                 row = await repository.get_by_name(session, name)
             if row is None:
@@ -356,9 +368,25 @@ class ClientManager:
 
         slot.reconnect_task = asyncio.create_task(reconnect(), name=f"reconnect:{slot.ref.name}")
 
+    async def _end_pump(self, slot: Slot) -> None:
+        pump = slot.pump
+        if pump is None or pump.done():
+            return
+        slot.events.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), PUMP_DRAIN_S)
+        except TimeoutError:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
     async def _pump(self, slot: Slot) -> None:
         while True:
-            generation, event = await slot.events.get()
+            item = await slot.events.get()
+            if item is None:
+                return
+            generation, event = item
+            slot.busy = True
             try:
                 if isinstance(event, InboundMessage | Receipt):
                     if generation == slot.generation:
@@ -376,6 +404,8 @@ class ClientManager:
                     await self._on_state_event(slot, event)
             except Exception:
                 log.exception("event handling failed", instance=slot.ref.name)
+            finally:
+                slot.busy = False
 
     async def _on_state_event(self, slot: Slot, event: EngineEvent) -> None:
         name = slot.ref.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,10 +10,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
+from wagate.instances.schemas import NAME_PATTERN
 from wagate.models import Instance
+
+_NAME = re.compile(NAME_PATTERN)
 
 
 async def get_by_name(session: AsyncSession, name: str) -> Instance | None:
+    # A name that could never have been created is not looked up: it cannot exist, and
+    # PostgreSQL refuses some strings outright (a NUL byte), which must stay a 404.
+    if not _NAME.fullmatch(name):
+        return None
     result = await session.execute(select(Instance).where(Instance.name == name))
     return result.scalar_one_or_none()
 

@@ -32,7 +32,9 @@ ERRORS = error_responses(403, 404)
 LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)
 
 
-@router.post("", status_code=201, response_model=CreatedInstance, responses=ERRORS)
+@router.post(
+    "", status_code=201, response_model=CreatedInstance, responses=error_responses(403, 409)
+)
 async def create_instance(body: CreateInstance, state: State, _: AdminPrincipal) -> CreatedInstance:
     row, token = await service.create(state, body)
     return CreatedInstance(**service.to_out(row).model_dump(), token=token)

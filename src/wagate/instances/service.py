@@ -120,7 +120,8 @@ async def delete(state: AppState, name: str) -> None:
     except LookupError as exc:
         raise NotFound(f"instance '{name}' not found") from exc
     except NotConnectedError:
-        # Its engine does not run on this node: nothing live here, only the row to drop.
+        # Its engine does not run on this node, or another node holds it (cluster): drop the
+        # row; the holder stops the client when it sees the row gone.
         async with state.db.transaction() as session:
             await repository.delete_by_id(session, row.id)
 

@@ -70,6 +70,34 @@ async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     await session.execute(update(Message).where(Message.id == pk).values(**values))
 
 
+async def mark_sending(session: AsyncSession, pks: Sequence[int]) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id.in_(pks))
+        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
+    )
+
+
+async def record_sent(session: AsyncSession, rows: Sequence[Message]) -> None:
+    """The outcomes of many sends in one statement (an executemany by primary key)."""
+    now = utcnow()
+    await session.execute(
+        update(Message),
+        [
+            {
+                "id": row.id,
+                "status": "sent",
+                "message_id": row.message_id,
+                "sent_at": row.sent_at,
+                "error": None,
+                "next_attempt_at": None,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+
+
 async def open_ids(
     session: AsyncSession, instance_id: int | None = None, older_than: datetime | None = None
 ) -> list[tuple[str, int]]:

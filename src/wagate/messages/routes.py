@@ -18,6 +18,7 @@ from wagate.messages.chats import router as chats_router
 from wagate.messages.dead_letters import router as dead_letters_router
 from wagate.messages.prepare import Checked, Upload, check
 from wagate.messages.schemas import (
+    BODY_MODELS,
     BatchIn,
     BatchOut,
     MessageList,
@@ -34,6 +35,31 @@ router = APIRouter(prefix="/v1/instances/{instance}", tags=["messages"])
 SEND_ERRORS = error_responses(404, 409, 413, 502, 503, 504)
 JSON_SLACK = 1024 * 1024  # the fields around a base64 media string
 LIST_FIELDS = {"mentions"}
+
+
+def _send_body_doc() -> dict[str, Any]:
+    fields = "; ".join(
+        f"{kind}: {', '.join(model.model_fields)}" for kind, model in BODY_MODELS.items()
+    )
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": f"Fields by kind — {fields}"}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "description": "media kinds: the file in part `file`, other fields "
+                        "as form fields",
+                    }
+                },
+            },
+        }
+    }
+
 
 AsyncFlag = Annotated[bool, Query(alias="async", description="queue and answer 202 at once")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
@@ -158,6 +184,7 @@ async def send_batch(
     },
     summary="Send a message: text, image, video, audio, document, sticker, location, "
     "contact, reaction or poll (JSON, or multipart/form-data with the part `file`)",
+    openapi_extra=_send_body_doc(),
 )
 async def send(
     instance: str,

@@ -25,6 +25,10 @@ class Queue(Protocol):
     async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
         """Append message ids to the instance's stream, in order."""
 
+    async def adopt(self, instance: str) -> None:
+        """This node now holds the instance (start, reconnect, takeover): the next take
+        begins with every entry left unacknowledged by whoever held it before."""
+
     async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
         """The next entries of the instance for this consumer (entries of dead consumers
         first); waits up to `timeout_s` when there are none."""

@@ -43,6 +43,9 @@ class LocalQueue:
         self._wake(instance)
         self._gauge()
 
+    async def adopt(self, instance: str) -> None:
+        """One process holds everything: nothing is left with anyone else."""
+
     async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
         items = self._items.setdefault(instance, deque())
         if not items:

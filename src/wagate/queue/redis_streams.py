@@ -32,6 +32,10 @@ class RedisStreamsQueue:
         self._recovered: set[str] = set()
         self._last_claim: dict[str, float] = {}
         self._known: set[str] = set()
+        # Instances just taken over: claim every pending entry at once (min idle 0), as
+        # the instance's lease says nobody else works on it now. They are the oldest, so
+        # they go first and the order survives the handover.
+        self._adopting: set[str] = set()
 
     def stream(self, instance: str) -> str:
         return f"{self.prefix}q:{instance}"
@@ -80,6 +84,10 @@ class RedisStreamsQueue:
             return next(iter(reply.values()))[0] if reply else []
         return reply[0][1]
 
+    async def adopt(self, instance: str) -> None:
+        self._recovered.discard(instance)
+        self._adopting.add(instance)
+
     async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
         key = self.stream(instance)
         self._known.add(instance)
@@ -102,14 +110,17 @@ class RedisStreamsQueue:
                 return entries
             self._recovered.add(instance)
         now = time.monotonic()
-        if now - self._last_claim.get(instance, 0.0) >= CLAIM_EVERY_S:
+        adopting = instance in self._adopting
+        if adopting or now - self._last_claim.get(instance, 0.0) >= CLAIM_EVERY_S:
             self._last_claim[instance] = now
+            idle = 0 if adopting else self.claim_idle_ms
             claimed: Any = await self.redis.xautoclaim(
-                key, GROUP, self.consumer, self.claim_idle_ms, start_id="0-0", count=count
+                key, GROUP, self.consumer, idle, start_id="0-0", count=count
             )
             entries = self._entries(instance, claimed[1])
             if entries:
                 return entries
+            self._adopting.discard(instance)
         reply = await self.redis.xreadgroup(
             GROUP, self.consumer, {key: ">"}, count=count, block=max(1, int(timeout_s * 1000))
         )

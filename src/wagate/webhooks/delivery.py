@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import structlog
 
 from wagate.config import Settings
@@ -31,38 +28,15 @@ from wagate.webhooks.retry import (
     RetryPolicy,
     decide,
     is_success,
-    parse_retry_after,
 )
-from wagate.webhooks.signing import SIGNATURE_HEADER, signature_header
+from wagate.webhooks.sender import Attempt, Sender, host_of
 
 log = structlog.get_logger(__name__)
 
-# Enough of a receiver's answer to explain a failure, and to let the connection be reused.
-MAX_BODY_READ = 64 * 1024
-ERROR_SNIPPET = 300
 CLEANUP_CHUNK = 1000
 # A healthy URL may have this many rounds of posts queued here (claimed in one go).
 BACKLOG_ROUNDS = 8
-USER_AGENT = "wagate-webhooks"
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    delivery: Claimed
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    retry_after_s: float | None = None
-    tried: bool = True
-
-
-def host_of(url: str) -> str:
-    """What a log may say about a URL: paths and queries often carry tokens."""
-    try:
-        return urlsplit(url).netloc or "?"
-    except ValueError:
-        return "?"
+WRITE_LINGER_S = 0.02
 
 
 @dataclass
@@ -95,15 +69,7 @@ class DeliveryWorker:
         # A held row waits at most BACKLOG_ROUNDS timeouts in its lane, then one more to post:
         # the lease outlasts that, so no other node takes a row this one still holds.
         self.lease = timedelta(seconds=(BACKLOG_ROUNDS + 1) * self.timeout + 30)
-        limits = httpx.Limits(
-            max_connections=settings.webhook_max_in_flight,
-            max_keepalive_connections=settings.webhook_max_in_flight,
-        )
-        # httpx's connection pool used directly: a client adds redirects, cookies shared
-        # between receivers and auth hooks that webhooks must not have, and a quarter more CPU
-        # per post.
-        self.transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
-        self._timeouts = httpx.Timeout(settings.webhook_timeout_s).as_dict()
+        self.sender = Sender(settings.webhook_timeout_s, settings.webhook_max_in_flight)
         self._lanes: dict[str, Lane] = {}
         self._held = 0
         self._posting: dict[asyncio.Task[None], Claimed] = {}
@@ -116,6 +82,13 @@ class DeliveryWorker:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.settings.webhook_url:
+            # The global webhook may have a new URL since the last start: pending deliveries
+            # follow it, as they follow a changed instance webhook.
+            async with self.db.transaction() as session:
+                await repository.move_pending(
+                    session, None, GLOBAL_TARGET, self.settings.webhook_url
+                )
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
             asyncio.create_task(self._write_loop(), name="webhooks-write"),
@@ -147,7 +120,7 @@ class DeliveryWorker:
         await writer
         if unfinished:
             await self._release(unfinished)
-        await self.transport.aclose()
+        await self.sender.aclose()
 
     # --- claiming -------------------------------------------------------------------------
 
@@ -270,7 +243,7 @@ class DeliveryWorker:
         return Attempt(item, utcnow(), None, error, 0, tried=False)
 
     async def _deliver(self, lane: Lane, item: Claimed, secret: str | None) -> None:
-        attempt = await self.post(item, secret)
+        attempt = await self.sender.post(item, secret)
         was_failing = lane.failing
         lane.failing = not is_success(attempt.status_code)
         if was_failing and not lane.failing:
@@ -292,52 +265,6 @@ class DeliveryWorker:
             # They stay leased: claimed again when the lease runs out.
             log.exception("webhook release failed", rows=len(items))
 
-    async def post(self, item: Claimed, secret: str | None) -> Attempt:
-        body = item.payload.encode("utf-8")
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Content-Type": "application/json",
-            "X-Wagate-Event": item.event,
-            "X-Wagate-Delivery": item.id,
-        }
-        if secret:
-            headers[SIGNATURE_HEADER] = signature_header(secret, body)
-        attempted_at = utcnow()
-        started = time.perf_counter()
-        status_code: int | None = None
-        retry_after: float | None = None
-        error: str | None = None
-        try:
-            # httpx's timeout is per phase (connect, each read...); this bounds the whole try.
-            async with asyncio.timeout(self.timeout):
-                request = httpx.Request(
-                    "POST",
-                    item.url,
-                    content=body,
-                    headers=headers,
-                    extensions={"timeout": self._timeouts},
-                )
-                response = await self.transport.handle_async_request(request)
-                try:
-                    snippet = await _read_some(response)
-                finally:
-                    await response.aclose()
-            status_code = response.status_code
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if not is_success(status_code):
-                error = f"HTTP {status_code}" + (f": {snippet}" if snippet else "")
-        except TimeoutError:
-            error = f"timed out after {self.timeout:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        except Exception as exc:  # a bad URL or a bug must fail this row, not the worker
-            log.warning("webhook post error", delivery=item.id, error=type(exc).__name__)
-            error = f"{type(exc).__name__}: {exc}"
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        return Attempt(item, attempted_at, status_code, error, duration_ms, retry_after)
-
-    # --- writing outcomes -----------------------------------------------------------------
-
     async def _write_loop(self) -> None:
         finished = False
         while not finished:
@@ -347,6 +274,9 @@ class DeliveryWorker:
                 finished = True
             else:
                 batch.append(first)
+                # Let a few more outcomes arrive: one transaction for many rows costs about
+                # what one costs for a single row.
+                await asyncio.sleep(WRITE_LINGER_S)
             # Whatever else finished meanwhile goes into the same transaction.
             while not self._results.empty() and len(batch) < 1000:
                 item = self._results.get_nowait()
@@ -442,16 +372,6 @@ class DeliveryWorker:
             total += deleted
             if deleted < CLEANUP_CHUNK:
                 return total
-
-
-async def _read_some(response: httpx.Response) -> str:
-    """Read at most MAX_BODY_READ bytes of the answer; return its start as text."""
-    received = bytearray()
-    async for chunk in response.aiter_raw():
-        received.extend(chunk)
-        if len(received) >= MAX_BODY_READ:
-            break
-    return received[:ERROR_SNIPPET].decode("utf-8", "replace").strip()
 
 
 def _clip(error: str | None) -> str | None:

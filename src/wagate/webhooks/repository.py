@@ -155,18 +155,17 @@ async def fail_pending(session: AsyncSession, instance_id: int, target: str, err
     )
 
 
-async def move_pending(session: AsyncSession, instance_id: int, target: str, url: str) -> None:
-    """Send the still pending deliveries of a target to its new URL."""
-    await session.execute(
-        update(D)
-        .where(
-            D.instance_id == instance_id,
-            D.target == target,
-            D.status == DeliveryStatus.PENDING.value,
-        )
-        .values(url=url)
-        .execution_options(synchronize_session=False)
+async def move_pending(
+    session: AsyncSession, instance_id: int | None, target: str, url: str
+) -> None:
+    """Send the still pending deliveries of a target (of one instance, or of all when
+    `instance_id` is None) to its new URL."""
+    query = update(D).where(
+        D.target == target, D.status == DeliveryStatus.PENDING.value, D.url != url
     )
+    if instance_id is not None:
+        query = query.where(D.instance_id == instance_id)
+    await session.execute(query.values(url=url).execution_options(synchronize_session=False))
 
 
 async def list_deliveries(

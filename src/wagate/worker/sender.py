@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,8 @@ from wagate.state import AppState
 
 log = structlog.get_logger(__name__)
 
-BATCH = 100
+BATCH = 50  # taken at a time: what a dead node leaves to be reclaimed
+CHUNK = 25
 IDLE_WAIT_S = 1.0
 NOT_CONNECTED_POLL_S = 0.05
 SETTINGS_TTL_S = 2.0
@@ -53,6 +55,14 @@ def outgoing(row: Message, media: MediaRow | None) -> OutgoingMessage:
     )
 
 
+class Stopping(Exception):
+    """The node stops while a send waits for its connection: leave the entry unacknowledged."""
+
+
+class FencedOff(Stopping):
+    """This node no longer holds the instance's lease: the new holder sends the rest."""
+
+
 class InstanceSender:
     def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes, name: str) -> None:
         self.state = state
@@ -68,12 +78,20 @@ class InstanceSender:
 
     async def run(self) -> None:
         manager = self.state.manager
+        adopted = False
         while not self.stopping:
-            if manager.status_of(self.name) != Status.CONNECTED:
+            status = manager.status_of(self.name)
+            if status is None:
+                return  # the instance was deleted or left this node
+            if status != Status.CONNECTED:
                 # Queued sends wait for the connection rather than burning their attempts.
+                adopted = False
                 await asyncio.sleep(NOT_CONNECTED_POLL_S)
                 continue
             try:
+                if not adopted:
+                    await self.queue.adopt(self.name)
+                    adopted = True
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
                 if entries:
                     await self._handle(entries)
@@ -97,22 +115,41 @@ class InstanceSender:
         await self._refresh_settings()
         async with self.state.db.session() as session:
             loaded = await repository.load_for_send(session, [e.pk for e in entries])
-        done: list[Entry] = []
-        try:
-            for entry in entries:
-                if self.stopping:
-                    break
-                found = loaded.get(entry.pk)
-                if (
-                    found is not None
-                    and found[0].status not in FINAL_STATUSES
-                    and not await self.send(*found)
-                ):
-                    break  # the instance moved to another node: its worker takes the rest
-                done.append(entry)
-        finally:
-            # Only what has an outcome recorded is acknowledged; the rest is taken again.
-            await self.queue.ack(self.name, done)
+        for start in range(0, len(entries), CHUNK):
+            if self.stopping:
+                return  # not acknowledged: taken again (or reclaimed) later
+            chunk = entries[start : start + CHUNK]
+            try:
+                await self._send_chunk(chunk, loaded)
+            except Stopping:
+                return
+            # Only now, with every outcome of the chunk recorded, are its entries done.
+            await self.queue.ack(self.name, chunk)
+
+    async def _send_chunk(
+        self, chunk: list[Entry], loaded: dict[int, tuple[Message, MediaRow | None]]
+    ) -> None:
+        todo: list[tuple[Message, MediaRow | None]] = []
+        seen: set[int] = set()
+        for entry in chunk:
+            found = loaded.get(entry.pk)
+            # Final already (a duplicate entry, a redelivery after a crash): skip it.
+            if found is not None and found[0].status not in FINAL_STATUSES and entry.pk not in seen:
+                seen.add(entry.pk)
+                todo.append(found)
+        if not todo:
+            return
+        # One write marks the whole chunk as in hand, one write records its outcomes: a
+        # crash in between re-sends at most this chunk (at-least-once).
+        async with self.state.db.transaction() as session:
+            await repository.mark_sending(session, [row.id for row, _ in todo])
+        sent: list[tuple[Message, SendResult]] = []
+        for row, media in todo:
+            row.attempts += 1
+            result = await self.send(row, media, flush=lambda: self._record_sent(sent))
+            if result is not None:
+                sent.append((row, result))
+        await self._record_sent(sent)
 
     async def _pace(self) -> None:
         interval = int(self._settings.get("send_interval_ms", 0))
@@ -124,27 +161,31 @@ class InstanceSender:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def send(self, row: Message, media: MediaRow | None) -> bool:
-        """Send until an outcome is recorded (True), or until this node no longer holds the
-        instance (False: fenced off, nothing recorded, the entry stays for the new holder)."""
+    async def send(
+        self, row: Message, media: MediaRow | None, flush: Callable[[], Awaitable[None]]
+    ) -> SendResult | None:
+        """Send one message (retrying transient failures in place, which keeps the order);
+        the result, or None when it failed for good (recorded already)."""
         message = outgoing(row, media)
         settings = self.state.settings
         while True:
             await self._pace()
             if self.state.manager.ownership.fencing_token(self.name) is None:
-                return False
-            row.attempts += 1
-            async with self.state.db.transaction() as session:
-                await repository.set_fields(
-                    session, row.id, status="sending", attempts=row.attempts
-                )
+                await flush()  # what this node did send is recorded; nothing more is
+                raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
-                result = await client.send(message)
+                return await client.send(message)
             except PermanentEngineError as exc:
+                await flush()
                 await self._fail(row, exc.code, str(exc))
-                return True
+                return None
             except Exception as exc:
+                await flush()
+                if self.state.manager.status_of(self.name) != Status.CONNECTED:
+                    # The connection went away: wait for it without spending an attempt.
+                    await self._requeue_until_connected(row)
+                    continue
                 code = exc.code if isinstance(exc, EngineFailure) else "engine_error"
                 if not isinstance(exc, EngineFailure):
                     self.log.exception("send raised", correlation_id=row.correlation_id)
@@ -158,7 +199,7 @@ class InstanceSender:
                 )
                 if not decision.retry:
                     await self._fail(row, code, str(exc))
-                    return True
+                    return None
                 SEND_RETRIES.inc()
                 error = {"code": code, "message": str(exc)}
                 async with self.state.db.transaction() as session:
@@ -170,31 +211,41 @@ class InstanceSender:
                         next_attempt_at=utcnow() + timedelta(seconds=decision.delay_s),
                     )
                 await asyncio.sleep(decision.delay_s)
-                continue
+                row.attempts += 1
+                async with self.state.db.transaction() as session:
+                    await repository.set_fields(
+                        session, row.id, status="sending", attempts=row.attempts
+                    )
             finally:
                 self._last_send = time.monotonic()
-            await self._sent(row, result)
-            return True
 
-    async def _sent(self, row: Message, result: SendResult) -> None:
-        row.status, row.message_id, row.sent_at, row.error = (
-            "sent",
-            result.message_id,
-            result.timestamp,
-            None,
-        )
+    async def _requeue_until_connected(self, row: Message) -> None:
+        row.attempts -= 1
         async with self.state.db.transaction() as session:
-            await repository.set_fields(
-                session,
-                row.id,
-                status="sent",
-                message_id=result.message_id,
-                sent_at=result.timestamp,
-                error=None,
-                next_attempt_at=None,
-            )
-        SENDS.labels(row.kind, "sent").inc()
-        await self._finish(row)
+            await repository.set_fields(session, row.id, status="queued", attempts=row.attempts)
+        while self.state.manager.status_of(self.name) != Status.CONNECTED:
+            if self.stopping:
+                raise Stopping
+            await asyncio.sleep(NOT_CONNECTED_POLL_S)
+        row.attempts += 1
+        async with self.state.db.transaction() as session:
+            await repository.set_fields(session, row.id, status="sending", attempts=row.attempts)
+
+    async def _record_sent(self, sent: list[tuple[Message, SendResult]]) -> None:
+        """Record the sends done so far in one write, then announce them."""
+        if not sent:
+            return
+        batch, sent[:] = list(sent), []
+        for row, result in batch:
+            row.status, row.message_id, row.sent_at = "sent", result.message_id, result.timestamp
+            row.error = None
+        async with self.state.db.transaction() as session:
+            await repository.record_sent(session, [row for row, _ in batch])
+        for row, _ in batch:
+            SENDS.labels(row.kind, "sent").inc()
+        # The events of a chunk go out together: each one's durable sinks (the webhook
+        # outbox) cost a database round trip, which need not hold up the next.
+        await asyncio.gather(*(self._finish(row) for row, _ in batch))
 
     async def _fail(self, row: Message, code: str, message: str) -> None:
         now = utcnow()

@@ -39,7 +39,20 @@ def queue_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "local":
         return {}
     url: str = request.getfixturevalue("redis_url")
-    return {"redis_url": url, "queue_key_prefix": f"wgtest:{uuid.uuid4().hex[:10]}:"}
+    prefix = f"wgtest:{uuid.uuid4().hex[:10]}:"
+    return {"redis_url": url, **redis_keys(prefix)}
+
+
+def redis_keys(prefix: str) -> dict[str, Any]:
+    """A Redis-backed node's keys under `prefix` (shared Redis), with quick cluster leases."""
+    return {
+        "queue_key_prefix": prefix + "q:",
+        "cluster_key_prefix": prefix + "cluster:",
+        "lease_ttl_s": 1.2,
+        "lease_renew_interval_s": 0.3,
+        "heartbeat_interval_s": 0.3,
+        "placement_interval_s": 0.2,
+    }
 
 
 def png_bytes(size: tuple[int, int] = (8, 8), fmt: str = "PNG") -> bytes:

@@ -155,5 +155,5 @@ async def test_retention_cleanup(database_url: str, tmp_path: Path) -> None:
         assert left == {rows[2]["id"], rows[3]["id"], rows[4]["id"]}
         assert attempts == 0
     finally:
-        await worker.transport.aclose()
+        await worker.sender.aclose()
         await db.close()

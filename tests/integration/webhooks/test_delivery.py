@@ -58,6 +58,8 @@ async def test_signed_envelope_and_headers(client: httpx.AsyncClient, receiver: 
 
     await wait_until(all_delivered, what="every delivery delivered")
     assert len(await deliveries(client, name)) == len(receiver.requests)
+    metrics = (await client.get("/metrics")).text
+    assert 'wagate_webhook_deliveries_total{outcome="delivered"}' in metrics
 
 
 async def test_unsigned_without_secret(client: httpx.AsyncClient, receiver: Receiver) -> None:
@@ -139,3 +141,29 @@ async def test_429_and_network_errors_are_retried_until_max(
     assert item["attempts"] == 10 and item["last_status_code"] == 429
     await asyncio.sleep(0.5)
     assert len(receiver.requests) == 10
+
+
+async def test_a_send_leaves_message_ack_and_receipts(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    linked = await linked_instance(
+        client, webhook={"url": receiver.url, "events": ["message_ack", "message_status"]}
+    )
+    name = linked["name"]
+    response = await client.post(
+        f"/v1/instances/{name}/send/text", json={"to": "+1 555 123 4567", "text": "hi"}
+    )
+    assert response.status_code == 200, response.text
+    sent = response.json()
+    await receiver.wait_for(
+        lambda r: (
+            len(r.events("message_ack")) == 1
+            and {e["data"]["status"] for e in r.events("message_status")} == {"delivered", "read"}
+        )
+    )
+    (ack,) = receiver.events("message_ack")
+    assert ack["data"]["correlation_id"] == sent["correlation_id"]
+    assert ack["data"]["status"] == "sent" and ack["data"]["message_id"] == sent["message_id"]
+    assert {e["data"]["message_id"] for e in receiver.events("message_status")} == {
+        sent["message_id"]
+    }

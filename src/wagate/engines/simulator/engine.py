@@ -44,6 +44,8 @@ from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 
 log = structlog.get_logger(__name__)
 
+STOP_WAIT_S = 10.0  # how long stop() lets a client finish its current database step
+
 
 def on_whatsapp(user: str) -> bool:
     """API.md: a number is on WhatsApp unless its digits end in 0000."""
@@ -131,6 +133,7 @@ class SimulatorClient:
         self._pairing_started = asyncio.Event()
         self._connection_id: int | None = None
         self._stopped = False
+        self._stop = asyncio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -138,9 +141,14 @@ class SimulatorClient:
         self._task = asyncio.create_task(self._run(), name=f"simulator:{self.instance.name}")
 
     async def _run(self) -> None:
+        # stop() does not cancel this task while it talks to the database (a cancelled query
+        # leaves a broken pooled connection behind): it sets `_stop`, and this checks it
+        # after every step.
         settings = self.engine.settings
         async with self.engine.db.session() as session:
             device = await session.get(SimulatorDevice, self.instance.id)
+        if self._stopped:
+            return
         if device is not None:
             await self._go_online(device.jid, device.phone)
             return
@@ -150,11 +158,12 @@ class SimulatorClient:
             code = "2@" + ",".join(secrets.token_urlsafe(n) for n in (48, 32, 32))
             expires = utcnow() + timedelta(seconds=settings.simulator_qr_interval_s)
             self.sink(QrCode(code, expires))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._link.wait(), settings.simulator_qr_interval_s)
-            if self._link.is_set():
+            await self._wait_link_or_stop(settings.simulator_qr_interval_s)
+            if self._link.is_set() or self._stopped:
                 break
         self.pairing = False
+        if self._stopped:
+            return
         if not self._link.is_set():
             self.sink(QrTimeout())
             return
@@ -162,7 +171,19 @@ class SimulatorClient:
         jid = f"{phone}@s.whatsapp.net"
         async with self.engine.db.transaction() as session:
             await session.merge(SimulatorDevice(instance_id=self.instance.id, jid=jid, phone=phone))
-        await self._go_online(jid, phone)
+        if not self._stopped:
+            await self._go_online(jid, phone)
+
+    async def _wait_link_or_stop(self, seconds: float) -> None:
+        waiters = {
+            asyncio.ensure_future(self._link.wait()),
+            asyncio.ensure_future(self._stop.wait()),
+        }
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def _go_online(self, jid: str, phone: str) -> None:
         node = self.engine.settings.node_id
@@ -183,6 +204,8 @@ class SimulatorClient:
             session.add(connection)
             await session.flush()
             self._connection_id = connection.id
+        if self._stopped:
+            return  # stop() closes the row once this task is over
         self.jid = jid
         self.connected = True
         self.engine.clients[self.instance.id] = self
@@ -192,10 +215,17 @@ class SimulatorClient:
         self._stopped = True
         self.connected = False
         self.pairing = False
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        self._stop.set()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            except Exception as exc:  # the run failed: it is over either way
+                log.warning("simulator client failed", instance=self.instance.name, error=str(exc))
         if self.engine.clients.get(self.instance.id) is self:
             del self.engine.clients[self.instance.id]
         await self._close_connection()

@@ -14,13 +14,23 @@ from wagate.auth.dependencies import InstancePrincipal
 from wagate.db import utcnow
 from wagate.engines.base import InboundMedia, InboundMessage, NotConnectedError, NotPairingError
 from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine, new_message_id, outbox
-from wagate.errors import InstanceNotConnected, NotFound, NotPairing, ValidationFailed
+from wagate.errors import (
+    InstanceNotConnected,
+    NotFound,
+    NotPairing,
+    ValidationFailed,
+    error_responses,
+)
 from wagate.instances import service
 from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
 from wagate.state import AppState, State
 
-router = APIRouter(prefix="/v1/instances/{instance}/simulator", tags=["simulator"])
+router = APIRouter(
+    prefix="/v1/instances/{instance}/simulator",
+    tags=["simulator"],
+    responses=error_responses(404, 409),
+)
 
 
 class Strict(BaseModel):
@@ -31,10 +41,14 @@ class ScanIn(Strict):
     phone: str | None = Field(None, max_length=32)
 
 
+MIMETYPE_PATTERN = r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$"  # audio/ogg; codecs=opus
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
+
+
 class InboundMediaIn(Strict):
     base64: str = Field(min_length=1)
-    mimetype: str = Field(min_length=3, max_length=128)
-    filename: str | None = Field(None, max_length=255)
+    mimetype: str = Field(min_length=3, max_length=128, pattern=MIMETYPE_PATTERN)
+    filename: str | None = Field(None, max_length=255, pattern=NO_CONTROL_CHARS)
 
 
 class InboundIn(Strict):

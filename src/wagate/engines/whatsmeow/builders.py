@@ -57,7 +57,11 @@ def _contact_message(body: dict[str, Any]) -> Any:
     contacts = list(body.get("contacts") or [])
     if not contacts:
         raise PermanentEngineError("a contact message needs at least one contact")
-    items = [ContactMessage(displayName=str(c["name"]), vcard=vcard(c)) for c in contacts]
+    # The messages feature builds each card's vCard at submit time; build one if it did not.
+    items = [
+        ContactMessage(displayName=str(c["name"]), vcard=str(c.get("vcard") or vcard(c)))
+        for c in contacts
+    ]
     if len(items) == 1:
         return Message(contactMessage=items[0])
     return Message(

@@ -1,0 +1,260 @@
+// The Messages, Webhook and Dead letters tabs: what the gateway recorded for the instance.
+import { $, act, confirmAction, formatTime, h, showError, statusBadge } from "./ui.js";
+
+const WORDS = {};
+const MESSAGE_EVENTS = ["message_ack", "message_status"];
+const RANK = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
+
+// Calls fn once, `delay` ms after the last of a burst of calls.
+function debounce(fn, delay) {
+  let timer = null;
+  const run = () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, delay);
+  };
+  run.cancel = () => clearTimeout(timer);
+  return run;
+}
+
+function cell(label, ...content) {
+  return h("td", { "data-label": label }, ...content);
+}
+
+function errorWords(error) {
+  if (!error) return "";
+  if (typeof error === "string") return error;
+  return error.message || error.code || JSON.stringify(error);
+}
+
+export class RecordsPanels {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.cursor = null;
+    this.tab = "connection";
+    this.deliveryTimer = null;
+    this.followUps = 0;
+    this.reloadMessages = debounce(() => this.tab === "messages" && this.loadMessages(), 400);
+    this.reloadDead = debounce(() => this.tab === "dead" && this.loadDead(), 400);
+  }
+
+  wire() {
+    $("msg-refresh").addEventListener("click", () => this.loadMessages());
+    $("msg-status").addEventListener("change", () => this.loadMessages());
+    $("msg-more").addEventListener("click", () => this.loadMessages(true));
+    $("hook-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.saveHook(e.submitter || e.target.querySelector("button[type=submit]"));
+    });
+    $("hook-delete").addEventListener("click", () => this.deleteHook());
+    $("dlv-refresh").addEventListener("click", () => this.loadDeliveries());
+    $("dlv-status").addEventListener("change", () => this.loadDeliveries());
+    $("dead-refresh").addEventListener("click", () => this.loadDead());
+  }
+
+  reset() {
+    clearTimeout(this.deliveryTimer);
+    this.reloadMessages.cancel();
+    this.reloadDead.cancel();
+    for (const id of ["msg-rows", "dlv-rows", "dead-rows"]) $(id).replaceChildren();
+    for (const id of ["msg-error", "hook-error", "dlv-error", "dead-error"]) showError(id, null);
+    $("hook-ok").hidden = true;
+    $("hook-form").reset();
+    $("hook-current").textContent = "";
+    this.cursor = null;
+  }
+
+  // A tab was opened (or the instance changed): load what it shows.
+  show(tab) {
+    this.tab = tab;
+    if (tab === "messages") this.loadMessages();
+    if (tab === "webhook") {
+      this.followUps = 0;
+      this.loadHook();
+      this.loadDeliveries();
+    }
+    if (tab === "dead") this.loadDead();
+  }
+
+  onEvent(event, envelope) {
+    if (this.tab === "messages" && MESSAGE_EVENTS.includes(event)) this.onMessageEvent(event, envelope);
+    // Each event may make a webhook delivery: reload the log shortly after, once per burst.
+    if (this.tab === "webhook") {
+      this.followUps = 0;
+      this.scheduleDeliveries(800);
+    }
+    if (this.tab === "dead" && event === "message_ack") this.reloadDead();
+  }
+
+  onMessageEvent(event, envelope) {
+    const data = envelope.data || {};
+    const rows = $("msg-rows");
+    const row = data.correlation_id
+      ? rows.querySelector(`tr[data-correlation-id="${CSS.escape(data.correlation_id)}"]`)
+      : rows.querySelector(`tr[data-message-id="${CSS.escape(data.message_id || "")}"]`);
+    if (!row) {
+      // A message this list has not seen yet: show the newest state from the gateway.
+      if (event === "message_ack") this.reloadMessages();
+      return;
+    }
+    const current = row.dataset.status;
+    if (data.status !== "failed" && RANK[data.status] <= RANK[current]) return;
+    row.dataset.status = data.status;
+    row.querySelector("td").replaceChildren(statusBadge(data.status, WORDS));
+  }
+
+  // --- messages ---------------------------------------------------------------------------
+
+  async loadMessages(more = false) {
+    const name = this.ctx.selected;
+    const status = $("msg-status").value;
+    const result = await act(more ? $("msg-more") : $("msg-refresh"), "msg-error", () =>
+      this.ctx.api.messages(name, { status, cursor: more ? this.cursor : "" }),
+    );
+    if (!result || name !== this.ctx.selected) return;
+    const rows = result.body.messages.map((m) =>
+      h("tr", { dataset: { correlationId: m.correlation_id, messageId: m.message_id || "", status: m.status } },
+        cell("Status", statusBadge(m.status, WORDS)),
+        cell("Kind", m.kind),
+        cell("To", m.to),
+        cell("Created", formatTime(m.created_at)),
+        cell("Tries", String(m.attempts ?? "")),
+        h("td", { class: "wrap", "data-label": "Details" },
+          h("code", { text: m.correlation_id }),
+          m.error ? h("div", { class: "hint", text: errorWords(m.error) }) : null)));
+    if (more) $("msg-rows").append(...rows);
+    else $("msg-rows").replaceChildren(...rows);
+    this.cursor = result.body.next_cursor || null;
+    $("msg-more").hidden = !this.cursor;
+    $("msg-empty").hidden = $("msg-rows").children.length > 0;
+  }
+
+  // --- webhook ----------------------------------------------------------------------------
+
+  async loadHook() {
+    const name = this.ctx.selected;
+    showError("hook-error", null);
+    $("hook-ok").hidden = true;
+    let hook = null;
+    try {
+      hook = (await this.ctx.api.webhook(name)).body;
+    } catch (err) {
+      if (err.status !== 404) showError("hook-error", err);
+    }
+    if (name !== this.ctx.selected) return;
+    this.fillHook(hook && hook.url ? hook : null);
+  }
+
+  fillHook(hook) {
+    $("hook-url").value = hook ? hook.url : "";
+    const events = hook && hook.events ? hook.events : [];
+    for (const box of $("hook-form").querySelectorAll('input[name="events"]')) {
+      box.checked = events.includes(box.value);
+    }
+    $("hook-secret").value = "";
+    $("hook-unsign").hidden = !(hook && hook.secret_set);
+    $("hook-form").elements.namedItem("remove_secret").checked = false;
+    $("hook-current").textContent = hook
+      ? `Events go to ${hook.url}${hook.secret_set ? ", signed with a secret" : ", unsigned"}.`
+      : "No webhook for this instance.";
+  }
+
+  async saveHook(button) {
+    $("hook-ok").hidden = true;
+    const events = [...$("hook-form").querySelectorAll('input[name="events"]:checked')].map((b) => b.value);
+    const body = { url: $("hook-url").value.trim() };
+    if (events.length) body.events = events;
+    // Left out, the gateway keeps the current secret; null removes it.
+    if ($("hook-secret").value) body.secret = $("hook-secret").value;
+    else if ($("hook-form").elements.namedItem("remove_secret").checked) body.secret = null;
+    const result = await act(button, "hook-error", () => this.ctx.api.putWebhook(this.ctx.selected, body));
+    if (!result) return;
+    this.fillHook(result.body && result.body.url ? result.body : { ...body, secret_set: Boolean(body.secret) });
+    $("hook-ok").textContent = "Webhook saved.";
+    $("hook-ok").hidden = false;
+  }
+
+  async deleteHook() {
+    const ok = await confirmAction("Remove the webhook?", "Events of this instance stop going to it.", "Remove");
+    if (!ok) return;
+    const result = await act($("hook-delete"), "hook-error", () => this.ctx.api.deleteWebhook(this.ctx.selected));
+    if (!result) return;
+    this.fillHook(null);
+    $("hook-ok").textContent = "Webhook removed.";
+    $("hook-ok").hidden = false;
+  }
+
+  async loadDeliveries() {
+    const name = this.ctx.selected;
+    const result = await act($("dlv-refresh"), "dlv-error", () =>
+      this.ctx.api.deliveries(name, $("dlv-status").value),
+    );
+    if (!result || name !== this.ctx.selected) return;
+    const list = result.body.deliveries || [];
+    $("dlv-rows").replaceChildren(...list.map((d) => this.deliveryRow(name, d)));
+    $("dlv-empty").hidden = list.length > 0;
+    // Deliveries still in flight produce no event of their own: look again a few times.
+    if (list.some((d) => d.status === "pending") && this.followUps < 5) {
+      this.followUps += 1;
+      this.scheduleDeliveries(2000);
+    }
+  }
+
+  scheduleDeliveries(delay) {
+    clearTimeout(this.deliveryTimer);
+    this.deliveryTimer = setTimeout(() => {
+      if (this.tab === "webhook" && this.ctx.selected) this.loadDeliveries();
+    }, delay);
+  }
+
+  deliveryRow(name, d) {
+    const error = h("p", { class: "error", role: "alert", hidden: true });
+    const redeliver = h("button", { type: "button", class: "secondary small", text: "Redeliver" });
+    redeliver.addEventListener("click", async () => {
+      const done = await act(redeliver, error, () => this.ctx.api.redeliver(name, d.id));
+      if (done) this.loadDeliveries();
+    });
+    const answer = [d.last_status_code ? `HTTP ${d.last_status_code}` : "", d.last_error || ""]
+      .filter(Boolean).join(" · ") || "—";
+    return h("tr", { dataset: { deliveryId: d.id, status: d.status } },
+      cell("Status", statusBadge(d.status, WORDS)),
+      cell("Event", d.event),
+      cell("Tries", String(d.attempts ?? "")),
+      h("td", { class: "wrap", "data-label": "Last answer" }, answer, h("div", { class: "hint", text: d.url })),
+      cell("Next try", d.status === "pending" ? formatTime(d.next_attempt_at) : "—"),
+      h("td", {}, redeliver, error));
+  }
+
+  // --- dead letters -----------------------------------------------------------------------
+
+  async loadDead() {
+    const name = this.ctx.selected;
+    const result = await act($("dead-refresh"), "dead-error", () => this.ctx.api.deadLetters(name));
+    if (!result || name !== this.ctx.selected) return;
+    const list = result.body.dead_letters || [];
+    $("dead-rows").replaceChildren(...list.map((d) => this.deadRow(d)));
+    $("dead-empty").hidden = list.length > 0;
+  }
+
+  deadRow(d) {
+    const error = h("p", { class: "error", role: "alert", hidden: true });
+    const retry = h("button", { type: "button", class: "small", text: "Retry" });
+    const remove = h("button", { type: "button", class: "danger small", text: "Delete" });
+    retry.addEventListener("click", async () => {
+      const done = await act(retry, error, () => this.ctx.api.retryDeadLetter(d.correlation_id));
+      if (done) this.loadDead();
+    });
+    remove.addEventListener("click", async () => {
+      const ok = await confirmAction("Delete this dead letter?", `Message ${d.correlation_id} will not be sent.`);
+      if (!ok) return;
+      const done = await act(remove, error, () => this.ctx.api.deleteDeadLetter(d.correlation_id));
+      if (done) this.loadDead();
+    });
+    return h("tr", { dataset: { correlationId: d.correlation_id } },
+      cell("Failed", formatTime(d.failed_at)),
+      cell("Kind", d.kind),
+      cell("To", d.to),
+      h("td", { class: "wrap", "data-label": "Error" }, errorWords(d.error), h("div", {}, h("code", { class: "hint", text: d.correlation_id }))),
+      cell("Tries", String(d.attempts ?? "")),
+      h("td", {}, retry, remove, error));
+  }
+}
