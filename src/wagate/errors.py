@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -17,6 +18,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -142,6 +144,14 @@ def database_unreachable(exc: SQLAlchemyError) -> bool:
     return False
 
 
+def _connection_trouble(exc: SQLAlchemyError) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError, SQLTimeoutError)):
+        return True
+    # asyncpg's "the database system is shutting down" and the like arrive as a bare
+    # DBAPIError; its subclasses (IntegrityError, ProgrammingError...) are bugs.
+    return isinstance(exc, DBAPIError) and (type(exc) is DBAPIError or exc.connection_invalidated)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -186,6 +196,21 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("database error", path=request.url.path)
         return JSONResponse(
             error_body("internal_error", "an unexpected error occurred"), status_code=500
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(RedisError)
+    @app.exception_handler(OSError)
+    async def _backend_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database or Redis unreachable (stopped, restarting, network): API.md's 503,
+        # not a 500. Other database errors are bugs and stay 500.
+        if isinstance(exc, SQLAlchemyError) and not _connection_trouble(exc):
+            return await _unexpected(request, exc)
+        log.warning("backend unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(
+            error_body("unavailable", "the database or the queue is unreachable; retry later"),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
