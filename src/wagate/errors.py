@@ -18,7 +18,6 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -140,16 +139,15 @@ def database_unreachable(exc: SQLAlchemyError) -> bool:
         return True
     if isinstance(exc, DBAPIError):
         # No statement: it failed while connecting (database down, refusing connections).
-        return exc.connection_invalidated or not exc.statement or isinstance(exc.orig, OSError)
+        # A bare DBAPIError (no subclass such as IntegrityError): asyncpg's "the database
+        # system is shutting down" and the like, met mid-statement during a restart.
+        return (
+            exc.connection_invalidated
+            or not exc.statement
+            or isinstance(exc.orig, OSError)
+            or type(exc) is DBAPIError
+        )
     return False
-
-
-def _connection_trouble(exc: SQLAlchemyError) -> bool:
-    if isinstance(exc, (OperationalError, InterfaceError, SQLTimeoutError)):
-        return True
-    # asyncpg's "the database system is shutting down" and the like arrive as a bare
-    # DBAPIError; its subclasses (IntegrityError, ProgrammingError...) are bugs.
-    return isinstance(exc, DBAPIError) and (type(exc) is DBAPIError or exc.connection_invalidated)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -198,19 +196,15 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "an unexpected error occurred"), status_code=500
         )
 
-    @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(RedisError)
     @app.exception_handler(OSError)
-    async def _backend_down(request: Request, exc: Exception) -> JSONResponse:
-        # The database or Redis unreachable (stopped, restarting, network): API.md's 503,
-        # not a 500. Other database errors are bugs and stay 500.
-        if isinstance(exc, SQLAlchemyError) and not _connection_trouble(exc):
-            return await _unexpected(request, exc)
+    async def _queue_down(request: Request, exc: Exception) -> JSONResponse:
+        # Redis (or another backend's socket) unreachable: API.md's 503, not a 500.
         log.warning("backend unavailable", path=request.url.path, error=type(exc).__name__)
         return JSONResponse(
-            error_body("unavailable", "the database or the queue is unreachable; retry later"),
+            error_body("unavailable", "the queue is unreachable; retry later"),
             status_code=503,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
