@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 
 from wagate import health
@@ -94,10 +95,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
+    # iter_route_contexts: FastAPI keeps included routers as one entry in `routes`, whose
+    # own `path` does not exist (every /v1/ request was labelled "other").
+    for route in iter_route_contexts(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
+            return str(route.path or "other")
     return "unmatched"
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -138,7 +139,14 @@ def database_unreachable(exc: SQLAlchemyError) -> bool:
         return True
     if isinstance(exc, DBAPIError):
         # No statement: it failed while connecting (database down, refusing connections).
-        return exc.connection_invalidated or not exc.statement or isinstance(exc.orig, OSError)
+        # A bare DBAPIError (no subclass such as IntegrityError): asyncpg's "the database
+        # system is shutting down" and the like, met mid-statement during a restart.
+        return (
+            exc.connection_invalidated
+            or not exc.statement
+            or isinstance(exc.orig, OSError)
+            or type(exc) is DBAPIError
+        )
     return False
 
 
@@ -186,6 +194,17 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("database error", path=request.url.path)
         return JSONResponse(
             error_body("internal_error", "an unexpected error occurred"), status_code=500
+        )
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(OSError)
+    async def _queue_down(request: Request, exc: Exception) -> JSONResponse:
+        # Redis (or another backend's socket) unreachable: API.md's 503, not a 500.
+        log.warning("backend unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(
+            error_body("unavailable", "the queue is unreachable; retry later"),
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -119,9 +119,10 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.05, what: str =
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
+        found = predicate()
+        if found:
+            return found
+        last = found
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}: {last}")
 

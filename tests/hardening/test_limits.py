@@ -130,3 +130,10 @@ def test_serve_closes_idle_keep_alive_connections(tmp_path: Path, database_url: 
         started = time.monotonic()
         assert sock.recv(4096) == b""  # closed by the server, not by us
         assert 0.5 < time.monotonic() - started < 4
+
+
+async def test_metrics_label_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    assert (await client.get(f"/v1/instances/{name}/messages")).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/v1/instances/{instance}/messages"' in metrics

@@ -88,6 +88,10 @@ class EventRelay:
                             self._deliver(message["data"])
                         except Exception:
                             log.exception("bad cluster event")
+                # listen() returns at once when nothing is subscribed (a resubscribe that
+                # failed while Redis was down): go back through the retry path, or this
+                # loop spins without yielding and stops the whole node.
+                raise ConnectionError("cluster event channel not subscribed")
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
