@@ -44,6 +44,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
+    # The dashboard's page and assets are public; everything it shows comes from the API
+    # with the token the user signs in with.
+    ("GET", "/dashboard"): PUBLIC,
+    ("GET", "/dashboard/"): PUBLIC,
+    ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("POST", "/v1/instances"): ADMIN,
     ("GET", "/v1/cluster"): ADMIN,
     ("GET", "/v1/instances"): ANY,
@@ -187,6 +192,7 @@ async def build_world(http: httpx.AsyncClient, receiver_port: int) -> World:
             "message_id": inbound.json()["message_id"],
             "delivery_id": delivery_id,
             "dead_letter": dead,
+            "name": "app.js",
         },
     )
 
