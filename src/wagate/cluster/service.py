@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from wagate.db import utcnow
 from wagate.models import Instance
+from wagate.queue.redis_streams import REDIS_MAX_CONNECTIONS
 
 from .events import EventRelay
 from .runtime import ClusterNode
@@ -65,7 +66,14 @@ Cluster = SingleNode | ClusterNode
 
 
 def redis_client(url: str, timeout_s: float | None) -> Redis:
-    return Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s or 5)
+    # Every event is PUBLISHed from the task that raised it: hundreds of instances at once
+    # outgrow redis-py's default pool of 100 connections.
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s or 5,
+        max_connections=REDIS_MAX_CONNECTIONS,
+    )
 
 
 async def start_cluster(state: AppState) -> Cluster:

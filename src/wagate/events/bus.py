@@ -75,7 +75,7 @@ class EventBus:
             try:
                 await sink(item)
             except Exception:
-                log.exception("event sink failed", instance=instance, event=event)
+                log.exception("event sink failed", instance=instance, event_name=event)
         self.fan_out(item)
         return item
 

@@ -20,11 +20,17 @@ from wagate.queue.base import Entry
 GROUP = "workers"
 CLAIM_EVERY_S = 1.0
 SCAN_CHUNK = 10_000
+REDIS_MAX_CONNECTIONS = 5_000
 
 
 class RedisStreamsQueue:
     def __init__(self, url: str, prefix: str, consumer: str, claim_idle_ms: int) -> None:
-        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        # Every instance's sender holds one connection in a blocking XREADGROUP, so the pool must
+        # outgrow redis-py's default of 100 or the 101st instance (and every enqueue) fails with
+        # "Too many connections".
+        self.redis: aioredis.Redis = aioredis.from_url(
+            url, decode_responses=True, max_connections=REDIS_MAX_CONNECTIONS
+        )
         self.prefix = prefix
         self.consumer = consumer
         self.claim_idle_ms = claim_idle_ms
