@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
+TOUCH_INTERVAL_S = 1.0  # last_event_at is written at most this often per instance
 PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
@@ -68,6 +70,7 @@ class Slot:
     events: asyncio.Queue[tuple[int, EngineEvent] | None] = field(default_factory=asyncio.Queue)
     pump: asyncio.Task[None] | None = None
     busy: bool = False  # the pump is handling an event it took off the queue
+    touched_at: float = float("-inf")  # monotonic time of the last last_event_at write
 
 
 class ClientManager:
@@ -486,6 +489,12 @@ class ClientManager:
             )
 
     async def _touch(self, slot: Slot) -> None:
+        # last_event_at is a liveness hint, not a log: one UPDATE per receipt would cost as much
+        # as the receipt itself under load, so it is written at most once per TOUCH_INTERVAL_S.
+        now = time.monotonic()
+        if now - slot.touched_at < TOUCH_INTERVAL_S:
+            return
+        slot.touched_at = now
         await self._save(slot, last_event_at=utcnow())
 
     async def _save(self, slot: Slot, **fields: Any) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
@@ -59,6 +60,10 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
 class InboundHandler:
     def __init__(self, state: AppState) -> None:
         self.state = state
+        # The receipts of all instances arriving together update their rows in one transaction.
+        self._apply_receipt: GroupCommit[tuple[int, Receipt, str], dict[str, str]] = GroupCommit(
+            self._apply_receipts
+        )
 
     async def __call__(self, ref: InstanceRef, item: InboundMessage | Receipt) -> None:
         if isinstance(item, InboundMessage):
@@ -89,21 +94,31 @@ class InboundHandler:
         async with self.state.db.transaction() as session:
             await session.execute(statement)
 
-    async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
-        status = RECEIPT_STATUS.get(receipt.status)
-        correlations: dict[str, str] = {}
-        if status is not None:
-            async with self.state.db.transaction() as session:
-                rows = (
-                    await session.execute(
-                        select(Message).where(
-                            Message.instance_id == ref.id,
-                            Message.message_id.in_(receipt.message_ids),
-                        )
-                    )
-                ).scalars()
-                for row in rows:
-                    correlations[row.message_id or ""] = row.correlation_id
+    async def _apply_receipts(self, batch: list[tuple[int, Receipt, str]]) -> list[dict[str, str]]:
+        """Move the messages' status forward; per receipt, message_id -> correlation_id."""
+        wanted = {
+            (instance_id, mid) for instance_id, receipt, _ in batch for mid in receipt.message_ids
+        }
+        found: dict[tuple[int, str], Message] = {}
+        async with self.state.db.transaction() as session:
+            rows = await session.execute(
+                select(Message).where(
+                    Message.instance_id.in_({instance_id for instance_id, _ in wanted}),
+                    Message.message_id.in_({mid for _, mid in wanted}),
+                )
+            )
+            for message in rows.scalars():
+                key = (message.instance_id, message.message_id or "")
+                if key in wanted:
+                    found[key] = message
+            results: list[dict[str, str]] = []
+            for instance_id, receipt, status in batch:
+                correlations: dict[str, str] = {}
+                for message_id in receipt.message_ids:
+                    row = found.get((instance_id, message_id))
+                    if row is None:
+                        continue
+                    correlations[message_id] = row.correlation_id
                     if STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, -1):
                         row.status = status
                         row.updated_at = utcnow()
@@ -111,6 +126,14 @@ class InboundHandler:
                         row.delivered_at = receipt.timestamp
                     if status == "read" and row.read_at is None:
                         row.read_at = receipt.timestamp
+                results.append(correlations)
+        return results
+
+    async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
+        status = RECEIPT_STATUS.get(receipt.status)
+        correlations: dict[str, str] = {}
+        if status is not None:
+            correlations = await self._apply_receipt((ref.id, receipt, status))
         for message_id in receipt.message_ids:
             data: dict[str, Any] = {
                 "message_id": message_id,

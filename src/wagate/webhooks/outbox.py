@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.events.bus import Event
@@ -52,29 +53,41 @@ class Outbox:
         self.settings = settings
         self.db = db
         self.wake = wake
+        # Events published at the same time (receipts of many instances) share one transaction.
+        self._write: GroupCommit[Event, None] = GroupCommit(self._write_batch)
 
     async def __call__(self, event: Event) -> None:
+        await self._write(event)
+
+    async def _write_batch(self, events: list[Event]) -> list[None]:
         global_url = self.settings.webhook_url
-        targets: list[tuple[str, str]] = []
+        rows: list[dict[str, Any]] = []
         async with self.db.transaction() as session:
-            webhook = await repository.instance_webhook(session, event.instance_id)
-            if webhook and webhook.get("url") and wants(webhook.get("events"), event.event):
-                targets.append((INSTANCE_TARGET, str(webhook["url"])))
-            if global_url and wants(self.settings.webhook_event_filter, event.event):
-                targets.append((GLOBAL_TARGET, global_url))
-            if not targets:
-                return
-            payload = encode(event)
-            rows = [
-                delivery_row(
-                    event_id=event.id,
-                    event=event.event,
-                    instance_id=event.instance_id,
-                    url=url,
-                    target=target,
-                    payload=payload,
+            webhooks = await repository.instance_webhooks(
+                session, (event.instance_id for event in events)
+            )
+            for event in events:
+                targets: list[tuple[str, str]] = []
+                webhook = webhooks.get(event.instance_id)
+                if webhook and webhook.get("url") and wants(webhook.get("events"), event.event):
+                    targets.append((INSTANCE_TARGET, str(webhook["url"])))
+                if global_url and wants(self.settings.webhook_event_filter, event.event):
+                    targets.append((GLOBAL_TARGET, global_url))
+                if not targets:
+                    continue
+                payload = encode(event)
+                rows.extend(
+                    delivery_row(
+                        event_id=event.id,
+                        event=event.event,
+                        instance_id=event.instance_id,
+                        url=url,
+                        target=target,
+                        payload=payload,
+                    )
+                    for target, url in targets
                 )
-                for target, url in targets
-            ]
             await repository.insert_deliveries(session, rows)
-        self.wake()
+        if rows:
+            self.wake()
+        return [None] * len(events)

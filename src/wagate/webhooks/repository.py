@@ -46,12 +46,6 @@ async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]
         await session.execute(insert(D), list(rows))
 
 
-async def instance_webhook(session: AsyncSession, instance_id: int) -> dict[str, Any] | None:
-    result = await session.execute(select(Instance.webhook).where(Instance.id == instance_id))
-    webhook: dict[str, Any] | None = result.scalar_one_or_none()
-    return webhook
-
-
 async def instance_webhooks(
     session: AsyncSession, instance_ids: Iterable[int]
 ) -> dict[int, dict[str, Any] | None]:

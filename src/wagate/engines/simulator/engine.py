@@ -16,8 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
+from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines.base import (
@@ -77,6 +78,9 @@ class SimulatorEngine:
         self.faults: dict[int, Faults] = {}
         self.clients: dict[int, SimulatorClient] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # Concurrent sends of all instances share one INSERT: a row per send is the record of
+        # what "the network" got, durable before send() returns, without a commit per message.
+        self.record_sent: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_outbox)
 
     async def open(self) -> None:
         # Connections left open by a node that died are closed by whoever resumes them; a
@@ -91,7 +95,13 @@ class SimulatorEngine:
                 .values(disconnected_at=utcnow())
             )
 
+    async def _insert_outbox(self, rows: list[dict[str, Any]]) -> list[None]:
+        async with self.db.transaction() as session:
+            await session.execute(insert(SimulatorOutbox), rows)
+        return [None] * len(rows)
+
     async def close(self) -> None:
+        await self.record_sent.drain()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -314,18 +324,17 @@ class SimulatorClient:
             body["reply_to"] = message.reply_to
         if message.mentions:
             body["mentions"] = list(message.mentions)
-        async with self.engine.db.transaction() as session:
-            session.add(
-                SimulatorOutbox(
-                    instance_id=self.instance.id,
-                    message_id=message_id,
-                    to=message.to_jid,
-                    kind=message.kind,
-                    body=body,
-                    node=self.engine.settings.node_id,
-                    sent_at=sent_at,
-                )
-            )
+        await self.engine.record_sent(
+            {
+                "instance_id": self.instance.id,
+                "message_id": message_id,
+                "to": message.to_jid,
+                "kind": message.kind,
+                "body": body,
+                "node": self.engine.settings.node_id,
+                "sent_at": sent_at,
+            }
+        )
         self.engine.spawn(self._receipts(message_id, message.to_jid), name=f"receipts:{message_id}")
         return SendResult(message_id, sent_at)
 
