@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CONTRAST_JS, Gateway, Receiver, unique
+from tests.browser.conftest import CONTRAST_JS, FOCUSED, Gateway, Receiver, unique
 from tests.browser.firefox import Firefox
 from tests.conftest import ADMIN_TOKEN
 
@@ -36,18 +36,6 @@ QR_CODE = """() => {
   const img = document.getElementById('qr-image');
   return img.checkVisibility() && img.src.startsWith('data:image/png;base64,')
     && img.complete && img.naturalWidth > 0 ? img.dataset.code : null;
-}"""
-# The element that has focus, and whether the user can see where it is; null once Tab has
-# left the page for the browser's own toolbar.
-FOCUSED = """() => {
-  const el = document.activeElement;
-  if (!document.hasFocus() || !el || el === document.body) return null;
-  const style = getComputedStyle(el);
-  return {
-    id: el.id || el.dataset.name || el.name || el.textContent.trim().slice(0, 30),
-    shown: el.matches(':focus-visible') && style.outlineStyle !== 'none'
-      && parseFloat(style.outlineWidth) >= 2,
-  };
 }"""
 WIDTH = "() => document.documentElement.scrollWidth"
 
