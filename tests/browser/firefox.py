@@ -43,7 +43,6 @@ LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
 KEYS = {
     "Tab": "\ue004",
     "Enter": "\ue007",
-    "Shift": "\ue008",
     "Escape": "\ue00c",
     "ArrowLeft": "\ue012",
     "ArrowRight": "\ue014",
@@ -55,7 +54,7 @@ class BidiError(AssertionError):
 
 
 class Firefox:
-    """One headless Firefox process with a BiDi session; `tab` is its first browsing context."""
+    """One headless Firefox process and its BiDi session, driving one tab (`context`)."""
 
     def __init__(self, binary: str, profile: Path, log: Path) -> None:
         self.binary = binary
@@ -286,15 +285,9 @@ class Firefox:
             keys += [{"type": "keyDown", "value": char}, {"type": "keyUp", "value": char}]
         await self._actions({"type": "key", "id": "keyboard", "actions": keys})
 
-    async def press(self, key: str, *, shift: bool = False) -> None:
+    async def press(self, key: str) -> None:
         value = KEYS.get(key, key)
         keys = [{"type": "keyDown", "value": value}, {"type": "keyUp", "value": value}]
-        if shift:
-            keys = [
-                {"type": "keyDown", "value": KEYS["Shift"]},
-                *keys,
-                {"type": "keyUp", "value": KEYS["Shift"]},
-            ]
         await self._actions({"type": "key", "id": "keyboard", "actions": keys})
 
     async def _actions(self, source: dict[str, Any]) -> None:
