@@ -104,14 +104,7 @@ def not_ready(url: str) -> tuple[int, dict[str, Any]] | None:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(
-    os.environ.get("WAGATE_RUN_FAULTS") != "1",
-    reason=(
-        "known failing on main since the merge of all features (issues 6 and 10): after the "
-        "faults some webhook deliveries stay pending, never claimed, for over 120 s; set "
-        "WAGATE_RUN_FAULTS=1 to run it"
-    ),
-)
+@pytest.mark.slow
 def test_faults_under_load(tmp_path: Path) -> None:
     redis_server = PrivateRedis(tmp_path)
     postgres = PrivatePostgres()
