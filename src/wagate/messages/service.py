@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 
 from wagate.db import utcnow
@@ -22,6 +23,8 @@ from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
 from wagate.queue.base import Queue
 from wagate.state import AppState
+
+log = structlog.get_logger(__name__)
 
 FAILURE_STATUS = {"not_on_whatsapp": 422, "instance_not_connected": 409}
 
@@ -122,6 +125,21 @@ class MessageService:
         for wake in self.on_enqueued:
             wake(instance)
 
+    async def signal(self, instance: str, pks: Sequence[int]) -> None:
+        """Enqueue messages whose rows are committed already. They are accepted whatever
+        happens here: the table is the record, and if the queue is unreachable the reconciler
+        enqueues them once it is back. Answering 503 now would make the client send again
+        what will be sent anyway (a duplicate)."""
+        try:
+            await self.enqueue(instance, pks)
+        except Exception as exc:
+            log.warning(
+                "queue unreachable; messages stay queued in the table for the reconciler",
+                instance=instance,
+                count=len(pks),
+                error=type(exc).__name__,
+            )
+
     async def submit(
         self, name: str, checked: Checked, *, wait: bool, idempotency_key: str | None = None
     ) -> Answer:
@@ -155,7 +173,7 @@ class MessageService:
             if replay is None:
                 raise
             return replay
-        await self.enqueue(name, [row.id])
+        await self.signal(name, [row.id])
         if wait:
             outcome = await self.outcomes.wait(
                 row.correlation_id, self.state.settings.sync_timeout_s
@@ -224,7 +242,7 @@ class MessageService:
         if rows:
             async with self.state.db.transaction() as session:
                 await repository.add_messages(session, rows, media)
-            await self.enqueue(name, [row.id for row in rows])
+            await self.signal(name, [row.id for row in rows])
         return results
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:
@@ -243,7 +261,7 @@ class MessageService:
                 failed_at=None,
                 next_attempt_at=None,
             )
-        await self.enqueue(instance, [message.id])
+        await self.signal(instance, [message.id])
         return queued_answer(instance, correlation_id)
 
 
