@@ -32,6 +32,7 @@ from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.inbound import InboundHandler
+from wagate.messages.openapi import document_send_bodies
 from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
@@ -148,4 +149,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         app.include_router(router)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
+    document_send_bodies(app)
     return app

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
+from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
 
 
@@ -55,8 +56,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,
-        # Slow clients: uvicorn has no timeout for a request head that never completes (a
-        # reverse proxy in front covers that, SECURITY.md); what it offers is set here.
+        # Slow clients: uvicorn has no deadline for a request head; this protocol adds one
+        # (and a size cap on the head, which httptools lacks). Bodies: wagate.limits.
+        http=head_limited_protocol(settings.http_header_timeout_s, settings.http_max_header_bytes),
         timeout_keep_alive=settings.http_keepalive_timeout_s,
         limit_concurrency=settings.http_limit_concurrency,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,

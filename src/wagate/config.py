@@ -70,10 +70,13 @@ class Settings(BaseSettings):
     rate_limit_admin: bool = False
     # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
     # closed after this many seconds; over `http_limit_concurrency` open connections and
-    # requests new ones get 503; `h11` request heads are capped at `http_max_header_bytes`.
+    # requests new ones get 503; request heads are capped at `http_max_header_bytes` (431).
     http_keepalive_timeout_s: int = 5
     http_limit_concurrency: int | None = None
     http_max_header_bytes: int = 64 * 1024
+    # A request head (request line + headers) not complete this long after the connection
+    # opened or the request began: the connection is closed (slowloris).
+    http_header_timeout_s: float = Field(10.0, gt=0)
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
     # Messaging: queue keys, retries, reconciler, media downloads, idempotency.

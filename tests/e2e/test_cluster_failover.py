@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.cluster.helpers import overlapping_connections
+from tests.support.redis_server import private_redis
 from wagate.db import Database, utcnow
 from wagate.models import Instance, SimulatorConnection
 
-from .cluster_support import Cluster, NodeProcess, link, private_redis, wait_for
+from .cluster_support import Cluster, NodeProcess, link, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 INSTANCES = 30

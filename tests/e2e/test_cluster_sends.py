@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.cluster.helpers import overlapping_connections
+from tests.support.redis_server import private_redis
 from wagate.db import Database, utcnow
 from wagate.models import Instance, Message, SimulatorOutbox
 
-from .cluster_support import Cluster, link, private_redis, wait_for
+from .cluster_support import Cluster, link, wait_for
 from .test_cluster_failover import holdings, spread_is_fair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]

@@ -1,62 +1,16 @@
-"""Private Redis and PostgreSQL servers for the fault tests: on free ports, in temp dirs,
-so that stopping them disturbs nobody else's tests."""
+"""A private PostgreSQL server for the fault tests: on a free port, in a temp dir, so that
+stopping it disturbs nobody else's tests (the private Redis: tests/support/redis_server.py)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-
-import redis
 
 from tests.conftest import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-class PrivateRedis:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_timeout=1)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 def _as_postgres(*command: str) -> None:

@@ -29,6 +29,7 @@ from tests.conftest import (
 )
 from wagate.app import create_app
 from wagate.config import Settings
+from wagate.messages.schemas import KINDS
 
 PUBLIC = "public"  # no token needed
 ADMIN = "admin"  # admin token only: 401 without a valid token, 403 for an instance token
@@ -69,6 +70,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/simulator/outbox"): INSTANCE,
     ("POST", "/v1/instances/{instance}/send/batch"): INSTANCE,
     ("POST", "/v1/instances/{instance}/send/{kind}"): INSTANCE,
+    **{("POST", f"/v1/instances/{{instance}}/send/{kind}"): INSTANCE for kind in KINDS},
     ("GET", "/v1/instances/{instance}/messages/{correlation_id}"): INSTANCE,
     ("GET", "/v1/instances/{instance}/messages"): INSTANCE,
     ("POST", "/v1/instances/{instance}/contacts/check"): INSTANCE,

@@ -18,7 +18,8 @@ import pytest
 
 from tests.hardening.processes import Node, admin_client, linked, serve_env, wait_for
 from tests.hardening.receiver import ThreadReceiver
-from tests.hardening.services import PrivatePostgres, PrivateRedis
+from tests.hardening.services import PrivatePostgres
+from tests.support.redis_server import RedisServer
 
 RECEIVER_DOWN_S = float(os.environ.get("WAGATE_FAULT_RECEIVER_DOWN_S", "60"))
 FINAL = {"sent", "delivered", "read", "failed"}
@@ -106,7 +107,7 @@ def not_ready(url: str) -> tuple[int, dict[str, Any]] | None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_faults_under_load(tmp_path: Path) -> None:
-    redis_server = PrivateRedis(tmp_path)
+    redis_server = RedisServer(tmp_path)
     postgres = PrivatePostgres()
     receiver = ThreadReceiver()
     postgres.init()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -27,8 +30,10 @@ from schemathesis.specs.openapi.checks import (
 from tests.hardening.processes import Node, admin_client, linked
 from wagate.app import create_app
 from wagate.config import Settings
+from wagate.messages.schemas import BODY_MODELS, MEDIA_KINDS
 
 EXAMPLES = int(os.environ.get("WAGATE_FUZZ_EXAMPLES", "5"))
+SEND_OPERATION = re.compile(r"^POST /v1/instances/\{instance\}/send/\w+$")
 
 
 def _openapi() -> dict[str, Any]:
@@ -77,14 +82,35 @@ class Target:
         self.name = f"fz-{uuid.uuid4().hex[:8]}"
         with admin_client(node.url) as http:
             self.token = linked(http, self.name)
+        # What the fuzzer sent to this operation: (media type or "none", status) -> calls.
+        self.calls: Counter[tuple[str, int]] = Counter()
+
+    def record(self, case: Any, status: int) -> None:
+        has_body = case.body is not NOT_SET and case.body is not None
+        self.calls[(case.media_type if has_body else "none", status)] += 1
+
+    def check_send_operation(self, label: str) -> None:
+        """A send operation must have been fuzzed with bodies of each media type its
+        document lists, and some of them must have been accepted (2xx): otherwise the
+        document describes no usable body and the fuzzer never got past validation."""
+        operation = schema[label.split(" ", 1)[1]][label.split(" ", 1)[0]]
+        declared = set(operation.definition.raw["requestBody"]["content"])
+        sent = Counter(media for media, _ in self.calls.elements())
+        summary = dict(self.calls)
+        for media in declared:
+            assert sent[media] >= min(EXAMPLES, 3), f"{label}: {media} bodies: {summary}"
+        assert any(200 <= status < 300 for _, status in self.calls), f"{label}: {summary}"
 
 
 @pytest.fixture
-def target(fuzz_node: Node) -> Iterator[Target]:
+def target(fuzz_node: Node, request: pytest.FixtureRequest) -> Iterator[Target]:
     found = Target(fuzz_node)
     yield found
     with admin_client(fuzz_node.url) as http:
         http.delete(f"/v1/instances/{found.name}")
+    label = request.node.name.partition("[")[2].rstrip("]")
+    if SEND_OPERATION.match(label):
+        found.check_send_operation(label)
 
 
 def test_the_node_serves_the_fuzzed_document(fuzz_node: Node) -> None:
@@ -95,12 +121,13 @@ def test_the_node_serves_the_fuzzed_document(fuzz_node: Node) -> None:
 def run_case(case: Any, target: Target, token: str) -> None:
     if "instance" in (case.path_parameters or {}):
         case.path_parameters["instance"] = target.name
-    case.call_and_validate(
+    response = case.call_and_validate(
         base_url=target.node.url,
         headers={"Authorization": f"Bearer {token}"},
         checks=CHECKS,
         timeout=30,
     )
+    target.record(case, response.status_code)
 
 
 FUZZ = settings(
@@ -123,3 +150,15 @@ def test_fuzz_admin(case: Any, target: Target) -> None:
 @FUZZ
 def test_fuzz_instance_token(case: Any, target: Target) -> None:
     run_case(case, target, target.token)
+
+
+def test_the_document_declares_every_send_body() -> None:
+    paths = schema.raw_schema["paths"]
+    for kind, model in BODY_MODELS.items():
+        body = paths[f"/v1/instances/{{instance}}/send/{kind}"]["post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{model.__name__}"
+        }
+        assert ("multipart/form-data" in body["content"]) == (kind in MEDIA_KINDS)
+    batch = schema.raw_schema["components"]["schemas"]["BatchIn"]
+    assert len(batch["properties"]["messages"]["items"]["oneOf"]) == len(BODY_MODELS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -16,9 +17,11 @@ from wagate.messages import media as media_io
 from wagate.messages import repository
 from wagate.messages.chats import router as chats_router
 from wagate.messages.dead_letters import router as dead_letters_router
+from wagate.messages.openapi import send_request_body
 from wagate.messages.prepare import Checked, Upload, check
 from wagate.messages.schemas import (
-    BODY_MODELS,
+    KINDS,
+    MEDIA_KINDS,
     BatchIn,
     BatchOut,
     MessageList,
@@ -35,30 +38,8 @@ router = APIRouter(prefix="/v1/instances/{instance}", tags=["messages"])
 SEND_ERRORS = error_responses(404, 409, 413, 502, 503, 504)
 JSON_SLACK = 1024 * 1024  # the fields around a base64 media string
 LIST_FIELDS = {"mentions"}
-
-
-def _send_body_doc() -> dict[str, Any]:
-    fields = "; ".join(
-        f"{kind}: {', '.join(model.model_fields)}" for kind, model in BODY_MODELS.items()
-    )
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "description": f"Fields by kind — {fields}"}
-                },
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "description": "media kinds: the file in part `file`, other fields "
-                        "as form fields",
-                    }
-                },
-            },
-        }
-    }
+# Every field of a kind, plus `mentions` given as one part per mention (up to its 256).
+MAX_FORM_FIELDS = 32 + 256
 
 
 AsyncFlag = Annotated[bool, Query(alias="async", description="queue and answer 202 at once")]
@@ -109,7 +90,10 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
 async def read_multipart(request: Request, limit: int) -> tuple[dict[str, Any], Upload | None]:
     _check_length(request, limit + JSON_SLACK)
     parser = MultiPartParser(
-        request.headers, _limited_stream(request, limit + JSON_SLACK), max_files=1, max_fields=64
+        request.headers,
+        _limited_stream(request, limit + JSON_SLACK),
+        max_files=1,
+        max_fields=MAX_FORM_FIELDS,
     )
     try:
         form = await parser.parse()
@@ -175,25 +159,13 @@ async def send_batch(
     return JSONResponse({"results": results}, status_code=202)
 
 
-@router.post(
-    "/send/{kind}",
-    response_model=SentOut,
-    responses={
-        **SEND_ERRORS,
-        202: {"model": QueuedOut, "description": "queued (async=true)"},
-    },
-    summary="Send a message: text, image, video, audio, document, sticker, location, "
-    "contact, reaction or poll (JSON, or multipart/form-data with the part `file`)",
-    openapi_extra=_send_body_doc(),
-)
-async def send(
+async def _send(
     instance: str,
     kind: str,
     request: Request,
-    state: State,
-    _: InstancePrincipal,
-    idempotency_key: IdempotencyKey = None,
-    async_: AsyncFlag = False,
+    state: AppState,
+    idempotency_key: str | None,
+    async_: bool,
 ) -> JSONResponse:
     service = service_of(state)
     await service.instance(instance)
@@ -203,6 +175,49 @@ async def send(
         instance, checked, wait=not async_, idempotency_key=idempotency_key
     )
     return respond(answer)
+
+
+def _send_route(kind: str) -> Callable[..., Awaitable[JSONResponse]]:
+    async def endpoint(
+        instance: str,
+        request: Request,
+        state: State,
+        _: InstancePrincipal,
+        idempotency_key: IdempotencyKey = None,
+        async_: AsyncFlag = False,
+    ) -> JSONResponse:
+        return await _send(instance, kind, request, state, idempotency_key, async_)
+
+    return endpoint
+
+
+# One route per kind, so that the OpenAPI document gives each kind its own body schema.
+for _kind in KINDS:
+    router.add_api_route(
+        f"/send/{_kind}",
+        _send_route(_kind),
+        methods=["POST"],
+        name=f"send_{_kind}",
+        response_model=SentOut,
+        responses={**SEND_ERRORS, 202: {"model": QueuedOut, "description": "queued (async=true)"}},
+        summary=f"Send a {_kind} message"
+        + (" (JSON, or multipart/form-data with the part `file`)" if _kind in MEDIA_KINDS else ""),
+        openapi_extra=send_request_body(_kind),
+    )
+
+
+@router.post("/send/{kind}", include_in_schema=False)
+async def send(
+    instance: str,
+    kind: str,
+    request: Request,
+    state: State,
+    _: InstancePrincipal,
+    idempotency_key: IdempotencyKey = None,
+    async_: AsyncFlag = False,
+) -> JSONResponse:
+    """Any other kind: 422 naming `kind` (the kinds themselves are the routes above)."""
+    return await _send(instance, kind, request, state, idempotency_key, async_)
 
 
 def message_out(row: Message) -> MessageOut:

@@ -16,6 +16,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Examples for the OpenAPI document (shown in /docs, and the first bodies the fuzzer sends):
+# each is a send the simulator accepts. The media are tiny but real: a 1x1 PNG, the head of
+# an MP4, an Ogg/Vorbis page and a PDF header, which the gateway's type sniffing recognises.
+TO = "+4915112345678"
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNQvZwGAAJ/AV9X3CpyAAAAAElFTkSuQmCC"
+MP4 = "AAAAGGZ0eXBtcDQyAAAAAG1wNDJpc29tAAAAAAAAAAA="
+OGG = "T2dnUwACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAF2b3JiaXMAAAAAAAAAAAAAAAAAAAAA"
+PDF = "JVBERi0xLjQKJeLjz9MK"
+
+
+def _example(**body: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [{"to": TO, **body}]})
+
+
 class MediaIn(Strict):
     url: str | None = Field(None, min_length=1, max_length=4096)
     base64: str | None = Field(None, min_length=1)
@@ -29,12 +43,13 @@ class MediaIn(Strict):
 
 
 class SendBase(Strict):
-    to: str = Field(min_length=1, max_length=128)
+    to: str = Field(min_length=1, max_length=128, examples=[TO])
     reply_to: str | None = Field(None, min_length=1, max_length=128)
     mentions: list[str] | None = Field(None, max_length=256)
 
 
 class TextIn(SendBase):
+    model_config = _example(text="Hello from wagate")
     text: str = Field(min_length=1, max_length=65536)
     link_preview: bool = False
 
@@ -45,28 +60,33 @@ class MediaBase(SendBase):
 
 
 class ImageIn(MediaBase):
+    model_config = _example(media={"base64": PNG, "mimetype": "image/png"}, caption="a pixel")
     caption: str | None = Field(None, max_length=4096)
 
 
 class VideoIn(MediaBase):
+    model_config = _example(media={"base64": MP4, "mimetype": "video/mp4"})
     caption: str | None = Field(None, max_length=4096)
     gif: bool = False
 
 
 class AudioIn(MediaBase):
+    model_config = _example(media={"base64": OGG}, ptt=True)
     ptt: bool = False
 
 
 class DocumentIn(MediaBase):
-    filename: str = Field(min_length=1, max_length=255)
+    model_config = _example(media={"base64": PDF}, filename="report.pdf")
+    filename: str = Field(min_length=1, max_length=255, examples=["report.pdf"])
     caption: str | None = Field(None, max_length=4096)
 
 
 class StickerIn(MediaBase):
-    pass
+    model_config = _example(media={"base64": PNG})
 
 
 class LocationIn(SendBase):
+    model_config = _example(latitude=-23.5505, longitude=-46.6333, name="Praça da Sé")
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     name: str | None = Field(None, max_length=1024)
@@ -81,15 +101,18 @@ class ContactCard(Strict):
 
 
 class ContactIn(SendBase):
+    model_config = _example(contacts=[{"name": "Ana Souza", "phone": "+5511987654321"}])
     contacts: list[ContactCard] = Field(min_length=1, max_length=20)
 
 
 class ReactionIn(SendBase):
+    model_config = _example(message_id="3EB0C767D71D8E0F6A1B", emoji="\N{THUMBS UP SIGN}")
     message_id: str = Field(min_length=1, max_length=128)
     emoji: str = Field(max_length=32)
 
 
 class PollIn(SendBase):
+    model_config = _example(question="Lunch?", options=["pizza", "sushi"])
     question: str = Field(min_length=1, max_length=4096)
     options: list[str] = Field(min_length=2, max_length=12)
     selectable_count: int = Field(1, ge=1, le=12)
@@ -142,8 +165,25 @@ class QueuedOut(BaseModel):
     status: str
 
 
+def batch_item_name(kind: str) -> str:
+    """The OpenAPI component of one batch item of this kind (wagate.messages.openapi)."""
+    return f"Batch{BODY_MODELS[kind].__name__}"
+
+
 class BatchIn(Strict):
-    messages: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    # Items stay plain objects here: each is checked alone (a bad item fails alone), against
+    # its kind's model. The document lists those models as the items' schemas.
+    messages: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=1000,
+        json_schema_extra={
+            "items": {
+                "oneOf": [
+                    {"$ref": f"#/components/schemas/{batch_item_name(kind)}"} for kind in KINDS
+                ]
+            }
+        },
+    )
 
 
 class BatchError(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import ADMIN_TOKEN, admin_headers, free_port, make_settings, running_app
 from tests.integration.messaging.conftest import redis_keys
+from tests.support.redis_server import private_redis
 from wagate.db import Database
 from wagate.models import Message, SimulatorOutbox
 
@@ -183,35 +184,8 @@ async def test_sigkill_mid_queue_loses_nothing(
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[str]:
     """A private redis-server: this test flushes it."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            import time
-
-            time.sleep(0.05)
-    client.close()
-    yield url
-    process.terminate()
-    process.wait(10)
+    with private_redis(tmp_path) as url:
+        yield url
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import linked_instance, wait_status
-from tests.e2e.cluster_support import RedisProcess
+from tests.support.redis_server import RedisServer
 
 from .conftest import NodeFactory, eventually
 from .helpers import overlapping_connections
@@ -20,14 +20,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
     server.start()
     yield server
-    server.stop()
+    server.stop(kill=True)
 
 
-async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: RedisProcess) -> None:
+async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: RedisServer) -> None:
     node = await start_node(
         redis_url=redis_server.url, reconcile_interval_s=0.3, reconcile_grace_s=0.3
     )
@@ -36,7 +36,7 @@ async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: Re
     first = node.cluster.ownership.fencing_token(name)
     assert first is not None
 
-    redis_server.stop()
+    redis_server.stop(kill=True)
     await eventually(
         lambda: asyncio.sleep(0, node.state.manager.live_client(name) is None),
         timeout=5,
