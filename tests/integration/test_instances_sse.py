@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import ADMIN_TOKEN, create_instance
 from tests.integration.instance_helpers import SseReader, assert_error, token_headers
@@ -98,3 +99,41 @@ async def test_events_auth(http: httpx.AsyncClient) -> None:
             "/v1/instances/nope-404/events", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         )
         assert_error(response, 404, "not_found")
+
+
+async def test_a_client_gone_before_the_first_byte_leaves_no_subscriber(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The connection is gone when the response starts (the server's send fails): the stream's
+    generator never runs, yet the subscriber it was given is removed."""
+    name = (await create_instance(client))["name"]
+    bus = app.state.wagate.bus
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": f"/v1/instances/{name}/events",
+        "raw_path": f"/v1/instances/{name}/events".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"authorization", f"Bearer {ADMIN_TOKEN}".encode()), (b"host", b"test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    started: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            started.append(int(message["status"]))  # type: ignore[call-overload]
+            raise OSError("client gone")
+
+    with pytest.raises(Exception):  # noqa: B017 - Starlette reports it as ClientDisconnect
+        await app(scope, receive, send)
+    assert started == [200]
+    assert not bus._subscribers.get(name)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from wagate.auth.dependencies import AdminPrincipal, CurrentPrincipal, InstancePrincipal
 from wagate.errors import Forbidden, error_responses
@@ -138,27 +140,48 @@ async def events(instance: str, state: State, principal: InstancePrincipal) -> S
     if not principal.can_access(row.name):
         raise Forbidden("not allowed")
     keepalive = state.settings.sse_keepalive_s
+    # Subscribed before the response starts, so every event after the request reaches the
+    # client; the response removes the subscriber however it ends (see _EventStream).
     subscription = state.bus.subscribe(instance)
     queue = await subscription.__aenter__()
 
     async def stream() -> AsyncIterator[str]:
-        try:
-            # The current status first, so a client knows where it starts from.
-            yield f": connected to {instance} (status {row.status})\n\n"
-            while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), keepalive)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if item is None:
-                    return
-                yield _sse(item)
-        finally:
-            await subscription.__aexit__(None, None, None)
+        # The current status first, so a client knows where it starts from.
+        yield f": connected to {instance} (status {row.status})\n\n"
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), keepalive)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if item is None:
+                return
+            yield _sse(item)
 
-    return StreamingResponse(
+    return _EventStream(
         stream(),
+        lambda: subscription.__aexit__(None, None, None),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class _EventStream(StreamingResponse):
+    """A StreamingResponse that runs `on_close` when it ends, whatever way: a `finally` in the
+    body generator does not run when the client is gone before the generator's first step
+    (it never starts), which left the subscriber queue behind."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        on_close: Callable[[], Awaitable[object]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._on_close()
