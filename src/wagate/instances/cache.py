@@ -15,8 +15,10 @@ Correctness:
 - Misses are never cached, so a new instance or token works at once everywhere.
 - Other nodes of a cluster learn of a change when their entry expires: `ttl_s` (setting
   `WAGATE_INSTANCE_CACHE_TTL_S`, default 2 s) bounds how long a deleted instance's token or a
-  rotated token can still be accepted by *another* node. A message accepted there for a
-  deleted instance still fails: its INSERT violates the foreign key and answers 404.
+  rotated token can still be accepted by *another* node.
+- Instance entries live longer (INSTANCE_TTL_S): a stale one is harmless. A send for an
+  instance deleted meanwhile fails its INSERT on the foreign key and answers 404 (and drops
+  the entry); settings changed on another node reach this node's new sends within that time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from wagate.models import Instance
 
+INSTANCE_TTL_S = 30.0
 MAX_ENTRIES = 100_000  # beyond this the cache is cleared rather than grown (bounded memory)
 
 
@@ -70,7 +73,8 @@ class InstanceCache:
             return
         if len(self._instances) >= MAX_ENTRIES:
             self._instances.clear()
-        self._instances[value.name] = (time.monotonic() + self.ttl_s, value)
+        ttl = max(self.ttl_s, INSTANCE_TTL_S)
+        self._instances[value.name] = (time.monotonic() + ttl, value)
 
     # --- tokens ------------------------------------------------------------------------------
 
