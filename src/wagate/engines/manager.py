@@ -46,7 +46,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
-TOUCH_INTERVAL_S = 1.0  # last_event_at is written at most this often per instance
+TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
 PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
