@@ -22,6 +22,8 @@ if [ "$want_test" = 1 ]; then
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
   command -v chromium >/dev/null || missing+=(chromium)
+  # The dashboard's Firefox test drives it over WebDriver BiDi (tests/browser/firefox.py).
+  command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

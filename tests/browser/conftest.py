@@ -250,6 +250,20 @@ async def sign_in(
         await expect(page.locator("#who-label")).to_be_visible()
 
 
+# The element that has focus, and whether the user can see where it is; null once Tab has
+# left the page for the browser's own toolbar.
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!document.hasFocus() || !el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  return {
+    id: el.id || el.dataset.name || el.name || el.textContent.trim().slice(0, 30),
+    shown: el.matches(':focus-visible') && style.outlineStyle !== 'none'
+      && parseFloat(style.outlineWidth) >= 2,
+  };
+}"""
+
+
 # WCAG contrast of every visible text against the first opaque background behind it.
 CONTRAST_JS = """
 () => {

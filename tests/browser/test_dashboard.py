@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import (
+    FOCUSED,
     Gateway,
     linked_instance,
     low_contrast,
@@ -216,6 +217,34 @@ async def test_keyboard_reaches_sign_in(page: Page, gateway: Gateway) -> None:
             await page.evaluate("document.activeElement.id || document.activeElement.textContent")
         )
     assert {"sign-out", "create-name", "list-refresh"} <= seen, seen
+
+
+async def test_keyboard_on_a_phone_sized_screen(page: Page, gateway: Gateway) -> None:
+    name = linked_instance(gateway, unique("keys"))
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(page, gateway)
+    await page.locator(f'#instance-list button[data-name="{name}"]').focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#detail-title")).to_have_text(name)
+    # Arrow keys move between the tabs; Tab then goes into the open panel.
+    await page.locator("#tab-connection").focus()
+    await page.keyboard.press("ArrowRight")
+    await expect(page.locator("#tab-send")).to_be_focused()
+    await expect(page.locator("#panel-send")).to_be_visible()
+    await page.locator("#main").focus()
+    seen: dict[str, bool] = {}
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(FOCUSED)
+        if not focused:
+            break
+        seen[focused["id"]] = focused["shown"]
+    wanted = {"list-refresh", name, "tab-send", "send-kind", "send-to", "send-text"}
+    wanted |= {"More options", "send-async", "Send"}
+    assert wanted <= set(seen), sorted(seen)
+    # Every stop shows where the focus is.
+    assert all(seen.values()), [key for key, shown in seen.items() if not shown]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 async def test_last_error_in_plain_words(page: Page, gateway: Gateway, artifacts: Path) -> None:

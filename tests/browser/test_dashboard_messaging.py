@@ -104,6 +104,41 @@ async def test_send_a_file_picked_from_disk(
     assert [m["kind"] for m in outbox] == ["image"]
 
 
+async def test_send_mentions_and_reply_to_reach_the_api(
+    page: Page, gateway: Gateway, tmp_path: Path
+) -> None:
+    name = linked_instance(gateway, unique("mention"))
+    picture = tmp_path / "pixel.png"
+    picture.write_bytes(PIXEL)
+    await open_instance(page, gateway, name, "Send")
+    await page.get_by_label("To", exact=True).fill("+4915176543210")
+    await page.get_by_label("Text", exact=True).fill("hi @4915111111111 and @4915122222222")
+    await page.get_by_text("More options").click()
+    # Numbers as people type them: spaces inside, commas between.
+    await page.get_by_label("Mentions").fill("+49 151 11111111, +49 151 22222222")
+    await page.get_by_label("Reply to message id").fill("3EB0QUOTED0001")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#send-tracker > li").first).to_have_attribute(
+        "data-status", "read", timeout=15_000
+    )
+    # The same fields on a picked file, which goes as multipart/form-data.
+    await page.get_by_label("Kind").select_option("image")
+    await page.get_by_label("File", exact=True).set_input_files(str(picture))
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#send-tracker > li")).to_have_count(2)
+    await expect(page.locator("#send-tracker > li").first).to_have_attribute(
+        "data-status", "read", timeout=15_000
+    )
+    await expect(page.locator("#send-error")).to_be_hidden()
+    with gateway.http() as http:
+        outbox = http.get(f"/v1/instances/{name}/simulator/outbox").json()["messages"]
+    mentioned = ["4915111111111@s.whatsapp.net", "4915122222222@s.whatsapp.net"]
+    assert [(m["kind"], m["body"]["mentions"], m["body"]["reply_to"]) for m in outbox] == [
+        ("text", mentioned, "3EB0QUOTED0001"),
+        ("image", mentioned, "3EB0QUOTED0001"),
+    ]
+
+
 async def test_send_error_is_shown_next_to_the_form(page: Page, gateway: Gateway) -> None:
     name = linked_instance(gateway, unique("offline"))
     await open_instance(page, gateway, name, "Send")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 
 from wagate.batching import GroupCommit
@@ -24,6 +25,8 @@ from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
 from wagate.queue.base import Queue
 from wagate.state import AppState
+
+log = structlog.get_logger(__name__)
 
 FAILURE_STATUS = {"not_on_whatsapp": 422, "instance_not_connected": 409}
 
@@ -96,7 +99,7 @@ class MessageService:
         self.on_enqueued: list[Any] = []  # callables(instance): wake a local worker
         # Concurrent sends share one INSERT and one pipelined enqueue; each caller still answers
         # only once its row is committed and its entry queued.
-        self._accept: GroupCommit[Accepted, BaseException | None] = GroupCommit(self._accept_batch)
+        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
 
     async def instance(self, name: str) -> Instance:
         """The row as it is now (its status, for a sync send)."""
@@ -153,13 +156,12 @@ class MessageService:
         for wake in self.on_enqueued:
             wake(instance)
 
-    async def _accept_batch(self, items: list[Accepted]) -> list[BaseException | None]:
+    async def _accept_batch(self, items: list[Accepted]) -> list[None]:
         """Commit the rows of many sends in one INSERT, then queue them in one round trip.
 
         A failed INSERT raises (GroupCommit then writes the items one by one, so that one bad
-        item fails alone). A failed enqueue after the commit is returned to every caller
-        instead: the rows are durable and the reconciler queues them later, but they must not
-        be written a second time."""
+        item fails alone). Once committed they are accepted, as in `signal`: an unreachable
+        queue is logged and the reconciler enqueues them later."""
         async with self.state.db.api_transaction() as session:
             ids = await repository.insert_messages(
                 session, [item.values for item in items], [item.media for item in items]
@@ -170,7 +172,13 @@ class MessageService:
         try:
             await self.queue.enqueue_many(batches)
         except Exception as exc:
-            return [exc] * len(items)
+            log.warning(
+                "queue unreachable; messages stay queued in the table for the reconciler",
+                instances=len(batches),
+                count=len(items),
+                error=type(exc).__name__,
+            )
+            return [None] * len(items)
         for name in batches:
             for wake in self.on_enqueued:
                 wake(name)
@@ -180,15 +188,28 @@ class MessageService:
         """Record and queue one async send (no Idempotency-Key); its correlation id."""
         item = Accepted(instance.name, self._values(instance, prepared), self._media(prepared))
         try:
-            failure = await self._accept(item)
+            await self._accept(item)
         except IntegrityError as exc:
             # The instance was deleted after this node cached it (another node deleted it,
             # within the cache's TTL): its messages cannot be recorded.
             self.state.instances.invalidate(instance.name)
             raise NotFound(f"instance '{instance.name}' not found") from exc
-        if failure is not None:
-            raise failure
         return str(item.values["correlation_id"])
+
+    async def signal(self, instance: str, pks: Sequence[int]) -> None:
+        """Enqueue messages whose rows are committed already. They are accepted whatever
+        happens here: the table is the record, and if the queue is unreachable the reconciler
+        enqueues them once it is back. Answering 503 now would make the client send again
+        what will be sent anyway (a duplicate)."""
+        try:
+            await self.enqueue(instance, pks)
+        except Exception as exc:
+            log.warning(
+                "queue unreachable; messages stay queued in the table for the reconciler",
+                instance=instance,
+                count=len(pks),
+                error=type(exc).__name__,
+            )
 
     async def submit(
         self, name: str, checked: Checked, *, wait: bool, idempotency_key: str | None = None
@@ -226,7 +247,7 @@ class MessageService:
             if replay is None:
                 raise
             return replay
-        await self.enqueue(name, [row.id])
+        await self.signal(name, [row.id])
         if wait:
             outcome = await self.outcomes.wait(
                 row.correlation_id, self.state.settings.sync_timeout_s
@@ -295,7 +316,7 @@ class MessageService:
         if rows:
             async with self.state.db.transaction() as session:
                 await repository.add_messages(session, rows, media)
-            await self.enqueue(name, [row.id for row in rows])
+            await self.signal(name, [row.id for row in rows])
         return results
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:
@@ -314,7 +335,7 @@ class MessageService:
                 failed_at=None,
                 next_attempt_at=None,
             )
-        await self.enqueue(instance, [message.id])
+        await self.signal(instance, [message.id])
         return queued_answer(instance, correlation_id)
 
 

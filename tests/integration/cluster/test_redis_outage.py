@@ -1,5 +1,6 @@
 """Redis goes away: the node stops its clients before their leases could expire, lifecycle
-calls answer 503; Redis comes back empty: the instance is taken again with a larger token."""
+calls answer 503, async sends are still accepted; Redis comes back empty: the instance is taken
+again with a larger token and the accepted send goes out."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: RedisProcess) -> None:
-    node = await start_node(redis_url=redis_server.url)
+    node = await start_node(
+        redis_url=redis_server.url, reconcile_interval_s=0.3, reconcile_grace_s=0.3
+    )
     created = await linked_instance(node.http)
     name = created["name"]
     first = node.cluster.ownership.fencing_token(name)
@@ -44,9 +47,23 @@ async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: Re
     assert response.json()["error"]["code"] == "unavailable"
     row = (await node.http.get(f"/v1/instances/{name}")).json()
     assert row["status"] == "disconnected" and row["last_error"] == "lease_lost"
+    # An async send is still accepted: its row is the record, the queue only the signal
+    # (a 503 here would make the client send again what the reconciler sends anyway).
+    accepted = await node.http.post(
+        f"/v1/instances/{name}/send/text?async=true",
+        json={"to": "+4915112345678", "text": "sent once Redis is back"},
+    )
+    assert accepted.status_code == 202, accepted.text
+    correlation_id = accepted.json()["correlation_id"]
 
     redis_server.start()  # empty: the fencing counter starts again from nothing
     await wait_status(node.http, name, "connected", timeout=15)
     again = node.cluster.ownership.fencing_token(name)
     assert again is not None and again > first  # the floor from the instance row
+
+    async def sent() -> bool:
+        found = await node.http.get(f"/v1/instances/{name}/messages/{correlation_id}")
+        return bool(found.json()["status"] in ("sent", "delivered", "read"))
+
+    await eventually(sent, timeout=15, what="the message accepted during the outage is sent")
     assert await overlapping_connections(node.state.db) == []

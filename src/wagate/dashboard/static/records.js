@@ -33,6 +33,7 @@ export class RecordsPanels {
     this.tab = "connection";
     this.deliveryTimer = null;
     this.followUps = 0;
+    this.hookEdits = 0; // input events in the webhook form, to spot typing during a load
     this.reloadMessages = debounce(() => this.tab === "messages" && this.loadMessages(), 400);
     this.reloadDead = debounce(() => this.tab === "dead" && this.loadDead(), 400);
   }
@@ -46,6 +47,7 @@ export class RecordsPanels {
       this.saveHook(e.submitter || e.target.querySelector("button[type=submit]"));
     });
     $("hook-delete").addEventListener("click", () => this.deleteHook());
+    $("hook-form").addEventListener("input", () => { this.hookEdits += 1; });
     $("dlv-refresh").addEventListener("click", () => this.loadDeliveries());
     $("dlv-status").addEventListener("change", () => this.loadDeliveries());
     $("dead-refresh").addEventListener("click", () => this.loadDead());
@@ -134,6 +136,7 @@ export class RecordsPanels {
     const name = this.ctx.selected;
     showError("hook-error", null);
     $("hook-ok").hidden = true;
+    const edits = this.hookEdits;
     let hook = null;
     try {
       hook = (await this.ctx.api.webhook(name)).body;
@@ -141,21 +144,23 @@ export class RecordsPanels {
       if (err.status !== 404) showError("hook-error", err);
     }
     if (name !== this.ctx.selected) return;
-    this.fillHook(hook && hook.url ? hook : null);
+    // What the user typed while the settings loaded is kept (seen with fast typing in Firefox).
+    this.fillHook(hook && hook.url ? hook : null, { fields: edits === this.hookEdits });
   }
 
-  fillHook(hook) {
+  fillHook(hook, { fields = true } = {}) {
+    $("hook-unsign").hidden = !(hook && hook.secret_set);
+    $("hook-current").textContent = hook
+      ? `Events go to ${hook.url}${hook.secret_set ? ", signed with a secret" : ", unsigned"}.`
+      : "No webhook for this instance.";
+    if (!fields) return;
     $("hook-url").value = hook ? hook.url : "";
     const events = hook && hook.events ? hook.events : [];
     for (const box of $("hook-form").querySelectorAll('input[name="events"]')) {
       box.checked = events.includes(box.value);
     }
     $("hook-secret").value = "";
-    $("hook-unsign").hidden = !(hook && hook.secret_set);
     $("hook-form").elements.namedItem("remove_secret").checked = false;
-    $("hook-current").textContent = hook
-      ? `Events go to ${hook.url}${hook.secret_set ? ", signed with a secret" : ", unsigned"}.`
-      : "No webhook for this instance.";
   }
 
   async saveHook(button) {

@@ -68,6 +68,9 @@ export class SendPanel {
     const to = value(form, "to");
     const common = {};
     if (value(form, "reply_to")) common.reply_to = value(form, "reply_to");
+    // Numbers may contain spaces ("+49 151 …"), so only commas and new lines separate them.
+    const mentions = value(form, "mentions").split(/[,\n]/).map((m) => m.trim()).filter(Boolean);
+    if (mentions.length) common.mentions = mentions;
     if (MEDIA_KINDS.includes(kind)) {
       const extra = {};
       if (["image", "video", "document"].includes(kind) && value(form, "caption")) {
@@ -85,7 +88,10 @@ export class SendPanel {
         const data = new FormData();
         data.set("to", to);
         if (file) data.set("file", file, file.name);
-        for (const [key, val] of Object.entries({ ...common, ...extra })) data.set(key, String(val));
+        for (const [key, val] of Object.entries({ ...common, ...extra })) {
+          // A list goes as one form field per item (mentions).
+          for (const item of Array.isArray(val) ? val : [val]) data.append(key, String(item));
+        }
         return { form: data };
       }
       return { json: { to, media: { url: value(form, "url") }, ...common, ...extra } };
@@ -102,8 +108,12 @@ export class SendPanel {
         if (value(form, "address")) json.address = value(form, "address");
         return { json };
       }
-      case "contact":
-        return { json: { to, contacts: [{ name: value(form, "contact_name"), phone: value(form, "contact_phone") }], ...common } };
+      case "contact": {
+        const card = { name: value(form, "contact_name"), phone: value(form, "contact_phone") };
+        if (value(form, "contact_organization")) card.organization = value(form, "contact_organization");
+        if (value(form, "contact_email")) card.email = value(form, "contact_email");
+        return { json: { to, contacts: [card], ...common } };
+      }
       case "reaction":
         return { json: { to, message_id: value(form, "message_id"), emoji: $("send-emoji").value, ...common } };
       case "poll": {
