@@ -116,6 +116,7 @@ def main() -> int:
         ("scale100", lambda: scenarios.scale(PG_REDIS, 100)),
         ("scale1000", lambda: scenarios.scale(PG_REDIS, 1000)),
     ]
+    load_before = os.getloadavg()
     only = {k for k in args.only.split(",") if k}
     rows: list[Row] = []
     failures: list[str] = []
@@ -140,6 +141,9 @@ def main() -> int:
             "",
             "Command: `bash bench/run.sh" + (f" --only {args.only}" if args.only else "") + "`",
             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            "Load average (1/5/15 min) when the run started: "
+            + " / ".join(f"{x:.2f}" for x in load_before)
+            + " (other work on the machine shares its 2 cores)",
             "",
             table(rows),
             "",
@@ -152,6 +156,9 @@ def main() -> int:
             "a fraction of a core.",
         ]
     )
+    notes = Path(__file__).with_name("before_after.md")
+    if notes.exists():  # what changed and the figures before/after each change (kept by hand)
+        report += "\n\n" + notes.read_text().strip()
     print(report)
     if not args.no_write and not only:
         Path(__file__).with_name("RESULTS.md").write_text(report + "\n")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import health
 from wagate.admin import admin_token_hash
@@ -28,6 +29,7 @@ from wagate.engines.simulator.routes import router as simulator_router
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
+from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
@@ -68,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus=bus,
         manager=manager,
         admin_token_hash=await admin_token_hash(settings, db),
+        instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
     state.webhooks = webhooks = DeliveryWorker(settings, db)
@@ -95,14 +98,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.close()
 
 
-def _route_template(request: Request) -> str:
-    # iter_route_contexts: FastAPI keeps included routers as one entry in `routes`, whose
-    # own `path` does not exist (every /v1/ request was labelled "other").
-    for route in iter_route_contexts(request.app.router.routes):
-        match, _ = route.matches(request.scope)
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")  # set by the router on a match (the included route itself)
+    if route is not None:
+        return str(getattr(route, "path", None) or "other")
+    # No match (404, 405): look once more, for the label only.
+    for candidate in iter_route_contexts(scope["app"].router.routes):
+        match, _ = candidate.matches(scope)
         if match == Match.FULL:
-            return str(route.path or "other")
+            return str(candidate.path or "other")
     return "unmatched"
+
+
+class RequestMetricsMiddleware:
+    """Counts and times requests by route template. Pure ASGI: Starlette's BaseHTTPMiddleware
+    (`@app.middleware`) runs every request through a task group and memory streams, which
+    cost more than the whole accept path of an async send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = _route_template(scope)
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
@@ -117,17 +151,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.run_migrations = run_migrations
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_template(request)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(
         RequestLimitsMiddleware,

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 10.0
     reconcile_grace_s: float = 5.0
     sync_poll_interval_s: float = 0.25
+    # How long another node may still accept a token or instance this node changed (this
+    # node forgets at once): see wagate/instances/cache.py. 0 turns the cache off.
+    instance_cache_ttl_s: float = 2.0
     media_download_timeout_s: float = 30.0
     idempotency_ttl_s: int = 24 * 3600
     # Webhook delivery: retry backoff (base * 2^(attempt-1), capped, with jitter), how many

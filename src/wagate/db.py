@@ -66,7 +66,7 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
@@ -84,18 +84,37 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
-    )
+    # No pre-ping: it cost a round trip on every checkout (a sixth of the node's CPU under
+    # load). A connection that broke (PostgreSQL restarted) fails the one statement that
+    # meets it; SQLAlchemy then invalidates the whole pool, so every later checkout gets a
+    # fresh connection. Callers already answer 503 / retry on such an error.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+
+
+# Connection budgets per process (PostgreSQL; 30 in all, as before the split): the request
+# path gets its own small pool, so API requests never queue behind hundreds of workers and
+# engine clients waiting for a connection, and the background cannot starve the API.
+POOL_SIZE, POOL_OVERFLOW = 15, 5
+# Overflow connections are closed when given back: a small overflow keeps the request path from
+# opening a new connection (a TLS attempt and a login) whenever a burst goes past the pool.
+API_POOL_SIZE, API_POOL_OVERFLOW = 8, 2
 
 
 class Database:
-    """The process's engine and session factory."""
+    """The process's engines and session factories: one for the request path, one for the
+    rest (workers, engines, webhooks). SQLite has one engine: a second would only add a
+    second writer to the same file."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.api_engine = self.engine
+        if not self.is_sqlite:
+            self.api_engine = create_engine(
+                url, pool_size=API_POOL_SIZE, max_overflow=API_POOL_OVERFLOW
+            )
+        self.api_sessions = async_sessionmaker(self.api_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,5 +131,18 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def api_session(self) -> AsyncIterator[AsyncSession]:
+        """A session from the request path's own pool."""
+        async with self.api_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def api_transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.api_sessions() as session, session.begin():
+            yield session
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.api_engine is not self.engine:
+            await self.api_engine.dispose()

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.events.bus import EventBus
+from wagate.instances.cache import InstanceCache
 
 if TYPE_CHECKING:
     from wagate.cluster.service import Cluster
@@ -31,9 +32,13 @@ class AppState:
     messaging: Messaging | None = None
     # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
     cluster: Cluster | None = None
+    # Token -> instance and instance lookups of the request path (wagate.instances.cache).
+    instances: InstanceCache = field(default_factory=lambda: InstanceCache(2.0))
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain-def dependency in its thread pool, a thread hop
+    # (and two event-loop wake-ups) on every request for one attribute lookup.
     state: AppState = request.app.state.wagate
     return state
 

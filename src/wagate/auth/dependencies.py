@@ -39,12 +39,18 @@ async def resolve_principal(state: AppState, token: str | None) -> Principal:
     if token_matches(token, state.admin_token_hash):
         return Principal(is_admin=True)
     token_hash = hash_token(token)
-    async with state.db.session() as session:
+    cache = state.instances
+    name = cache.token(token_hash)  # keyed by the hash of the whole token: an exact match
+    if name is not None:
+        return Principal(is_admin=False, instance_name=name)
+    generation = cache.generation
+    async with state.db.api_session() as session:
         row = await session.execute(
             select(Instance.name, Instance.token_hash).where(Instance.token_hash == token_hash)
         )
         found = row.first()
     if found is not None and token_matches(token, found.token_hash):
+        cache.put_token(token_hash, found.name, generation)
         return Principal(is_admin=False, instance_name=found.name)
     raise Unauthorized("invalid token")
 

@@ -22,6 +22,7 @@ from wagate.events.bus import Event, EventBus
 
 log = structlog.get_logger(__name__)
 RETRY_S = 1.0
+MAX_PENDING = 10_000  # events held while Redis is slow or down; later ones are dropped
 
 
 class EventRelay:
@@ -32,6 +33,11 @@ class EventRelay:
         self.channel = f"{prefix}events"
         self._task: asyncio.Task[None] | None = None
         self.received = 0
+        # Events waiting to be relayed, and the task relaying them: one pipelined round trip
+        # for all the events of a moment instead of one PUBLISH awaited per event (a tenth
+        # of the node's CPU and a round trip in every sender's path, under load).
+        self._pending: list[tuple[str, bytes]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -40,6 +46,8 @@ class EventRelay:
         self.bus.add_sink(self.publish)
 
     async def stop(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -55,11 +63,30 @@ class EventRelay:
             "timestamp": event.timestamp.isoformat(),
             "data": event.data,
         }
-        try:
-            await self.redis.publish(self.channel, orjson.dumps(payload))
-        except Exception as exc:
-            # Live streams on other nodes miss this event; the holder's own path must not fail.
-            log.warning("cluster event not relayed", instance=event.instance, error=repr(exc))
+        if len(self._pending) >= MAX_PENDING:
+            log.warning("cluster event not relayed: backlog full", instance=event.instance)
+            return
+        self._pending.append((event.instance, orjson.dumps(payload)))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="cluster-events-relay")
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for _, raw in batch:
+                        pipe.publish(self.channel, raw)
+                    await pipe.execute()
+            except Exception as exc:
+                # Live streams on other nodes miss these events; the holder's own path (and
+                # the webhooks, written before) must not fail for it.
+                log.warning(
+                    "cluster events not relayed",
+                    count=len(batch),
+                    instance=batch[0][0],
+                    error=repr(exc),
+                )
 
     def _deliver(self, raw: bytes | str) -> None:
         item: dict[str, Any] = orjson.loads(raw)

@@ -84,6 +84,9 @@ class ForwardingMiddleware:
             await self.app(scope, receive, send)
             return
         await _forward(scope, receive, send, target, headers, cluster)
+        if scope["method"] in ("DELETE", "PATCH"):
+            # The holder changed or deleted the instance: this node forgets its copy now too.
+            state.instances.invalidate(name)
 
 
 async def _forward(

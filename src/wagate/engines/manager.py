@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from wagate.batching import GroupCommit
 from wagate.cluster.ownership import LocalOwnership, Ownership
 from wagate.config import Settings
 from wagate.db import Database, utcnow
@@ -45,7 +46,7 @@ from wagate.instances import repository
 
 log = structlog.get_logger(__name__)
 
-TOUCH_INTERVAL_S = 1.0  # last_event_at is written at most this often per instance
+TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
 PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
@@ -83,6 +84,7 @@ class ClientManager:
         self.engines = engines
         self._slots: dict[str, Slot] = {}
         self._slots_lock = asyncio.Lock()
+        self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
         self._message_hooks: list[MessageHook] = []
         self._closing = False
         # Cluster mode replaces it with the lease gate (wagate.cluster).
@@ -495,7 +497,15 @@ class ClientManager:
         if now - slot.touched_at < TOUCH_INTERVAL_S:
             return
         slot.touched_at = now
-        await self._save(slot, last_event_at=utcnow())
+        await self._touches(slot)
+
+    async def _touch_batch(self, slots: list[Slot]) -> list[None]:
+        # The touches of all instances that are due together share one transaction.
+        now = utcnow()
+        async with self.db.transaction() as session:
+            for slot in slots:
+                await self.ownership.write(session, slot.ref.id, {"last_event_at": now})
+        return [None] * len(slots)
 
     async def _save(self, slot: Slot, **fields: Any) -> bool:
         async with self.db.transaction() as session:

@@ -99,6 +99,7 @@ async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatc
             raise NotFound(f"instance '{name}' not found")
         row.settings = merged_settings(row.settings, patch)
         row.updated_at = utcnow()
+    state.instances.invalidate(name)  # after the commit: a racing read cannot refill it
     state.manager.update_options(name, reject_calls=bool(row.settings["reject_calls"]))
     return row
 
@@ -110,11 +111,20 @@ async def rotate_token(state: AppState, name: str) -> str:
         if row is None:
             raise NotFound(f"instance '{name}' not found")
         row.token_hash = hash_token(token)
+    state.instances.invalidate(name)  # the old token stops working on this node now
     return token
 
 
 async def delete(state: AppState, name: str) -> None:
     row = await load(state, name)
+    try:
+        await _delete(state, name, row)
+    finally:
+        # Also when the delete failed half-way: the next request reads the row again.
+        state.instances.invalidate(name)
+
+
+async def _delete(state: AppState, name: str, row: Instance) -> None:
     try:
         await state.manager.delete(name)  # deletes the row under the instance's lock
     except LookupError as exc:

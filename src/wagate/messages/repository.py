@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
+from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 
 OPEN_STATUSES = ("queued", "sending")
@@ -24,6 +25,22 @@ async def add_messages(
         if item is not None:
             item.message_pk = row.id
             session.add(item)
+
+
+async def insert_messages(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], media: Sequence[OutgoingMedia | None]
+) -> list[int]:
+    """Many message rows in one INSERT ... RETURNING (SQLAlchemy's insertmanyvalues), without
+    the ORM's per-object bookkeeping; the ids come back in the order of `rows`."""
+    result = await session.execute(
+        insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows)
+    )
+    ids = [int(pk) for pk in result.scalars().all()]
+    for pk, item in zip(ids, media, strict=True):
+        if item is not None:
+            item.message_pk = pk
+            session.add(item)
+    return ids
 
 
 async def get_by_correlation(
@@ -54,28 +71,32 @@ async def list_messages(
     return list(result.scalars().all())
 
 
-async def load_for_send(
+async def claim_for_send(
     session: AsyncSession, pks: Sequence[int]
-) -> dict[int, tuple[Message, OutgoingMedia | None]]:
-    result = await session.execute(
-        select(Message, OutgoingMedia)
-        .outerjoin(OutgoingMedia, OutgoingMedia.message_pk == Message.id)
-        .where(Message.id.in_(pks))
+) -> list[tuple[Message, OutgoingMedia | None]]:
+    """Mark the messages of `pks` that are not final yet as being sent (one more attempt) and
+    load them with their media, in one UPDATE ... RETURNING: final ones (a duplicate entry, a
+    redelivery after a crash) are neither touched nor returned. Order of `pks`."""
+    result = await session.scalars(
+        update(Message)
+        .where(Message.id.in_(pks), Message.status.in_(OPEN_STATUSES))
+        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
+        .returning(Message)
+        .execution_options(synchronize_session=False)
     )
-    return {message.id: (message, media) for message, media in result.all()}
+    rows = {row.id: row for row in result.all()}
+    media: dict[int, OutgoingMedia] = {}
+    if any(row.kind in MEDIA_KINDS for row in rows.values()):
+        found = await session.scalars(
+            select(OutgoingMedia).where(OutgoingMedia.message_pk.in_(list(rows)))
+        )
+        media = {item.message_pk: item for item in found.all()}
+    return [(rows[pk], media.get(pk)) for pk in pks if pk in rows]
 
 
 async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     values.setdefault("updated_at", utcnow())
     await session.execute(update(Message).where(Message.id == pk).values(**values))
-
-
-async def mark_sending(session: AsyncSession, pks: Sequence[int]) -> None:
-    await session.execute(
-        update(Message)
-        .where(Message.id.in_(pks))
-        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
-    )
 
 
 async def record_sent(session: AsyncSession, rows: Sequence[Message]) -> None:

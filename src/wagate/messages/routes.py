@@ -168,7 +168,7 @@ async def _send(
     async_: bool,
 ) -> JSONResponse:
     service = service_of(state)
-    await service.instance(instance)
+    await service.instance_ref(instance)
     payload, upload = await read_send(request, state, kind)
     checked = check(kind, payload, upload)
     answer = await service.submit(
@@ -239,7 +239,7 @@ def message_out(row: Message) -> MessageOut:
 async def get_message(
     instance: str, correlation_id: str, state: State, _: InstancePrincipal
 ) -> MessageOut:
-    found = await service_of(state).instance(instance)
+    found = await service_of(state).instance_ref(instance)
     async with state.db.session() as session:
         row = await repository.get_by_correlation(session, found.id, correlation_id)
     if row is None:
@@ -256,7 +256,7 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> MessageList:
-    found = await service_of(state).instance(instance)
+    found = await service_of(state).instance_ref(instance)
     before = None
     if cursor is not None:
         if not cursor.isdigit():

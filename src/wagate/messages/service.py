@@ -12,10 +12,12 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.errors import ApiError, Conflict, InstanceNotConnected, NotFound, error_body
 from wagate.events.bus import isoformat
 from wagate.instances import repository as instances
+from wagate.instances.cache import CachedInstance
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
@@ -80,50 +82,119 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
     return Answer(status, error_body(code, str(error.get("message") or "the send failed"), details))
 
 
+@dataclass(slots=True)
+class Accepted:
+    """One async send on its way into the group commit of the accept path."""
+
+    instance: str
+    values: dict[str, Any]
+    media: MediaRow | None
+
+
 class MessageService:
     def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes) -> None:
         self.state = state
         self.queue = queue
         self.outcomes = outcomes
         self.on_enqueued: list[Any] = []  # callables(instance): wake a local worker
+        # Concurrent sends share one INSERT and one pipelined enqueue; each caller still answers
+        # only once its row is committed and its entry queued.
+        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
 
     async def instance(self, name: str) -> Instance:
-        async with self.state.db.session() as session:
+        """The row as it is now (its status, for a sync send)."""
+        async with self.state.db.api_session() as session:
             row = await instances.get_by_name(session, name)
         if row is None:
             raise NotFound(f"instance '{name}' not found")
         return row
 
-    def _row(self, instance: Instance, prepared: Prepared) -> tuple[Message, MediaRow | None]:
-        max_attempts = int((instance.settings or {}).get("max_attempts", 3))
+    async def instance_ref(self, name: str) -> CachedInstance:
+        """Id, name and settings of an instance, from this node's cache when it has them."""
+        cache = self.state.instances
+        found = cache.instance(name)
+        if found is not None:
+            return found
+        generation = cache.generation
+        row = await self.instance(name)
+        found = CachedInstance.of(row)
+        cache.put_instance(found, generation)
+        return found
+
+    def _values(self, instance: CachedInstance, prepared: Prepared) -> dict[str, Any]:
         now = utcnow()
-        row = Message(
-            correlation_id=new_correlation_id(),
-            instance_id=instance.id,
-            kind=prepared.kind,
-            to=prepared.to,
-            to_jid=prepared.to_jid,
-            body=prepared.body,
-            status="queued",
-            attempts=0,
-            max_attempts=max_attempts,
-            dead_lettered=False,
-            created_at=now,
-            updated_at=now,
+        return {
+            "correlation_id": new_correlation_id(),
+            "instance_id": instance.id,
+            "kind": prepared.kind,
+            "to": prepared.to,
+            "to_jid": prepared.to_jid,
+            "body": prepared.body,
+            "status": "queued",
+            "attempts": 0,
+            "max_attempts": instance.max_attempts,
+            "dead_lettered": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    @staticmethod
+    def _media(prepared: Prepared) -> MediaRow | None:
+        if prepared.media is None:
+            return None
+        return MediaRow(
+            mimetype=prepared.media.mimetype,
+            filename=prepared.media.filename,
+            data=prepared.media.data,
         )
-        media = None
-        if prepared.media is not None:
-            media = MediaRow(
-                mimetype=prepared.media.mimetype,
-                filename=prepared.media.filename,
-                data=prepared.media.data,
-            )
-        return row, media
+
+    def _row(self, instance: CachedInstance, prepared: Prepared) -> tuple[Message, MediaRow | None]:
+        return Message(**self._values(instance, prepared)), self._media(prepared)
 
     async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
         await self.queue.enqueue(instance, pks)
         for wake in self.on_enqueued:
             wake(instance)
+
+    async def _accept_batch(self, items: list[Accepted]) -> list[None]:
+        """Commit the rows of many sends in one INSERT, then queue them in one round trip.
+
+        A failed INSERT raises (GroupCommit then writes the items one by one, so that one bad
+        item fails alone). Once committed they are accepted, as in `signal`: an unreachable
+        queue is logged and the reconciler enqueues them later."""
+        async with self.state.db.api_transaction() as session:
+            ids = await repository.insert_messages(
+                session, [item.values for item in items], [item.media for item in items]
+            )
+        batches: dict[str, list[int]] = {}
+        for item, pk in zip(items, ids, strict=True):
+            batches.setdefault(item.instance, []).append(pk)
+        try:
+            await self.queue.enqueue_many(batches)
+        except Exception as exc:
+            log.warning(
+                "queue unreachable; messages stay queued in the table for the reconciler",
+                instances=len(batches),
+                count=len(items),
+                error=type(exc).__name__,
+            )
+            return [None] * len(items)
+        for name in batches:
+            for wake in self.on_enqueued:
+                wake(name)
+        return [None] * len(items)
+
+    async def _accept_one(self, instance: CachedInstance, prepared: Prepared) -> str:
+        """Record and queue one async send (no Idempotency-Key); its correlation id."""
+        item = Accepted(instance.name, self._values(instance, prepared), self._media(prepared))
+        try:
+            await self._accept(item)
+        except IntegrityError as exc:
+            # The instance was deleted after this node cached it (another node deleted it,
+            # within the cache's TTL): its messages cannot be recorded.
+            self.state.instances.invalidate(instance.name)
+            raise NotFound(f"instance '{instance.name}' not found") from exc
+        return str(item.values["correlation_id"])
 
     async def signal(self, instance: str, pks: Sequence[int]) -> None:
         """Enqueue messages whose rows are committed already. They are accepted whatever
@@ -143,15 +214,17 @@ class MessageService:
     async def submit(
         self, name: str, checked: Checked, *, wait: bool, idempotency_key: str | None = None
     ) -> Answer:
-        instance = await self.instance(name)
+        instance = await self.instance_ref(name)
         key_row: IdempotencyKey | None = None
         if idempotency_key is not None:
             replay = await self._replay(instance, idempotency_key, checked.request_hash)
             if replay is not None:
                 return replay
-        if wait and instance.status != "connected":
+        if wait and (await self.instance(name)).status != "connected":
             raise InstanceNotConnected(f"instance '{name}' is not connected")
         prepared = await load_media(checked, self.state.settings)
+        if not wait and idempotency_key is None:
+            return queued_answer(name, await self._accept_one(instance, prepared))
         row, media = self._row(instance, prepared)
         try:
             async with self.state.db.transaction() as session:
@@ -165,9 +238,10 @@ class MessageService:
                         created_at=utcnow(),
                     )
                     session.add(key_row)
-        except IntegrityError:
+        except IntegrityError as exc:
             if idempotency_key is None:
-                raise
+                self.state.instances.invalidate(name)  # deleted meanwhile (see _accept_one)
+                raise NotFound(f"instance '{name}' not found") from exc
             # Another call with the same key won the race: answer as its replay.
             replay = await self._replay(instance, idempotency_key, checked.request_hash)
             if replay is None:
@@ -188,7 +262,7 @@ class MessageService:
                 )
         return answer
 
-    async def _replay(self, instance: Instance, key: str, request_hash: str) -> Answer | None:
+    async def _replay(self, instance: CachedInstance, key: str, request_hash: str) -> Answer | None:
         async with self.state.db.transaction() as session:
             found = await repository.idempotency_key(session, instance.id, key)
             if found is None:
@@ -222,7 +296,7 @@ class MessageService:
         self, name: str, items: list[Checked | ApiError]
     ) -> list[dict[str, Any]]:
         """Queue every valid item in one transaction and one enqueue; a bad item fails alone."""
-        instance = await self.instance(name)
+        instance = await self.instance_ref(name)
         results: list[dict[str, Any]] = []
         rows: list[Message] = []
         media: list[MediaRow | None] = []

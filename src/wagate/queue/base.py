@@ -3,7 +3,7 @@ the messages table are the record)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +24,9 @@ class Queue(Protocol):
 
     async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
         """Append message ids to the instance's stream, in order."""
+
+    async def enqueue_many(self, batches: Mapping[str, Sequence[int]]) -> None:
+        """`enqueue` for several instances at once (one round trip where the backend can)."""
 
     async def adopt(self, instance: str) -> None:
         """This node now holds the instance (start, reconnect, takeover): the next take

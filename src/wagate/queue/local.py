@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from wagate.db import Database
 from wagate.messages import repository
@@ -42,6 +42,10 @@ class LocalQueue:
         self._items.setdefault(instance, deque()).extend(pks)
         self._wake(instance)
         self._gauge()
+
+    async def enqueue_many(self, batches: Mapping[str, Sequence[int]]) -> None:
+        for instance, pks in batches.items():
+            await self.enqueue(instance, pks)
 
     async def adopt(self, instance: str) -> None:
         """One process holds everything: nothing is left with anyone else."""

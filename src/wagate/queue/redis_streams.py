@@ -8,7 +8,7 @@ enough. A flushed Redis loses only signals: the reconciler re-adds them from the
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -66,11 +66,16 @@ class RedisStreamsQueue:
         self._groups.add(key)
 
     async def enqueue(self, instance: str, pks: Sequence[int]) -> None:
-        key = self.stream(instance)
-        self._known.add(instance)
+        await self.enqueue_many({instance: pks})
+
+    async def enqueue_many(self, batches: Mapping[str, Sequence[int]]) -> None:
+        # One pipeline, one round trip: the accept path queues a whole group commit at once.
         async with self.redis.pipeline(transaction=False) as pipe:
-            for pk in pks:
-                pipe.xadd(key, {"pk": str(pk)})
+            for instance, pks in batches.items():
+                key = self.stream(instance)
+                self._known.add(instance)
+                for pk in pks:
+                    pipe.xadd(key, {"pk": str(pk)})
             await pipe.execute()
 
     @staticmethod

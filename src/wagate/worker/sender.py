@@ -23,7 +23,6 @@ from wagate.engines.status import Status
 from wagate.instances import repository as instances
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
-from wagate.messages.schemas import FINAL_STATUSES
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
 from wagate.models import Message
 from wagate.models import OutgoingMedia as MediaRow
@@ -113,39 +112,26 @@ class InstanceSender:
 
     async def _handle(self, entries: list[Entry]) -> None:
         await self._refresh_settings()
-        async with self.state.db.session() as session:
-            loaded = await repository.load_for_send(session, [e.pk for e in entries])
         for start in range(0, len(entries), CHUNK):
             if self.stopping:
                 return  # not acknowledged: taken again (or reclaimed) later
             chunk = entries[start : start + CHUNK]
             try:
-                await self._send_chunk(chunk, loaded)
+                await self._send_chunk(chunk)
             except Stopping:
                 return
             # Only now, with every outcome of the chunk recorded, are its entries done.
             await self.queue.ack(self.name, chunk)
 
-    async def _send_chunk(
-        self, chunk: list[Entry], loaded: dict[int, tuple[Message, MediaRow | None]]
-    ) -> None:
-        todo: list[tuple[Message, MediaRow | None]] = []
-        seen: set[int] = set()
-        for entry in chunk:
-            found = loaded.get(entry.pk)
-            # Final already (a duplicate entry, a redelivery after a crash): skip it.
-            if found is not None and found[0].status not in FINAL_STATUSES and entry.pk not in seen:
-                seen.add(entry.pk)
-                todo.append(found)
-        if not todo:
-            return
-        # One write marks the whole chunk as in hand, one write records its outcomes: a
-        # crash in between re-sends at most this chunk (at-least-once).
+    async def _send_chunk(self, chunk: list[Entry]) -> None:
+        pks = list(dict.fromkeys(entry.pk for entry in chunk))  # a duplicate entry once
+        # One write marks the whole chunk as in hand (and loads it: UPDATE ... RETURNING),
+        # one write records its outcomes: a crash in between re-sends at most this chunk
+        # (at-least-once). Final messages are skipped by the claim itself.
         async with self.state.db.transaction() as session:
-            await repository.mark_sending(session, [row.id for row, _ in todo])
+            todo = await repository.claim_for_send(session, pks)
         sent: list[tuple[Message, SendResult]] = []
         for row, media in todo:
-            row.attempts += 1
             result = await self.send(row, media, flush=lambda: self._record_sent(sent))
             if result is not None:
                 sent.append((row, result))
