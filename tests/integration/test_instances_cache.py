@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import create_instance, linked_instance
 from tests.integration.instance_helpers import state_of, token_headers
 from wagate.auth.tokens import hash_token
-from wagate.models import Message
+from wagate.models import Instance, Message
 
 TEXT = {"to": "+5511999912345", "text": "cached"}
 
@@ -92,3 +92,48 @@ async def test_changed_settings_reach_the_next_send(
             ).all()
         )
     assert rows == {first.json()["correlation_id"]: 3, second.json()["correlation_id"]: 9}
+
+
+async def test_a_stale_entry_of_another_nodes_delete(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Another node deleted the instance (this node's entry is stale until its TTL): a send is
+    404 if the instance is gone, and goes to the new instance if one was created again under
+    the same name."""
+    cache = state_of(app).instances
+    gone = (await create_instance(client))["name"]
+    assert (
+        await client.post(f"/v1/instances/{gone}/send/text?async=true", json=TEXT)
+    ).status_code == 202
+    stale = cache.instance(gone)
+    assert stale is not None
+    assert (await client.delete(f"/v1/instances/{gone}")).status_code == 204
+    cache.put_instance(stale, cache.generation)  # as if another node had deleted it
+    response = await client.post(f"/v1/instances/{gone}/send/text?async=true", json=TEXT)
+    assert response.status_code == 404, response.text
+
+    name = (await create_instance(client))["name"]
+    assert (
+        await client.post(f"/v1/instances/{name}/send/text?async=true", json=TEXT)
+    ).status_code == 202
+    stale = cache.instance(name)
+    assert stale is not None
+    assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
+    await create_instance(client, name=name)
+    cache.put_instance(stale, cache.generation)
+    response = await client.post(f"/v1/instances/{name}/send/text?async=true", json=TEXT)
+    assert response.status_code == 202, response.text
+    record = await client.get(response.headers["Location"])
+    assert record.status_code == 200, record.text
+    async with state_of(app).db.session() as session:
+        owner = (
+            await session.execute(
+                select(Message.instance_id).where(
+                    Message.correlation_id == response.json()["correlation_id"]
+                )
+            )
+        ).scalar_one()
+        current = (
+            await session.execute(select(Instance.id).where(Instance.name == name))
+        ).scalar_one()
+    assert owner == current  # recorded for the instance created again

@@ -191,9 +191,14 @@ class MessageService:
             await self._accept(item)
         except IntegrityError as exc:
             # The instance was deleted after this node cached it (another node deleted it,
-            # within the cache's TTL): its messages cannot be recorded.
+            # within the cache's TTL). Ask the database again: gone (404), or deleted and
+            # created again under the same name (a new id: record the send for that one).
             self.state.instances.invalidate(instance.name)
-            raise NotFound(f"instance '{instance.name}' not found") from exc
+            fresh = await self.instance_ref(instance.name)
+            if fresh.id == instance.id:
+                raise NotFound(f"instance '{instance.name}' not found") from exc
+            item = Accepted(fresh.name, self._values(fresh, prepared), self._media(prepared))
+            await self._accept(item)
         return str(item.values["correlation_id"])
 
     async def signal(self, instance: str, pks: Sequence[int]) -> None:
