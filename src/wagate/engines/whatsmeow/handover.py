@@ -129,15 +129,17 @@ def read(directory: Path, name: str, limit: int) -> bytes:
     ):
         raise HandoverRefused("the media file is not in the hand-over directory")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted here must not hang the reader; no effect on files.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         raise HandoverRefused(f"the media file cannot be opened: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        os.close(fd)
         if not stat.S_ISREG(info.st_mode):
             raise HandoverRefused("the media file is not a regular file")
-        if info.st_size > limit:
-            raise HandoverRefused(f"the media file is larger than {limit} bytes")
+        raise HandoverRefused(f"the media file is larger than {limit} bytes")
+    with os.fdopen(fd, "rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:
         raise HandoverRefused(f"the media file is larger than {limit} bytes")
