@@ -8,6 +8,7 @@ import fcntl
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ async def test_gateway_takes_inbound_media_files_and_drops_refused_ones(tmp_path
     host = EngineHost(0, settings, lambda *a: None, lambda *a: None, handover_dir=folder)
 
     data = os.urandom(BIG)
-    media = {"data": data, "mimetype": "image/jpeg", "filename": None}
+    media: dict[str, Any] = {"data": data, "mimetype": "image/jpeg", "filename": None}
     await handover.media_to_file(media, folder)  # what the host does before the frame
     event = {"type": "InboundMessage", "media": media}
     assert "data" not in media and Path(media["file"]).exists()

@@ -8,17 +8,12 @@ import asyncio
 import hashlib
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_settings
 from wagate.engines.base import (
-    ConnectionLost,
-    EngineEvent,
-    InstanceRef,
     NotConnectedError,
     OutgoingMedia,
     OutgoingMessage,
@@ -26,7 +21,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.engines.whatsmeow import handover
-from wagate.engines.whatsmeow.engine import WhatsmeowClient, WhatsmeowEngine
+from wagate.engines.whatsmeow.engine import WhatsmeowClient
 from wagate.engines.whatsmeow.supervisor import EngineHost
 
 pytestmark = pytest.mark.e2e
@@ -41,34 +36,6 @@ def document(data: bytes) -> OutgoingMessage:
 
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-@pytest.fixture
-async def started(tmp_path: Path) -> AsyncIterator[tuple[WhatsmeowClient, EngineHost]]:
-    """A client on a real engine host; offline, its connect fails and it stays unlinked."""
-    settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path}/unused.db",
-        tmp_path,
-        whatsmeow_host_restart_max_delay_s=0.5,
-        whatsmeow_stop_wait_s=0.5,
-    )
-    engine = WhatsmeowEngine(settings, db=None)  # type: ignore[arg-type]  # no shared store
-    await engine.open()
-    events: list[EngineEvent] = []
-    client = engine.create_client(InstanceRef(1, "handover"), events.append)
-    await client.start()
-    for _ in range(400):
-        if any(isinstance(e, ConnectionLost) for e in events):
-            break
-        await asyncio.sleep(0.05)
-    host = engine.pool.host_of(1)
-    assert host is not None and host.alive and host.handover_dir is not None
-    try:
-        yield client, host
-    finally:
-        await client.stop()
-        await engine.close()
-    assert not engine.pool.handover.root.joinpath(host.handover_dir.parent.name).exists()
 
 
 async def test_host_reads_what_the_gateway_handed_over(
