@@ -79,7 +79,6 @@ class Handover:
 
     @staticmethod
     def _clean_stale(root: Path) -> None:
-        locks = {p.name.removesuffix(".lock") for p in root.glob("gw-*.lock")}
         for lock in root.glob("gw-*.lock"):
             try:
                 fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
@@ -88,16 +87,20 @@ class Handover:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                os.close(fd)
                 continue  # a live gateway process holds it
+            try:
+                # Unlinked while locked: a process that just created this lock file gets the
+                # lock only after this, sees it unlinked, and claims another.
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                shutil.rmtree(root / lock.name.removesuffix(".lock"), ignore_errors=True)
             finally:
                 os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()  # first: a process that just created it will notice and retry
-            shutil.rmtree(root / lock.name.removesuffix(".lock"), ignore_errors=True)
-            locks.discard(lock.name.removesuffix(".lock"))
         for folder in root.glob("gw-*"):
-            if folder.is_dir() and folder.name not in locks:
-                shutil.rmtree(folder, ignore_errors=True)  # its owner died mid-cleanup
+            # A directory is made after its lock: one without a lock lost its owner mid-cleanup.
+            if folder.is_dir() and not folder.with_name(folder.name + ".lock").exists():
+                shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         if self.path is None:
