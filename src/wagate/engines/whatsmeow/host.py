@@ -119,6 +119,8 @@ class Host:
             try:
                 await self._stage_media(frame["event"])
                 self._send(frame)
+            except Exception:  # one bad event must not silence every later one
+                log.exception("an event could not be sent")
             finally:
                 self._events.task_done()
 
