@@ -40,12 +40,15 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """Collect a byte stream, stopping with 413 as soon as it passes `limit`."""
+async def read_limited(chunks: AsyncIterator[bytes], limit: int, truncate: bool = False) -> bytes:
+    """Collect a byte stream, stopping with 413 as soon as it passes `limit` (or, with
+    `truncate`, returning its first `limit` bytes)."""
     buffer = bytearray()
     async for chunk in chunks:
         buffer.extend(chunk)
         if len(buffer) > limit:
+            if truncate:
+                return bytes(buffer[:limit])
             raise too_large(limit)
     return bytes(buffer)
 
@@ -111,14 +114,22 @@ async def _checked_target(url: str, allow_private: bool) -> tuple[str, str, str 
 
 
 async def download(
-    url: str, settings: Settings, client: httpx.AsyncClient | None = None
+    url: str,
+    settings: Settings,
+    client: httpx.AsyncClient | None = None,
+    *,
+    limit: int | None = None,
+    timeout_s: float | None = None,
+    truncate: bool = False,
 ) -> tuple[bytes, str | None]:
-    """The body of `url` and its declared content type, within the limit and the timeout."""
-    limit = settings.max_media_bytes
+    """The body of `url` and its declared content type, within the limit and the timeout
+    (the media ones unless given; `truncate`: the body's first `limit` bytes, not a 413)."""
+    limit = settings.max_media_bytes if limit is None else limit
+    timeout_s = settings.media_download_timeout_s if timeout_s is None else timeout_s
     own = client is None
-    http = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.media_download_timeout_s))
+    http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
     try:
-        async with asyncio.timeout(settings.media_download_timeout_s):
+        async with asyncio.timeout(timeout_s):
             for _ in range(MAX_REDIRECTS + 1):
                 target, host, sni = await _checked_target(url, settings.allow_private_media_urls)
                 extensions = {"sni_hostname": sni} if sni else {}
@@ -135,9 +146,9 @@ async def download(
                             "media.url", f"the URL answered HTTP {response.status_code}"
                         )
                     declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
+                    if declared and declared.isdigit() and int(declared) > limit and not truncate:
                         raise too_large(limit)
-                    data = await read_limited(response.aiter_bytes(), limit)
+                    data = await read_limited(response.aiter_bytes(), limit, truncate)
                     content_type = response.headers.get("content-type")
                     return data, content_type.split(";")[0].strip() if content_type else None
                 finally:

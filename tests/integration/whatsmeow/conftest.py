@@ -1,13 +1,20 @@
 """Fixtures of the whatsmeow engine tests: a black-hole proxy (a dial that hangs, as on a
-network that drops packets) and short timings."""
+network that drops packets), short timings, and a client on a real engine host."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.conftest import make_settings
+from wagate.engines.base import ConnectionLost, EngineEvent, InstanceRef
+from wagate.engines.whatsmeow.engine import WhatsmeowClient, WhatsmeowEngine
+from wagate.engines.whatsmeow.supervisor import EngineHost
 
 
 @dataclass
@@ -45,3 +52,40 @@ async def black_hole() -> AsyncIterator[BlackHole]:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def started_overrides() -> dict[str, Any]:
+    """Override in a test module to change the `started` engine's settings."""
+    return {}
+
+
+@pytest.fixture
+async def started(
+    tmp_path: Path, started_overrides: dict[str, Any]
+) -> AsyncIterator[tuple[WhatsmeowClient, EngineHost]]:
+    """A client on a real engine host; offline, its connect fails and it stays unlinked."""
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/unused.db",
+        tmp_path,
+        whatsmeow_host_restart_max_delay_s=0.5,
+        whatsmeow_stop_wait_s=0.5,
+        **started_overrides,
+    )
+    engine = WhatsmeowEngine(settings, db=None)  # type: ignore[arg-type]  # no shared store
+    await engine.open()
+    events: list[EngineEvent] = []
+    client = engine.create_client(InstanceRef(1, "handover"), events.append)
+    await client.start()
+    for _ in range(400):
+        if any(isinstance(e, ConnectionLost) for e in events):
+            break
+        await asyncio.sleep(0.05)
+    host = engine.pool.host_of(1)
+    assert host is not None and host.alive and host.handover_dir is not None
+    try:
+        yield client, host
+    finally:
+        await client.stop()
+        await engine.close()
+    assert not engine.pool.handover.root.joinpath(host.handover_dir.parent.name).exists()

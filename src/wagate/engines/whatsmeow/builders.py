@@ -8,6 +8,9 @@ after the upload (the proto) is what the tests check offline.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +22,14 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     LocationMessage,
     Message,
 )
-from neonize.utils.enum import VoteType
+from neonize.utils.enum import MediaType, VoteType
 from neonize.utils.jid import Jid2String
 
 from wagate.engines.base import OutgoingMessage, PermanentEngineError
 from wagate.engines.whatsmeow.jids import parse_jid, phone_jid
+
+log = logging.getLogger("wagate.whatsmeow.builders")
+THUMBNAIL_UPLOAD_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +120,48 @@ async def _media_message(client: Any, message: OutgoingMessage) -> Any:
     raise PermanentEngineError(f"unknown media kind {message.kind!r}")
 
 
+async def _preview_text(client: Any, text: str, preview: dict[str, Any]) -> Any:
+    """Extended text with the link preview the gateway fetched (messages/link_preview.py)."""
+    extended = ExtendedTextMessage(
+        text=text,
+        matchedText=str(preview["url"]),
+        title=str(preview.get("title") or ""),
+        description=str(preview.get("description") or ""),
+        previewType=(
+            ExtendedTextMessage.PreviewType.VIDEO
+            if preview.get("video")
+            else ExtendedTextMessage.PreviewType.NONE
+        ),
+    )
+    thumbnail = preview.get("thumbnail")
+    if not thumbnail:
+        return Message(extendedTextMessage=extended)
+    extended.JPEGThumbnail = bytes(thumbnail)
+    extended.thumbnailWidth = int(preview.get("thumbnail_width") or 0)
+    extended.thumbnailHeight = int(preview.get("thumbnail_height") or 0)
+    try:
+        # As WhatsApp Web does: the thumbnail is also uploaded, for phones that show the
+        # larger picture. Without it the inline JPEG still shows: a failure is not fatal.
+        upload = await asyncio.wait_for(
+            client.upload(bytes(thumbnail), MediaType.MediaLinkThumbnail), THUMBNAIL_UPLOAD_S
+        )
+    except Exception as exc:
+        log.info("link thumbnail upload failed: %s", type(exc).__name__)
+    else:
+        extended.thumbnailDirectPath = upload.DirectPath
+        extended.thumbnailSHA256 = upload.FileSHA256
+        extended.thumbnailEncSHA256 = upload.FileEncSHA256
+        extended.mediaKey = upload.MediaKey
+        extended.mediaKeyTimestamp = int(time.time())
+    return Message(extendedTextMessage=extended)
+
+
 async def build_content(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
     """The `Message` proto for one send, without reply/mention context."""
     kind, body = message.kind, message.body
     if kind == "text":
+        if isinstance(body.get("preview"), dict) and body["preview"].get("url"):
+            return await _preview_text(client, str(body["text"]), body["preview"])
         return Message(conversation=str(body["text"]))
     if kind in ("image", "video", "audio", "document", "sticker"):
         return await _media_message(client, message)

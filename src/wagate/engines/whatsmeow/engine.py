@@ -7,6 +7,7 @@ never takes the API down.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from typing import Any
 
@@ -26,9 +27,11 @@ from wagate.engines.base import (
     OutgoingMessage,
     SendResult,
 )
+from wagate.engines.whatsmeow import handover
 from wagate.engines.whatsmeow.protocol import outgoing_to_wire
 from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
+from wagate.messages import link_preview
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +49,10 @@ class WhatsmeowEngine:
         self._background: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:
-        """Hosts start on first use: a node without whatsmeow instances runs none."""
+        """Hosts start on first use: a node without whatsmeow instances runs none.
+
+        The hand-over directory is set up now, which removes what a dead process left there."""
+        await asyncio.to_thread(self.pool.handover.ensure)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -146,8 +152,14 @@ class WhatsmeowClient:
             except Exception as exc:
                 log.warning("whatsmeow stop failed", instance=self.instance.name, error=str(exc))
 
-    async def _call(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
-        host = self._host
+    async def _call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        host: EngineHost | None = None,
+    ) -> Any:
+        host = host or self._host
         if self.stopped or host is None:
             raise NotConnectedError(f"instance '{self.instance.name}' has no live client")
         return await host.request(method, {"instance_id": self.instance.id, **params}, timeout_s)
@@ -170,9 +182,29 @@ class WhatsmeowClient:
     # --- actions -----------------------------------------------------------------------------
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        # Building media (upload, ffmpeg) and sending are bounded separately in the host.
-        result = await self._call("send", {"message": outgoing_to_wire(message)}, self._timeout * 3)
+        if message.kind == "text" and message.body.get("link_preview"):
+            message = await self._with_preview(message)
+        host = self._host  # one host for the call: the media file goes to its directory
+        wire = outgoing_to_wire(message)
+        directory = host.handover_dir if host is not None else None
+        # Large media crosses as a file, removed when the call ends, however it ends.
+        async with handover.media_out(directory, wire.get("media")) as media:
+            wire["media"] = media
+            # Building media (upload, ffmpeg) and sending are bounded separately in the host.
+            result = await self._call("send", {"message": wire}, self._timeout * 3, host)
         return SendResult(message_id=str(result["message_id"]), timestamp=result["timestamp"])
+
+    async def _with_preview(self, message: OutgoingMessage) -> OutgoingMessage:
+        """The text's link preview, fetched here in the gateway (its SSRF guard and settings),
+        at send time on the worker's side, never in the HTTP request. The host only builds it
+        into the message. No preview: the text goes without one."""
+        if self.stopped or self._host is None:
+            return message  # the host will refuse the send: fetch nothing
+        text = str(message.body.get("text") or "")
+        preview = await link_preview.build(text, self.engine.settings)
+        if preview is None:
+            return message
+        return dataclasses.replace(message, body={**message.body, "preview": preview.to_body()})
 
     async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
         result = await self._call("check_numbers", {"phones": phones}, self._timeout)

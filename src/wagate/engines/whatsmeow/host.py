@@ -19,17 +19,20 @@ IPC_FD = os.dup(1)
 os.dup2(2, 1)
 
 import asyncio  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Awaitable, Callable, Coroutine  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from neonize._binder import ProxySettings  # noqa: E402
 
-from wagate.engines.base import IncomingCall, NotConnectedError  # noqa: E402
+from wagate.engines.base import IncomingCall, NotConnectedError, OutgoingMessage  # noqa: E402
+from wagate.engines.whatsmeow import handover  # noqa: E402
 from wagate.engines.whatsmeow.actions import Actions  # noqa: E402
 from wagate.engines.whatsmeow.gate import LifecycleGate  # noqa: E402
 from wagate.engines.whatsmeow.protocol import (  # noqa: E402
@@ -79,11 +82,16 @@ class Host:
         self.max_media_bytes = int(config.get("max_media_bytes", 64 * 1024 * 1024))
         self.call_timeout_s = float(config.get("call_timeout_s", 60.0))
         self.stop_wait_s = float(config.get("stop_wait_s", 5.0))
+        folder = config.get("handover_dir")
+        self.handover_dir = Path(folder) if folder else None
         self.sessions: dict[int, Session] = {}
         self.actions: dict[int, Actions] = {}
         self.gate = LifecycleGate()  # connect/stop alone; other Go calls together
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writer: asyncio.StreamWriter | None = None
+        # Events leave in order through one writer task, which may first move large inbound
+        # media to a hand-over file (off the loop).
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._stopping = asyncio.Event()
 
     # --- used by sessions --------------------------------------------------------------------
@@ -101,7 +109,45 @@ class Host:
         return task
 
     def emit(self, instance_id: int, token: str, event: Any) -> None:
-        self._send({"event": event_to_wire(event), "instance": instance_id, "token": token})
+        self._events.put_nowait(
+            {"event": event_to_wire(event), "instance": instance_id, "token": token}
+        )
+
+    async def _write_events(self) -> None:
+        while True:
+            frame = await self._events.get()
+            try:
+                await self._stage_media(frame["event"])
+                self._send(frame)
+            except Exception:  # one bad event must not silence every later one
+                log.exception("an event could not be sent")
+            finally:
+                self._events.task_done()
+
+    async def _stage_media(self, event: dict[str, Any]) -> None:
+        media = event.get("media")
+        if not isinstance(media, dict) or len(media.get("data") or b"") <= handover.INLINE_MAX:
+            return
+        try:
+            if self.handover_dir is None:
+                raise handover.HandoverRefused("no hand-over directory")
+            await handover.media_to_file(media, self.handover_dir)
+        except Exception as exc:
+            # Never inline: a frame that large is what the hand-over exists to avoid.
+            log.warning("inbound media hand-over failed: %s", exc)
+            event["media"] = None
+
+    async def _load_media(self, media: dict[str, Any]) -> None:
+        if "file" in media and self.handover_dir is None:
+            raise handover.HandoverRefused("this engine host has no hand-over directory")
+        if self.handover_dir is not None:
+            # Read only: the gateway wrote the file and removes it when the call ends.
+            await handover.media_in(media, self.handover_dir, self.max_media_bytes, remove=False)
+
+    async def _outgoing(self, wire: dict[str, Any]) -> OutgoingMessage:
+        if isinstance(wire.get("media"), dict):
+            await self._load_media(wire["media"])
+        return outgoing_from_wire(wire)
 
     def _send(self, frame: dict[str, Any]) -> None:
         if self._writer is not None and not self._writer.is_closing():
@@ -125,6 +171,12 @@ class Host:
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
         if method == "ping":
             await asyncio.sleep(float(params.get("delay", 0)))
+            if isinstance(params.get("media"), dict):  # checks the media channel end to end
+                media = params["media"]
+                await self._load_media(media)
+                data = bytes(media["data"])
+                digest = (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
+                return {"pid": os.getpid(), "size": len(data), "sha256": digest}
             return {"pid": os.getpid()}
         if method == "status":
             return {str(i): s.describe() for i, s in self.sessions.items()}
@@ -148,7 +200,7 @@ class Host:
         handlers: dict[str, Callable[[], Awaitable[Any]]] = {
             "logout": lambda: actions.logout(),
             "pair_phone": lambda: session.pair_phone(str(params["phone"])),
-            "send": lambda: actions.send(outgoing_from_wire(params["message"])),
+            "send": lambda: self._send_message(actions, params["message"]),
             "check_numbers": lambda: actions.check_numbers(list(params["phones"])),
             "mark_read": lambda: actions.mark_read(
                 str(params["chat"]), list(params["message_ids"]), params.get("sender")
@@ -164,6 +216,9 @@ class Host:
         if method == "check_numbers":
             return [{"phone": c.phone, "on_whatsapp": c.on_whatsapp, "jid": c.jid} for c in result]
         return result
+
+    async def _send_message(self, actions: Actions, wire: dict[str, Any]) -> Any:
+        return await actions.send(await self._outgoing(wire))
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         request_id = frame.get("id")
@@ -192,6 +247,7 @@ class Host:
         )
         self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
         loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
+        self.spawn(self._write_events())
         self._send({"hello": {"pid": os.getpid(), "started": time.time()}})
         reading = loop.create_task(self._read(reader))
         stopping = loop.create_task(self._stopping.wait())
@@ -207,6 +263,10 @@ class Host:
         await asyncio.gather(
             *(s.stop(None, self.stop_wait_s) for s in sessions), return_exceptions=True
         )
+        try:  # the stopped sessions' last events
+            await asyncio.wait_for(self._events.join(), 1)
+        except TimeoutError:
+            log.debug("events left unsent at exit")
         if self._writer is not None:
             with_drain = self._writer.drain()
             try:

@@ -6,6 +6,8 @@ Frames are a 4-byte big-endian length followed by one JSON object. Bytes travel 
 - response `{"id": n, "ok": true, "result": ...}` or `{"id": n, "ok": false, "error": {...}}`
 - event    `{"event": {"type": ..., ...}, "instance": id, "token": str}`   host -> gateway
            and `{"hello": {...}}` once the host is ready.
+Media above `handover.INLINE_MAX` does not travel in frames: its dict carries
+`{"file": <path>, "size": n}` instead of `data` (handover.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import orjson
 from wagate.engines import base
 
 HEADER = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024  # 64 MiB of media, base64-encoded, with room to spare
+# Large media goes through hand-over files; frames carry text, small media and thumbnails.
+MAX_FRAME = 32 * 1024 * 1024
 
 
 class ProtocolError(Exception):

@@ -17,12 +17,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from wagate.config import Settings
 from wagate.engines.base import EngineEvent, TransientEngineError
+from wagate.engines.whatsmeow import handover
 from wagate.engines.whatsmeow.protocol import (
     ProtocolError,
     encode,
@@ -48,9 +50,16 @@ class EngineHost:
     """One engine-host process and its request/event channel."""
 
     def __init__(
-        self, index: int, settings: Settings, on_event: EventHandler, on_exit: ExitHandler
+        self,
+        index: int,
+        settings: Settings,
+        on_event: EventHandler,
+        on_exit: ExitHandler,
+        handover_dir: Path | None = None,
     ) -> None:
         self.index = index
+        # Where large media crosses to and from this host as files (handover.py); None: inline.
+        self.handover_dir = handover_dir
         self.settings = settings
         self.on_event = on_event
         self.on_exit = on_exit
@@ -74,6 +83,7 @@ class EngineHost:
                 "call_timeout_s": settings.whatsmeow_call_timeout_s,
                 "proxy": settings.whatsmeow_proxy,
                 "stop_wait_s": settings.whatsmeow_stop_wait_s,
+                "handover_dir": str(self.handover_dir) if self.handover_dir else None,
             }
         )
 
@@ -131,6 +141,8 @@ class EngineHost:
         reason = "its channel closed"
         try:
             while (frame := await read_frame(self.process.stdout)) is not None:
+                if "event" in frame:
+                    await self._take_media(frame["event"])
                 self._dispatch(frame)
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
@@ -139,6 +151,23 @@ class EngineHost:
             log.exception("engine host reader failed", host=self.index)
         code = await self.process.wait()
         self._died(f"{reason}, exit code {code}")
+
+    async def _take_media(self, event: dict[str, Any]) -> None:
+        """Inbound media the host handed over as a file: read it (off the loop) and remove it.
+
+        Awaited before the next frame is read, so events keep their order."""
+        media = event.get("media")
+        if not isinstance(media, dict) or "file" not in media:
+            return
+        try:
+            if self.handover_dir is None:
+                raise handover.HandoverRefused("this engine host has no hand-over directory")
+            limit = self.settings.max_media_bytes
+            await handover.media_in(media, self.handover_dir, limit, remove=True)
+        except Exception as exc:
+            # The message still arrives, announced without its media (as an oversized one is).
+            log.warning("inbound media hand-over failed", host=self.index, error=str(exc))
+            event["media"] = None
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
         if "hello" in frame:
@@ -226,6 +255,7 @@ class HostPool:
         self.on_event = on_event
         self.on_exit = on_exit
         self.hosts: dict[int, EngineHost] = {}
+        self.handover = handover.Handover(settings.data_dir)
         self.placement: dict[int, int] = {}  # instance id -> host index
         self._crashes: dict[int, int] = {}
         self._not_before: dict[int, float] = {}
@@ -258,7 +288,13 @@ class HostPool:
                 await asyncio.sleep(wait)
             if self._closing:
                 raise HostUnavailable("the engine is shutting down")
-            host = EngineHost(index, self.settings, self.on_event, self._exited)
+            host = EngineHost(
+                index,
+                self.settings,
+                self.on_event,
+                self._exited,
+                handover_dir=self.handover.host_dir(index),  # emptied: the last host's leftovers
+            )
             self.hosts[index] = host
             try:
                 await host.start()
@@ -295,3 +331,4 @@ class HostPool:
         self._closing = True
         await asyncio.gather(*(h.close() for h in self.hosts.values()), return_exceptions=True)
         self.hosts.clear()
+        self.handover.close()
