@@ -89,9 +89,16 @@ async def test_offline_connect_ends_in_a_clear_status_and_keeps_a_store(
     assert (await client.post(f"/v1/instances/{name}/connect")).status_code == 202
     assert [e["status"] for e in await again][-1] == "disconnected"
 
+    if settings.is_sqlite:
+        # SQLite's side files go too (SQLite reuses a deleted row's id: a file left behind
+        # would hand this device to the next instance with the id).
+        side_files = [store.with_name(store.name + end) for end in ("-journal", "-wal", "-shm")]
+        for path in side_files:
+            path.touch()
     assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
     if settings.is_sqlite:
         assert not store.exists()  # forget() removed the device store
+        assert not any(path.exists() for path in side_files)
 
 
 async def _insert_device(app: FastAPI, jid: str) -> None:

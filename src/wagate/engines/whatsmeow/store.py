@@ -51,6 +51,9 @@ def postgres_dsn(database_url: str) -> str:
     return f"{rendered}?{urlencode(query)}"
 
 
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
 def sqlite_path(settings: Settings, instance: InstanceRef) -> Path:
     return settings.data_dir / "whatsmeow" / f"{instance.id}.sqlite3"
 
@@ -106,7 +109,9 @@ async def forget_device(settings: Settings, db: Database, instance: InstanceRef)
     """Delete the instance's device data: its SQLite file, or its rows in the shared store."""
     if settings.is_sqlite:
         path = sqlite_path(settings, instance)
-        for candidate in (path, path.with_name(path.name + "-journal")):
+        # With its side files: SQLite reuses the ids of deleted rows, so a file left behind
+        # would hand the old device to the next instance that gets this id.
+        for candidate in [path] + [path.with_name(path.name + end) for end in _SIDE_FILES]:
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
         return
