@@ -279,6 +279,19 @@ class Firefox:
             value,
         )
 
+    async def set_files(self, selector: str, *paths: Path) -> None:
+        """Picks files in an <input type=file> as the file dialog would (BiDi input.setFiles:
+        the browser reads them from disk and fires input and change)."""
+        element = await self._element(selector)
+        await self.command(
+            "input.setFiles",
+            {
+                "context": self.context,
+                "element": {"sharedId": element},
+                "files": [str(path.resolve()) for path in paths],
+            },
+        )
+
     async def type(self, text: str) -> None:
         keys: list[dict[str, str]] = []
         for char in text:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CONTRAST_JS, FOCUSED, Gateway, Receiver, unique
+from tests.browser.conftest import CONTRAST_JS, FOCUSED, PIXEL, Gateway, Receiver, unique
 from tests.browser.firefox import Firefox
 from tests.conftest import ADMIN_TOKEN
 
@@ -54,7 +54,7 @@ async def firefox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fir
 
 
 async def test_dashboard_in_firefox(
-    firefox: Firefox, gateway: Gateway, receiver: Receiver, artifacts: Path
+    firefox: Firefox, gateway: Gateway, receiver: Receiver, artifacts: Path, tmp_path: Path
 ) -> None:
     ff = firefox
     ff.failure_shot = artifacts / "firefox-failed.png"
@@ -129,6 +129,25 @@ async def test_dashboard_in_firefox(
     with gateway.http() as http:
         outbox = http.get(f"/v1/instances/{name}/simulator/outbox").json()["messages"]
     assert [(m["kind"], m["body"]["text"]) for m in outbox] == [("text", "hello from Firefox")]
+
+    # A file picked from disk goes as multipart and reaches read too.
+    picture = tmp_path / "pixel.png"
+    picture.write_bytes(PIXEL)
+    await ff.select("#send-kind", "image")
+    await ff.set_files("#send-file", picture)
+    await ff.fill("#send-caption", "a picture from Firefox")
+    await ff.click("#send-form button[type=submit]")
+    await ff.wait_for(
+        "() => document.querySelectorAll('#send-tracker > li').length === 2",
+        what="the picture to be tracked",
+    )
+    await ff.wait_for(TRACKED_READ, what="the sent picture to reach read")
+    assert await ff.call(HIDDEN, "#send-error")
+    with gateway.http() as http:
+        outbox = http.get(f"/v1/instances/{name}/simulator/outbox").json()["messages"]
+    assert [m["kind"] for m in outbox] == ["text", "image"]
+    assert outbox[1]["body"].get("caption") == "a picture from Firefox", outbox[1]
+    await ff.select("#send-kind", "text")
 
     # Its events were delivered to the receiver, and the delivery log shows them.
     await ff.click("#tab-webhook")

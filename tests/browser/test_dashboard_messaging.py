@@ -6,7 +6,6 @@ messaging and webhooks features).
 
 from __future__ import annotations
 
-import base64
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import (
+    PIXEL,
     Gateway,
     Receiver,
     linked_instance,
@@ -24,11 +24,6 @@ from tests.browser.conftest import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-# A 1x1 PNG: a real image file picked from disk.
-PIXEL = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
 
 
 async def open_instance(page: Page, gateway: Gateway, name: str, tab: str) -> None:
