@@ -247,9 +247,10 @@ class DeliveryWorker:
         # in-flight limit, while more rows may be due (the claim itself is serial, so posts
         # finishing during one cost no extra claims); a lane that drained stays fed without
         # waiting for the poll. Rows new in the table wake the loop through `wake`.
-        if lane.held <= self.backlog // 2 and (self._more_due or item.url in self._excluded):
-            self._wake.set()
-        elif self._held == self.settings.webhook_max_in_flight // 2:
+        lane_low = lane.held <= self.backlog // 2
+        if (lane_low and (self._more_due or item.url in self._excluded)) or (
+            self._held == self.settings.webhook_max_in_flight // 2
+        ):
             self._wake.set()
 
     # --- posting --------------------------------------------------------------------------
