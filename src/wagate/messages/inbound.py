@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -173,6 +174,7 @@ class InboundHandler:
         correlations: dict[str, str] = {}
         if status is not None:
             correlations = await self._apply_receipt((ref.id, receipt, status))
+        events: list[dict[str, Any]] = []
         for message_id in receipt.message_ids:
             data: dict[str, Any] = {
                 "message_id": message_id,
@@ -182,4 +184,8 @@ class InboundHandler:
             }
             if message_id in correlations:
                 data["correlation_id"] = correlations[message_id]
-            await self.state.bus.publish(ref.name, ref.id, "message_status", data)
+            events.append(data)
+        # The events of one receipt go out together: each one's durable sink (the webhook
+        # outbox) is a group commit, which they share instead of one round trip each.
+        publish = self.state.bus.publish
+        await asyncio.gather(*(publish(ref.name, ref.id, "message_status", d) for d in events))
