@@ -211,9 +211,14 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
         with backend_gateway(backend, env) as proc:
             asyncio.run(link_instances(proc.url, instances))
             httpx.post(rx.url + "/reset")
+            from bench.harness import cpu_seconds
+
+            cpu_before = cpu_seconds(proc.popen.pid)
             started = asyncio.run(submit_batches(proc.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
+            # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
+            cpu_ms = (cpu_seconds(proc.popen.pid) - cpu_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
     return Row(
         f"drain: {total} msgs / {instances} instances",
@@ -223,6 +228,7 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             "seconds": round(elapsed, 2),
             "accept seconds": round(accepted_s, 2),
             "acks": stats["by_event"]["message_ack"],
+            "server CPU ms/msg": round(cpu_ms, 2),
         },
     )
 

@@ -94,10 +94,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
 # Connection budgets per process (PostgreSQL; 30 in all, as before the split): the request
 # path gets its own small pool, so API requests never queue behind hundreds of workers and
 # engine clients waiting for a connection, and the background cannot starve the API.
-POOL_SIZE, POOL_OVERFLOW = 15, 5
-# Overflow connections are closed when given back: a small overflow keeps the request path from
-# opening a new connection (a TLS attempt and a login) whenever a burst goes past the pool.
-API_POOL_SIZE, API_POOL_OVERFLOW = 8, 2
+# No overflow: SQLAlchemy closes an overflow connection when it is given back, so a load that
+# keeps going past the pool size opened and closed a connection (a TLS attempt, a login and the
+# driver's type introspection) for a large part of its checkouts — under the sync-send
+# benchmark that was most of the node's CPU. A checkout past the pool waits for a connection.
+POOL_SIZE, POOL_OVERFLOW = 20, 0
+API_POOL_SIZE, API_POOL_OVERFLOW = 10, 0
 
 
 class Database:

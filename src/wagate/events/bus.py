@@ -62,6 +62,7 @@ class EventBus:
     def __init__(self) -> None:
         self._sinks: list[Sink] = []
         self._subscribers: dict[str, set[asyncio.Queue[Event | None]]] = defaultdict(set)
+        self._watchers: list[Callable[[Event], None]] = []
 
     def add_sink(self, sink: Sink) -> None:
         """A durable consumer (the webhook outbox): awaited before publish returns."""
@@ -79,8 +80,18 @@ class EventBus:
         self.fan_out(item)
         return item
 
+    def watch(self, watcher: Callable[[Event], None]) -> None:
+        """A callback for every event fanned out, local or relayed from another node (must
+        not block: it runs in the publisher's path)."""
+        self._watchers.append(watcher)
+
     def fan_out(self, item: Event) -> None:
         """Hand an event to the live subscribers of its instance (never blocks)."""
+        for watcher in self._watchers:
+            try:
+                watcher(item)
+            except Exception:
+                log.exception("event watcher failed", event_name=item.event)
         for queue in list(self._subscribers.get(item.instance, ())):
             try:
                 queue.put_nowait(item)

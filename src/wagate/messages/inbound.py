@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -14,7 +15,8 @@ from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
-from wagate.models import Message, ReceivedMedia
+from wagate.messages.repository import MESSAGES
+from wagate.models import ReceivedMedia
 from wagate.state import AppState
 
 log = structlog.get_logger(__name__)
@@ -95,38 +97,76 @@ class InboundHandler:
             await session.execute(statement)
 
     async def _apply_receipts(self, batch: list[tuple[int, Receipt, str]]) -> list[dict[str, str]]:
-        """Move the messages' status forward; per receipt, message_id -> correlation_id."""
+        """Move the messages' status forward; per receipt, message_id -> correlation_id.
+
+        Core statements: the columns needed are read, and the rows that change are written
+        in one executemany with their final values (a delivered and a read of the same
+        message arriving together make one update)."""
         wanted = {
             (instance_id, mid) for instance_id, receipt, _ in batch for mid in receipt.message_ids
         }
-        found: dict[tuple[int, str], Message] = {}
+        table = MESSAGES
+        found: dict[tuple[int, str], dict[str, Any]] = {}
+        changed: dict[int, dict[str, Any]] = {}
         async with self.state.db.transaction() as session:
             rows = await session.execute(
-                select(Message).where(
-                    Message.instance_id.in_({instance_id for instance_id, _ in wanted}),
-                    Message.message_id.in_({mid for _, mid in wanted}),
+                select(
+                    table.c.id,
+                    table.c.instance_id,
+                    table.c.message_id,
+                    table.c.correlation_id,
+                    table.c.status,
+                    table.c.delivered_at,
+                    table.c.read_at,
+                ).where(
+                    table.c.instance_id.in_({instance_id for instance_id, _ in wanted}),
+                    table.c.message_id.in_({mid for _, mid in wanted}),
                 )
             )
-            for message in rows.scalars():
-                key = (message.instance_id, message.message_id or "")
+            for row in rows:
+                key = (row.instance_id, row.message_id or "")
                 if key in wanted:
-                    found[key] = message
+                    found[key] = dict(row._mapping)
             results: list[dict[str, str]] = []
+            now = utcnow()
             for instance_id, receipt, status in batch:
                 correlations: dict[str, str] = {}
                 for message_id in receipt.message_ids:
-                    row = found.get((instance_id, message_id))
-                    if row is None:
+                    current = found.get((instance_id, message_id))
+                    if current is None:
                         continue
-                    correlations[message_id] = row.correlation_id
-                    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, -1):
-                        row.status = status
-                        row.updated_at = utcnow()
-                    if status == "delivered" and row.delivered_at is None:
-                        row.delivered_at = receipt.timestamp
-                    if status == "read" and row.read_at is None:
-                        row.read_at = receipt.timestamp
+                    correlations[message_id] = current["correlation_id"]
+                    before = dict(current)
+                    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(current["status"], -1):
+                        current["status"] = status
+                    if status == "delivered" and current["delivered_at"] is None:
+                        current["delivered_at"] = receipt.timestamp
+                    if status == "read" and current["read_at"] is None:
+                        current["read_at"] = receipt.timestamp
+                    if current != before:
+                        changed[current["id"]] = current
                 results.append(correlations)
+            if changed:
+                await session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        status=bindparam("status"),
+                        delivered_at=bindparam("delivered_at"),
+                        read_at=bindparam("read_at"),
+                        updated_at=bindparam("updated_at"),
+                    ),
+                    [
+                        {
+                            "b_id": row["id"],
+                            "status": row["status"],
+                            "delivered_at": row["delivered_at"],
+                            "read_at": row["read_at"],
+                            "updated_at": now,
+                        }
+                        for row in changed.values()
+                    ],
+                )
         return results
 
     async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
@@ -134,6 +174,7 @@ class InboundHandler:
         correlations: dict[str, str] = {}
         if status is not None:
             correlations = await self._apply_receipt((ref.id, receipt, status))
+        events: list[dict[str, Any]] = []
         for message_id in receipt.message_ids:
             data: dict[str, Any] = {
                 "message_id": message_id,
@@ -143,4 +184,8 @@ class InboundHandler:
             }
             if message_id in correlations:
                 data["correlation_id"] = correlations[message_id]
-            await self.state.bus.publish(ref.name, ref.id, "message_status", data)
+            events.append(data)
+        # The events of one receipt go out together: each one's durable sink (the webhook
+        # outbox) is a group commit, which they share instead of one round trip each.
+        publish = self.state.bus.publish
+        await asyncio.gather(*(publish(ref.name, ref.id, "message_status", d) for d in events))

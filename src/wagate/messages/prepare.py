@@ -38,8 +38,16 @@ class Checked:
     to: str
     to_jid: str
     body: dict[str, Any]
-    request_hash: str
     upload: Upload | None
+    _hash: str | None = None
+
+    @property
+    def request_hash(self) -> str:
+        """What an Idempotency-Key is bound to; computed only for a send that has one (a
+        model dump, a JSON encoding and a SHA-256 that most sends never need)."""
+        if self._hash is None:
+            self._hash = _request_hash(self.kind, self.model, self.to_jid, self.upload)
+        return self._hash
 
 
 @dataclass(slots=True)
@@ -49,7 +57,6 @@ class Prepared:
     to_jid: str
     body: dict[str, Any]
     media: OutgoingMedia | None
-    request_hash: str
 
 
 def vcard(name: str, phone: str, organization: str | None, email: str | None) -> str:
@@ -127,7 +134,7 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
             raise ValidationFailed.field("media", "media is required for this kind")
     elif upload is not None:
         raise ValidationFailed.field("file", f"kind {kind} takes no file")
-    return Checked(kind, model, to, jid, body, _request_hash(kind, model, jid, upload), upload)
+    return Checked(kind, model, to, jid, body, upload)
 
 
 async def load_media(checked: Checked, settings: Settings) -> Prepared:
@@ -147,6 +154,4 @@ async def load_media(checked: Checked, settings: Settings) -> Prepared:
         else:
             assert isinstance(checked.model, MediaBase) and checked.model.media is not None
             loaded = await media_io.load(checked.kind, checked.model.media, settings, filename)
-    return Prepared(
-        checked.kind, checked.to, checked.to_jid, checked.body, loaded, checked.request_hash
-    )
+    return Prepared(checked.kind, checked.to, checked.to_jid, checked.body, loaded)

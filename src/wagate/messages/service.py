@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
+from wagate.engines.status import Status
 from wagate.errors import ApiError, Conflict, InstanceNotConnected, NotFound, error_body
 from wagate.events.bus import isoformat
 from wagate.instances import repository as instances
@@ -101,6 +102,14 @@ class MessageService:
         # only once its row is committed and its entry queued.
         self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
 
+    async def _connected(self, name: str) -> bool:
+        """Whether the instance is connected: this node's own client state when it holds the
+        instance (what the database says of it comes from there), the row otherwise."""
+        status = self.state.manager.status_of(name)
+        if status is not None:
+            return status == Status.CONNECTED
+        return (await self.instance(name)).status == "connected"
+
     async def instance(self, name: str) -> Instance:
         """The row as it is now (its status, for a sync send)."""
         async with self.state.db.api_session() as session:
@@ -184,9 +193,13 @@ class MessageService:
                 wake(name)
         return [None] * len(items)
 
-    async def _accept_one(self, instance: CachedInstance, prepared: Prepared) -> str:
-        """Record and queue one async send (no Idempotency-Key); its correlation id."""
-        item = Accepted(instance.name, self._values(instance, prepared), self._media(prepared))
+    async def _accept_one(
+        self, instance: CachedInstance, prepared: Prepared, values: dict[str, Any] | None = None
+    ) -> str:
+        """Record and queue one send without Idempotency-Key; its correlation id."""
+        if values is None:
+            values = self._values(instance, prepared)
+        item = Accepted(instance.name, values, self._media(prepared))
         try:
             await self._accept(item)
         except IntegrityError as exc:
@@ -225,14 +238,30 @@ class MessageService:
             replay = await self._replay(instance, idempotency_key, checked.request_hash)
             if replay is not None:
                 return replay
-        if wait and (await self.instance(name)).status != "connected":
+        if wait and not await self._connected(name):
             raise InstanceNotConnected(f"instance '{name}' is not connected")
         prepared = await load_media(checked, self.state.settings)
-        if not wait and idempotency_key is None:
-            return queued_answer(name, await self._accept_one(instance, prepared))
+        if idempotency_key is None:
+            if not wait:
+                return queued_answer(name, await self._accept_one(instance, prepared))
+            # A sync send shares the accept path's group commit too. Its caller is registered
+            # before the message is queued: the worker's signal cannot come before it, and
+            # the row need not be polled at once.
+            values = self._values(instance, prepared)
+            correlation_id = str(values["correlation_id"])
+            expected = self.outcomes.expect(correlation_id)
+            try:
+                await self._accept_one(instance, prepared, values)
+            except BaseException:
+                self.outcomes.forget(correlation_id, expected)
+                raise
+            outcome = await self.outcomes.wait(
+                correlation_id, self.state.settings.sync_timeout_s, expected
+            )
+            return outcome_answer(outcome, correlation_id)
         row, media = self._row(instance, prepared)
         try:
-            async with self.state.db.transaction() as session:
+            async with self.state.db.api_transaction() as session:
                 await repository.add_messages(session, [row], [media])
                 if idempotency_key is not None:
                     key_row = IdempotencyKey(
@@ -252,10 +281,17 @@ class MessageService:
             if replay is None:
                 raise
             return replay
-        await self.signal(name, [row.id])
-        if wait:
+        # As above: a sync caller is registered before the message is queued.
+        waiting = self.outcomes.expect(row.correlation_id) if wait else None
+        try:
+            await self.signal(name, [row.id])
+        except BaseException:
+            if waiting is not None:
+                self.outcomes.forget(row.correlation_id, waiting)
+            raise
+        if waiting is not None:
             outcome = await self.outcomes.wait(
-                row.correlation_id, self.state.settings.sync_timeout_s
+                row.correlation_id, self.state.settings.sync_timeout_s, waiting
             )
             answer = outcome_answer(outcome, row.correlation_id)
         else:
@@ -303,7 +339,7 @@ class MessageService:
         """Queue every valid item in one transaction and one enqueue; a bad item fails alone."""
         instance = await self.instance_ref(name)
         results: list[dict[str, Any]] = []
-        rows: list[Message] = []
+        rows: list[dict[str, Any]] = []
         media: list[MediaRow | None] = []
         for item in items:
             if isinstance(item, ApiError):
@@ -314,14 +350,16 @@ class MessageService:
             except ApiError as exc:
                 results.append(_error_result(exc))
                 continue
-            row, row_media = self._row(instance, prepared)
-            rows.append(row)
-            media.append(row_media)
-            results.append({"correlation_id": row.correlation_id, "status": "queued"})
+            values = self._values(instance, prepared)
+            rows.append(values)
+            media.append(self._media(prepared))
+            results.append({"correlation_id": values["correlation_id"], "status": "queued"})
         if rows:
+            # One INSERT ... RETURNING for the batch (no ORM objects: they cost several times
+            # the CPU per row).
             async with self.state.db.transaction() as session:
-                await repository.add_messages(session, rows, media)
-            await self.signal(name, [row.id for row in rows])
+                ids = await repository.insert_messages(session, rows, media)
+            await self.signal(name, ids)
         return results
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:

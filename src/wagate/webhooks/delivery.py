@@ -76,6 +76,11 @@ class DeliveryWorker:
         self._claim_size = settings.webhook_batch_size
         self._results: asyncio.Queue[Attempt | None] = asyncio.Queue()
         self._wake = asyncio.Event()
+        # The last claim may have left due rows behind: it was full (any URL may have more),
+        # or it left out URLs at their limit (those may). Then room freed by a finished post
+        # is worth a claim at once.
+        self._more_due = True
+        self._excluded: set[str] = set()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -140,6 +145,9 @@ class DeliveryWorker:
                     taken = await self.claim_batch(wanted)
                 except Exception:
                     log.exception("webhook claim failed")
+                    self._more_due = False  # a failing database is retried at the poll
+            else:
+                self._more_due = True  # no room at all: the next finished post frees some
             if (taken < wanted or wanted <= 0) and not self._stopping:
                 # Nothing more is due (or no room): sleep until rows arrive, room frees up,
                 # or the next poll.
@@ -150,6 +158,8 @@ class DeliveryWorker:
         """Claim up to `limit` due rows and queue them in their URL's lane; returns how many
         rows were claimed (rows over a lane's room are handed back at once)."""
         saturated = [url for url, lane in self._lanes.items() if self._room(lane) <= 0]
+        self._excluded = set(saturated)
+        self._more_due = True  # until this claim says otherwise
         now = utcnow()
         async with self.db.transaction() as session:
             claimed = await repository.claim_due(
@@ -160,6 +170,7 @@ class DeliveryWorker:
                 exclude_urls=saturated,
             )
             if not claimed:
+                self._more_due = False
                 return 0
             webhooks = await repository.instance_webhooks(
                 session, [c.instance_id for c in claimed if c.instance_id is not None]
@@ -187,6 +198,7 @@ class DeliveryWorker:
             self._claim_size = max(self.per_url, len(claimed) - len(over))
         elif len(claimed) == limit:
             self._claim_size = min(self.settings.webhook_batch_size, self._claim_size * 2)
+        self._more_due = len(claimed) == limit or bool(over)
         for item, secret in accepted:
             lane = self._lanes.setdefault(item.url, Lane())
             lane.queue.append((item, secret))
@@ -231,9 +243,14 @@ class DeliveryWorker:
             self._dispatch(lane)
         if lane.held == 0 and not lane.failing:
             del self._lanes[item.url]
-        # Claim again once a lane has drained to half (not after every post: that would be
-        # one claim per delivery) or the node has room again.
-        if lane.held == self.backlog // 2 or self._held == self.settings.webhook_max_in_flight // 2:
+        # Claim again once a lane is down to half its backlog or the node to half its
+        # in-flight limit, while more rows may be due (the claim itself is serial, so posts
+        # finishing during one cost no extra claims); a lane that drained stays fed without
+        # waiting for the poll. Rows new in the table wake the loop through `wake`.
+        lane_low = lane.held <= self.backlog // 2
+        if (lane_low and (self._more_due or item.url in self._excluded)) or (
+            self._held == self.settings.webhook_max_in_flight // 2
+        ):
             self._wake.set()
 
     # --- posting --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from wagate.messages.outcomes import Outcomes
 from wagate.models import Instance
 from wagate.queue.base import Queue
 from wagate.state import AppState
-from wagate.worker.sender import InstanceSender
+from wagate.worker.sender import InstanceSender, SendWrites
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +25,7 @@ class WorkerPool:
         self.state = state
         self.queue = queue
         self.outcomes = outcomes
+        self.writes = SendWrites(state.db)
         self.senders: dict[str, InstanceSender] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
@@ -39,7 +40,7 @@ class WorkerPool:
         task = self.tasks.get(name)
         if task is not None and not task.done():
             return
-        sender = InstanceSender(self.state, self.queue, self.outcomes, name)
+        sender = InstanceSender(self.state, self.queue, self.outcomes, name, self.writes)
         self.senders[name] = sender
         self.tasks[name] = asyncio.create_task(sender.run(), name=f"sender:{name}")
 

@@ -49,6 +49,7 @@ async def start_messaging(state: AppState) -> Messaging:
     queue = build_queue(state)
     await queue.start()
     outcomes = Outcomes(state.db, state.settings.sync_poll_interval_s)
+    state.bus.watch(outcomes.on_event)
     service = MessageService(state, queue, outcomes)
     pool = None
     if state.settings.role == "all":

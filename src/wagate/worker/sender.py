@@ -11,7 +11,8 @@ from typing import Any
 
 import structlog
 
-from wagate.db import utcnow
+from wagate.batching import GroupCommit
+from wagate.db import Database, utcnow
 from wagate.engines.base import (
     EngineFailure,
     OutgoingMedia,
@@ -54,6 +55,31 @@ def outgoing(row: Message, media: MediaRow | None) -> OutgoingMessage:
     )
 
 
+class SendWrites:
+    """The claims and outcome writes of all the senders of a node, group-committed: many
+    instances sending at once share one UPDATE ... RETURNING for their claims and one
+    executemany for their outcomes, instead of two transactions per instance and chunk (with
+    one send at a time per instance, a chunk is often a single message)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.claim: GroupCommit[list[int], list[tuple[Message, MediaRow | None]]] = GroupCommit(
+            self._claim
+        )
+        self.record: GroupCommit[list[Message], None] = GroupCommit(self._record)
+
+    async def _claim(self, batch: list[list[int]]) -> list[list[tuple[Message, MediaRow | None]]]:
+        async with self.db.transaction() as session:
+            found = await repository.claim_for_send(session, [pk for pks in batch for pk in pks])
+        by_pk = {row.id: (row, media) for row, media in found}
+        return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
+
+    async def _record(self, batch: list[list[Message]]) -> list[None]:
+        async with self.db.transaction() as session:
+            await repository.record_sent(session, [row for rows in batch for row in rows])
+        return [None] * len(batch)
+
+
 class Stopping(Exception):
     """The node stops while a send waits for its connection: leave the entry unacknowledged."""
 
@@ -63,8 +89,16 @@ class FencedOff(Stopping):
 
 
 class InstanceSender:
-    def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes, name: str) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        queue: Queue,
+        outcomes: Outcomes,
+        name: str,
+        writes: SendWrites | None = None,
+    ) -> None:
         self.state = state
+        self.writes = writes or SendWrites(state.db)
         self.queue = queue
         self.outcomes = outcomes
         self.name = name
@@ -128,13 +162,16 @@ class InstanceSender:
         # One write marks the whole chunk as in hand (and loads it: UPDATE ... RETURNING),
         # one write records its outcomes: a crash in between re-sends at most this chunk
         # (at-least-once). Final messages are skipped by the claim itself.
-        async with self.state.db.transaction() as session:
-            todo = await repository.claim_for_send(session, pks)
+        todo = await self.writes.claim(pks)
         sent: list[tuple[Message, SendResult]] = []
         for row, media in todo:
             result = await self.send(row, media, flush=lambda: self._record_sent(sent))
             if result is not None:
                 sent.append((row, result))
+                if self.outcomes.waited_for(row.correlation_id):
+                    # A caller on this node waits for this one (a sync send): record it (and
+                    # what came before it) now rather than at the end of the chunk.
+                    await self._record_sent(sent)
         await self._record_sent(sent)
 
     async def _pace(self) -> None:
@@ -225,10 +262,11 @@ class InstanceSender:
         for row, result in batch:
             row.status, row.message_id, row.sent_at = "sent", result.message_id, result.timestamp
             row.error = None
-        async with self.state.db.transaction() as session:
-            await repository.record_sent(session, [row for row, _ in batch])
+        await self.writes.record([row for row, _ in batch])
         for row, _ in batch:
             SENDS.labels(row.kind, "sent").inc()
+            # The outcome is durable: a sync caller answers now, not after the events.
+            self.outcomes.resolve(Outcome.of(row))
         # The events of a chunk go out together: each one's durable sinks (the webhook
         # outbox) cost a database round trip, which need not hold up the next.
         await asyncio.gather(*(self._finish(row) for row, _ in batch))
