@@ -116,6 +116,15 @@ class Sender:
             log.warning("webhook post error", delivery=item.id, error=type(exc).__name__)
             error = f"{type(exc).__name__}: {exc}"
         duration_ms = int((time.perf_counter() - started) * 1000)
+        # The host only: a URL's path, query and user info often carry the receiver's tokens.
+        log.debug(
+            "webhook posted",
+            delivery=item.id,
+            webhook_event=item.event,
+            host=host_of(item.url),
+            status=status_code,
+            duration_ms=duration_ms,
+        )
         return Attempt(item, attempted_at, status_code, error, duration_ms, retry_after)
 
 
