@@ -22,6 +22,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.status import Status
 from wagate.instances import repository as instances
+from wagate.instances.cache import CachedInstance
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
@@ -135,14 +136,23 @@ class InstanceSender:
                 await asyncio.sleep(1)
 
     async def _refresh_settings(self) -> None:
-        if time.monotonic() - self._settings_at < SETTINGS_TTL_S:
-            return
-        async with self.state.db.session() as session:
-            row = await instances.get_by_name(session, self.name)
-        if row is not None:
-            self._settings = dict(row.settings or {})
-            self._instance_id = row.id
-        self._settings_at = time.monotonic()
+        """The instance's settings from the node's instance cache (a settings change, made on
+        the holder or forwarded to it, drops the entry at once), read on a miss."""
+        cache = self.state.instances
+        found = cache.instance(self.name)
+        if found is None:
+            if cache.ttl_s <= 0 and time.monotonic() - self._settings_at < SETTINGS_TTL_S:
+                return  # the cache is turned off: read at most every SETTINGS_TTL_S
+            self._settings_at = time.monotonic()
+            generation = cache.generation
+            async with self.state.db.session() as session:
+                row = await instances.get_by_name(session, self.name)
+            if row is None:
+                return
+            found = CachedInstance.of(row)
+            cache.put_instance(found, generation)
+        self._settings = found.settings
+        self._instance_id = found.id
 
     async def _handle(self, entries: list[Entry]) -> None:
         await self._refresh_settings()
