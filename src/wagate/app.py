@@ -74,7 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.wagate = state
     state.webhooks = webhooks = DeliveryWorker(settings, db)
-    bus.add_sink(Outbox(settings, db, webhooks.wake))
+    bus.add_sink(Outbox(settings, db, webhooks.wake, state.instances))
     await webhooks.start()
     manager.add_message_hook(InboundHandler(state))
     for engine in engines.values():

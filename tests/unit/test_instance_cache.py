@@ -63,3 +63,32 @@ def test_ttl_zero_turns_the_cache_off() -> None:
     cache.put_token("h1", "a", cache.generation)
     cache.put_instance(ref("a"), cache.generation)
     assert cache.token("h1") is None and cache.instance("a") is None
+
+
+def test_webhooks_are_cached_by_id_expire_and_are_invalidated_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = InstanceCache(ttl_s=2.0)
+    now = time.monotonic()
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: now)
+    hook = {"url": "http://x/hook", "events": None, "secret": None}
+    assert cache.webhook(1) == (False, None)
+    cache.put_webhook(1, hook, cache.generation)
+    cache.put_webhook(2, None, cache.generation)  # "no webhook" is an answer too
+    assert cache.webhook(1) == (True, hook)
+    assert cache.webhook(2) == (True, None)
+    # a read that raced a change is not stored
+    generation = cache.generation
+    cache.invalidate_webhook(1)
+    assert cache.webhook(1) == (False, None)
+    cache.put_webhook(1, hook, generation)
+    assert cache.webhook(1) == (False, None)
+    # other nodes' changes arrive after ttl_s
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: now + 2.5)
+    assert cache.webhook(2) == (False, None)
+
+
+def test_a_cache_turned_off_stores_no_webhook() -> None:
+    cache = InstanceCache(ttl_s=0)
+    cache.put_webhook(1, {"url": "http://x"}, cache.generation)
+    assert cache.webhook(1) == (False, None)

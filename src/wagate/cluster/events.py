@@ -3,13 +3,22 @@
 Each node adds a sink to its EventBus that publishes the event on one Redis pub/sub channel,
 and listens on that channel, handing the events of other nodes to its local subscribers
 (`EventBus.fan_out`, which reaches SSE streams only: the webhook outbox was already written
-once, by the holder). A node skips its own messages, so nothing is delivered twice.
+once, by the holder). A node skips its own messages, so nothing is delivered twice; it
+recognises them by their first bytes, without parsing them.
+
+A node alone on the channel relays nothing: PUBLISH answers how many subscribers got the
+message, and when that is only this node itself, nobody else listens. It relays again as soon
+as another node appears: a node announces itself (a `hello` message) once subscribed, before
+it serves, and a node that relays nothing still asks Redis how many subscribers the channel
+has (PUBSUB NUMSUB) at most every PROBE_S while it has events (a lost hello costs at most
+that long of another node's live streams).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +32,7 @@ from wagate.events.bus import Event, EventBus
 log = structlog.get_logger(__name__)
 RETRY_S = 1.0
 MAX_PENDING = 10_000  # events held while Redis is slow or down; later ones are dropped
+PROBE_S = 1.0  # while alone: how often to check whether another node subscribed meanwhile
 
 
 class EventRelay:
@@ -38,22 +48,50 @@ class EventRelay:
         # of the node's CPU and a round trip in every sender's path, under load).
         self._pending: list[tuple[str, bytes]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # orjson keeps the key order: every message of this node starts with these bytes.
+        self._own_prefix = orjson.dumps({"node": node_id})[:-1] + b","
+        self._subscribed = False
+        self.alone = False  # relays until a PUBLISH shows that nobody else listens
+        self._probed_at = 0.0
+        self._prober: asyncio.Task[None] | None = None
+        self._hellos = 0
 
     async def start(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self.channel)  # subscribed before the node serves
+        self._subscribed = True
         self._task = asyncio.create_task(self._listen(pubsub), name="cluster-events")
         self.bus.add_sink(self.publish)
+        await self._hello()
+
+    async def _hello(self) -> None:
+        """Tell the nodes that relay nothing (being alone) that someone listens now."""
+        try:
+            await self.redis.publish(
+                self.channel, orjson.dumps({"node": self.node_id, "hello": True})
+            )
+        except Exception as exc:  # they find this node at their next probe
+            log.warning("cluster hello not published", error=repr(exc))
 
     async def stop(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._prober is not None:
+            await asyncio.gather(self._prober, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def publish(self, event: Event) -> None:
+        if self.alone:
+            # Nobody else listens: nothing to relay; check again now and then.
+            if time.monotonic() - self._probed_at >= PROBE_S and (
+                self._prober is None or self._prober.done()
+            ):
+                self._probed_at = time.monotonic()
+                self._prober = asyncio.create_task(self._probe(), name="cluster-events-probe")
+            return
         payload = {
             "node": self.node_id,
             "id": event.id,
@@ -74,10 +112,13 @@ class EventRelay:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
+                hellos = self._hellos
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for _, raw in batch:
                         pipe.publish(self.channel, raw)
-                    await pipe.execute()
+                    receivers = await pipe.execute()
+                if hellos == self._hellos:  # else a node appeared after these counts
+                    self._count_others(min(receivers))
             except Exception as exc:
                 # Live streams on other nodes miss these events; the holder's own path (and
                 # the webhooks, written before) must not fail for it.
@@ -88,9 +129,35 @@ class EventRelay:
                     error=repr(exc),
                 )
 
+    def _count_others(self, subscribers: int) -> None:
+        """Subscribers of the channel (as PUBLISH or NUMSUB counted them), this node among
+        them while it is subscribed: alone when none is left besides."""
+        alone = subscribers - (1 if self._subscribed else 0) <= 0
+        if alone and not self.alone:
+            self._probed_at = time.monotonic()
+        self.alone = alone
+
+    async def _probe(self) -> None:
+        hellos = self._hellos
+        try:
+            counts = await self.redis.pubsub_numsub(self.channel)
+        except Exception as exc:
+            log.warning("cluster event channel not probed", error=repr(exc))
+            return
+        if hellos == self._hellos:
+            self._count_others(int(counts[0][1]) if counts else 0)
+
     def _deliver(self, raw: bytes | str) -> None:
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if raw.startswith(self._own_prefix):
+            return  # this node's own event (or hello) back from the channel
         item: dict[str, Any] = orjson.loads(raw)
         if item.get("node") == self.node_id:
+            return
+        if item.get("hello"):
+            self._hellos += 1
+            self.alone = False  # another node listens from now on
             return
         self.received += 1
         self.bus.fan_out(
@@ -125,9 +192,16 @@ class EventRelay:
                 raise
             except Exception as exc:
                 log.warning("cluster event channel lost; resubscribing", error=repr(exc))
+            self._subscribed = False
+            self.alone = False  # counts cannot be trusted meanwhile: relay everything
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RETRY_S)
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            with contextlib.suppress(Exception):
+            try:
                 await pubsub.subscribe(self.channel)
+            except Exception as exc:
+                log.warning("cluster event channel not resubscribed", error=repr(exc))
+                continue  # listen() returns at once unsubscribed: back to the retry path
+            self._subscribed = True
+            await self._hello()  # others may have gone quiet while this node was away

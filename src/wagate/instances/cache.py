@@ -16,6 +16,12 @@ Correctness:
 - Other nodes of a cluster learn of a change when their entry expires: `ttl_s` (setting
   `WAGATE_INSTANCE_CACHE_TTL_S`, default 2 s) bounds how long a deleted instance's token or a
   rotated token can still be accepted by *another* node.
+- An instance's webhook (by instance id, for the webhook outbox that writes a delivery row per
+  event) is dropped at once by this node's webhook PUT/DELETE and instance delete; other
+  nodes read it again after `ttl_s`. Meanwhile they may write an event's row for the old URL
+  or event filter. The delivery worker reads the webhook afresh when it claims a row (a removed
+  webhook's rows fail unsent, a rotated secret signs them), so the stale entry cannot post
+  unsigned or to a webhook that no longer exists.
 - Instance entries live longer (INSTANCE_TTL_S): a stale one is harmless. A send for an
   instance deleted meanwhile fails its INSERT on the foreign key and answers 404 (and drops
   the entry); settings changed on another node reach this node's new sends within that time.
@@ -54,6 +60,7 @@ class InstanceCache:
         self._instances: dict[str, tuple[float, CachedInstance]] = {}
         self._tokens: dict[str, tuple[float, str]] = {}  # token hash -> (expiry, name)
         self._token_of: dict[str, str] = {}  # name -> token hash cached for it
+        self._webhooks: dict[int, tuple[float, dict[str, Any] | None]] = {}  # instance id ->
         self.generation = 0
 
     # --- instances by name -------------------------------------------------------------------
@@ -93,6 +100,7 @@ class InstanceCache:
         if len(self._tokens) >= MAX_ENTRIES:
             self._tokens.clear()
             self._token_of.clear()
+        self._webhooks.clear()
         previous = self._token_of.get(name)
         if previous is not None and previous != token_hash:
             self._tokens.pop(previous, None)
@@ -103,6 +111,30 @@ class InstanceCache:
         found = self._tokens.pop(token_hash, None)
         if found is not None and self._token_of.get(found[1]) == token_hash:
             del self._token_of[found[1]]
+
+    # --- webhooks by instance id ------------------------------------------------------------
+
+    def webhook(self, instance_id: int) -> tuple[bool, dict[str, Any] | None]:
+        """(found, webhook): found is False when not cached (None is a cached "no webhook")."""
+        found = self._webhooks.get(instance_id)
+        if found is None:
+            return False, None
+        if found[0] <= time.monotonic():
+            del self._webhooks[instance_id]
+            return False, None
+        return True, found[1]
+
+    def put_webhook(self, instance_id: int, value: dict[str, Any] | None, generation: int) -> None:
+        if generation != self.generation or self.ttl_s <= 0:
+            return
+        if len(self._webhooks) >= MAX_ENTRIES:
+            self._webhooks.clear()
+        self._webhooks[instance_id] = (time.monotonic() + self.ttl_s, value)
+
+    def invalidate_webhook(self, instance_id: int) -> None:
+        """The instance's webhook changed or the instance is gone: forget it now."""
+        self.generation += 1
+        self._webhooks.pop(instance_id, None)
 
     # --- invalidation ------------------------------------------------------------------------
 
@@ -119,3 +151,4 @@ class InstanceCache:
         self._instances.clear()
         self._tokens.clear()
         self._token_of.clear()
+        self._webhooks.clear()

@@ -122,6 +122,7 @@ async def delete(state: AppState, name: str) -> None:
     finally:
         # Also when the delete failed half-way: the next request reads the row again.
         state.instances.invalidate(name)
+        state.instances.invalidate_webhook(row.id)
 
 
 async def _delete(state: AppState, name: str, row: Instance) -> None:

@@ -27,7 +27,7 @@ class Outcome:
     attempts: int
 
     @classmethod
-    def of(cls, row: Message) -> Outcome:
+    def of(cls, row: Message | repository.SendRow) -> Outcome:
         return cls(
             row.correlation_id, row.status, row.message_id, row.sent_at, row.error, row.attempts
         )

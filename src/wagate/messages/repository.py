@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -74,26 +75,49 @@ async def list_messages(
     return list(result.scalars().all())
 
 
+@dataclass(slots=True)
+class SendRow:
+    """A message claimed for sending: the columns the sender reads and the outcome it sets.
+    A plain object rather than an ORM instance: loading ORM objects from the claim's
+    RETURNING was about a twelfth of a node's CPU in the drain benchmark."""
+
+    id: int
+    correlation_id: str
+    instance_id: int
+    kind: str
+    to_jid: str
+    body: dict[str, Any]
+    status: str
+    attempts: int
+    max_attempts: int
+    message_id: str | None
+    error: dict[str, Any] | None
+    sent_at: datetime | None
+    failed_at: datetime | None
+
+
+_SEND_COLUMNS = [MESSAGES.c[field] for field in SendRow.__dataclass_fields__]
+
+
 async def claim_for_send(
     session: AsyncSession, pks: Sequence[int]
-) -> list[tuple[Message, OutgoingMedia | None]]:
+) -> list[tuple[SendRow, OutgoingMedia | None]]:
     """Mark the messages of `pks` that are not final yet as being sent (one more attempt) and
     load them with their media, in one UPDATE ... RETURNING: final ones (a duplicate entry, a
     redelivery after a crash) are neither touched nor returned. Order of `pks`."""
-    result = await session.scalars(
-        update(Message)
-        .where(Message.id.in_(pks), Message.status.in_(OPEN_STATUSES))
-        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
-        .returning(Message)
-        .execution_options(synchronize_session=False)
+    result = await session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(pks), MESSAGES.c.status.in_(OPEN_STATUSES))
+        .values(status="sending", attempts=MESSAGES.c.attempts + 1, updated_at=utcnow())
+        .returning(*_SEND_COLUMNS)
     )
-    rows = {row.id: row for row in result.all()}
+    rows = {found.id: found for found in (SendRow(*values) for values in result.all())}
     media: dict[int, OutgoingMedia] = {}
     if any(row.kind in MEDIA_KINDS for row in rows.values()):
-        found = await session.scalars(
+        found_media = await session.scalars(
             select(OutgoingMedia).where(OutgoingMedia.message_pk.in_(list(rows)))
         )
-        media = {item.message_pk: item for item in found.all()}
+        media = {item.message_pk: item for item in found_media.all()}
     return [(rows[pk], media.get(pk)) for pk in pks if pk in rows]
 
 
@@ -102,7 +126,7 @@ async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     await session.execute(update(Message).where(Message.id == pk).values(**values))
 
 
-async def record_sent(session: AsyncSession, rows: Sequence[Message]) -> None:
+async def record_sent(session: AsyncSession, rows: Sequence[SendRow]) -> None:
     """The outcomes of many sends in one statement (an executemany by primary key)."""
     now = utcnow()
     statement = (

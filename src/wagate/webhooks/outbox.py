@@ -11,6 +11,7 @@ from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.events.bus import Event
+from wagate.instances.cache import InstanceCache
 from wagate.webhooks import repository
 from wagate.webhooks.retry import DeliveryStatus
 
@@ -49,45 +50,70 @@ def delivery_row(
 
 
 class Outbox:
-    def __init__(self, settings: Settings, db: Database, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        wake: Callable[[], None],
+        cache: InstanceCache | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.wake = wake
+        # The instances' webhooks, cached per node (see InstanceCache for their invalidation):
+        # reading them cost a query in every batch of events.
+        self.cache = cache or InstanceCache(0)
         # Events published at the same time (receipts of many instances) share one transaction.
         self._write: GroupCommit[Event, None] = GroupCommit(self._write_batch)
 
     async def __call__(self, event: Event) -> None:
         await self._write(event)
 
+    async def _webhooks(self, events: list[Event]) -> dict[int, dict[str, Any] | None]:
+        webhooks: dict[int, dict[str, Any] | None] = {}
+        missing: set[int] = set()
+        for event in events:
+            found, webhook = self.cache.webhook(event.instance_id)
+            if found:
+                webhooks[event.instance_id] = webhook
+            else:
+                missing.add(event.instance_id)
+        if missing:
+            generation = self.cache.generation
+            async with self.db.session() as session:
+                read = await repository.instance_webhooks(session, missing)
+            for instance_id, webhook in read.items():
+                self.cache.put_webhook(instance_id, webhook, generation)
+            webhooks.update(read)
+        return webhooks
+
     async def _write_batch(self, events: list[Event]) -> list[None]:
         global_url = self.settings.webhook_url
         rows: list[dict[str, Any]] = []
-        async with self.db.transaction() as session:
-            webhooks = await repository.instance_webhooks(
-                session, (event.instance_id for event in events)
-            )
-            for event in events:
-                targets: list[tuple[str, str]] = []
-                webhook = webhooks.get(event.instance_id)
-                if webhook and webhook.get("url") and wants(webhook.get("events"), event.event):
-                    targets.append((INSTANCE_TARGET, str(webhook["url"])))
-                if global_url and wants(self.settings.webhook_event_filter, event.event):
-                    targets.append((GLOBAL_TARGET, global_url))
-                if not targets:
-                    continue
-                payload = encode(event)
-                rows.extend(
-                    delivery_row(
-                        event_id=event.id,
-                        event=event.event,
-                        instance_id=event.instance_id,
-                        url=url,
-                        target=target,
-                        payload=payload,
-                    )
-                    for target, url in targets
+        webhooks = await self._webhooks(events)
+        for event in events:
+            targets: list[tuple[str, str]] = []
+            webhook = webhooks.get(event.instance_id)
+            if webhook and webhook.get("url") and wants(webhook.get("events"), event.event):
+                targets.append((INSTANCE_TARGET, str(webhook["url"])))
+            if global_url and wants(self.settings.webhook_event_filter, event.event):
+                targets.append((GLOBAL_TARGET, global_url))
+            if not targets:
+                continue
+            payload = encode(event)
+            rows.extend(
+                delivery_row(
+                    event_id=event.id,
+                    event=event.event,
+                    instance_id=event.instance_id,
+                    url=url,
+                    target=target,
+                    payload=payload,
                 )
-            await repository.insert_deliveries(session, rows)
-        if rows:
+                for target, url in targets
+            )
+        if rows:  # events no webhook wants cost no transaction
+            async with self.db.transaction() as session:
+                await repository.insert_deliveries(session, rows)
             self.wake()
         return [None] * len(events)

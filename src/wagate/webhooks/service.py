@@ -48,6 +48,7 @@ async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut
         await instances.update_fields(session, row.id, webhook=webhook)
         if current.get("url") and current["url"] != url:
             await repository.move_pending(session, row.id, INSTANCE_TARGET, url)
+    state.instances.invalidate_webhook(row.id)  # after the commit: new events use it at once
     out = webhook_out(webhook)
     assert out is not None
     return out
@@ -62,6 +63,7 @@ async def delete_webhook(state: AppState, name: str) -> None:
             raise _missing(name)
         await instances.update_fields(session, row.id, webhook=None)
         await repository.fail_pending(session, row.id, INSTANCE_TARGET, WEBHOOK_REMOVED)
+    state.instances.invalidate_webhook(row.id)  # after the commit: no new rows for it here
 
 
 def _targets(principal: Principal) -> list[str]:

@@ -22,10 +22,11 @@ from wagate.engines.base import (
 )
 from wagate.engines.status import Status
 from wagate.instances import repository as instances
+from wagate.instances.cache import CachedInstance
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
+from wagate.messages.repository import SendRow
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
-from wagate.models import Message
 from wagate.models import OutgoingMedia as MediaRow
 from wagate.queue.base import Entry, Queue
 from wagate.queue.retry import decide
@@ -40,7 +41,7 @@ NOT_CONNECTED_POLL_S = 0.05
 SETTINGS_TTL_S = 2.0
 
 
-def outgoing(row: Message, media: MediaRow | None) -> OutgoingMessage:
+def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
     body = dict(row.body)
     reply_to = body.pop("reply_to", None)
     mentions = tuple(body.pop("mentions", ()) or ())
@@ -63,18 +64,18 @@ class SendWrites:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.claim: GroupCommit[list[int], list[tuple[Message, MediaRow | None]]] = GroupCommit(
+        self.claim: GroupCommit[list[int], list[tuple[SendRow, MediaRow | None]]] = GroupCommit(
             self._claim
         )
-        self.record: GroupCommit[list[Message], None] = GroupCommit(self._record)
+        self.record: GroupCommit[list[SendRow], None] = GroupCommit(self._record)
 
-    async def _claim(self, batch: list[list[int]]) -> list[list[tuple[Message, MediaRow | None]]]:
+    async def _claim(self, batch: list[list[int]]) -> list[list[tuple[SendRow, MediaRow | None]]]:
         async with self.db.transaction() as session:
             found = await repository.claim_for_send(session, [pk for pks in batch for pk in pks])
         by_pk = {row.id: (row, media) for row, media in found}
         return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
 
-    async def _record(self, batch: list[list[Message]]) -> list[None]:
+    async def _record(self, batch: list[list[SendRow]]) -> list[None]:
         async with self.db.transaction() as session:
             await repository.record_sent(session, [row for rows in batch for row in rows])
         return [None] * len(batch)
@@ -135,14 +136,23 @@ class InstanceSender:
                 await asyncio.sleep(1)
 
     async def _refresh_settings(self) -> None:
-        if time.monotonic() - self._settings_at < SETTINGS_TTL_S:
-            return
-        async with self.state.db.session() as session:
-            row = await instances.get_by_name(session, self.name)
-        if row is not None:
-            self._settings = dict(row.settings or {})
-            self._instance_id = row.id
-        self._settings_at = time.monotonic()
+        """The instance's settings from the node's instance cache (a settings change, made on
+        the holder or forwarded to it, drops the entry at once), read on a miss."""
+        cache = self.state.instances
+        found = cache.instance(self.name)
+        if found is None:
+            if cache.ttl_s <= 0 and time.monotonic() - self._settings_at < SETTINGS_TTL_S:
+                return  # the cache is turned off: read at most every SETTINGS_TTL_S
+            self._settings_at = time.monotonic()
+            generation = cache.generation
+            async with self.state.db.session() as session:
+                row = await instances.get_by_name(session, self.name)
+            if row is None:
+                return
+            found = CachedInstance.of(row)
+            cache.put_instance(found, generation)
+        self._settings = found.settings
+        self._instance_id = found.id
 
     async def _handle(self, entries: list[Entry]) -> None:
         await self._refresh_settings()
@@ -163,7 +173,7 @@ class InstanceSender:
         # one write records its outcomes: a crash in between re-sends at most this chunk
         # (at-least-once). Final messages are skipped by the claim itself.
         todo = await self.writes.claim(pks)
-        sent: list[tuple[Message, SendResult]] = []
+        sent: list[tuple[SendRow, SendResult]] = []
         for row, media in todo:
             result = await self.send(row, media, flush=lambda: self._record_sent(sent))
             if result is not None:
@@ -185,7 +195,7 @@ class InstanceSender:
             await asyncio.sleep(wait)
 
     async def send(
-        self, row: Message, media: MediaRow | None, flush: Callable[[], Awaitable[None]]
+        self, row: SendRow, media: MediaRow | None, flush: Callable[[], Awaitable[None]]
     ) -> SendResult | None:
         """Send one message (retrying transient failures in place, which keeps the order);
         the result, or None when it failed for good (recorded already)."""
@@ -242,7 +252,7 @@ class InstanceSender:
             finally:
                 self._last_send = time.monotonic()
 
-    async def _requeue_until_connected(self, row: Message) -> None:
+    async def _requeue_until_connected(self, row: SendRow) -> None:
         row.attempts -= 1
         async with self.state.db.transaction() as session:
             await repository.set_fields(session, row.id, status="queued", attempts=row.attempts)
@@ -254,7 +264,7 @@ class InstanceSender:
         async with self.state.db.transaction() as session:
             await repository.set_fields(session, row.id, status="sending", attempts=row.attempts)
 
-    async def _record_sent(self, sent: list[tuple[Message, SendResult]]) -> None:
+    async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
         """Record the sends done so far in one write, then announce them."""
         if not sent:
             return
@@ -271,7 +281,7 @@ class InstanceSender:
         # outbox) cost a database round trip, which need not hold up the next.
         await asyncio.gather(*(self._finish(row) for row, _ in batch))
 
-    async def _fail(self, row: Message, code: str, message: str) -> None:
+    async def _fail(self, row: SendRow, code: str, message: str) -> None:
         now = utcnow()
         row.status, row.error, row.failed_at = "failed", {"code": code, "message": message}, now
         async with self.state.db.transaction() as session:
@@ -293,7 +303,7 @@ class InstanceSender:
         self.log.info("send failed", correlation_id=row.correlation_id, code=code)
         await self._finish(row)
 
-    async def _finish(self, row: Message) -> None:
+    async def _finish(self, row: SendRow) -> None:
         data: dict[str, Any] = {
             "correlation_id": row.correlation_id,
             "status": "sent" if row.status != "failed" else "failed",

@@ -224,3 +224,32 @@ async def test_global_webhook_with_filters(
             f"/v1/instances/{name}/webhook/deliveries/{global_row['id']}", headers=token
         )
         assert hidden.status_code == 404
+
+
+async def test_a_webhook_change_applies_to_the_next_event_at_once(
+    client: httpx.AsyncClient, receivers: Callable[[], Awaitable[Receiver]]
+) -> None:
+    """The outbox caches each instance's webhook: a PUT or DELETE on this node drops it."""
+    first, second = await receivers(), await receivers()
+    name = (await linked_instance(client))["name"]
+    path = f"/v1/instances/{name}/webhook"
+
+    def texts(rx: Receiver) -> list[str]:
+        return [e["data"]["text"] for e in rx.events("message_received")]
+
+    await hook_messages(client, name, first.url)
+    await inbound(client, name, "one")
+    await first.wait_for(lambda rx: bool(texts(rx)))
+    await hook_messages(client, name, second.url)
+    await inbound(client, name, "two")
+    await second.wait_for(lambda rx: bool(texts(rx)))
+    assert texts(first) == ["one"] and texts(second) == ["two"]
+
+    # A filter that leaves message_received out, then no webhook: no row for either event.
+    put = await client.put(path, json={"url": second.url, "events": ["message_ack"]})
+    assert put.status_code == 200, put.text
+    await inbound(client, name, "three")
+    assert (await client.delete(path)).status_code == 204
+    await inbound(client, name, "four")
+    written = [d for d in await deliveries(client, name) if d["event"] == "message_received"]
+    assert len(written) == 2, written
