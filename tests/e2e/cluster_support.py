@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import ADMIN_TOKEN, free_port
+from tests.support.redis_server import private_redis
 
 # Small timings: a lease lives 2 s, so a failover takes a few seconds.
 CLUSTER_ENV = {
@@ -150,3 +153,14 @@ async def link(http: httpx.AsyncClient, name: str, timeout: float = 60) -> None:
             await http.post(f"/v1/instances/{name}/connect")
         await asyncio.sleep(0.1)
     raise AssertionError(f"{name} was not linked within {timeout} s")
+
+
+@asynccontextmanager
+async def running_cluster(database_url: str, workdir: Path, **env: str) -> AsyncIterator[Cluster]:
+    """A Cluster on its own private redis-server; every node stopped and Redis gone after."""
+    with private_redis(workdir) as redis_url:
+        nodes = Cluster(database_url, redis_url, workdir, **env)
+        try:
+            yield nodes
+        finally:
+            await nodes.close()

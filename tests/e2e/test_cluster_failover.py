@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.cluster.helpers import overlapping_connections
-from tests.support.redis_server import private_redis
 from wagate.db import Database, utcnow
 from wagate.models import Instance, SimulatorConnection
 
-from .cluster_support import Cluster, NodeProcess, link, wait_for
+from .cluster_support import Cluster, NodeProcess, link, running_cluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 INSTANCES = 30
@@ -26,19 +25,8 @@ INSTANCES = 30
 
 @pytest.fixture
 async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    with private_redis(tmp_path) as redis_url:
-        nodes = Cluster(postgres_url, redis_url, tmp_path)
-        try:
-            yield nodes
-        finally:
-            await nodes.close()
-
-
-@pytest.fixture
-async def db(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(postgres_url)
-    yield database
-    await database.close()
+    async with running_cluster(postgres_url, tmp_path) as nodes:
+        yield nodes
 
 
 async def holdings(node: NodeProcess) -> tuple[dict[str, set[str]], list[str]]:

@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.cluster.helpers import overlapping_connections
-from tests.support.redis_server import private_redis
 from wagate.db import Database, utcnow
 from wagate.models import Instance, Message, SimulatorOutbox
 
-from .cluster_support import Cluster, link, wait_for
+from .cluster_support import Cluster, link, running_cluster, wait_for
 from .test_cluster_failover import holdings, spread_is_fair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -28,29 +27,17 @@ MESSAGES = 3000
 
 @pytest.fixture
 async def cluster(postgres_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    with private_redis(tmp_path) as redis_url:
-        # Entries a dead worker took but never acknowledged are reclaimed after 3 s.
-        # A 5 s lease: room for a machine loaded by 3 nodes and 3,000 sends.
-        nodes = Cluster(
-            postgres_url,
-            redis_url,
-            tmp_path,
-            WAGATE_QUEUE_CLAIM_IDLE_MS="3000",
-            WAGATE_LEASE_TTL_S="5",
-            WAGATE_LEASE_RENEW_INTERVAL_S="1",
-            WAGATE_HEARTBEAT_INTERVAL_S="1",
-        )
-        try:
-            yield nodes
-        finally:
-            await nodes.close()
-
-
-@pytest.fixture
-async def db(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(postgres_url)
-    yield database
-    await database.close()
+    # Entries a dead worker took but never acknowledged are reclaimed after 3 s.
+    # A 5 s lease: room for a machine loaded by 3 nodes and 3,000 sends.
+    async with running_cluster(
+        postgres_url,
+        tmp_path,
+        WAGATE_QUEUE_CLAIM_IDLE_MS="3000",
+        WAGATE_LEASE_TTL_S="5",
+        WAGATE_LEASE_RENEW_INTERVAL_S="1",
+        WAGATE_HEARTBEAT_INTERVAL_S="1",
+    ) as nodes:
+        yield nodes
 
 
 async def message_statuses(db: Database) -> dict[str, int]:
