@@ -45,8 +45,13 @@ async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: Re
     response = await node.http.post(f"/v1/instances/{name}/disconnect")
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "unavailable"
-    row = (await node.http.get(f"/v1/instances/{name}")).json()
-    assert row["status"] == "disconnected" and row["last_error"] == "lease_lost"
+
+    async def lease_lost_recorded() -> bool:
+        # The client leaves the node's table first, then its last status is written.
+        row = (await node.http.get(f"/v1/instances/{name}")).json()
+        return bool(row["status"] == "disconnected" and row["last_error"] == "lease_lost")
+
+    await eventually(lease_lost_recorded, timeout=5, what="the lost lease recorded on the row")
     # An async send is still accepted: its row is the record, the queue only the signal
     # (a 503 here would make the client send again what the reconciler sends anyway).
     accepted = await node.http.post(
