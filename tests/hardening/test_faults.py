@@ -159,11 +159,11 @@ def test_faults_under_load(tmp_path: Path) -> None:
             postgres.start()
             wait_for(lambda: ready(node.url), 60, what="ready after PostgreSQL")
 
-            # The webhook receiver down: deliveries wait, with their errors in the log.
+            # The webhook receiver down: deliveries wait, with their errors in the log (the
+            # newest may not have been tried yet: a failing URL gets a few tries per poll, not
+            # one per waiting row).
             receiver.stop()
             time.sleep(RECEIVER_DOWN_S)
-            # Deliveries wait, with their errors in the log (the newest may not have been
-            # tried yet: a failing URL gets a few tries per poll, not one per waiting row).
             waiting = all_deliveries(http, name, "pending")
             assert waiting, "no delivery waits while the receiver is down"
             assert any(d["last_error"] for d in waiting), waiting[:3]

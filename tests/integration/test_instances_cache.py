@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.conftest import create_instance, linked_instance
 from tests.integration.instance_helpers import state_of, token_headers
 from wagate.auth.tokens import hash_token
+from wagate.instances.cache import CachedInstance
 from wagate.models import Instance, Message
 
 TEXT = {"to": "+5511999912345", "text": "cached"}
@@ -101,24 +102,24 @@ async def test_a_stale_entry_of_another_nodes_delete(
     404 if the instance is gone, and goes to the new instance if one was created again under
     the same name."""
     cache = state_of(app).instances
+
+    async def deleted_with_a_stale_entry(name: str) -> CachedInstance:
+        """Send once (the entry is cached), then delete the instance; the entry it had."""
+        sent = await client.post(f"/v1/instances/{name}/send/text?async=true", json=TEXT)
+        assert sent.status_code == 202, sent.text
+        stale = cache.instance(name)
+        assert stale is not None
+        assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
+        return stale
+
     gone = (await create_instance(client))["name"]
-    assert (
-        await client.post(f"/v1/instances/{gone}/send/text?async=true", json=TEXT)
-    ).status_code == 202
-    stale = cache.instance(gone)
-    assert stale is not None
-    assert (await client.delete(f"/v1/instances/{gone}")).status_code == 204
+    stale = await deleted_with_a_stale_entry(gone)
     cache.put_instance(stale, cache.generation)  # as if another node had deleted it
     response = await client.post(f"/v1/instances/{gone}/send/text?async=true", json=TEXT)
     assert response.status_code == 404, response.text
 
     name = (await create_instance(client))["name"]
-    assert (
-        await client.post(f"/v1/instances/{name}/send/text?async=true", json=TEXT)
-    ).status_code == 202
-    stale = cache.instance(name)
-    assert stale is not None
-    assert (await client.delete(f"/v1/instances/{name}")).status_code == 204
+    stale = await deleted_with_a_stale_entry(name)
     await create_instance(client, name=name)
     cache.put_instance(stale, cache.generation)
     response = await client.post(f"/v1/instances/{name}/send/text?async=true", json=TEXT)
