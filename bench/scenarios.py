@@ -40,16 +40,47 @@ class Row:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Nodes:
+    """The gateway of a scenario: `api` takes the load, `holder` holds the instances (the
+    same process on one node)."""
+
+    api: Proc
+    holder: Proc
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted({self.api.popen.pid, self.holder.popen.pid})
+
+    def cpu_seconds(self) -> float:
+        from bench.harness import cpu_seconds
+
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+
 @contextmanager
-def backend_gateway(backend: str, extra_env: dict[str, str] | None = None) -> Iterator[Proc]:
-    data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
+def backend_gateway(
+    backend: str, extra_env: dict[str, str] | None = None, *, api_node: bool = False
+) -> Iterator[Nodes]:
+    """The gateway on `backend`. With `api_node` (PostgreSQL + Redis only) it is two nodes of
+    one cluster on this machine, as one deploys for throughput: an API node
+    (`WAGATE_ROLE=api`: the HTTP load, no instances) and a node that holds the instances and
+    runs their senders, so the senders' work does not share the API's event loop."""
     with ExitStack() as stack:
         if backend == "postgres+redis":
             database_url: str | None = stack.enter_context(postgres_database())
             redis_url: str | None = stack.enter_context(redis_server())
         else:
             database_url = redis_url = None
-        yield stack.enter_context(gateway(database_url, redis_url, data_dir, extra_env))
+        data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
+        holder = stack.enter_context(gateway(database_url, redis_url, data_dir, extra_env))
+        api = holder
+        if api_node:
+            assert redis_url is not None, "an API node needs the cluster (PostgreSQL + Redis)"
+            api_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
+            env = {**(extra_env or {}), "WAGATE_ROLE": "api"}
+            api = stack.enter_context(gateway(database_url, redis_url, api_dir, env))
+        yield Nodes(api, holder)
 
 
 @contextmanager
@@ -118,12 +149,17 @@ def wrk_figures(result: WrkResult, gateway_cpu_s: float | None = None) -> dict[s
     return figures
 
 
-def run_wrk_measured(proc: Proc, **kwargs: Any) -> dict[str, Any]:
+def run_wrk_measured(proc: Proc, nodes: Nodes | None = None, **kwargs: Any) -> dict[str, Any]:
+    """wrk against `proc`; the server CPU is that of `nodes` when given (all the gateway's
+    processes), else of `proc`."""
     from bench.harness import cpu_seconds
 
-    before = cpu_seconds(proc.popen.pid)
+    def server_cpu() -> float:
+        return nodes.cpu_seconds() if nodes is not None else cpu_seconds(proc.popen.pid)
+
+    before = server_cpu()
     result = wrk(proc.url, **kwargs)
-    return wrk_figures(result, cpu_seconds(proc.popen.pid) - before)
+    return wrk_figures(result, server_cpu() - before)
 
 
 # --- 1. ceiling ----------------------------------------------------------------------------
@@ -144,28 +180,19 @@ def ceiling(duration_s: int) -> Row:
 
 def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
     query = "?async=true" if mode == "async" else ""
-    with backend_gateway(backend) as proc:
-        asyncio.run(link_instances(proc.url, instances, latency_ms=200))
+    api_node = backend == "postgres+redis"
+    with backend_gateway(backend, api_node=api_node) as nodes:
+        asyncio.run(link_instances(nodes.holder.url, instances, latency_ms=200))
         connections = 100 if mode == "sync" else 16
-        wrk(
-            proc.url,
-            instances=instances,
-            prefix=PREFIX,
-            query=query,
-            duration_s=2,
-            connections=connections,
-        )  # warm-up
+        load = {"instances": instances, "prefix": PREFIX, "query": query}
+        wrk(nodes.api.url, **load, duration_s=2, connections=connections)  # warm-up
         figures = run_wrk_measured(
-            proc,
-            instances=instances,
-            prefix=PREFIX,
-            query=query,
-            duration_s=duration_s,
-            connections=connections,
+            nodes.api, nodes, **load, duration_s=duration_s, connections=connections
         )
     figures["msg/s"] = figures.pop("req/s")
     label = "sync sends (200 ms latency)" if mode == "sync" else "async accept"
-    return Row(f"{label}, {instances} instances", backend, figures)
+    topology = ", API node + holder node" if api_node else ", one process"
+    return Row(f"{label}, {instances} instances{topology}", backend, figures)
 
 
 # --- 4 and 5. drain and webhook delivery ---------------------------------------------------
@@ -206,22 +233,22 @@ def wait_receiver(rx: Proc, key: str, count: int, timeout: float) -> dict[str, A
 
 
 def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
+    api_node = backend == "postgres+redis"
     with receiver() as rx:
         env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook", "WAGATE_WEBHOOK_EVENTS": "message_ack"}
-        with backend_gateway(backend, env) as proc:
-            asyncio.run(link_instances(proc.url, instances))
+        with backend_gateway(backend, env, api_node=api_node) as nodes:
+            asyncio.run(link_instances(nodes.holder.url, instances))
             httpx.post(rx.url + "/reset")
-            from bench.harness import cpu_seconds
-
-            cpu_before = cpu_seconds(proc.popen.pid)
-            started = asyncio.run(submit_batches(proc.url, instances, total))
+            cpu_before = nodes.cpu_seconds()
+            started = asyncio.run(submit_batches(nodes.api.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
             # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
-            cpu_ms = (cpu_seconds(proc.popen.pid) - cpu_before) * 1000 / total
+            cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
+    topology = ", API node + holder node" if api_node else ", one process"
     return Row(
-        f"drain: {total} msgs / {instances} instances",
+        f"drain: {total} msgs / {instances} instances{topology}",
         backend,
         {
             "msg/s": round(total / elapsed),
@@ -237,11 +264,11 @@ def webhooks(backend: str, total: int = 10_000, instances: int = 50) -> Row:
     """All events of `total` sends (ack + delivered + read = 3 per message) to one receiver."""
     with receiver() as rx:
         env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook"}
-        with backend_gateway(backend, env) as proc:
-            asyncio.run(link_instances(proc.url, instances))
+        with backend_gateway(backend, env) as nodes:
+            asyncio.run(link_instances(nodes.api.url, instances))
             time.sleep(1)
             httpx.post(rx.url + "/reset")
-            asyncio.run(submit_batches(proc.url, instances, total))
+            asyncio.run(submit_batches(nodes.api.url, instances, total))
             stats = wait_receiver(rx, "message_status", 2 * total, timeout=900)
     elapsed = stats["last"] - stats["first"]
     return Row(

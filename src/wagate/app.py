@@ -33,6 +33,7 @@ from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
+from wagate.messages.direct import DirectSendMiddleware
 from wagate.messages.inbound import InboundHandler
 from wagate.messages.openapi import document_send_bodies
 from wagate.messages.routes import routers as messaging_routers
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.run_migrations = run_migrations
     install_error_handlers(app)
 
+    app.add_middleware(DirectSendMiddleware)  # innermost: every other middleware applies
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(

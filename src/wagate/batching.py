@@ -19,22 +19,39 @@ Flush = Callable[[list[T]], Awaitable[Sequence[R]]]
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, flush: Flush[T, R], *, max_batch: int = 500) -> None:
-        """`flush` writes a batch in one transaction and returns one result per item, in order."""
+    def __init__(self, flush: Flush[T, R], *, max_batch: int = 500, flushes: int = 1) -> None:
+        """`flush` writes a batch in one transaction and returns one result per item, in order.
+
+        `flushes` > 1 lets that many batches be in flight at once: while one waits for the
+        database, the next is already written, so a caller waits for about one round trip
+        instead of the rest of a batch before its own. Callers that are concurrent have no
+        order among them anyway; one that waits for its answer before the next call still
+        has its items written in that order."""
         self._flush = flush
         self._max_batch = max_batch
+        self._flushes = flushes
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._alone = 0  # after a failed batch, its items are retried one by one
 
     async def __call__(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="group-commit")
+        if len(self._tasks) < self._flushes:
+            self._tasks.add(asyncio.create_task(self._run(), name="group-commit"))
         return await future
 
     async def _run(self) -> None:
+        try:
+            await self._flush_pending()
+        finally:
+            # Synchronously with the end of the loop above (not in a done callback, which runs
+            # a turn later): an item added meanwhile would otherwise find no task to write it.
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.discard(task)
+
+    async def _flush_pending(self) -> None:
         while self._pending:
             size = 1 if self._alone else self._max_batch
             self._alone = max(0, self._alone - 1)
@@ -70,5 +87,5 @@ class GroupCommit(Generic[T, R]):
 
     async def drain(self) -> None:
         """Wait for the flush in flight (shutdown: nothing is left half-written)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

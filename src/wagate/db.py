@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -143,6 +144,14 @@ class Database:
     async def api_transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.api_sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def api_autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection of the request path's pool whose every statement commits on its own:
+        one round trip for a single-statement write, where a transaction costs three (BEGIN,
+        the statement, COMMIT)."""
+        async with self.api_engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -73,7 +73,9 @@ class RequestLimitsMiddleware:
         async def limited_receive() -> Message:
             nonlocal received, tripped
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+                # A deadline on the current task, not wait_for's new task per receive().
+                async with asyncio.timeout(self.body_timeout_s):
+                    message = await receive()
             except TimeoutError as exc:
                 tripped = (408, "request_timeout", "the request body came too slowly")
                 raise TooSlow from exc

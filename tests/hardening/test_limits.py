@@ -88,11 +88,25 @@ async def _raw(url: str, head: bytes, chunks: list[bytes], pause: float) -> byte
     return answer
 
 
-async def test_streamed_body_over_the_limit_is_cut_off(app: Any) -> None:
+async def _target(url: str, route: str) -> bytes:
+    """The request line's path: the create route, or a send route of a new instance (sends
+    are reached without FastAPI's router: the limits must hold there too)."""
+    if route == "create":
+        return b"/v1/instances"
+    headers = {"Authorization": "Bearer wga_test_admin_token_0123456789"}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        response = await client.post("/v1/instances", json={"name": "big", "engine": "simulator"})
+        assert response.status_code == 201, response.text
+    return b"/v1/instances/big/send/text?async=true"
+
+
+@pytest.mark.parametrize("route", ["create", "send"])
+async def test_streamed_body_over_the_limit_is_cut_off(app: Any, route: str) -> None:
     async with live_server(app) as url:
         # Chunked: no Content-Length to refuse up front; the limit applies while reading.
         head = (
-            b"POST /v1/instances HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST " + await _target(url, route) + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
             b"Authorization: Bearer wga_test_admin_token_0123456789\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
@@ -103,10 +117,12 @@ async def test_streamed_body_over_the_limit_is_cut_off(app: Any) -> None:
     assert b'"payload_too_large"' in answer
 
 
-async def test_a_body_that_stalls_is_dropped_with_408(app: Any) -> None:
+@pytest.mark.parametrize("route", ["create", "send"])
+async def test_a_body_that_stalls_is_dropped_with_408(app: Any, route: str) -> None:
     async with live_server(app) as url:
         head = (
-            b"POST /v1/instances HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST " + await _target(url, route) + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
             b"Authorization: Bearer wga_test_admin_token_0123456789\r\n"
             b"Content-Length: 100\r\n\r\n"
         )

@@ -64,15 +64,13 @@ class ForwardingMiddleware:
             await self.app(scope, receive, send)
             return
         name = forwarded_instance(scope["method"], scope["path"])
+        if name is None:  # most requests (every send): nothing to decide
+            await self.app(scope, receive, send)
+            return
         state: AppState | None = getattr(scope["app"].state, "wagate", None)
         cluster = state.cluster if state is not None else None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if (
-            name is None
-            or state is None
-            or not isinstance(cluster, ClusterNode)
-            or FORWARDED_HEADER in headers
-        ):
+        if state is None or not isinstance(cluster, ClusterNode) or FORWARDED_HEADER in headers:
             await self.app(scope, receive, send)
             return
         try:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import utcnow
 from wagate.messages.schemas import MEDIA_KINDS
@@ -45,6 +46,47 @@ async def insert_messages(
             item.message_pk = pk
             session.add(item)
     return ids
+
+
+# The accept path's write on PostgreSQL: the rows of a whole group commit as arrays, one
+# statement, committed on its own (see `insert_queued`).
+_INSERT_QUEUED = text(
+    """
+    INSERT INTO messages (correlation_id, instance_id, kind, "to", to_jid, body, status,
+                          attempts, max_attempts, dead_lettered, created_at, updated_at)
+    SELECT correlation_id, instance_id, kind, "to", to_jid, body, 'queued',
+           0, max_attempts, false, created_at, created_at
+    FROM unnest(CAST(:correlation_ids AS TEXT[]), CAST(:instance_ids AS BIGINT[]),
+                CAST(:kinds AS TEXT[]), CAST(:tos AS TEXT[]), CAST(:to_jids AS TEXT[]),
+                CAST(:bodies AS JSON[]), CAST(:max_attempts AS INTEGER[]),
+                CAST(:created_ats AS TIMESTAMPTZ[]))
+         AS item(correlation_id, instance_id, kind, "to", to_jid, body, max_attempts,
+                 created_at)
+    RETURNING id, correlation_id
+    """
+)
+
+
+async def insert_queued(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """New queued messages without media (the `MessageService._values` dicts), on PostgreSQL,
+    in one statement on an autocommit connection: one round trip for the whole batch, where
+    `insert_messages` in a transaction costs three, and no per-row statement rendering. The
+    ids come back in the order of `rows`."""
+    result = await connection.execute(
+        _INSERT_QUEUED,
+        {
+            "correlation_ids": [row["correlation_id"] for row in rows],
+            "instance_ids": [row["instance_id"] for row in rows],
+            "kinds": [row["kind"] for row in rows],
+            "tos": [row["to"] for row in rows],
+            "to_jids": [row["to_jid"] for row in rows],
+            "bodies": [orjson.dumps(row["body"]).decode() for row in rows],
+            "max_attempts": [row["max_attempts"] for row in rows],
+            "created_ats": [row["created_at"] for row in rows],
+        },
+    )
+    ids = {correlation_id: int(pk) for pk, correlation_id in result.all()}
+    return [ids[row["correlation_id"]] for row in rows]
 
 
 async def get_by_correlation(

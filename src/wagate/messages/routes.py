@@ -43,7 +43,10 @@ MAX_FORM_FIELDS = 32 + 256
 
 
 AsyncFlag = Annotated[bool, Query(alias="async", description="queue and answer 202 at once")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+IDEMPOTENCY_KEY_MAX = 255
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX)
+]
 
 
 def service_of(state: AppState) -> MessageService:

@@ -100,7 +100,9 @@ class MessageService:
         self.on_enqueued: list[Any] = []  # callables(instance): wake a local worker
         # Concurrent sends share one INSERT and one pipelined enqueue; each caller still answers
         # only once its row is committed and its entry queued.
-        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
+        # Three batches in flight at most: the request path's pool has 10 connections, and
+        # the token and instance lookups of cache misses need some of them.
+        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch, flushes=3)
 
     async def _connected(self, name: str) -> bool:
         """Whether the instance is connected: this node's own client state when it holds the
@@ -171,10 +173,15 @@ class MessageService:
         A failed INSERT raises (GroupCommit then writes the items one by one, so that one bad
         item fails alone). Once committed they are accepted, as in `signal`: an unreachable
         queue is logged and the reconciler enqueues them later."""
-        async with self.state.db.api_transaction() as session:
-            ids = await repository.insert_messages(
-                session, [item.values for item in items], [item.media for item in items]
-            )
+        db = self.state.db
+        if db.is_sqlite or any(item.media is not None for item in items):
+            async with db.api_transaction() as session:
+                ids = await repository.insert_messages(
+                    session, [item.values for item in items], [item.media for item in items]
+                )
+        else:
+            async with db.api_autocommit() as connection:
+                ids = await repository.insert_queued(connection, [item.values for item in items])
         batches: dict[str, list[int]] = {}
         for item, pk in zip(items, ids, strict=True):
             batches.setdefault(item.instance, []).append(pk)
