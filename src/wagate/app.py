@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -136,8 +138,20 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, tracking_send)
         finally:
             route = _route_template(scope)
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+            self._counter(scope["method"], route, status).inc()
+            self._timer(route).observe(time.perf_counter() - started)
+
+    # The labelled series of a route, kept: prometheus_client's labels() takes a lock and
+    # builds the key on every call. The set is bounded by routes x methods x status codes.
+    @staticmethod
+    @functools.cache
+    def _counter(method: str, route: str, status: int) -> Any:
+        return HTTP_REQUESTS.labels(method, route, str(status))
+
+    @staticmethod
+    @functools.cache
+    def _timer(route: str) -> Any:
+        return HTTP_LATENCY.labels(route)
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:

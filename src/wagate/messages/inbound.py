@@ -108,7 +108,9 @@ class InboundHandler:
         table = MESSAGES
         found: dict[tuple[int, str], dict[str, Any]] = {}
         changed: dict[int, dict[str, Any]] = {}
-        async with self.state.db.transaction() as session:
+        # No transaction: a transaction at READ COMMITTED would not keep the rows read from
+        # changing before the update either; receipts only move a status forward.
+        async with self.state.db.autocommit() as session:
             rows = await session.execute(
                 select(
                     table.c.id,

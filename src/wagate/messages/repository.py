@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from wagate.db import utcnow
+from wagate.db import Executor, utcnow
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 
@@ -142,7 +142,7 @@ _SEND_COLUMNS = [MESSAGES.c[field] for field in SendRow.__dataclass_fields__]
 
 
 async def claim_for_send(
-    session: AsyncSession, pks: Sequence[int]
+    session: Executor, pks: Sequence[int]
 ) -> list[tuple[SendRow, OutgoingMedia | None]]:
     """Mark the messages of `pks` that are not final yet as being sent (one more attempt) and
     load them with their media, in one UPDATE ... RETURNING: final ones (a duplicate entry, a
@@ -156,10 +156,23 @@ async def claim_for_send(
     rows = {found.id: found for found in (SendRow(*values) for values in result.all())}
     media: dict[int, OutgoingMedia] = {}
     if any(row.kind in MEDIA_KINDS for row in rows.values()):
-        found_media = await session.scalars(
-            select(OutgoingMedia).where(OutgoingMedia.message_pk.in_(list(rows)))
+        found_media = await session.execute(
+            select(
+                OutgoingMedia.message_pk,
+                OutgoingMedia.mimetype,
+                OutgoingMedia.filename,
+                OutgoingMedia.data,
+            ).where(OutgoingMedia.message_pk.in_(list(rows)))
         )
-        media = {item.message_pk: item for item in found_media.all()}
+        media = {
+            item.message_pk: OutgoingMedia(
+                message_pk=item.message_pk,
+                mimetype=item.mimetype,
+                filename=item.filename,
+                data=item.data,
+            )
+            for item in found_media
+        }
     return [(rows[pk], media.get(pk)) for pk in pks if pk in rows]
 
 
@@ -168,7 +181,7 @@ async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     await session.execute(update(Message).where(Message.id == pk).values(**values))
 
 
-async def record_sent(session: AsyncSession, rows: Sequence[SendRow]) -> None:
+async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
     """The outcomes of many sends in one statement (an executemany by primary key)."""
     now = utcnow()
     statement = (

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import ApiError, NotFound, ValidationFailed, error_responses
@@ -54,8 +55,15 @@ def service_of(state: AppState) -> MessageService:
     return state.messaging.service
 
 
+class _JSON(JSONResponse):
+    """JSONResponse encoded by orjson: the same compact bytes, a fraction of the CPU."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def respond(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+    return _JSON(answer.body, status_code=answer.status_code, headers=answer.headers)
 
 
 def _json_limit(state: AppState) -> int:
@@ -78,11 +86,26 @@ async def _limited_stream(request: Request, limit: int) -> Any:
         yield chunk
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, 413 as soon as it passes `limit`: straight from `receive`, without the
+    async generators of `request.stream()` (a send's body comes in one message)."""
+    body = bytearray()
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise media_io.too_large(limit)
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
     _check_length(request, limit)
-    raw = await media_io.read_limited(_limited_stream(request, limit), limit)
+    raw = await _read_body(request, limit)
     try:
-        payload = json.loads(raw or b"null")
+        payload = orjson.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed.field("body", f"not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):

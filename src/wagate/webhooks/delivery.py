@@ -161,7 +161,9 @@ class DeliveryWorker:
         self._excluded = set(saturated)
         self._more_due = True  # until this claim says otherwise
         now = utcnow()
-        async with self.db.transaction() as session:
+        # No transaction around them: the claim is one statement, the webhook read and the
+        # hand-back of rows over a lane's room stand on their own.
+        async with self.db.autocommit() as session:
             claimed = await repository.claim_due(
                 session,
                 now=now,
@@ -361,7 +363,9 @@ class DeliveryWorker:
             )
         for tries in range(3):
             try:
-                async with self.db.transaction() as session:
+                # No transaction: each statement stands alone (a retry writes the same
+                # outcomes again; attempts are rows of their own).
+                async with self.db.autocommit() as session:
                     await repository.record_outcomes(session, outcomes, attempts)
                 return
             except Exception:

@@ -113,7 +113,7 @@ class Outbox:
                 for target, url in targets
             )
         if rows:  # events no webhook wants cost no transaction
-            async with self.db.transaction() as session:
-                await repository.insert_deliveries(session, rows)
+            async with self.db.autocommit() as connection:
+                await repository.insert_deliveries(connection, rows)
             self.wake()
         return [None] * len(events)

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.db import Executor
 from wagate.models import Instance, WebhookAttempt, WebhookDelivery
 from wagate.webhooks.retry import FINAL, DeliveryStatus
 
@@ -44,13 +45,13 @@ class Claimed:
     claim_token: str
 
 
-async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_deliveries(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(DELIVERIES), list(rows))
 
 
 async def instance_webhooks(
-    session: AsyncSession, instance_ids: Iterable[int]
+    session: Executor, instance_ids: Iterable[int]
 ) -> dict[int, dict[str, Any] | None]:
     ids = sorted(set(instance_ids))
     if not ids:
@@ -62,7 +63,7 @@ async def instance_webhooks(
 
 
 async def claim_due(
-    session: AsyncSession,
+    session: Executor,
     *,
     now: datetime,
     lease_until: datetime,
@@ -91,7 +92,7 @@ async def claim_due(
     return claimed
 
 
-async def release(session: AsyncSession, claimed: Sequence[Claimed], now: datetime) -> None:
+async def release(session: Executor, claimed: Sequence[Claimed], now: datetime) -> None:
     """Hand claimed rows back untried (over a URL's concurrency, or the node is stopping)."""
     for token in {item.claim_token for item in claimed}:
         ids = [item.id for item in claimed if item.claim_token == token]
@@ -104,7 +105,7 @@ async def release(session: AsyncSession, claimed: Sequence[Claimed], now: dateti
 
 
 async def record_outcomes(
-    session: AsyncSession, outcomes: Sequence[dict[str, Any]], attempts: Sequence[dict[str, Any]]
+    session: Executor, outcomes: Sequence[dict[str, Any]], attempts: Sequence[dict[str, Any]]
 ) -> None:
     """Write many outcomes in two statements. An outcome only lands while its claim token still
     holds; an attempt is recorded whenever its delivery row still exists (the try happened)."""

@@ -70,14 +70,14 @@ class SendWrites:
         self.record: GroupCommit[list[SendRow], None] = GroupCommit(self._record)
 
     async def _claim(self, batch: list[list[int]]) -> list[list[tuple[SendRow, MediaRow | None]]]:
-        async with self.db.transaction() as session:
-            found = await repository.claim_for_send(session, [pk for pks in batch for pk in pks])
+        async with self.db.autocommit() as connection:
+            found = await repository.claim_for_send(connection, [pk for pks in batch for pk in pks])
         by_pk = {row.id: (row, media) for row, media in found}
         return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
 
     async def _record(self, batch: list[list[SendRow]]) -> list[None]:
-        async with self.db.transaction() as session:
-            await repository.record_sent(session, [row for rows in batch for row in rows])
+        async with self.db.autocommit() as connection:
+            await repository.record_sent(connection, [row for rows in batch for row in rows])
         return [None] * len(batch)
 
 
