@@ -19,6 +19,7 @@ from bench.harness import (
     VENV_BIN,
     Proc,
     WrkResult,
+    cpu_seconds,
     free_port,
     gateway,
     postgres_database,
@@ -53,8 +54,6 @@ class Nodes:
         return sorted({self.api.popen.pid, self.holder.popen.pid})
 
     def cpu_seconds(self) -> float:
-        from bench.harness import cpu_seconds
-
         return sum(cpu_seconds(pid) for pid in self.pids)
 
 
@@ -152,7 +151,6 @@ def wrk_figures(result: WrkResult, gateway_cpu_s: float | None = None) -> dict[s
 def run_wrk_measured(proc: Proc, nodes: Nodes | None = None, **kwargs: Any) -> dict[str, Any]:
     """wrk against `proc`; the server CPU is that of `nodes` when given (all the gateway's
     processes), else of `proc`."""
-    from bench.harness import cpu_seconds
 
     def server_cpu() -> float:
         return nodes.cpu_seconds() if nodes is not None else cpu_seconds(proc.popen.pid)
@@ -240,11 +238,13 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             asyncio.run(link_instances(nodes.holder.url, instances))
             httpx.post(rx.url + "/reset")
             cpu_before = nodes.cpu_seconds()
+            holder_before = cpu_seconds(nodes.holder.popen.pid)
             started = asyncio.run(submit_batches(nodes.api.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
             # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
+            holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
     topology = ", API node + holder node" if api_node else ", one process"
     return Row(
@@ -256,6 +256,7 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             "accept seconds": round(accepted_s, 2),
             "acks": stats["by_event"]["message_ack"],
             "server CPU ms/msg": round(cpu_ms, 2),
+            **({"of which holder": round(holder_ms, 2)} if api_node else {}),
         },
     )
 

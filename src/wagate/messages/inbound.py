@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from wagate.batching import GroupCommit
-from wagate.db import utcnow
+from wagate.db import any_of, utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
 from wagate.messages.repository import MESSAGES
@@ -121,8 +121,8 @@ class InboundHandler:
                     table.c.delivered_at,
                     table.c.read_at,
                 ).where(
-                    table.c.instance_id.in_({instance_id for instance_id, _ in wanted}),
-                    table.c.message_id.in_({mid for _, mid in wanted}),
+                    any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
+                    any_of(table.c.message_id, {mid for _, mid in wanted}),
                 )
             )
             for row in rows:

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from wagate.db import Executor, utcnow
+from wagate.db import Executor, any_of, utcnow
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 
@@ -149,7 +149,7 @@ async def claim_for_send(
     redelivery after a crash) are neither touched nor returned. Order of `pks`."""
     result = await session.execute(
         update(MESSAGES)
-        .where(MESSAGES.c.id.in_(pks), MESSAGES.c.status.in_(OPEN_STATUSES))
+        .where(any_of(MESSAGES.c.id, pks), MESSAGES.c.status.in_(OPEN_STATUSES))
         .values(status="sending", attempts=MESSAGES.c.attempts + 1, updated_at=utcnow())
         .returning(*_SEND_COLUMNS)
     )
@@ -162,7 +162,7 @@ async def claim_for_send(
                 OutgoingMedia.mimetype,
                 OutgoingMedia.filename,
                 OutgoingMedia.data,
-            ).where(OutgoingMedia.message_pk.in_(list(rows)))
+            ).where(any_of(OutgoingMedia.message_pk, rows))
         )
         media = {
             item.message_pk: OutgoingMedia(

@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.db import Executor
+from wagate.db import Executor, any_of
 from wagate.models import Instance, WebhookAttempt, WebhookDelivery
 from wagate.webhooks.retry import FINAL, DeliveryStatus
 
@@ -57,7 +57,7 @@ async def instance_webhooks(
     if not ids:
         return {}
     result = await session.execute(
-        select(Instance.id, Instance.webhook).where(Instance.id.in_(ids))
+        select(Instance.id, Instance.webhook).where(any_of(Instance.id, ids))
     )
     return {row.id: row.webhook for row in result}
 
@@ -98,7 +98,7 @@ async def release(session: Executor, claimed: Sequence[Claimed], now: datetime) 
         ids = [item.id for item in claimed if item.claim_token == token]
         await session.execute(
             update(D)
-            .where(D.id.in_(ids), D.claim_token == token)
+            .where(any_of(D.id, ids), D.claim_token == token)
             .values(claim_token=None, next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -128,7 +128,7 @@ async def record_outcomes(
     if attempts:
         wanted = {item["delivery_id"] for item in attempts}
         existing = set(
-            (await session.execute(select(D.id).where(D.id.in_(sorted(wanted))))).scalars()
+            (await session.execute(select(D.id).where(any_of(D.id, sorted(wanted))))).scalars()
         )
         rows = [item for item in attempts if item["delivery_id"] in existing]
         if rows:
