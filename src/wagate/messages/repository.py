@@ -212,7 +212,10 @@ async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
 
 
 async def open_ids(
-    session: AsyncSession, instance_id: int | None = None, older_than: datetime | None = None
+    session: AsyncSession,
+    instance_id: int | None = None,
+    older_than: datetime | None = None,
+    instance_ids: set[int] | None = None,
 ) -> list[tuple[str, int]]:
     """(instance name, message pk) of every message not yet final, oldest first."""
     query = (
@@ -222,6 +225,8 @@ async def open_ids(
     )
     if instance_id is not None:
         query = query.where(Message.instance_id == instance_id)
+    if instance_ids is not None:
+        query = query.where(any_of(Message.instance_id, instance_ids))
     if older_than is not None:
         query = query.where(Message.updated_at < older_than)
     result = await session.execute(query.order_by(Message.id))

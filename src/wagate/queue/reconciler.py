@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import structlog
 
+from wagate.cluster.runtime import ClusterNode
 from wagate.db import utcnow
 from wagate.messages import repository
 from wagate.messages.service import MessageService
@@ -18,12 +19,25 @@ from wagate.state import AppState
 log = structlog.get_logger(__name__)
 
 
+def _instances_to_check(state: AppState) -> set[int] | None:
+    """The instances whose queues this node reconciles: on a cluster those it holds (their
+    holder reads their streams; an API node holds none), alone every one (None). An instance
+    nobody holds is checked by the node that takes it, before it sends anything."""
+    cluster = state.cluster
+    if isinstance(cluster, ClusterNode):
+        return set(cluster.ownership.held())
+    return None
+
+
 async def reconcile_once(state: AppState, service: MessageService) -> int:
     """Enqueue what the queue lost; returns how many message ids were added back."""
     settings = state.settings
     older_than = utcnow() - timedelta(seconds=settings.reconcile_grace_s)
-    async with state.db.session() as session:
-        rows = await repository.open_ids(session, older_than=older_than)
+    instances = _instances_to_check(state)
+    rows: list[tuple[str, int]] = []
+    if instances is None or instances:
+        async with state.db.session() as session:
+            rows = await repository.open_ids(session, older_than=older_than, instance_ids=instances)
     by_instance: dict[str, list[int]] = defaultdict(list)
     for instance, pk in rows:
         by_instance[instance].append(pk)
