@@ -242,12 +242,17 @@ class AnyOf(ColumnElement[Any]):
         ("values", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: Any, values: Iterable[Any]) -> None:
+    def __init__(self, column: Any, values: Iterable[Any] | None, name: str | None) -> None:
         self.column = column
         integers = isinstance(column.type, Integer) or (
             isinstance(column.type, TypeDecorator) and isinstance(column.type.impl, Integer)
         )
-        self.values = bindparam(None, list(values), type_=_ValueList(integers), unique=True)
+        if name is not None:  # a statement built once: the list is given at execution
+            self.values = bindparam(name, type_=_ValueList(integers))
+        else:
+            self.values = bindparam(
+                None, list(values or ()), type_=_ValueList(integers), unique=True
+            )
 
 
 @compiles(AnyOf, "postgresql")
@@ -264,6 +269,7 @@ def _any_of_default(element: AnyOf, compiler: Any, **kw: Any) -> str:
     return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608
 
 
-def any_of(column: Any, values: Iterable[Any]) -> AnyOf:
-    """`column IN values`, one statement text for any number of values (see AnyOf)."""
-    return AnyOf(column, values)
+def any_of(column: Any, values: Iterable[Any] | None = None, *, name: str | None = None) -> AnyOf:
+    """`column IN values`, one statement text for any number of values (see AnyOf). With
+    `name` instead of values, the list is the execution's parameter of that name."""
+    return AnyOf(column, values, name)

@@ -57,7 +57,13 @@ def configure_logging(settings: Settings) -> None:
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter_by_level first: a debug line of a busy path (a webhook post) otherwise ran
+        # every processor (time stamp, redaction) before the standard library dropped it.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

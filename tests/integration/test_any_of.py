@@ -42,6 +42,11 @@ async def test_any_of_matches_exactly_the_values_given(database_url: str) -> Non
                     select(Instance.id).where(any_of(Instance.id, wanted)).order_by("id")
                 )
                 assert list(found_ids) == sorted(set(wanted)), names
+            # Built once, the list given at each execution.
+            prebuilt = select(Instance.name).where(any_of(Instance.name, name="names"))
+            for names in (["n1"], ["n2", "n3", "n4"], []):
+                found = await session.scalars(prebuilt.order_by("name"), {"names": names})
+                assert list(found) == names
         statement = select(Instance.id).where(any_of(Instance.id, [1, 2, 3]))
         sql = str(statement.compile(dialect=db.engine.dialect))
         assert sql.count("?") + sql.count("$") + sql.count("%(") == 1  # one placeholder

@@ -141,18 +141,26 @@ class SendRow:
 _SEND_COLUMNS = [MESSAGES.c[field] for field in SendRow.__dataclass_fields__]
 
 
+# Built once: building a statement and its cache key cost as much as running it, per claim.
+_CLAIM = (
+    update(MESSAGES)
+    .where(any_of(MESSAGES.c.id, name="pks"), MESSAGES.c.status.in_(OPEN_STATUSES))
+    .values(
+        status="sending",
+        attempts=MESSAGES.c.attempts + 1,
+        updated_at=bindparam("now", type_=MESSAGES.c.updated_at.type),
+    )
+    .returning(*_SEND_COLUMNS)
+)
+
+
 async def claim_for_send(
     session: Executor, pks: Sequence[int]
 ) -> list[tuple[SendRow, OutgoingMedia | None]]:
     """Mark the messages of `pks` that are not final yet as being sent (one more attempt) and
     load them with their media, in one UPDATE ... RETURNING: final ones (a duplicate entry, a
     redelivery after a crash) are neither touched nor returned. Order of `pks`."""
-    result = await session.execute(
-        update(MESSAGES)
-        .where(any_of(MESSAGES.c.id, pks), MESSAGES.c.status.in_(OPEN_STATUSES))
-        .values(status="sending", attempts=MESSAGES.c.attempts + 1, updated_at=utcnow())
-        .returning(*_SEND_COLUMNS)
-    )
+    result = await session.execute(_CLAIM, {"pks": list(pks), "now": utcnow()})
     rows = {found.id: found for found in (SendRow(*values) for values in result.all())}
     media: dict[int, OutgoingMedia] = {}
     if any(row.kind in MEDIA_KINDS for row in rows.values()):
@@ -181,23 +189,25 @@ async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     await session.execute(update(Message).where(Message.id == pk).values(**values))
 
 
+_RECORD_SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        message_id=bindparam("message_id"),
+        sent_at=bindparam("sent_at"),
+        error=None,
+        next_attempt_at=None,
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
 async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
     """The outcomes of many sends in one statement (an executemany by primary key)."""
     now = utcnow()
-    statement = (
-        update(MESSAGES)
-        .where(MESSAGES.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("status"),
-            message_id=bindparam("message_id"),
-            sent_at=bindparam("sent_at"),
-            error=None,
-            next_attempt_at=None,
-            updated_at=bindparam("updated_at"),
-        )
-    )
     await session.execute(
-        statement,
+        _RECORD_SENT,
         [
             {
                 "b_id": row.id,
