@@ -1,7 +1,9 @@
 """The ceiling: a bare endpoint on the gateway's ASGI server and settings.
 
 It parses a JSON body like a text send (pydantic model, same framework) and answers 202 —
-the most any endpoint can do on this machine with this stack.
+the most any endpoint can do on this machine with this stack. uvicorn runs with the very
+configuration `wagate serve` builds (`wagate.cli.server_config`: the same protocol with its
+request-head deadline, keep-alive and concurrency limits).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
+
+from wagate.cli import server_config
+from wagate.config import Settings
 
 app = FastAPI()
 
@@ -27,12 +32,5 @@ async def send_text(instance: str, body: TextSend) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    # The same server settings as `wagate serve` (src/wagate/cli.py).
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    settings = Settings(_env_file=None, host="127.0.0.1", port=int(sys.argv[1]))  # type: ignore[call-arg]
+    uvicorn.Server(server_config(app, settings)).run()

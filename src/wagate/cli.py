@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -48,10 +49,15 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     upgrade_to_head(settings.effective_database_url)
     settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
-    config = uvicorn.Config(
+    _NodeServer(server_config(app, settings), app).run()
+
+
+def server_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """uvicorn's settings of a node (the benchmark's bare endpoint runs on the same)."""
+    return uvicorn.Config(
         app,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
@@ -63,7 +69,6 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         limit_concurrency=settings.http_limit_concurrency,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
-    _NodeServer(config, app).run()
 
 
 def main(argv: list[str] | None = None) -> int:
