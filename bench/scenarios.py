@@ -184,9 +184,14 @@ def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
         connections = 100 if mode == "sync" else 16
         load = {"instances": instances, "prefix": PREFIX, "query": query}
         wrk(nodes.api.url, **load, duration_s=2, connections=connections)  # warm-up
+        api_before = cpu_seconds(nodes.api.popen.pid)
         figures = run_wrk_measured(
             nodes.api, nodes, **load, duration_s=duration_s, connections=connections
         )
+        if api_node:  # the API node's own share of the server CPU above
+            figures["API node CPU %"] = round(
+                100 * (cpu_seconds(nodes.api.popen.pid) - api_before) / duration_s
+            )
     figures["msg/s"] = figures.pop("req/s")
     label = "sync sends (200 ms latency)" if mode == "sync" else "async accept"
     topology = ", API node + holder node" if api_node else ", one process"
