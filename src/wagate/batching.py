@@ -12,10 +12,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from wagate.tasks import wait_tasks
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 Flush = Callable[[list[T]], Awaitable[Sequence[R]]]
+DRAIN_S = 10.0
+
+
+class Closed(RuntimeError):
+    """The group commit was drained (shutdown) before this item was written."""
 
 
 class GroupCommit(Generic[T, R]):
@@ -26,6 +33,7 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
         self._alone = 0  # after a failed batch, its items are retried one by one
+        self._in_flight: list[tuple[T, asyncio.Future[R]]] = []
 
     async def __call__(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -40,6 +48,7 @@ class GroupCommit(Generic[T, R]):
             self._alone = max(0, self._alone - 1)
             batch = self._pending[:size]
             del self._pending[:size]
+            self._in_flight = batch
             try:
                 results = await self._flush([item for item, _ in batch])
             except Exception as exc:
@@ -54,6 +63,8 @@ class GroupCommit(Generic[T, R]):
                 self._fail(batch + self._pending, exc)
                 self._pending = []
                 raise
+            finally:
+                self._in_flight = []
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
@@ -68,7 +79,11 @@ class GroupCommit(Generic[T, R]):
             else:
                 future.set_exception(exc)
 
-    async def drain(self) -> None:
-        """Wait for the flush in flight (shutdown: nothing is left half-written)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def drain(self, timeout_s: float = DRAIN_S) -> None:
+        """Shutdown: let the flush in flight (and what is queued behind it) finish, for at most
+        `timeout_s`; then it is cancelled, which fails every waiter (nobody waits forever)."""
+        if self._task is not None and not self._task.done():
+            await wait_tasks([self._task], timeout_s, "group-commit")
+        # A flush that would not stop was left behind: its callers are not.
+        self._fail(self._in_flight + self._pending, Closed("shut down before it was written"))
+        self._pending = []
