@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.hang_dump import HangWatchdog, threshold
 from wagate.app import create_app
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
@@ -54,6 +55,29 @@ async def _pg_admin(sql: str) -> None:
 
 def _pg_admin_sync(sql: str) -> None:
     asyncio.run(_pg_admin(sql))
+
+
+# --- hang diagnostic: a test that runs over dumps every thread's and asyncio task's stack ---
+
+_watchdog: HangWatchdog | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _watchdog
+    # Output capture is suspended here: fd 2 is still the terminal (or the CI log).
+    if _watchdog is None:
+        _watchdog = HangWatchdog(os.dup(2))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    if _watchdog is None:
+        return (yield)
+    _watchdog.arm(item.nodeid, threshold(item))
+    try:
+        return (yield)
+    finally:
+        _watchdog.disarm()
 
 
 # --- database templates: migrated once per session, copied per test ------------------------

@@ -42,12 +42,25 @@ from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.state import AppState
+from wagate.tasks import bounded
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
 from wagate.worker.runtime import start_messaging
 
 log = structlog.get_logger(__name__)
+
+# The longest each step of the shutdown may take (see the lifespan). Each step bounds its own
+# waits well inside these (a client's stop: STOP_TIMEOUT_S, 70 s, for neonize's stop()).
+STOP_S = {
+    "messaging": 30.0,
+    "cluster": 120.0,
+    "clients": 100.0,
+    "engine": 60.0,
+    "batch": 15.0,
+    "webhooks": 40.0,
+    "database": 15.0,
+}
 
 
 def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
@@ -77,9 +90,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.wagate = state
     state.webhooks = webhooks = DeliveryWorker(settings, db)
-    bus.add_sink(Outbox(settings, db, webhooks.wake, state.instances))
+    outbox = Outbox(settings, db, webhooks.wake, state.instances)
+    bus.add_sink(outbox)
     await webhooks.start()
-    manager.add_message_hook(InboundHandler(state))
+    inbound = InboundHandler(state)
+    manager.add_message_hook(inbound)
     for engine in engines.values():
         await engine.open()
     messaging = await start_messaging(state)
@@ -91,14 +106,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
-        await messaging.close()  # in-flight sends finish first
-        await state.cluster.stop()  # then this node's instances are handed over to the others
-        await manager.close()
-        for engine in engines.values():
-            await engine.close()
-        await webhooks.stop()
+        # Every step is bounded: one that overruns is cancelled, named in a warning, and the
+        # next one runs (a node that cannot stop is worse than one that stops untidily).
+        await bounded("messaging", messaging.close(), STOP_S["messaging"])  # in-flight sends
+        # Then this node's instances are handed over to the others.
+        await bounded("cluster", state.cluster.stop(), STOP_S["cluster"])
+        await bounded("clients", manager.close(), STOP_S["clients"])
+        for name, engine in engines.items():
+            await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
+        await bounded("inbound", inbound.close(), STOP_S["batch"])
+        await bounded("webhook outbox", outbox.close(), STOP_S["batch"])
+        await bounded("webhooks", webhooks.stop(), STOP_S["webhooks"] + settings.webhook_timeout_s)
         bus.close()
-        await db.close()
+        await bounded("database", db.close(), STOP_S["database"])
 
 
 def _route_template(scope: Scope) -> str:

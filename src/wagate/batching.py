@@ -12,10 +12,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from wagate.tasks import wait_tasks
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 Flush = Callable[[list[T]], Awaitable[Sequence[R]]]
+DRAIN_S = 10.0
+
+
+class Closed(RuntimeError):
+    """The group commit was drained (shutdown) before this item was written."""
 
 
 class GroupCommit(Generic[T, R]):
@@ -33,6 +40,8 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._alone = 0  # after a failed batch, its items are retried one by one
+        # The batch each flush task is writing (drain fails them if the task will not stop).
+        self._in_flight: dict[asyncio.Task[None], list[tuple[T, asyncio.Future[R]]]] = {}
 
     async def __call__(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -50,6 +59,7 @@ class GroupCommit(Generic[T, R]):
             task = asyncio.current_task()
             assert task is not None
             self._tasks.discard(task)
+            self._in_flight.pop(task, None)
 
     async def _flush_pending(self) -> None:
         while self._pending:
@@ -57,6 +67,9 @@ class GroupCommit(Generic[T, R]):
             self._alone = max(0, self._alone - 1)
             batch = self._pending[:size]
             del self._pending[:size]
+            task = asyncio.current_task()
+            assert task is not None
+            self._in_flight[task] = batch
             try:
                 results = await self._flush([item for item, _ in batch])
             except Exception as exc:
@@ -71,6 +84,8 @@ class GroupCommit(Generic[T, R]):
                 self._fail(batch + self._pending, exc)
                 self._pending = []
                 raise
+            finally:
+                self._in_flight.pop(task, None)
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
@@ -85,7 +100,14 @@ class GroupCommit(Generic[T, R]):
             else:
                 future.set_exception(exc)
 
-    async def drain(self) -> None:
-        """Wait for the flush in flight (shutdown: nothing is left half-written)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def drain(self, timeout_s: float = DRAIN_S) -> None:
+        """Shutdown: let the flushes in flight (and what is queued behind them) finish, for at
+        most `timeout_s`; then they are cancelled, which fails every waiter (nobody waits
+        forever)."""
+        running = [task for task in self._tasks if not task.done()]
+        if running:
+            await wait_tasks(running, timeout_s, "group-commit")
+        # A flush that would not stop was left behind: its callers are not.
+        stuck = [entry for batch in self._in_flight.values() for entry in batch]
+        self._fail(stuck + self._pending, Closed("shut down before it was written"))
+        self._pending = []

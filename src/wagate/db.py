@@ -94,12 +94,18 @@ def _json_text(value: Any) -> str:
 # json module's decoding was a few percent of a busy node's CPU (every claimed message's body).
 JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
+# A checkout waits at most this long for a connection of a full pool, then fails with
+# TimeoutError: a connection that is never given back costs errors, never a hang.
+POOL_TIMEOUT_S = 30.0
+
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_timeout=POOL_TIMEOUT_S, **JSON_CODEC
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -117,7 +123,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     # load). A connection that broke (PostgreSQL restarted) fails the one statement that
     # meets it; SQLAlchemy then invalidates the whole pool, so every later checkout gets a
     # fresh connection. Callers already answer 503 / retry on such an error.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **JSON_CODEC)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
+        **JSON_CODEC,
+    )
 
 
 # Connection budgets per process (PostgreSQL; 30 in all, as before the split): the request

@@ -28,11 +28,13 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from wagate.events.bus import Event, EventBus
+from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 
 log = structlog.get_logger(__name__)
 RETRY_S = 1.0
 MAX_PENDING = 10_000  # events held while Redis is slow or down; later ones are dropped
 PROBE_S = 1.0  # while alone: how often to check whether another node subscribed meanwhile
+STOP_S = 5.0
 
 
 class EventRelay:
@@ -55,6 +57,7 @@ class EventRelay:
         self._probed_at = 0.0
         self._prober: asyncio.Task[None] | None = None
         self._hellos = 0
+        self._stopped = False
 
     async def start(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -74,16 +77,17 @@ class EventRelay:
             log.warning("cluster hello not published", error=repr(exc))
 
     async def stop(self) -> None:
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
-        if self._prober is not None:
-            await asyncio.gather(self._prober, return_exceptions=True)
+        self._stopped = True  # events published from now on are not relayed
+        # The events of the moment go out; a Redis that does not answer is not waited for.
+        pending = [task for task in (self._flusher, self._prober) if task is not None]
+        await wait_tasks(pending, STOP_S, "cluster event relay")
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task], STOP_S, "cluster event listener")
+        await self.redis.aclose()
 
     async def publish(self, event: Event) -> None:
+        if self._stopped:
+            return
         if self.alone:
             # Nobody else listens: nothing to relay; check again now and then.
             if time.monotonic() - self._probed_at >= PROBE_S and (
@@ -172,36 +176,39 @@ class EventRelay:
         )
 
     async def _listen(self, pubsub: PubSub) -> None:
-        while True:
-            try:
-                # listen() also ends without an error when the connection dropped and the
-                # subscription is gone: in both cases wait, then subscribe again (never spin).
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        try:
-                            self._deliver(message["data"])
-                        except Exception:
-                            log.exception("bad cluster event")
-                # listen() returns at once when nothing is subscribed (a resubscribe that
-                # failed while Redis was down): go back through the retry path, or this
-                # loop spins without yielding and stops the whole node.
-                raise ConnectionError("cluster event channel not subscribed")
-            except asyncio.CancelledError:
+        try:
+            # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
+            while not cancel_requested():
+                try:
+                    # listen() also ends without an error when the connection dropped and the
+                    # subscription is gone: in both cases wait, then subscribe again (never spin).
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            try:
+                                self._deliver(message["data"])
+                            except Exception:
+                                log.exception("bad cluster event")
+                    # listen() returns at once when nothing is subscribed (a resubscribe that
+                    # failed while Redis was down): go back through the retry path, or this
+                    # loop spins without yielding and stops the whole node.
+                    raise ConnectionError("cluster event channel not subscribed")
+                except Exception as exc:
+                    if cancel_requested():
+                        return
+                    log.warning("cluster event channel lost; resubscribing", error=repr(exc))
+                self._subscribed = False
+                self.alone = False  # counts cannot be trusted meanwhile: relay everything
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                raise
-            except Exception as exc:
-                log.warning("cluster event channel lost; resubscribing", error=repr(exc))
-            self._subscribed = False
-            self.alone = False  # counts cannot be trusted meanwhile: relay everything
+                await asyncio.sleep(RETRY_S)
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self.channel)
+                except Exception as exc:
+                    log.warning("cluster event channel not resubscribed", error=repr(exc))
+                    continue  # listen() returns at once unsubscribed: back to the retry path
+                self._subscribed = True
+                await self._hello()  # others may have gone quiet while this node was away
+        finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(RETRY_S)
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-            except Exception as exc:
-                log.warning("cluster event channel not resubscribed", error=repr(exc))
-                continue  # listen() returns at once unsubscribed: back to the retry path
-            self._subscribed = True
-            await self._hello()  # others may have gone quiet while this node was away

@@ -27,6 +27,7 @@ from wagate.db import Database
 from wagate.engines.manager import ClientManager
 from wagate.engines.status import LIVE, Status
 from wagate.models import Instance
+from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 
 from .events import EventRelay
 from .leases import Holder, LeaseStore
@@ -37,6 +38,9 @@ from .placement import plan
 log = structlog.get_logger(__name__)
 
 TAKE_CONCURRENCY = 50
+# A handover stops the client (the manager bounds that by STOP_TIMEOUT_S) and frees the lease.
+HANDOVER_S = 90.0
+LOOP_STOP_S = 5.0
 
 
 class ClusterNode:
@@ -88,7 +92,8 @@ class ClusterNode:
 
     def _loop(self, name: str, step: Callable[[], Awaitable[None]], every: float) -> None:
         async def run() -> None:
-            while True:
+            # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
+            while not cancel_requested():
                 try:
                     await step()
                 except asyncio.CancelledError:
@@ -108,11 +113,14 @@ class ClusterNode:
         with contextlib.suppress(Exception):
             await self.registry.mark_stopped()
         held = list(self.ownership.active())
-        await asyncio.gather(*(self.hand_over(iid) for iid in held), return_exceptions=True)
+        handovers = [
+            asyncio.create_task(self.hand_over(iid), name=f"handover:{iid}") for iid in held
+        ]
+        await wait_tasks(handovers, HANDOVER_S, "cluster handover")
         log.info("cluster node handed over its instances", node=self.node_id, count=len(held))
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
+        await stop_tasks(self._tasks, LOOP_STOP_S, "cluster loops")
+        # Takeovers, drops and balance handovers under way: a moment to finish, then stopped.
+        await wait_tasks(list(self._background), LOOP_STOP_S, "cluster background")
         if self.relay is not None:
             await self.relay.stop()
         await self.redis.aclose()

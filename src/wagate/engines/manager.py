@@ -9,7 +9,6 @@ move the instance's status again (no zombie clients).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +42,7 @@ from wagate.engines.base import (
 from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
 from wagate.events.bus import EventBus, isoformat
 from wagate.instances import repository
+from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +123,7 @@ class ClientManager:
         self._closing = True
         await asyncio.gather(*(self._release(slot) for slot in list(self._slots.values())))
         self._slots.clear()
+        await self._touches.drain()
 
     async def release(self, name: str, reason: str = "handover") -> None:
         """Stop the instance's client here, keeping what the user asked for (the cluster hands
@@ -378,12 +379,7 @@ class ClientManager:
         if pump is None or pump.done():
             return
         slot.events.put_nowait(None)
-        try:
-            await asyncio.wait_for(asyncio.shield(pump), PUMP_DRAIN_S)
-        except TimeoutError:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await wait_tasks([pump], PUMP_DRAIN_S, f"event pump of {slot.ref.name}")
 
     async def _pump(self, slot: Slot) -> None:
         while True:

@@ -67,6 +67,10 @@ class InboundHandler:
             self._apply_receipts
         )
 
+    async def close(self) -> None:
+        """Shutdown: the receipts in hand are applied (or their callers fail)."""
+        await self._apply_receipt.drain()
+
     async def __call__(self, ref: InstanceRef, item: InboundMessage | Receipt) -> None:
         if isinstance(item, InboundMessage):
             await self.on_message(ref, item)

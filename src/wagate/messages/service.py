@@ -104,6 +104,10 @@ class MessageService:
         # the token and instance lookups of cache misses need some of them.
         self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch, flushes=3)
 
+    async def close(self) -> None:
+        """Shutdown: the accept batch in flight is written, or its callers fail."""
+        await self._accept.drain()
+
     async def _connected(self, name: str) -> bool:
         """Whether the instance is connected: this node's own client state when it holds the
         instance (what the database says of it comes from there), the row otherwise."""

@@ -15,6 +15,7 @@ from wagate.db import utcnow
 from wagate.messages import repository
 from wagate.messages.service import MessageService
 from wagate.state import AppState
+from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +63,8 @@ async def reconcile_once(state: AppState, service: MessageService) -> int:
 
 
 async def run_reconciler(state: AppState, service: MessageService) -> None:
-    while True:
+    # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
+    while not cancel_requested():
         await asyncio.sleep(state.settings.reconcile_interval_s)
         try:
             await reconcile_once(state, service)

@@ -20,6 +20,7 @@ import structlog
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.metrics import WEBHOOK_DELIVERIES
+from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 from wagate.webhooks import repository
 from wagate.webhooks.outbox import GLOBAL_TARGET, WEBHOOK_REMOVED
 from wagate.webhooks.repository import Claimed
@@ -34,6 +35,7 @@ from wagate.webhooks.sender import Attempt, Sender, host_of
 log = structlog.get_logger(__name__)
 
 CLEANUP_CHUNK = 1000
+STOP_S = 10.0  # shutdown: what a step of stop() waits for at most, besides the posts
 # A healthy URL may have this many rounds of posts queued here (claimed in one go).
 BACKLOG_ROUNDS = 8
 WRITE_LINGER_S = 0.02
@@ -110,19 +112,18 @@ class DeliveryWorker:
         self._stopping = True
         self._wake.set()
         claim, writer, cleanup = self._tasks
-        cleanup.cancel()
-        await asyncio.gather(claim, cleanup, return_exceptions=True)
+        await stop_tasks([cleanup], STOP_S, "webhook cleanup")
+        await wait_tasks([claim], STOP_S, "webhook claims")  # ends after the claim in hand
         unfinished = [item for lane in self._lanes.values() for item, _ in lane.queue]
         for lane in self._lanes.values():
             lane.queue.clear()
         if self._posting:
-            _, pending = await asyncio.wait(list(self._posting), timeout=self.timeout + 1)
-            unfinished += [self._posting[task] for task in pending]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            posting = dict(self._posting)
+            _, pending = await asyncio.wait(list(posting), timeout=self.timeout + 1)
+            unfinished += [posting[task] for task in pending]
+            await stop_tasks(pending, STOP_S, "webhook posts")
         self._results.put_nowait(None)
-        await writer
+        await wait_tasks([writer], STOP_S + self.timeout, "webhook outcome writes")
         if unfinished:
             await self._release(unfinished)
         await self.sender.aclose()
@@ -376,7 +377,7 @@ class DeliveryWorker:
     # --- retention ------------------------------------------------------------------------
 
     async def _cleanup_loop(self) -> None:
-        while True:
+        while not cancel_requested():
             try:
                 await self.cleanup()
             except Exception:

@@ -69,6 +69,10 @@ class Outbox:
     async def __call__(self, event: Event) -> None:
         await self._write(event)
 
+    async def close(self) -> None:
+        """Shutdown: the events in hand are written (or their publishers fail)."""
+        await self._write.drain()
+
     async def _webhooks(self, events: list[Event]) -> dict[int, dict[str, Any] | None]:
         webhooks: dict[int, dict[str, Any] | None] = {}
         missing: set[int] = set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from wagate.messages.outcomes import Outcomes
 from wagate.models import Instance
 from wagate.queue.base import Queue
 from wagate.state import AppState
+from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 from wagate.worker.sender import InstanceSender, SendWrites
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ class WorkerPool:
         # The node column says which instances this node holds (it also covers instances
         # taken over from another node later, without a hook into the client manager).
         node = self.state.settings.node_id
-        while True:
+        while not cancel_requested():
             try:
                 async with self.state.db.session() as session:
                     names = (
@@ -62,15 +62,11 @@ class WorkerPool:
 
     async def close(self) -> None:
         if self._scanner is not None:
-            self._scanner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scanner
+            await stop_tasks([self._scanner], STOP_GRACE_S, "worker scan")
         for sender in self.senders.values():
             sender.stopping = True
-        tasks = [t for t in self.tasks.values() if not t.done()]
-        if tasks:
-            # Let each sender finish the message in hand; what is left stays queued.
-            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # Let each sender finish the message in hand; what is left stays queued.
+        await wait_tasks(self.tasks.values(), STOP_GRACE_S, "senders")
+        # A sender cancelled in the middle of a claim or a write leaves that batch to finish.
+        await self.writes.claim.drain()
+        await self.writes.record.drain()

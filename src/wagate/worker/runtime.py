@@ -4,7 +4,6 @@ node and the reconciler, made at start and closed in reverse order."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 from wagate.messages.outcomes import Outcomes
@@ -14,6 +13,7 @@ from wagate.queue.local import LocalQueue
 from wagate.queue.reconciler import run_reconciler
 from wagate.queue.redis_streams import RedisStreamsQueue
 from wagate.state import AppState
+from wagate.tasks import stop_tasks
 from wagate.worker.pool import WorkerPool
 
 
@@ -29,6 +29,9 @@ def build_queue(state: AppState) -> Queue:
     return LocalQueue(state.db)
 
 
+RECONCILER_STOP_S = 5.0
+
+
 @dataclass
 class Messaging:
     queue: Queue
@@ -37,11 +40,11 @@ class Messaging:
     reconciler: asyncio.Task[None]
 
     async def close(self) -> None:
-        self.reconciler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.reconciler
+        await stop_tasks([self.reconciler], RECONCILER_STOP_S, "reconciler")
         if self.pool is not None:
             await self.pool.close()
+        # Sends accepted meanwhile are committed (or fail their callers) before the queue goes.
+        await self.service.close()
         await self.queue.close()
 
 

@@ -31,6 +31,7 @@ from wagate.models import OutgoingMedia as MediaRow
 from wagate.queue.base import Entry, Queue
 from wagate.queue.retry import decide
 from wagate.state import AppState
+from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
 
@@ -113,7 +114,7 @@ class InstanceSender:
     async def run(self) -> None:
         manager = self.state.manager
         adopted = False
-        while not self.stopping:
+        while not self.stopping and not cancel_requested():
             status = manager.status_of(self.name)
             if status is None:
                 return  # the instance was deleted or left this node

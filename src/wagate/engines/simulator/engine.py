@@ -8,7 +8,6 @@ and a test can count what was sent from anywhere.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import string
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
+from wagate.tasks import stop_tasks, wait_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -104,9 +104,7 @@ class SimulatorEngine:
 
     async def close(self) -> None:
         await self.record_sent.drain()
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
     def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
         return SimulatorClient(self, instance, sink)
@@ -234,14 +232,8 @@ class SimulatorClient:
         self._stop.set()
         task = self._task
         if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S)
-            except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            except Exception as exc:  # the run failed: it is over either way
-                log.warning("simulator client failed", instance=self.instance.name, error=str(exc))
+            # A run that failed is over too (wait_tasks logs its error).
+            await wait_tasks([task], STOP_WAIT_S, f"simulator client {self.instance.name}")
         if self.engine.clients.get(self.instance.id) is self:
             del self.engine.clients[self.instance.id]
         await self._close_connection()

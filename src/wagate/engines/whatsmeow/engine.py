@@ -32,10 +32,12 @@ from wagate.engines.whatsmeow.protocol import outgoing_to_wire
 from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
 from wagate.messages import link_preview
+from wagate.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)
 
 CONTROL_TIMEOUT_S = 15.0
+BACKGROUND_STOP_S = 10.0
 
 
 class WhatsmeowEngine:
@@ -56,9 +58,7 @@ class WhatsmeowEngine:
 
     async def close(self) -> None:
         await self.pool.close()
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await stop_tasks(list(self._background), BACKGROUND_STOP_S, "whatsmeow background")
 
     def create_client(self, instance: InstanceRef, sink: EventSink) -> WhatsmeowClient:
         return WhatsmeowClient(self, instance, sink)

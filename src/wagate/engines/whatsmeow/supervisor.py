@@ -32,6 +32,7 @@ from wagate.engines.whatsmeow.protocol import (
     event_from_wire,
     read_frame,
 )
+from wagate.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,7 @@ EventHandler = Callable[[int, str, EngineEvent], None]
 ExitHandler = Callable[["EngineHost", str], None]
 STABLE_AFTER_S = 60.0  # a host that lived this long resets its restart backoff
 CONFIG_ENV = "WAGATE_WHATSMEOW_HOST_CONFIG"
+TASKS_STOP_S = 10.0  # the reader and watcher tasks of a host that has exited
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
@@ -241,9 +243,7 @@ class EngineHost:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks, TASKS_STOP_S, "engine host tasks")
         self._died("closed")
 
 
