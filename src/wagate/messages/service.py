@@ -100,9 +100,9 @@ class MessageService:
         self.on_enqueued: list[Any] = []  # callables(instance): wake a local worker
         # Concurrent sends share one INSERT and one pipelined enqueue; each caller still answers
         # only once its row is committed and its entry queued.
-        # Three batches in flight at most: the request path's pool has 10 connections, and
-        # the token and instance lookups of cache misses need some of them.
-        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch, flushes=3)
+        # One batch in flight: measured against three (bench async scenario, 16 connections),
+        # one made larger batches, more messages/s and a lower p99 (16 ms against 22-43 ms).
+        self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
 
     async def close(self) -> None:
         """Shutdown: the accept batch in flight is written, or its callers fail."""

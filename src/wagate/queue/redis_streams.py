@@ -18,6 +18,17 @@ from wagate.metrics import QUEUE_DEPTH
 from wagate.queue.base import Entry
 
 GROUP = "workers"
+# KEYS: the streams; ARGV: how many entries go to each stream, then every pk in that order.
+ENQUEUE_SCRIPT = """
+local next = #KEYS + 1
+for k = 1, #KEYS do
+  for _ = 1, tonumber(ARGV[k]) do
+    redis.call('XADD', KEYS[k], '*', 'pk', ARGV[next])
+    next = next + 1
+  end
+end
+return next - #KEYS - 1
+"""
 CLAIM_EVERY_S = 1.0
 SCAN_CHUNK = 10_000
 REDIS_MAX_CONNECTIONS = 5_000
@@ -42,6 +53,7 @@ class RedisStreamsQueue:
         # the instance's lease says nobody else works on it now. They are the oldest, so
         # they go first and the order survives the handover.
         self._adopting: set[str] = set()
+        self._enqueue_script = self.redis.register_script(ENQUEUE_SCRIPT)
 
     def stream(self, instance: str) -> str:
         return f"{self.prefix}q:{instance}"
@@ -69,14 +81,20 @@ class RedisStreamsQueue:
         await self.enqueue_many({instance: pks})
 
     async def enqueue_many(self, batches: Mapping[str, Sequence[int]]) -> None:
-        # One pipeline, one round trip: the accept path queues a whole group commit at once.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance, pks in batches.items():
-                key = self.stream(instance)
+        # One command, one round trip: the accept path queues a whole group commit at once. A
+        # script rather than a pipeline of XADDs: redis-py packs, sends and parses every
+        # command of a pipeline in Python, which was a tenth of an API node's CPU.
+        keys: list[str] = []
+        counts: list[int] = []
+        pks_in_order: list[int] = []
+        for instance, pks in batches.items():
+            if pks:
                 self._known.add(instance)
-                for pk in pks:
-                    pipe.xadd(key, {"pk": str(pk)})
-            await pipe.execute()
+                keys.append(self.stream(instance))
+                counts.append(len(pks))
+                pks_in_order.extend(pks)
+        if keys:
+            await self._enqueue_script(keys=keys, args=[*counts, *pks_in_order])
 
     @staticmethod
     def _entries(instance: str, raw: Any) -> list[Entry]:
