@@ -2,11 +2,10 @@
 
 `POST /v1/instances/{instance}/send/{kind}` is the one route a busy gateway serves thousands of
 times a second. Through FastAPI, matching the path against every included router and solving
-the endpoint's dependencies (state, token, instance access, query, header) cost more CPU than
-recording and queueing the message itself (about 250 of 530 µs per async accept, profiled with
-`python -m bench.asgi_accept`). This ASGI layer sits innermost among the app's middlewares (so rate
-limits, body limits, forwarding and metrics apply as for any route), recognises exactly those
-requests and runs the very same endpoint body (`routes._send`) with the very same auth calls;
+the endpoint's dependencies (state, token, instance access, query, header) cost a quarter of
+an async accept's CPU (about 130 of 530 µs, measured with `python -m bench.asgi_accept`).
+This ASGI layer sits innermost among the app's middlewares (so rate limits, body limits,
+forwarding and metrics apply as for any route), recognises exactly those requests and runs the very same endpoint body (`routes._send`) with the very same auth calls;
 errors go through the app's own exception handlers, so every answer is the one the routed
 endpoint gives. Anything it does not recognise, or whose query or headers FastAPI would have
 to validate (an unknown query parameter, a bad `async` value, an over-long Idempotency-Key),
@@ -80,7 +79,9 @@ class DirectSendMiddleware:
         match = _PATH.match(scope["path"])
         route = self.routes.get(match.group(2)) if match else None
         async_ = _async_flag(scope["query_string"]) if route is not None else None
-        usable, idempotency_key = _idempotency_key(scope["headers"])
+        usable, idempotency_key = (
+            _idempotency_key(scope["headers"]) if async_ is not None else (False, None)
+        )
         if match is None or route is None or async_ is None or not usable:
             await self.app(scope, receive, send)
             return
