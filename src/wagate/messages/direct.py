@@ -5,11 +5,12 @@ times a second. Through FastAPI, matching the path against every included router
 the endpoint's dependencies (state, token, instance access, query, header) cost a quarter of
 an async accept's CPU (about 130 of 530 µs, measured with `python -m bench.asgi_accept`).
 This ASGI layer sits innermost among the app's middlewares (so rate limits, body limits,
-forwarding and metrics apply as for any route), recognises exactly those requests and runs the very same endpoint body (`routes._send`) with the very same auth calls;
-errors go through the app's own exception handlers, so every answer is the one the routed
-endpoint gives. Anything it does not recognise, or whose query or headers FastAPI would have
-to validate (an unknown query parameter, a bad `async` value, an over-long Idempotency-Key),
-goes to the router untouched: it is read nowhere before.
+forwarding and metrics apply as for any route), recognises exactly those requests and runs the
+very same endpoint body (`routes._send`) with the very same auth calls; errors go through the
+app's own exception handlers, so every answer is the one the routed endpoint gives. Anything
+it does not recognise, or whose query or headers FastAPI would have to validate (an unknown
+query parameter, a bad `async` value, an over-long Idempotency-Key), goes to the router
+untouched: it is read nowhere before.
 """
 
 from __future__ import annotations
