@@ -3,6 +3,7 @@ enqueue, then answer at once (async) or when the worker has an outcome (sync).""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
 from wagate.queue.base import Queue
 from wagate.state import AppState
+from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
 FAILURE_STATUS = {"not_on_whatsapp": 422, "instance_not_connected": 409}
+SIGNALS_DRAIN_S = 5.0
 
 
 @dataclass(slots=True)
@@ -83,6 +86,40 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
     return Answer(status, error_body(code, str(error.get("message") or "the send failed"), details))
 
 
+class OrderedSignals:
+    """The queue entries of committed messages, sent by one task in the order of their commits.
+
+    An accepted send answers once its row is committed, not after its entry is queued too:
+    the entry is only the signal (an unreachable queue never failed a committed send; the
+    reconciler queues what has no entry). That takes a round trip to Redis off every accept.
+    One task and one list keep each instance's entries in commit order: a client that waits
+    for one answer before its next send still has them sent in that order."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send  # async (batches: {instance: [pk, ...]}) -> None, never raises
+        self._pending: list[dict[str, list[int]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def push(self, batches: dict[str, list[int]]) -> None:
+        self._pending.append(batches)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="queue-signals")
+
+    async def _run(self) -> None:
+        while self._pending:
+            merged: dict[str, list[int]] = {}
+            for batches in self._pending:  # in commit order, so per instance too
+                for instance, pks in batches.items():
+                    merged.setdefault(instance, []).extend(pks)
+            self._pending = []
+            await self._send(merged)
+
+    async def drain(self, timeout_s: float = SIGNALS_DRAIN_S) -> None:
+        """Shutdown: send what is pending, for at most `timeout_s` (then the reconciler)."""
+        if self._task is not None and not self._task.done():
+            await wait_tasks([self._task], timeout_s, "queue signals")
+
+
 @dataclass(slots=True)
 class Accepted:
     """One async send on its way into the group commit of the accept path."""
@@ -98,15 +135,17 @@ class MessageService:
         self.queue = queue
         self.outcomes = outcomes
         self.on_enqueued: list[Any] = []  # callables(instance): wake a local worker
-        # Concurrent sends share one INSERT and one pipelined enqueue; each caller still answers
-        # only once its row is committed and its entry queued.
+        # Concurrent sends share one INSERT; each caller answers once its row is committed.
         # One batch in flight: measured against three (bench async scenario, 16 connections),
         # one made larger batches, more messages/s and a lower p99 (16 ms against 22-43 ms).
         self._accept: GroupCommit[Accepted, None] = GroupCommit(self._accept_batch)
+        self._signals = OrderedSignals(self._signal_batches)
 
     async def close(self) -> None:
-        """Shutdown: the accept batch in flight is written, or its callers fail."""
+        """Shutdown: the accept batch in flight is written, or its callers fail; the queue
+        entries of what was committed are sent (what is not, the reconciler queues)."""
         await self._accept.drain()
+        await self._signals.drain()
 
     async def _connected(self, name: str) -> bool:
         """Whether the instance is connected: this node's own client state when it holds the
@@ -172,7 +211,8 @@ class MessageService:
             wake(instance)
 
     async def _accept_batch(self, items: list[Accepted]) -> list[None]:
-        """Commit the rows of many sends in one INSERT, then queue them in one round trip.
+        """Commit the rows of many sends in one INSERT; their queue entries follow in commit
+        order (`OrderedSignals`), in one round trip per batch.
 
         A failed INSERT raises (GroupCommit then writes the items one by one, so that one bad
         item fails alone). Once committed they are accepted, as in `signal`: an unreachable
@@ -189,20 +229,24 @@ class MessageService:
         batches: dict[str, list[int]] = {}
         for item, pk in zip(items, ids, strict=True):
             batches.setdefault(item.instance, []).append(pk)
+        # The callers answer now: the row is the record, the queue entry only the signal.
+        self._signals.push(batches)
+        return [None] * len(items)
+
+    async def _signal_batches(self, batches: dict[str, list[int]]) -> None:
         try:
             await self.queue.enqueue_many(batches)
         except Exception as exc:
             log.warning(
                 "queue unreachable; messages stay queued in the table for the reconciler",
                 instances=len(batches),
-                count=len(items),
+                count=sum(len(pks) for pks in batches.values()),
                 error=type(exc).__name__,
             )
-            return [None] * len(items)
+            return
         for name in batches:
             for wake in self.on_enqueued:
                 wake(name)
-        return [None] * len(items)
 
     async def _accept_one(
         self, instance: CachedInstance, prepared: Prepared, values: dict[str, Any] | None = None
