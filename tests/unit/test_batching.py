@@ -64,26 +64,11 @@ async def test_a_cancelled_flush_cancels_its_waiters_instead_of_hanging_them() -
     commit: GroupCommit[int, int] = GroupCommit(flush)
     waiters = [asyncio.ensure_future(commit(n)) for n in range(3)]
     await asyncio.sleep(0.01)
-    (task,) = commit._tasks
-    task.cancel()
+    assert commit._task is not None
+    commit._task.cancel()
     for waiter in waiters:
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(waiter, 1)
-
-
-async def test_with_two_flushes_a_second_batch_goes_while_the_first_is_in_flight() -> None:
-    flush = Recorder(delay=0.05)
-    commit: GroupCommit[int, int] = GroupCommit(flush, flushes=2)
-    first = asyncio.ensure_future(commit(1))
-    await asyncio.sleep(0.01)  # the first flush is in flight
-    second = asyncio.ensure_future(commit(2))
-    await asyncio.sleep(0.01)
-    assert flush.batches == [[1], [2]]  # not held back until the first is done
-    third = asyncio.ensure_future(commit(3))  # both flushes busy: waits for one of them
-    await asyncio.sleep(0.01)
-    assert flush.batches == [[1], [2]]
-    assert [await first, await second, await third] == [10, 20, 30]
-    assert flush.batches == [[1], [2], [3]]
 
 
 async def test_an_item_added_as_the_last_flush_ends_is_still_written() -> None:
@@ -95,4 +80,4 @@ async def test_an_item_added_as_the_last_flush_ends_is_still_written() -> None:
         assert await asyncio.wait_for(commit(n), 1) == n * 10
         if n % 3 == 0:
             await asyncio.sleep(0)
-    assert not commit._tasks
+    assert commit._task is None or commit._task.done()
