@@ -1,17 +1,26 @@
 """Live events across nodes: what an instance's holder publishes reaches SSE everywhere.
 
-Each node adds a sink to its EventBus that publishes the event on one Redis pub/sub channel,
-and listens on that channel, handing the events of other nodes to its local subscribers
-(`EventBus.fan_out`, which reaches SSE streams only: the webhook outbox was already written
-once, by the holder). A node skips its own messages, so nothing is delivered twice; it
-recognises them by their first bytes, without parsing them.
+Each node adds a sink to its EventBus that publishes the event on one Redis pub/sub channel.
+A node listens on that channel only while it has a use for other nodes' events: a live stream
+(SSE) open on it, or a sync send waiting for its outcome there (the `message_ack` wakes it;
+otherwise it polls the row). It hands those events to its local subscribers
+(`EventBus.fan_out`, which reaches SSE streams and the outcome waiters only: the webhook
+outbox was already written once, by the holder). A node skips its own messages, so nothing is
+delivered twice; it recognises them by their first bytes, without parsing them. A node whose
+interest ended keeps listening for LINGER_S, so a steady trickle of sync sends or reconnecting
+streams does not subscribe and unsubscribe again and again.
 
-A node alone on the channel relays nothing: PUBLISH answers how many subscribers got the
-message, and when that is only this node itself, nobody else listens. It relays again as soon
-as another node appears: a node announces itself (a `hello` message) once subscribed, before
-it serves, and a node that relays nothing still asks Redis how many subscribers the channel
-has (PUBSUB NUMSUB) at most every PROBE_S while it has events (a lost hello costs at most
-that long of another node's live streams).
+Why listen only then: a busy API node that took every event of every instance spent a fifth
+of its CPU on events nobody there wanted, and the holders as much again publishing them
+(`bench/before_after.md`, round 5).
+
+A node with nobody else on the channel relays nothing: PUBLISH answers how many subscribers
+got the message, and when that is none besides this node itself, nobody else listens. It
+relays again as soon as a node starts to listen: that node announces it (a `hello` on a
+second channel, which every node always listens to) once it is subscribed, before the stream
+answers or the send is queued; and a node that relays nothing still asks Redis how many
+subscribers the channel has (PUBSUB NUMSUB) at most every PROBE_S while it has events (a lost
+hello costs at most that long of another node's live events).
 """
 
 from __future__ import annotations
@@ -34,15 +43,25 @@ log = structlog.get_logger(__name__)
 RETRY_S = 1.0
 MAX_PENDING = 10_000  # events held while Redis is slow or down; later ones are dropped
 PROBE_S = 1.0  # while alone: how often to check whether another node subscribed meanwhile
+LINGER_S = 30.0  # a node keeps listening this long after its last use for the events
 STOP_S = 5.0
 
 
 class EventRelay:
-    def __init__(self, redis: Redis, bus: EventBus, node_id: str, prefix: str) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        bus: EventBus,
+        node_id: str,
+        prefix: str,
+        linger_s: float = LINGER_S,
+    ) -> None:
         self.redis = redis
         self.bus = bus
         self.node_id = node_id
         self.channel = f"{prefix}events"
+        self.hello_channel = f"{prefix}events:hello"
+        self.linger_s = linger_s
         self._task: asyncio.Task[None] | None = None
         self.received = 0
         # Events waiting to be relayed, and the task relaying them: one pipelined round trip
@@ -52,7 +71,12 @@ class EventRelay:
         self._flusher: asyncio.Task[None] | None = None
         # orjson keeps the key order: every message of this node starts with these bytes.
         self._own_prefix = orjson.dumps({"node": node_id})[:-1] + b","
-        self._subscribed = False
+        self._pubsub: PubSub | None = None
+        self._subscribed = False  # to the events channel (this node listens to them)
+        self._listening = False  # whether it should be (interest, or within the linger)
+        self._wanted_at = 0.0
+        self._subscribing = asyncio.Lock()
+        self._lingerer: asyncio.Task[None] | None = None
         self.alone = False  # relays until a PUBLISH shows that nobody else listens
         self._probed_at = 0.0
         self._prober: asyncio.Task[None] | None = None
@@ -61,17 +85,57 @@ class EventRelay:
 
     async def start(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)  # subscribed before the node serves
-        self._subscribed = True
+        await pubsub.subscribe(self.hello_channel)  # subscribed before the node serves
+        self._pubsub = pubsub
         self._task = asyncio.create_task(self._listen(pubsub), name="cluster-events")
         self.bus.add_sink(self.publish)
-        await self._hello()
+        self.bus.on_interest(self.want)
+
+    async def want(self) -> None:
+        """This node has a use for other nodes' events (a stream opens, a sync send waits):
+        listen from now on. Returns once subscribed and announced, so the events that follow
+        reach this node (or, when Redis is unreachable, at once: the caller does not fail for
+        it; streams then miss other nodes' events and sync sends poll)."""
+        self._wanted_at = time.monotonic()
+        if self._subscribed or self._stopped:
+            return
+        async with self._subscribing:
+            if self._subscribed or self._pubsub is None:
+                return
+            self._listening = True
+            try:
+                await self._pubsub.subscribe(self.channel)
+            except Exception as exc:
+                log.warning("cluster event channel not subscribed", error=repr(exc))
+                return  # the listener's retry path subscribes it again (`_listening`)
+            self._subscribed = True
+            await self._hello()
+        if self._lingerer is None or self._lingerer.done():
+            self._lingerer = asyncio.create_task(self._linger(), name="cluster-events-linger")
+
+    async def _linger(self) -> None:
+        """Stop listening once the interest is over and LINGER_S has passed since."""
+        while not cancel_requested():
+            idle_for = time.monotonic() - self._wanted_at
+            if self.bus.interested() or idle_for < self.linger_s:
+                # At most a second at a time: a changed `linger_s` applies soon.
+                await asyncio.sleep(min(1.0, max(0.05, self.linger_s - idle_for)))
+                continue
+            async with self._subscribing:
+                if self.bus.interested() or time.monotonic() - self._wanted_at < self.linger_s:
+                    continue
+                self._listening = False
+                self._subscribed = False
+                if self._pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.unsubscribe(self.channel)
+            return
 
     async def _hello(self) -> None:
         """Tell the nodes that relay nothing (being alone) that someone listens now."""
         try:
             await self.redis.publish(
-                self.channel, orjson.dumps({"node": self.node_id, "hello": True})
+                self.hello_channel, orjson.dumps({"node": self.node_id, "hello": True})
             )
         except Exception as exc:  # they find this node at their next probe
             log.warning("cluster hello not published", error=repr(exc))
@@ -81,8 +145,8 @@ class EventRelay:
         # The events of the moment go out; a Redis that does not answer is not waited for.
         pending = [task for task in (self._flusher, self._prober) if task is not None]
         await wait_tasks(pending, STOP_S, "cluster event relay")
-        if self._task is not None:
-            await stop_tasks([self._task], STOP_S, "cluster event listener")
+        listeners = [task for task in (self._task, self._lingerer) if task is not None]
+        await stop_tasks(listeners, STOP_S, "cluster event listener")
         await self.redis.aclose()
 
     async def publish(self, event: Event) -> None:
@@ -202,13 +266,19 @@ class EventRelay:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(RETRY_S)
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                try:
-                    await pubsub.subscribe(self.channel)
-                except Exception as exc:
-                    log.warning("cluster event channel not resubscribed", error=repr(exc))
-                    continue  # listen() returns at once unsubscribed: back to the retry path
-                self._subscribed = True
-                await self._hello()  # others may have gone quiet while this node was away
+                async with self._subscribing:
+                    self._pubsub = pubsub
+                    channels = [self.hello_channel]
+                    if self._listening:
+                        channels.append(self.channel)
+                    try:
+                        await pubsub.subscribe(*channels)
+                    except Exception as exc:
+                        log.warning("cluster event channel not resubscribed", error=repr(exc))
+                        continue  # listen() returns at once unsubscribed: the retry path
+                    if self._listening:
+                        self._subscribed = True
+                        await self._hello()  # others went quiet while this node was away
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -63,6 +63,9 @@ class EventBus:
         self._sinks: list[Sink] = []
         self._subscribers: dict[str, set[asyncio.Queue[Event | None]]] = defaultdict(set)
         self._watchers: list[Callable[[Event], None]] = []
+        # Who wants events from elsewhere (the cluster relay) and what else uses them here.
+        self._interest_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._interest_probes: list[Callable[[], bool]] = []
 
     def add_sink(self, sink: Sink) -> None:
         """A durable consumer (the webhook outbox): awaited before publish returns."""
@@ -79,6 +82,25 @@ class EventBus:
                 log.exception("event sink failed", instance=instance, event_name=event)
         self.fan_out(item)
         return item
+
+    def on_interest(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """`hook` is awaited whenever something here starts to use events (see `want`)."""
+        self._interest_hooks.append(hook)
+
+    def add_interest(self, probe: Callable[[], bool]) -> None:
+        """Another use of events here besides the live subscribers: true while it lasts."""
+        self._interest_probes.append(probe)
+
+    async def want(self) -> None:
+        """Something on this node is about to use events of any instance, wherever they are
+        published (a stream opens; a sync send waits for its `message_ack`). On a cluster
+        the relay listens to the other nodes from then on; it returns once it does."""
+        for hook in self._interest_hooks:
+            await hook()
+
+    def interested(self) -> bool:
+        """Whether anything here uses events now: a live subscriber, or a probe's use."""
+        return bool(self._subscribers) or any(probe() for probe in self._interest_probes)
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """A callback for every event fanned out, local or relayed from another node (must
@@ -112,6 +134,7 @@ class EventBus:
     @asynccontextmanager
     async def subscribe(self, instance: str) -> AsyncIterator[asyncio.Queue[Event | None]]:
         """A queue of the instance's events; `None` means the stream was closed."""
+        await self.want()
         queue: asyncio.Queue[Event | None] = asyncio.Queue(SUBSCRIBER_BUFFER)
         self._subscribers[instance].add(queue)
         try:

@@ -68,6 +68,11 @@ class Outcomes:
             if not future.done():
                 future.set_result(outcome)
 
+    @property
+    def waiting(self) -> bool:
+        """Whether any caller on this node waits for an outcome."""
+        return bool(self._waiters)
+
     def waited_for(self, correlation_id: str) -> bool:
         """Whether a caller on this node waits for this message's outcome (a sync send)."""
         return correlation_id in self._waiters

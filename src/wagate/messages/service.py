@@ -289,6 +289,10 @@ class MessageService:
                 return replay
         if wait and not await self._connected(name):
             raise InstanceNotConnected(f"instance '{name}' is not connected")
+        if wait:
+            # On a cluster the outcome may be recorded by another node: its `message_ack`
+            # wakes the caller here only if this node listens before the message is queued.
+            await self.state.bus.want()
         prepared = await load_media(checked, self.state.settings)
         if idempotency_key is None:
             if not wait:
@@ -379,6 +383,7 @@ class MessageService:
         correlation_id = str(pending.get("correlation_id"))
         if not pending.get("wait"):
             return queued_answer(instance.name, correlation_id)
+        await self.state.bus.want()
         outcome = await self.outcomes.wait(correlation_id, self.state.settings.sync_timeout_s)
         return outcome_answer(outcome, correlation_id)
 

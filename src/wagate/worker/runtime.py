@@ -53,6 +53,7 @@ async def start_messaging(state: AppState) -> Messaging:
     await queue.start()
     outcomes = Outcomes(state.db, state.settings.sync_poll_interval_s)
     state.bus.watch(outcomes.on_event)
+    state.bus.add_interest(lambda: outcomes.waiting)  # the relay listens while callers wait
     service = MessageService(state, queue, outcomes)
     pool = None
     if state.settings.role == "all":
