@@ -41,7 +41,7 @@ async def _send_error(
 
 class RequestLimitsMiddleware:
     """413 for bodies over `max_body_bytes` (declared or streamed), 408 for a body that
-    stalls longer than `body_timeout_s` between chunks."""
+    stalls longer than `body_timeout_s` between chunks (until its last chunk: then nothing)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float) -> None:
         self.app = app
@@ -67,11 +67,16 @@ class RequestLimitsMiddleware:
                     )
                     return
         received = 0
+        body_complete = False
         started = False
         tripped: tuple[int, str, str] | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received, tripped
+            nonlocal received, tripped, body_complete
+            if body_complete:
+                # Past the body, receive() waits for the client to go (a live stream waits
+                # as long as it is open): that is no stalled body.
+                return await receive()
             try:
                 # A deadline on the current task, not wait_for's new task per receive().
                 async with asyncio.timeout(self.body_timeout_s):
@@ -80,6 +85,7 @@ class RequestLimitsMiddleware:
                 tripped = (408, "request_timeout", "the request body came too slowly")
                 raise TooSlow from exc
             if message["type"] == "http.request":
+                body_complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     tripped = (
