@@ -3,18 +3,18 @@
 It parses a JSON body like a text send (pydantic model, same framework) and answers 202 —
 the most any endpoint can do on this machine with this stack. uvicorn runs with the very
 configuration `wagate serve` builds (`wagate.cli.server_config`: the same protocol with its
-request-head deadline, keep-alive and concurrency limits).
+request-head deadline, keep-alive and concurrency limits) and the same server class
+(`wagate.cli.NodeServer`: the heap frozen once started).
 """
 
 from __future__ import annotations
 
 import sys
 
-import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from wagate.cli import server_config
+from wagate.cli import NodeServer, server_config
 from wagate.config import Settings
 
 app = FastAPI()
@@ -33,4 +33,4 @@ async def send_text(instance: str, body: TextSend) -> dict[str, str]:
 
 if __name__ == "__main__":
     settings = Settings(_env_file=None, host="127.0.0.1", port=int(sys.argv[1]))  # type: ignore[call-arg]
-    uvicorn.Server(server_config(app, settings)).run()
+    NodeServer(server_config(app, settings), app).run()
