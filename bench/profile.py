@@ -38,7 +38,7 @@ def main() -> None:
         drain(backend, args)
         return
     query = "?async=true" if args.mode == "async" else ""
-    connections = 16 if args.mode == "async" else 100
+    connections = scenarios.ACCEPT_CONNECTIONS if args.mode == "async" else 100
     api_node = not args.embedded  # as in the benchmark: an API node beside the holder
     with scenarios.backend_gateway(backend, api_node=api_node) as nodes:
         asyncio.run(scenarios.link_instances(nodes.holder.url, 50, latency_ms=200))

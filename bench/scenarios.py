@@ -30,6 +30,11 @@ from bench.harness import (
 )
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Requests in flight for the bare endpoint and the async accept (the same for both). The bare
+# endpoint is CPU-bound from 16 on (16/24/32 connections: 4,323/4,478/4,373 req/s, one
+# machine, one minute); an async accept waits for its commit, so at 16 its node idled a fifth
+# of the time. At 24, p99 stays near 15 ms (bench/before_after.md, round 5).
+ACCEPT_CONNECTIONS = 24
 PREFIX = "b"
 RECIPIENT = "+5511999912345"
 
@@ -175,8 +180,9 @@ def ceiling_server() -> Iterator[Proc]:
 
 
 def ceiling_run(proc: Proc, duration_s: int) -> dict[str, Any]:
-    wrk(proc.url, instances=50, prefix=PREFIX, duration_s=2)  # warm-up
-    return run_wrk_measured(proc, instances=50, prefix=PREFIX, duration_s=duration_s)
+    load = {"instances": 50, "prefix": PREFIX, "connections": ACCEPT_CONNECTIONS}
+    wrk(proc.url, **load, duration_s=2)  # warm-up
+    return run_wrk_measured(proc, **load, duration_s=duration_s)
 
 
 def ceiling_row(runs: list[dict[str, Any]]) -> Row:
@@ -198,7 +204,7 @@ def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
     api_node = backend == "postgres+redis"
     with backend_gateway(backend, api_node=api_node) as nodes:
         asyncio.run(link_instances(nodes.holder.url, instances, latency_ms=200))
-        connections = 100 if mode == "sync" else 16
+        connections = 100 if mode == "sync" else ACCEPT_CONNECTIONS
         load = {"instances": instances, "prefix": PREFIX, "query": query}
         wrk(nodes.api.url, **load, duration_s=2, connections=connections)  # warm-up
         api_before = cpu_seconds(nodes.api.popen.pid)
