@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagate.db import Database, utcnow
 from wagate.engines.base import NotConnectedError
 from wagate.instances import repository
+from wagate.instances.repository import INSTANCES
 from wagate.models import Instance
 
 from .leases import Holder, LeaseStore
@@ -137,9 +138,12 @@ class LeaseOwnership:
             )
             return False
         fields.setdefault("updated_at", utcnow())
+        # A Core statement on the table: the ORM's bulk-update path (session sync, attribute
+        # lookup) cost more than the write itself, twice per connect (bench `scale`).
+        table = INSTANCES
         result: Any = await session.execute(
-            update(Instance)
-            .where(Instance.id == instance_id, Instance.fencing_token == lease.holder.token)
+            update(table)
+            .where(table.c.id == instance_id, table.c.fencing_token == lease.holder.token)
             .values(**fields)
         )
         if result.rowcount == 1:

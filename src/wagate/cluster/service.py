@@ -17,6 +17,7 @@ from sqlalchemy import select
 from wagate.db import utcnow
 from wagate.models import Instance
 from wagate.queue.redis_streams import REDIS_MAX_CONNECTIONS
+from wagate.redis_info import DRIVER_INFO
 
 from .events import EventRelay
 from .runtime import ClusterNode
@@ -73,6 +74,7 @@ def redis_client(url: str, timeout_s: float | None) -> Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s or 5,
         max_connections=REDIS_MAX_CONNECTIONS,
+        driver_info=DRIVER_INFO,
     )
 
 

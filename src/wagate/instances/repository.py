@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
@@ -42,9 +42,12 @@ async def to_resume(session: AsyncSession) -> Sequence[Instance]:
     return (await session.execute(query)).scalars().all()
 
 
+INSTANCES = cast(Table, Instance.__table__)  # Core statements on it skip the ORM's bulk-update path
+
+
 async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) -> None:
     fields.setdefault("updated_at", utcnow())
-    await session.execute(update(Instance).where(Instance.id == instance_id).values(**fields))
+    await session.execute(update(INSTANCES).where(INSTANCES.c.id == instance_id).values(**fields))
 
 
 async def delete_by_id(session: AsyncSession, instance_id: int) -> None:

@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 
 from wagate.metrics import QUEUE_DEPTH
 from wagate.queue.base import Entry
+from wagate.redis_info import DRIVER_INFO
 
 GROUP = "workers"
 # KEYS: the streams; ARGV: how many entries go to each stream, then every pk in that order.
@@ -40,7 +41,10 @@ class RedisStreamsQueue:
         # outgrow redis-py's default of 100 or the 101st instance (and every enqueue) fails with
         # "Too many connections".
         self.redis: aioredis.Redis = aioredis.from_url(
-            url, decode_responses=True, max_connections=REDIS_MAX_CONNECTIONS
+            url,
+            decode_responses=True,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            driver_info=DRIVER_INFO,
         )
         self.prefix = prefix
         self.consumer = consumer
