@@ -44,6 +44,7 @@ RETRY_S = 1.0
 MAX_PENDING = 10_000  # events held while Redis is slow or down; later ones are dropped
 PROBE_S = 1.0  # while alone: how often to check whether another node subscribed meanwhile
 LINGER_S = 30.0  # a node keeps listening this long after its last use for the events
+WANT_TIMEOUT_S = 2.0  # a stream or sync send waits at most this long for the subscription
 STOP_S = 5.0
 
 
@@ -77,6 +78,7 @@ class EventRelay:
         self._wanted_at = 0.0
         self._subscribing = asyncio.Lock()
         self._lingerer: asyncio.Task[None] | None = None
+        self._subscriber: asyncio.Task[None] | None = None
         self.alone = False  # relays until a PUBLISH shows that nobody else listens
         self._probed_at = 0.0
         self._prober: asyncio.Task[None] | None = None
@@ -94,11 +96,20 @@ class EventRelay:
     async def want(self) -> None:
         """This node has a use for other nodes' events (a stream opens, a sync send waits):
         listen from now on. Returns once subscribed and announced, so the events that follow
-        reach this node (or, when Redis is unreachable, at once: the caller does not fail for
-        it; streams then miss other nodes' events and sync sends poll)."""
+        reach this node, or after WANT_TIMEOUT_S when Redis does not answer: the caller does
+        not fail for it (its stream misses other nodes' events until the subscription is
+        made; a sync send polls), and the subscription goes on in the background."""
         self._wanted_at = time.monotonic()
-        if self._subscribed or self._stopped:
+        if self._subscribed or self._stopped or self._pubsub is None:
             return
+        if self._subscriber is None or self._subscriber.done():
+            self._subscriber = asyncio.create_task(
+                self._subscribe(), name="cluster-events-subscribe"
+            )
+        # Waited for, never cancelled: a cancel can be lost inside redis-py (wagate.tasks).
+        await asyncio.wait({self._subscriber}, timeout=WANT_TIMEOUT_S)
+
+    async def _subscribe(self) -> None:
         async with self._subscribing:
             if self._subscribed or self._pubsub is None:
                 return
@@ -145,7 +156,9 @@ class EventRelay:
         # The events of the moment go out; a Redis that does not answer is not waited for.
         pending = [task for task in (self._flusher, self._prober) if task is not None]
         await wait_tasks(pending, STOP_S, "cluster event relay")
-        listeners = [task for task in (self._task, self._lingerer) if task is not None]
+        listeners = [
+            task for task in (self._task, self._lingerer, self._subscriber) if task is not None
+        ]
         await stop_tasks(listeners, STOP_S, "cluster event listener")
         await self.redis.aclose()
 

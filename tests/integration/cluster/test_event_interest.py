@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import linked_instance
-from wagate.cluster.events import EventRelay
+from tests.support.redis_server import RedisServer
+from wagate.cluster.events import WANT_TIMEOUT_S, EventRelay
 
 from .conftest import Node, NodeFactory, eventually
 
@@ -111,3 +114,28 @@ def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return predicate()
 
     return check
+
+
+async def test_a_stream_opens_while_redis_hangs(start_node: NodeFactory, tmp_path: Path) -> None:
+    """Redis hangs: the relay's subscription waits, the stream still answers within
+    WANT_TIMEOUT_S (the subscription goes on in the background)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        node = await start_node(redis_url=server.url)
+        created = await linked_instance(node.http)
+        name = created["name"]
+        assert server.process is not None
+        server.process.send_signal(signal.SIGSTOP)  # Redis hangs: no answer, no error
+        started = time.monotonic()
+        async with (
+            httpx.AsyncClient(base_url=node.url, headers={"X-Api-Key": created["token"]}) as http,
+            http.stream("GET", f"/v1/instances/{name}/events", timeout=30) as stream,
+        ):
+            opened_after = time.monotonic() - started
+            assert stream.status_code == 200
+            assert opened_after < WANT_TIMEOUT_S + 1.0, opened_after
+    finally:
+        if server.process is not None:
+            server.process.send_signal(signal.SIGCONT)
+        server.stop(kill=True)
