@@ -32,5 +32,5 @@ async def send_text(instance: str, body: TextSend) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    settings = Settings(_env_file=None, host="127.0.0.1", port=int(sys.argv[1]))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, host="127.0.0.1", port=int(sys.argv[1]))
     NodeServer(server_config(app, settings), app).run()

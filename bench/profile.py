@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import subprocess
 import time
+from typing import Any
 
 from bench import scenarios
 from bench.harness import VENV_BIN, wrk
@@ -42,7 +43,7 @@ def main() -> None:
     api_node = not args.embedded  # as in the benchmark: an API node beside the holder
     with scenarios.backend_gateway(backend, api_node=api_node) as nodes:
         asyncio.run(scenarios.link_instances(nodes.holder.url, 50, latency_ms=200))
-        load = {"instances": 50, "prefix": scenarios.PREFIX, "query": query}
+        load: dict[str, Any] = {"instances": 50, "prefix": scenarios.PREFIX, "query": query}
         wrk(nodes.api.url, **load, duration_s=2, connections=connections)  # warm-up
         spy = record((nodes.holder if args.holder else nodes.api).popen.pid, args)
         time.sleep(0.5)

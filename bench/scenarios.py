@@ -180,7 +180,7 @@ def ceiling_server() -> Iterator[Proc]:
 
 
 def ceiling_run(proc: Proc, duration_s: int) -> dict[str, Any]:
-    load = {"instances": 50, "prefix": PREFIX, "connections": ACCEPT_CONNECTIONS}
+    load: dict[str, Any] = {"instances": 50, "prefix": PREFIX, "connections": ACCEPT_CONNECTIONS}
     wrk(proc.url, **load, duration_s=2)  # warm-up
     return run_wrk_measured(proc, **load, duration_s=duration_s)
 
@@ -205,7 +205,7 @@ def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
     with backend_gateway(backend, api_node=api_node) as nodes:
         asyncio.run(link_instances(nodes.holder.url, instances, latency_ms=200))
         connections = 100 if mode == "sync" else ACCEPT_CONNECTIONS
-        load = {"instances": instances, "prefix": PREFIX, "query": query}
+        load: dict[str, Any] = {"instances": instances, "prefix": PREFIX, "query": query}
         wrk(nodes.api.url, **load, duration_s=2, connections=connections)  # warm-up
         api_before = cpu_seconds(nodes.api.popen.pid)
         figures = run_wrk_measured(

@@ -72,7 +72,7 @@ async def pending(db: Database) -> int:
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=args.database_url,
         webhook_url=None,
         webhook_poll_interval_s=0.2,
