@@ -114,6 +114,10 @@ class EventRelay:
             if self._subscribed or self._pubsub is None:
                 return
             self._listening = True
+            # Started first: it also ends a subscription that the listener's retry path
+            # makes later, after this attempt failed.
+            if self._lingerer is None or self._lingerer.done():
+                self._lingerer = asyncio.create_task(self._linger(), name="cluster-events-linger")
             try:
                 await self._pubsub.subscribe(self.channel)
             except Exception as exc:
@@ -121,8 +125,6 @@ class EventRelay:
                 return  # the listener's retry path subscribes it again (`_listening`)
             self._subscribed = True
             await self._hello()
-        if self._lingerer is None or self._lingerer.done():
-            self._lingerer = asyncio.create_task(self._linger(), name="cluster-events-linger")
 
     async def _linger(self) -> None:
         """Stop listening once the interest is over and LINGER_S has passed since."""

@@ -86,7 +86,7 @@ class ClientManager:
         self._slots: dict[str, Slot] = {}
         # A slot is made once per name (its row read, its lease claimed); other names' slots
         # are made meanwhile. One lock for all names made a node that takes 1,000 instances
-        # at start read their rows one after another (~80 connected per second, bench `scale`).
+        # at start read their rows one after another.
         self._making = KeyedLocks()
         self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
         self._message_hooks: list[MessageHook] = []
