@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagate.db import Database, utcnow
 from wagate.engines.base import NotConnectedError
 from wagate.instances import repository
-from wagate.instances.repository import INSTANCES
 from wagate.models import Instance
 
 from .leases import Holder, LeaseStore
@@ -140,7 +139,7 @@ class LeaseOwnership:
         fields.setdefault("updated_at", utcnow())
         # A Core statement on the table: the ORM's bulk-update path (session sync, attribute
         # lookup) cost more than the write itself, twice per connect (bench `scale`).
-        table = INSTANCES
+        table = repository.INSTANCES
         result: Any = await session.execute(
             update(table)
             .where(table.c.id == instance_id, table.c.fencing_token == lease.holder.token)

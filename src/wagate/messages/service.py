@@ -287,9 +287,9 @@ class MessageService:
             replay = await self._replay(instance, idempotency_key, checked.request_hash)
             if replay is not None:
                 return replay
-        if wait and not await self._connected(name):
-            raise InstanceNotConnected(f"instance '{name}' is not connected")
         if wait:
+            if not await self._connected(name):
+                raise InstanceNotConnected(f"instance '{name}' is not connected")
             # On a cluster the outcome may be recorded by another node: its `message_ack`
             # wakes the caller here only if this node listens before the message is queued.
             await self.state.bus.want()
