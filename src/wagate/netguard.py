@@ -28,6 +28,12 @@ _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _NAT64_LOCAL_96 = ipaddress.IPv6Network("64:ff9b:1::/96")
 # IPv4-compatible addresses (deprecated, still routed by some stacks as IPv4).
 _COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Not for the public internet, yet counted as global by some Python versions' tables: IETF
+# protocol assignments (192.0.0.8, the dummy address, among them) and IPv6 site-local.
+_LOCAL: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.IPv4Network("192.0.0.0/24"),
+    ipaddress.IPv6Network("fec0::/10"),
+)
 
 
 class Refused(Exception):
@@ -85,7 +91,9 @@ def is_public(address: str) -> bool:
 
 
 def _public_ip(ip: IPAddress) -> bool:
-    return ip.is_global and not ip.is_multicast
+    if ip.is_multicast or not ip.is_global:
+        return False
+    return not any(ip.version == net.version and ip in net for net in _LOCAL)
 
 
 def _literal(host: str) -> str | None:
