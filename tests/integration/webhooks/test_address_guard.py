@@ -28,14 +28,24 @@ from tests.integration.webhooks.conftest import (
     wait_until,
 )
 from wagate import netguard
+from wagate.config import Settings
 from wagate.instances import repository as instances
 
 SECRET_PAGE = b"<h1>internal admin</h1> db_password=hunter2 \x1b[31m\r\nroot:x:0:0" + b"x" * 500
 
 
+# The tests' make_settings allows private webhook URLs (their receivers are on loopback):
+# here the setting is what a deployment gets when it sets nothing.
+DEFAULT_ALLOW = Settings.model_fields["allow_private_webhook_urls"].default
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {**FAST, "allow_private_webhook_urls": False}
+    return {**FAST, "allow_private_webhook_urls": DEFAULT_ALLOW}
+
+
+def test_private_webhook_urls_are_refused_by_default() -> None:
+    assert DEFAULT_ALLOW is False
 
 
 class Listener:
