@@ -76,6 +76,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         database_url=args.database_url,
         webhook_url=None,
         webhook_poll_interval_s=0.2,
+        allow_private_webhook_urls=True,  # the receiver listens on 127.0.0.1
     )
     db = Database(args.database_url)
     async with db.transaction() as session:

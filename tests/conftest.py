@@ -156,6 +156,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "reconnect_max_delay_s": 0.5,
         "sse_keepalive_s": 1.0,
         "log_level": "warning",
+        # The tests' webhook receivers listen on 127.0.0.1, which the address guard refuses
+        # by default (tests/integration/webhooks/test_address_guard.py checks that).
+        "allow_private_webhook_urls": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

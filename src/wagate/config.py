@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     sync_timeout_s: float = 30.0
     max_media_bytes: int = 64 * 1024 * 1024
     allow_private_media_urls: bool = False
+    # Instance webhooks (an instance token sets them) are posted only to public addresses
+    # unless the operator allows private ones; the global WAGATE_WEBHOOK_URL is always trusted.
+    allow_private_webhook_urls: bool = False
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_events: str | None = None

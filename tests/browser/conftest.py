@@ -80,6 +80,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         "WAGATE_SIMULATOR_RECEIPT_DELAY_MS": "150",
         "WAGATE_SSE_KEEPALIVE_S": "2",
         "WAGATE_WEBHOOK_TIMEOUT_S": "3",
+        # The page sets a webhook to the test's receiver on 127.0.0.1.
+        "WAGATE_ALLOW_PRIVATE_WEBHOOK_URLS": "true",
         "WAGATE_LOG_LEVEL": "warning",
     }
     for key in ("WAGATE_REDIS_URL", "WAGATE_WEBHOOK_URL"):

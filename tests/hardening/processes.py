@@ -32,6 +32,8 @@ def serve_env(database_url: str, data_dir: Path, **overrides: Any) -> dict[str, 
         "RECONNECT_BASE_DELAY_S": 0.05,
         "RECONNECT_MAX_DELAY_S": 0.5,
         "LOG_LEVEL": "info",
+        # The webhook receivers of these tests listen on 127.0.0.1.
+        "ALLOW_PRIVATE_WEBHOOK_URLS": "true",
     }
     values.update({k.upper(): v for k, v in overrides.items()})
     env.update({f"WAGATE_{k}": str(v) for k, v in values.items() if v is not None})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from wagate.errors import ValidationFailed
-from wagate.messages.media import _is_public, decode_base64, sniff
+from wagate.messages.media import decode_base64, sniff
 from wagate.messages.prepare import check, vcard
+from wagate.netguard import is_public
 from wagate.queue.retry import decide
 
 
@@ -68,9 +69,9 @@ def test_address_classes() -> None:
         "fd00::1",
         "224.0.0.1",
     ):
-        assert not _is_public(private), private
+        assert not is_public(private), private
     for public in ("8.8.8.8", "2606:4700::1111"):
-        assert _is_public(public)
+        assert is_public(public)
 
 
 def test_base64_and_sniff() -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import segno
 from sqlalchemy.exc import IntegrityError
 
+from wagate import netguard
 from wagate.auth.tokens import INSTANCE_PREFIX, hash_token, new_token
+from wagate.config import Settings
 from wagate.db import utcnow
 from wagate.engines.base import EngineFailure, NotConnectedError, NotPairingError
 from wagate.engines.status import Status
@@ -58,6 +60,17 @@ def webhook_to_dict(webhook: WebhookIn) -> dict[str, Any]:
     return {"url": str(webhook.url), "events": webhook.events, "secret": webhook.secret}
 
 
+async def check_webhook_url(settings: Settings, url: str, field: str) -> None:
+    """An instance webhook is the caller's URL: one that points at a loopback, private,
+    link-local or metadata address is refused here (and again at every post)."""
+    if settings.allow_private_webhook_urls:
+        return
+    try:
+        await netguard.check_url(url, allow_private=False)
+    except netguard.Refused as exc:
+        raise ValidationFailed.field(field, str(exc)) from exc
+
+
 def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None) -> dict[str, Any]:
     values = InstanceSettings(**(current or {})).model_dump()
     if patch is not None:
@@ -74,6 +87,8 @@ async def load(state: AppState, name: str) -> Instance:
 
 
 async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
+    if body.webhook is not None:
+        await check_webhook_url(state.settings, str(body.webhook.url), "webhook.url")
     token = new_token(INSTANCE_PREFIX)
     row = Instance(
         name=body.name,

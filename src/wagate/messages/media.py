@@ -1,8 +1,8 @@
 """Media of a send: read it (URL, base64 or upload) within the size limit, then check what it is.
 
-URLs are fetched with an SSRF guard: every address the host resolves to must be public unless
-WAGATE_ALLOW_PRIVATE_MEDIA_URLS is set, the connection goes to the address that was checked
-(no second DNS answer can swap it), and each redirect is checked again.
+URLs are fetched through the address guard (wagate/netguard.py): every address the host resolves
+to must be public unless WAGATE_ALLOW_PRIVATE_MEDIA_URLS is set, the connection goes to the
+address that was checked (no second DNS answer can swap it), and each redirect is checked again.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import binascii
 import io
-import ipaddress
-import socket
 from collections.abc import AsyncIterator
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import filetype
 import httpx
 
+from wagate import netguard
 from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
 from wagate.errors import PayloadTooLarge, ValidationFailed
@@ -74,45 +73,6 @@ def decode_base64(text: str, limit: int) -> bytes:
 # --- URLs ----------------------------------------------------------------------------------
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ValidationFailed.field("media.url", f"the host does not resolve: {exc}") from exc
-    return [str(info[4][0]) for info in infos]
-
-
-async def _checked_target(url: str, allow_private: bool) -> tuple[str, str, str | None]:
-    """(URL to connect to, Host header, TLS server name) after the SSRF check."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed.field("media.url", "only http and https URLs are accepted")
-    host = parts.hostname
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise ValidationFailed.field("media.url", "the URL has a bad port") from exc
-    addresses = await _resolve(host, port)
-    if not allow_private and not all(_is_public(a) for a in addresses):
-        raise ValidationFailed.field(
-            "media.url",
-            "the URL resolves to a loopback, private, link-local or metadata address",
-        )
-    pinned = addresses[0]
-    netloc_host = f"[{pinned}]" if ":" in pinned else pinned
-    target = urlunsplit((parts.scheme, f"{netloc_host}:{port}", parts.path or "/", parts.query, ""))
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    return target, host_header, host if parts.scheme == "https" else None
-
-
 async def download(
     url: str,
     settings: Settings,
@@ -131,10 +91,14 @@ async def download(
     try:
         async with asyncio.timeout(timeout_s):
             for _ in range(MAX_REDIRECTS + 1):
-                target, host, sni = await _checked_target(url, settings.allow_private_media_urls)
+                try:
+                    target = await netguard.checked_target(url, settings.allow_private_media_urls)
+                except netguard.Refused as exc:
+                    raise ValidationFailed.field("media.url", str(exc)) from exc
+                sni = target.server_name
                 extensions = {"sni_hostname": sni} if sni else {}
                 request = http.build_request(
-                    "GET", target, headers={"Host": host}, extensions=extensions
+                    "GET", target.url, headers={"Host": target.host_header}, extensions=extensions
                 )
                 response = await http.send(request, stream=True)
                 try:

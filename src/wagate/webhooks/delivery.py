@@ -71,7 +71,11 @@ class DeliveryWorker:
         # A held row waits at most BACKLOG_ROUNDS timeouts in its lane, then one more to post:
         # the lease outlasts that, so no other node takes a row this one still holds.
         self.lease = timedelta(seconds=(BACKLOG_ROUNDS + 1) * self.timeout + 30)
-        self.sender = Sender(settings.webhook_timeout_s, settings.webhook_max_in_flight)
+        self.sender = Sender(
+            settings.webhook_timeout_s,
+            settings.webhook_max_in_flight,
+            allow_private=settings.allow_private_webhook_urls,
+        )
         self._lanes: dict[str, Lane] = {}
         self._held = 0
         self._posting: dict[asyncio.Task[None], Claimed] = {}
@@ -349,6 +353,7 @@ class DeliveryWorker:
                     status=status.value,
                     attempts=count,
                     error=attempt.error,
+                    detail=attempt.detail,
                 )
             outcomes.append(
                 {

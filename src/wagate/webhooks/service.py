@@ -8,6 +8,7 @@ from wagate.auth.dependencies import Principal
 from wagate.errors import Conflict, NotFound
 from wagate.instances import repository as instances
 from wagate.instances.schemas import WebhookIn, WebhookOut, webhook_out
+from wagate.instances.service import check_webhook_url
 from wagate.models import Instance, WebhookDelivery
 from wagate.state import AppState
 from wagate.webhooks import repository
@@ -37,6 +38,7 @@ async def get_webhook(state: AppState, name: str) -> WebhookOut:
 async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut:
     """Replace the webhook. `secret` left out keeps the current secret; `null` removes it.
     Deliveries still pending follow the webhook to its new URL."""
+    await check_webhook_url(state.settings, str(body.url), "url")
     async with state.db.transaction() as session:
         row = await instances.get_by_name(session, name)
         if row is None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tests.conftest import create_instance, linked_instance
 from tests.integration.messaging.conftest import MediaServer, b64, png_bytes
+from wagate import netguard
 from wagate.messages import media as media_io
 
 
@@ -141,7 +142,7 @@ async def test_redirect_to_private_is_checked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Pretend 127.0.0.1 is public so the first hop passes; the redirect target must not.
-    monkeypatch.setattr(media_io, "_is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(netguard, "is_public", lambda address: address == "127.0.0.1")
     name = (await linked_instance(client))["name"]
     port = media_server.url.rsplit(":", 1)[1]
     good = media_server.serve("/ok.png", png_bytes())
