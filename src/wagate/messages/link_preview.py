@@ -28,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL is not part of it
+# Longer is not a link anyone shares (browsers and WhatsApp itself stop far below 64k); a text
+# of one 65k-character "URL" gets no preview rather than a fetch of it.
+MAX_URL_CHARS = 2048
 HTML_LIMIT = 512 * 1024
 IMAGE_LIMIT = 4 * 1024 * 1024
 PAGE_TIMEOUT_S = 5.0
@@ -69,12 +72,20 @@ def first_url(text: str) -> str | None:
     if match is None:
         return None
     url = match.group(0)
-    while url and url[-1] in TRAILING:
-        # Keep a closing parenthesis that closes one inside the URL (wikipedia links).
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break
-        url = url[:-1]
-    return url if len(url) > len("https://") else None
+    # One pass from the end, with the parentheses counted once: a per-character slice and
+    # recount was quadratic (seconds of event loop for a text of 65k closing brackets).
+    opens, closes = url.count("("), url.count(")")
+    end = len(url)
+    while end and url[end - 1] in TRAILING:
+        if url[end - 1] == ")":
+            # Keep a closing parenthesis that closes one inside the URL (wikipedia links).
+            if opens >= closes:
+                break
+            closes -= 1
+        end -= 1
+    if not len("https://") < end <= MAX_URL_CHARS:
+        return None
+    return url[:end]
 
 
 class _Meta(HTMLParser):
