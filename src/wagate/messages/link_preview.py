@@ -22,7 +22,7 @@ import structlog
 
 from wagate.config import Settings
 from wagate.errors import ApiError
-from wagate.messages.media import download
+from wagate.messages.media import JPEG_MAX_PIXELS, check_pixels, download
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,6 @@ PAGE_TIMEOUT_S = 5.0
 IMAGE_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 8.0  # what a preview may add to a send, at most
 THUMBNAIL_SIDE = 300
-MAX_PIXELS = 40_000_000  # a bigger picture is not decoded (decompression bombs)
 TITLE_CHARS, DESCRIPTION_CHARS = 300, 1000
 YOUTUBE = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/|youtu\.be/)", re.IGNORECASE)
 
@@ -141,13 +140,15 @@ def parse_html(html: str) -> tuple[str, str, str | None]:
     return " ".join(title.split()), " ".join(description.split()), image
 
 
-def make_thumbnail(data: bytes) -> tuple[bytes, int, int]:
-    """A small JPEG of an image: (bytes, width, height). Raises on what is not an image."""
+def make_thumbnail(data: bytes, max_pixels: int) -> tuple[bytes, int, int]:
+    """A small JPEG of an image: (bytes, width, height). Raises on what is not an image, and
+    on one whose header says it has more than `max_pixels` (a decompression bomb)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"the image is too large ({image.width}x{image.height})")
+        if image.format == "JPEG":  # decoded at a reduced scale (draft, below)
+            max_pixels = max(max_pixels, JPEG_MAX_PIXELS)
+        check_pixels(image, max_pixels, "link_preview.image")
         image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # JPEG: decode at a reduced scale
         picture = image.convert("RGB")
         picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
@@ -184,7 +185,9 @@ async def _fetch(text: str, settings: Settings) -> LinkPreview | None:
         data, _ = await download(
             urljoin(url, image), settings, limit=IMAGE_LIMIT, timeout_s=IMAGE_TIMEOUT_S
         )
-        jpeg, width, height = await asyncio.to_thread(make_thumbnail, data)
+        jpeg, width, height = await asyncio.to_thread(
+            make_thumbnail, data, settings.max_image_pixels
+        )
     except Exception as exc:  # the preview goes without its picture
         log.info("link preview: no thumbnail", reason=_reason(exc))
         return preview
