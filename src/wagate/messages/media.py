@@ -217,6 +217,7 @@ def _to_webp_sticker(data: bytes, max_pixels: int, field: str) -> bytes:
 
     with Image.open(io.BytesIO(data)) as image:
         check_pixels(image, max_pixels, field)  # before `convert` decodes it
+        image.draft("RGB", (STICKER_SIDE, STICKER_SIDE))  # a JPEG: decoded at a reduced scale
         picture = image.convert("RGBA")
         picture.thumbnail((STICKER_SIDE, STICKER_SIDE))
         canvas = Image.new("RGBA", (STICKER_SIDE, STICKER_SIDE), (0, 0, 0, 0))

@@ -151,6 +151,7 @@ async def test_image_bombs_are_refused_before_decoding(
     # Within the limits: a sticker is converted, an image and a large JPEG photo go.
     for kind, data in (
         ("sticker", png_bytes((600, 300))),
+        ("sticker", one_colour((3000, 2000), "JPEG")),
         ("image", one_colour((4096, 4096))),
         ("image", one_colour((9000, 6000), "JPEG")),  # decoded at 1/8 for its thumbnail
     ):
