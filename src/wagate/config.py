@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     role: Literal["all", "api"] = "all"
     sync_timeout_s: float = 30.0
     max_media_bytes: int = 64 * 1024 * 1024
+    # The media one batch may read in all (URLs fetched and base64 decoded): without it one
+    # small request pulls 1,000 x max_media_bytes into memory and the database. Unset: 4 x
+    # max_media_bytes (see `batch_media_limit`).
+    max_batch_media_bytes: int | None = None
+    # Width x height (x frames for an animated webp sticker) of an image that is decoded: a
+    # sticker the gateway converts, a link-preview thumbnail, the thumbnail the engine makes of
+    # an image. Read from the header before decoding: a few hundred kB of PNG can say
+    # 12000 x 12000 and take gigabytes to decode.
+    max_image_pixels: int = 4096 * 4096
     allow_private_media_urls: bool = False
     # Instance webhooks (an instance token sets them) are posted only to public addresses
     # unless the operator allows private ones; the global WAGATE_WEBHOOK_URL is always trusted.
@@ -140,6 +149,12 @@ class Settings(BaseSettings):
             return self.max_request_bytes
         # base64 grows media by 4/3; leave room for the JSON around it.
         return self.max_media_bytes * 4 // 3 + 1024 * 1024
+
+    @property
+    def batch_media_limit(self) -> int:
+        if self.max_batch_media_bytes is not None:
+            return self.max_batch_media_bytes
+        return self.max_media_bytes * 4
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
@@ -96,8 +99,62 @@ async def received_media(
         media = await repository.received_media(session, row.id, message_id)
     if media is None:
         raise NotFound(f"no media kept for message '{message_id}' (unknown or expired)")
-    headers = {}
-    if media.filename:
-        safe = media.filename.replace('"', "").replace("\r", "").replace("\n", "")
-        headers["Content-Disposition"] = f'inline; filename="{safe}"'
-    return Response(media.data, media_type=media.mimetype, headers=headers)
+    return Response(media.data, headers=media_headers(media.mimetype, media.filename))
+
+
+# Shown in the browser (the dashboard previews them): types that run no script. Everything
+# else, SVG and HTML first, is a download: a contact's file must not run on the dashboard's
+# origin.
+INLINE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "audio/ogg",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/amr",
+        "audio/opus",
+        "audio/wav",
+        "audio/webm",
+        "video/mp4",
+        "video/3gpp",
+        "video/webm",
+        "video/quicktime",
+    }
+)
+MIMETYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def media_headers(mimetype: str, filename: str | None) -> dict[str, str]:
+    """The headers of received media: the sender chose both the type and the name."""
+    kind = mimetype.split(";", 1)[0].strip().lower()
+    if not MIMETYPE.fullmatch(kind):
+        kind = "application/octet-stream"  # a type no header can carry as sent
+    disposition = "inline" if kind in INLINE_TYPES else "attachment"
+    if filename:
+        disposition += "; " + content_disposition_filename(filename)
+    return {
+        "Content-Type": kind,
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+
+
+def content_disposition_filename(filename: str) -> str:
+    """RFC 6266 parameters for a name in any script: an ASCII `filename` for old clients and
+    `filename*` (RFC 5987, UTF-8) with the name itself. Headers are Latin-1: a Cyrillic, CJK or
+    emoji name written as is cannot be sent at all."""
+    # Strip accents where that keeps the letter (é -> e); any other non-ASCII becomes "_".
+    decomposed = unicodedata.normalize("NFKD", filename)
+    ascii_name = "".join(
+        c if " " <= c <= "~" and c not in '"\\/' else "_"
+        for c in decomposed
+        if not unicodedata.combining(c)
+    )
+    ascii_name = ascii_name.strip(" .") or "file"
+    encoded = quote(filename.replace("/", "_").replace("\\", "_"), safe="")
+    return f"filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"

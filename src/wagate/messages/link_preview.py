@@ -22,19 +22,21 @@ import structlog
 
 from wagate.config import Settings
 from wagate.errors import ApiError
-from wagate.messages.media import download
+from wagate.messages.media import JPEG_MAX_PIXELS, check_pixels, download
 
 log = structlog.get_logger(__name__)
 
 URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL is not part of it
+# Longer is not a link anyone shares (browsers and WhatsApp itself stop far below 64k); a text
+# of one 65k-character "URL" gets no preview rather than a fetch of it.
+MAX_URL_CHARS = 2048
 HTML_LIMIT = 512 * 1024
 IMAGE_LIMIT = 4 * 1024 * 1024
 PAGE_TIMEOUT_S = 5.0
 IMAGE_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 8.0  # what a preview may add to a send, at most
 THUMBNAIL_SIDE = 300
-MAX_PIXELS = 40_000_000  # a bigger picture is not decoded (decompression bombs)
 TITLE_CHARS, DESCRIPTION_CHARS = 300, 1000
 YOUTUBE = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/|youtu\.be/)", re.IGNORECASE)
 
@@ -69,12 +71,20 @@ def first_url(text: str) -> str | None:
     if match is None:
         return None
     url = match.group(0)
-    while url and url[-1] in TRAILING:
-        # Keep a closing parenthesis that closes one inside the URL (wikipedia links).
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break
-        url = url[:-1]
-    return url if len(url) > len("https://") else None
+    # One pass from the end, with the parentheses counted once: a per-character slice and
+    # recount was quadratic (seconds of event loop for a text of 65k closing brackets).
+    opens, closes = url.count("("), url.count(")")
+    end = len(url)
+    while end and url[end - 1] in TRAILING:
+        if url[end - 1] == ")":
+            # Keep a closing parenthesis that closes one inside the URL (wikipedia links).
+            if opens >= closes:
+                break
+            closes -= 1
+        end -= 1
+    if not len("https://") < end <= MAX_URL_CHARS:
+        return None
+    return url[:end]
 
 
 class _Meta(HTMLParser):
@@ -130,13 +140,15 @@ def parse_html(html: str) -> tuple[str, str, str | None]:
     return " ".join(title.split()), " ".join(description.split()), image
 
 
-def make_thumbnail(data: bytes) -> tuple[bytes, int, int]:
-    """A small JPEG of an image: (bytes, width, height). Raises on what is not an image."""
+def make_thumbnail(data: bytes, max_pixels: int) -> tuple[bytes, int, int]:
+    """A small JPEG of an image: (bytes, width, height). Raises on what is not an image, and
+    on one whose header says it has more than `max_pixels` (a decompression bomb)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"the image is too large ({image.width}x{image.height})")
+        if image.format == "JPEG":  # decoded at a reduced scale (draft, below)
+            max_pixels = max(max_pixels, JPEG_MAX_PIXELS)
+        check_pixels(image, max_pixels, "link_preview.image")
         image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # JPEG: decode at a reduced scale
         picture = image.convert("RGB")
         picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
@@ -173,7 +185,9 @@ async def _fetch(text: str, settings: Settings) -> LinkPreview | None:
         data, _ = await download(
             urljoin(url, image), settings, limit=IMAGE_LIMIT, timeout_s=IMAGE_TIMEOUT_S
         )
-        jpeg, width, height = await asyncio.to_thread(make_thumbnail, data)
+        jpeg, width, height = await asyncio.to_thread(
+            make_thumbnail, data, settings.max_image_pixels
+        )
     except Exception as exc:  # the preview goes without its picture
         log.info("link preview: no thumbnail", reason=_reason(exc))
         return preview

@@ -11,6 +11,7 @@ import asyncio
 import binascii
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import filetype
@@ -19,7 +20,7 @@ import httpx
 from wagate import netguard
 from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
-from wagate.errors import PayloadTooLarge, ValidationFailed
+from wagate.errors import ApiError, PayloadTooLarge, ValidationFailed
 from wagate.messages.schemas import MediaIn
 
 MAX_REDIRECTS = 5
@@ -139,10 +140,48 @@ def _accepted(kind: str, mimetype: str) -> bool:
     return any(mimetype.startswith(prefix) for prefix in ACCEPTED[kind])
 
 
-def _to_webp_sticker(data: bytes) -> bytes:
+# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when only a thumbnail is wanted (Pillow's
+# draft mode, which the engine's thumbnail uses too), so a phone photo of 50 or 85 megapixels
+# costs what one of a few megapixels does; up to Pillow's own bomb threshold it may pass.
+JPEG_MAX_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS, as a constant: no Pillow import here
+
+
+def check_pixels(image: Any, max_pixels: int, field: str, frames: int = 1) -> None:
+    """Refuse (422) an opened, not yet decoded image whose header says it is too big."""
+    width, height = image.size
+    if width * height * frames > max_pixels:
+        shape = f"{width}x{height}" + (f" x {frames} frames" if frames > 1 else "")
+        raise ValidationFailed.field(
+            field, f"the image is too large to decode ({shape}; at most {max_pixels} pixels)"
+        )
+
+
+def _check_image(data: bytes, kind: str, max_pixels: int, field: str) -> None:
+    """Read only the header of an image the engine will decode (its thumbnail of an image,
+    every frame of a webp sticker) and refuse one too big for that."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            animated_webp = kind == "sticker" and image.format == "WEBP"
+            frames = int(getattr(image, "n_frames", 1)) if animated_webp else 1
+            if kind == "image" and image.format == "JPEG":
+                max_pixels = max(max_pixels, JPEG_MAX_PIXELS)
+            check_pixels(image, max_pixels, field, frames)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValidationFailed.field(field, f"the image is too large to decode: {exc}") from exc
+    except ApiError:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for a broken header
+        raise ValidationFailed.field(field, f"the image cannot be read: {exc}") from exc
+
+
+def _to_webp_sticker(data: bytes, max_pixels: int, field: str) -> bytes:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
+        check_pixels(image, max_pixels, field)  # before `convert` decodes it
+        image.draft("RGB", (STICKER_SIDE, STICKER_SIDE))  # a JPEG: decoded at a reduced scale
         picture = image.convert("RGBA")
         picture.thumbnail((STICKER_SIDE, STICKER_SIDE))
         canvas = Image.new("RGBA", (STICKER_SIDE, STICKER_SIDE), (0, 0, 0, 0))
@@ -155,7 +194,13 @@ def _to_webp_sticker(data: bytes) -> bytes:
 
 
 async def finish(
-    kind: str, data: bytes, declared: str | None, filename: str | None, field: str
+    kind: str,
+    data: bytes,
+    declared: str | None,
+    filename: str | None,
+    field: str,
+    *,
+    max_pixels: int,
 ) -> OutgoingMedia:
     """Check the bytes against the kind (and a declared type); convert stickers to webp."""
     sniffed = sniff(data)
@@ -172,9 +217,13 @@ async def finish(
         raise ValidationFailed.field(
             "media.mimetype", f"declared {declared} but the bytes are {sniffed}"
         )
+    if kind in ("image", "sticker"):
+        await asyncio.to_thread(_check_image, data, kind, max_pixels, field)
     if kind == "sticker" and sniffed != "image/webp":
         try:
-            data = await asyncio.to_thread(_to_webp_sticker, data)
+            data = await asyncio.to_thread(_to_webp_sticker, data, max_pixels, field)
+        except ApiError:
+            raise
         except Exception as exc:  # Pillow raises many kinds for a broken image
             raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc
         sniffed = "image/webp"
@@ -182,13 +231,18 @@ async def finish(
 
 
 async def load(
-    kind: str, media: MediaIn, settings: Settings, filename: str | None
-) -> OutgoingMedia:
+    kind: str, media: MediaIn, settings: Settings, filename: str | None, *, limit: int
+) -> tuple[OutgoingMedia, int]:
+    """The media of a send and how many bytes were read for it (at most `limit`)."""
+    max_pixels = settings.max_image_pixels
     if media.base64 is not None:
-        data = decode_base64(media.base64, settings.max_media_bytes)
-        return await finish(kind, data, media.mimetype, filename, "media.base64")
+        data = decode_base64(media.base64, limit)
+        read = len(data)
+        return await finish(
+            kind, data, media.mimetype, filename, "media.base64", max_pixels=max_pixels
+        ), read
     assert media.url is not None
-    data, content_type = await download(media.url, settings)
+    data, content_type = await download(media.url, settings, limit=limit)
     if not data:
         raise ValidationFailed.field("media.url", "the URL gave an empty body")
     declared = media.mimetype
@@ -196,4 +250,5 @@ async def load(
         declared = content_type
     if filename is None and kind == "document":
         filename = urlsplit(media.url).path.rsplit("/", 1)[-1] or None
-    return await finish(kind, data, declared, filename, "media.url")
+    read = len(data)
+    return await finish(kind, data, declared, filename, "media.url", max_pixels=max_pixels), read

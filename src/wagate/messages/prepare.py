@@ -57,6 +57,7 @@ class Prepared:
     to_jid: str
     body: dict[str, Any]
     media: OutgoingMedia | None
+    read: int = 0  # bytes of media read (uploaded, decoded or fetched) to make `media`
 
 
 def vcard(name: str, phone: str, organization: str | None, email: str | None) -> str:
@@ -137,21 +138,32 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
     return Checked(kind, model, to, jid, body, upload)
 
 
-async def load_media(checked: Checked, settings: Settings) -> Prepared:
-    """Fetch or decode the media of a checked send (the slow part: after the cheap checks)."""
+async def load_media(checked: Checked, settings: Settings, limit: int | None = None) -> Prepared:
+    """Fetch or decode the media of a checked send (the slow part: after the cheap checks),
+    reading at most `limit` bytes (default: the media limit)."""
+    limit = settings.max_media_bytes if limit is None else limit
     loaded: OutgoingMedia | None = None
+    read = 0
     if checked.kind in MEDIA_KINDS:
         filename = checked.body.get("filename")
         if checked.upload is not None:
             upload = checked.upload
-            if len(upload.data) > settings.max_media_bytes:
-                raise media_io.too_large(settings.max_media_bytes)
+            if len(upload.data) > limit:
+                raise media_io.too_large(limit)
             if not upload.data:
                 raise ValidationFailed.field("file", "the file is empty")
             loaded = await media_io.finish(
-                checked.kind, upload.data, upload.mimetype, filename or upload.filename, "file"
+                checked.kind,
+                upload.data,
+                upload.mimetype,
+                filename or upload.filename,
+                "file",
+                max_pixels=settings.max_image_pixels,
             )
+            read = len(upload.data)
         else:
             assert isinstance(checked.model, MediaBase) and checked.model.media is not None
-            loaded = await media_io.load(checked.kind, checked.model.media, settings, filename)
-    return Prepared(checked.kind, checked.to, checked.to_jid, checked.body, loaded)
+            loaded, read = await media_io.load(
+                checked.kind, checked.model.media, settings, filename, limit=limit
+            )
+    return Prepared(checked.kind, checked.to, checked.to_jid, checked.body, loaded, read)

@@ -16,7 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.engines.status import Status
-from wagate.errors import ApiError, Conflict, InstanceNotConnected, NotFound, error_body
+from wagate.errors import (
+    ApiError,
+    Conflict,
+    InstanceNotConnected,
+    NotFound,
+    PayloadTooLarge,
+    error_body,
+)
 from wagate.events.bus import isoformat
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
@@ -390,31 +397,59 @@ class MessageService:
     async def submit_batch(
         self, name: str, items: list[Checked | ApiError]
     ) -> list[dict[str, Any]]:
-        """Queue every valid item in one transaction and one enqueue; a bad item fails alone."""
+        """Queue every valid item, in order; a bad item fails alone.
+
+        Media is read one item at a time and written with its row (and the rows before it) as
+        soon as it is read, then let go: a batch holds one item's media, never all of them
+        (1,000 items of 64 MiB would not fit). What it reads in all is capped by
+        WAGATE_MAX_BATCH_MEDIA_BYTES; the item that would pass it fails with 413."""
         instance = await self.instance_ref(name)
+        settings = self.state.settings
+        budget = settings.batch_media_limit
         results: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         media: list[MediaRow | None] = []
-        for item in items:
+        for index, item in enumerate(items):
             if isinstance(item, ApiError):
                 results.append(_error_result(item))
                 continue
+            limit = min(settings.max_media_bytes, budget)
             try:
-                prepared = await load_media(item, self.state.settings)
+                prepared = await load_media(item, settings, limit)
             except ApiError as exc:
-                results.append(_error_result(exc))
+                error = exc
+                if isinstance(exc, PayloadTooLarge) and limit < settings.max_media_bytes:
+                    # The batch's budget ran out, not the item's own limit.
+                    error = PayloadTooLarge(
+                        f"item {index}: the batch's media passes its limit of "
+                        f"{settings.batch_media_limit} bytes in all",
+                        details={"limit": settings.batch_media_limit},
+                    )
+                error.details.setdefault("index", index)
+                results.append(_error_result(error))
                 continue
+            budget -= prepared.read
             values = self._values(instance, prepared)
             rows.append(values)
             media.append(self._media(prepared))
             results.append({"correlation_id": values["correlation_id"], "status": "queued"})
+            if prepared.media is not None:
+                del prepared  # the bytes go with the row, then nothing here holds them
+                await self._insert(name, rows, media)
+                rows, media = [], []
         if rows:
-            # One INSERT ... RETURNING for the batch (no ORM objects: they cost several times
-            # the CPU per row).
-            async with self.state.db.transaction() as session:
-                ids = await repository.insert_messages(session, rows, media)
-            await self.signal(name, ids)
+            await self._insert(name, rows, media)
         return results
+
+    async def _insert(
+        self, name: str, rows: list[dict[str, Any]], media: list[MediaRow | None]
+    ) -> None:
+        # One INSERT ... RETURNING for the rows (no ORM objects: they cost several times the
+        # CPU per row), the media rows in the same transaction; queued as soon as committed,
+        # as a single send is.
+        async with self.state.db.transaction() as session:
+            ids = await repository.insert_messages(session, rows, media)
+        await self.signal(name, ids)
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:
         async with self.state.db.transaction() as session:
