@@ -16,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wagate import health
+from wagate import __version__, health
 from wagate.admin import admin_token_hash
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
@@ -178,7 +178,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     settings = settings or Settings()
     app = FastAPI(
         title="wagate",
-        version="0.1.0",
+        version=__version__,
         summary="Self-hosted WhatsApp HTTP API gateway",
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from wagate import __version__
 from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
 from wagate.state import State
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "ok", "version": __version__}
 
 
 async def _check_database(state: State) -> str:
