@@ -16,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wagate import __version__, health
+from wagate import __version__, api_docs, health
 from wagate.admin import admin_token_hash
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
@@ -181,6 +181,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         version=__version__,
         summary="Self-hosted WhatsApp HTTP API gateway",
         lifespan=lifespan,
+        # Served by wagate.api_docs with their assets from the package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.run_migrations = run_migrations
@@ -202,6 +205,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             limit_admin=settings.rate_limit_admin,
         )
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
     app.include_router(dashboard_router)

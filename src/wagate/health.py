@@ -17,6 +17,22 @@ from wagate.state import State
 router = APIRouter(tags=["health"])
 
 
+@router.get("/")
+async def index() -> dict[str, str]:
+    """What this node is and where its parts are: the address a person tries first."""
+    return {
+        "name": "wagate",
+        "version": __version__,
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "openapi": "/openapi.json",
+        "dashboard": "/dashboard",
+        "healthz": "/healthz",
+        "readyz": "/readyz",
+        "metrics": "/metrics",
+    }
+
+
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
