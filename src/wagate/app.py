@@ -41,6 +41,7 @@ from wagate.messages.openapi import document_send_bodies
 from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
+from wagate.openapi import document_security, operation_id
 from wagate.state import AppState
 from wagate.tasks import bounded
 from wagate.webhooks.delivery import DeliveryWorker
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         # Served by wagate.api_docs with their assets from the package, not from a CDN.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.run_migrations = run_migrations
@@ -214,4 +216,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)
+    document_security(app)
     return app
