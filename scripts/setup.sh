@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what wagate needs on a Debian machine with Python 3.11 and creates .venv.
-# Usage: scripts/setup.sh [--test]   (--test also installs what the test suite needs)
+# Usage: scripts/setup.sh [--test]   (--test also installs what the test suite needs: the dev
+# extra, PostgreSQL, Redis and the browsers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,9 +35,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
+# The stamp holds the extras installed: serving needs [whatsmeow] only, the tests [dev] too.
+# A venv made for serving and later used for tests gets the dev extra then; one made for tests
+# keeps it when a serve reinstalls after a change to pyproject.toml.
 stamp=.venv/.wagate-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+installed=$(cat "$stamp" 2>/dev/null || true)
+extras=whatsmeow
+if [ "$want_test" = 1 ] || [ "$installed" = dev,whatsmeow ]; then extras=dev,whatsmeow; fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$installed" != "$extras" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,whatsmeow]'
-  touch "$stamp"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "$extras" >"$stamp"
 fi

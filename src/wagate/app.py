@@ -16,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wagate import health
+from wagate import __version__, api_docs, health
 from wagate.admin import admin_token_hash
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
@@ -41,6 +41,7 @@ from wagate.messages.openapi import document_send_bodies
 from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
+from wagate.openapi import document_security, operation_id
 from wagate.state import AppState
 from wagate.tasks import bounded
 from wagate.webhooks.delivery import DeliveryWorker
@@ -178,9 +179,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     settings = settings or Settings()
     app = FastAPI(
         title="wagate",
-        version="0.1.0",
+        version=__version__,
         summary="Self-hosted WhatsApp HTTP API gateway",
         lifespan=lifespan,
+        # Served by wagate.api_docs with their assets from the package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.run_migrations = run_migrations
@@ -202,6 +207,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             limit_admin=settings.rate_limit_admin,
         )
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
     app.include_router(dashboard_router)
@@ -210,4 +216,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)
+    document_security(app)
     return app

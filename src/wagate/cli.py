@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from wagate import __version__
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
 from wagate.slow_clients import head_limited_protocol
@@ -87,6 +88,7 @@ def server_config(app: Any, settings: Settings) -> uvicorn.Config:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wagate", description="WhatsApp HTTP API gateway")
+    parser.add_argument("--version", action="version", version=f"wagate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a node: the API, its workers and its engines")
     serve.add_argument("--host", help="listen address (WAGATE_HOST, default 127.0.0.1)")

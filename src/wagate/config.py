@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     admin_token: SecretStr | None = None
+    # /metrics names instances, nodes and traffic: set, it needs this token (or the admin's)
+    # as `Authorization: Bearer`; unset, it stays open for a scraper on a private network.
+    metrics_token: SecretStr | None = None
     engine: Literal["whatsmeow", "simulator"] = "whatsmeow"
     node_id: str = Field(default_factory=_default_node_id)
     role: Literal["all", "api"] = "all"

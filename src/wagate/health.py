@@ -5,20 +5,40 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from wagate import __version__
+from wagate.auth.dependencies import bearer_token
+from wagate.auth.tokens import hash_token, token_matches
+from wagate.errors import Unauthorized
 from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
 from wagate.state import State
 
 router = APIRouter(tags=["health"])
 
 
+@router.get("/")
+async def index() -> dict[str, str]:
+    """What this node is and where its parts are: the address a person tries first."""
+    return {
+        "name": "wagate",
+        "version": __version__,
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "openapi": "/openapi.json",
+        "dashboard": "/dashboard",
+        "healthz": "/healthz",
+        "readyz": "/readyz",
+        "metrics": "/metrics",
+    }
+
+
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "ok", "version": __version__}
 
 
 async def _check_database(state: State) -> str:
@@ -59,8 +79,23 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
+def _check_metrics_token(request: Request, state: State) -> None:
+    secret = state.settings.metrics_token
+    if secret is None:
+        return
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("missing token: /metrics needs WAGATE_METRICS_TOKEN or the admin token")
+    if not (
+        token_matches(token, hash_token(secret.get_secret_value()))
+        or token_matches(token, state.admin_token_hash)
+    ):
+        raise Unauthorized("invalid token")
+
+
 @router.get("/metrics", response_class=Response)
-async def metrics(state: State) -> Response:
+async def metrics(request: Request, state: State) -> Response:
+    _check_metrics_token(request, state)
     INSTANCES_BY_STATUS.clear()
     for status, count in state.manager.statuses().items():
         INSTANCES_BY_STATUS.labels(status=status).set(count)

@@ -38,8 +38,10 @@ ANY = "any"  # any valid token; an instance token sees only its own things
 OWNED = "owned"  # any valid token, but the resource belongs to one instance: others get 404
 
 RULES: dict[tuple[str, str], str] = {
+    ("GET", "/"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/static/{name}"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+import wagate
 from tests.conftest import create_instance, linked_instance, wait_status
 
 
 async def test_health(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/healthz")).json() == {"status": "ok", "version": wagate.__version__}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
