@@ -31,6 +31,7 @@ from wagate.engines.simulator.routes import router as simulator_router
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
+from wagate.events.openapi import document_events
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
@@ -216,5 +217,6 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)
+    document_events(app)
     document_security(app)
     return app

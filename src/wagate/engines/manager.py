@@ -41,6 +41,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
 from wagate.events.bus import EventBus, isoformat
+from wagate.events.payloads import ConnectionUpdateData, QrUpdatedData
 from wagate.instances import repository
 from wagate.locks import KeyedLocks
 from wagate.tasks import wait_tasks
@@ -424,9 +425,8 @@ class ClientManager:
                 qr_code=event.code,
                 qr_expires_at=event.expires_at,
             )
-            await self._publish(
-                slot, "qr_updated", {"code": event.code, "expires_at": isoformat(event.expires_at)}
-            )
+            qr = QrUpdatedData(code=event.code, expires_at=isoformat(event.expires_at))
+            await self._publish(slot, "qr_updated", qr.data())
         elif isinstance(event, Connected):
             slot.qr = None
             slot.reconnect_attempt = 0
@@ -485,11 +485,8 @@ class ClientManager:
             return  # fenced off: another node holds the instance now
         if new != previous or fields.get("jid") is not None:
             jid = fields.get("jid", slot.ref.jid)
-            await self._publish(
-                slot,
-                "connection_update",
-                {"status": new.value, "previous": previous.value, "reason": reason, "jid": jid},
-            )
+            update = ConnectionUpdateData(status=new, previous=previous, reason=reason, jid=jid)
+            await self._publish(slot, "connection_update", update.data())
 
     async def _touch(self, slot: Slot) -> None:
         # last_event_at is a liveness hint, not a log: one UPDATE per receipt would cost as much

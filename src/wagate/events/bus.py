@@ -15,16 +15,11 @@ from typing import Any
 import structlog
 
 from wagate.db import utcnow
+from wagate.events.payloads import PAYLOADS
 
 log = structlog.get_logger(__name__)
 
-EVENT_NAMES = (
-    "connection_update",
-    "qr_updated",
-    "message_received",
-    "message_ack",
-    "message_status",
-)
+EVENT_NAMES = tuple(PAYLOADS)
 
 
 def new_event_id() -> str:

@@ -15,6 +15,7 @@ from wagate.batching import GroupCommit
 from wagate.db import any_of, utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
+from wagate.events.payloads import InboundMediaInfo, MessageReceivedData, MessageStatusData
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.state import AppState
@@ -31,32 +32,30 @@ def media_url(instance: str, message_id: str) -> str:
 
 
 def message_received_data(instance: str, message: InboundMessage) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "message_id": message.message_id,
-        "chat": message.chat,
-        "from": message.sender,
-        "from_me": message.from_me,
-        "timestamp": isoformat(message.timestamp),
-        "kind": message.kind,
-    }
-    if message.text is not None:
-        data["text"] = message.text
-    if message.caption is not None:
-        data["caption"] = message.caption
-    if message.media is not None:
-        data["media"] = {
-            "mimetype": message.media.mimetype,
-            "filename": message.media.filename,
-            "size": len(message.media.data),
-            "url": media_url(instance, message.message_id),
-        }
-    for key in ("location", "contacts", "reaction", "poll"):
-        value = getattr(message, key)
-        if value is not None:
-            data[key] = value
-    if message.reply_to is not None:
-        data["reply_to"] = message.reply_to
-    return data
+    media = message.media
+    return MessageReceivedData(
+        message_id=message.message_id,
+        chat=message.chat,
+        from_=message.sender,
+        from_me=message.from_me,
+        timestamp=isoformat(message.timestamp),
+        kind=message.kind,
+        text=message.text,
+        caption=message.caption,
+        media=None
+        if media is None
+        else InboundMediaInfo(
+            mimetype=media.mimetype,
+            filename=media.filename,
+            size=len(media.data),
+            url=media_url(instance, message.message_id),
+        ),
+        location=message.location,
+        contacts=message.contacts,
+        reaction=message.reaction,
+        poll=message.poll,
+        reply_to=message.reply_to,
+    ).data()
 
 
 class InboundHandler:
@@ -181,16 +180,16 @@ class InboundHandler:
         if status is not None:
             correlations = await self._apply_receipt((ref.id, receipt, status))
         events: list[dict[str, Any]] = []
+        timestamp = isoformat(receipt.timestamp)
         for message_id in receipt.message_ids:
-            data: dict[str, Any] = {
-                "message_id": message_id,
-                "chat": receipt.chat,
-                "status": receipt.status,
-                "timestamp": isoformat(receipt.timestamp),
-            }
-            if message_id in correlations:
-                data["correlation_id"] = correlations[message_id]
-            events.append(data)
+            data = MessageStatusData(
+                message_id=message_id,
+                chat=receipt.chat,
+                status=receipt.status,
+                timestamp=timestamp,
+                correlation_id=correlations.get(message_id),
+            )
+            events.append(data.data())
         # The events of one receipt go out together: each one's durable sink (the webhook
         # outbox) is a group commit, which they share instead of one round trip each.
         publish = self.state.bus.publish

@@ -21,6 +21,7 @@ from wagate.engines.base import (
     SendResult,
 )
 from wagate.engines.status import Status
+from wagate.events.payloads import MessageAckData
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
 from wagate.messages import repository
@@ -305,14 +306,12 @@ class InstanceSender:
         await self._finish(row)
 
     async def _finish(self, row: SendRow) -> None:
-        data: dict[str, Any] = {
-            "correlation_id": row.correlation_id,
-            "status": "sent" if row.status != "failed" else "failed",
-            "attempts": row.attempts,
-        }
-        if row.message_id:
-            data["message_id"] = row.message_id
-        if row.error:
-            data["error"] = row.error
-        await self.state.bus.publish(self.name, row.instance_id, "message_ack", data)
+        ack = MessageAckData(
+            correlation_id=row.correlation_id,
+            status="sent" if row.status != "failed" else "failed",
+            attempts=row.attempts,
+            message_id=row.message_id or None,
+            error=row.error or None,
+        )
+        await self.state.bus.publish(self.name, row.instance_id, "message_ack", ack.data())
         self.outcomes.resolve(Outcome.of(row))

@@ -1,0 +1,172 @@
+"""The `data` of each event type, declared once: the publish sites build it from these models,
+and the OpenAPI `webhooks` section (wagate.events.openapi) is generated from the same models.
+
+A field that "applies only sometimes" (docs/events.md: "only the fields that apply are
+present") is left out of `data` when it does not apply, never sent as null: such fields are
+the optional ones with a `None` default, see `Payload.data`. A field that is "string or null"
+is required and nullable, and always present.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
+from typing_extensions import TypedDict
+
+from wagate.engines.status import Status
+
+# Every timestamp in an event is the RFC 3339 string of wagate.events.bus.isoformat.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# Inline, not a component named after the enum class ("Status" says too little in a client).
+StatusValue = Annotated[
+    Status, WithJsonSchema({"type": "string", "enum": [status.value for status in Status]})
+]
+
+
+class Payload(BaseModel):
+    """An event's `data`."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    event: ClassVar[str]
+    _omitted: ClassVar[frozenset[str]] = frozenset()
+    _flat: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "event" in cls.__dict__:
+            PAYLOADS[cls.event] = cls
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields
+        cls._omitted = frozenset(
+            name
+            for name, field in fields.items()
+            if not field.is_required() and field.default is None
+        )
+        # message_status and message_ack go out thousands of times a second: a model without
+        # aliases or nested models is its own dump, read straight from its attributes (a tenth
+        # of model_dump's cost).
+        cls._flat = not any(
+            field.alias or _has_model(field.annotation) for field in fields.values()
+        )
+
+    def data(self) -> dict[str, Any]:
+        """The event's `data`: every field, less the optional ones that do not apply."""
+        values = self.__dict__ if self._flat else self.model_dump()
+        omitted = self._omitted
+        return {k: v for k, v in values.items() if v is not None or k not in omitted}
+
+
+def _has_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_has_model(arg) for arg in get_args(annotation))
+
+
+# Fields typed `X | Absent = None` are left out of `data` rather than null, so the document
+# shows them as plain `X`, not required.
+Absent = SkipJsonSchema[None]
+
+PAYLOADS: dict[str, type[Payload]] = {}
+
+
+class ConnectionUpdateData(Payload):
+    """The instance's status changed, or it linked to a number."""
+
+    event = "connection_update"
+    status: StatusValue
+    previous: StatusValue
+    reason: str | None = Field(
+        description="why, when it was not asked for: `qr_timeout`, `stream_replaced`, "
+        "a connection error"
+    )
+    jid: str | None = Field(description="the linked device's JID, once known")
+
+
+class QrUpdatedData(Payload):
+    """A new QR code to scan."""
+
+    event = "qr_updated"
+    code: str = Field(description="the QR code's content")
+    expires_at: Timestamp
+
+
+class InboundMediaInfo(BaseModel):
+    mimetype: str
+    filename: str | None
+    size: int
+    url: str = Field(description="the gateway's GET /v1/instances/{instance}/media/{message_id}")
+
+
+# Inbound sub-objects pass through as the engine gives them: typed dicts keep exactly the keys
+# given, where a model would add its absent fields as null.
+class ReceivedLocation(TypedDict):
+    latitude: float
+    longitude: float
+    name: NotRequired[str]
+    address: NotRequired[str]
+
+
+class ReceivedReaction(TypedDict):
+    message_id: str
+    emoji: str
+
+
+class ReceivedPoll(TypedDict):
+    question: str
+    options: list[str]
+    selectable_count: int
+
+
+class MessageReceivedData(Payload):
+    """A message arrived in one of the account's chats, or was sent from the phone or another
+    linked device (`from_me`). Only the fields that apply are present."""
+
+    event = "message_received"
+    # `from` is a keyword: the field is read and written by its alias.
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    message_id: str
+    chat: str
+    from_: str = Field(alias="from")
+    from_me: bool
+    timestamp: Timestamp
+    kind: str
+    text: str | Absent = None
+    caption: str | Absent = None
+    media: InboundMediaInfo | Absent = None
+    location: ReceivedLocation | Absent = None
+    contacts: list[dict[str, Any]] | Absent = None
+    reaction: ReceivedReaction | Absent = None
+    poll: ReceivedPoll | Absent = None
+    reply_to: str | Absent = None
+
+
+class AckError(TypedDict):
+    code: str
+    message: str
+
+
+class MessageAckData(Payload):
+    """A send reached its final outcome: once per send."""
+
+    event = "message_ack"
+    correlation_id: str
+    status: Literal["sent", "failed"]
+    attempts: int
+    message_id: str | Absent = None
+    error: AckError | Absent = None
+
+
+class MessageStatusData(Payload):
+    """A receipt from the recipient for a message this account sent."""
+
+    event = "message_status"
+    message_id: str
+    chat: str
+    status: Literal["delivered", "read", "played"]
+    timestamp: Timestamp
+    correlation_id: str | Absent = None
