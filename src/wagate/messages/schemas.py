@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from wagate.errors import ErrorDetail
+
 MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
 MessageStatus = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
 FINAL_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
@@ -187,10 +189,14 @@ class BatchIn(Strict):
 
 
 class BatchError(BaseModel):
-    error: dict[str, Any]
+    """A batch item that was refused (`details.index` names it); the others are queued."""
+
+    error: ErrorDetail
 
 
 class BatchOut(BaseModel):
+    """One result per item, in the order of the items."""
+
     results: list[QueuedOut | BatchError]
 
 
