@@ -86,10 +86,18 @@ async def presence(
     return Response(status_code=204)
 
 
+# The bytes come with the media's own type; client generators only know how to read a body of
+# "any type" as bytes when it is declared as application/octet-stream, so that comes first.
+MEDIA_BYTES = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "*/*": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
 @router.get(
     "/media/{message_id}",
     response_class=Response,
-    responses={**errors(404), 200: {"description": "the media bytes", "content": {"*/*": {}}}},
+    responses={**errors(404), 200: {"description": "the media bytes", "content": MEDIA_BYTES}},
 )
 async def received_media(
     instance: str, message_id: str, state: State, _: InstancePrincipal

@@ -182,7 +182,14 @@ class BatchIn(Strict):
             "items": {
                 "oneOf": [
                     {"$ref": f"#/components/schemas/{batch_item_name(kind)}"} for kind in KINDS
-                ]
+                ],
+                # Generated clients pick an item's class by its kind instead of trying each.
+                "discriminator": {
+                    "propertyName": "kind",
+                    "mapping": {
+                        kind: f"#/components/schemas/{batch_item_name(kind)}" for kind in KINDS
+                    },
+                },
             }
         },
     )
