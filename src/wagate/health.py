@@ -13,7 +13,7 @@ from sqlalchemy import text
 from wagate import __version__
 from wagate.auth.dependencies import bearer_token
 from wagate.auth.tokens import hash_token, token_matches
-from wagate.errors import Unauthorized
+from wagate.errors import ErrorBody, Unauthorized
 from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
 from wagate.state import State
 
@@ -93,7 +93,14 @@ def _check_metrics_token(request: Request, state: State) -> None:
         raise Unauthorized("invalid token")
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
+        401: {"model": ErrorBody, "description": "WAGATE_METRICS_TOKEN is set: no or wrong token"},
+    },
+)
 async def metrics(request: Request, state: State) -> Response:
     _check_metrics_token(request, state)
     INSTANCES_BY_STATUS.clear()

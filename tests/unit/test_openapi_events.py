@@ -113,6 +113,8 @@ def test_every_error_answer_is_the_named_error_body(document: dict[str, Any]) ->
                 if code[0] in "45":
                     errors.append((f"{method} {path} {code}", response))
     assert len(errors) > 100
+    # /metrics answers 401 when WAGATE_METRICS_TOKEN is set.
+    assert "get /metrics 401" in dict(errors)
     wrong = [
         where
         for where, response in errors
