@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_serve import Node, base_env
+from tests.integration.instance_helpers import SseReader
 
 pytestmark = pytest.mark.e2e
 
@@ -100,11 +101,23 @@ async def test_a_generated_client_drives_a_running_node(tmp_path: Path, node: No
         assert scanned.status_code == 204, scanned.content
         await eventually_status(instances.get_instance, client, "gen", "connected")
 
-        sent = await messages.send_text.asyncio(
-            "gen", client=client, body=models.TextIn(to=ME, text="sync from a generated client")
-        )
-        assert isinstance(sent, models.SentOut), sent
-        assert sent.status == "sent" and sent.message_id
+        headers = {"X-Api-Key": TOKEN}
+        async with (
+            httpx.AsyncClient(base_url=node.url, headers=headers, timeout=10) as http,
+            http.stream("GET", "/v1/instances/gen/events") as stream,
+        ):
+            reader = SseReader(stream)
+            sent = await messages.send_text.asyncio(
+                "gen", client=client, body=models.TextIn(to=ME, text="sync from a generated client")
+            )
+            assert isinstance(sent, models.SentOut), sent
+            assert sent.status == "sent" and sent.message_id
+            # The event models of the webhooks section read the events as they come.
+            ack = models.MessageAckEvent.from_dict(await reader.until("message_ack"))
+            assert ack.data.correlation_id == sent.correlation_id
+            assert ack.data.message_id == sent.message_id and ack.instance == "gen"
+            receipt = models.MessageStatusEvent.from_dict(await reader.until("message_status"))
+            assert receipt.data.message_id == sent.message_id
 
         queued = await messages.send_text.asyncio(
             "gen", client=client, body=models.TextIn(to=ME, text="async"), async_=True
