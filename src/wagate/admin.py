@@ -6,11 +6,14 @@ read again (`wagate admin-token`) and replaced (`wagate admin-token --rotate`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import structlog
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -18,11 +21,17 @@ from wagate.auth.tokens import ADMIN_PREFIX, hash_token, new_token
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.models import KeyValue
+from wagate.tasks import cancel_requested
+
+log = structlog.get_logger(__name__)
 
 ADMIN_KEY = "admin_token_hash"
 TOKEN_FILE = "admin-token"  # noqa: S105 - a file name
 # 32 characters of a random token are far past guessing; a shorter chosen one may not be.
 MIN_ADMIN_TOKEN_LENGTH = 32
+# How often a running node re-reads the stored hash: a rotated token (perhaps rotated because
+# the old one leaked) is the only one accepted this soon after, on every node.
+FOLLOW_INTERVAL_S = 2.0
 
 
 class AdminTokenError(ValueError):
@@ -92,6 +101,26 @@ async def rotate_admin_token(settings: Settings, db: Database) -> tuple[str, Pat
         if changed.rowcount == 0:  # type: ignore[attr-defined]
             session.add(KeyValue(key=ADMIN_KEY, value=hash_token(token)))
     return token, _write_token_file(settings, token)
+
+
+async def follow_admin_token(
+    settings: Settings, db: Database, current: str, adopt: Callable[[str], None]
+) -> None:
+    """Hands `adopt` the stored hash whenever it changes (`wagate admin-token --rotate`)."""
+    if _configured(settings) is not None:
+        return  # WAGATE_ADMIN_TOKEN wins over the stored hash: nothing to follow
+    while not cancel_requested():
+        await asyncio.sleep(FOLLOW_INTERVAL_S)
+        try:
+            async with db.session() as session:
+                stored = await session.get(KeyValue, ADMIN_KEY)
+        except Exception as error:  # the database away for a moment: keep the known hash
+            log.warning("admin token hash not re-read", error=type(error).__name__)
+            continue
+        if stored is not None and stored.value != current:
+            current = stored.value
+            adopt(current)
+            log.info("admin token rotated: the new one is now the admin token")
 
 
 def read_admin_token(settings: Settings) -> str:

@@ -142,7 +142,7 @@ def _admin_token(settings: Settings, *, rotate: bool) -> str:
             await db.close()
         print(
             f"wagate: a new admin token replaces the old one; it is also in {path}. "
-            "Running nodes take it when they restart.",
+            "Running nodes take it within seconds; the old one stops working.",
             file=sys.stderr,
         )
         return token
