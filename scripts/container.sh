@@ -13,7 +13,7 @@ as_root() {
 }
 
 base_tag=debian:bookworm-slim
-conf=/etc/containers/containers.conf
+conf=/etc/containers/containers.conf.d/50-wagate.conf
 
 setup() {
   local missing=()
@@ -25,7 +25,8 @@ setup() {
   fi
   # crun refuses this kernel's hybrid cgroup layout; runc runs on it. The default ulimits
   # (nofile raised past the machine's hard limit) make every container fail to start here.
-  if ! grep -qs '^runtime *= *"runc"' "$conf" || ! grep -qs '^default_ulimits *= *\[\]' "$conf"; then
+  # A drop-in file: the machine's own containers.conf, if any, is left as it is.
+  if [ ! -f "$conf" ]; then
     as_root mkdir -p "$(dirname "$conf")"
     as_root tee "$conf" >/dev/null <<'EOF'
 # Written by wagate's scripts/container.sh.
