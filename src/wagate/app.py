@@ -17,7 +17,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import __version__, api_docs, health
-from wagate.admin import admin_token_hash
+from wagate.admin import admin_token_hash, follow_admin_token
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
 from wagate.cluster.service import start_cluster
@@ -43,7 +43,7 @@ from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
 from wagate.state import AppState
-from wagate.tasks import bounded
+from wagate.tasks import bounded, stop_tasks
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
@@ -103,10 +103,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
+    admin_follower = asyncio.create_task(
+        follow_admin_token(
+            settings,
+            db,
+            state.admin_token_hash,
+            lambda new: setattr(state, "admin_token_hash", new),
+        ),
+        name="admin-token-follower",
+    )
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await stop_tasks([admin_follower], STOP_S["batch"], "admin token follower")
         # Every step is bounded: one that overruns is cancelled, named in a warning, and the
         # next one runs (a node that cannot stop is worse than one that stops untidily).
         await bounded("messaging", messaging.close(), STOP_S["messaging"])  # in-flight sends

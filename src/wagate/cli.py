@@ -1,4 +1,4 @@
-"""The `wagate` command: `serve` and `migrate`."""
+"""The `wagate` command: `serve`, `migrate` and `admin-token`."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ import sys
 from types import FrameType
 from typing import Any
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from wagate import __version__
-from wagate.config import Settings
+from wagate.admin import AdminTokenError, check_admin_token, read_admin_token, rotate_admin_token
+from wagate.config import Settings, unknown_environment_variables
+from wagate.db import Database
+from wagate.logs import configure_logging
 from wagate.migrate import upgrade_to_head
 from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
@@ -60,6 +64,12 @@ class NodeServer(uvicorn.Server):
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     from wagate.app import create_app
 
+    configure_logging(settings)
+    for name in unknown_environment_variables():
+        # A misspelt setting is otherwise silently ignored and its default used.
+        structlog.get_logger("wagate.config").warning(
+            "unknown WAGATE_* environment variable ignored (a typo?)", variable=name
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.effective_database_url)
     settings.host, settings.port = host or settings.host, port or settings.port
@@ -94,15 +104,52 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (WAGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (WAGATE_PORT, default 8080)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    admin = commands.add_parser(
+        "admin-token", help="print the generated admin token (from <data dir>/admin-token)"
+    )
+    admin.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace it with a new one (the old one stops working)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
-    if args.command == "migrate":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade_to_head(settings.effective_database_url)
-        print("migrations applied")
-        return 0
-    _serve(settings, args.host, args.port)
+    try:
+        if args.command == "migrate":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade_to_head(settings.effective_database_url)
+            print("migrations applied")
+        elif args.command == "admin-token":
+            print(_admin_token(settings, rotate=args.rotate))
+        else:
+            check_admin_token(settings)
+            _serve(settings, args.host, args.port)
+    except AdminTokenError as error:
+        print(f"wagate: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _admin_token(settings: Settings, *, rotate: bool) -> str:
+    if not rotate:
+        return read_admin_token(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.effective_database_url)
+
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            token, path = await rotate_admin_token(settings, db)
+        finally:
+            await db.close()
+        print(
+            f"wagate: a new admin token replaces the old one; it is also in {path}. "
+            "Running nodes take it within seconds; the old one stops working.",
+            file=sys.stderr,
+        )
+        return token
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":
