@@ -64,6 +64,10 @@ def declares_body(scope: Scope) -> bool:
     return False
 
 
+def _too_large(limit: int) -> tuple[int, str, str]:
+    return 413, "payload_too_large", f"the request body is over the limit of {limit} bytes"
+
+
 class RequestLimitsMiddleware:
     """413 for bodies over the route's cap (declared or streamed): `media_body_bytes` on the
     routes that carry media, `max_body_bytes` on every other; 408 for a body that stalls
@@ -91,11 +95,6 @@ class RequestLimitsMiddleware:
         limit = self.max_body_bytes
         if scope["method"] == "POST" and MEDIA_ROUTE.match(scope["path"]):
             limit = self.media_body_bytes
-        too_large = (
-            413,
-            "payload_too_large",
-            f"the request body is over the limit of {limit} bytes",
-        )
         for key, value in scope["headers"]:
             if key == b"content-length":
                 try:
@@ -103,7 +102,7 @@ class RequestLimitsMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > limit:
-                    await send_error(send, *too_large, close=True)
+                    await send_error(send, *_too_large(limit), close=True)
                     return
         received = 0
         body_complete = False
@@ -139,7 +138,7 @@ class RequestLimitsMiddleware:
                 body_complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
-                    tripped = too_large
+                    tripped = _too_large(limit)
                     raise TooLarge
             return message
 
