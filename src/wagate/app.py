@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import __version__, api_docs, health
 from wagate.admin import admin_token_hash, follow_admin_token
+from wagate.auth.edge import EdgeAuthMiddleware
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
 from wagate.cluster.service import start_cluster
@@ -206,16 +207,22 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(
         RequestLimitsMiddleware,
-        max_body_bytes=settings.request_body_limit,
+        max_body_bytes=settings.request_body_limit_without_media,
+        media_body_bytes=settings.request_body_limit,
         body_timeout_s=settings.request_body_timeout_s,
+        body_deadline_s=settings.request_body_deadline_s,
     )
     if settings.rate_limit_per_s > 0:
         app.add_middleware(
             RateLimitMiddleware,
             buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
-            admin_hash=lambda: getattr(getattr(app.state, "wagate", None), "admin_token_hash", ""),
             limit_admin=settings.rate_limit_admin,
         )
+    # Outermost: no body is read, no rate counted and nothing forwarded before it.
+    failures = None
+    if settings.auth_failure_rate_per_s > 0:
+        failures = TokenBuckets(settings.auth_failure_rate_per_s, settings.auth_failure_burst)
+    app.add_middleware(EdgeAuthMiddleware, failures=failures)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(instances_router)

@@ -103,10 +103,21 @@ class Settings(BaseSettings):
     media_retention_s: int = 24 * 3600
     # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
     max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
+    # Only the sends (and the simulator's inbound messages) carry media: every other body is
+    # a small JSON document, and a cap sized for media would let one request make the node
+    # parse tens of megabytes.
+    max_request_bytes_without_media: int = Field(1024 * 1024, gt=0)
     request_body_timeout_s: float = 30.0
+    # The whole body, however it trickles in: the deadline between two chunks alone lets a
+    # client hold a request open indefinitely with a byte now and then.
+    request_body_deadline_s: float = Field(120.0, gt=0)
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
     rate_limit_admin: bool = False
+    # Failed authentications per client address (0 = off): a wrong token costs a database
+    # lookup, so guessing is limited before it reaches the database.
+    auth_failure_rate_per_s: float = 1.0
+    auth_failure_burst: int = 30
     # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
     # closed after this many seconds; over `http_limit_concurrency` open connections and
     # requests new ones get 503; request heads are capped at `http_max_header_bytes` (431).
@@ -185,6 +196,11 @@ class Settings(BaseSettings):
         if self.max_batch_media_bytes is not None:
             return self.max_batch_media_bytes
         return self.max_media_bytes * 4
+
+    @property
+    def request_body_limit_without_media(self) -> int:
+        # A smaller WAGATE_MAX_REQUEST_BYTES holds for every route.
+        return min(self.max_request_bytes_without_media, self.request_body_limit)
 
     @property
     def is_sqlite(self) -> bool:

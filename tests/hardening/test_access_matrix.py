@@ -252,6 +252,7 @@ async def matrix_app(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Fas
         sqlite_url,
         tmp_path / "data",
         rate_limit_per_s=0,
+        auth_failure_rate_per_s=0,  # the matrix fails on purpose, many times over
         webhook_max_attempts=1,
         webhook_timeout_s=0.5,
         sync_timeout_s=5,
