@@ -55,37 +55,45 @@ T = TypeVar("T")
 class AsyncEventStream:
     """The instance's events as they happen (`GET …/events`), as typed Events.
 
-    Use it as `async with client.events(name) as stream: async for event in stream: …`; the
-    stream ends when the gateway closes it (token rotated, instance deleted or logged out,
-    maximum lifetime): reconnect then if you still want events.
+    Use it as `async with client.events(name) as stream: async for event in stream: …`; it is
+    connected once `async with` is entered, so no event after that is missed. The stream ends
+    when the gateway closes it (token rotated, instance deleted or logged out, maximum
+    lifetime): reconnect then if you still want events.
     """
 
     def __init__(self, http: httpx.AsyncClient, path: str, timeout: httpx.Timeout) -> None:
         self._http = http
-        self._path = path
-        self._timeout = timeout
-        self._events = self._run()
-
-    async def _run(self) -> AsyncGenerator[Event, None]:
-        request = self._http.build_request(
-            "GET", self._path, headers={"Accept": "text/event-stream"}, timeout=self._timeout
+        self._request = http.build_request(
+            "GET", path, headers={"Accept": "text/event-stream"}, timeout=timeout
         )
+        self._response: httpx.Response | None = None
+        self._events: AsyncGenerator[Event, None] | None = None
+
+    async def open(self) -> AsyncEventStream:
+        """Connect (entering `async with` does it): every event after this returns is seen."""
+        if self._response is not None:
+            return self
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._http.send(self._request, stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            raise error_of(response)
+        self._response = response
+        self._events = self._iterate(response)
+        return self
+
+    async def _iterate(self, response: httpx.Response) -> AsyncGenerator[Event, None]:
+        decoder = SSEDecoder()
         try:
-            if response.status_code != 200:
-                await response.aread()
-                raise error_of(response)
-            decoder = SSEDecoder()
-            try:
-                async for line in response.aiter_lines():
-                    event = decoder.feed(line)
-                    if event is not None:
-                        yield event
-            except httpx.HTTPError as exc:
-                raise transport_error(exc) from exc
+            async for line in response.aiter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
         finally:
             await response.aclose()
 
@@ -93,13 +101,19 @@ class AsyncEventStream:
         return self
 
     async def __anext__(self) -> Event:
+        await self.open()
+        if self._events is None:  # open() always sets it; this keeps the type narrow
+            raise StopAsyncIteration
         return await self._events.__anext__()
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        if self._events is not None:
+            await self._events.aclose()
+        if self._response is not None:
+            await self._response.aclose()
 
     async def __aenter__(self) -> AsyncEventStream:
-        return self
+        return await self.open()
 
     async def __aexit__(
         self,

@@ -57,44 +57,41 @@ T = TypeVar("T")
 class EventStream:
     """The instance's events as they happen (`GET …/events`), as typed Events.
 
-    Use it as `with client.events(name) as stream: for event in stream: …`; the stream ends
+    Use it as `with client.events(name) as stream: for event in stream: …`; it is connected
+    when `events()` returns, so no event after that is missed. The stream ends
     when the gateway closes it (token rotated, instance deleted or logged out, maximum
     lifetime): reconnect then if you still want events. `close()` may be called from another
     thread to stop a loop waiting for the next event.
     """
 
     def __init__(self, http: httpx.Client, path: str, timeout: httpx.Timeout) -> None:
-        self._http = http
-        self._path = path
-        self._timeout = timeout
-        self._response: httpx.Response | None = None
-        self._closed = False
-        self._events = self._run()
-
-    def _run(self) -> Generator[Event, None, None]:
-        request = self._http.build_request(
-            "GET", self._path, headers={"Accept": "text/event-stream"}, timeout=self._timeout
+        request = http.build_request(
+            "GET", path, headers={"Accept": "text/event-stream"}, timeout=timeout
         )
+        # Connected here, not at the first next(): every event after events() returns is seen.
         try:
-            response = self._http.send(request, stream=True)
+            self._response = http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
-        self._response = response
+        if self._response.status_code != 200:
+            self._response.read()
+            self._response.close()
+            raise error_of(self._response)
+        self._closed = False
+        self._events = self._iterate()
+
+    def _iterate(self) -> Generator[Event, None, None]:
+        decoder = SSEDecoder()
         try:
-            if response.status_code != 200:
-                response.read()
-                raise error_of(response)
-            decoder = SSEDecoder()
-            try:
-                for line in response.iter_lines():
-                    event = decoder.feed(line)
-                    if event is not None:
-                        yield event
-            except httpx.HTTPError as exc:
-                if not self._closed:
-                    raise transport_error(exc) from exc
+            for line in self._response.iter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event
+        except httpx.HTTPError as exc:
+            if not self._closed:
+                raise transport_error(exc) from exc
         finally:
-            response.close()
+            self._response.close()
 
     def __iter__(self) -> EventStream:
         return self
@@ -104,9 +101,8 @@ class EventStream:
 
     def close(self) -> None:
         self._closed = True
-        if self._response is not None:
-            # Closing the response ends a read blocked in another thread.
-            self._response.close()
+        # Closing the response ends a read blocked in another thread.
+        self._response.close()
         # From another thread the generator is running (ValueError): the closed response
         # ends it.
         with contextlib.suppress(ValueError):
