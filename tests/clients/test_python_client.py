@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
+import re
 import subprocess
 import sys
 import threading
@@ -13,8 +14,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, get_args
 
+import httpx
 import pytest
 from wagate_client import (
     AsyncWagateClient,
@@ -30,6 +32,7 @@ from wagate_client import (
     MessageStatus,
     NotFoundError,
     QrCode,
+    SendKind,
     UnauthorizedError,
     UnknownData,
     ValidationError,
@@ -39,6 +42,7 @@ from wagate_client import (
     sign,
     verify_signature,
 )
+from wagate_client import _routes as routes
 
 from tests.clients.conftest import CLIENT_SRC, Hook, Node
 
@@ -47,6 +51,8 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNQvZwGAAJ/AV9X3CpyAAAAAElFTkSuQmCC"
 )
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+MP4 = base64.b64decode("AAAAGGZ0eXBtcDQyAAAAAG1wNDJpc29tAAAAAAAAAAA=")
+OGG = "T2dnUwACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAF2b3JiaXMAAAAAAAAAAAAAAAAAAAAA"
 TO = "+4915112345678"
 SENDER = "+5511987654321"
 SECRET = "hook-secret-for-tests"
@@ -141,11 +147,13 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
             instance, TO, MediaInput.from_bytes(PDF, "application/pdf"), "report.pdf"
         )
         sticker = client.send_sticker(instance, TO, PNG)
+        video = client.send_video(instance, TO, MP4, caption="clip", gif=False)
+        audio = client.send_audio(instance, TO, MediaInput.from_base64(OGG), ptt=True)
         location = client.send_location(instance, TO, -23.55, -46.63, name="Sé")
         contact = client.send_contact(instance, TO, [{"name": "Ana", "phone": SENDER}])
         reaction = client.send_reaction(instance, TO, sent.message_id or "", "\N{THUMBS UP SIGN}")
         poll = client.send_poll(instance, TO, "Lunch?", ["pizza", "sushi"], selectable_count=1)
-        for result in (document, sticker, location, contact, reaction, poll):
+        for result in (document, sticker, video, audio, location, contact, reaction, poll):
             assert result.status == "sent", result
 
         outbox = {item.message_id: item for item in client.simulator_outbox(instance)}
@@ -507,3 +515,62 @@ def test_sync_client_is_written_from_the_async_one() -> None:
         async_params = inspect.signature(getattr(AsyncWagateClient, method)).parameters
         assert list(sync_params) == list(async_params), method
     assert Path(script).exists()
+
+
+def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None:
+    """Every (method, path) of the node's OpenAPI document is built by wagate_client._routes."""
+    spec = httpx.get(f"{node.url}/openapi.json", timeout=10).json()
+    documented = {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+    }
+    calls: list[routes.Call[Any]] = [
+        routes.create_instance("x", None, None, None),
+        routes.list_instances(),
+        routes.get_instance("x"),
+        routes.patch_instance("x", {}),
+        routes.delete_instance("x"),
+        routes.rotate_token("x"),
+        *(routes.lifecycle("x", action) for action in ("connect", "disconnect", "logout")),
+        routes.lifecycle("x", "restart"),
+        routes.get_qr("x"),
+        routes.pair("x", "1"),
+        routes.Call("GET", routes.events_path("x"), lambda reply: None),
+        routes.simulator_scan("x", None),
+        routes.simulator_inbound("x", {}),
+        routes.simulator_faults("x", {}),
+        routes.simulator_outbox("x"),
+        routes.send_batch("x", []),
+        *(routes.send("x", kind, {}) for kind in get_args(SendKind)),
+        routes.get_message("x", "c"),
+        routes.list_messages("x", None, None, None),
+        routes.check_contacts("x", []),
+        routes.mark_read("x", "c", [], None),
+        routes.send_presence("x", "c", "paused"),
+        routes.download_media("x", "m"),
+        routes.list_dead_letters(None),
+        routes.retry_dead_letter("c"),
+        routes.delete_dead_letter("c"),
+        routes.put_webhook("x", "u", None, None),
+        routes.get_webhook("x"),
+        routes.delete_webhook("x"),
+        routes.list_deliveries("x", None, None, None),
+        routes.get_delivery("x", "d"),
+        routes.redeliver("x", "d"),
+        routes.get_cluster(),
+        routes.health(),
+        routes.readiness(),
+        routes.metrics(),
+    ]
+    built = set()
+    for call in calls:
+        matches = [
+            (method, path)
+            for method, path in documented
+            if method == call.method
+            and re.fullmatch(re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(path)), call.path)
+        ]
+        assert len(matches) == 1, (call.method, call.path, matches)
+        built.add(matches[0])
+    assert documented - built == set()
