@@ -574,3 +574,18 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         assert len(matches) == 1, (call.method, call.path, matches)
         built.add(matches[0])
     assert documented - built == set()
+
+
+def test_closing_a_sync_stream_from_another_thread_ends_the_loop(
+    node: Node, admin_token: str
+) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        instance = admin.create_instance(name(), engine="simulator").instance.name
+        stream = admin.events(instance)
+        timer = threading.Timer(0.5, stream.close)
+        started = time.monotonic()
+        timer.start()
+        # Keep-alives come every second but are no events: only close() ends this loop.
+        assert list(stream) == []
+        assert 0.4 < time.monotonic() - started < 10
+        admin.delete_instance(instance)

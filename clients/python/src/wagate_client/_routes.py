@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
-from wagate_client._json import obj, obj_list
+from wagate_client._json import obj, obj_list, string
 from wagate_client.models import (
     BatchItem,
     Cluster,
@@ -221,7 +221,7 @@ def delete_instance(instance: str) -> Call[None]:
 
 
 def rotate_token(instance: str) -> Call[str]:
-    return Call("POST", f"{_inst(instance)}/token", lambda reply: str(reply.json().get("token")))
+    return Call("POST", f"{_inst(instance)}/token", lambda reply: string(reply.json(), "token"))
 
 
 def lifecycle(instance: str, action: str) -> Call[Status]:
@@ -247,7 +247,7 @@ def pair(instance: str, phone: str) -> Call[str]:
     return Call(
         "POST",
         f"{_inst(instance)}/pair",
-        lambda reply: str(reply.json().get("code")),
+        lambda reply: string(reply.json(), "code"),
         json={"phone": phone},
     )
 
@@ -394,7 +394,7 @@ def simulator_inbound(instance: str, body: Mapping[str, Any]) -> Call[str]:
     return Call(
         "POST",
         f"{_inst(instance)}/simulator/inbound",
-        lambda reply: str(reply.json().get("message_id")),
+        lambda reply: string(reply.json(), "message_id"),
         json=_drop_none(body),
     )
 
