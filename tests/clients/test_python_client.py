@@ -33,6 +33,7 @@ from wagate_client import (
     NotFoundError,
     QrCode,
     SendKind,
+    TransportError,
     UnauthorizedError,
     UnknownData,
     ValidationError,
@@ -45,6 +46,7 @@ from wagate_client import (
 from wagate_client import _routes as routes
 
 from tests.clients.conftest import CLIENT_SRC, Hook, Node
+from tests.conftest import free_port
 
 T = TypeVar("T")
 PNG = base64.b64decode(
@@ -256,7 +258,13 @@ def test_errors_are_wagate_errors_with_their_code(node: Node, admin_token: str) 
         assert (missing.value.status, missing.value.code) == (404, "not_found")
         assert missing.value.message
 
+        with pytest.raises(NotFoundError):
+            admin.events("no-such-instance")
+
         instance = admin.create_instance(name(), engine="simulator").instance.name
+        with pytest.raises(ValidationError) as bad_setting:
+            admin.update_settings(instance, max_attempts=0)
+        assert "settings.max_attempts" in str(bad_setting.value.details)
         with pytest.raises(InstanceNotConnectedError) as offline:
             admin.send_text(instance, TO, "hi")
         assert (offline.value.status, offline.value.code) == (409, "instance_not_connected")
@@ -574,6 +582,17 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         assert len(matches) == 1, (call.method, call.path, matches)
         built.add(matches[0])
     assert documented - built == set()
+
+
+def test_an_unreachable_gateway_is_a_transport_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        WagateClient(url, "wga_never_shown", timeout=5) as client,
+        pytest.raises(TransportError) as failed,
+    ):
+        client.health()
+    assert failed.value.status == 0 and failed.value.code == "transport_error"
+    assert "wga_never_shown" not in str(failed.value)
 
 
 def test_closing_a_sync_stream_from_another_thread_ends_the_loop(
