@@ -31,9 +31,10 @@ FAST = {
     "webhook_poll_interval_s": 0.05,
     "webhook_timeout_s": 2.0,
     "sse_keepalive_s": 1.0,
-    # The receiver listens on 127.0.0.1, which the gateway refuses as a webhook target by
-    # default.
+    # The receiver listens on 127.0.0.1, which the gateway refuses as a webhook target and
+    # a media URL by default.
     "allow_private_webhook_urls": True,
+    "allow_private_media_urls": True,
 }
 
 
@@ -45,13 +46,20 @@ class Hook:
 
 
 class Receiver:
-    """A raw ASGI webhook receiver: records every POST (thread-safe queue), answers 204."""
+    """A raw ASGI webhook receiver: records every POST (thread-safe queue), answers 204; a
+    GET answers `media` as image/png, for sends of media by URL."""
 
     def __init__(self) -> None:
         self.received: queue.Queue[Hook] = queue.Queue()
+        self.media = b""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            return
+        if scope["method"] == "GET":
+            headers = [(b"content-type", b"image/png")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": self.media})
             return
         body = b""
         while True:
@@ -73,6 +81,7 @@ class Node:
         self.receiver = Receiver()
         self.url = ""
         self.hook_url = ""
+        self.media_url = ""
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,6 +105,7 @@ class Node:
         ):
             self.url = url
             self.hook_url = f"{hook_base}/hook"
+            self.media_url = f"{hook_base}/media.png"
             self._ready.set()
             await self._stop.wait()
 

@@ -144,6 +144,9 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
             instance, TO, MediaInput.from_base64(base64.b64encode(PNG).decode()), caption="b64"
         )
         from_bytes = client.send_image(instance, TO, PNG, caption="bytes")  # multipart
+        node.receiver.media = PNG
+        from_url = client.send_image(instance, TO, MediaInput.from_url(node.media_url))
+        assert from_url.status == "sent"
         assert from_b64.status == from_bytes.status == "sent"
         document = client.send_document(
             instance, TO, MediaInput.from_bytes(PDF, "application/pdf"), "report.pdf"
@@ -163,6 +166,7 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         assert outbox[from_bytes.message_id or ""].body.get("caption") == "bytes"
         assert outbox[from_b64.message_id or ""].body.get("caption") == "b64"
         assert outbox[poll.message_id or ""].kind == "poll"
+        assert outbox[from_url.message_id or ""].kind == "image"
 
         batch = client.send_batch(
             instance,
