@@ -118,6 +118,7 @@ def next_matching(
 def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
     with WagateClient(node.url, admin_token) as admin:
         assert admin.health() is True
+        assert admin.node_info()["docs"] == "/docs"
         ready = admin.readiness()
         assert ready.ready and ready.database == "ok"
         assert "wagate" in admin.metrics()
@@ -571,6 +572,7 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.get_delivery("x", "d"),
         routes.redeliver("x", "d"),
         routes.get_cluster(),
+        routes.node_info(),
         routes.health(),
         routes.readiness(),
         routes.metrics(),

@@ -524,6 +524,10 @@ class AsyncWagateClient:
     async def cluster(self) -> Cluster:
         return await self._run(routes.get_cluster())
 
+    async def node_info(self) -> dict[str, str]:
+        """The node's name, version and where its docs, dashboard and health routes are."""
+        return await self._run(routes.node_info())
+
     async def health(self) -> bool:
         return await self._run(routes.health())
 

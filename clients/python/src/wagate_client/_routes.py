@@ -423,6 +423,10 @@ def get_cluster() -> Call[Cluster]:
     return Call("GET", "/v1/cluster", _model(Cluster.from_json))
 
 
+def node_info() -> Call[dict[str, str]]:
+    return Call("GET", "/", lambda reply: {str(k): str(v) for k, v in reply.json().items()})
+
+
 def health() -> Call[bool]:
     return Call("GET", "/healthz", lambda reply: reply.json().get("status") == "ok")
 

@@ -517,6 +517,10 @@ class WagateClient:
     def cluster(self) -> Cluster:
         return self._run(routes.get_cluster())
 
+    def node_info(self) -> dict[str, str]:
+        """The node's name, version and where its docs, dashboard and health routes are."""
+        return self._run(routes.node_info())
+
     def health(self) -> bool:
         return self._run(routes.health())
 
