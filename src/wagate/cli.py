@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 import sys
@@ -16,7 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from wagate.config import Settings
+from wagate.files import prepare_data_dir
 from wagate.migrate import upgrade_to_head
+from wagate.secretbox import generate_key
 from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
 
@@ -59,7 +62,7 @@ class NodeServer(uvicorn.Server):
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     from wagate.app import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url)
     settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
@@ -92,10 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (WAGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (WAGATE_PORT, default 8080)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    commands.add_parser("secret-key", help="print a new key for WAGATE_SECRET_KEY")
     args = parser.parse_args(argv)
+    if args.command == "secret-key":
+        print(generate_key())
+        return 0
+    # Whatever the node writes (databases, device stores, media, the key file) is its
+    # owner's alone, in this process and the engine hosts it starts (they inherit it).
+    os.umask(0o077)
     settings = Settings()
     if args.command == "migrate":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         upgrade_to_head(settings.effective_database_url)
         print("migrations applied")
         return 0

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     admin_token: SecretStr | None = None
+    # Encrypts webhook secrets (and other credentials) in the database (wagate/secretbox.py).
+    # Unset: a key file generated in the data directory, which only suits a single node.
+    secret_key: SecretStr | None = None
     engine: Literal["whatsmeow", "simulator"] = "whatsmeow"
     node_id: str = Field(default_factory=_default_node_id)
     role: Literal["all", "api"] = "all"

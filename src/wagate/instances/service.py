@@ -34,6 +34,7 @@ from wagate.instances.schemas import (
 )
 from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone
+from wagate.secretbox import SecretBox
 from wagate.state import AppState
 
 
@@ -54,8 +55,9 @@ def to_out(row: Instance) -> InstanceOut:
     )
 
 
-def webhook_to_dict(webhook: WebhookIn) -> dict[str, Any]:
-    return {"url": str(webhook.url), "events": webhook.events, "secret": webhook.secret}
+def webhook_to_dict(webhook: WebhookIn, secrets: SecretBox) -> dict[str, Any]:
+    secret = secrets.encrypt(webhook.secret) if webhook.secret else webhook.secret
+    return {"url": str(webhook.url), "events": webhook.events, "secret": secret}
 
 
 def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None) -> dict[str, Any]:
@@ -82,7 +84,7 @@ async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
         status=Status.DISCONNECTED.value,
         desired_state="stopped",
         settings=merged_settings({}, body.settings),
-        webhook=webhook_to_dict(body.webhook) if body.webhook else None,
+        webhook=webhook_to_dict(body.webhook, state.secrets) if body.webhook else None,
     )
     try:
         async with state.db.transaction() as session:
