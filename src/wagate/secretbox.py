@@ -55,8 +55,8 @@ class SecretBox:
             return self._fernet.decrypt(value[len(PREFIX) :].encode("ascii")).decode()
         except (InvalidToken, UnicodeError) as exc:
             raise SecretKeyError(
-                f"a stored secret cannot be decrypted with the key of {self.source}: it was "
-                "encrypted with another key (every node of a cluster needs the same "
+                f"a stored secret cannot be decrypted with the key from {self.source} (it was "
+                "encrypted with another key; every node of a cluster needs the same "
                 "WAGATE_SECRET_KEY)"
             ) from exc
 

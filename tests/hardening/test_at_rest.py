@@ -23,9 +23,14 @@ from tests.conftest import admin_headers, linked_instance, make_settings, runnin
 from tests.hardening.processes import WAGATE, serve_env
 from tests.hardening.receiver import ThreadReceiver
 from wagate.config import Settings
+from wagate.db import Database, utcnow
 from wagate.engines.base import InstanceRef
 from wagate.engines.whatsmeow.store import device_store
+from wagate.models import WebhookDelivery
 from wagate.secretbox import KEY_FILE, PREFIX, SecretKeyError, generate_key
+from wagate.webhooks import repository
+from wagate.webhooks.delivery import DeliveryWorker
+from wagate.webhooks.outbox import INSTANCE_TARGET, delivery_row
 
 SECRET = "whsec-at-rest-" + uuid.uuid4().hex
 ROTATED = "whsec-rotated-" + uuid.uuid4().hex
@@ -167,6 +172,64 @@ async def test_a_key_that_cannot_open_the_secrets_stops_the_start(
             pass
     async with running_app(first):  # the right key still starts
         pass
+
+
+async def test_a_node_without_the_key_leaves_the_delivery_to_one_with_it(
+    sqlite_url: str, tmp_path: Path, receiver: ThreadReceiver, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A node started before another stored a secret with a different key (a cluster whose
+    nodes do not share WAGATE_SECRET_KEY): it cannot sign, so it says so and neither posts
+    unsigned nor fails the delivery; a node with the key delivers it."""
+    keyed = _fast(sqlite_url, tmp_path / "data", secret_key=generate_key())
+    async with running_app(keyed) as app, _client(app) as client:
+        created = await client.post(
+            "/v1/instances",
+            json={
+                "name": "k",
+                "engine": "simulator",
+                "webhook": {"url": receiver.url, "secret": SECRET},
+            },
+        )
+        assert created.status_code == 201, created.text
+        async with app.state.wagate.db.session() as session:
+            instance_id = await session.scalar(text("SELECT id FROM instances WHERE name = 'k'"))
+    row = delivery_row(
+        event_id="evt-1",
+        event="message_received",
+        instance_id=instance_id,
+        url=receiver.url,
+        target=INSTANCE_TARGET,
+        payload='{"event": "message_received", "instance": "k", "data": {}}',
+    )
+    db = Database(sqlite_url)
+    try:
+        async with db.transaction() as session:
+            await repository.insert_deliveries(session, [row])
+        capfd.readouterr()
+        other = DeliveryWorker(_fast(sqlite_url, tmp_path / "data", secret_key=generate_key()), db)
+        try:
+            assert await other.claim_batch(10) == 1
+            await asyncio.sleep(0.3)  # nothing is posted, nothing is written
+        finally:
+            await other.sender.aclose()
+        logged = capfd.readouterr().err
+        assert "webhook secret not readable here" in logged
+        assert "every node of a cluster needs the same WAGATE_SECRET_KEY" in logged
+        assert receiver.snapshot() == [] and receiver.bad_signatures == 0
+        async with db.transaction() as session:
+            stored = await session.get(WebhookDelivery, row["id"])
+            assert stored is not None
+            assert stored.status == "pending" and stored.attempts == 0
+            stored.next_attempt_at = utcnow()  # as when the claim's lease runs out
+        worker = DeliveryWorker(keyed, db)
+        await worker.start()
+        try:
+            await _wait_event(receiver, "message_received")
+        finally:
+            await worker.stop()
+        assert receiver.bad_signatures == 0
+    finally:
+        await db.close()
 
 
 async def test_the_data_directory_and_its_files_are_private(
