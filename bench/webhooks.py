@@ -76,6 +76,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         database_url=args.database_url,
         webhook_url=None,
         webhook_poll_interval_s=0.2,
+        # Where the worker's key file goes (WAGATE_SECRET_KEY unset): not the working directory.
+        data_dir=Path(tempfile.mkdtemp(prefix="wagate-bench-data-")),
     )
     db = Database(args.database_url)
     async with db.transaction() as session:

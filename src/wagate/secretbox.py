@@ -89,7 +89,9 @@ def _key_file(data_dir: Path) -> str:
 
 def open_box(settings: Settings) -> SecretBox:
     """The node's box; a malformed key fails here, at start."""
-    if settings.secret_key is not None:
-        return SecretBox(settings.secret_key.get_secret_value().strip(), "WAGATE_SECRET_KEY")
+    # Set but empty counts as unset (an environment blanking inherited WAGATE_* variables).
+    given = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
+    if given:
+        return SecretBox(given, "WAGATE_SECRET_KEY")
     path = settings.data_dir / KEY_FILE
     return SecretBox(_key_file(settings.data_dir), f"the key file {path}")

@@ -161,11 +161,14 @@ async def test_a_key_that_cannot_open_the_secrets_stops_the_start(
     with pytest.raises(SecretKeyError, match=r"WAGATE_SECRET_KEY.*keyed"):
         async with running_app(other):
             pass
-    # Unset: the data directory's own key file, which is not the key either.
-    unset = _fast(sqlite_url, tmp_path / "data")
-    with pytest.raises(SecretKeyError, match=KEY_FILE):
-        async with running_app(unset):
-            pass
+    # Unset, or set empty: the data directory's own key file, which is not the key either.
+    for unset in (
+        _fast(sqlite_url, tmp_path / "data"),
+        _fast(sqlite_url, tmp_path / "data", secret_key=""),
+    ):
+        with pytest.raises(SecretKeyError, match=KEY_FILE):
+            async with running_app(unset):
+                pass
     malformed = _fast(sqlite_url, tmp_path / "data", secret_key="not-a-key")
     with pytest.raises(SecretKeyError, match="WAGATE_SECRET_KEY is not a valid key"):
         async with running_app(malformed):
