@@ -64,27 +64,41 @@ def private_sqlite(path: Path) -> Path:
     return path
 
 
+# What the gateway keeps in the data directory (the device stores' folder in full); anything
+# else a user put there is left as it is.
+OWN_FILES = ("*.db", "*.db-*", "*.sqlite3", "*.sqlite3-*", "secret.key")
+OWN_DIRS = ("whatsmeow",)
+
+
+def _tighten(path: Path, wanted: int) -> bool:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return False  # removed meanwhile (a SQLite side file)
+    if stat.S_ISLNK(mode) or not _loose(mode):
+        return False
+    os.chmod(path, wanted)
+    return True
+
+
 def prepare_data_dir(path: Path) -> Path:
-    """At start: the data directory as 700, and whatever an older version left in it readable
-    by others made private (one warning says how much)."""
+    """At start: the data directory as 700, and what an older version left in it readable by
+    others (databases, device stores, the key file) made private; a warning says so."""
     existed = path.exists()
     loose_root = existed and _loose(path.stat().st_mode)
     private_dir(path)
     tightened = 0
     if existed:
-        for root, dirs, files in os.walk(path):
-            for name, wanted in [(d, PRIVATE_DIR) for d in dirs] + [
-                (f, PRIVATE_FILE) for f in files
-            ]:
-                item = Path(root) / name
-                try:
-                    mode = item.lstat().st_mode
-                except FileNotFoundError:
-                    continue  # removed meanwhile (a SQLite side file)
-                if stat.S_ISLNK(mode) or not _loose(mode):
-                    continue
-                os.chmod(item, wanted)
-                tightened += 1
+        for pattern in OWN_FILES:
+            tightened += sum(_tighten(item, PRIVATE_FILE) for item in path.glob(pattern))
+        for name in OWN_DIRS:
+            own = path / name
+            if not own.is_dir() or own.is_symlink():
+                continue
+            tightened += _tighten(own, PRIVATE_DIR)
+            for root, dirs, files in os.walk(own):
+                tightened += sum(_tighten(Path(root) / d, PRIVATE_DIR) for d in dirs)
+                tightened += sum(_tighten(Path(root) / f, PRIVATE_FILE) for f in files)
     if loose_root or tightened:
         log.warning(
             "data directory was readable by other users: made private (700/600)",

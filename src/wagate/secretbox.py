@@ -94,4 +94,11 @@ def open_box(settings: Settings) -> SecretBox:
     if given:
         return SecretBox(given, "WAGATE_SECRET_KEY")
     path = settings.data_dir / KEY_FILE
-    return SecretBox(_key_file(settings.data_dir), f"the key file {path}")
+    try:
+        key = _key_file(settings.data_dir)
+    except OSError as exc:
+        raise SecretKeyError(
+            f"the key file {path} cannot be made or read ({exc.strerror or exc}): make the "
+            "data directory writable, or set WAGATE_SECRET_KEY"
+        ) from exc
+    return SecretBox(key, f"the key file {path}")

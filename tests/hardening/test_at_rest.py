@@ -249,6 +249,9 @@ async def test_the_data_directory_and_its_files_are_private(
     old_store = data / "whatsmeow" / "1.sqlite3"
     old_store.write_bytes(b"")
     os.chmod(old_store, 0o644)
+    someone_elses = data / "notes.txt"  # not the gateway's: left as it is
+    someone_elses.write_text("x")
+    os.chmod(someone_elses, 0o644)
     settings = make_settings(f"sqlite+aiosqlite:///{database}", data)
     async with running_app(settings) as app, _client(app) as client:
         created = await client.post("/v1/instances", json={"name": "p", "engine": "simulator"})
@@ -256,6 +259,7 @@ async def test_the_data_directory_and_its_files_are_private(
         assert _mode(data) == 0o700
         assert _mode(data / "whatsmeow") == 0o700
         assert _mode(old_store) == 0o600
+        assert _mode(someone_elses) == 0o644
         assert _mode(data / KEY_FILE) == 0o600
         side_files = [database.with_name(database.name + end) for end in ("-wal", "-shm")]
         for path in [database, *side_files]:
