@@ -141,6 +141,10 @@ async def test_plaintext_secrets_of_an_older_database_are_encrypted_at_start(
         assert inbound.status_code == 200, inbound.text
         await _wait_event(receiver, "message_received")  # still signed with the same secret
         assert receiver.bad_signatures == 0
+    if settings.is_sqlite:  # nor is the old plaintext left behind in the file's free space
+        database = Path(settings.effective_database_url.split("///", 1)[1])
+        for path in [database, *database.parent.glob(database.name + "-*")]:
+            assert SECRET.encode() not in path.read_bytes(), path
 
 
 async def test_a_key_that_cannot_open_the_secrets_stops_the_start(
