@@ -32,6 +32,7 @@ from wagate.engines.simulator.routes import router as simulator_router
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
+from wagate.files import prepare_data_dir
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
@@ -43,8 +44,10 @@ from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
+from wagate.secretbox import SecretKeyError, open_box
 from wagate.state import AppState
 from wagate.tasks import bounded, stop_tasks
+from wagate.webhooks.at_rest import seal_webhook_secrets
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
@@ -76,9 +79,22 @@ def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     configure_logging(settings)
+    prepare_data_dir(settings.data_dir)
     if app.state.run_migrations:
         await asyncio.to_thread(upgrade_to_head, settings.effective_database_url)
     db = Database(settings.effective_database_url)
+    try:
+        # A key that cannot open the stored secrets stops the start here, with the reason,
+        # rather than failing every signed delivery later.
+        secrets = open_box(settings)
+        await seal_webhook_secrets(db, secrets)
+    except SecretKeyError as exc:
+        log.error("cannot start: webhook secret key", error=str(exc))
+        await db.close()
+        raise
+    except BaseException:
+        await db.close()
+        raise
     bus = EventBus()
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines)
@@ -88,10 +104,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus=bus,
         manager=manager,
         admin_token_hash=await admin_token_hash(settings, db),
+        secrets=secrets,
         instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
-    state.webhooks = webhooks = DeliveryWorker(settings, db)
+    state.webhooks = webhooks = DeliveryWorker(settings, db, secrets)
     outbox = Outbox(settings, db, webhooks.wake, state.instances)
     bus.add_sink(outbox)
     await webhooks.start()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 import sys
@@ -20,8 +21,10 @@ from wagate import __version__
 from wagate.admin import AdminTokenError, check_admin_token, read_admin_token, rotate_admin_token
 from wagate.config import Settings, unknown_environment_variables
 from wagate.db import Database
+from wagate.files import prepare_data_dir
 from wagate.logs import configure_logging
 from wagate.migrate import upgrade_to_head
+from wagate.secretbox import generate_key
 from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
 
@@ -70,7 +73,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         structlog.get_logger("wagate.config").warning(
             "unknown WAGATE_* environment variable ignored (a typo?)", variable=name
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url)
     settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
@@ -112,11 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="replace it with a new one (the old one stops working)",
     )
+    commands.add_parser("secret-key", help="print a new key for WAGATE_SECRET_KEY")
     args = parser.parse_args(argv)
+    if args.command == "secret-key":
+        print(generate_key())
+        return 0
+    # Whatever the node writes (databases, device stores, media, the key file) is its
+    # owner's alone, in this process and the engine hosts it starts (they inherit it).
+    os.umask(0o077)
     settings = Settings()
     try:
         if args.command == "migrate":
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            prepare_data_dir(settings.data_dir)
             upgrade_to_head(settings.effective_database_url)
             print("migrations applied")
         elif args.command == "admin-token":
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 def _admin_token(settings: Settings, *, rotate: bool) -> str:
     if not rotate:
         return read_admin_token(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url)
 
     async def run() -> str:

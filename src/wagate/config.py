@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # /metrics names instances, nodes and traffic: set, it needs this token (or the admin's)
     # as `Authorization: Bearer`; unset, it stays open for a scraper on a private network.
     metrics_token: SecretStr | None = None
+    # Encrypts webhook secrets (and other credentials) in the database (wagate/secretbox.py).
+    # Unset: a key file generated in the data directory, which only suits a single node.
+    secret_key: SecretStr | None = None
     # Engine of instances created without one: whatsmeow (the real WhatsApp) or simulator.
     engine: Literal["whatsmeow", "simulator"] = "whatsmeow"
     # This node's name in the cluster (default: host name and process id).

@@ -197,6 +197,12 @@ def test_no_secret_in_logs_of_a_real_node(tmp_path: Path, receiver: ThreadReceiv
     raw = (tmp_path / "wagate.db").read_bytes()
     for key in ("admin", "token", "rotated", "second"):
         assert seen[key].encode() not in raw
+    # Webhook secrets are stored encrypted: neither the database nor a side file it may have
+    # left (a WAL not yet folded back) holds one in plaintext.
+    for path in [tmp_path / "wagate.db", *tmp_path.glob("wagate.db-*")]:
+        raw = path.read_bytes()
+        for secret in (HOOK_SECRET, NEW_SECRET):
+            assert secret.encode() not in raw, f"a webhook secret in plaintext in {path.name}"
 
 
 def test_no_password_of_a_failing_database_url_in_output(tmp_path: Path) -> None:

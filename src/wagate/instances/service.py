@@ -36,6 +36,7 @@ from wagate.instances.schemas import (
 )
 from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone
+from wagate.secretbox import SecretBox
 from wagate.state import AppState
 
 
@@ -56,8 +57,9 @@ def to_out(row: Instance) -> InstanceOut:
     )
 
 
-def webhook_to_dict(webhook: WebhookIn) -> dict[str, Any]:
-    return {"url": str(webhook.url), "events": webhook.events, "secret": webhook.secret}
+def webhook_to_dict(webhook: WebhookIn, secrets: SecretBox) -> dict[str, Any]:
+    secret = secrets.encrypt(webhook.secret) if webhook.secret else webhook.secret
+    return {"url": str(webhook.url), "events": webhook.events, "secret": secret}
 
 
 async def check_webhook_url(settings: Settings, url: str, field: str) -> None:
@@ -97,7 +99,7 @@ async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
         status=Status.DISCONNECTED.value,
         desired_state="stopped",
         settings=merged_settings({}, body.settings),
-        webhook=webhook_to_dict(body.webhook) if body.webhook else None,
+        webhook=webhook_to_dict(body.webhook, state.secrets) if body.webhook else None,
     )
     try:
         async with state.db.transaction() as session:

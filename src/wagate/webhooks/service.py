@@ -45,6 +45,8 @@ async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut
             raise _missing(name)
         current: dict[str, Any] = row.webhook or {}
         secret = body.secret if "secret" in body.model_fields_set else current.get("secret")
+        if secret:  # a kept secret stored before encryption is encrypted on this write
+            secret = state.secrets.encrypt(str(secret))
         url = str(body.url)
         webhook = {"url": url, "events": body.events, "secret": secret}
         await instances.update_fields(session, row.id, webhook=webhook)
