@@ -80,6 +80,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,
     ("GET", "/v1/instances/{instance}/media/{message_id}"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
+    # An instance token retries only its own: it is scoped, not refused.
+    ("POST", "/v1/dead-letters/retry"): ANY,
     ("POST", "/v1/dead-letters/{correlation_id}/retry"): OWNED,
     ("DELETE", "/v1/dead-letters/{correlation_id}"): OWNED,
     ("PUT", "/v1/instances/{instance}/webhook"): INSTANCE,
