@@ -378,7 +378,7 @@ def test_dead_letters_retry_and_delete(node: Node, admin_token: str) -> None:
         second_send = client.send_text(instance, TO, "fails too", async_=True)
         for queued in (first_send, second_send):
             wait_record(client, instance, queued.correlation_id, "failed")
-        dead = {item.correlation_id: item for item in client.list_dead_letters(instance)}
+        dead = {item.correlation_id: item for item in client.iter_dead_letters(instance)}
         assert {first_send.correlation_id, second_send.correlation_id} <= set(dead)
         assert dead[first_send.correlation_id].instance == instance
         assert dead[first_send.correlation_id].error
@@ -388,7 +388,7 @@ def test_dead_letters_retry_and_delete(node: Node, admin_token: str) -> None:
         wait_record(client, instance, first_send.correlation_id, "sent")
 
         client.delete_dead_letter(second_send.correlation_id)
-        remaining = {item.correlation_id for item in client.list_dead_letters(instance)}
+        remaining = {item.correlation_id for item in client.iter_dead_letters(instance)}
         assert first_send.correlation_id not in remaining
         assert second_send.correlation_id not in remaining
         with pytest.raises(NotFoundError):
@@ -467,9 +467,11 @@ async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
             return (await client.get_message(instance, failing.correlation_id)).status == "failed"
 
         await _eventually_async(failed)
-        letters = await client.list_dead_letters()
+        letters = [letter async for letter in client.iter_dead_letters()]
         assert failing.correlation_id in [item.correlation_id for item in letters]
-        await client.retry_dead_letter(failing.correlation_id)
+        retried = await client.retry_all_dead_letters(instance)
+        assert failing.correlation_id in retried.correlation_ids
+        assert retried.retried == len(retried.correlation_ids)
 
         async def resent() -> bool:
             record = await client.get_message(instance, failing.correlation_id)
@@ -563,6 +565,7 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.send_presence("x", "c", "paused"),
         routes.download_media("x", "m"),
         routes.list_dead_letters(None),
+        routes.retry_all_dead_letters(None),
         routes.retry_dead_letter("c"),
         routes.delete_dead_letter("c"),
         routes.put_webhook("x", "u", None, None),

@@ -34,6 +34,7 @@ from wagate_client.models import (
     ContactCheck,
     CreatedInstance,
     DeadLetter,
+    DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
@@ -44,6 +45,7 @@ from wagate_client.models import (
     OutboxMessage,
     QrCode,
     Readiness,
+    RetriedAll,
     SendResult,
     Status,
     Webhook,
@@ -186,6 +188,19 @@ class AsyncWagateClient:
             page = await self.list_messages(instance, status=status, limit=page_size, cursor=cursor)
             for record in page.messages:
                 yield record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def iter_dead_letters(
+        self, instance: str | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[DeadLetter]:
+        """Every dead letter, oldest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_dead_letters(instance, limit=page_size, cursor=cursor)
+            for letter in page.dead_letters:
+                yield letter
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
@@ -437,8 +452,14 @@ class AsyncWagateClient:
     ) -> MessagePage:
         return await self._run(routes.list_messages(instance, status, limit, cursor))
 
-    async def list_dead_letters(self, instance: str | None = None) -> list[DeadLetter]:
-        return await self._run(routes.list_dead_letters(instance))
+    async def list_dead_letters(
+        self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeadLetterPage:
+        return await self._run(routes.list_dead_letters(instance, limit, cursor))
+
+    async def retry_all_dead_letters(self, instance: str | None = None) -> RetriedAll:
+        """Queues every dead letter the token may see (or one instance's) again."""
+        return await self._run(routes.retry_all_dead_letters(instance))
 
     async def retry_dead_letter(self, correlation_id: str) -> SendResult:
         return await self._run(routes.retry_dead_letter(correlation_id))

@@ -19,7 +19,7 @@ from wagate_client.models import (
     Cluster,
     ContactCheck,
     CreatedInstance,
-    DeadLetter,
+    DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
@@ -30,6 +30,7 @@ from wagate_client.models import (
     OutboxMessage,
     QrCode,
     Readiness,
+    RetriedAll,
     SendResult,
     Status,
     Webhook,
@@ -279,9 +280,21 @@ def list_messages(
     )
 
 
-def list_dead_letters(instance: str | None) -> Call[list[DeadLetter]]:
+def list_dead_letters(
+    instance: str | None, limit: int | None = None, cursor: str | None = None
+) -> Call[DeadLetterPage]:
+    params = _drop_none({"instance": instance, "limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        "/v1/dead-letters",
+        _model(DeadLetterPage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def retry_all_dead_letters(instance: str | None) -> Call[RetriedAll]:
     params = {"instance": instance} if instance is not None else {}
-    return Call("GET", "/v1/dead-letters", _items("dead_letters", DeadLetter.from_json), params)
+    return Call("POST", "/v1/dead-letters/retry", _model(RetriedAll.from_json), params)
 
 
 def retry_dead_letter(correlation_id: str) -> Call[SendResult]:

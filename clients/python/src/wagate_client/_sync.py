@@ -36,6 +36,7 @@ from wagate_client.models import (
     ContactCheck,
     CreatedInstance,
     DeadLetter,
+    DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
@@ -46,6 +47,7 @@ from wagate_client.models import (
     OutboxMessage,
     QrCode,
     Readiness,
+    RetriedAll,
     SendResult,
     Status,
     Webhook,
@@ -181,6 +183,18 @@ class WagateClient:
         while True:
             page = self.list_messages(instance, status=status, limit=page_size, cursor=cursor)
             yield from page.messages
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def iter_dead_letters(
+        self, instance: str | None = None, *, page_size: int | None = None
+    ) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_dead_letters(instance, limit=page_size, cursor=cursor)
+            yield from page.dead_letters
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
@@ -430,8 +444,14 @@ class WagateClient:
     ) -> MessagePage:
         return self._run(routes.list_messages(instance, status, limit, cursor))
 
-    def list_dead_letters(self, instance: str | None = None) -> list[DeadLetter]:
-        return self._run(routes.list_dead_letters(instance))
+    def list_dead_letters(
+        self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeadLetterPage:
+        return self._run(routes.list_dead_letters(instance, limit, cursor))
+
+    def retry_all_dead_letters(self, instance: str | None = None) -> RetriedAll:
+        """Queues every dead letter the token may see (or one instance's) again."""
+        return self._run(routes.retry_all_dead_letters(instance))
 
     def retry_dead_letter(self, correlation_id: str) -> SendResult:
         return self._run(routes.retry_dead_letter(correlation_id))

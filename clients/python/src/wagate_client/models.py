@@ -246,6 +246,35 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class DeadLetterPage:
+    dead_letters: list[DeadLetter]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeadLetterPage:
+        return cls(
+            dead_letters=[DeadLetter.from_json(item) for item in obj_list(data, "dead_letters")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class RetriedAll:
+    retried: int
+    correlation_ids: list[str]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> RetriedAll:
+        ids = data.get("correlation_ids")
+        return cls(
+            retried=integer(data, "retried"),
+            correlation_ids=[str(item) for item in ids] if isinstance(ids, list) else [],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
 class ContactCheck:
     phone: str
     on_whatsapp: bool
