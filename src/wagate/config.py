@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     http_header_timeout_s: float = Field(10.0, gt=0)
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
+    # A live event stream is ended after this many seconds (the client reconnects, with its
+    # token checked again): it bounds how long a stream outlives its token when the order to
+    # end it (token rotation, logout, deletion) did not reach this node.
+    sse_max_lifetime_s: float = Field(3600.0, gt=0)
+    # Live event streams one token may hold open on one node: each holds a connection and a
+    # buffer of up to 1000 events, so a leaked or hostile token cannot pile them up.
+    sse_max_streams_per_token: int = Field(10, ge=1)
     # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
     queue_key_prefix: str = "wagate:"
     queue_claim_idle_ms: int = 30_000
