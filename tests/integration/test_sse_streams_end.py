@@ -91,7 +91,9 @@ async def test_streams_per_token_are_capped(base_url: str) -> None:
             LiveStream(base_url, events_path(name), own) as second,
         ):
             assert first.status == second.status == 200
-            over = await http.get(events_path(name), headers=own)
+            async with http.stream("GET", events_path(name), headers=own) as over:
+                assert over.status_code == 429  # before reading: a 200 stream never ends
+                await over.aread()
             error = assert_error(over, 429, "rate_limited")
             assert f"{MAX_STREAMS} event streams" in error["message"]
             assert created["token"] not in over.text
