@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # How long the content (text, caption, payload) of a final outbound message is kept: the
+    # message record stays, its content is blanked after this (wagate/messages/retention.py),
+    # so a database leak or backup does not hold every message ever sent.
+    message_body_retention_s: int = Field(30 * 24 * 3600, gt=0)
     # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
     max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
     request_body_timeout_s: float = 30.0
