@@ -23,6 +23,6 @@ async def test_a_stream_ends_at_its_lifetime_with_a_retry_hint(base_url: str) ->
     async with LiveStream(base_url, f"/v1/instances/{name}/events", admin_headers()) as stream:
         assert stream.status == 200
         await stream.wait_ended(5)
-    assert stream.lines[0] == "retry: 1000"
+    assert stream.lines[0] == "retry: 3000"
     assert ": keep-alive" in stream.lines
     assert ": stream lifetime reached; reconnect" in stream.lines

@@ -38,6 +38,9 @@ from wagate.state import State
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 ERRORS = error_responses(403, 404)
 LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)
+# How soon an EventSource reconnects after the server ended its stream (lifetime reached):
+# soon, but not at once, so a fleet of clients ended together does not come back in a burst.
+RECONNECT_MS = 3000
 
 
 @router.post(
@@ -171,14 +174,13 @@ async def events(
         raise
     keepalive = settings.sse_keepalive_s
     lifetime = settings.sse_max_lifetime_s
-    retry_ms = max(1, int(min(keepalive, 3.0) * 1000))
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + lifetime
         # The current status first, so a client knows where it starts from; `retry` tells
         # an EventSource how soon to reconnect when the server ends the stream.
-        yield f"retry: {retry_ms}\n: connected to {instance} (status {row.status})\n\n"
+        yield f"retry: {RECONNECT_MS}\n: connected to {instance} (status {row.status})\n\n"
         while True:
             left = ends_at - loop.time()
             if left <= 0:
