@@ -20,17 +20,20 @@ Every node runs it; the writes are idempotent, so two nodes at once only do the 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import structlog
 
 from wagate.db import Database, utcnow
 from wagate.messages import repository
+from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
 BATCH = 500
 MAX_BATCHES = 20  # per run: a long backlog (first run after a restart) is spread over runs
 MAX_PENDING = 100_000
+INTERVAL_S = 60.0  # the retention is days long: a minute late is nothing
 
 
 class BodyRetention:
@@ -78,3 +81,13 @@ class BodyRetention:
             async with self.db.transaction() as session:
                 await repository.blank_bodies(session, done)
         return len(done)
+
+
+async def run_retention(retention: BodyRetention, interval_s: float = INTERVAL_S) -> None:
+    # Ends on cancel even when a database call swallowed the CancelledError (wagate.tasks).
+    while not cancel_requested():
+        await asyncio.sleep(interval_s)
+        try:
+            await retention.run_once()
+        except Exception as exc:
+            log.warning("message body retention failed", error=str(exc))

@@ -13,7 +13,6 @@ import structlog
 from wagate.cluster.runtime import ClusterNode
 from wagate.db import utcnow
 from wagate.messages import repository
-from wagate.messages.retention import BodyRetention
 from wagate.messages.service import MessageService
 from wagate.state import AppState
 from wagate.tasks import cancel_requested
@@ -64,7 +63,6 @@ async def reconcile_once(state: AppState, service: MessageService) -> int:
 
 
 async def run_reconciler(state: AppState, service: MessageService) -> None:
-    retention = BodyRetention(state.db, state.settings.message_body_retention_s)
     # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
     while not cancel_requested():
         await asyncio.sleep(state.settings.reconcile_interval_s)
@@ -72,7 +70,3 @@ async def run_reconciler(state: AppState, service: MessageService) -> None:
             await reconcile_once(state, service)
         except Exception as exc:
             log.warning("reconcile failed", error=str(exc))
-        try:
-            await retention.run_once()
-        except Exception as exc:
-            log.warning("message body retention failed", error=str(exc))
