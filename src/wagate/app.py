@@ -108,6 +108,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
+    # An instance whose streams end (token rotated, logout, deleted), by this node's order or
+    # another's: this node forgets its cached token at once rather than after the cache TTL.
+    bus.watch_end_streams(state.instances.invalidate)
     state.webhooks = webhooks = DeliveryWorker(settings, db, secrets)
     outbox = Outbox(settings, db, webhooks.wake, state.instances)
     bus.add_sink(outbox)

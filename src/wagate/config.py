@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # How long the content (text, caption, payload) of a final outbound message is kept: the
+    # message record stays, its content is blanked after this (wagate/messages/retention.py),
+    # so a database leak or backup does not hold every message ever sent.
+    message_body_retention_s: int = Field(30 * 24 * 3600, gt=0)
     # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
     max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
     # Only the sends (and the simulator's inbound messages) carry media: every other body is
@@ -132,6 +136,13 @@ class Settings(BaseSettings):
     http_header_timeout_s: float = Field(10.0, gt=0)
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
+    # A live event stream is ended after this many seconds (the client reconnects, with its
+    # token checked again): it bounds how long a stream outlives its token when the order to
+    # end it (token rotation, logout, deletion) did not reach this node.
+    sse_max_lifetime_s: float = Field(3600.0, gt=0)
+    # Live event streams one token may hold open on one node: each holds a connection and a
+    # buffer of up to 1000 events, so a leaked or hostile token cannot pile them up.
+    sse_max_streams_per_token: int = Field(10, ge=1)
     # Messaging: queue keys, stream entries of dead consumers claimed after this idle time,
     # send retry backoff, the reconciler that re-enqueues lost queue entries, sync polling.
     queue_key_prefix: str = "wagate:"

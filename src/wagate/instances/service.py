@@ -129,6 +129,8 @@ async def rotate_token(state: AppState, name: str) -> str:
             raise NotFound(f"instance '{name}' not found")
         row.token_hash = hash_token(token)
     state.instances.invalidate(name)  # the old token stops working on this node now
+    # And the streams it opened end, on every node (the admin's go on).
+    await state.bus.end_streams(name, admin_too=False)
     return token
 
 
@@ -140,6 +142,7 @@ async def delete(state: AppState, name: str) -> None:
         # Also when the delete failed half-way: the next request reads the row again.
         state.instances.invalidate(name)
         state.instances.invalidate_webhook(row.id)
+    await state.bus.end_streams(name, admin_too=True)  # every stream, on every node
 
 
 async def _delete(state: AppState, name: str, row: Instance) -> None:
@@ -172,6 +175,10 @@ async def lifecycle(state: AppState, name: str, action: str) -> str:
         raise InstanceNotConnected(str(exc)) from exc
     except EngineFailure as exc:
         raise EngineError(str(exc)) from exc
+    if action == "logout":
+        # The device is unlinked: the streams its token holders opened end (they reconnect
+        # to see the new state); the admin's go on.
+        await state.bus.end_streams(name, admin_too=False)
     return status.value
 
 

@@ -133,6 +133,8 @@ async def delete_dead_letter(
         found = await repository.dead_letter(session, correlation_id)
         if found is None or not principal.can_access(found[1]):
             raise NotFound(f"dead letter '{correlation_id}' not found")
-        # The record stays (status failed); it only leaves the dead-letter queue.
+        # The record stays (status failed); it only leaves the dead-letter queue, and with it
+        # the means to send it again: its media bytes go (its body follows the retention).
         await repository.set_fields(session, found[0].id, dead_lettered=False)
+        await repository.drop_media(session, [found[0].id])
     return Response(status_code=204)
