@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     # Client manager: reconnect backoff after a dropped connection (bounded, with jitter).
     reconnect_base_delay_s: float = 1.0
     reconnect_max_delay_s: float = 60.0
-    # Simulator timings (API.md: QR codes rotate every 20 s, 6 codes before qr_timeout).
+    # Simulator timings: QR codes rotate every 20 s, 6 codes before qr_timeout; pair-code delay;
+    # how long after a send the simulated recipient reports it delivered (then read).
     simulator_qr_interval_s: float = 20.0
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
@@ -108,21 +109,26 @@ class Settings(BaseSettings):
     # message record stays, its content is blanked after this (wagate/messages/retention.py),
     # so a database leak or backup does not hold every message ever sent.
     message_body_retention_s: int = Field(30 * 24 * 3600, gt=0)
-    # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
-    max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
-    # Only the sends (and the simulator's inbound messages) carry media: every other body is
-    # a small JSON document, and a cap sized for media would let one request make the node
-    # parse tens of megabytes.
+    # Largest request body of a send (which may carry media); unset: room for a
+    # max_media_bytes file as base64 plus 1 MiB. Counted while the body is read: 413 over it.
+    max_request_bytes: int | None = None
+    # Largest body of every other route. Only the sends (and the simulator's inbound
+    # messages) carry media: every other body is a small JSON document, and a cap sized for
+    # media would let one request make the node parse tens of megabytes.
     max_request_bytes_without_media: int = Field(1024 * 1024, gt=0)
+    # A request body that stalls this long between two chunks: 408.
     request_body_timeout_s: float = 30.0
-    # The whole body, however it trickles in: the deadline between two chunks alone lets a
-    # client hold a request open indefinitely with a byte now and then.
+    # A request body not complete this long after it began: 408. The deadline between two
+    # chunks alone lets a client hold a request open indefinitely with a byte now and then.
     request_body_deadline_s: float = Field(120.0, gt=0)
+    # Requests per second of one authenticated identity (the admin, each instance; 0 = off),
+    # and the burst it may spend at once: 429 with Retry-After over it.
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
+    # Whether the admin token is rate-limited too.
     rate_limit_admin: bool = False
-    # Failed authentications per client address (0 = off): a wrong token costs a database
-    # lookup, so guessing is limited before it reaches the database.
+    # Failed authentications per second and burst of one client address (0 = off): a wrong
+    # token costs a database lookup, so guessing is limited before it reaches the database.
     auth_failure_rate_per_s: float = 1.0
     auth_failure_burst: int = 30
     # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
