@@ -77,6 +77,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         webhook_url=None,
         webhook_poll_interval_s=0.2,
         allow_private_webhook_urls=True,  # the receiver listens on 127.0.0.1
+        # Where the worker's key file goes (WAGATE_SECRET_KEY unset): not the working directory.
+        data_dir=Path(tempfile.mkdtemp(prefix="wagate-bench-data-")),
     )
     db = Database(args.database_url)
     async with db.transaction() as session:

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 eval "$(bash scripts/services.sh)"
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench clients
+.venv/bin/ruff format --check src tests bench clients
 .venv/bin/mypy
 exec .venv/bin/pytest "$@"

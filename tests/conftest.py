@@ -27,7 +27,7 @@ from wagate.app import create_app
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
 
-ADMIN_TOKEN = "wga_test_admin_token_0123456789"
+ADMIN_TOKEN = "wga_test_admin_token_0123456789abcdef"
 PG_SERVER_URL = os.environ.get("WAGATE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("WAGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -17,7 +17,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import __version__, api_docs, health
-from wagate.admin import admin_token_hash
+from wagate.admin import admin_token_hash, follow_admin_token
+from wagate.auth.edge import EdgeAuthMiddleware
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
 from wagate.cluster.service import start_cluster
@@ -32,6 +33,7 @@ from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.events.openapi import document_events
+from wagate.files import prepare_data_dir
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
@@ -43,8 +45,10 @@ from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
+from wagate.secretbox import SecretKeyError, open_box
 from wagate.state import AppState
-from wagate.tasks import bounded
+from wagate.tasks import bounded, stop_tasks
+from wagate.webhooks.at_rest import seal_webhook_secrets
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox
 from wagate.webhooks.routes import router as webhooks_router
@@ -76,9 +80,22 @@ def build_engines(settings: Settings, db: Database) -> dict[str, Engine]:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     configure_logging(settings)
+    prepare_data_dir(settings.data_dir)
     if app.state.run_migrations:
         await asyncio.to_thread(upgrade_to_head, settings.effective_database_url)
     db = Database(settings.effective_database_url)
+    try:
+        # A key that cannot open the stored secrets stops the start here, with the reason,
+        # rather than failing every signed delivery later.
+        secrets = open_box(settings)
+        await seal_webhook_secrets(db, secrets)
+    except SecretKeyError as exc:
+        log.error("cannot start: webhook secret key", error=str(exc))
+        await db.close()
+        raise
+    except BaseException:
+        await db.close()
+        raise
     bus = EventBus()
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines)
@@ -88,10 +105,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus=bus,
         manager=manager,
         admin_token_hash=await admin_token_hash(settings, db),
+        secrets=secrets,
         instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
-    state.webhooks = webhooks = DeliveryWorker(settings, db)
+    # An instance whose streams end (token rotated, logout, deleted), by this node's order or
+    # another's: this node forgets its cached token at once rather than after the cache TTL.
+    bus.watch_end_streams(state.instances.invalidate)
+    state.webhooks = webhooks = DeliveryWorker(settings, db, secrets)
     outbox = Outbox(settings, db, webhooks.wake, state.instances)
     bus.add_sink(outbox)
     await webhooks.start()
@@ -104,10 +125,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
+    admin_follower = asyncio.create_task(
+        follow_admin_token(
+            settings,
+            db,
+            state.admin_token_hash,
+            lambda new: setattr(state, "admin_token_hash", new),
+        ),
+        name="admin-token-follower",
+    )
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        await stop_tasks([admin_follower], STOP_S["batch"], "admin token follower")
         # Every step is bounded: one that overruns is cancelled, named in a warning, and the
         # next one runs (a node that cannot stop is worse than one that stops untidily).
         await bounded("messaging", messaging.close(), STOP_S["messaging"])  # in-flight sends
@@ -197,16 +228,22 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(ForwardingMiddleware)  # inside the limits: they apply before forwarding
     app.add_middleware(
         RequestLimitsMiddleware,
-        max_body_bytes=settings.request_body_limit,
+        max_body_bytes=settings.request_body_limit_without_media,
+        media_body_bytes=settings.request_body_limit,
         body_timeout_s=settings.request_body_timeout_s,
+        body_deadline_s=settings.request_body_deadline_s,
     )
     if settings.rate_limit_per_s > 0:
         app.add_middleware(
             RateLimitMiddleware,
             buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
-            admin_hash=lambda: getattr(getattr(app.state, "wagate", None), "admin_token_hash", ""),
             limit_admin=settings.rate_limit_admin,
         )
+    # Outermost: no body is read, no rate counted and nothing forwarded before it.
+    failures = None
+    if settings.auth_failure_rate_per_s > 0:
+        failures = TokenBuckets(settings.auth_failure_rate_per_s, settings.auth_failure_burst)
+    app.add_middleware(EdgeAuthMiddleware, failures=failures)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(instances_router)

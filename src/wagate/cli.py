@@ -1,4 +1,4 @@
-"""The `wagate` command: `serve` and `migrate`."""
+"""The `wagate` command: `serve`, `migrate` and `admin-token`."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 import sys
 from types import FrameType
 from typing import Any
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from wagate import __version__
-from wagate.config import Settings
+from wagate.admin import AdminTokenError, check_admin_token, read_admin_token, rotate_admin_token
+from wagate.config import Settings, unknown_environment_variables
+from wagate.db import Database
+from wagate.files import prepare_data_dir
+from wagate.logs import configure_logging
 from wagate.migrate import upgrade_to_head
+from wagate.secretbox import generate_key
 from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
 
@@ -60,7 +67,13 @@ class NodeServer(uvicorn.Server):
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     from wagate.app import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings)
+    for name in unknown_environment_variables():
+        # A misspelt setting is otherwise silently ignored and its default used.
+        structlog.get_logger("wagate.config").warning(
+            "unknown WAGATE_* environment variable ignored (a typo?)", variable=name
+        )
+    prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url)
     settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
@@ -94,15 +107,59 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (WAGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (WAGATE_PORT, default 8080)")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    admin = commands.add_parser(
+        "admin-token", help="print the generated admin token (from <data dir>/admin-token)"
+    )
+    admin.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace it with a new one (the old one stops working)",
+    )
+    commands.add_parser("secret-key", help="print a new key for WAGATE_SECRET_KEY")
     args = parser.parse_args(argv)
-    settings = Settings()
-    if args.command == "migrate":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade_to_head(settings.effective_database_url)
-        print("migrations applied")
+    if args.command == "secret-key":
+        print(generate_key())
         return 0
-    _serve(settings, args.host, args.port)
+    # Whatever the node writes (databases, device stores, media, the key file) is its
+    # owner's alone, in this process and the engine hosts it starts (they inherit it).
+    os.umask(0o077)
+    settings = Settings()
+    try:
+        if args.command == "migrate":
+            prepare_data_dir(settings.data_dir)
+            upgrade_to_head(settings.effective_database_url)
+            print("migrations applied")
+        elif args.command == "admin-token":
+            print(_admin_token(settings, rotate=args.rotate))
+        else:
+            check_admin_token(settings)
+            _serve(settings, args.host, args.port)
+    except AdminTokenError as error:
+        print(f"wagate: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _admin_token(settings: Settings, *, rotate: bool) -> str:
+    if not rotate:
+        return read_admin_token(settings)
+    prepare_data_dir(settings.data_dir)
+    upgrade_to_head(settings.effective_database_url)
+
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            token, path = await rotate_admin_token(settings, db)
+        finally:
+            await db.close()
+        print(
+            f"wagate: a new admin token replaces the old one; it is also in {path}. "
+            "Running nodes take it within seconds; the old one stops working.",
+            file=sys.stderr,
+        )
+        return token
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

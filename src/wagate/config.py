@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_node_id() -> str:
+    """host name and process id"""
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -21,19 +23,36 @@ class Settings(BaseSettings):
         env_prefix="WAGATE_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
+    # Listen address (`wagate serve --host` overrides); 0.0.0.0 to listen on every interface.
     host: str = "127.0.0.1"
+    # Listen port (`wagate serve --port` overrides).
     port: int = 8080
+    # SQLite files, WhatsApp device stores, received media and the generated admin-token file.
     data_dir: Path = Path("./data")
+    # SQLAlchemy URL; unset: the SQLite file <data dir>/wagate.db. PostgreSQL:
+    # postgresql+asyncpg://user:password@host/database.
     database_url: str | None = None
+    # Set: Redis Streams queue and multi-node mode (leases, failover). Unset: embedded queue,
+    # one node.
     redis_url: str | None = None
+    # The admin token (at least 32 characters). Unset: one is generated on first start, stored
+    # hashed, written to <data dir>/admin-token and printed once (`wagate admin-token`).
     admin_token: SecretStr | None = None
     # /metrics names instances, nodes and traffic: set, it needs this token (or the admin's)
     # as `Authorization: Bearer`; unset, it stays open for a scraper on a private network.
     metrics_token: SecretStr | None = None
+    # Encrypts webhook secrets (and other credentials) in the database (wagate/secretbox.py).
+    # Unset: a key file generated in the data directory, which only suits a single node.
+    secret_key: SecretStr | None = None
+    # Engine of instances created without one: whatsmeow (the real WhatsApp) or simulator.
     engine: Literal["whatsmeow", "simulator"] = "whatsmeow"
+    # This node's name in the cluster (default: host name and process id).
     node_id: str = Field(default_factory=_default_node_id)
+    # all: serve the API and hold instances; api: serve the API only, hold no instance.
     role: Literal["all", "api"] = "all"
+    # How long a sync send waits for its outcome.
     sync_timeout_s: float = 30.0
+    # Largest media file accepted or downloaded.
     max_media_bytes: int = 64 * 1024 * 1024
     # The media one batch may read in all (URLs fetched and base64 decoded): without it one
     # small request pulls 1,000 x max_media_bytes into memory and the database. Unset: 4 x
@@ -44,22 +63,28 @@ class Settings(BaseSettings):
     # an image. Read from the header before decoding: a few hundred kB of PNG can say
     # 12000 x 12000 and take gigabytes to decode.
     max_image_pixels: int = 4096 * 4096
+    # Allow media URLs on private, loopback and link-local addresses (off: SSRF guard).
     allow_private_media_urls: bool = False
     # Instance webhooks (an instance token sets them) are posted only to public addresses
     # unless the operator allows private ones; the global WAGATE_WEBHOOK_URL is always trusted.
     allow_private_webhook_urls: bool = False
+    # The global webhook: URL, signing secret, and a comma-separated list of event types
+    # (unset: all).
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_events: str | None = None
+    # Webhook delivery: timeout of one post, attempts before a delivery is failed.
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 10
+    # Log level (debug, info, warning, error) and format (console, or json: one object a line).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
     # Client manager: reconnect backoff after a dropped connection (bounded, with jitter).
     reconnect_base_delay_s: float = 1.0
     reconnect_max_delay_s: float = 60.0
-    # Simulator timings (API.md: QR codes rotate every 20 s, 6 codes before qr_timeout).
+    # Simulator timings: QR codes rotate every 20 s, 6 codes before qr_timeout; pair-code delay;
+    # how long after a send the simulated recipient reports it delivered (then read).
     simulator_qr_interval_s: float = 20.0
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
@@ -68,8 +93,11 @@ class Settings(BaseSettings):
     whatsmeow_instances_per_host: int = Field(default=50, ge=1)
     # Consecutive failed connects before an instance gives up (each connect leaks a handle).
     whatsmeow_connect_attempts: int = Field(default=5, ge=1)
+    # How long one call into an engine host (send, connect, ...) may take.
     whatsmeow_call_timeout_s: float = 60.0
+    # How long an engine host may take to start and say hello.
     whatsmeow_host_start_timeout_s: float = 30.0
+    # Cap of the doubling delay before a crashed engine host is restarted.
     whatsmeow_host_restart_max_delay_s: float = 30.0
     # How long a stop waits for a client: a hanging dial ends by itself (~60 s) in the host.
     whatsmeow_stop_wait_s: float = 5.0
@@ -77,12 +105,32 @@ class Settings(BaseSettings):
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
-    # Request limits (SECURITY.md): body size, slow bodies, per-token rate (0 = off).
-    max_request_bytes: int | None = None  # default: room for max_media_bytes as base64
+    # How long the content (text, caption, payload) of a final outbound message is kept: the
+    # message record stays, its content is blanked after this (wagate/messages/retention.py),
+    # so a database leak or backup does not hold every message ever sent.
+    message_body_retention_s: int = Field(30 * 24 * 3600, gt=0)
+    # Largest request body of a send (which may carry media); unset: room for a
+    # max_media_bytes file as base64 plus 1 MiB. Counted while the body is read: 413 over it.
+    max_request_bytes: int | None = None
+    # Largest body of every other route. Only the sends (and the simulator's inbound
+    # messages) carry media: every other body is a small JSON document, and a cap sized for
+    # media would let one request make the node parse tens of megabytes.
+    max_request_bytes_without_media: int = Field(1024 * 1024, gt=0)
+    # A request body that stalls this long between two chunks: 408.
     request_body_timeout_s: float = 30.0
+    # A request body not complete this long after it began: 408. The deadline between two
+    # chunks alone lets a client hold a request open indefinitely with a byte now and then.
+    request_body_deadline_s: float = Field(120.0, gt=0)
+    # Requests per second of one authenticated identity (the admin, each instance; 0 = off),
+    # and the burst it may spend at once: 429 with Retry-After over it.
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
+    # Whether the admin token is rate-limited too.
     rate_limit_admin: bool = False
+    # Failed authentications per second and burst of one client address (0 = off): a wrong
+    # token costs a database lookup, so guessing is limited before it reaches the database.
+    auth_failure_rate_per_s: float = 1.0
+    auth_failure_burst: int = 30
     # Connection limits handed to uvicorn (`wagate serve`): idle keep-alive connections are
     # closed after this many seconds; over `http_limit_concurrency` open connections and
     # requests new ones get 503; request heads are capped at `http_max_header_bytes` (431).
@@ -94,7 +142,15 @@ class Settings(BaseSettings):
     http_header_timeout_s: float = Field(10.0, gt=0)
     # Seconds between SSE keep-alive comments.
     sse_keepalive_s: float = 15.0
-    # Messaging: queue keys, retries, reconciler, media downloads, idempotency.
+    # A live event stream is ended after this many seconds (the client reconnects, with its
+    # token checked again): it bounds how long a stream outlives its token when the order to
+    # end it (token rotation, logout, deletion) did not reach this node.
+    sse_max_lifetime_s: float = Field(3600.0, gt=0)
+    # Live event streams one token may hold open on one node: each holds a connection and a
+    # buffer of up to 1000 events, so a leaked or hostile token cannot pile them up.
+    sse_max_streams_per_token: int = Field(10, ge=1)
+    # Messaging: queue keys, stream entries of dead consumers claimed after this idle time,
+    # send retry backoff, the reconciler that re-enqueues lost queue entries, sync polling.
     queue_key_prefix: str = "wagate:"
     queue_claim_idle_ms: int = 30_000
     send_retry_base_s: float = 1.0
@@ -105,7 +161,9 @@ class Settings(BaseSettings):
     # How long another node may still accept a token or instance this node changed (this
     # node forgets at once): see wagate/instances/cache.py. 0 turns the cache off.
     instance_cache_ttl_s: float = 2.0
+    # Timeout of one media download from a URL given in a send.
     media_download_timeout_s: float = 30.0
+    # How long an Idempotency-Key is remembered.
     idempotency_ttl_s: int = 24 * 3600
     # Webhook delivery: retry backoff (base * 2^(attempt-1), capped, with jitter), how many
     # posts run at once per URL and in all, how many due rows one claim takes, how often the
@@ -160,6 +218,11 @@ class Settings(BaseSettings):
         return self.max_media_bytes * 4
 
     @property
+    def request_body_limit_without_media(self) -> int:
+        # A smaller WAGATE_MAX_REQUEST_BYTES holds for every route.
+        return min(self.max_request_bytes_without_media, self.request_body_limit)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
@@ -168,3 +231,27 @@ class Settings(BaseSettings):
         if not self.webhook_events:
             return None
         return [e.strip() for e in self.webhook_events.split(",") if e.strip()]
+
+
+# Variables with the prefix that are no setting and no typo: the engine host's hand-over
+# (wagate/engines/whatsmeow/supervisor.py) and the test suite's own knobs.
+_NOT_SETTINGS_PREFIXES = (
+    "WAGATE_WHATSMEOW_HOST_CONFIG",
+    "WAGATE_TEST_",
+    "WAGATE_HANG_DUMP_",
+    "WAGATE_FUZZ_",
+    "WAGATE_FAULT_",
+)
+
+
+def unknown_environment_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Names of WAGATE_* environment variables that are no setting (a misspelt one, mostly)."""
+    environ = os.environ if environ is None else environ
+    known = {f"WAGATE_{name}".upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith("WAGATE_")
+        and name.upper() not in known
+        and not name.upper().startswith(_NOT_SETTINGS_PREFIXES)
+    )

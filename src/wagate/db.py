@@ -33,6 +33,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType, TypeDecorator
 
+from wagate.files import private_sqlite
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -102,7 +104,8 @@ POOL_TIMEOUT_S = 30.0
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
-        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        # Created 600 before SQLite opens it: its -wal and -shm files take its mode.
+        private_sqlite(sqlite_file)
         engine = create_async_engine(
             url, connect_args={"timeout": 30}, pool_timeout=POOL_TIMEOUT_S, **JSON_CODEC
         )

@@ -1,24 +1,31 @@
-"""Request limits: body size (cut off while reading), per-token rate, slow request bodies.
+"""Request limits: body size (cut off while reading), per-identity rate, slow request bodies.
 
 Pure ASGI middleware, so an oversized or slow body is refused before any handler or
-multipart parser buffers it.
+multipart parser buffers it. Both run inside the edge's authentication (wagate.auth.edge):
+the rate is kept per authenticated identity, and no body is read for a request that is
+refused there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import math
+import re
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate.errors import error_body
 
-MAX_BUCKETS = 100_000  # distinct tokens tracked per node (oldest forgotten first)
+if TYPE_CHECKING:
+    from wagate.auth.dependencies import Principal
+
+MAX_BUCKETS = 100_000  # distinct identities or addresses tracked per node (oldest forgotten first)
+# The routes whose bodies carry media (base64 or multipart): they alone get the media-sized cap.
+MEDIA_ROUTE = re.compile(r"^/v1/instances/[^/]+/(send/[^/]+|simulator/inbound)$")
 
 
 class TooLarge(Exception):
@@ -29,70 +36,109 @@ class TooSlow(Exception):
     pass
 
 
-async def _send_error(
-    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    close: bool = False,
 ) -> None:
+    """An API error answered by a middleware. `close`: the request's body is not (all) read,
+    so the connection is closed rather than made to swallow what the client still sends."""
     body = json.dumps(error_body(code, message)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    if close:
+        raw.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestLimitsMiddleware:
-    """413 for bodies over `max_body_bytes` (declared or streamed), 408 for a body that
-    stalls longer than `body_timeout_s` between chunks (until its last chunk: then nothing)."""
+def declares_body(scope: Scope) -> bool:
+    """Whether the request says a body follows (a length over 0, or chunked)."""
+    for key, value in scope["headers"]:
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float) -> None:
+
+def _too_large(limit: int) -> tuple[int, str, str]:
+    return 413, "payload_too_large", f"the request body is over the limit of {limit} bytes"
+
+
+class RequestLimitsMiddleware:
+    """413 for bodies over the route's cap (declared or streamed): `media_body_bytes` on the
+    routes that carry media, `max_body_bytes` on every other; 408 for a body that stalls
+    longer than `body_timeout_s` between chunks or is not complete `body_deadline_s` after
+    it was first asked for (until its last chunk: then nothing)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        media_body_bytes: int,
+        body_timeout_s: float,
+        body_deadline_s: float,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.media_body_bytes = media_body_bytes
         self.body_timeout_s = body_timeout_s
+        self.body_deadline_s = body_deadline_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_body_bytes
+        if scope["method"] == "POST" and MEDIA_ROUTE.match(scope["path"]):
+            limit = self.media_body_bytes
         for key, value in scope["headers"]:
             if key == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_body_bytes:
-                    await _send_error(
-                        send,
-                        413,
-                        "payload_too_large",
-                        f"the request body is over the limit of {self.max_body_bytes} bytes",
-                    )
+                if declared > limit:
+                    await send_error(send, *_too_large(limit), close=True)
                     return
         received = 0
         body_complete = False
         started = False
+        deadline: float | None = None
         tripped: tuple[int, str, str] | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received, tripped, body_complete
+            nonlocal received, tripped, body_complete, deadline
             if body_complete:
                 # Past the body, receive() waits for the client to go (a live stream waits
                 # as long as it is open): that is no stalled body.
                 return await receive()
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.body_deadline_s
+            left = deadline - loop.time()
             try:
                 # A deadline on the current task, not wait_for's new task per receive().
-                async with asyncio.timeout(self.body_timeout_s):
+                async with asyncio.timeout(min(self.body_timeout_s, left)):
                     message = await receive()
             except TimeoutError as exc:
-                tripped = (408, "request_timeout", "the request body came too slowly")
+                if left <= self.body_timeout_s:
+                    tripped = (
+                        408,
+                        "request_timeout",
+                        f"the request body did not arrive within {self.body_deadline_s:g} s",
+                    )
+                else:
+                    tripped = (408, "request_timeout", "the request body came too slowly")
                 raise TooSlow from exc
             if message["type"] == "http.request":
                 body_complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    tripped = (
-                        413,
-                        "payload_too_large",
-                        f"the request body is over the limit of {self.max_body_bytes} bytes",
-                    )
+                if received > limit:
+                    tripped = _too_large(limit)
                     raise TooLarge
             return message
 
@@ -104,7 +150,7 @@ class RequestLimitsMiddleware:
                 # gets what really happened instead.
                 if not started:
                     started = True
-                    await _send_error(send, *tripped)
+                    await send_error(send, *tripped, close=True)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -114,7 +160,7 @@ class RequestLimitsMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except (TooLarge, TooSlow):
             if not started and tripped is not None:
-                await _send_error(send, *tripped)
+                await send_error(send, *tripped, close=True)
 
 
 class TokenBuckets:
@@ -140,53 +186,47 @@ class TokenBuckets:
             self._buckets.popitem(last=False)
         return wait
 
+    def wait(self, key: str, now: float | None = None) -> float:
+        """What `take` would answer, without taking anything."""
+        found = self._buckets.get(key)
+        if found is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens = min(float(self.burst), found[0] + (now - found[1]) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
-def _token(scope: Scope) -> str | None:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
-        if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-        elif key == b"x-api-key" and value.strip():
-            return value.decode("latin-1").strip()
-    return None
+
+def retry_after(wait: float) -> dict[str, str]:
+    return {"retry-after": str(max(1, math.ceil(wait)))}
 
 
 class RateLimitMiddleware:
-    """429 + Retry-After when a token goes over its rate. The admin token is exempt unless
-    `limit_admin`; requests without a token are limited per client address."""
+    """429 + Retry-After when an identity goes over its rate: one bucket per instance (all
+    its tokens, old and rotated, count together) and one for the admin, which is exempt
+    unless `limit_admin`. The identity is the one the edge authenticated (wagate.auth.edge,
+    outside this): a header that names no valid token opens no bucket of its own. Requests
+    the edge does not authenticate (outside /v1/) are not limited here."""
 
-    def __init__(
-        self, app: ASGIApp, buckets: TokenBuckets, admin_hash: Any, limit_admin: bool
-    ) -> None:
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets, limit_admin: bool) -> None:
         self.app = app
         self.buckets = buckets
-        self.admin_hash = admin_hash  # callable returning the admin token hash (set at start)
         self.limit_admin = limit_admin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/"):
+        principal: Principal | None = scope.get("state", {}).get("principal")
+        if principal is None or (principal.is_admin and not self.limit_admin):
             await self.app(scope, receive, send)
             return
-        token = _token(scope)
-        if token is None:
-            client = scope.get("client") or ("unknown", 0)
-            key = f"addr:{client[0]}"
-        else:
-            key = hashlib.sha256(token.encode()).hexdigest()
-            if key == self.admin_hash() and not self.limit_admin:
-                await self.app(scope, receive, send)
-                return
+        key = "admin" if principal.is_admin else f"instance:{principal.instance_name}"
         wait = self.buckets.take(key)
         if wait > 0:
-            await _send_error(
+            await send_error(
                 send,
                 429,
                 "rate_limited",
                 "too many requests for this token; slow down",
-                {"retry-after": str(max(1, math.ceil(wait)))},
+                retry_after(wait),
+                close=declares_body(scope),
             )
             return
         await self.app(scope, receive, send)

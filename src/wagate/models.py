@@ -44,6 +44,9 @@ class Instance(Base):
     # whether the instance is reconnected when a node starts or takes it over.
     desired_state: Mapped[str] = mapped_column(String(16), default="stopped")
     jid: Mapped[str | None] = mapped_column(String(128))
+    # The exact device it linked as ("5511...:7@s.whatsapp.net"): several instances may link
+    # the same number, and only this tells their devices apart in a shared device store.
+    device_jid: Mapped[str | None] = mapped_column(String(128))
     phone: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     # The QR code on screen while pairing, so that any node can serve GET /qr.

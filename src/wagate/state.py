@@ -11,6 +11,7 @@ from wagate.config import Settings
 from wagate.db import Database
 from wagate.events.bus import EventBus
 from wagate.instances.cache import InstanceCache
+from wagate.secretbox import SecretBox
 
 if TYPE_CHECKING:
     from wagate.cluster.service import Cluster
@@ -26,6 +27,8 @@ class AppState:
     bus: EventBus
     manager: ClientManager
     admin_token_hash: str
+    # Encrypts credentials stored in the database (webhook secrets): wagate.secretbox.
+    secrets: SecretBox
     webhooks: DeliveryWorker | None = None
     # Later features hang their services here (queue, workers, webhook delivery, cluster).
     services: dict[str, Any] = field(default_factory=dict)

@@ -70,7 +70,7 @@ async def test_dashboard_in_firefox(
     await ff.wait_for("() => document.activeElement.id === 'signin-token'", what="token focus")
     await ff.type("wga_not_a_real_token")
     await ff.press("Enter")
-    await ff.text("#signin-error", "invalid token")
+    await ff.text("#signin-error", "This token is not accepted (invalid token)")
     assert await ff.call(HIDDEN, "#app")
     assert await ff.call("() => sessionStorage.getItem('wagate.token')") is None
     await shot("01-signin-wrong-token")
@@ -101,11 +101,10 @@ async def test_dashboard_in_firefox(
         f"() => ({QR_CODE})() !== {first_code!r}", timeout=10, what="the QR code to rotate"
     )
 
-    # The simulator's scan route links it: connected shows up without a reload.
+    # The page's Simulate scan links it: connected shows up without a reload.
     await ff.call("() => { window.__noReload = 1; }")
-    with gateway.http() as http:
-        scan = http.post(f"/v1/instances/{name}/simulator/scan", json={"phone": "+4915112345678"})
-        assert scan.status_code == 204, scan.text
+    await ff.fill("#sim-phone", "+4915112345678")
+    await ff.click("#sim-form button[type=submit]")
     await ff.text("#detail-status", "Connected")
     await ff.text(row, "Connected")
     await ff.text("#conn-phone", "4915112345678")

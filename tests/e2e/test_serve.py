@@ -58,6 +58,10 @@ class Node:
         return self.stdout_path.read_text()
 
     @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    @property
     def output(self) -> str:
         return self.stdout + self.stderr_path.read_text()
 
@@ -96,9 +100,9 @@ def nodes() -> Iterator[list[Node]]:
         node.kill()
 
 
-def generated_token(stdout: str) -> str:
-    tokens = [word for word in stdout.split() if word.startswith("wga_")]
-    assert len(tokens) == 1, stdout
+def generated_token(stderr: str) -> str:
+    tokens = [word for word in stderr.split() if word.startswith("wga_")]
+    assert len(tokens) == 1, stderr
     return tokens[0]
 
 
@@ -107,7 +111,7 @@ async def test_serve_link_sigterm_and_resume(tmp_path: Path, nodes: list[Node]) 
     first = Node(tmp_path, env, 1)
     nodes.append(first)
     await first.wait_ready()
-    token = generated_token(first.stdout)
+    token = generated_token(first.stderr)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=first.url, headers=headers, timeout=10) as http:
         ready = await http.get("/readyz")
@@ -135,7 +139,7 @@ async def test_serve_link_sigterm_and_resume(tmp_path: Path, nodes: list[Node]) 
     second = Node(tmp_path, env, 2)
     nodes.append(second)
     await second.wait_ready()
-    assert "wga_" not in second.stdout and "generated" not in second.stdout
+    assert "wga_" not in second.output and "generated" not in second.output
     async with httpx.AsyncClient(base_url=second.url, headers=headers, timeout=10) as http:
         deadline = time.monotonic() + 10
         while True:
@@ -152,8 +156,8 @@ async def test_serve_link_sigterm_and_resume(tmp_path: Path, nodes: list[Node]) 
 
 
 async def test_a_killed_node_is_resumed_by_the_next(tmp_path: Path, nodes: list[Node]) -> None:
-    env = {**base_env(tmp_path), "WAGATE_ADMIN_TOKEN": "wga_e2e_kill_token_0123456789"}
-    headers = {"X-Api-Key": "wga_e2e_kill_token_0123456789"}
+    env = {**base_env(tmp_path), "WAGATE_ADMIN_TOKEN": "wga_e2e_kill_token_0123456789abcdef"}
+    headers = {"X-Api-Key": "wga_e2e_kill_token_0123456789abcdef"}
     first = Node(tmp_path, env, 1)
     nodes.append(first)
     await first.wait_ready()
@@ -197,20 +201,20 @@ async def wait_for_status(http: httpx.AsyncClient, name: str, status: str) -> No
 async def test_serve_with_an_admin_token_from_the_environment(
     tmp_path: Path, nodes: list[Node]
 ) -> None:
-    env = {**base_env(tmp_path), "WAGATE_ADMIN_TOKEN": "wga_e2e_chosen_token_0123456789"}
+    env = {**base_env(tmp_path), "WAGATE_ADMIN_TOKEN": "wga_e2e_chosen_token_0123456789abcdef"}
     node = Node(tmp_path, env, 1)
     nodes.append(node)
     await node.wait_ready()
-    assert "generated" not in node.stdout
+    assert "generated" not in node.output
     async with httpx.AsyncClient(base_url=node.url, timeout=10) as http:
         assert (await http.get("/v1/instances")).status_code == 401
         response = await http.get(
-            "/v1/instances", headers={"X-Api-Key": "wga_e2e_chosen_token_0123456789"}
+            "/v1/instances", headers={"X-Api-Key": "wga_e2e_chosen_token_0123456789abcdef"}
         )
         assert response.json() == {"instances": []}
     await node.terminate()
     assert node.process.returncode == 0
-    assert "wga_e2e_chosen_token_0123456789" not in node.output
+    assert "wga_e2e_chosen_token_0123456789abcdef" not in node.output
 
 
 def test_migrate_sqlite(tmp_path: Path) -> None:

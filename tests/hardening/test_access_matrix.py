@@ -80,6 +80,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,
     ("GET", "/v1/instances/{instance}/media/{message_id}"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
+    # An instance token retries only its own: it is scoped, not refused.
+    ("POST", "/v1/dead-letters/retry"): ANY,
     ("POST", "/v1/dead-letters/{correlation_id}/retry"): OWNED,
     ("DELETE", "/v1/dead-letters/{correlation_id}"): OWNED,
     ("PUT", "/v1/instances/{instance}/webhook"): INSTANCE,
@@ -252,6 +254,7 @@ async def matrix_app(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Fas
         sqlite_url,
         tmp_path / "data",
         rate_limit_per_s=0,
+        auth_failure_rate_per_s=0,  # the matrix fails on purpose, many times over
         webhook_max_attempts=1,
         webhook_timeout_s=0.5,
         sync_timeout_s=5,

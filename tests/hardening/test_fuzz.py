@@ -1,6 +1,7 @@
 """Schemathesis against a real `wagate serve`: with the admin token and with an instance
 token, no input gives a 500, every answer is one the OpenAPI document lists with the schema
-it gives, and every error carries the API.md body.
+it gives, and every error carries the API.md body. With a wrong token, every `/v1/` answer
+is API.md's 401, whatever the body.
 
 The number of examples per operation is WAGATE_FUZZ_EXAMPLES (default 5); docs/hardening.md
 has the long run."""
@@ -109,7 +110,8 @@ def target(fuzz_node: Node, request: pytest.FixtureRequest) -> Iterator[Target]:
     with admin_client(fuzz_node.url) as http:
         http.delete(f"/v1/instances/{found.name}")
     label = request.node.name.partition("[")[2].rstrip("]")
-    if SEND_OPERATION.match(label):
+    # With a wrong token no send is accepted: that run checks the 401s instead.
+    if SEND_OPERATION.match(label) and not request.node.name.startswith("test_fuzz_wrong_token"):
         found.check_send_operation(label)
 
 
@@ -118,13 +120,23 @@ def test_the_node_serves_the_fuzzed_document(fuzz_node: Node) -> None:
     assert served == schema.raw_schema
 
 
-def run_case(case: Any, target: Target, token: str) -> None:
+def unauthorized_check(ctx: Any, response: Any, case: Any) -> bool | None:
+    """With a wrong token, every `/v1/` operation answers 401 unauthorized (API.md "Auth"):
+    nothing of the request is looked at before its token."""
+    if not case.path.startswith("/v1/"):
+        return None
+    assert response.status_code == 401, f"{response.status_code}: {response.text[:200]}"
+    assert json.loads(response.content)["error"]["code"] == "unauthorized", response.text
+    return True
+
+
+def run_case(case: Any, target: Target, token: str, checks: list[Any] = CHECKS) -> None:
     if "instance" in (case.path_parameters or {}):
         case.path_parameters["instance"] = target.name
     response = case.call_and_validate(
         base_url=target.node.url,
         headers={"Authorization": f"Bearer {token}"},
-        checks=CHECKS,
+        checks=checks,
         timeout=30,
     )
     target.record(case, response.status_code)
@@ -150,6 +162,12 @@ def test_fuzz_admin(case: Any, target: Target) -> None:
 @FUZZ
 def test_fuzz_instance_token(case: Any, target: Target) -> None:
     run_case(case, target, target.token)
+
+
+@schema.parametrize()
+@FUZZ
+def test_fuzz_wrong_token(case: Any, target: Target) -> None:
+    run_case(case, target, "wgi_" + "x" * 43, [*CHECKS, unauthorized_check])
 
 
 def test_the_document_declares_every_send_body() -> None:

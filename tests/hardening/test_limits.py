@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import linked_instance, live_server
+from tests.conftest import ADMIN_TOKEN, linked_instance, live_server
 from tests.hardening.processes import Node, serve_env
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -93,7 +93,7 @@ async def _target(url: str, route: str) -> bytes:
     are reached without FastAPI's router: the limits must hold there too)."""
     if route == "create":
         return b"/v1/instances"
-    headers = {"Authorization": "Bearer wga_test_admin_token_0123456789"}
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=url, headers=headers) as client:
         response = await client.post("/v1/instances", json={"name": "big", "engine": "simulator"})
         assert response.status_code == 201, response.text
@@ -107,7 +107,7 @@ async def test_streamed_body_over_the_limit_is_cut_off(app: Any, route: str) -> 
         head = (
             b"POST " + await _target(url, route) + b" HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\n"
-            b"Authorization: Bearer wga_test_admin_token_0123456789\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         piece = b" " * 50_000
@@ -123,7 +123,7 @@ async def test_a_body_that_stalls_is_dropped_with_408(app: Any, route: str) -> N
         head = (
             b"POST " + await _target(url, route) + b" HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\n"
-            b"Authorization: Bearer wga_test_admin_token_0123456789\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
             b"Content-Length: 100\r\n\r\n"
         )
         started = time.monotonic()

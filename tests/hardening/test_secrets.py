@@ -170,17 +170,17 @@ def test_no_secret_in_logs_of_a_real_node(tmp_path: Path, receiver: ThreadReceiv
     )
     node = Node(env, tmp_path).start()
     try:
-        printed = wait_for(lambda: ADMIN_PRINT.search(node.stdout_path.read_text()), 10)
+        printed = wait_for(lambda: ADMIN_PRINT.search(node.stderr_path.read_text()), 10)
         admin_token = printed.group(1)
         seen = scenario(node.url, admin_token, receiver)
     finally:
         # uvicorn re-raises SIGTERM after a clean shutdown, so -15 is a clean stop too.
         assert node.stop() in (0, -15)
     assert "Application shutdown complete" in node.stderr_path.read_text()
-    stdout = node.stdout_path.read_text()
-    # The one-time print is the only place the admin token may appear.
-    assert stdout.count(admin_token) == 1
-    logs = stdout.replace(admin_token, "") + node.stderr_path.read_text()
+    output = node.stdout_path.read_text() + node.stderr_path.read_text()
+    # The one-time print (to stderr) is the only place the admin token may appear.
+    assert output.count(admin_token) == 1
+    logs = output.replace(admin_token, "")
     assert "debug" in logs.lower(), "the node did not log at DEBUG"
     assert_clean(logs, [*seen.values(), *SECRETS])
 
@@ -197,6 +197,12 @@ def test_no_secret_in_logs_of_a_real_node(tmp_path: Path, receiver: ThreadReceiv
     raw = (tmp_path / "wagate.db").read_bytes()
     for key in ("admin", "token", "rotated", "second"):
         assert seen[key].encode() not in raw
+    # Webhook secrets are stored encrypted: neither the database nor a side file it may have
+    # left (a WAL not yet folded back) holds one in plaintext.
+    for path in [tmp_path / "wagate.db", *tmp_path.glob("wagate.db-*")]:
+        raw = path.read_bytes()
+        for secret in (HOOK_SECRET, NEW_SECRET):
+            assert secret.encode() not in raw, f"a webhook secret in plaintext in {path.name}"
 
 
 def test_no_password_of_a_failing_database_url_in_output(tmp_path: Path) -> None:

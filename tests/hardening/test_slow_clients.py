@@ -1,6 +1,7 @@
 """Slow clients against a real `wagate serve`: request heads that never complete (slowloris)
 are cut off after WAGATE_HTTP_HEADER_TIMEOUT_S while other clients are served, oversized
-heads are refused, and a stalled body still gets its 408 (wagate.limits)."""
+heads are refused (trickled in or in one read), and a stalled body still gets its 408
+(wagate.limits)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,27 @@ def test_an_oversized_head_is_refused(node: Node) -> None:
         except ConnectionResetError:
             pass
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 100 * 1024])
+def test_an_oversized_head_in_one_read_is_refused(node: Node, size: int) -> None:
+    # One sendall on loopback: the server reads the whole head at once, so no read of it is
+    # ever a part of a head still incomplete (the case counted while the head trickles in).
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * size + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b"HTTP/1.1 400" not in answer and b"200" not in answer.split(b"\r\n")[0]
+    # A head just under the cap, in one read too, is served.
+    with httpx.Client(base_url=node.url, timeout=5) as http:
+        fits = http.get("/healthz", headers={"X-Pad": "a" * (MAX_HEAD_BYTES - 200)})
+        assert fits.status_code == 200
 
 
 def test_a_body_that_stalls_still_gets_408(node: Node) -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from tests.conftest import ADMIN_TOKEN, create_instance
 from tests.integration.instance_helpers import SseReader, assert_error, token_headers
+from wagate.events.bus import ADMIN_OWNER
 
 
 @pytest.fixture
@@ -137,3 +138,4 @@ async def test_a_client_gone_before_the_first_byte_leaves_no_subscriber(
         await app(scope, receive, send)
     assert started == [200]
     assert not bus._subscribers.get(name)
+    assert bus.streams_of(ADMIN_OWNER) == 0  # its slot of the per-token cap is free again

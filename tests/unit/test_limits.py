@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import create_instance
+from wagate.auth.tokens import token_from_headers
 from wagate.limits import TokenBuckets
 
 
@@ -19,6 +20,27 @@ def test_bucket_allows_burst_then_waits() -> None:
     # Half a second later one request is allowed again; others are independent.
     assert buckets.take("k", now=0.6) == 0.0
     assert buckets.take("other", now=0.0) == 0.0
+
+
+def test_wait_tells_without_taking() -> None:
+    buckets = TokenBuckets(rate=1.0, burst=2)
+    assert buckets.wait("k", now=0.0) == 0.0
+    assert [buckets.take("k", now=0.0) for _ in range(2)] == [0.0, 0.0]
+    assert buckets.wait("k", now=0.0) == pytest.approx(1.0)
+    assert buckets.wait("k", now=0.5) == pytest.approx(0.5)  # asking took nothing
+    assert buckets.take("k", now=1.0) == 0.0
+
+
+def test_the_token_of_a_request_is_the_bearer_one_whatever_the_header_order() -> None:
+    # The rate limit and the auth read the same token: a random X-Api-Key ahead of a valid
+    # Authorization header must not be the one either of them sees.
+    headers = [(b"x-api-key", b"random"), (b"authorization", b"Bearer wgi_real")]
+    assert token_from_headers(headers) == "wgi_real"
+    assert token_from_headers([(b"x-api-key", b" wgi_key ")]) == "wgi_key"
+    basic = [(b"authorization", b"Basic abc"), (b"x-api-key", b"wgi_key")]
+    assert token_from_headers(basic) == "wgi_key"
+    assert token_from_headers([(b"authorization", b"Bearer  ")]) is None
+    assert token_from_headers([]) is None
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from wagate.config import Settings
 from wagate.engines import base
 from wagate.engines.whatsmeow import protocol
-from wagate.engines.whatsmeow.store import device_store, device_user, postgres_dsn
+from wagate.engines.whatsmeow.store import device_store, postgres_dsn
 
 
 async def _roundtrip(frame: dict[str, object]) -> dict[str, object] | None:
@@ -42,6 +42,7 @@ async def test_truncated_frame_is_a_protocol_error() -> None:
     [
         base.QrCode("2@abc", datetime(2026, 1, 1, tzinfo=UTC)),
         base.Connected("5511@s.whatsapp.net", "5511"),
+        base.Connected("5511@s.whatsapp.net", "5511", "5511:7@s.whatsapp.net"),
         base.ConnectionLost("dial failed"),
         base.ConnectFailed("banned", permanent=True),
         base.LoggedOut("main_device_gone"),
@@ -115,6 +116,3 @@ def test_device_store_per_mode(tmp_path: Path) -> None:
     pg = Settings(_env_file=None, database_url="postgresql+asyncpg://p@h/db")  # type: ignore[call-arg]
     shared = device_store(pg, ref)
     assert shared.shared and shared.dsn.startswith("postgres://p@h/db?")
-    assert device_user("5511:12@s.whatsapp.net") == "5511"
-    assert device_user("5511@s.whatsapp.net") == "5511"
-    assert device_user(None) is None

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import select
 
-from wagate.auth.tokens import hash_token, token_matches
+from wagate.auth.tokens import hash_token, token_from_headers, token_matches
 from wagate.errors import Forbidden, NotFound, Unauthorized
 from wagate.models import Instance
 from wagate.state import AppState, get_state
@@ -23,26 +23,30 @@ class Principal:
         return self.is_admin or self.instance_name == instance_name
 
 
+ADMIN = Principal(is_admin=True)
+
+
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    api_key = request.headers.get("x-api-key")
-    return api_key.strip() if api_key and api_key.strip() else None
+    return token_from_headers(request.scope["headers"])
+
+
+def known_principal(state: AppState, token: str) -> Principal | None:
+    """The principal of a token this node knows without a query: the admin's, or one in the
+    instance cache. None: the database has to say."""
+    if token_matches(token, state.admin_token_hash):
+        return ADMIN
+    name = state.instances.token(hash_token(token))  # keyed by the hash of the whole token
+    return None if name is None else Principal(is_admin=False, instance_name=name)
 
 
 async def resolve_principal(state: AppState, token: str | None) -> Principal:
     if token is None:
         raise Unauthorized("missing token: send Authorization: Bearer <token> or X-Api-Key")
-    if token_matches(token, state.admin_token_hash):
-        return Principal(is_admin=True)
+    known = known_principal(state, token)
+    if known is not None:
+        return known
     token_hash = hash_token(token)
     cache = state.instances
-    name = cache.token(token_hash)  # keyed by the hash of the whole token: an exact match
-    if name is not None:
-        return Principal(is_admin=False, instance_name=name)
     generation = cache.generation
     async with state.db.api_session() as session:
         row = await session.execute(
@@ -58,6 +62,7 @@ async def resolve_principal(state: AppState, token: str | None) -> Principal:
 async def current_principal(
     request: Request, state: Annotated[AppState, Depends(get_state)]
 ) -> Principal:
+    # Set by the edge (wagate.auth.edge), which authenticated the request before its body.
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached

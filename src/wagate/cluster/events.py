@@ -84,6 +84,7 @@ class EventRelay:
         self._prober: asyncio.Task[None] | None = None
         self._hellos = 0
         self._stopped = False
+        self._orders: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -92,6 +93,7 @@ class EventRelay:
         self._task = asyncio.create_task(self._listen(pubsub), name="cluster-events")
         self.bus.add_sink(self.publish)
         self.bus.on_interest(self.want)
+        self.bus.on_end_streams(self.end_streams)
 
     async def want(self) -> None:
         """This node has a use for other nodes' events (a stream opens, a sync send waits):
@@ -152,6 +154,28 @@ class EventRelay:
             )
         except Exception as exc:  # they find this node at their next probe
             log.warning("cluster hello not published", error=repr(exc))
+
+    async def end_streams(self, instance: str, *, admin_too: bool) -> None:
+        """Order every other node to end the instance's streams (EventBus.end_streams). Sent
+        on the hello channel, which every node listens to from its start, whatever its
+        interest in events (a node that streams but has not subscribed yet gets it too), and
+        whether or not this node thinks it is alone. Pub/sub can lose it (Redis down): then
+        such a stream lasts until its maximum lifetime (WAGATE_SSE_MAX_LIFETIME_S)."""
+        if self._stopped:
+            return
+        order = {"node": self.node_id, "end_streams": instance, "admin_too": admin_too}
+        task = asyncio.create_task(self._order(instance, orjson.dumps(order)))
+        self._orders.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._orders.discard)
+        # Waited for, never cancelled (a cancel can be lost inside redis-py: wagate.tasks):
+        # a Redis that does not answer delays the API call at most this long.
+        await asyncio.wait({task}, timeout=WANT_TIMEOUT_S)
+
+    async def _order(self, instance: str, raw: bytes) -> None:
+        try:
+            await self.redis.publish(self.hello_channel, raw)
+        except Exception as exc:
+            log.warning("streams not ended on other nodes", instance=instance, error=repr(exc))
 
     async def stop(self) -> None:
         self._stopped = True  # events published from now on are not relayed
@@ -241,6 +265,9 @@ class EventRelay:
         if item.get("hello"):
             self._hellos += 1
             self.alone = False  # another node listens from now on
+            return
+        if "end_streams" in item:
+            self.bus.end_streams_here(str(item["end_streams"]), admin_too=bool(item["admin_too"]))
             return
         self.received += 1
         self.bus.fan_out(

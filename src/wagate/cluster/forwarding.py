@@ -11,6 +11,8 @@ Why HTTP rather than a request/reply over Redis: the holder runs the very same r
 validation, error mapping) as for a direct call, errors come back in the API.md shape, and no
 second protocol has to be kept in step with the routes. The forwarded request carries
 `X-Wagate-Forwarded-By`, and a forwarded request is always handled where it lands: no loops.
+Only authenticated requests get here (wagate.auth.edge runs first): a request with a wrong
+token is refused by the node it reached, and neither read nor forwarded.
 """
 
 from __future__ import annotations
@@ -76,7 +78,12 @@ class ForwardingMiddleware:
         try:
             target = await _target(state, cluster, name)
         except Exception as exc:
-            await _answer(send, 503, error_body("unavailable", f"cluster lookup failed: {exc!r}"))
+            # The detail (addresses, node names, Redis or database errors) is for the log,
+            # not for a client.
+            log.warning("cluster lookup failed", instance=name, error=repr(exc))
+            await _answer(
+                send, 503, error_body("unavailable", "the cluster cannot be reached; retry later")
+            )
             return
         if target is None:
             await self.app(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import APIRouter
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,6 +14,8 @@ from wagate.state import State
 from . import service
 from .schemas import ClusterOut
 
+log = structlog.get_logger(__name__)
+
 router = APIRouter(prefix="/v1/cluster", tags=["cluster"])
 
 
@@ -23,4 +26,5 @@ async def get_cluster(state: State, _: AdminPrincipal) -> ClusterOut:
     try:
         return await service.describe(state, state.cluster)
     except (RedisError, SQLAlchemyError, OSError) as exc:
-        raise Unavailable(f"cluster state unreachable: {type(exc).__name__}") from exc
+        log.warning("cluster state unreachable", error=repr(exc))
+        raise Unavailable("the cluster state cannot be reached; retry later") from exc

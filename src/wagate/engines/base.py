@@ -44,6 +44,8 @@ class InstanceRef:
     id: int
     name: str
     jid: str | None = None
+    # The exact device JID it linked as (whatsmeow: "user:device@server"), if known.
+    device: str | None = None
 
 
 # --- events a client reports ---------------------------------------------------------------
@@ -59,6 +61,7 @@ class QrCode:
 class Connected:
     jid: str
     phone: str | None
+    device: str | None = None  # the exact device JID, where the engine has one
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,8 +226,9 @@ class ClientManager:
                     log.warning("logout call failed", instance=name, error=str(exc))
             await self._stop_client(slot)
             await self.engine(slot.engine).forget(slot.ref)
+            slot.ref = InstanceRef(slot.ref.id, slot.ref.name)
             await self._set_status(
-                slot, Status.LOGGED_OUT, reason="logged_out", jid=None, phone=None
+                slot, Status.LOGGED_OUT, reason="logged_out", jid=None, device_jid=None, phone=None
             )
             return slot.status
 
@@ -316,7 +317,7 @@ class ClientManager:
             if status in LIVE:  # left over from a node that stopped: nothing runs here yet
                 status = Status.DISCONNECTED
             slot = Slot(
-                ref=InstanceRef(row.id, row.name, row.jid),
+                ref=InstanceRef(row.id, row.name, row.jid, row.device_jid),
                 engine=row.engine,
                 status=status,
                 reject_calls=bool((row.settings or {}).get("reject_calls", False)),
@@ -430,12 +431,16 @@ class ClientManager:
         elif isinstance(event, Connected):
             slot.qr = None
             slot.reconnect_attempt = 0
-            slot.ref = InstanceRef(slot.ref.id, name, event.jid)
+            # A resumed device reports itself again: the one recorded at link stays if the
+            # engine has no device JID to give.
+            device = event.device or slot.ref.device
+            slot.ref = InstanceRef(slot.ref.id, name, event.jid, device)
             await self._set_status(
                 slot,
                 Status.CONNECTED,
                 reason=None,
                 jid=event.jid,
+                device_jid=device,
                 phone=event.phone,
                 connected_at=utcnow(),
             )
@@ -450,9 +455,10 @@ class ClientManager:
         elif isinstance(event, LoggedOut):
             await self._stop_client(slot)
             await self.engine(slot.engine).forget(slot.ref)
+            slot.ref = InstanceRef(slot.ref.id, name)
             await self._save(slot, desired_state="stopped")
             await self._set_status(
-                slot, Status.LOGGED_OUT, reason=event.reason, jid=None, phone=None
+                slot, Status.LOGGED_OUT, reason=event.reason, jid=None, device_jid=None, phone=None
             )
         elif isinstance(event, StreamReplaced):
             await self._stop_client(slot)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -51,6 +51,15 @@ class Event:
 
 Sink = Callable[[Event], Awaitable[None]]
 SUBSCRIBER_BUFFER = 1000
+ADMIN_OWNER = "admin"  # the owner of streams opened with the admin token
+
+
+class TooManyStreams(Exception):
+    """The owner (a token) already has as many live streams on this node as allowed."""
+
+
+class EndStreamsHook(Protocol):
+    async def __call__(self, instance: str, *, admin_too: bool) -> None: ...
 
 
 class EventBus:
@@ -61,6 +70,13 @@ class EventBus:
         # Who wants events from elsewhere (the cluster relay) and what else uses them here.
         self._interest_hooks: list[Callable[[], Awaitable[None]]] = []
         self._interest_probes: list[Callable[[], bool]] = []
+        # Who opened each live stream (a token's hash, or ADMIN_OWNER), and how many each has.
+        self._owner_of: dict[asyncio.Queue[Event | None], str] = {}
+        self._per_owner: dict[str, int] = defaultdict(int)
+        # Told when an instance's streams must end everywhere (the cluster relay), and what
+        # else follows that here (the instance cache forgets the instance).
+        self._end_hooks: list[EndStreamsHook] = []
+        self._end_watchers: list[Callable[[str], None]] = []
 
     def add_sink(self, sink: Sink) -> None:
         """A durable consumer (the webhook outbox): awaited before publish returns."""
@@ -127,12 +143,21 @@ class EventBus:
                 queue.get_nowait()
 
     @asynccontextmanager
-    async def subscribe(self, instance: str) -> AsyncIterator[asyncio.Queue[Event | None]]:
-        """A queue of the instance's events; `None` means the stream was closed."""
-        await self.want()
+    async def subscribe(
+        self, instance: str, owner: str = ADMIN_OWNER, max_per_owner: int = 0
+    ) -> AsyncIterator[asyncio.Queue[Event | None]]:
+        """A queue of the instance's events; `None` means the stream was closed. `owner` says
+        who opened it (the hash of an instance token, or ADMIN_OWNER); past `max_per_owner`
+        live queues of one owner (0: no cap) it raises TooManyStreams."""
+        if max_per_owner > 0 and self._per_owner.get(owner, 0) >= max_per_owner:
+            raise TooManyStreams(owner)
+        # The slot is taken before the await, so concurrent opens cannot all pass the check.
         queue: asyncio.Queue[Event | None] = asyncio.Queue(SUBSCRIBER_BUFFER)
-        self._subscribers[instance].add(queue)
+        self._owner_of[queue] = owner
+        self._per_owner[owner] += 1
         try:
+            await self.want()
+            self._subscribers[instance].add(queue)
             yield queue
         finally:
             subscribers = self._subscribers.get(instance)
@@ -140,9 +165,51 @@ class EventBus:
                 subscribers.discard(queue)
                 if not subscribers:
                     self._subscribers.pop(instance, None)
+            del self._owner_of[queue]
+            self._per_owner[owner] -= 1
+            if not self._per_owner[owner]:
+                del self._per_owner[owner]
+
+    def streams_of(self, owner: str) -> int:
+        """How many live streams `owner` has open on this node."""
+        return self._per_owner.get(owner, 0)
+
+    def on_end_streams(self, hook: EndStreamsHook) -> None:
+        """`hook` is awaited by `end_streams`: it takes the order to the other nodes."""
+        self._end_hooks.append(hook)
+
+    def watch_end_streams(self, watcher: Callable[[str], None]) -> None:
+        """A callback for every instance whose streams end, by this node's order or another's."""
+        self._end_watchers.append(watcher)
+
+    async def end_streams(self, instance: str, *, admin_too: bool) -> None:
+        """End the instance's live streams opened with an instance token (its token was
+        rotated, or it logged out), and those opened with the admin token too when
+        `admin_too` (it was deleted): here and, through the hooks, on every other node."""
+        self.end_streams_here(instance, admin_too=admin_too)
+        for hook in self._end_hooks:
+            try:
+                await hook(instance, admin_too=admin_too)
+            except Exception:
+                log.exception("streams not ended on other nodes", instance=instance)
+
+    def end_streams_here(self, instance: str, *, admin_too: bool) -> None:
+        """`end_streams` on this node only (another node ordered it)."""
+        subscribers = self._subscribers.get(instance, set())
+        for queue in list(subscribers):
+            if admin_too or self._owner_of.get(queue) != ADMIN_OWNER:
+                subscribers.discard(queue)
+                self._end(queue)
+        if not subscribers:
+            self._subscribers.pop(instance, None)
+        for watcher in self._end_watchers:
+            try:
+                watcher(instance)
+            except Exception:
+                log.exception("end-of-streams watcher failed", instance=instance)
 
     def close_instance(self, instance: str) -> None:
-        """End every live stream of an instance (it was deleted)."""
+        """End every live stream of an instance here (it was deleted)."""
         for queue in self._subscribers.pop(instance, set()):
             self._end(queue)
 

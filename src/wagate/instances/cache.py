@@ -15,7 +15,10 @@ Correctness:
 - Misses are never cached, so a new instance or token works at once everywhere.
 - Other nodes of a cluster learn of a change when their entry expires: `ttl_s` (setting
   `WAGATE_INSTANCE_CACHE_TTL_S`, default 2 s) bounds how long a deleted instance's token or a
-  rotated token can still be accepted by *another* node.
+  rotated token can still be accepted by *another* node. A token rotation, logout or delete
+  also sends the order to end the instance's streams to every node (EventBus.end_streams,
+  relayed by the cluster), and each node drops the instance from this cache when it gets it:
+  usually the other nodes forget at once; the TTL is the bound when that message is lost.
 - An instance's webhook (by instance id, for the webhook outbox that writes a delivery row per
   event) is dropped at once by this node's webhook PUT/DELETE and instance delete; other
   nodes read it again after `ttl_s`. Meanwhile they may write an event's row for the old URL

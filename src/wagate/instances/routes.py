@@ -11,9 +11,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from wagate.auth.dependencies import AdminPrincipal, CurrentPrincipal, InstancePrincipal
-from wagate.errors import Forbidden, error_responses
-from wagate.events.bus import Event
+from wagate.auth.dependencies import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    InstancePrincipal,
+    bearer_token,
+)
+from wagate.auth.tokens import hash_token
+from wagate.errors import Forbidden, RateLimited, Unauthorized, error_responses
+from wagate.events.bus import ADMIN_OWNER, Event, TooManyStreams
 from wagate.instances import repository, service
 from wagate.instances.schemas import (
     CreatedInstance,
@@ -32,6 +38,9 @@ from wagate.state import State
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 ERRORS = error_responses(403, 404)
 LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)
+# How soon an EventSource reconnects after the server ended its stream (lifetime reached):
+# soon, but not at once, so a fleet of clients ended together does not come back in a burst.
+RECONNECT_MS = 3000
 
 
 @router.post(
@@ -133,28 +142,58 @@ def _sse(item: Event) -> str:
 
 @router.get(
     "/{instance}/events",
-    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    responses={**ERRORS, **error_responses(429), 200: {"content": {"text/event-stream": {}}}},
 )
-async def events(instance: str, state: State, principal: InstancePrincipal) -> StreamingResponse:
-    row = await service.load(state, instance)
-    if not principal.can_access(row.name):
-        raise Forbidden("not allowed")
-    keepalive = state.settings.sse_keepalive_s
+async def events(
+    instance: str, request: Request, state: State, principal: InstancePrincipal
+) -> StreamingResponse:
+    settings = state.settings
+    # Which token opened the stream: its slot counts against that token, and a rotation of an
+    # instance token ends the streams it opened.
+    owner = ADMIN_OWNER if principal.is_admin else hash_token(bearer_token(request) or "")
     # Subscribed before the response starts, so every event after the request reaches the
     # client; the response removes the subscriber however it ends (see _EventStream).
-    subscription = state.bus.subscribe(instance)
-    queue = await subscription.__aenter__()
+    subscription = state.bus.subscribe(instance, owner, settings.sse_max_streams_per_token)
+    try:
+        queue = await subscription.__aenter__()
+    except TooManyStreams:
+        raise RateLimited(
+            f"this token already has {settings.sse_max_streams_per_token} event streams open "
+            "on this server, the most allowed: close one before opening another"
+        ) from None
+    try:
+        # Read after subscribing: a token rotated (or an instance deleted) before this read is
+        # seen here, and one after it ends this subscriber, on whichever node it happened.
+        row = await service.load(state, instance)
+        if not principal.can_access(row.name):
+            raise Forbidden("not allowed")
+        if owner != ADMIN_OWNER and row.token_hash != owner:
+            raise Unauthorized("invalid token")
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+    keepalive = settings.sse_keepalive_s
+    lifetime = settings.sse_max_lifetime_s
 
     async def stream() -> AsyncIterator[str]:
-        # The current status first, so a client knows where it starts from.
-        yield f": connected to {instance} (status {row.status})\n\n"
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + lifetime
+        # The current status first, so a client knows where it starts from; `retry` tells
+        # an EventSource how soon to reconnect when the server ends the stream.
+        yield f"retry: {RECONNECT_MS}\n: connected to {instance} (status {row.status})\n\n"
         while True:
+            left = ends_at - loop.time()
+            if left <= 0:
+                yield ": stream lifetime reached; reconnect\n\n"
+                return
             try:
-                item = await asyncio.wait_for(queue.get(), keepalive)
+                item = await asyncio.wait_for(queue.get(), min(keepalive, left))
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                if loop.time() < ends_at:
+                    yield ": keep-alive\n\n"
                 continue
             if item is None:
+                yield ": stream closed\n\n"
                 return
             yield _sse(item)
 

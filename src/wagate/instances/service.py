@@ -36,6 +36,7 @@ from wagate.instances.schemas import (
 )
 from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone
+from wagate.secretbox import SecretBox
 from wagate.state import AppState
 
 
@@ -56,8 +57,9 @@ def to_out(row: Instance) -> InstanceOut:
     )
 
 
-def webhook_to_dict(webhook: WebhookIn) -> dict[str, Any]:
-    return {"url": str(webhook.url), "events": webhook.events, "secret": webhook.secret}
+def webhook_to_dict(webhook: WebhookIn, secrets: SecretBox) -> dict[str, Any]:
+    secret = secrets.encrypt(webhook.secret) if webhook.secret else webhook.secret
+    return {"url": str(webhook.url), "events": webhook.events, "secret": secret}
 
 
 async def check_webhook_url(settings: Settings, url: str, field: str) -> None:
@@ -97,7 +99,7 @@ async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
         status=Status.DISCONNECTED.value,
         desired_state="stopped",
         settings=merged_settings({}, body.settings),
-        webhook=webhook_to_dict(body.webhook) if body.webhook else None,
+        webhook=webhook_to_dict(body.webhook, state.secrets) if body.webhook else None,
     )
     try:
         async with state.db.transaction() as session:
@@ -127,6 +129,8 @@ async def rotate_token(state: AppState, name: str) -> str:
             raise NotFound(f"instance '{name}' not found")
         row.token_hash = hash_token(token)
     state.instances.invalidate(name)  # the old token stops working on this node now
+    # And the streams it opened end, on every node (the admin's go on).
+    await state.bus.end_streams(name, admin_too=False)
     return token
 
 
@@ -138,6 +142,7 @@ async def delete(state: AppState, name: str) -> None:
         # Also when the delete failed half-way: the next request reads the row again.
         state.instances.invalidate(name)
         state.instances.invalidate_webhook(row.id)
+    await state.bus.end_streams(name, admin_too=True)  # every stream, on every node
 
 
 async def _delete(state: AppState, name: str, row: Instance) -> None:
@@ -170,6 +175,10 @@ async def lifecycle(state: AppState, name: str, action: str) -> str:
         raise InstanceNotConnected(str(exc)) from exc
     except EngineFailure as exc:
         raise EngineError(str(exc)) from exc
+    if action == "logout":
+        # The device is unlinked: the streams its token holders opened end (they reconnect
+        # to see the new state); the admin's go on.
+        await state.bus.end_streams(name, admin_too=False)
     return status.value
 
 

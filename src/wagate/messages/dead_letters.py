@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from wagate.auth.dependencies import CurrentPrincipal, Principal
-from wagate.errors import NotFound, error_responses
+from wagate.errors import NotFound, ValidationFailed, error_responses
 from wagate.instances import service as instances
 from wagate.messages import repository
-from wagate.messages.schemas import DeadLetterList, DeadLetterOut, QueuedOut
-from wagate.state import State
+from wagate.messages.schemas import DeadLetterList, DeadLetterOut, QueuedOut, RetriedOut
+from wagate.models import Instance, Message
+from wagate.state import AppState, State
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
@@ -26,16 +28,42 @@ def scope(principal: Principal, instance: str | None) -> str | None:
     return principal.instance_name
 
 
-@router.get("", response_model=DeadLetterList, responses=error_responses(404))
+def after_cursor(cursor: str | None) -> int:
+    """The cursor is the id of the last dead letter of the previous page (oldest first)."""
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise ValidationFailed.field("cursor", "not a cursor this API gave")
+    return int(cursor)
+
+
+async def instance_id_of(state: AppState, principal: Principal, instance: str | None) -> int | None:
+    name = scope(principal, instance)
+    return (await instances.load(state, name)).id if name is not None else None
+
+
+@router.get("", response_model=DeadLetterList, responses=error_responses(404, 422))
 async def list_dead_letters(
     state: State,
     principal: CurrentPrincipal,
     instance: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> DeadLetterList:
-    name = scope(principal, instance)
-    instance_id = (await instances.load(state, name)).id if name is not None else None
+    after = after_cursor(cursor)
+    instance_id = await instance_id_of(state, principal, instance)
+    query = (
+        select(Message, Instance.name)
+        .join(Instance, Instance.id == Message.instance_id)
+        .where(Message.dead_lettered.is_(True), Message.id > after)
+    )
+    if instance_id is not None:
+        query = query.where(Message.instance_id == instance_id)
     async with state.db.session() as session:
-        rows = await repository.dead_letters(session, instance_id)
+        # One more than asked: whether there is a next page, without counting them all.
+        rows = (await session.execute(query.order_by(Message.id).limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
     return DeadLetterList(
         dead_letters=[
             DeadLetterOut(
@@ -48,8 +76,38 @@ async def list_dead_letters(
                 failed_at=row.failed_at,
             )
             for row, owner in rows
-        ]
+        ],
+        next_cursor=str(rows[-1][0].id) if more and rows else None,
     )
+
+
+@router.post(
+    "/retry",
+    status_code=202,
+    response_model=RetriedOut,
+    responses=error_responses(404),
+)
+async def retry_all_dead_letters(
+    state: State,
+    principal: CurrentPrincipal,
+    instance: Annotated[str | None, Query(max_length=64)] = None,
+) -> RetriedOut:
+    assert state.messaging is not None
+    instance_id = await instance_id_of(state, principal, instance)
+    async with state.db.session() as session:
+        rows = await repository.dead_letters(session, instance_id)
+    allowed = None if principal.is_admin else principal.instance_name
+    retried: list[str] = []
+    for message, _owner in rows:
+        # The single retry's path, one letter at a time: each is requeued in its own
+        # transaction, so a letter retried or deleted meanwhile by someone else is skipped
+        # rather than failing the others.
+        try:
+            await state.messaging.service.retry_dead_letter(message.correlation_id, allowed)
+        except NotFound:
+            continue
+        retried.append(message.correlation_id)
+    return RetriedOut(retried=len(retried), correlation_ids=retried)
 
 
 @router.post(
@@ -75,6 +133,8 @@ async def delete_dead_letter(
         found = await repository.dead_letter(session, correlation_id)
         if found is None or not principal.can_access(found[1]):
             raise NotFound(f"dead letter '{correlation_id}' not found")
-        # The record stays (status failed); it only leaves the dead-letter queue.
+        # The record stays (status failed); it only leaves the dead-letter queue, and with it
+        # the means to send it again: its media bytes go (its body follows the retention).
         await repository.set_fields(session, found[0].id, dead_lettered=False)
+        await repository.drop_media(session, [found[0].id])
     return Response(status_code=204)

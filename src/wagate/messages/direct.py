@@ -4,13 +4,13 @@
 times a second. Through FastAPI, matching the path against every included router and solving
 the endpoint's dependencies (state, token, instance access, query, header) cost a quarter of
 an async accept's CPU (about 130 of 530 µs, measured with `python -m bench.asgi_accept`).
-This ASGI layer sits innermost among the app's middlewares (so rate limits, body limits,
-forwarding and metrics apply as for any route), recognises exactly those requests and runs the
-very same endpoint body (`routes._send`) with the very same auth calls; errors go through the
-app's own exception handlers, so every answer is the one the routed endpoint gives. Anything
-it does not recognise, or whose query or headers FastAPI would have to validate (an unknown
-query parameter, a bad `async` value, an over-long Idempotency-Key), goes to the router
-untouched: it is read nowhere before.
+This ASGI layer sits innermost among the app's middlewares (so authentication, rate limits,
+body limits, forwarding and metrics apply as for any route), recognises exactly those requests
+and runs the very same endpoint body (`routes._send`) with the principal the edge
+authenticated; errors go through the app's own exception handlers, so every answer is the one
+the routed endpoint gives. Anything it does not recognise, or whose query or headers FastAPI
+would have to validate (an unknown query parameter, a bad `async` value, an over-long
+Idempotency-Key), goes to the router untouched: it is read nowhere before.
 """
 
 from __future__ import annotations
@@ -92,7 +92,11 @@ class DirectSendMiddleware:
         request = Request(scope, receive, send)
         state: AppState = scope["app"].state.wagate
         try:
-            principal = await resolve_principal(state, bearer_token(request))
+            # Authenticated at the edge (wagate.auth.edge) before the body; resolved here
+            # only in an app run without it.
+            principal = scope.get("state", {}).get("principal")
+            if principal is None:
+                principal = await resolve_principal(state, bearer_token(request))
             check_instance_access(principal, instance)
             response: Any = await _send(instance, kind, request, state, idempotency_key, async_)
         except Exception as exc:

@@ -19,6 +19,8 @@ OPEN_STATUSES = ("queued", "sending")
 # Core statements on the table where no ORM object is needed: the ORM's bulk paths cost
 # several times the CPU per row (measured under the drain benchmark).
 MESSAGES = cast(Table, Message.__table__)
+OUTGOING_MEDIA = cast(Table, OutgoingMedia.__table__)
+BLANK_BODY: dict[str, Any] = {}  # what a message's body becomes once past its retention
 
 
 async def add_messages(
@@ -219,6 +221,54 @@ async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
             for row in rows
         ],
     )
+    # A sent message is never sent again: its media bytes go now, with its outcome.
+    await drop_media(session, [row.id for row in rows if row.kind in MEDIA_KINDS])
+
+
+async def drop_media(session: Executor, pks: Sequence[int]) -> None:
+    """Delete the stored media bytes of these messages (those that have any)."""
+    if pks:
+        await session.execute(
+            delete(OUTGOING_MEDIA).where(any_of(OUTGOING_MEDIA.c.message_pk, list(pks)))
+        )
+
+
+_RETENTION_COLUMNS = (Message.id, Message.status, Message.dead_lettered, Message.created_at)
+
+
+async def retention_batch(
+    session: AsyncSession, after: int, limit: int
+) -> list[tuple[int, str, bool, datetime]]:
+    """(pk, status, dead_lettered, created_at) of the next `limit` messages after pk `after`."""
+    result = await session.execute(
+        select(*_RETENTION_COLUMNS).where(Message.id > after).order_by(Message.id).limit(limit)
+    )
+    return [(pk, status, bool(dead), created) for pk, status, dead, created in result.all()]
+
+
+async def retention_recheck(
+    session: AsyncSession, pks: Sequence[int]
+) -> list[tuple[int, str, bool, datetime]]:
+    """The same columns for these messages (those that still exist)."""
+    result = await session.execute(select(*_RETENTION_COLUMNS).where(any_of(Message.id, list(pks))))
+    return [(pk, status, bool(dead), created) for pk, status, dead, created in result.all()]
+
+
+async def blank_bodies(session: AsyncSession, pks: Sequence[int]) -> None:
+    """Forget the content of these final messages (text, caption, payload, media); the record
+    (id, status, times, recipient, error) stays for GET /messages/{correlation_id}."""
+    if not pks:
+        return
+    await session.execute(
+        update(MESSAGES)
+        .where(
+            any_of(MESSAGES.c.id, list(pks)),
+            MESSAGES.c.status.notin_(OPEN_STATUSES),
+            MESSAGES.c.dead_lettered.is_(False),
+        )
+        .values(body=BLANK_BODY)
+    )
+    await drop_media(session, pks)
 
 
 async def open_ids(

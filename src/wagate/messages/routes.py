@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -273,6 +274,18 @@ async def get_message(
     return message_out(row)
 
 
+# The cursor is a message id: a BIGINT. Checked here because a larger number fails in the
+# database driver (500), and str.isdigit() also says yes to digits int() refuses ("²").
+CURSOR = re.compile(r"[0-9]{1,19}")
+MAX_BIGINT = 2**63 - 1
+
+
+def message_cursor(cursor: str) -> int:
+    if CURSOR.fullmatch(cursor) is None or int(cursor) > MAX_BIGINT:
+        raise ValidationFailed.field("cursor", "not a cursor this API gave")
+    return int(cursor)
+
+
 @router.get("/messages", response_model=MessageList, responses=error_responses(404))
 async def list_messages(
     instance: str,
@@ -283,11 +296,7 @@ async def list_messages(
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> MessageList:
     found = await service_of(state).instance_ref(instance)
-    before = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise ValidationFailed.field("cursor", "not a cursor this API gave")
-        before = int(cursor)
+    before = None if cursor is None else message_cursor(cursor)
     async with state.db.session() as session:
         rows = await repository.list_messages(session, found.id, status, limit + 1, before)
     more = len(rows) > limit

@@ -237,6 +237,12 @@ class DeadLetterOut(BaseModel):
 
 class DeadLetterList(BaseModel):
     dead_letters: list[DeadLetterOut]
+    next_cursor: str | None = None
+
+
+class RetriedOut(BaseModel):
+    retried: int
+    correlation_ids: list[str]
 
 
 class CheckIn(Strict):

@@ -20,6 +20,7 @@ import structlog
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.metrics import WEBHOOK_DELIVERIES
+from wagate.secretbox import SecretBox, SecretKeyError, open_box
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 from wagate.webhooks import repository
 from wagate.webhooks.outbox import GLOBAL_TARGET, WEBHOOK_REMOVED
@@ -57,9 +58,10 @@ class Lane:
 
 
 class DeliveryWorker:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, secrets: SecretBox | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.secrets = secrets or open_box(settings)
         self.policy = RetryPolicy(
             max_attempts=settings.webhook_max_attempts,
             base_delay_s=settings.webhook_retry_base_delay_s,
@@ -193,7 +195,13 @@ class DeliveryWorker:
                     over.append(item)
                     continue
                 room[item.url] -= 1
-                exists, secret = self._secret(item, webhooks)
+                try:
+                    exists, secret = self._secret(item, webhooks)
+                except SecretKeyError as exc:
+                    # Another node's key encrypted it: neither sent unsigned nor failed; the
+                    # row stays claimed until its lease runs out, for a node with the key.
+                    log.error("webhook secret not readable here", delivery=item.id, error=str(exc))
+                    continue
                 if exists:
                     accepted.append((item, secret))
                 else:
@@ -227,7 +235,7 @@ class DeliveryWorker:
         if not webhook or not webhook.get("url"):
             return False, None
         value = webhook.get("secret")
-        return True, str(value) if value else None
+        return True, self.secrets.decrypt(str(value)) if value else None
 
     def _dispatch(self, lane: Lane) -> None:
         while lane.queue and lane.running < self.per_url:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wagate.auth.dependencies import Principal
-from wagate.errors import Conflict, NotFound
+from wagate.errors import Conflict, NotFound, ValidationFailed
 from wagate.instances import repository as instances
 from wagate.instances.schemas import WebhookIn, WebhookOut, webhook_out
 from wagate.instances.service import check_webhook_url
@@ -45,6 +45,8 @@ async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut
             raise _missing(name)
         current: dict[str, Any] = row.webhook or {}
         secret = body.secret if "secret" in body.model_fields_set else current.get("secret")
+        if secret:  # a kept secret stored before encryption is encrypted on this write
+            secret = state.secrets.encrypt(str(secret))
         url = str(body.url)
         webhook = {"url": url, "events": body.events, "secret": secret}
         await instances.update_fields(session, row.id, webhook=webhook)
@@ -86,6 +88,8 @@ async def list_deliveries(
     limit: int,
     cursor: str | None,
 ) -> DeliveryList:
+    if cursor is not None and not repository.is_delivery_id(cursor):
+        raise ValidationFailed.field("cursor", "not a cursor this API gave")
     row = await _instance(state, name)
     async with state.db.session() as session:
         rows = await repository.list_deliveries(
@@ -99,8 +103,10 @@ async def _delivery(
     state: AppState, name: str, principal: Principal, delivery_id: str
 ) -> tuple[Instance, WebhookDelivery]:
     row = await _instance(state, name)
-    async with state.db.session() as session:
-        delivery = await repository.get_delivery(session, row.id, delivery_id)
+    delivery = None
+    if repository.is_delivery_id(delivery_id):
+        async with state.db.session() as session:
+            delivery = await repository.get_delivery(session, row.id, delivery_id)
     if delivery is None or delivery.target not in _targets(principal):
         raise NotFound(f"delivery '{delivery_id}' not found")
     return row, delivery

@@ -1,5 +1,6 @@
 """Messaging's part of the lifespan: the queue backend, the send service, the workers of this
-node and the reconciler, made at start and closed in reverse order."""
+node, the reconciler and the retention of sent messages, made at start and closed in reverse
+order."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from dataclasses import dataclass
 
 from wagate.messages.outcomes import Outcomes
+from wagate.messages.retention import BodyRetention, run_retention
 from wagate.messages.service import MessageService
 from wagate.queue.base import Queue
 from wagate.queue.local import LocalQueue
@@ -38,9 +40,12 @@ class Messaging:
     service: MessageService
     pool: WorkerPool | None
     reconciler: asyncio.Task[None]
+    retention: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
         await stop_tasks([self.reconciler], RECONCILER_STOP_S, "reconciler")
+        if self.retention is not None:
+            await stop_tasks([self.retention], RECONCILER_STOP_S, "message body retention")
         if self.pool is not None:
             await self.pool.close()
         # Sends accepted meanwhile are committed (or fail their callers) before the queue goes.
@@ -61,7 +66,11 @@ async def start_messaging(state: AppState) -> Messaging:
         service.on_enqueued.append(pool.ensure)
         pool.start()
     reconciler = asyncio.create_task(run_reconciler(state, service), name="reconciler")
-    messaging = Messaging(queue, service, pool, reconciler)
+    retention = asyncio.create_task(
+        run_retention(BodyRetention(state.db, state.settings.message_body_retention_s)),
+        name="message-body-retention",
+    )
+    messaging = Messaging(queue, service, pool, reconciler, retention)
     state.messaging = messaging
     state.services["queue_health"] = queue.health
     return messaging

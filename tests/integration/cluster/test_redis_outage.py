@@ -1,6 +1,7 @@
 """Redis goes away: the node stops its clients before their leases could expire, lifecycle
-calls answer 503, async sends are still accepted; Redis comes back empty: the instance is taken
-again with a larger token and the accepted send goes out."""
+calls and the cluster route answer 503 (without the exception), async sends are still
+accepted; Redis comes back empty: the instance is taken again with a larger token and the
+accepted send goes out."""
 
 from __future__ import annotations
 
@@ -44,7 +45,15 @@ async def test_redis_outage_and_return(start_node: NodeFactory, redis_server: Re
     )
     response = await node.http.post(f"/v1/instances/{name}/disconnect")
     assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "unavailable"
+    # What failed, and where Redis is, goes to the log: the client gets no exception text.
+    assert response.json()["error"] == {
+        "code": "unavailable",
+        "message": "the cluster cannot be reached; retry later",
+        "details": {},
+    }
+    cluster = await node.http.get("/v1/cluster")
+    assert cluster.status_code == 503, cluster.text
+    assert cluster.json()["error"]["message"] == "the cluster state cannot be reached; retry later"
 
     async def lease_lost_recorded() -> bool:
         # The client leaves the node's table first, then its last status is written.

@@ -165,6 +165,7 @@ async def test_shared_store_resumes_its_own_device_and_forgets_only_it(
         row = await repository.get_by_name(session, name)
         assert row is not None
         row.jid, row.phone, instance_id = "5511987654321@s.whatsapp.net", "5511987654321", row.id
+        row.device_jid = own_device
     watching = asyncio.create_task(_events(app, name, "disconnected"))
     await asyncio.sleep(0)
     await client.post(f"/v1/instances/{name}/connect")

@@ -78,6 +78,9 @@ export class Api {
   lifecycle(name, action) { return this.post(this.instancePath(name, `/${action}`)); }
   qr(name) { return this.get(this.instancePath(name, "/qr")); }
   pair(name, phone) { return this.post(this.instancePath(name, "/pair"), { phone }); }
+  simulateScan(name, phone) {
+    return this.post(this.instancePath(name, "/simulator/scan"), phone ? { phone } : {});
+  }
 
   send(name, kind, { json, form, async, idempotencyKey }) {
     const query = async ? "?async=true" : "";
@@ -99,30 +102,36 @@ export class Api {
   webhook(name) { return this.get(this.instancePath(name, "/webhook")); }
   putWebhook(name, body) { return this.request("PUT", this.instancePath(name, "/webhook"), { json: body }); }
   deleteWebhook(name) { return this.request("DELETE", this.instancePath(name, "/webhook")); }
-  deliveries(name, status = "") {
-    const q = status ? `?status=${enc(status)}` : "";
-    return this.get(this.instancePath(name, `/webhook/deliveries${q}`));
+  deliveries(name, { status = "", limit = 50, cursor = "" } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (status) q.set("status", status);
+    if (cursor) q.set("cursor", cursor);
+    return this.get(this.instancePath(name, `/webhook/deliveries?${q}`));
   }
   redeliver(name, id) {
     return this.post(this.instancePath(name, `/webhook/deliveries/${enc(id)}/redeliver`));
   }
 
-  deadLetters(instance) { return this.get(`/v1/dead-letters?instance=${enc(instance)}`); }
-  retryDeadLetter(id) { return this.post(`/v1/dead-letters/${enc(id)}/retry`); }
-  deleteDeadLetter(id) { return this.request("DELETE", `/v1/dead-letters/${enc(id)}`); }
-
-  // Is this the admin token? An instance token gets 403 on an admin-only route before its body
-  // is looked at; the admin gets 422 for the empty body. Nothing is created either way.
-  async isAdmin() {
-    try {
-      await this.post("/v1/instances", {});
-    } catch (err) {
-      if (err.status === 403) return false;
-      if (err.status === 422) return true;
-      throw err;
-    }
-    return true;
+  deadLetters(instance, { limit = 50, cursor = "" } = {}) {
+    const q = new URLSearchParams({ instance, limit: String(limit) });
+    if (cursor) q.set("cursor", cursor);
+    return this.get(`/v1/dead-letters?${q}`);
   }
+  retryDeadLetter(id) { return this.post(`/v1/dead-letters/${enc(id)}/retry`); }
+  retryAllDeadLetters(instance) {
+    return this.post(`/v1/dead-letters/retry?${new URLSearchParams({ instance })}`);
+  }
+  deleteDeadLetter(id) { return this.request("DELETE", `/v1/dead-letters/${enc(id)}`); }
+}
+
+// Whether the token signed in with is the admin's, from GET /v1/instances alone (the only
+// call sign-in makes, valid for both kinds of token): an instance token sees exactly its own
+// instance, so any other count is the admin. For exactly one, the token's shape decides:
+// instance tokens are made by the gateway and always start with wgi_. Probing an admin-only
+// route instead would answer 403 to every instance token.
+export function looksAdmin(token, instances) {
+  if (instances.length !== 1) return true;
+  return !token.startsWith("wgi_");
 }
 
 // Reads GET /v1/instances/{name}/events with fetch(), which (unlike EventSource) can send the

@@ -1,5 +1,5 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
-import { Api, EventStream } from "./api.js";
+import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
 import { ConnectionPanel } from "./connection.js";
 import { RecordsPanels } from "./records.js";
 import { SendPanel } from "./send.js";
@@ -53,9 +53,19 @@ async function signIn(token) {
   const api = new Api(token, () => {
     if (ctx.api === api) forget("Your token is no longer accepted. Sign in again.");
   });
-  // Check the token before keeping it.
-  const { body } = await api.listInstances();
-  const admin = await api.isAdmin();
+  // Check the token before keeping it: this one call works with either kind of token.
+  let body;
+  try {
+    ({ body } = await api.listInstances());
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    throw new ApiError(
+      401,
+      err.code,
+      `This token is not accepted (${err.message}). Paste the admin token or an instance token.`,
+    );
+  }
+  const admin = looksAdmin(token, body.instances);
   ctx.api = api;
   ctx.admin = admin;
   sessionStorage.setItem(TOKEN_KEY, token);

@@ -39,12 +39,17 @@ export class ConnectionPanel {
       e.preventDefault();
       this.pair(e.submitter || e.target.querySelector("button"));
     });
+    $("sim-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.simulateScan(e.submitter || e.target.querySelector("button"));
+    });
   }
 
   reset() {
     this.stopQr();
     showError("conn-error", null);
     showError("pair-error", null);
+    showError("sim-error", null);
     $("pair-code").hidden = true;
     $("event-log").replaceChildren();
     $("events-state").textContent = "";
@@ -64,6 +69,8 @@ export class ConnectionPanel {
     buttons.querySelector('[data-action="connect"]').disabled = live;
     buttons.querySelector('[data-action="disconnect"]').disabled = !live;
     buttons.querySelector('[data-action="logout"]').disabled = inst.status === "logged_out";
+    // The simulator stands in for a phone: it can "scan" its own code.
+    $("sim-form").hidden = inst.engine !== "simulator";
     if (inst.status === "pairing") {
       if (!this.qrExpires && !this.qrLoading) this.loadQr();
     } else {
@@ -154,6 +161,12 @@ export class ConnectionPanel {
     $("qr-box").hidden = true;
     $("qr-image").removeAttribute("src");
     delete $("qr-image").dataset.code;
+  }
+
+  // The connected status arrives through the live event stream, like a real scan's.
+  async simulateScan(button) {
+    const phone = $("sim-phone").value.trim();
+    await act(button, "sim-error", () => this.ctx.api.simulateScan(this.ctx.selected, phone));
   }
 
   async pair(button) {

@@ -30,12 +30,18 @@ export class RecordsPanels {
   constructor(ctx) {
     this.ctx = ctx;
     this.cursor = null;
+    this.dlvCursor = null;
+    this.deadCursor = null;
+    // Once a further page is loaded, automatic reloads (which fetch the first page) would
+    // take it away from under the reader: they wait until Refresh.
+    this.dlvPaged = false;
+    this.deadPaged = false;
     this.tab = "connection";
     this.deliveryTimer = null;
     this.followUps = 0;
     this.hookEdits = 0; // input events in the webhook form, to spot typing during a load
     this.reloadMessages = debounce(() => this.tab === "messages" && this.loadMessages(), 400);
-    this.reloadDead = debounce(() => this.tab === "dead" && this.loadDead(), 400);
+    this.reloadDead = debounce(() => this.tab === "dead" && !this.deadPaged && this.loadDead(), 400);
   }
 
   wire() {
@@ -50,7 +56,10 @@ export class RecordsPanels {
     $("hook-form").addEventListener("input", () => { this.hookEdits += 1; });
     $("dlv-refresh").addEventListener("click", () => this.loadDeliveries());
     $("dlv-status").addEventListener("change", () => this.loadDeliveries());
+    $("dlv-more").addEventListener("click", () => this.loadDeliveries(true));
     $("dead-refresh").addEventListener("click", () => this.loadDead());
+    $("dead-more").addEventListener("click", () => this.loadDead(true));
+    $("dead-retry-all").addEventListener("click", () => this.retryAll());
   }
 
   reset() {
@@ -60,9 +69,15 @@ export class RecordsPanels {
     for (const id of ["msg-rows", "dlv-rows", "dead-rows"]) $(id).replaceChildren();
     for (const id of ["msg-error", "hook-error", "dlv-error", "dead-error"]) showError(id, null);
     $("hook-ok").hidden = true;
+    $("dead-ok").hidden = true;
+    for (const id of ["dlv-more", "dead-more", "dead-retry-all"]) $(id).hidden = true;
     $("hook-form").reset();
     $("hook-current").textContent = "";
     this.cursor = null;
+    this.dlvCursor = null;
+    this.deadCursor = null;
+    this.dlvPaged = false;
+    this.deadPaged = false;
   }
 
   // A tab was opened (or the instance changed): load what it shows.
@@ -188,17 +203,25 @@ export class RecordsPanels {
     $("hook-ok").hidden = false;
   }
 
-  async loadDeliveries() {
+  async loadDeliveries(more = false) {
     const name = this.ctx.selected;
-    const result = await act($("dlv-refresh"), "dlv-error", () =>
-      this.ctx.api.deliveries(name, $("dlv-status").value),
+    const result = await act(more ? $("dlv-more") : $("dlv-refresh"), "dlv-error", () =>
+      this.ctx.api.deliveries(name, {
+        status: $("dlv-status").value,
+        cursor: more ? this.dlvCursor : "",
+      }),
     );
     if (!result || name !== this.ctx.selected) return;
     const list = result.body.deliveries || [];
-    $("dlv-rows").replaceChildren(...list.map((d) => this.deliveryRow(name, d)));
-    $("dlv-empty").hidden = list.length > 0;
+    const rows = list.map((d) => this.deliveryRow(name, d));
+    if (more) $("dlv-rows").append(...rows);
+    else $("dlv-rows").replaceChildren(...rows);
+    this.dlvPaged = more;
+    this.dlvCursor = result.body.next_cursor || null;
+    $("dlv-more").hidden = !this.dlvCursor;
+    $("dlv-empty").hidden = $("dlv-rows").children.length > 0;
     // Deliveries still in flight produce no event of their own: look again a few times.
-    if (list.some((d) => d.status === "pending") && this.followUps < 5) {
+    if (!more && list.some((d) => d.status === "pending") && this.followUps < 5) {
       this.followUps += 1;
       this.scheduleDeliveries(2000);
     }
@@ -207,7 +230,7 @@ export class RecordsPanels {
   scheduleDeliveries(delay) {
     clearTimeout(this.deliveryTimer);
     this.deliveryTimer = setTimeout(() => {
-      if (this.tab === "webhook" && this.ctx.selected) this.loadDeliveries();
+      if (this.tab === "webhook" && this.ctx.selected && !this.dlvPaged) this.loadDeliveries();
     }, delay);
   }
 
@@ -231,13 +254,38 @@ export class RecordsPanels {
 
   // --- dead letters -----------------------------------------------------------------------
 
-  async loadDead() {
+  async loadDead(more = false) {
     const name = this.ctx.selected;
-    const result = await act($("dead-refresh"), "dead-error", () => this.ctx.api.deadLetters(name));
+    const result = await act(more ? $("dead-more") : $("dead-refresh"), "dead-error", () =>
+      this.ctx.api.deadLetters(name, { cursor: more ? this.deadCursor : "" }),
+    );
     if (!result || name !== this.ctx.selected) return;
-    const list = result.body.dead_letters || [];
-    $("dead-rows").replaceChildren(...list.map((d) => this.deadRow(d)));
-    $("dead-empty").hidden = list.length > 0;
+    const rows = (result.body.dead_letters || []).map((d) => this.deadRow(d));
+    if (more) $("dead-rows").append(...rows);
+    else $("dead-rows").replaceChildren(...rows);
+    this.deadPaged = more;
+    this.deadCursor = result.body.next_cursor || null;
+    $("dead-more").hidden = !this.deadCursor;
+    const any = $("dead-rows").children.length > 0;
+    $("dead-empty").hidden = any;
+    $("dead-retry-all").hidden = !any;
+  }
+
+  async retryAll() {
+    const name = this.ctx.selected;
+    $("dead-ok").hidden = true;
+    const ok = await confirmAction(
+      "Retry all dead letters?",
+      `Every dead letter of ${name}, on every page, is queued again and sent from the first try.`,
+      "Retry all",
+    );
+    if (!ok || name !== this.ctx.selected) return;
+    const result = await act($("dead-retry-all"), "dead-error", () => this.ctx.api.retryAllDeadLetters(name));
+    if (!result || name !== this.ctx.selected) return;
+    const n = result.body.retried;
+    $("dead-ok").textContent = `${n} ${n === 1 ? "message" : "messages"} queued again.`;
+    $("dead-ok").hidden = false;
+    await this.loadDead();
   }
 
   deadRow(d) {

@@ -223,7 +223,10 @@ class SimulatorClient:
         self.jid = jid
         self.connected = True
         self.engine.clients[self.instance.id] = self
-        self.sink(Connected(jid, phone))
+        # A linked device's own JID, as WhatsApp gives one (user:device@server); the
+        # instance id as device number keeps two instances of one phone apart.
+        user, _, server = jid.partition("@")
+        self.sink(Connected(jid, phone, f"{user}:{self.instance.id}@{server}"))
 
     async def stop(self) -> None:
         self._stopped = True

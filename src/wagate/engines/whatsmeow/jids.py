@@ -30,6 +30,11 @@ def jid_string(jid: Any) -> str:
     return str(Jid2String(JIDToNonAD(jid)))
 
 
+def device_string(jid: Any) -> str:
+    """The exact device form ("5511...:7@s.whatsapp.net"), as whatsmeow keys its device store."""
+    return str(Jid2String(jid))
+
+
 def is_empty(jid: Any) -> bool:
     return not jid.User and not jid.Server
 

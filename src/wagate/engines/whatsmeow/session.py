@@ -51,7 +51,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.whatsmeow import mapping
 from wagate.engines.whatsmeow.builders import Quote
-from wagate.engines.whatsmeow.jids import jid_string, parse_jid
+from wagate.engines.whatsmeow.jids import device_string, jid_string, parse_jid
 
 if TYPE_CHECKING:
     from wagate.engines.whatsmeow.host import Host
@@ -294,7 +294,8 @@ class Session:
                 return  # get_me would abort the process on an unlinked client
             me = await client.get_me()
         self.me = jid_string(me.JID)
-        self.emit(Connected(jid=self.me, phone=str(me.JID.User) or None))
+        device = device_string(me.JID) if me.JID.Device else None
+        self.emit(Connected(jid=self.me, phone=str(me.JID.User) or None, device=device))
 
     async def _on_disconnected(self, client: Any, event: Any) -> None:
         if self.state == "connected":

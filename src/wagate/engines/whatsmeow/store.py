@@ -2,8 +2,9 @@
 
 Embedded mode (SQLite gateway database): one SQLite file per instance, so instances never
 share a store. PostgreSQL mode: whatsmeow's tables in the gateway's own database, shared by
-every instance and every node; each instance pairs as a new device and is resumed by its own
-device JID (never whatsmeow's GetFirstDevice, which would pick another instance's session).
+every instance and every node; each instance pairs as a new device and is resumed by the exact
+device JID recorded when it linked (never by its number, nor whatsmeow's GetFirstDevice: both
+would pick another instance's session when two instances link one number).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.base import InstanceRef
+from wagate.files import SQLITE_SIDE_FILES, private_dir, private_sqlite
 
 # libpq parameters lib/pq understands; anything else it would send as a server setting and fail.
 LIBPQ_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout")
@@ -51,39 +53,18 @@ def postgres_dsn(database_url: str) -> str:
     return f"{rendered}?{urlencode(query)}"
 
 
-_SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
 def sqlite_path(settings: Settings, instance: InstanceRef) -> Path:
     return settings.data_dir / "whatsmeow" / f"{instance.id}.sqlite3"
 
 
 def device_store(settings: Settings, instance: InstanceRef) -> DeviceStore:
     if settings.is_sqlite:
+        # The device's keys: created private before whatsmeow opens it (see wagate.files).
         path = sqlite_path(settings, instance)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_sqlite(path)
         return DeviceStore(dsn=str(path.resolve()), shared=False)
     return DeviceStore(dsn=postgres_dsn(settings.effective_database_url), shared=True)
-
-
-def device_user(jid: str | None) -> str | None:
-    """The phone-number part of a JID ("5511...@s.whatsapp.net" -> "5511...")."""
-    if not jid:
-        return None
-    user = jid.split("@", 1)[0]
-    return user.split(":", 1)[0].split(".", 1)[0] or None
-
-
-def _patterns(user: str) -> dict[str, str]:
-    return {
-        "plain": f"{user}@s.whatsapp.net",
-        "device": f"{user}:%@s.whatsapp.net",
-        "agent": f"{user}.%@s.whatsapp.net",
-    }
-
-
-def _match(column: str) -> str:
-    return f"{column} = :plain OR {column} LIKE :device OR {column} LIKE :agent"
 
 
 async def _has_store(session: AsyncSession) -> bool:
@@ -91,16 +72,17 @@ async def _has_store(session: AsyncSession) -> bool:
 
 
 async def stored_device(db: Database, instance: InstanceRef) -> str | None:
-    """The device JID ("user:device@server") this instance paired as, in the shared store."""
-    user = device_user(instance.jid)
-    if user is None:
+    """The device JID ("user:device@server") this instance linked as, if the shared store
+    still holds it. Matched exactly: several instances may link the same number, and a match
+    on the number alone would resume another instance's device."""
+    if instance.device is None:
         return None
     async with db.session() as session:
         if not await _has_store(session):
             return None
         found = await session.scalar(
-            text(f"SELECT jid FROM whatsmeow_device WHERE {_match('jid')} LIMIT 1"),  # noqa: S608
-            _patterns(user),
+            text("SELECT jid FROM whatsmeow_device WHERE jid = :device"),
+            {"device": instance.device},
         )
     return str(found) if found else None
 
@@ -111,20 +93,20 @@ async def forget_device(settings: Settings, db: Database, instance: InstanceRef)
         path = sqlite_path(settings, instance)
         # With its side files: SQLite reuses the ids of deleted rows, so a file left behind
         # would hand the old device to the next instance that gets this id.
-        for candidate in [path] + [path.with_name(path.name + end) for end in _SIDE_FILES]:
+        for candidate in [path] + [path.with_name(path.name + end) for end in SQLITE_SIDE_FILES]:
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
         return
-    user = device_user(instance.jid)
-    if user is None:
-        return  # never paired: whatsmeow saved no device
+    if instance.device is None:
+        return  # never linked: whatsmeow saved no device of this instance
     async with db.transaction() as session:
         if not await _has_store(session):
             return
         # The other whatsmeow_* tables reference the device row with ON DELETE CASCADE, except
         # the privacy tokens (no foreign key). The LID map is shared knowledge, not the device's.
+        # Exact device JIDs only: another instance may have linked the same number.
         for table, column in (("whatsmeow_device", "jid"), ("whatsmeow_privacy_tokens", "our_jid")):
             await session.execute(
-                text(f"DELETE FROM {table} WHERE {_match(column)}"),  # noqa: S608 (fixed names)
-                _patterns(user),
+                text(f"DELETE FROM {table} WHERE {column} = :device"),  # noqa: S608 (fixed names)
+                {"device": instance.device},
             )

@@ -1,0 +1,561 @@
+"""AsyncWagateClient: the API over httpx.AsyncClient. Its methods mirror WagateClient's one
+for one (a test checks it); both build their requests from wagate_client._routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from wagate_client import _routes as routes
+from wagate_client._routes import (
+    Call,
+    DeliveryStatusName,
+    EventName,
+    MediaLike,
+    MessageStatusName,
+    PresenceState,
+    SendOptions,
+)
+from wagate_client._transport import (
+    DEFAULT_TIMEOUT,
+    auth_headers,
+    error_of,
+    finish,
+    request_args,
+    transport_error,
+)
+from wagate_client.events import Event, SSEDecoder
+from wagate_client.models import (
+    BatchItem,
+    Cluster,
+    ContactCheck,
+    CreatedInstance,
+    DeadLetter,
+    DeadLetterPage,
+    Delivery,
+    DeliveryPage,
+    Faults,
+    Instance,
+    Media,
+    MessagePage,
+    MessageRecord,
+    OutboxMessage,
+    QrCode,
+    Readiness,
+    RetriedAll,
+    SendResult,
+    Status,
+    Webhook,
+)
+
+T = TypeVar("T")
+
+
+class AsyncEventStream:
+    """The instance's events as they happen (`GET …/events`), as typed Events.
+
+    Use it as `async with client.events(name) as stream: async for event in stream: …`; it is
+    connected once `async with` is entered, so no event after that is missed. The stream ends
+    when the gateway closes it (token rotated, instance deleted or logged out, maximum
+    lifetime): reconnect then if you still want events.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, path: str, timeout: httpx.Timeout) -> None:
+        self._http = http
+        self._request = http.build_request(
+            "GET", path, headers={"Accept": "text/event-stream"}, timeout=timeout
+        )
+        self._response: httpx.Response | None = None
+        self._events: AsyncGenerator[Event, None] | None = None
+
+    async def open(self) -> AsyncEventStream:
+        """Connect (entering `async with` does it): every event after this returns is seen."""
+        if self._response is not None:
+            return self
+        try:
+            response = await self._http.send(self._request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            raise error_of(response)
+        self._response = response
+        self._events = self._iterate(response)
+        return self
+
+    async def _iterate(self, response: httpx.Response) -> AsyncGenerator[Event, None]:
+        decoder = SSEDecoder()
+        try:
+            async for line in response.aiter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            await response.aclose()
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        await self.open()
+        if self._events is None:  # open() always sets it; this keeps the type narrow
+            raise StopAsyncIteration
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        if self._events is not None:
+            await self._events.aclose()
+        if self._response is not None:
+            await self._response.aclose()
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncWagateClient:
+    """The wagate HTTP API, asynchronously.
+
+    `token` is the admin token or an instance's token. Give `http_client` to reuse your own
+    httpx.AsyncClient (its base URL and auth are then yours to set).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._timeout = timeout
+        self._own_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            base_url=base_url, headers=auth_headers(token), timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncWagateClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self, call: Call[T]) -> T:
+        try:
+            response = await self._http.request(call.method, call.path, **request_args(call))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        return finish(call, response)
+
+    def events(self, instance: str, *, read_timeout: float | None = None) -> AsyncEventStream:
+        """The instance's event stream. `read_timeout`: give up when nothing, not even a
+        keep-alive, came for that long (None: wait as long as the stream is open)."""
+        timeout = httpx.Timeout(self._timeout, read=read_timeout)
+        return AsyncEventStream(self._http, routes.events_path(instance), timeout)
+
+    async def iter_messages(
+        self,
+        instance: str,
+        *,
+        status: MessageStatusName | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[MessageRecord]:
+        """Every message record, newest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_messages(instance, status=status, limit=page_size, cursor=cursor)
+            for record in page.messages:
+                yield record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def iter_dead_letters(
+        self, instance: str | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[DeadLetter]:
+        """Every dead letter, oldest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_dead_letters(instance, limit=page_size, cursor=cursor)
+            for letter in page.dead_letters:
+                yield letter
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # --- the routes: scripts/gen_sync.py copies this section into WagateClient -----------
+    # begin routes
+    async def create_instance(
+        self,
+        name: str,
+        *,
+        engine: str | None = None,
+        webhook: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> CreatedInstance:
+        return await self._run(routes.create_instance(name, engine, webhook, settings))
+
+    async def list_instances(self) -> list[Instance]:
+        return await self._run(routes.list_instances())
+
+    async def get_instance(self, instance: str) -> Instance:
+        return await self._run(routes.get_instance(instance))
+
+    async def update_settings(self, instance: str, **settings: int | bool) -> Instance:
+        """PATCH the instance's settings (send_interval_ms, send_jitter_ms, max_attempts,
+        reject_calls); the ones not given keep their value."""
+        return await self._run(routes.patch_instance(instance, settings))
+
+    async def delete_instance(self, instance: str) -> None:
+        return await self._run(routes.delete_instance(instance))
+
+    async def rotate_token(self, instance: str) -> str:
+        return await self._run(routes.rotate_token(instance))
+
+    async def connect(self, instance: str) -> Status:
+        return await self._run(routes.lifecycle(instance, "connect"))
+
+    async def disconnect(self, instance: str) -> Status:
+        return await self._run(routes.lifecycle(instance, "disconnect"))
+
+    async def logout(self, instance: str) -> Status:
+        return await self._run(routes.lifecycle(instance, "logout"))
+
+    async def restart(self, instance: str) -> Status:
+        return await self._run(routes.lifecycle(instance, "restart"))
+
+    async def get_qr(self, instance: str) -> QrCode:
+        return await self._run(routes.get_qr(instance))
+
+    async def get_qr_png(self, instance: str) -> bytes:
+        return await self._run(routes.get_qr_png(instance))
+
+    async def pair(self, instance: str, phone: str) -> str:
+        return await self._run(routes.pair(instance, phone))
+
+    async def send(
+        self,
+        instance: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        media: MediaLike | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Any kind, with its body as the API describes it (`to` included)."""
+        call = routes.send(
+            instance, kind, body, media=media, async_=async_, idempotency_key=idempotency_key
+        )
+        return await self._run(call)
+
+    async def send_text(
+        self,
+        instance: str,
+        to: str,
+        text: str,
+        *,
+        link_preview: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return await self._run(routes.send_text(instance, to, text, link_preview, common))
+
+    async def send_image(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"caption": caption}
+        return await self._run(routes.send_media(instance, "image", to, media, fields, common))
+
+    async def send_video(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        caption: str | None = None,
+        gif: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"caption": caption, "gif": gif}
+        return await self._run(routes.send_media(instance, "video", to, media, fields, common))
+
+    async def send_audio(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        ptt: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"ptt": ptt}
+        return await self._run(routes.send_media(instance, "audio", to, media, fields, common))
+
+    async def send_document(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        filename: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"filename": filename, "caption": caption}
+        call = routes.send_media(instance, "document", to, media, fields, common)
+        return await self._run(call)
+
+    async def send_sticker(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return await self._run(routes.send_media(instance, "sticker", to, media, {}, common))
+
+    async def send_location(
+        self,
+        instance: str,
+        to: str,
+        latitude: float,
+        longitude: float,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        call = routes.send_location(instance, to, latitude, longitude, name, address, common)
+        return await self._run(call)
+
+    async def send_contact(
+        self,
+        instance: str,
+        to: str,
+        contacts: Sequence[Mapping[str, Any]],
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """`contacts`: `[{name, phone, organization?, email?}]`; the gateway builds vCards."""
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return await self._run(routes.send_contact(instance, to, contacts, common))
+
+    async def send_reaction(
+        self,
+        instance: str,
+        to: str,
+        message_id: str,
+        emoji: str,
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """An empty `emoji` removes the reaction."""
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return await self._run(routes.send_reaction(instance, to, message_id, emoji, common))
+
+    async def send_poll(
+        self,
+        instance: str,
+        to: str,
+        question: str,
+        options: Sequence[str],
+        *,
+        selectable_count: int | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        call = routes.send_poll(instance, to, question, options, selectable_count, common)
+        return await self._run(call)
+
+    async def send_batch(
+        self, instance: str, messages: Sequence[Mapping[str, Any]]
+    ) -> list[BatchItem]:
+        """Queue up to 1,000 sends, each `{kind, to, …}`; a bad item fails alone."""
+        return await self._run(routes.send_batch(instance, messages))
+
+    async def get_message(self, instance: str, correlation_id: str) -> MessageRecord:
+        return await self._run(routes.get_message(instance, correlation_id))
+
+    async def list_messages(
+        self,
+        instance: str,
+        *,
+        status: MessageStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> MessagePage:
+        return await self._run(routes.list_messages(instance, status, limit, cursor))
+
+    async def list_dead_letters(
+        self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeadLetterPage:
+        return await self._run(routes.list_dead_letters(instance, limit, cursor))
+
+    async def retry_all_dead_letters(self, instance: str | None = None) -> RetriedAll:
+        """Queues every dead letter the token may see (or one instance's) again."""
+        return await self._run(routes.retry_all_dead_letters(instance))
+
+    async def retry_dead_letter(self, correlation_id: str) -> SendResult:
+        return await self._run(routes.retry_dead_letter(correlation_id))
+
+    async def delete_dead_letter(self, correlation_id: str) -> None:
+        return await self._run(routes.delete_dead_letter(correlation_id))
+
+    async def check_contacts(self, instance: str, phones: Sequence[str]) -> list[ContactCheck]:
+        return await self._run(routes.check_contacts(instance, phones))
+
+    async def mark_read(
+        self, instance: str, chat: str, message_ids: Sequence[str], *, sender: str | None = None
+    ) -> None:
+        return await self._run(routes.mark_read(instance, chat, message_ids, sender))
+
+    async def send_presence(self, instance: str, chat: str, state: PresenceState) -> None:
+        return await self._run(routes.send_presence(instance, chat, state))
+
+    async def download_media(self, instance: str, message_id: str) -> Media:
+        return await self._run(routes.download_media(instance, message_id))
+
+    async def set_webhook(
+        self,
+        instance: str,
+        url: str,
+        *,
+        events: Sequence[EventName] | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        return await self._run(routes.put_webhook(instance, url, events, secret))
+
+    async def get_webhook(self, instance: str) -> Webhook:
+        return await self._run(routes.get_webhook(instance))
+
+    async def delete_webhook(self, instance: str) -> None:
+        return await self._run(routes.delete_webhook(instance))
+
+    async def list_deliveries(
+        self,
+        instance: str,
+        *,
+        status: DeliveryStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        return await self._run(routes.list_deliveries(instance, status, limit, cursor))
+
+    async def get_delivery(self, instance: str, delivery_id: str) -> Delivery:
+        return await self._run(routes.get_delivery(instance, delivery_id))
+
+    async def redeliver(self, instance: str, delivery_id: str) -> Delivery:
+        return await self._run(routes.redeliver(instance, delivery_id))
+
+    async def simulator_scan(self, instance: str, phone: str | None = None) -> None:
+        return await self._run(routes.simulator_scan(instance, phone))
+
+    async def simulator_inbound(
+        self, instance: str, sender: str, text: str | None = None, **fields: Any
+    ) -> str:
+        """Make a message arrive from `sender` (text, or `kind=` with its fields); returns
+        its message id."""
+        body = {"from": sender, "text": text, **fields}
+        return await self._run(routes.simulator_inbound(instance, body))
+
+    async def simulator_faults(
+        self,
+        instance: str,
+        *,
+        send_latency_ms: int | None = None,
+        fail_next: int | None = None,
+        fail_kind: str | None = None,
+        disconnect: bool = False,
+        logout: bool = False,
+    ) -> Faults:
+        body = routes.simulator_faults_body(
+            send_latency_ms, fail_next, fail_kind, disconnect, logout
+        )
+        return await self._run(routes.simulator_faults(instance, body))
+
+    async def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
+        return await self._run(routes.simulator_outbox(instance))
+
+    async def cluster(self) -> Cluster:
+        return await self._run(routes.get_cluster())
+
+    async def node_info(self) -> dict[str, str]:
+        """The node's name, version and where its docs, dashboard and health routes are."""
+        return await self._run(routes.node_info())
+
+    async def health(self) -> bool:
+        return await self._run(routes.health())
+
+    async def readiness(self) -> Readiness:
+        return await self._run(routes.readiness())
+
+    async def metrics(self) -> str:
+        return await self._run(routes.metrics())
+
+    # end routes

@@ -1,0 +1,551 @@
+"""The one description of the API's routes, shared by the sync and the async client.
+
+Each function here turns a method's arguments into a `Call`: the HTTP request to make and how
+to read its answer. The clients only carry Calls over HTTP (`WagateClient._run`,
+`AsyncWagateClient._run`), so a route's path, body and result type are written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote
+
+from wagate_client._json import obj, obj_list, string
+from wagate_client.models import (
+    BatchItem,
+    Cluster,
+    ContactCheck,
+    CreatedInstance,
+    DeadLetterPage,
+    Delivery,
+    DeliveryPage,
+    Faults,
+    Instance,
+    Media,
+    MessagePage,
+    MessageRecord,
+    OutboxMessage,
+    QrCode,
+    Readiness,
+    RetriedAll,
+    SendResult,
+    Status,
+    Webhook,
+)
+
+T = TypeVar("T")
+SendKind = Literal[
+    "text", "image", "video", "audio", "document", "sticker", "location", "contact", "reaction",
+    "poll",
+]  # fmt: skip
+PresenceState = Literal["composing", "recording", "paused"]
+MessageStatusName = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
+DeliveryStatusName = Literal["pending", "delivered", "failed"]
+EventName = Literal[
+    "connection_update", "qr_updated", "message_received", "message_ack", "message_status"
+]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer, as the parsers see it."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> dict[str, Any]:
+        return obj(json.loads(self.content)) if self.content else {}
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[Reply], T]
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, str | list[str]] | None = None
+    file: tuple[str, bytes, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # Statuses that are an answer rather than an error (readiness answers 503 when not ready).
+    ok_statuses: frozenset[int] = frozenset()
+
+
+def seg(value: str) -> str:
+    """A path segment: a name, a JID or an id never changes the route it is put in."""
+    return quote(value, safe="@:+")
+
+
+def _inst(instance: str) -> str:
+    return f"/v1/instances/{seg(instance)}"
+
+
+def _none(_: Reply) -> None:
+    return None
+
+
+def _model(build: Callable[[dict[str, Any]], T]) -> Callable[[Reply], T]:
+    return lambda reply: build(reply.json())
+
+
+def _items(key: str, build: Callable[[dict[str, Any]], T]) -> Callable[[Reply], list[T]]:
+    return lambda reply: [build(item) for item in obj_list(reply.json(), key)]
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """Media to send: a URL the gateway fetches, base64 in the JSON body, or raw bytes sent
+    as a multipart upload (no base64 inflation). Make one with `from_url`, `from_base64`
+    or `from_bytes`; plain `bytes` given to a send method means `from_bytes(data)`."""
+
+    url: str | None = None
+    base64: str | None = None
+    data: bytes | None = None
+    mimetype: str | None = None
+    filename: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> MediaInput:
+        return cls(url=url)
+
+    @classmethod
+    def from_base64(cls, data: str, mimetype: str | None = None) -> MediaInput:
+        return cls(base64=data, mimetype=mimetype)
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, mimetype: str | None = None, filename: str | None = None
+    ) -> MediaInput:
+        return cls(data=data, mimetype=mimetype, filename=filename)
+
+
+MediaLike = MediaInput | bytes
+
+
+def _form_value(value: Any) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return str(value)
+
+
+# --- sends ---------------------------------------------------------------------------------
+
+
+def _send_result(reply: Reply) -> SendResult:
+    return SendResult.from_json(reply.json(), reply.headers.get("location"))
+
+
+def send(
+    instance: str,
+    kind: str,
+    body: Mapping[str, Any],
+    *,
+    media: MediaLike | None = None,
+    async_: bool = False,
+    idempotency_key: str | None = None,
+) -> Call[SendResult]:
+    """Any send kind; `body` holds the kind's fields besides `media` (None values dropped)."""
+    fields = _drop_none(body)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+    params = {"async": "true"} if async_ else {}
+    path = f"{_inst(instance)}/send/{seg(kind)}"
+    if isinstance(media, bytes):
+        media = MediaInput.from_bytes(media)
+    if media is not None and media.data is not None:
+        form = {key: _form_value(value) for key, value in fields.items()}
+        upload = (
+            media.filename or "file",
+            media.data,
+            media.mimetype or "application/octet-stream",
+        )
+        return Call("POST", path, _send_result, params, form=form, file=upload, headers=headers)
+    if media is not None:
+        fields["media"] = _drop_none(
+            {"url": media.url, "base64": media.base64, "mimetype": media.mimetype}
+        )
+    return Call("POST", path, _send_result, params, json=fields, headers=headers)
+
+
+def send_batch(instance: str, messages: Sequence[Mapping[str, Any]]) -> Call[list[BatchItem]]:
+    # A batch is always queued: its answer comes at once, one result per item, in order.
+    return Call(
+        "POST",
+        f"{_inst(instance)}/send/batch",
+        _items("results", BatchItem.from_json),
+        {"async": "true"},
+        json={"messages": [dict(message) for message in messages]},
+    )
+
+
+# --- instances -----------------------------------------------------------------------------
+
+
+def create_instance(
+    name: str,
+    engine: str | None,
+    webhook: Mapping[str, Any] | None,
+    settings: Mapping[str, Any] | None,
+) -> Call[CreatedInstance]:
+    body = _drop_none({"name": name, "engine": engine, "webhook": webhook, "settings": settings})
+    return Call("POST", "/v1/instances", _model(CreatedInstance.from_json), json=body)
+
+
+def list_instances() -> Call[list[Instance]]:
+    return Call("GET", "/v1/instances", _items("instances", Instance.from_json))
+
+
+def get_instance(instance: str) -> Call[Instance]:
+    return Call("GET", _inst(instance), _model(Instance.from_json))
+
+
+def patch_instance(instance: str, settings: Mapping[str, Any]) -> Call[Instance]:
+    return Call(
+        "PATCH", _inst(instance), _model(Instance.from_json), json={"settings": dict(settings)}
+    )
+
+
+def delete_instance(instance: str) -> Call[None]:
+    return Call("DELETE", _inst(instance), _none)
+
+
+def rotate_token(instance: str) -> Call[str]:
+    return Call("POST", f"{_inst(instance)}/token", lambda reply: string(reply.json(), "token"))
+
+
+def lifecycle(instance: str, action: str) -> Call[Status]:
+    return Call("POST", f"{_inst(instance)}/{action}", _model(Status.from_json))
+
+
+def get_qr(instance: str) -> Call[QrCode]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/qr",
+        _model(QrCode.from_json),
+        headers={"Accept": "application/json"},
+    )
+
+
+def get_qr_png(instance: str) -> Call[bytes]:
+    return Call(
+        "GET", f"{_inst(instance)}/qr", lambda reply: reply.content, headers={"Accept": "image/png"}
+    )
+
+
+def pair(instance: str, phone: str) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/pair",
+        lambda reply: string(reply.json(), "code"),
+        json={"phone": phone},
+    )
+
+
+def events_path(instance: str) -> str:
+    return f"{_inst(instance)}/events"
+
+
+# --- message records and dead letters ------------------------------------------------------
+
+
+def get_message(instance: str, correlation_id: str) -> Call[MessageRecord]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/messages/{seg(correlation_id)}",
+        _model(MessageRecord.from_json),
+    )
+
+
+def list_messages(
+    instance: str, status: str | None, limit: int | None, cursor: str | None
+) -> Call[MessagePage]:
+    params = _drop_none({"status": status, "limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        f"{_inst(instance)}/messages",
+        _model(MessagePage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def list_dead_letters(
+    instance: str | None, limit: int | None = None, cursor: str | None = None
+) -> Call[DeadLetterPage]:
+    params = _drop_none({"instance": instance, "limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        "/v1/dead-letters",
+        _model(DeadLetterPage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def retry_all_dead_letters(instance: str | None) -> Call[RetriedAll]:
+    params = {"instance": instance} if instance is not None else {}
+    return Call("POST", "/v1/dead-letters/retry", _model(RetriedAll.from_json), params)
+
+
+def retry_dead_letter(correlation_id: str) -> Call[SendResult]:
+    return Call("POST", f"/v1/dead-letters/{seg(correlation_id)}/retry", _send_result)
+
+
+def delete_dead_letter(correlation_id: str) -> Call[None]:
+    return Call("DELETE", f"/v1/dead-letters/{seg(correlation_id)}", _none)
+
+
+# --- contacts, chats, media ----------------------------------------------------------------
+
+
+def check_contacts(instance: str, phones: Sequence[str]) -> Call[list[ContactCheck]]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/contacts/check",
+        _items("results", ContactCheck.from_json),
+        json={"phones": list(phones)},
+    )
+
+
+def mark_read(
+    instance: str, chat: str, message_ids: Sequence[str], sender: str | None
+) -> Call[None]:
+    body = _drop_none({"message_ids": list(message_ids), "sender": sender})
+    return Call("POST", f"{_inst(instance)}/chats/{seg(chat)}/read", _none, json=body)
+
+
+def send_presence(instance: str, chat: str, state: str) -> Call[None]:
+    return Call(
+        "POST", f"{_inst(instance)}/chats/{seg(chat)}/presence", _none, json={"state": state}
+    )
+
+
+def _media(reply: Reply) -> Media:
+    filename = None
+    disposition = reply.headers.get("content-disposition", "")
+    if 'filename="' in disposition:
+        filename = disposition.split('filename="', 1)[1].split('"', 1)[0]
+    return Media(
+        content=reply.content,
+        content_type=reply.headers.get("content-type", "application/octet-stream"),
+        filename=filename,
+    )
+
+
+def download_media(instance: str, message_id: str) -> Call[Media]:
+    return Call("GET", f"{_inst(instance)}/media/{seg(message_id)}", _media)
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def put_webhook(
+    instance: str, url: str, events: Sequence[str] | None, secret: str | None
+) -> Call[Webhook]:
+    body = _drop_none(
+        {"url": url, "events": list(events) if events is not None else None, "secret": secret}
+    )
+    return Call("PUT", f"{_inst(instance)}/webhook", _model(Webhook.from_json), json=body)
+
+
+def get_webhook(instance: str) -> Call[Webhook]:
+    return Call("GET", f"{_inst(instance)}/webhook", _model(Webhook.from_json))
+
+
+def delete_webhook(instance: str) -> Call[None]:
+    return Call("DELETE", f"{_inst(instance)}/webhook", _none)
+
+
+def list_deliveries(
+    instance: str, status: str | None, limit: int | None, cursor: str | None
+) -> Call[DeliveryPage]:
+    params = _drop_none({"status": status, "limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        f"{_inst(instance)}/webhook/deliveries",
+        _model(DeliveryPage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def get_delivery(instance: str, delivery_id: str) -> Call[Delivery]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/webhook/deliveries/{seg(delivery_id)}",
+        _model(Delivery.from_json),
+    )
+
+
+def redeliver(instance: str, delivery_id: str) -> Call[Delivery]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/webhook/deliveries/{seg(delivery_id)}/redeliver",
+        _model(Delivery.from_json),
+    )
+
+
+# --- simulator -----------------------------------------------------------------------------
+
+
+def simulator_scan(instance: str, phone: str | None) -> Call[None]:
+    return Call(
+        "POST", f"{_inst(instance)}/simulator/scan", _none, json=_drop_none({"phone": phone})
+    )
+
+
+def simulator_inbound(instance: str, body: Mapping[str, Any]) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/inbound",
+        lambda reply: string(reply.json(), "message_id"),
+        json=_drop_none(body),
+    )
+
+
+def simulator_faults(instance: str, body: Mapping[str, Any]) -> Call[Faults]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/faults",
+        _model(Faults.from_json),
+        json=_drop_none(body),
+    )
+
+
+def simulator_outbox(instance: str) -> Call[list[OutboxMessage]]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/simulator/outbox",
+        _items("messages", OutboxMessage.from_json),
+    )
+
+
+# --- cluster and health --------------------------------------------------------------------
+
+
+def get_cluster() -> Call[Cluster]:
+    return Call("GET", "/v1/cluster", _model(Cluster.from_json))
+
+
+def node_info() -> Call[dict[str, str]]:
+    return Call("GET", "/", lambda reply: {str(k): str(v) for k, v in reply.json().items()})
+
+
+def health() -> Call[bool]:
+    return Call("GET", "/healthz", lambda reply: reply.json().get("status") == "ok")
+
+
+def readiness() -> Call[Readiness]:
+    return Call(
+        "GET",
+        "/readyz",
+        lambda reply: Readiness.from_json(reply.json(), reply.status == 200),
+        ok_statuses=frozenset({503}),
+    )
+
+
+def metrics() -> Call[str]:
+    return Call("GET", "/metrics", lambda reply: reply.content.decode("utf-8", "replace"))
+
+
+# --- the kinds' bodies ---------------------------------------------------------------------
+# One builder per kind, so that both clients' typed send methods only forward their arguments.
+
+
+def send_text(
+    instance: str, to: str, text: str, link_preview: bool | None, common: SendOptions
+) -> Call[SendResult]:
+    return common.call(instance, "text", {"to": to, "text": text, "link_preview": link_preview})
+
+
+def send_media(
+    instance: str, kind: str, to: str, media: MediaLike, fields: Mapping[str, Any],
+    common: SendOptions,
+) -> Call[SendResult]:  # fmt: skip
+    return common.call(instance, kind, {"to": to, **fields}, media)
+
+
+def send_location(
+    instance: str,
+    to: str,
+    latitude: float,
+    longitude: float,
+    name: str | None,
+    address: str | None,
+    common: SendOptions,
+) -> Call[SendResult]:
+    body = {"to": to, "latitude": latitude, "longitude": longitude, "name": name}
+    return common.call(instance, "location", {**body, "address": address})
+
+
+def send_contact(
+    instance: str, to: str, contacts: Sequence[Mapping[str, Any]], common: SendOptions
+) -> Call[SendResult]:
+    cards = [_drop_none(card) for card in contacts]
+    return common.call(instance, "contact", {"to": to, "contacts": cards})
+
+
+def send_reaction(
+    instance: str, to: str, message_id: str, emoji: str, common: SendOptions
+) -> Call[SendResult]:
+    return common.call(instance, "reaction", {"to": to, "message_id": message_id, "emoji": emoji})
+
+
+def send_poll(
+    instance: str,
+    to: str,
+    question: str,
+    options: Sequence[str],
+    selectable_count: int | None,
+    common: SendOptions,
+) -> Call[SendResult]:
+    body = {"to": to, "question": question, "options": list(options)}
+    return common.call(instance, "poll", {**body, "selectable_count": selectable_count})
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What every send kind takes besides its own fields."""
+
+    reply_to: str | None = None
+    mentions: Sequence[str] | None = None
+    async_: bool = False
+    idempotency_key: str | None = None
+
+    def call(
+        self, instance: str, kind: str, body: Mapping[str, Any], media: MediaLike | None = None
+    ) -> Call[SendResult]:
+        mentions = list(self.mentions) if self.mentions is not None else None
+        return send(
+            instance,
+            kind,
+            {**body, "reply_to": self.reply_to, "mentions": mentions},
+            media=media,
+            async_=self.async_,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+def simulator_faults_body(
+    send_latency_ms: int | None,
+    fail_next: int | None,
+    fail_kind: str | None,
+    disconnect: bool,
+    logout: bool,
+) -> dict[str, Any]:
+    return {
+        "send_latency_ms": send_latency_ms,
+        "fail_next": fail_next,
+        "fail_kind": fail_kind,
+        "disconnect": disconnect or None,
+        "logout": logout or None,
+    }

@@ -1,0 +1,553 @@
+"""WagateClient: the API over httpx.Client. Its route methods are written by
+scripts/gen_sync.py from AsyncWagateClient's (do not edit them here); both build their
+requests from wagate_client._routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from wagate_client import _routes as routes
+from wagate_client._routes import (
+    Call,
+    DeliveryStatusName,
+    EventName,
+    MediaLike,
+    MessageStatusName,
+    PresenceState,
+    SendOptions,
+)
+from wagate_client._transport import (
+    DEFAULT_TIMEOUT,
+    auth_headers,
+    error_of,
+    finish,
+    request_args,
+    transport_error,
+)
+from wagate_client.events import Event, SSEDecoder
+from wagate_client.models import (
+    BatchItem,
+    Cluster,
+    ContactCheck,
+    CreatedInstance,
+    DeadLetter,
+    DeadLetterPage,
+    Delivery,
+    DeliveryPage,
+    Faults,
+    Instance,
+    Media,
+    MessagePage,
+    MessageRecord,
+    OutboxMessage,
+    QrCode,
+    Readiness,
+    RetriedAll,
+    SendResult,
+    Status,
+    Webhook,
+)
+
+T = TypeVar("T")
+
+
+class EventStream:
+    """The instance's events as they happen (`GET …/events`), as typed Events.
+
+    Use it as `with client.events(name) as stream: for event in stream: …`; it is connected
+    when `events()` returns, so no event after that is missed. The stream ends
+    when the gateway closes it (token rotated, instance deleted or logged out, maximum
+    lifetime): reconnect then if you still want events. `close()` may be called from another
+    thread to stop a loop waiting for the next event.
+    """
+
+    def __init__(self, http: httpx.Client, path: str, timeout: httpx.Timeout) -> None:
+        request = http.build_request(
+            "GET", path, headers={"Accept": "text/event-stream"}, timeout=timeout
+        )
+        # Connected here, not at the first next(): every event after events() returns is seen.
+        try:
+            self._response = http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        if self._response.status_code != 200:
+            self._response.read()
+            self._response.close()
+            raise error_of(self._response)
+        self._closed = False
+        self._events = self._iterate()
+
+    def _iterate(self) -> Generator[Event, None, None]:
+        decoder = SSEDecoder()
+        try:
+            for line in self._response.iter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event
+        except httpx.HTTPError as exc:
+            if not self._closed:
+                raise transport_error(exc) from exc
+        finally:
+            self._response.close()
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._closed = True
+        # Closing the response ends a read blocked in another thread.
+        self._response.close()
+        # From another thread the generator is running (ValueError): the closed response
+        # ends it.
+        with contextlib.suppress(ValueError):
+            self._events.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class WagateClient:
+    """The wagate HTTP API, synchronously.
+
+    `token` is the admin token or an instance's token. Give `http_client` to reuse your own
+    httpx.Client (its base URL and auth are then yours to set).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._timeout = timeout
+        self._own_http = http_client is None
+        self._http = http_client or httpx.Client(
+            base_url=base_url, headers=auth_headers(token), timeout=timeout
+        )
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> WagateClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(call.method, call.path, **request_args(call))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        return finish(call, response)
+
+    def events(self, instance: str, *, read_timeout: float | None = None) -> EventStream:
+        """The instance's event stream. `read_timeout`: give up when nothing, not even a
+        keep-alive, came for that long (None: wait as long as the stream is open)."""
+        timeout = httpx.Timeout(self._timeout, read=read_timeout)
+        return EventStream(self._http, routes.events_path(instance), timeout)
+
+    def iter_messages(
+        self,
+        instance: str,
+        *,
+        status: MessageStatusName | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[MessageRecord]:
+        """Every message record, newest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_messages(instance, status=status, limit=page_size, cursor=cursor)
+            yield from page.messages
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def iter_dead_letters(
+        self, instance: str | None = None, *, page_size: int | None = None
+    ) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_dead_letters(instance, limit=page_size, cursor=cursor)
+            yield from page.dead_letters
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # --- written by scripts/gen_sync.py from _async.py: edit there, then run it ------------
+    # begin routes
+    def create_instance(
+        self,
+        name: str,
+        *,
+        engine: str | None = None,
+        webhook: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> CreatedInstance:
+        return self._run(routes.create_instance(name, engine, webhook, settings))
+
+    def list_instances(self) -> list[Instance]:
+        return self._run(routes.list_instances())
+
+    def get_instance(self, instance: str) -> Instance:
+        return self._run(routes.get_instance(instance))
+
+    def update_settings(self, instance: str, **settings: int | bool) -> Instance:
+        """PATCH the instance's settings (send_interval_ms, send_jitter_ms, max_attempts,
+        reject_calls); the ones not given keep their value."""
+        return self._run(routes.patch_instance(instance, settings))
+
+    def delete_instance(self, instance: str) -> None:
+        return self._run(routes.delete_instance(instance))
+
+    def rotate_token(self, instance: str) -> str:
+        return self._run(routes.rotate_token(instance))
+
+    def connect(self, instance: str) -> Status:
+        return self._run(routes.lifecycle(instance, "connect"))
+
+    def disconnect(self, instance: str) -> Status:
+        return self._run(routes.lifecycle(instance, "disconnect"))
+
+    def logout(self, instance: str) -> Status:
+        return self._run(routes.lifecycle(instance, "logout"))
+
+    def restart(self, instance: str) -> Status:
+        return self._run(routes.lifecycle(instance, "restart"))
+
+    def get_qr(self, instance: str) -> QrCode:
+        return self._run(routes.get_qr(instance))
+
+    def get_qr_png(self, instance: str) -> bytes:
+        return self._run(routes.get_qr_png(instance))
+
+    def pair(self, instance: str, phone: str) -> str:
+        return self._run(routes.pair(instance, phone))
+
+    def send(
+        self,
+        instance: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        media: MediaLike | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Any kind, with its body as the API describes it (`to` included)."""
+        call = routes.send(
+            instance, kind, body, media=media, async_=async_, idempotency_key=idempotency_key
+        )
+        return self._run(call)
+
+    def send_text(
+        self,
+        instance: str,
+        to: str,
+        text: str,
+        *,
+        link_preview: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return self._run(routes.send_text(instance, to, text, link_preview, common))
+
+    def send_image(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"caption": caption}
+        return self._run(routes.send_media(instance, "image", to, media, fields, common))
+
+    def send_video(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        caption: str | None = None,
+        gif: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"caption": caption, "gif": gif}
+        return self._run(routes.send_media(instance, "video", to, media, fields, common))
+
+    def send_audio(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        ptt: bool | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"ptt": ptt}
+        return self._run(routes.send_media(instance, "audio", to, media, fields, common))
+
+    def send_document(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        filename: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        fields = {"filename": filename, "caption": caption}
+        call = routes.send_media(instance, "document", to, media, fields, common)
+        return self._run(call)
+
+    def send_sticker(
+        self,
+        instance: str,
+        to: str,
+        media: MediaLike,
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return self._run(routes.send_media(instance, "sticker", to, media, {}, common))
+
+    def send_location(
+        self,
+        instance: str,
+        to: str,
+        latitude: float,
+        longitude: float,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        call = routes.send_location(instance, to, latitude, longitude, name, address, common)
+        return self._run(call)
+
+    def send_contact(
+        self,
+        instance: str,
+        to: str,
+        contacts: Sequence[Mapping[str, Any]],
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """`contacts`: `[{name, phone, organization?, email?}]`; the gateway builds vCards."""
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return self._run(routes.send_contact(instance, to, contacts, common))
+
+    def send_reaction(
+        self,
+        instance: str,
+        to: str,
+        message_id: str,
+        emoji: str,
+        *,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """An empty `emoji` removes the reaction."""
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        return self._run(routes.send_reaction(instance, to, message_id, emoji, common))
+
+    def send_poll(
+        self,
+        instance: str,
+        to: str,
+        question: str,
+        options: Sequence[str],
+        *,
+        selectable_count: int | None = None,
+        reply_to: str | None = None,
+        mentions: Sequence[str] | None = None,
+        async_: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        common = SendOptions(reply_to, mentions, async_, idempotency_key)
+        call = routes.send_poll(instance, to, question, options, selectable_count, common)
+        return self._run(call)
+
+    def send_batch(self, instance: str, messages: Sequence[Mapping[str, Any]]) -> list[BatchItem]:
+        """Queue up to 1,000 sends, each `{kind, to, …}`; a bad item fails alone."""
+        return self._run(routes.send_batch(instance, messages))
+
+    def get_message(self, instance: str, correlation_id: str) -> MessageRecord:
+        return self._run(routes.get_message(instance, correlation_id))
+
+    def list_messages(
+        self,
+        instance: str,
+        *,
+        status: MessageStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> MessagePage:
+        return self._run(routes.list_messages(instance, status, limit, cursor))
+
+    def list_dead_letters(
+        self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeadLetterPage:
+        return self._run(routes.list_dead_letters(instance, limit, cursor))
+
+    def retry_all_dead_letters(self, instance: str | None = None) -> RetriedAll:
+        """Queues every dead letter the token may see (or one instance's) again."""
+        return self._run(routes.retry_all_dead_letters(instance))
+
+    def retry_dead_letter(self, correlation_id: str) -> SendResult:
+        return self._run(routes.retry_dead_letter(correlation_id))
+
+    def delete_dead_letter(self, correlation_id: str) -> None:
+        return self._run(routes.delete_dead_letter(correlation_id))
+
+    def check_contacts(self, instance: str, phones: Sequence[str]) -> list[ContactCheck]:
+        return self._run(routes.check_contacts(instance, phones))
+
+    def mark_read(
+        self, instance: str, chat: str, message_ids: Sequence[str], *, sender: str | None = None
+    ) -> None:
+        return self._run(routes.mark_read(instance, chat, message_ids, sender))
+
+    def send_presence(self, instance: str, chat: str, state: PresenceState) -> None:
+        return self._run(routes.send_presence(instance, chat, state))
+
+    def download_media(self, instance: str, message_id: str) -> Media:
+        return self._run(routes.download_media(instance, message_id))
+
+    def set_webhook(
+        self,
+        instance: str,
+        url: str,
+        *,
+        events: Sequence[EventName] | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        return self._run(routes.put_webhook(instance, url, events, secret))
+
+    def get_webhook(self, instance: str) -> Webhook:
+        return self._run(routes.get_webhook(instance))
+
+    def delete_webhook(self, instance: str) -> None:
+        return self._run(routes.delete_webhook(instance))
+
+    def list_deliveries(
+        self,
+        instance: str,
+        *,
+        status: DeliveryStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        return self._run(routes.list_deliveries(instance, status, limit, cursor))
+
+    def get_delivery(self, instance: str, delivery_id: str) -> Delivery:
+        return self._run(routes.get_delivery(instance, delivery_id))
+
+    def redeliver(self, instance: str, delivery_id: str) -> Delivery:
+        return self._run(routes.redeliver(instance, delivery_id))
+
+    def simulator_scan(self, instance: str, phone: str | None = None) -> None:
+        return self._run(routes.simulator_scan(instance, phone))
+
+    def simulator_inbound(
+        self, instance: str, sender: str, text: str | None = None, **fields: Any
+    ) -> str:
+        """Make a message arrive from `sender` (text, or `kind=` with its fields); returns
+        its message id."""
+        body = {"from": sender, "text": text, **fields}
+        return self._run(routes.simulator_inbound(instance, body))
+
+    def simulator_faults(
+        self,
+        instance: str,
+        *,
+        send_latency_ms: int | None = None,
+        fail_next: int | None = None,
+        fail_kind: str | None = None,
+        disconnect: bool = False,
+        logout: bool = False,
+    ) -> Faults:
+        body = routes.simulator_faults_body(
+            send_latency_ms, fail_next, fail_kind, disconnect, logout
+        )
+        return self._run(routes.simulator_faults(instance, body))
+
+    def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
+        return self._run(routes.simulator_outbox(instance))
+
+    def cluster(self) -> Cluster:
+        return self._run(routes.get_cluster())
+
+    def node_info(self) -> dict[str, str]:
+        """The node's name, version and where its docs, dashboard and health routes are."""
+        return self._run(routes.node_info())
+
+    def health(self) -> bool:
+        return self._run(routes.health())
+
+    def readiness(self) -> Readiness:
+        return self._run(routes.readiness())
+
+    def metrics(self) -> str:
+        return self._run(routes.metrics())
+
+    # end routes

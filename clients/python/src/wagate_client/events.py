@@ -1,0 +1,338 @@
+"""Events: webhook signature check, typed parsing, and the Server-Sent Events wire format."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wagate_client._json import (
+    JSON,
+    boolean,
+    integer,
+    number,
+    obj_list,
+    opt_int,
+    opt_obj,
+    opt_str,
+    opt_time,
+    parse_time,
+    str_list,
+    string,
+)
+
+SIGNATURE_HEADER = "X-Wagate-Signature"
+
+
+def verify_signature(
+    secret: str | bytes,
+    header: str | None,
+    body: bytes | str,
+    tolerance: float = 300,
+    *,
+    now: float | None = None,
+) -> bool:
+    """Whether `header` (the X-Wagate-Signature value) signs `body` (the RAW request body,
+    before any JSON parsing) with `secret`, and its timestamp is within `tolerance` seconds
+    of now: an old timestamp is refused so a captured request cannot be replayed later."""
+    if not header:
+        return False
+    fields = [item.strip().partition("=") for item in header.split(",")]
+    stamp = next((value for key, _, value in fields if key == "t"), "")
+    signatures = [value for key, _, value in fields if key == "v1"]
+    if not stamp.isdigit() or not signatures:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - int(stamp)) > tolerance:
+        return False
+    key = secret.encode() if isinstance(secret, str) else secret
+    raw = body.encode() if isinstance(body, str) else body
+    expected = hmac.new(key, stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    # Every v1 is tried: a gateway rotating its secret may send two.
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
+
+
+def sign(secret: str | bytes, body: bytes | str, timestamp: int | None = None) -> str:
+    """An X-Wagate-Signature value for `body`, as the gateway makes it (for receivers' tests)."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    key = secret.encode() if isinstance(secret, str) else secret
+    raw = body.encode() if isinstance(body, str) else body
+    digest = hmac.new(key, stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+# --- the events' data -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionUpdate:
+    status: str
+    previous: str | None
+    reason: str | None
+    jid: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ConnectionUpdate:
+        return cls(
+            status=string(data, "status"),
+            previous=opt_str(data, "previous"),
+            reason=opt_str(data, "reason"),
+            jid=opt_str(data, "jid"),
+        )
+
+
+@dataclass(frozen=True)
+class QrUpdated:
+    code: str
+    expires_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> QrUpdated:
+        return cls(code=string(data, "code"), expires_at=opt_time(data, "expires_at"))
+
+
+@dataclass(frozen=True)
+class ReceivedMedia:
+    mimetype: str
+    filename: str | None
+    size: int | None
+    url: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ReceivedMedia:
+        return cls(
+            mimetype=string(data, "mimetype"),
+            filename=opt_str(data, "filename"),
+            size=opt_int(data, "size"),
+            url=string(data, "url"),
+        )
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Location:
+        return cls(
+            latitude=number(data, "latitude"),
+            longitude=number(data, "longitude"),
+            name=opt_str(data, "name"),
+            address=opt_str(data, "address"),
+        )
+
+
+@dataclass(frozen=True)
+class Reaction:
+    message_id: str
+    emoji: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Reaction:
+        return cls(message_id=string(data, "message_id"), emoji=string(data, "emoji"))
+
+
+@dataclass(frozen=True)
+class Poll:
+    question: str
+    options: list[str]
+    selectable_count: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Poll:
+        return cls(
+            question=string(data, "question"),
+            options=str_list(data, "options"),
+            selectable_count=integer(data, "selectable_count", 1),
+        )
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """A message in one of the account's chats; only the fields of its `kind` are set."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    timestamp: datetime | None
+    kind: str
+    text: str | None = None
+    caption: str | None = None
+    media: ReceivedMedia | None = None
+    location: Location | None = None
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    reaction: Reaction | None = None
+    poll: Poll | None = None
+    reply_to: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageReceived:
+        media = opt_obj(data, "media")
+        location = opt_obj(data, "location")
+        reaction = opt_obj(data, "reaction")
+        poll = opt_obj(data, "poll")
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            timestamp=opt_time(data, "timestamp"),
+            kind=string(data, "kind"),
+            text=opt_str(data, "text"),
+            caption=opt_str(data, "caption"),
+            media=ReceivedMedia.from_json(media) if media is not None else None,
+            location=Location.from_json(location) if location is not None else None,
+            contacts=obj_list(data, "contacts"),
+            reaction=Reaction.from_json(reaction) if reaction is not None else None,
+            poll=Poll.from_json(poll) if poll is not None else None,
+            reply_to=opt_str(data, "reply_to"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageAck:
+    """A send's final outcome: `sent` or `failed` (then it is in the dead letters)."""
+
+    correlation_id: str
+    status: str
+    message_id: str | None
+    error: dict[str, Any] | None
+    attempts: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageAck:
+        return cls(
+            correlation_id=string(data, "correlation_id"),
+            status=string(data, "status"),
+            message_id=opt_str(data, "message_id"),
+            error=opt_obj(data, "error"),
+            attempts=integer(data, "attempts"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    """A receipt: `delivered`, `read` or `played`."""
+
+    message_id: str
+    correlation_id: str | None
+    chat: str
+    status: str
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageStatus:
+        return cls(
+            message_id=string(data, "message_id"),
+            correlation_id=opt_str(data, "correlation_id"),
+            chat=string(data, "chat"),
+            status=string(data, "status"),
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class UnknownData:
+    """The data of an event this version of the client does not know."""
+
+    raw: dict[str, Any]
+
+
+EventData = (
+    ConnectionUpdate | QrUpdated | MessageReceived | MessageAck | MessageStatus | UnknownData
+)
+
+_DATA_TYPES: dict[str, Any] = {
+    "connection_update": ConnectionUpdate,
+    "qr_updated": QrUpdated,
+    "message_received": MessageReceived,
+    "message_ack": MessageAck,
+    "message_status": MessageStatus,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """The envelope every event has; `data` is typed by `event` (UnknownData otherwise), and
+    `raw_data` is the data object as it came."""
+
+    id: str
+    event: str
+    instance: str
+    timestamp: datetime | None
+    data: EventData
+    raw_data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+class EventParseError(ValueError):
+    """The body is not an event envelope."""
+
+
+def parse_event(body: bytes | str | Mapping[str, Any]) -> Event:
+    """A typed event from a webhook body (raw bytes or text) or an already parsed object.
+
+    Check the signature (verify_signature) over the raw bytes first, then parse them.
+    """
+    if isinstance(body, Mapping):
+        envelope: Any = body
+    else:
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EventParseError(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("event"), str):
+        raise EventParseError("not an event envelope (no 'event' name)")
+    name: str = envelope["event"]
+    data = opt_obj(envelope, "data") or {}
+    kind = _DATA_TYPES.get(name)
+    typed: EventData = kind.from_json(data) if kind is not None else UnknownData(raw=data)
+    return Event(
+        id=string(envelope, "id"),
+        event=name,
+        instance=string(envelope, "instance"),
+        timestamp=parse_time(envelope.get("timestamp")),
+        data=typed,
+        raw_data=data,
+    )
+
+
+class SSEDecoder:
+    """The text/event-stream format, line by line: `feed(line)` returns the event a blank
+    line completes. Comments (`: keep-alive`) are skipped."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._event = ""
+        self.last_event_id: str | None = None
+
+    def feed(self, line: str) -> Event | None:
+        line = line.rstrip("\r\n")
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            self.last_event_id = value
+        return None
+
+    def _dispatch(self) -> Event | None:
+        data, self._data = self._data, []
+        self._event = ""
+        if not data:
+            return None
+        return parse_event("\n".join(data))

@@ -1,0 +1,493 @@
+"""Typed results of the API's routes, built from the JSON answers.
+
+Every result keeps the whole JSON object in `raw`, so a field a newer gateway adds is not
+lost; fields this version does not know are ignored otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wagate_client._json import (
+    JSON,
+    boolean,
+    integer,
+    obj,
+    obj_list,
+    opt_int,
+    opt_obj,
+    opt_str,
+    opt_time,
+    str_list,
+    string,
+)
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    send_interval_ms: int = 0
+    send_jitter_ms: int = 0
+    max_attempts: int = 3
+    reject_calls: bool = False
+
+    @classmethod
+    def from_json(cls, data: JSON) -> InstanceSettings:
+        return cls(
+            send_interval_ms=integer(data, "send_interval_ms"),
+            send_jitter_ms=integer(data, "send_jitter_ms"),
+            max_attempts=integer(data, "max_attempts", 3),
+            reject_calls=boolean(data, "reject_calls"),
+        )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    events: list[str] | None
+    secret_set: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Webhook:
+        events = data.get("events")
+        return cls(
+            url=string(data, "url"),
+            events=str_list(data, "events") if isinstance(events, list) else None,
+            secret_set=boolean(data, "secret_set"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    engine: str
+    status: str
+    jid: str | None
+    phone: str | None
+    last_error: str | None
+    connected_at: datetime | None
+    last_event_at: datetime | None
+    node: str | None
+    settings: InstanceSettings
+    webhook: Webhook | None
+    created_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Instance:
+        webhook = opt_obj(data, "webhook")
+        return cls(
+            name=string(data, "name"),
+            engine=string(data, "engine"),
+            status=string(data, "status"),
+            jid=opt_str(data, "jid"),
+            phone=opt_str(data, "phone"),
+            last_error=opt_str(data, "last_error"),
+            connected_at=opt_time(data, "connected_at"),
+            last_event_at=opt_time(data, "last_event_at"),
+            node=opt_str(data, "node"),
+            settings=InstanceSettings.from_json(obj(data.get("settings"))),
+            webhook=Webhook.from_json(webhook) if webhook is not None else None,
+            created_at=opt_time(data, "created_at"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedInstance:
+    """A new instance and its token: the only time the gateway shows the token."""
+
+    instance: Instance
+    token: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> CreatedInstance:
+        return cls(instance=Instance.from_json(data), token=string(data, "token"))
+
+
+@dataclass(frozen=True)
+class Status:
+    status: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Status:
+        return cls(status=string(data, "status"))
+
+
+@dataclass(frozen=True)
+class QrCode:
+    code: str
+    image: str
+    expires_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> QrCode:
+        return cls(
+            code=string(data, "code"),
+            image=string(data, "image"),
+            expires_at=opt_time(data, "expires_at"),
+        )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A send's answer: `status` is `sent` (sync) or `queued` (async, batch, retry)."""
+
+    correlation_id: str
+    status: str
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    location: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON, location: str | None = None) -> SendResult:
+        return cls(
+            correlation_id=string(data, "correlation_id"),
+            status=string(data, "status"),
+            message_id=opt_str(data, "message_id"),
+            timestamp=opt_time(data, "timestamp"),
+            location=location,
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch, in order: queued (`correlation_id`) or refused (`error`)."""
+
+    correlation_id: str | None
+    status: str | None
+    error: dict[str, Any] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> BatchItem:
+        return cls(
+            correlation_id=opt_str(data, "correlation_id"),
+            status=opt_str(data, "status"),
+            error=opt_obj(data, "error"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    correlation_id: str
+    kind: str
+    to: str
+    status: str
+    message_id: str | None
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    sent_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageRecord:
+        return cls(
+            correlation_id=string(data, "correlation_id"),
+            kind=string(data, "kind"),
+            to=string(data, "to"),
+            status=string(data, "status"),
+            message_id=opt_str(data, "message_id"),
+            error=opt_obj(data, "error"),
+            attempts=integer(data, "attempts"),
+            created_at=opt_time(data, "created_at"),
+            updated_at=opt_time(data, "updated_at"),
+            sent_at=opt_time(data, "sent_at"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[MessageRecord]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessagePage:
+        return cls(
+            messages=[MessageRecord.from_json(item) for item in obj_list(data, "messages")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    correlation_id: str
+    instance: str
+    kind: str
+    to: str
+    error: dict[str, Any] | None
+    attempts: int
+    failed_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeadLetter:
+        return cls(
+            correlation_id=string(data, "correlation_id"),
+            instance=string(data, "instance"),
+            kind=string(data, "kind"),
+            to=string(data, "to"),
+            error=opt_obj(data, "error"),
+            attempts=integer(data, "attempts"),
+            failed_at=opt_time(data, "failed_at"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetterPage:
+    dead_letters: list[DeadLetter]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeadLetterPage:
+        return cls(
+            dead_letters=[DeadLetter.from_json(item) for item in obj_list(data, "dead_letters")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class RetriedAll:
+    retried: int
+    correlation_ids: list[str]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> RetriedAll:
+        ids = data.get("correlation_ids")
+        return cls(
+            retried=integer(data, "retried"),
+            correlation_ids=[str(item) for item in ids] if isinstance(ids, list) else [],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ContactCheck:
+    phone: str
+    on_whatsapp: bool
+    jid: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ContactCheck:
+        return cls(
+            phone=string(data, "phone"),
+            on_whatsapp=boolean(data, "on_whatsapp"),
+            jid=opt_str(data, "jid"),
+        )
+
+
+@dataclass(frozen=True)
+class Media:
+    """Media bytes downloaded from the gateway (a received message's media)."""
+
+    content: bytes
+    content_type: str
+    filename: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    attempted_at: datetime | None
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeliveryAttempt:
+        return cls(
+            attempted_at=opt_time(data, "attempted_at"),
+            status_code=opt_int(data, "status_code"),
+            error=opt_str(data, "error"),
+            duration_ms=integer(data, "duration_ms"),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event to one webhook URL; `history` is filled only by `get_delivery`."""
+
+    id: str
+    event_id: str
+    event: str
+    url: str
+    target: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime | None
+    delivered_at: datetime | None
+    history: list[DeliveryAttempt] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Delivery:
+        return cls(
+            id=string(data, "id"),
+            event_id=string(data, "event_id"),
+            event=string(data, "event"),
+            url=string(data, "url"),
+            target=string(data, "target"),
+            status=string(data, "status"),
+            attempts=integer(data, "attempts"),
+            last_status_code=opt_int(data, "last_status_code"),
+            last_error=opt_str(data, "last_error"),
+            next_attempt_at=opt_time(data, "next_attempt_at"),
+            created_at=opt_time(data, "created_at"),
+            delivered_at=opt_time(data, "delivered_at"),
+            history=[DeliveryAttempt.from_json(item) for item in obj_list(data, "history")],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeliveryPage:
+        return cls(
+            deliveries=[Delivery.from_json(item) for item in obj_list(data, "deliveries")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class Faults:
+    """The simulator's fault settings for an instance, after the change."""
+
+    send_latency_ms: int
+    fail_next: int
+    fail_kind: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Faults:
+        return cls(
+            send_latency_ms=integer(data, "send_latency_ms"),
+            fail_next=integer(data, "fail_next"),
+            fail_kind=string(data, "fail_kind"),
+        )
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message the simulated network received from the gateway."""
+
+    message_id: str
+    to: str
+    kind: str
+    body: dict[str, Any]
+    sent_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> OutboxMessage:
+        return cls(
+            message_id=string(data, "message_id"),
+            to=string(data, "to"),
+            kind=string(data, "kind"),
+            body=obj(data.get("body")),
+            sent_at=opt_time(data, "sent_at"),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    id: str
+    role: str
+    address: str | None
+    live: bool
+    started_at: datetime | None
+    last_seen_at: datetime | None
+    stopped_at: datetime | None
+    instances: list[str]
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ClusterNode:
+        return cls(
+            id=string(data, "id"),
+            role=string(data, "role"),
+            address=opt_str(data, "address"),
+            live=boolean(data, "live"),
+            started_at=opt_time(data, "started_at"),
+            last_seen_at=opt_time(data, "last_seen_at"),
+            stopped_at=opt_time(data, "stopped_at"),
+            instances=str_list(data, "instances"),
+        )
+
+
+@dataclass(frozen=True)
+class Cluster:
+    mode: str
+    node: str
+    nodes: list[ClusterNode]
+    unheld: list[str]
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Cluster:
+        return cls(
+            mode=string(data, "mode"),
+            node=string(data, "node"),
+            nodes=[ClusterNode.from_json(item) for item in obj_list(data, "nodes")],
+            unheld=str_list(data, "unheld"),
+        )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """`/readyz`: answered whether ready or not (a 503 is not raised: it is the answer)."""
+
+    ready: bool
+    database: str
+    queue: str
+    engines: Any
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON, ready: bool) -> Readiness:
+        return cls(
+            ready=ready,
+            database=string(data, "database"),
+            queue=string(data, "queue"),
+            engines=data.get("engines"),
+            raw=dict(data),
+        )
+
+
+__all__ = [
+    "BatchItem",
+    "Cluster",
+    "ClusterNode",
+    "ContactCheck",
+    "CreatedInstance",
+    "DeadLetter",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryPage",
+    "Faults",
+    "Instance",
+    "InstanceSettings",
+    "Media",
+    "MessagePage",
+    "MessageRecord",
+    "OutboxMessage",
+    "QrCode",
+    "Readiness",
+    "SendResult",
+    "Status",
+    "Webhook",
+]
