@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/")
-async def index() -> dict[str, str]:
+async def node_info() -> dict[str, str]:
     """What this node is and where its parts are: the address a person tries first."""
     return {
         "name": "wagate",

@@ -80,13 +80,13 @@ async def test_a_generated_client_drives_a_running_node(tmp_path: Path, node: No
     messages = importlib.import_module(f"{PACKAGE}.api.messages")
     simulator = importlib.import_module(f"{PACKAGE}.api.simulator")
     models = importlib.import_module(f"{PACKAGE}.models")
-    for module in ("create_instance", "connect", "get_instance"):
+    for module in ("create_instance", "connect_instance", "get_instance"):
         importlib.import_module(f"{instances.__name__}.{module}")
     for module in ("send_text", "send_batch", "get_message"):
         importlib.import_module(f"{messages.__name__}.{module}")
-    importlib.import_module(f"{simulator.__name__}.scan")
-    importlib.import_module(f"{simulator.__name__}.inbound")
-    importlib.import_module(f"{PACKAGE}.api.contacts_and_chats.received_media")
+    importlib.import_module(f"{simulator.__name__}.simulate_scan")
+    importlib.import_module(f"{simulator.__name__}.simulate_inbound")
+    importlib.import_module(f"{PACKAGE}.api.contacts_and_chats.download_media")
     chats = importlib.import_module(f"{PACKAGE}.api.contacts_and_chats")
 
     async with package.AuthenticatedClient(base_url=node.url, token=TOKEN) as client:
@@ -95,9 +95,11 @@ async def test_a_generated_client_drives_a_running_node(tmp_path: Path, node: No
         assert isinstance(created, models.CreatedInstance), created
         assert created.name == "gen" and created.token.startswith("wgi_")
 
-        await instances.connect.asyncio_detailed("gen", client=client)
+        await instances.connect_instance.asyncio_detailed("gen", client=client)
         await eventually_status(instances.get_instance, client, "gen", "pairing")
-        scanned = await simulator.scan.asyncio_detailed("gen", client=client, body=models.ScanIn())
+        scanned = await simulator.simulate_scan.asyncio_detailed(
+            "gen", client=client, body=models.ScanIn()
+        )
         assert scanned.status_code == 204, scanned.content
         await eventually_status(instances.get_instance, client, "gen", "connected")
 
@@ -159,7 +161,7 @@ async def test_a_generated_client_drives_a_running_node(tmp_path: Path, node: No
         # Received media comes back as bytes (declared application/octet-stream for that).
         picture = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
         media = {"base64": base64.b64encode(picture).decode(), "mimetype": "image/png"}
-        arrived = await simulator.inbound.asyncio(
+        arrived = await simulator.simulate_inbound.asyncio(
             "gen",
             client=client,
             body=models.InboundIn.from_dict({"from": ME, "kind": "image", "media": media}),
@@ -167,7 +169,7 @@ async def test_a_generated_client_drives_a_running_node(tmp_path: Path, node: No
         assert isinstance(arrived, models.InboundOut), arrived
         deadline = time.monotonic() + 20
         while True:
-            got = await chats.received_media.asyncio_detailed(
+            got = await chats.download_media.asyncio_detailed(
                 "gen", arrived.message_id, client=client
             )
             if got.status_code == 200 or time.monotonic() > deadline:

@@ -50,6 +50,14 @@ def test_operation_ids_are_short_unique_snake_case(document: dict[str, Any]) -> 
     assert bad == []
     for expected in ("create_instance", "list_instances", "send_text", "list_messages"):
         assert expected in ids
+    # An API operation's id says what it acts on too ("connect_instance", not "connect"): a
+    # generated client's method names stand alone.
+    one_word = [
+        operation["operationId"]
+        for path, _, operation in operations(document)
+        if path.startswith("/v1/") and "_" not in operation["operationId"]
+    ]
+    assert one_word == []
     # The per-kind send operations (wagate.messages.routes, bodies by messages/openapi.py).
     assert {f"send_{kind}" for kind in KINDS} <= set(ids)
 

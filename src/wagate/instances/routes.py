@@ -86,24 +86,24 @@ async def rotate_token(instance: str, state: State, _: InstancePrincipal) -> Tok
 @router.post(
     "/{instance}/connect", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
 )
-async def connect(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+async def connect_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "connect"))
 
 
 @router.post("/{instance}/disconnect", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
-async def disconnect(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+async def disconnect_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "disconnect"))
 
 
 @router.post("/{instance}/logout", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
-async def logout(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+async def logout_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "logout"))
 
 
 @router.post(
     "/{instance}/restart", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
 )
-async def restart(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
+async def restart_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "restart"))
 
 
@@ -131,7 +131,7 @@ async def get_qr(instance: str, request: Request, state: State, _: InstancePrinc
 
 
 @router.post("/{instance}/pair", response_model=PairOut, responses=LIFECYCLE_ERRORS)
-async def pair(instance: str, body: PairIn, state: State, _: InstancePrincipal) -> PairOut:
+async def pair_phone(instance: str, body: PairIn, state: State, _: InstancePrincipal) -> PairOut:
     return PairOut(code=await service.pair(state, instance, body.phone))
 
 
@@ -144,7 +144,7 @@ def _sse(item: Event) -> str:
     "/{instance}/events",
     responses={**ERRORS, **error_responses(429), 200: {"content": {"text/event-stream": {}}}},
 )
-async def events(
+async def stream_events(
     instance: str, request: Request, state: State, principal: InstancePrincipal
 ) -> StreamingResponse:
     settings = state.settings

@@ -78,7 +78,7 @@ async def mark_read(
 
 
 @router.post("/chats/{chat}/presence", status_code=204, responses=ACTION_ERRORS)
-async def presence(
+async def send_presence(
     instance: str, chat: str, body: PresenceIn, state: State, _: InstancePrincipal
 ) -> Response:
     jid = chat_jid(chat)
@@ -99,7 +99,7 @@ MEDIA_BYTES = {
     response_class=Response,
     responses={**errors(404), 200: {"description": "the media bytes", "content": MEDIA_BYTES}},
 )
-async def received_media(
+async def download_media(
     instance: str, message_id: str, state: State, _: InstancePrincipal
 ) -> Response:
     row = await instances.load(state, instance)

@@ -67,7 +67,7 @@ async def get_delivery(
     response_model=DeliveryOut,
     responses=error_responses(404, 409),
 )
-async def redeliver(
+async def redeliver_delivery(
     instance: str, delivery_id: str, state: State, principal: InstancePrincipal
 ) -> DeliveryOut:
     return await service.redeliver(state, instance, principal, delivery_id)

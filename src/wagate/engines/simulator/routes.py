@@ -114,7 +114,9 @@ def _client(state: AppState, name: str) -> SimulatorClient | None:
 
 
 @router.post("/scan", status_code=204)
-async def scan(instance: str, body: ScanIn, state: State, _: InstancePrincipal) -> Response:
+async def simulate_scan(
+    instance: str, body: ScanIn, state: State, _: InstancePrincipal
+) -> Response:
     await _simulator(state, instance)
     phone = None
     if body.phone:
@@ -178,7 +180,9 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
 
 
 @router.post("/inbound", response_model=InboundOut)
-async def inbound(instance: str, body: InboundIn, state: State, _: InstancePrincipal) -> InboundOut:
+async def simulate_inbound(
+    instance: str, body: InboundIn, state: State, _: InstancePrincipal
+) -> InboundOut:
     await _simulator(state, instance)
     try:
         sender = to_jid(body.from_)
@@ -196,7 +200,9 @@ async def inbound(instance: str, body: InboundIn, state: State, _: InstancePrinc
 
 
 @router.post("/faults", response_model=FaultsOut)
-async def faults(instance: str, body: FaultsIn, state: State, _: InstancePrincipal) -> FaultsOut:
+async def set_faults(
+    instance: str, body: FaultsIn, state: State, _: InstancePrincipal
+) -> FaultsOut:
     row, engine = await _simulator(state, instance)
     current = engine.faults_of(row.id)
     if body.send_latency_ms is not None:
