@@ -1,5 +1,6 @@
-"""Instance rows by name, to resume, to delete: the queries on the instances table that the
-client manager (engines layer) needs as much as the instances feature. In core so that both
+"""Instance rows by name, to resume, to update, to delete: the queries on the instances table
+that the client manager and its ownership gate (engines layer) need as much as the instances
+feature. In core so that both
 take them from this one place; the feature's repository re-exports them. Callers own the
 transaction."""
 
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.db import utcnow
 from wagate.models import Instance
 
 # What an instance name may be: the create route's schema refuses any other, and a lookup of
@@ -32,6 +35,14 @@ async def to_resume(session: AsyncSession) -> Sequence[Instance]:
     """Instances the user wants connected: reconnected when a node starts."""
     query = select(Instance).where(Instance.desired_state == "connected").order_by(Instance.id)
     return (await session.execute(query)).scalars().all()
+
+
+INSTANCES = cast(Table, Instance.__table__)  # Core statements on it skip the ORM's bulk-update path
+
+
+async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) -> None:
+    fields.setdefault("updated_at", utcnow())
+    await session.execute(update(INSTANCES).where(INSTANCES.c.id == instance_id).values(**fields))
 
 
 async def delete_by_id(session: AsyncSession, instance_id: int) -> None:

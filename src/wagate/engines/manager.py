@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 
 from wagate.batching import GroupCommit
-from wagate.cluster.ownership import LocalOwnership, Ownership
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines.base import (
@@ -39,6 +38,7 @@ from wagate.engines.base import (
     Receipt,
     StreamReplaced,
 )
+from wagate.engines.ownership import LocalOwnership, Ownership
 from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
 from wagate.events.bus import EventBus, isoformat
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume

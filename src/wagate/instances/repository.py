@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.db import utcnow
-
 # Declared in core: the client manager below this feature needs them too.
+from wagate.instance_rows import INSTANCES as INSTANCES
 from wagate.instance_rows import delete_by_id as delete_by_id
 from wagate.instance_rows import get_by_name as get_by_name
 from wagate.instance_rows import to_resume as to_resume
+from wagate.instance_rows import update_fields as update_fields
 from wagate.models import Instance
 
 
@@ -26,11 +25,3 @@ async def list_all(session: AsyncSession, name: str | None = None) -> Sequence[I
     if name is not None:
         query = query.where(Instance.name == name)
     return (await session.execute(query)).scalars().all()
-
-
-INSTANCES = cast(Table, Instance.__table__)  # Core statements on it skip the ORM's bulk-update path
-
-
-async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) -> None:
-    fields.setdefault("updated_at", utcnow())
-    await session.execute(update(INSTANCES).where(INSTANCES.c.id == instance_id).values(**fields))
