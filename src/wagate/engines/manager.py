@@ -21,6 +21,7 @@ import structlog
 from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
+from wagate.engines import ownership
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -38,7 +39,6 @@ from wagate.engines.base import (
     Receipt,
     StreamReplaced,
 )
-from wagate.engines.ownership import LocalOwnership, Ownership
 from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
 from wagate.events.bus import EventBus, isoformat
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
@@ -92,7 +92,7 @@ class ClientManager:
         self._message_hooks: list[MessageHook] = []
         self._closing = False
         # Cluster mode replaces it with the lease gate (wagate.cluster).
-        self.ownership: Ownership = LocalOwnership()
+        self.ownership: ownership.Ownership = ownership.LocalOwnership()
 
     # --- wiring ------------------------------------------------------------------------------
 
