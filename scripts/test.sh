@@ -8,4 +8,5 @@ eval "$(bash scripts/services.sh)"
 .venv/bin/ruff check src tests bench clients
 .venv/bin/ruff format --check src tests bench clients
 .venv/bin/mypy
+.venv/bin/lint-imports
 exec .venv/bin/pytest "$@"

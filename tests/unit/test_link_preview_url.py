@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from wagate.messages.link_preview import MAX_URL_CHARS, first_url
+from wagate.engines.link_preview import MAX_URL_CHARS, first_url
 
 N = 16_384  # and 4N = 65,536: the size of a long WhatsApp text
 

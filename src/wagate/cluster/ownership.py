@@ -1,7 +1,8 @@
-"""The ownership gate the client manager consults: may this node run, and write, an instance?
+"""The cluster's ownership gate, `LeaseOwnership` (the gate's interface, `Ownership`, and the
+single node's `LocalOwnership` are in wagate/engines/ownership.py, beside the client manager
+that consults them; the cluster hands this one in at start).
 
-- `LocalOwnership` (one node, no Redis): the process owns every instance.
-- `LeaseOwnership` (cluster): the node runs an instance only while it holds the instance's
+- `LeaseOwnership`: the node runs an instance only while it holds the instance's
   lease (`leases.py`), and every status write carries the lease's fencing token: the write is
   `UPDATE instances … WHERE fencing_token = <ours>`, so once another node has taken the
   instance (and written its larger token) a stale holder's writes change nothing.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -33,43 +34,6 @@ log = structlog.get_logger(__name__)
 
 class NotHeld(NotConnectedError):
     """This node does not hold the instance (another node does, or it is being handed over)."""
-
-
-class Ownership(Protocol):
-    async def claim(self, instance_id: int, name: str) -> None:
-        """Make sure this node holds the instance before acting on it, or raise NotHeld."""
-
-    def may_run(self, instance_id: int) -> bool:
-        """Whether a client of the instance may be started (or kept running) here now."""
-
-    async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
-        """Write instance fields under this node's fencing token; False when refused."""
-
-    def fencing_token(self, name: str) -> int | None:
-        """The token under which this node holds the instance now; None when it does not."""
-
-    async def still_holds(self, name: str, token: int) -> bool:
-        """Whether the lease taken with `token` is still this node's (asks Redis)."""
-
-
-class LocalOwnership:
-    """A single node owns everything: nothing is checked."""
-
-    async def claim(self, instance_id: int, name: str) -> None:
-        return None
-
-    def may_run(self, instance_id: int) -> bool:
-        return True
-
-    async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
-        await repository.update_fields(session, instance_id, **fields)
-        return True
-
-    def fencing_token(self, name: str) -> int | None:
-        return 0
-
-    async def still_holds(self, name: str, token: int) -> bool:
-        return True
 
 
 @dataclass(eq=False)

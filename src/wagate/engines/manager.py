@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 
 from wagate.batching import GroupCommit
-from wagate.cluster.ownership import LocalOwnership, Ownership
 from wagate.config import Settings
 from wagate.db import Database, utcnow
+from wagate.engines import ownership
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -42,7 +42,7 @@ from wagate.engines.base import (
 from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
 from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import ConnectionUpdateData, QrUpdatedData
-from wagate.instances import repository
+from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
 from wagate.tasks import wait_tasks
 
@@ -93,7 +93,7 @@ class ClientManager:
         self._message_hooks: list[MessageHook] = []
         self._closing = False
         # Cluster mode replaces it with the lease gate (wagate.cluster).
-        self.ownership: Ownership = LocalOwnership()
+        self.ownership: ownership.Ownership = ownership.LocalOwnership()
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class ClientManager:
     async def resume_all(self, concurrency: int = 50) -> int:
         """Reconnect every instance the user left connected (on start or takeover)."""
         async with self.db.session() as session:
-            rows = await repository.to_resume(session)
+            rows = await to_resume(session)
             names = [row.name for row in rows if row.engine in self.engines]
         gate = asyncio.Semaphore(concurrency)
 
@@ -263,7 +263,7 @@ class ClientManager:
             await self._stop_client(slot)
             await self.engine(slot.engine).forget(slot.ref)
             async with self.db.transaction() as session:
-                await repository.delete_by_id(session, slot.ref.id)
+                await delete_by_id(session, slot.ref.id)
         if self._slots.get(name) is slot:
             del self._slots[name]
         await self._end_pump(slot)
@@ -305,7 +305,7 @@ class ClientManager:
             if self._closing:  # no new slot (and no event pump task) once close() started
                 raise NotConnectedError("this node is stopping")
             async with self.db.session() as session:
-                row = await repository.get_by_name(session, name)
+                row = await get_by_name(session, name)
             if row is None:
                 raise LookupError(name)
             if row.engine not in self.engines:

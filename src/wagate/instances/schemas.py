@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+from wagate.instance_rows import NAME_PATTERN
+
 EventName = Literal[
     "connection_update", "qr_updated", "message_received", "message_ack", "message_status"
 ]

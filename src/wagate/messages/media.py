@@ -1,8 +1,9 @@
 """Media of a send: read it (URL, base64 or upload) within the size limit, then check what it is.
 
-URLs are fetched through the address guard (wagate/netguard.py): every address the host resolves
-to must be public unless WAGATE_ALLOW_PRIVATE_MEDIA_URLS is set, the connection goes to the
-address that was checked (no second DNS answer can swap it), and each redirect is checked again.
+URLs are fetched by wagate/fetch.py through the address guard (wagate/netguard.py): every
+address the host resolves to must be public unless WAGATE_ALLOW_PRIVATE_MEDIA_URLS is set, the
+connection goes to the address that was checked (no second DNS answer can swap it), and each
+redirect is checked again.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import binascii
 import io
-from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import filetype
-import httpx
 
-from wagate import netguard
 from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
-from wagate.errors import ApiError, PayloadTooLarge, ValidationFailed
+from wagate.errors import ApiError, ValidationFailed
+from wagate.fetch import download
+from wagate.fetch import too_large as too_large  # re-exported: the send routes use it
+from wagate.images import JPEG_MAX_PIXELS, check_pixels
 from wagate.messages.schemas import MediaIn
 
-MAX_REDIRECTS = 5
 # Which sniffed types each kind accepts (document takes anything).
 ACCEPTED = {
     "image": ("image/jpeg", "image/png", "image/webp", "image/gif"),
@@ -32,25 +31,6 @@ ACCEPTED = {
     "sticker": ("image/webp", "image/png", "image/jpeg"),
 }
 STICKER_SIDE = 512
-
-
-def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the media is larger than the limit of {limit} bytes", details={"limit": limit}
-    )
-
-
-async def read_limited(chunks: AsyncIterator[bytes], limit: int, truncate: bool = False) -> bytes:
-    """Collect a byte stream, stopping with 413 as soon as it passes `limit` (or, with
-    `truncate`, returning its first `limit` bytes)."""
-    buffer = bytearray()
-    async for chunk in chunks:
-        buffer.extend(chunk)
-        if len(buffer) > limit:
-            if truncate:
-                return bytes(buffer[:limit])
-            raise too_large(limit)
-    return bytes(buffer)
 
 
 def decode_base64(text: str, limit: int) -> bytes:
@@ -71,63 +51,6 @@ def decode_base64(text: str, limit: int) -> bytes:
     return data
 
 
-# --- URLs ----------------------------------------------------------------------------------
-
-
-async def download(
-    url: str,
-    settings: Settings,
-    client: httpx.AsyncClient | None = None,
-    *,
-    limit: int | None = None,
-    timeout_s: float | None = None,
-    truncate: bool = False,
-) -> tuple[bytes, str | None]:
-    """The body of `url` and its declared content type, within the limit and the timeout
-    (the media ones unless given; `truncate`: the body's first `limit` bytes, not a 413)."""
-    limit = settings.max_media_bytes if limit is None else limit
-    timeout_s = settings.media_download_timeout_s if timeout_s is None else timeout_s
-    own = client is None
-    http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
-    try:
-        async with asyncio.timeout(timeout_s):
-            for _ in range(MAX_REDIRECTS + 1):
-                try:
-                    target = await netguard.checked_target(url, settings.allow_private_media_urls)
-                except netguard.Refused as exc:
-                    raise ValidationFailed.field("media.url", str(exc)) from exc
-                sni = target.server_name
-                extensions = {"sni_hostname": sni} if sni else {}
-                request = http.build_request(
-                    "GET", target.url, headers={"Host": target.host_header}, extensions=extensions
-                )
-                response = await http.send(request, stream=True)
-                try:
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code >= 400:
-                        raise ValidationFailed.field(
-                            "media.url", f"the URL answered HTTP {response.status_code}"
-                        )
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit and not truncate:
-                        raise too_large(limit)
-                    data = await read_limited(response.aiter_bytes(), limit, truncate)
-                    content_type = response.headers.get("content-type")
-                    return data, content_type.split(";")[0].strip() if content_type else None
-                finally:
-                    await response.aclose()
-            raise ValidationFailed.field("media.url", "too many redirects")
-    except TimeoutError as exc:
-        raise ValidationFailed.field("media.url", "the download timed out") from exc
-    except httpx.HTTPError as exc:
-        raise ValidationFailed.field("media.url", f"the download failed: {exc}") from exc
-    finally:
-        if own:
-            await http.aclose()
-
-
 # --- what the bytes are --------------------------------------------------------------------
 
 
@@ -138,22 +61,6 @@ def sniff(data: bytes) -> str | None:
 
 def _accepted(kind: str, mimetype: str) -> bool:
     return any(mimetype.startswith(prefix) for prefix in ACCEPTED[kind])
-
-
-# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when only a thumbnail is wanted (Pillow's
-# draft mode, which the engine's thumbnail uses too), so a phone photo of 50 or 85 megapixels
-# costs what one of a few megapixels does; up to Pillow's own bomb threshold it may pass.
-JPEG_MAX_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS, as a constant: no Pillow import here
-
-
-def check_pixels(image: Any, max_pixels: int, field: str, frames: int = 1) -> None:
-    """Refuse (422) an opened, not yet decoded image whose header says it is too big."""
-    width, height = image.size
-    if width * height * frames > max_pixels:
-        shape = f"{width}x{height}" + (f" x {frames} frames" if frames > 1 else "")
-        raise ValidationFailed.field(
-            field, f"the image is too large to decode ({shape}; at most {max_pixels} pixels)"
-        )
 
 
 def _check_image(data: bytes, kind: str, max_pixels: int, field: str) -> None:

@@ -1,28 +1,37 @@
-"""The embedded queue: in-process deques, rebuilt from the messages table at start."""
+"""The embedded queue: in-process deques, rebuilt from the messages table at start.
+
+What is still open in the table is read by the messages feature: the queue is handed that
+query (`open_ids`) rather than importing a feature's repository from below.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Database
-from wagate.messages import repository
 from wagate.metrics import QUEUE_DEPTH
 from wagate.queue.base import Entry
 
+# (instance name, message pk) of every message not yet final, oldest first.
+OpenIds = Callable[[AsyncSession], Awaitable[Sequence[tuple[str, int]]]]
+
 
 class LocalQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, open_ids: OpenIds) -> None:
         self.db = db
+        self._open_ids = open_ids
         self._items: dict[str, deque[int]] = {}
         self._in_flight: dict[str, set[int]] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
 
     async def start(self) -> None:
         async with self.db.session() as session:
-            rows = await repository.open_ids(session)
+            rows = await self._open_ids(session)
         for instance, pk in rows:
             self._items.setdefault(instance, deque()).append(pk)
             self._wake(instance)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from wagate.messages import repository as messages
 from wagate.messages.outcomes import Outcomes
 from wagate.messages.retention import BodyRetention, run_retention
 from wagate.messages.service import MessageService
@@ -28,7 +29,7 @@ def build_queue(state: AppState) -> Queue:
             settings.node_id,
             settings.queue_claim_idle_ms,
         )
-    return LocalQueue(state.db)
+    return LocalQueue(state.db, messages.open_ids)
 
 
 RECONCILER_STOP_S = 5.0

@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.conftest import create_instance, linked_instance
 from tests.integration.messaging.conftest import MediaServer, b64, png_bytes
-from wagate.messages.link_preview import make_thumbnail
+from wagate.engines.link_preview import make_thumbnail
 
 TO = "5511987654321"
 MIB = 1024 * 1024

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from tests.conftest import create_instance, linked_instance
 from tests.integration.messaging.conftest import MediaServer, b64, png_bytes
-from wagate import netguard
-from wagate.messages import media as media_io
+from wagate import fetch, netguard
+from wagate.errors import PayloadTooLarge
 
 
 def fields(response: httpx.Response) -> list[str]:
@@ -193,7 +193,6 @@ async def test_size_limit(
         client, name, "image", {"to": "5511987654321", "media": {"url": declared}}
     )
     assert response.status_code == 413, response.text
-    assert media_io.read_limited is not None
     chunks_seen = 0
 
     async def endless() -> Any:
@@ -202,6 +201,6 @@ async def test_size_limit(
             chunks_seen += 1
             yield b"x" * 4096
 
-    with pytest.raises(media_io.PayloadTooLarge):
-        await media_io.read_limited(endless(), 10_000)
+    with pytest.raises(PayloadTooLarge):
+        await fetch.read_limited(endless(), 10_000)
     assert chunks_seen == 3  # cut off at the limit, never read whole

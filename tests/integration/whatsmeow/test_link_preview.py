@@ -21,12 +21,12 @@ from PIL import Image
 
 from tests.conftest import make_settings
 from wagate.config import Settings
+from wagate.engines import link_preview
 from wagate.engines.base import NotConnectedError, OutgoingMessage
 from wagate.engines.whatsmeow import protocol
 from wagate.engines.whatsmeow.builders import build_message
 from wagate.engines.whatsmeow.engine import WhatsmeowClient
 from wagate.engines.whatsmeow.supervisor import EngineHost
-from wagate.messages import link_preview
 
 pytestmark = pytest.mark.e2e
 

@@ -121,7 +121,7 @@ async def _media_message(client: Any, message: OutgoingMessage) -> Any:
 
 
 async def _preview_text(client: Any, text: str, preview: dict[str, Any]) -> Any:
-    """Extended text with the link preview the gateway fetched (messages/link_preview.py)."""
+    """Extended text with the link preview the gateway fetched (engines/link_preview.py)."""
     extended = ExtendedTextMessage(
         text=text,
         matchedText=str(preview["url"]),

@@ -15,6 +15,7 @@ import structlog
 
 from wagate.config import Settings
 from wagate.db import Database
+from wagate.engines import link_preview
 from wagate.engines.base import (
     ConnectionLost,
     EngineEvent,
@@ -31,7 +32,6 @@ from wagate.engines.whatsmeow import handover
 from wagate.engines.whatsmeow.protocol import outgoing_to_wire
 from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
-from wagate.messages import link_preview
 from wagate.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)

@@ -1,7 +1,7 @@
 """Link previews for text sends (`link_preview: true`), built at send time by the engine.
 
-The first http(s) URL of the text is fetched with the media fetcher (`media.download`: the
-SSRF guard on every address and redirect, a timeout, a size cap), at most HTML_LIMIT bytes of
+The first http(s) URL of the text is fetched with the guarded fetcher (`wagate.fetch.download`:
+the SSRF guard on every address and redirect, a timeout, a size cap), at most HTML_LIMIT bytes of
 its HTML are read, and og:title / og:description / og:image (else <title> and the description
 meta) are taken from it. The image, if any, is fetched the same way, capped, and turned into a
 small JPEG. Whatever fails (refused address, timeout, no tags, a broken image) gives no preview
@@ -22,7 +22,8 @@ import structlog
 
 from wagate.config import Settings
 from wagate.errors import ApiError
-from wagate.messages.media import JPEG_MAX_PIXELS, check_pixels, download
+from wagate.fetch import download
+from wagate.images import JPEG_MAX_PIXELS, check_pixels
 
 log = structlog.get_logger(__name__)
 
