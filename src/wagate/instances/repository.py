@@ -25,10 +25,6 @@ async def get_by_name(session: AsyncSession, name: str) -> Instance | None:
     return result.scalar_one_or_none()
 
 
-async def get_by_id(session: AsyncSession, instance_id: int) -> Instance | None:
-    return await session.get(Instance, instance_id)
-
-
 async def list_all(session: AsyncSession, name: str | None = None) -> Sequence[Instance]:
     query = select(Instance).order_by(Instance.id)
     if name is not None:
