@@ -172,7 +172,9 @@ def test_no_secret_in_logs_of_a_real_node(tmp_path: Path, receiver: ThreadReceiv
     node = Node(env, tmp_path).start()
     try:
         printed = eventually_sync(
-            lambda: ADMIN_PRINT.search(node.stderr_path.read_text()), timeout=10
+            lambda: ADMIN_PRINT.search(node.stderr_path.read_text()),
+            timeout=10,
+            what="the admin token printed at start",
         )
         admin_token = printed.group(1)
         seen = scenario(node.url, admin_token, receiver)
