@@ -23,6 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.support.hang_dump import HangWatchdog, threshold
+from tests.support.polling import eventually
 from wagate.app import create_app
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
@@ -246,15 +247,16 @@ async def create_instance(
 async def wait_status(
     client: httpx.AsyncClient, name: str, status: str, timeout: float = 10.0
 ) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
     last: dict[str, Any] = {}
-    while asyncio.get_running_loop().time() < deadline:
-        response = await client.get(f"/v1/instances/{name}")
-        last = response.json()
-        if last.get("status") == status:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name} never reached {status}; last seen {last}")
+
+    async def reached() -> dict[str, Any] | None:
+        last.clear()
+        last.update((await client.get(f"/v1/instances/{name}")).json())
+        return dict(last) if last.get("status") == status else None
+
+    return await eventually(
+        reached, timeout=timeout, interval=0.02, what=f"{name} {status}", seen=lambda: last
+    )
 
 
 async def linked_instance(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

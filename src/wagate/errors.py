@@ -74,10 +74,6 @@ class NotPairing(ApiError):
     status_code, code = 409, "not_pairing"
 
 
-class NotOnWhatsApp(ApiError):
-    status_code, code = 422, "not_on_whatsapp"
-
-
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
 
@@ -88,10 +84,6 @@ class RateLimited(ApiError):
 
 class EngineError(ApiError):
     status_code, code = 502, "engine_error"
-
-
-class SendTimeout(ApiError):
-    status_code, code = 504, "send_timeout"
 
 
 class Unavailable(ApiError):

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagate.db import Base, UtcDateTime, utcnow
+from wagate.message_status import MessageStatus
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -116,7 +117,7 @@ class Message(Base):
     to: Mapped[str] = mapped_column(String(128))
     to_jid: Mapped[str] = mapped_column(String(128))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.QUEUED.value)
     message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,7 +7,6 @@ exactly one instance, as an instance token does.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from tests.browser.conftest import (
     unique,
 )
 from tests.conftest import ADMIN_TOKEN
+from tests.support.polling import eventually_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -205,11 +205,9 @@ async def test_dead_letters_load_more_and_retry_all(
 
 
 def wait_until(http: httpx.Client, path: str, key: str, count: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    found = -1
-    while time.monotonic() < deadline:
-        found = len(http.get(path).json()[key])
-        if found >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{path}: {found} {key}, not {count}")
+    eventually_sync(
+        lambda: len(http.get(path).json()[key]) >= count,
+        timeout=timeout,
+        interval=0.1,
+        what=f"{count} {key} at {path}",
+    )

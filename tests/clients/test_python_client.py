@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -47,8 +47,8 @@ from wagate_client import _routes as routes
 
 from tests.clients.conftest import CLIENT_SRC, Hook, Node
 from tests.conftest import free_port
+from tests.support.polling import eventually, eventually_sync
 
-T = TypeVar("T")
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNQvZwGAAJ/AV9X3CpyAAAAAElFTkSuQmCC"
 )
@@ -64,26 +64,15 @@ def name() -> str:
     return f"cl-{uuid.uuid4().hex[:8]}"
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def linked(admin: WagateClient) -> tuple[str, str]:
     """A simulator instance linked through the scan route; its name and its token."""
     created = admin.create_instance(name(), engine="simulator")
     instance = created.instance.name
     assert created.token and created.instance.engine == "simulator"
     assert admin.connect(instance).status in {"connecting", "pairing"}
-    eventually(lambda: admin.get_instance(instance).status == "pairing" or None)
+    eventually_sync(lambda: admin.get_instance(instance).status == "pairing" or None)
     admin.simulator_scan(instance)
-    eventually(lambda: admin.get_instance(instance).status == "connected" or None)
+    eventually_sync(lambda: admin.get_instance(instance).status == "connected" or None)
     return instance, created.token
 
 
@@ -93,7 +82,7 @@ REACHED = {"sent": {"sent", "delivered", "read"}, "failed": {"failed"}}
 
 def wait_record(client: WagateClient, instance: str, correlation_id: str, status: str) -> None:
     wanted = REACHED[status]
-    eventually(lambda: client.get_message(instance, correlation_id).status in wanted or None)
+    eventually_sync(lambda: client.get_message(instance, correlation_id).status in wanted or None)
 
 
 def next_matching(
@@ -217,7 +206,7 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         stopped = client.disconnect(instance)
         assert stopped.status == "disconnected"
         assert client.connect(instance).status in {"connecting", "connected"}
-        eventually(lambda: client.get_instance(instance).status == "connected" or None)
+        eventually_sync(lambda: client.get_instance(instance).status == "connected" or None)
 
         new_token = client.rotate_token(instance)
         assert new_token and new_token != token
@@ -237,7 +226,7 @@ def test_qr_and_pairing(node: Node, admin_token: str) -> None:
             admin.get_qr(instance)
         assert (not_pairing.value.status, not_pairing.value.code) == (409, "not_pairing")
         admin.connect(instance)
-        qr = eventually(lambda: _qr(admin, instance))
+        qr = eventually_sync(lambda: _qr(admin, instance))
         assert qr.code and qr.image.startswith("data:image/png;base64,") and qr.expires_at
         assert admin.get_qr_png(instance).startswith(b"\x89PNG")
         assert admin.pair(instance, SENDER)
@@ -324,7 +313,7 @@ def test_events_over_sse_and_a_signed_webhook(node: Node, admin_token: str) -> N
         assert isinstance(typed.data, MessageReceived) and typed.data.text == "hi there"
         assert typed.id == event.id
 
-        delivery = eventually(lambda: _delivered(client, instance, typed.id))
+        delivery = eventually_sync(lambda: _delivered(client, instance, typed.id))
         detail = client.get_delivery(instance, delivery.id)
         assert detail.history and detail.history[0].status_code == 204
         again = client.redeliver(instance, delivery.id)
@@ -398,14 +387,6 @@ def test_dead_letters_retry_and_delete(node: Node, admin_token: str) -> None:
 # --- the async client --------------------------------------------------------------------
 
 
-async def _eventually_async(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
     async with AsyncWagateClient(node.url, admin_token) as admin:
         assert await admin.health()
@@ -416,9 +397,9 @@ async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
             return (await admin.get_instance(instance)).status == wanted
 
         await admin.connect(instance)
-        await _eventually_async(lambda: status_is("pairing"))
+        await eventually(lambda: status_is("pairing"))
         await admin.simulator_scan(instance)
-        await _eventually_async(lambda: status_is("connected"))
+        await eventually(lambda: status_is("connected"))
 
     async with AsyncWagateClient(node.url, created.token) as client:
         sent = await client.send_text(instance, TO, "async hello")
@@ -435,7 +416,7 @@ async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
             done = [item for item in page.messages if item.status in REACHED["sent"]]
             return len(done) == len(page.messages) == 6
 
-        await _eventually_async(all_sent)
+        await eventually(all_sent)
         seen = [item.correlation_id async for item in client.iter_messages(instance, page_size=2)]
         assert len(seen) == 6 and len(set(seen)) == 6
         assert (await client.get_message(instance, image.correlation_id)).kind == "image"
@@ -466,7 +447,7 @@ async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
         async def failed() -> bool:
             return (await client.get_message(instance, failing.correlation_id)).status == "failed"
 
-        await _eventually_async(failed)
+        await eventually(failed)
         letters = [letter async for letter in client.iter_dead_letters()]
         assert failing.correlation_id in [item.correlation_id for item in letters]
         retried = await client.retry_all_dead_letters(instance)
@@ -477,7 +458,7 @@ async def test_async_client_same_flow(node: Node, admin_token: str) -> None:
             record = await client.get_message(instance, failing.correlation_id)
             return record.status in REACHED["sent"]
 
-        await _eventually_async(resent)
+        await eventually(resent)
     async with AsyncWagateClient(node.url, admin_token) as admin:
         await admin.delete_instance(instance)
 

@@ -5,16 +5,15 @@ PostgreSQL and Redis. Fails (does not skip) when the image cannot be built or ru
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, free_port
 from tests.container.podman import Container, built_image, podman
+from tests.support.polling import eventually_sync
 
 pytestmark = [pytest.mark.container]
 
@@ -63,16 +62,6 @@ def containers(image: str) -> Iterator[Callable[..., Container]]:
         container.remove()
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def status(http: httpx.Client, name: str) -> str:
     answer = http.get(f"/v1/instances/{name}")
     assert answer.status_code == 200, answer.text
@@ -85,10 +74,14 @@ def link(http: httpx.Client, name: str) -> None:
     assert created.status_code == 201, created.text
     assert created.json()["engine"] == "simulator"
     assert http.post(f"/v1/instances/{name}/connect").status_code == 202
-    wait_for(lambda: status(http, name) == "pairing", "pairing")
+    eventually_sync(
+        lambda: status(http, name) == "pairing", what="pairing", timeout=30, interval=0.2
+    )
     scan = http.post(f"/v1/instances/{name}/simulator/scan", json={})
     assert scan.status_code == 204, scan.text
-    wait_for(lambda: status(http, name) == "connected", "connected")
+    eventually_sync(
+        lambda: status(http, name) == "connected", what="connected", timeout=30, interval=0.2
+    )
 
 
 def send_sync(http: httpx.Client, name: str, text: str) -> None:
@@ -104,9 +97,11 @@ def send_async(http: httpx.Client, name: str, text: str) -> None:
     assert queued.status_code == 202, queued.text
     path = f"/v1/instances/{name}/messages/{queued.json()['correlation_id']}"
     # sent, then receipts move it on (delivered, read)
-    record = wait_for(
+    record = eventually_sync(
         lambda: (m := http.get(path).json())["status"] in {"sent", "delivered", "read"} and m,
-        "the async send",
+        what="the async send",
+        timeout=30,
+        interval=0.2,
     )
     assert record["message_id"]
 
@@ -143,7 +138,12 @@ def test_image_links_sends_stops_cleanly_and_resumes_from_its_volume(
     assert generated.startswith("wga_") and len(generated) >= 32
     assert podman("exec", second.name, "stat", "-c", "%a", "/data/admin-token") == "600"
     with client(second, generated) as http:
-        wait_for(lambda: status(http, "demo") == "connected", "the resumed instance")
+        eventually_sync(
+            lambda: status(http, "demo") == "connected",
+            what="the resumed instance",
+            timeout=30,
+            interval=0.2,
+        )
         send_sync(http, "demo", "hello again")
     took, code = second.stop()
     assert code == 0 and took < STOP_WITHIN_S, second.logs()
@@ -193,7 +193,12 @@ def test_two_containers_form_a_cluster_on_postgres_and_redis(
             body = http_a.get("/v1/cluster").json()
             return {node["id"] for node in body["nodes"] if node["live"]}
 
-        assert wait_for(lambda: live_nodes() == {"box-a", "box-b"}, "both nodes in /v1/cluster")
+        assert eventually_sync(
+            lambda: live_nodes() == {"box-a", "box-b"},
+            what="both nodes in /v1/cluster",
+            timeout=30,
+            interval=0.2,
+        )
         assert {n["id"] for n in http_b.get("/v1/cluster").json()["nodes"]} >= {"box-a", "box-b"}
         link(http_a, "shared")
         send_sync(http_a, "shared", "through box-a")

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -121,18 +120,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 node.popen.kill()
                 node.popen.wait()
-
-
-async def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05) -> float:
-    """Poll `await check()` until it is true; returns the seconds it took."""
-    started = time.monotonic()
-    last: object = None
-    while time.monotonic() - started < timeout:
-        last = await check()
-        if last:
-            return time.monotonic() - started
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
 
 
 async def link(http: httpx.AsyncClient, name: str, timeout: float = 60) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import signal
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.cluster.helpers import overlapping_connections
+from tests.support.polling import eventually
 from wagate.db import Database, utcnow
 from wagate.models import Instance, SimulatorConnection
 
-from .cluster_support import Cluster, NodeProcess, link, running_cluster, wait_for
+from .cluster_support import Cluster, NodeProcess, link, running_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 INSTANCES = 30
@@ -88,7 +90,11 @@ async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Data
             return f"sim-{i:02d}"
 
     names = list(await asyncio.gather(*(link_one(i) for i in range(INSTANCES))))
-    took = await wait_for(lambda: spread_is_fair(nodes[0], names, ids), 30, "10 on each node")
+    started = time.monotonic()
+    await eventually(
+        lambda: spread_is_fair(nodes[0], names, ids), timeout=30, what="10 on each node"
+    )
+    took = time.monotonic() - started
     print(f"\n30 instances spread 10/10/10 over 3 nodes ({took:.1f} s after linking)")
     linked = await devices(db)
     assert all(linked[name] for name in names)
@@ -99,9 +105,11 @@ async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Data
     killed_at = utcnow()
     victim.kill()
     left = {n.node_id for n in survivors}
-    recovered = await wait_for(
-        lambda: spread_is_fair(survivors[0], names, left), 60, "15 on each survivor"
+    started = time.monotonic()
+    await eventually(
+        lambda: spread_is_fair(survivors[0], names, left), timeout=60, what="15 on each survivor"
     )
+    recovered = time.monotonic() - started
     delays = await first_reconnects(db, victim_held, killed_at, victim.node_id)
     assert len(delays) == len(victim_held)
     print(
@@ -120,7 +128,9 @@ async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Data
     stopped_at = utcnow()
     # uvicorn shuts down gracefully, then re-raises the signal: -SIGTERM is a clean exit.
     assert leaving.terminate() in (0, -signal.SIGTERM)
-    await wait_for(lambda: spread_is_fair(staying, names, {staying.node_id}), 60, "all on one")
+    await eventually(
+        lambda: spread_is_fair(staying, names, {staying.node_id}), timeout=60, what="all on one"
+    )
     handover = await first_reconnects(db, leaving_held, stopped_at, leaving.node_id)
     print(
         f"SIGTERM {leaving.node_id}: its {len(handover)} instances reconnected on"
@@ -139,7 +149,9 @@ async def test_three_nodes_failover_handover_and_join(cluster: Cluster, db: Data
     # A new node takes its share from the one that holds everything.
     joining = await cluster.start("n3")
     both = {staying.node_id, joining.node_id}
-    took = await wait_for(lambda: spread_is_fair(joining, names, both), 60, "15/15 again")
+    started = time.monotonic()
+    await eventually(lambda: spread_is_fair(joining, names, both), timeout=60, what="15/15 again")
+    took = time.monotonic() - started
     print(f"node {joining.node_id} joined: spread 15/15 after {took:.1f} s")
     assert await overlapping_connections(db, died) == []
     assert await devices(db) == linked

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.cluster.helpers import overlapping_connections
+from tests.support.polling import eventually
 from wagate.db import Database, utcnow
 from wagate.models import Instance, Message, SimulatorOutbox
 
-from .cluster_support import Cluster, link, running_cluster, wait_for
+from .cluster_support import Cluster, link, running_cluster
 from .test_cluster_failover import holdings, spread_is_fair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -57,7 +58,9 @@ async def test_sends_survive_a_killed_node(cluster: Cluster, db: Database) -> No
             return f"chaos-{i:02d}"
 
     names = list(await asyncio.gather(*(link_one(i) for i in range(INSTANCES))))
-    await wait_for(lambda: spread_is_fair(nodes[0], names, ids), 60, "10 on each node")
+    await eventually(
+        lambda: spread_is_fair(nodes[0], names, ids), timeout=60, what="10 on each node"
+    )
     victim = nodes[0]
     victim_held = (await holdings(nodes[1]))[0][victim.node_id]
 
@@ -117,7 +120,9 @@ async def test_sends_survive_a_killed_node(cluster: Cluster, db: Database) -> No
             MESSAGES
         )
 
-    took = await wait_for(all_sent, 180, "every message sent", interval=0.5)
+    started = time.monotonic()
+    await eventually(all_sent, timeout=180, what="every message sent", interval=0.5)
+    took = time.monotonic() - started
     counts = await message_statuses(db)
     assert set(counts) <= {"sent", "delivered", "read"}, counts
 

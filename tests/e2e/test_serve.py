@@ -12,12 +12,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import _pg_admin_sync, free_port, pg_async_url
 from tests.integration.instance_helpers import SseReader
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -189,13 +191,13 @@ async def test_a_killed_node_is_resumed_by_the_next(tmp_path: Path, nodes: list[
 
 
 async def wait_for_status(http: httpx.AsyncClient, name: str, status: str) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        got = (await http.get(f"/v1/instances/{name}")).json()
-        if got["status"] == status:
-            return
-        assert time.monotonic() < deadline, got
-        await asyncio.sleep(0.05)
+    got: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        got.update((await http.get(f"/v1/instances/{name}")).json())
+        return bool(got["status"] == status)
+
+    await eventually(reached, timeout=10, what=f"{name} {status}", seen=lambda: got)
 
 
 async def test_serve_with_an_admin_token_from_the_environment(

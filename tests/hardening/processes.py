@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import ADMIN_TOKEN, free_port
+from tests.support.polling import eventually_sync
 
 WAGATE = str(Path(sys.executable).with_name("wagate"))
 
@@ -117,31 +118,21 @@ def admin_client(url: str, timeout: float = 30.0) -> httpx.Client:
     )
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.05, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        last = found
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}: {last}")
-
-
 def linked(http: httpx.Client, name: str, **body: Any) -> str:
     """Create a simulator instance, connect it and link it; returns its token."""
     created = http.post("/v1/instances", json={"name": name, "engine": "simulator", **body})
     assert created.status_code == 201, created.text
     assert http.post(f"/v1/instances/{name}/connect").status_code == 202
-    wait_for(
-        lambda: http.get(f"/v1/instances/{name}").json()["status"] == "pairing", 10, what="pairing"
+    eventually_sync(
+        lambda: http.get(f"/v1/instances/{name}").json()["status"] == "pairing",
+        timeout=10,
+        what="pairing",
     )
     scanned = http.post(f"/v1/instances/{name}/simulator/scan", json={})
     assert scanned.status_code == 204, scanned.text
-    wait_for(
+    eventually_sync(
         lambda: http.get(f"/v1/instances/{name}").json()["status"] == "connected",
-        10,
+        timeout=10,
         what="connected",
     )
     token: str = created.json()["token"]

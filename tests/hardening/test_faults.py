@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hardening.processes import Node, admin_client, linked, serve_env, wait_for
+from tests.hardening.processes import Node, admin_client, linked, serve_env
 from tests.hardening.receiver import ThreadReceiver
 from tests.hardening.services import PrivatePostgres
+from tests.support.polling import eventually_sync
 from tests.support.redis_server import RedisServer
 
 RECEIVER_DOWN_S = float(os.environ.get("WAGATE_FAULT_RECEIVER_DOWN_S", "60"))
@@ -145,19 +146,23 @@ def test_faults_under_load(tmp_path: Path) -> None:
 
             # Redis down for 10 s: /readyz says so while it lasts.
             redis_server.stop()
-            seen = wait_for(lambda: not_ready(node.url), 10, what="/readyz 503 (Redis down)")
+            seen = eventually_sync(
+                lambda: not_ready(node.url), timeout=10, what="/readyz 503 (Redis down)"
+            )
             assert seen[1]["queue"] != "ok", seen
             time.sleep(10)
             redis_server.start()
-            wait_for(lambda: ready(node.url), 30, what="ready after Redis")
+            eventually_sync(lambda: ready(node.url), timeout=30, what="ready after Redis")
 
             # PostgreSQL restarted.
             postgres.stop()
-            seen = wait_for(lambda: not_ready(node.url), 15, what="/readyz 503 (PostgreSQL down)")
+            seen = eventually_sync(
+                lambda: not_ready(node.url), timeout=15, what="/readyz 503 (PostgreSQL down)"
+            )
             assert seen[1]["database"] != "ok", seen
             time.sleep(3)
             postgres.start()
-            wait_for(lambda: ready(node.url), 60, what="ready after PostgreSQL")
+            eventually_sync(lambda: ready(node.url), timeout=60, what="ready after PostgreSQL")
 
             # The webhook receiver down: deliveries wait, with their errors in the log (the
             # newest may not have been tried yet: a failing URL gets a few tries per poll, not
@@ -179,7 +184,9 @@ def test_faults_under_load(tmp_path: Path) -> None:
                         left.append(cid)
                 return left
 
-            wait_for(lambda: not unfinished(), 180, interval=1, what="every message final")
+            eventually_sync(
+                lambda: not unfinished(), timeout=180, interval=1, what="every message final"
+            )
             final = {
                 cid: http.get(f"/v1/instances/{name}/messages/{cid}").json()["status"]
                 for cid in stream.accepted
@@ -193,17 +200,17 @@ def test_faults_under_load(tmp_path: Path) -> None:
                     if e["event"] == "message_ack"
                 }
 
-            wait_for(
+            eventually_sync(
                 lambda: set(stream.accepted) <= acked(),
-                180,
+                timeout=180,
                 interval=1,
                 what="a message_ack delivered for every message",
             )
 
             # Every event delivered: nothing left pending, nothing given up on.
-            wait_for(
+            eventually_sync(
                 lambda: not all_deliveries(http, name, "pending"),
-                120,
+                timeout=120,
                 interval=1,
                 what="no pending delivery",
             )

@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from tests.conftest import live_server, make_settings, running_app
-from tests.hardening.processes import WAGATE, Node, linked, serve_env, wait_for
+from tests.hardening.processes import WAGATE, Node, linked, serve_env
 from tests.hardening.receiver import ThreadReceiver
+from tests.support.polling import eventually_sync
 
 GLOBAL_SECRET = "whsec-global-" + uuid.uuid4().hex
 HOOK_SECRET = "whsec-instance-" + uuid.uuid4().hex
@@ -56,9 +57,9 @@ def scenario(url: str, admin_token: str, receiver: ThreadReceiver) -> dict[str, 
             f"/v1/instances/{name}/simulator/inbound", json={"from": "4915112345678", "text": "yo"}
         )
         assert inbound.status_code == 200, inbound.text
-        wait_for(
+        eventually_sync(
             lambda: any(e["event"] == "message_received" for e in receiver.snapshot()),
-            15,
+            timeout=15,
             what="a signed message_received delivery",
         )
         # Every read of the instance and its webhook: the secret never comes back.
@@ -170,7 +171,11 @@ def test_no_secret_in_logs_of_a_real_node(tmp_path: Path, receiver: ThreadReceiv
     )
     node = Node(env, tmp_path).start()
     try:
-        printed = wait_for(lambda: ADMIN_PRINT.search(node.stderr_path.read_text()), 10)
+        printed = eventually_sync(
+            lambda: ADMIN_PRINT.search(node.stderr_path.read_text()),
+            timeout=10,
+            what="the admin token printed at start",
+        )
         admin_token = printed.group(1)
         seen = scenario(node.url, admin_token, receiver)
     finally:

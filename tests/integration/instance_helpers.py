@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from tests.support.polling import eventually
 from wagate.state import AppState
 
 
@@ -39,17 +40,6 @@ def token_headers(token: str, *, api_key: bool = False) -> dict[str, str]:
 def state_of(app: FastAPI) -> AppState:
     state: AppState = app.state.wagate
     return state
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 class Recorder:
@@ -96,15 +86,16 @@ class Recorder:
         return [e for e in self.events if e.event == event]
 
     async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        seen = 0
-        while asyncio.get_running_loop().time() < deadline:
-            for item in self.events[seen:]:
-                if predicate(item):
-                    return item
-            seen = len(self.events)
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no matching event; saw {[(e.event, e.data) for e in self.events]}")
+        async def matching() -> Any:
+            return next((item for item in self.events if predicate(item)), None)
+
+        return await eventually(
+            matching,
+            timeout=timeout,
+            interval=0.01,
+            what="a matching event",
+            seen=lambda: [(e.event, e.data) for e in self.events],
+        )
 
     async def wait_status(self, status: str, timeout: float = 10.0) -> Any:
         return await self.wait_for(

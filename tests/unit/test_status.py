@@ -6,13 +6,13 @@ import itertools
 
 import pytest
 
+from wagate.backoff import delay as reconnect_delay
 from wagate.engines.status import (
     ALLOWED,
     LIVE,
     InvalidTransition,
     Status,
     check_transition,
-    reconnect_delay,
 )
 
 STOPS = (Status.DISCONNECTED, Status.LOGGED_OUT)

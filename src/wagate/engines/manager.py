@@ -13,11 +13,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import structlog
 
+from wagate import backoff
 from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
@@ -39,7 +39,7 @@ from wagate.engines.base import (
     Receipt,
     StreamReplaced,
 )
-from wagate.engines.status import LIVE, Status, check_transition, reconnect_delay
+from wagate.engines.status import LIVE, Status, check_transition
 from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import ConnectionUpdateData, QrUpdatedData
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
@@ -180,9 +180,6 @@ class ClientManager:
         # Polled: it serves tests and diagnostics, not a hot path.
         while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
-
-    def live_count(self) -> int:
-        return sum(1 for slot in self._slots.values() if slot.client is not None)
 
     def statuses(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -362,7 +359,8 @@ class ClientManager:
                 log.warning("client stop failed", instance=slot.ref.name, error=str(exc))
 
     def _schedule_reconnect(self, slot: Slot) -> None:
-        delay = reconnect_delay(
+        # Jittered: after a network blip every instance of the node reconnects at once.
+        delay = backoff.delay(
             slot.reconnect_attempt,
             self.settings.reconnect_base_delay_s,
             self.settings.reconnect_max_delay_s,
@@ -517,7 +515,3 @@ class ClientManager:
 
     async def _publish(self, slot: Slot, event: str, data: dict[str, Any]) -> None:
         await self.bus.publish(slot.ref.name, slot.ref.id, event, data)
-
-
-def as_timestamp(value: datetime | None) -> str | None:
-    return isoformat(value) if value else None

@@ -53,11 +53,3 @@ def check_transition(current: Status, new: Status) -> None:
         return
     if new not in ALLOWED[current]:
         raise InvalidTransition(f"{current} -> {new}")
-
-
-def reconnect_delay(attempt: int, base_s: float, max_s: float, jitter: float) -> float:
-    """Exponential backoff, capped; `jitter` in [0, 1) spreads a herd of reconnects."""
-    # The exponent is capped: a long outage must not overflow the float (2**1024 does).
-    exponent = min(max(0, attempt), 62)
-    delay: float = min(max_s, base_s * (2**exponent))
-    return delay * (0.5 + jitter / 2)

@@ -16,10 +16,6 @@ from wagate.instance_rows import update_fields as update_fields
 from wagate.models import Instance
 
 
-async def get_by_id(session: AsyncSession, instance_id: int) -> Instance | None:
-    return await session.get(Instance, instance_id)
-
-
 async def list_all(session: AsyncSession, name: str | None = None) -> Sequence[Instance]:
     query = select(Instance).order_by(Instance.id)
     if name is not None:

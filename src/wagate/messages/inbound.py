@@ -16,15 +16,19 @@ from wagate.db import any_of, utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
 from wagate.events.payloads import InboundMediaInfo, MessageReceivedData, MessageStatusData
+from wagate.message_status import RANK, MessageStatus
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.state import AppState
 
 log = structlog.get_logger(__name__)
 
-# A receipt never moves a message backwards (read, then a late delivered).
-STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
-RECEIPT_STATUS = {"delivered": "delivered", "read": "read", "played": "read"}
+# What each engine receipt makes of a message ("played", a voice note heard, counts as read).
+RECEIPT_STATUS = {
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "played": MessageStatus.READ,
+}
 
 
 def media_url(instance: str, message_id: str) -> str:
@@ -62,8 +66,8 @@ class InboundHandler:
     def __init__(self, state: AppState) -> None:
         self.state = state
         # The receipts of all instances arriving together update their rows in one transaction.
-        self._apply_receipt: GroupCommit[tuple[int, Receipt, str], dict[str, str]] = GroupCommit(
-            self._apply_receipts
+        self._apply_receipt: GroupCommit[tuple[int, Receipt, MessageStatus], dict[str, str]] = (
+            GroupCommit(self._apply_receipts)
         )
 
     async def close(self) -> None:
@@ -99,7 +103,9 @@ class InboundHandler:
         async with self.state.db.transaction() as session:
             await session.execute(statement)
 
-    async def _apply_receipts(self, batch: list[tuple[int, Receipt, str]]) -> list[dict[str, str]]:
+    async def _apply_receipts(
+        self, batch: list[tuple[int, Receipt, MessageStatus]]
+    ) -> list[dict[str, str]]:
         """Move the messages' status forward; per receipt, message_id -> correlation_id.
 
         Core statements: the columns needed are read, and the rows that change are written
@@ -142,11 +148,11 @@ class InboundHandler:
                         continue
                     correlations[message_id] = current["correlation_id"]
                     before = dict(current)
-                    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(current["status"], -1):
+                    if RANK.get(status, 0) > RANK.get(current["status"], -1):
                         current["status"] = status
-                    if status == "delivered" and current["delivered_at"] is None:
+                    if status == MessageStatus.DELIVERED and current["delivered_at"] is None:
                         current["delivered_at"] = receipt.timestamp
-                    if status == "read" and current["read_at"] is None:
+                    if status == MessageStatus.READ and current["read_at"] is None:
                         current["read_at"] = receipt.timestamp
                     if current != before:
                         changed[current["id"]] = current

@@ -12,8 +12,8 @@ from typing import Any
 
 from wagate.db import Database
 from wagate.events.bus import Event
+from wagate.message_status import FINAL
 from wagate.messages import repository
-from wagate.messages.schemas import FINAL_STATUSES
 from wagate.models import Message
 
 
@@ -94,7 +94,7 @@ class Outcomes:
     async def _poll(self, correlation_id: str) -> Outcome | None:
         async with self.db.session() as session:
             row = await repository.outcome_of(session, correlation_id)
-        if row is not None and row.status in FINAL_STATUSES:
+        if row is not None and row.status in FINAL:
             return Outcome.of(row)
         return None
 

@@ -12,10 +12,10 @@ from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import Executor, any_of, utcnow
+from wagate.message_status import OPEN, MessageStatus
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 
-OPEN_STATUSES = ("queued", "sending")
 # Core statements on the table where no ORM object is needed: the ORM's bulk paths cost
 # several times the CPU per row (measured under the drain benchmark).
 MESSAGES = cast(Table, Message.__table__)
@@ -56,7 +56,7 @@ _INSERT_QUEUED = text(
     """
     INSERT INTO messages (correlation_id, instance_id, kind, "to", to_jid, body, status,
                           attempts, max_attempts, dead_lettered, created_at, updated_at)
-    SELECT correlation_id, instance_id, kind, "to", to_jid, body, 'queued',
+    SELECT correlation_id, instance_id, kind, "to", to_jid, body, CAST(:queued AS TEXT),
            0, max_attempts, false, created_at, created_at
     FROM unnest(CAST(:correlation_ids AS TEXT[]), CAST(:instance_ids AS BIGINT[]),
                 CAST(:kinds AS TEXT[]), CAST(:tos AS TEXT[]), CAST(:to_jids AS TEXT[]),
@@ -85,6 +85,7 @@ async def insert_queued(connection: AsyncConnection, rows: Sequence[dict[str, An
             "bodies": [orjson.dumps(row["body"]).decode() for row in rows],
             "max_attempts": [row["max_attempts"] for row in rows],
             "created_ats": [row["created_at"] for row in rows],
+            "queued": MessageStatus.QUEUED.value,
         },
     )
     ids = {correlation_id: int(pk) for pk, correlation_id in result.all()}
@@ -146,9 +147,9 @@ _SEND_COLUMNS = [MESSAGES.c[field] for field in SendRow.__dataclass_fields__]
 # Built once: building a statement and its cache key cost as much as running it, per claim.
 _CLAIM = (
     update(MESSAGES)
-    .where(any_of(MESSAGES.c.id, name="pks"), MESSAGES.c.status.in_(OPEN_STATUSES))
+    .where(any_of(MESSAGES.c.id, name="pks"), MESSAGES.c.status.in_(sorted(OPEN)))
     .values(
-        status="sending",
+        status=MessageStatus.SENDING,
         attempts=MESSAGES.c.attempts + 1,
         updated_at=bindparam("now", type_=MESSAGES.c.updated_at.type),
     )
@@ -213,7 +214,7 @@ async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
         [
             {
                 "b_id": row.id,
-                "status": "sent",
+                "status": MessageStatus.SENT,
                 "message_id": row.message_id,
                 "sent_at": row.sent_at,
                 "updated_at": now,
@@ -263,7 +264,7 @@ async def blank_bodies(session: AsyncSession, pks: Sequence[int]) -> None:
         update(MESSAGES)
         .where(
             any_of(MESSAGES.c.id, list(pks)),
-            MESSAGES.c.status.notin_(OPEN_STATUSES),
+            MESSAGES.c.status.notin_(sorted(OPEN)),
             MESSAGES.c.dead_lettered.is_(False),
         )
         .values(body=BLANK_BODY)
@@ -281,7 +282,7 @@ async def open_ids(
     query = (
         select(Instance.name, Message.id)
         .join(Instance, Instance.id == Message.instance_id)
-        .where(Message.status.in_(OPEN_STATUSES))
+        .where(Message.status.in_(sorted(OPEN)))
     )
     if instance_id is not None:
         query = query.where(Message.instance_id == instance_id)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from wagate.db import Database, utcnow
+from wagate.message_status import OPEN
 from wagate.messages import repository
 from wagate.tasks import cancel_requested
 
@@ -72,7 +73,7 @@ class BodyRetention:
     async def _handle(self, rows: list[tuple[int, str, bool, datetime]]) -> int:
         done: list[int] = []
         for pk, status, dead_lettered, _ in rows:
-            if status in repository.OPEN_STATUSES or dead_lettered:
+            if status in OPEN or dead_lettered:
                 if len(self.pending) < MAX_PENDING:
                     self.pending.add(pk)
             else:

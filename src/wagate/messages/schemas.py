@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from wagate import message_status
 from wagate.errors import ErrorDetail
 
 MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
-MessageStatus = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
-FINAL_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+# The status as a query parameter: a Literal of the enum's values, so the document keeps
+# describing it inline with its plain strings (the enum itself would add a component named
+# MessageStatus beside the event of that name) and a bad value keeps its "Input should be
+# 'queued', ..." answer. Checked as a str: a Literal cannot be spelt from an enum statically.
+if TYPE_CHECKING:
+    MessageStatus = str
+else:
+    MessageStatus = Literal[tuple(status.value for status in message_status.MessageStatus)]
 
 
 class Strict(BaseModel):

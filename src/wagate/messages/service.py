@@ -27,6 +27,7 @@ from wagate.errors import (
 from wagate.events.bus import isoformat
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
+from wagate.message_status import MessageStatus
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
@@ -60,7 +61,7 @@ def message_location(instance: str, correlation_id: str) -> str:
 def queued_answer(instance: str, correlation_id: str) -> Answer:
     return Answer(
         202,
-        {"correlation_id": correlation_id, "status": "queued"},
+        {"correlation_id": correlation_id, "status": MessageStatus.QUEUED},
         {"Location": message_location(instance, correlation_id)},
     )
 
@@ -74,12 +75,12 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
             {"correlation_id": correlation_id},
         )
         return Answer(504, body)
-    if outcome.status != "failed":
+    if outcome.status != MessageStatus.FAILED:
         return Answer(
             200,
             {
                 "correlation_id": correlation_id,
-                "status": "sent",
+                "status": MessageStatus.SENT,
                 "message_id": outcome.message_id,
                 "timestamp": isoformat(outcome.sent_at) if outcome.sent_at else None,
             },
@@ -191,7 +192,7 @@ class MessageService:
             "to": prepared.to,
             "to_jid": prepared.to_jid,
             "body": prepared.body,
-            "status": "queued",
+            "status": MessageStatus.QUEUED,
             "attempts": 0,
             "max_attempts": instance.max_attempts,
             "dead_lettered": False,
@@ -432,7 +433,9 @@ class MessageService:
             values = self._values(instance, prepared)
             rows.append(values)
             media.append(self._media(prepared))
-            results.append({"correlation_id": values["correlation_id"], "status": "queued"})
+            results.append(
+                {"correlation_id": values["correlation_id"], "status": MessageStatus.QUEUED}
+            )
             if prepared.media is not None:
                 del prepared  # the bytes go with the row, then nothing here holds them
                 await self._insert(name, rows, media)
@@ -460,7 +463,7 @@ class MessageService:
             await repository.set_fields(
                 session,
                 message.id,
-                status="queued",
+                status=MessageStatus.QUEUED,
                 attempts=0,
                 dead_lettered=False,
                 error=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wagate import backoff
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -20,6 +22,4 @@ def decide(
     """
     if permanent or attempts >= max_attempts:
         return Decision(retry=False)
-    delay = min(max_s, base_s * 2 ** (attempts - 1))
-    # "Equal jitter": at least half the delay, so retries never bunch up at zero.
-    return Decision(retry=True, delay_s=delay / 2 + delay / 2 * jitter)
+    return Decision(retry=True, delay_s=backoff.delay(attempts - 1, base_s, max_s, jitter))

@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from wagate import backoff
+
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
@@ -29,8 +31,7 @@ class RetryPolicy:
     def backoff(self, attempts: int, retry_after_s: float | None = None) -> float:
         """Seconds before the next try after `attempts` failed tries: exponential, with jitter
         (between half and all of the step, so that receivers coming back are not stampeded)."""
-        step = min(self.max_delay_s, self.base_delay_s * 2.0 ** max(0, attempts - 1))
-        delay = step * random.uniform(0.5, 1.0)
+        delay = backoff.delay(attempts - 1, self.base_delay_s, self.max_delay_s, random.random())
         if retry_after_s is not None:
             delay = max(delay, min(retry_after_s, self.max_delay_s))
         return delay

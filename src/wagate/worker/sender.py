@@ -24,6 +24,7 @@ from wagate.engines.status import Status
 from wagate.events.payloads import MessageAckData
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
+from wagate.message_status import MessageStatus
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.repository import SendRow
@@ -241,7 +242,7 @@ class InstanceSender:
                     await repository.set_fields(
                         session,
                         row.id,
-                        status="queued",
+                        status=MessageStatus.QUEUED,
                         error=error,
                         next_attempt_at=utcnow() + timedelta(seconds=decision.delay_s),
                     )
@@ -249,7 +250,7 @@ class InstanceSender:
                 row.attempts += 1
                 async with self.state.db.transaction() as session:
                     await repository.set_fields(
-                        session, row.id, status="sending", attempts=row.attempts
+                        session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
                     )
             finally:
                 self._last_send = time.monotonic()
@@ -257,14 +258,18 @@ class InstanceSender:
     async def _requeue_until_connected(self, row: SendRow) -> None:
         row.attempts -= 1
         async with self.state.db.transaction() as session:
-            await repository.set_fields(session, row.id, status="queued", attempts=row.attempts)
+            await repository.set_fields(
+                session, row.id, status=MessageStatus.QUEUED, attempts=row.attempts
+            )
         while self.state.manager.status_of(self.name) != Status.CONNECTED:
             if self.stopping:
                 raise Stopping
             await asyncio.sleep(NOT_CONNECTED_POLL_S)
         row.attempts += 1
         async with self.state.db.transaction() as session:
-            await repository.set_fields(session, row.id, status="sending", attempts=row.attempts)
+            await repository.set_fields(
+                session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
+            )
 
     async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
         """Record the sends done so far in one write, then announce them."""
@@ -272,11 +277,15 @@ class InstanceSender:
             return
         batch, sent[:] = list(sent), []
         for row, result in batch:
-            row.status, row.message_id, row.sent_at = "sent", result.message_id, result.timestamp
+            row.status, row.message_id, row.sent_at = (
+                MessageStatus.SENT,
+                result.message_id,
+                result.timestamp,
+            )
             row.error = None
         await self.writes.record([row for row, _ in batch])
         for row, _ in batch:
-            SENDS.labels(row.kind, "sent").inc()
+            SENDS.labels(row.kind, MessageStatus.SENT).inc()
             # The outcome is durable: a sync caller answers now, not after the events.
             self.outcomes.resolve(Outcome.of(row))
         # The events of a chunk go out together: each one's durable sinks (the webhook
@@ -285,18 +294,22 @@ class InstanceSender:
 
     async def _fail(self, row: SendRow, code: str, message: str) -> None:
         now = utcnow()
-        row.status, row.error, row.failed_at = "failed", {"code": code, "message": message}, now
+        row.status, row.error, row.failed_at = (
+            MessageStatus.FAILED,
+            {"code": code, "message": message},
+            now,
+        )
         async with self.state.db.transaction() as session:
             await repository.set_fields(
                 session,
                 row.id,
-                status="failed",
+                status=MessageStatus.FAILED,
                 error=row.error,
                 failed_at=now,
                 dead_lettered=True,
                 next_attempt_at=None,
             )
-        SENDS.labels(row.kind, "failed").inc()
+        SENDS.labels(row.kind, MessageStatus.FAILED).inc()
         DEAD_LETTERS.inc()
         try:
             await self.queue.dead_letter(self.name, row.id, message)
@@ -308,7 +321,7 @@ class InstanceSender:
     async def _finish(self, row: SendRow) -> None:
         ack = MessageAckData(
             correlation_id=row.correlation_id,
-            status="sent" if row.status != "failed" else "failed",
+            status="failed" if row.status == MessageStatus.FAILED else "sent",
             attempts=row.attempts,
             message_id=row.message_id or None,
             error=row.error or None,

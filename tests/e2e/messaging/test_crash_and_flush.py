@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import ADMIN_TOKEN, admin_headers, free_port, make_settings, running_app
 from tests.integration.messaging.conftest import redis_keys
+from tests.support.polling import eventually
 from tests.support.redis_server import private_redis
 from wagate.db import Database
 from wagate.models import Message, SimulatorOutbox
@@ -52,15 +53,6 @@ async def wait_ready(base: str, timeout: float = 30) -> None:
     raise AssertionError(f"{base} never became ready")
 
 
-async def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def link(http: httpx.AsyncClient, name: str) -> None:
     assert (
         await http.post("/v1/instances", json={"name": name, "engine": "simulator"})
@@ -70,12 +62,12 @@ async def link(http: httpx.AsyncClient, name: str) -> None:
     async def scanned() -> bool:
         return (await http.post(f"/v1/instances/{name}/simulator/scan", json={})).status_code == 204
 
-    await wait_until(scanned, 10, "pairing")
+    await eventually(scanned, timeout=10, what="pairing")
 
     async def connected() -> bool:
         return (await http.get(f"/v1/instances/{name}")).json()["status"] == "connected"
 
-    await wait_until(connected, 10, "connected")
+    await eventually(connected, timeout=10, what="connected")
 
 
 async def queue_texts(http: httpx.AsyncClient, name: str, texts: list[str]) -> None:
@@ -147,7 +139,7 @@ async def test_sigkill_mid_queue_loses_nothing(
                 sent = (await session.execute(select(func.count(SimulatorOutbox.id)))).scalar_one()
             return int(sent) >= 300
 
-        await wait_until(some_sent, 60, "the first sends")
+        await eventually(some_sent, timeout=60, what="the first sends")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         open_after_kill, _, _ = await tally(db, texts)
@@ -158,7 +150,7 @@ async def test_sigkill_mid_queue_loses_nothing(
         async def drained() -> bool:
             return (await tally(db, texts))[0] == 0
 
-        await wait_until(drained, 180, "every message final")
+        await eventually(drained, timeout=180, what="every message final")
         still_open, lost, duplicates = await tally(db, texts)
         print(
             f"\nSIGKILL mid-queue: 2000 messages, {open_after_kill} open at the kill, "
@@ -224,7 +216,7 @@ async def test_flushall_with_messages_queued(
             async def some_sent() -> bool:
                 return (await tally(db, texts))[0] < 250
 
-            await wait_until(some_sent, 30, "the first sends")
+            await eventually(some_sent, timeout=30, what="the first sends")
             flusher = redis.Redis.from_url(own_redis)
             flusher.flushall()
             flusher.close()
@@ -234,7 +226,7 @@ async def test_flushall_with_messages_queued(
             async def drained() -> bool:
                 return (await tally(db, texts))[0] == 0
 
-            await wait_until(drained, 60, "every message final after FLUSHALL")
+            await eventually(drained, timeout=60, what="every message final after FLUSHALL")
             _, lost, duplicates = await tally(db, texts)
             print(
                 f"\nFLUSHALL: {open_at_flush} open at the flush, {lost} lost, "

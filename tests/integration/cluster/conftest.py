@@ -111,17 +111,6 @@ async def start_node(
         yield start
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout} s")
-
-
 @pytest.fixture(autouse=True)
 async def _dump_tasks_on_sigusr1() -> AsyncIterator[None]:
     """`kill -USR1 <pytest pid>` prints every asyncio task's stack (to debug a hang)."""

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from tests.conftest import linked_instance
+from tests.support.polling import eventually
 from tests.support.redis_server import RedisServer
 from wagate.cluster.events import WANT_TIMEOUT_S, EventRelay
 
-from .conftest import Node, NodeFactory, eventually
+from .conftest import Node, NodeFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import create_instance, free_port, linked_instance
+from tests.support.polling import eventually
 
-from .conftest import NodeFactory, eventually
+from .conftest import NodeFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -72,7 +73,9 @@ async def test_a_request_with_a_wrong_token_is_not_forwarded(
     holder = await start_node(internal_url=recorder.url)
     name = (await linked_instance(holder.http))["name"]
     await eventually(
-        lambda: _true(name in holder.held_names()), what="the instance held by the holder"
+        lambda: _true(name in holder.held_names()),
+        what="the instance held by the holder",
+        timeout=15,
     )
     wrong = {"Authorization": f"Bearer wgi_{uuid.uuid4().hex}{uuid.uuid4().hex}"}
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:

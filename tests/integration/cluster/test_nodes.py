@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import linked_instance, wait_status
+from tests.support.polling import eventually
 from wagate.engines.simulator.engine import SimulatorClient
 from wagate.engines.status import Status
 from wagate.models import Instance
 
-from .conftest import Node, NodeFactory, eventually
+from .conftest import Node, NodeFactory
 from .helpers import overlapping_connections
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -65,7 +66,7 @@ async def test_instances_spread_fairly_and_lifecycle_calls_reach_the_holder(
         held = await spread([a, b])
         return sorted(len(v) for v in held.values()) == [3, 3] and await all_connected(a, names)
 
-    await eventually(balanced, what="3 instances on each node, all connected")
+    await eventually(balanced, what="3 instances on each node, all connected", timeout=15)
     body = (await b.http.get("/v1/cluster")).json()
     listed = {n["id"]: set(n["instances"]) for n in body["nodes"]}
     assert listed[a.id] == a.held_names() and listed[b.id] == b.held_names()
@@ -144,7 +145,9 @@ async def test_an_api_node_holds_nothing_and_forwards(start_node: NodeFactory) -
     assert name in worker.held_names()
     assert (await api.http.delete(f"/v1/instances/{name}")).status_code == 204
     await eventually(
-        lambda: asyncio.sleep(0, name not in worker.held_names()), what="lease given back"
+        lambda: asyncio.sleep(0, name not in worker.held_names()),
+        what="lease given back",
+        timeout=15,
     )
     assert worker.state.manager.live_client(name) is None
 
@@ -156,14 +159,17 @@ async def test_a_clean_stop_hands_every_instance_over(start_node: NodeFactory) -
     await eventually(
         lambda: asyncio.sleep(0, len(a.held_names()) == 2 and len(b.held_names()) == 2),
         what="2 instances on each node",
+        timeout=15,
     )
-    await eventually(lambda: all_connected(b, names), what="all connected")
+    await eventually(lambda: all_connected(b, names), what="all connected", timeout=15)
     db = b.state.db
     await a.stop()
     await eventually(
-        lambda: asyncio.sleep(0, b.held_names() == set(names)), what="b holds everything"
+        lambda: asyncio.sleep(0, b.held_names() == set(names)),
+        what="b holds everything",
+        timeout=15,
     )
-    await eventually(lambda: all_connected(b, names), what="all connected on b")
+    await eventually(lambda: all_connected(b, names), what="all connected on b", timeout=15)
     assert await overlapping_connections(db) == []
     body = (await b.http.get("/v1/cluster")).json()
     gone = next(n for n in body["nodes"] if n["id"] == a.id)
@@ -185,6 +191,7 @@ async def test_a_stale_holder_is_fenced_off(start_node: NodeFactory) -> None:
     await eventually(
         lambda: asyncio.sleep(0, b.state.manager.status_of(name) == Status.CONNECTED),
         what="b takes over and connects",
+        timeout=15,
     )
     new_token = b.cluster.ownership.fencing_token(name)
     assert new_token is not None and new_token > stale_token
@@ -199,6 +206,7 @@ async def test_a_stale_holder_is_fenced_off(start_node: NodeFactory) -> None:
     await eventually(
         lambda: asyncio.sleep(0, a.state.manager.live_client(name) is None),
         what="the stale client stopped",
+        timeout=15,
     )
     async with b.state.db.session() as session:
         row = (await session.execute(select(Instance).where(Instance.name == name))).scalar_one()

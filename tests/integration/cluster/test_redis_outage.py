@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import linked_instance, wait_status
+from tests.support.polling import eventually
 from tests.support.redis_server import RedisServer
 
-from .conftest import NodeFactory, eventually
+from .conftest import NodeFactory
 from .helpers import overlapping_connections
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.support.polling import eventually
+
 FAST = {
     "send_retry_base_s": 0.02,
     "send_retry_max_s": 0.1,
@@ -117,14 +119,20 @@ async def wait_message(
     statuses: set[str],
     timeout: float = 10,
 ) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
     last: dict[str, Any] = {}
-    while asyncio.get_running_loop().time() < deadline:
-        last = (await client.get(f"/v1/instances/{name}/messages/{correlation_id}")).json()
-        if last.get("status") in statuses:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{correlation_id} never reached {statuses}; last {last}")
+
+    async def reached() -> dict[str, Any] | None:
+        last.clear()
+        last.update((await client.get(f"/v1/instances/{name}/messages/{correlation_id}")).json())
+        return dict(last) if last.get("status") in statuses else None
+
+    return await eventually(
+        reached,
+        timeout=timeout,
+        interval=0.02,
+        what=f"{correlation_id} in {sorted(statuses)}",
+        seen=lambda: last,
+    )
 
 
 @pytest.fixture

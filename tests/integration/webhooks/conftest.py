@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import admin_headers, free_port, running_app
+from tests.support.polling import eventually
 from wagate.config import Settings
 
 # Fast retries so that a test sees several attempts in well under a second.
@@ -112,14 +113,15 @@ class Receiver:
         return [b for b in bodies if name is None or b["event"] == name]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                seen = [
-                    (r.json()["event"], r.headers.get("x-wagate-delivery")) for r in self.requests
-                ]
-                raise AssertionError(f"receiver condition not met in {timeout}s; got {seen}")
-            await asyncio.sleep(0.02)
+        async def met() -> bool:
+            return predicate(self)
+
+        def got() -> list[tuple[str, str | None]]:
+            return [(r.json()["event"], r.headers.get("x-wagate-delivery")) for r in self.requests]
+
+        await eventually(
+            met, timeout=timeout, interval=0.02, what="the receiver's condition", seen=got
+        )
 
 
 @pytest.fixture
@@ -152,16 +154,6 @@ def expected_signature(secret: str, header: str, body: bytes) -> bool:
     signed = fields["t"].encode() + b"." + body
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return abs(int(fields["t"]) - time.time()) < 60 and hmac.compare_digest(digest, fields["v1"])
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def deliveries(
@@ -212,5 +204,5 @@ async def wait_deliveries(
     async def reached() -> bool:
         return len(await deliveries(client, name, status)) == count
 
-    await wait_until(reached, timeout, what=f"{count} deliveries {status}")
+    await eventually(reached, timeout=timeout, what=f"{count} deliveries {status}")
     return await deliveries(client, name, status)

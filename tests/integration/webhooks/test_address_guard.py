@@ -25,8 +25,8 @@ from tests.integration.webhooks.conftest import (
     app_client,
     deliveries,
     inbound,
-    wait_until,
 )
+from tests.support.polling import eventually
 from wagate import netguard
 from wagate.config import Settings
 from wagate.instances import repository as instances
@@ -169,7 +169,7 @@ async def test_a_post_to_a_forbidden_address_fails_without_connecting(
             items = [d for c in (by_name, by_address) for d in await deliveries(client, c["name"])]
             return len(items) == 2 and all(d["attempts"] >= 2 for d in items)
 
-        await wait_until(retried, what="two tries of each delivery")
+        await eventually(retried, what="two tries of each delivery")
         for created in (by_name, by_address):
             token = {"Authorization": f"Bearer {created['token']}"}
             path = f"/v1/instances/{created['name']}/webhook/deliveries"
@@ -212,7 +212,7 @@ async def test_the_post_goes_to_the_checked_address(
                 items = await deliveries(client, created["name"])
                 return [d["status"] for d in items] == ["delivered"]
 
-            await wait_until(delivered, what="the delivery")
+            await eventually(delivered, what="the delivery")
         finally:
             await decoy.stop()
         assert [r["host"] for r in target.requests] == [f"localhost:{target.port}"]
@@ -245,7 +245,7 @@ async def test_the_log_shows_a_status_or_a_reason_not_the_answer(
                 # each instance's own row and the global webhook's copy
                 return len(items) == 4 and all(d["attempts"] >= 1 for d in items)
 
-            await wait_until(tried, what="a try of every delivery")
+            await eventually(tried, what="a try of every delivery")
             for created, reason in ((answered, "HTTP 500"), (refused, "connection refused")):
                 token = {"Authorization": f"Bearer {created['token']}"}
                 path = f"/v1/instances/{created['name']}/webhook/deliveries"
@@ -284,5 +284,5 @@ async def test_the_global_webhook_is_trusted(database_url: str, tmp_path: Path) 
                 items = await deliveries(client, created["name"])
                 return [d["status"] for d in items] == ["delivered"]
 
-            await wait_until(delivered, what="the global delivery")
+            await eventually(delivered, what="the global delivery")
         assert len(receiver.requests) == 1

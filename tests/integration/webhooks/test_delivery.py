@@ -15,8 +15,8 @@ from tests.integration.webhooks.conftest import (
     hook_messages,
     inbound,
     wait_deliveries,
-    wait_until,
 )
+from tests.support.polling import eventually
 from wagate.metrics import WEBHOOK_DELIVERIES
 
 SECRET = "s3cr3t-for-tests"
@@ -56,7 +56,7 @@ async def test_signed_envelope_and_headers(client: httpx.AsyncClient, receiver: 
         items = await deliveries(client, name)
         return bool(items) and all(d["status"] == "delivered" for d in items)
 
-    await wait_until(all_delivered, what="every delivery delivered")
+    await eventually(all_delivered, what="every delivery delivered")
     assert len(await deliveries(client, name)) == len(receiver.requests)
     metrics = (await client.get("/metrics")).text
     assert 'wagate_webhook_deliveries_total{outcome="delivered"}' in metrics

@@ -21,8 +21,8 @@ from tests.integration.webhooks.conftest import (
     app_client,
     deliveries,
     inbound,
-    wait_until,
 )
+from tests.support.polling import eventually
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.models import WebhookDelivery
@@ -67,7 +67,7 @@ async def test_hanging_receiver_does_not_delay_another(
         items = await deliveries(client, slow["name"])
         return sum(d["attempts"] for d in items) >= 4
 
-    await wait_until(timed_out, timeout=4 * TIMEOUT_S, what="four timed-out tries recorded")
+    await eventually(timed_out, timeout=4 * TIMEOUT_S, what="four timed-out tries recorded")
     # Every try at the hanging URL was cut off after one timeout, and never more than its
     # two slots were in use at once (from the attempt records: start and duration).
     edges: list[tuple[float, int]] = []
@@ -111,7 +111,7 @@ async def test_receiver_down_across_a_gateway_restart(database_url: str, tmp_pat
             items = await deliveries(client, name)
             return all(d["attempts"] >= 1 for d in items)
 
-        await wait_until(all_tried, what="every delivery tried once")
+        await eventually(all_tried, what="every delivery tried once")
         assert all(d["status"] == "pending" for d in await deliveries(client, name))
     written, delivered = await _event_ids(settings)
     assert len(written) >= 8 and not delivered
@@ -124,7 +124,7 @@ async def test_receiver_down_across_a_gateway_restart(database_url: str, tmp_pat
             async def everything_arrived() -> bool:
                 return written <= {e["id"] for e in receiver.events()}
 
-            await wait_until(everything_arrived, timeout=15, what="every event after restart")
+            await eventually(everything_arrived, timeout=15, what="every event after restart")
             texts = {e["data"]["text"] for e in receiver.events("message_received")}
             assert texts == {f"while down {n}" for n in range(5)}
     finally:
@@ -180,7 +180,7 @@ async def test_pending_global_deliveries_follow_a_new_global_url(
             items = await deliveries(client, linked["name"])
             return len(items) == 3 and all(d["attempts"] >= 1 for d in items)
 
-        await wait_until(tried, what="three failed tries at the old URL")
+        await eventually(tried, what="three failed tries at the old URL")
     second = make_settings(
         database_url,
         tmp_path / "data",

@@ -19,8 +19,8 @@ from tests.integration.webhooks.conftest import (
     hook_messages,
     inbound,
     wait_deliveries,
-    wait_until,
 )
+from tests.support.polling import eventually
 
 
 async def test_put_get_delete(client: httpx.AsyncClient) -> None:
@@ -164,7 +164,7 @@ async def test_delete_fails_pending_and_redeliver_needs_a_webhook(
         items = await deliveries(client, name)
         return len(items) == 1 and items[0]["attempts"] >= 1
 
-    await wait_until(tried, what="one failed try")
+    await eventually(tried, what="one failed try")
     (item,) = await deliveries(client, name)
     assert item["status"] == "pending" and item["last_error"]
     assert (await client.delete(f"/v1/instances/{name}/webhook")).status_code == 204

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings
+from tests.support.polling import eventually
 from wagate.engines.base import ConnectionLost, EngineEvent, InstanceRef
 from wagate.engines.whatsmeow.engine import WhatsmeowClient, WhatsmeowEngine
 from wagate.engines.whatsmeow.supervisor import EngineHost
@@ -29,11 +30,12 @@ class BlackHole:
         return f"http://127.0.0.1:{self.port}"
 
     async def wait_connections(self, count: int, timeout: float = 20.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.connections) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"expected {count} dials, saw {len(self.connections)}")
-            await asyncio.sleep(0.05)
+        async def dialled() -> bool:
+            return len(self.connections) >= count
+
+        await eventually(
+            dialled, timeout=timeout, what=f"{count} dials", seen=lambda: len(self.connections)
+        )
 
 
 @pytest.fixture

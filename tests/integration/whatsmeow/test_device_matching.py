@@ -4,7 +4,6 @@ linked to one number each find and delete only the device they linked as, never 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from tests.conftest import create_instance
 from tests.integration.whatsmeow.conftest import BlackHole
 from tests.integration.whatsmeow.test_whatsmeow_api import _insert_device, _rows
+from tests.support.polling import eventually
 from wagate.engines.base import InstanceRef
 from wagate.engines.whatsmeow.store import stored_device
 from wagate.instances import repository
@@ -29,13 +29,12 @@ def settings_overrides(black_hole: BlackHole) -> dict[str, Any]:
 
 
 async def _store_made(app: FastAPI, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
+    async def made() -> bool:
         async with app.state.wagate.db.session() as session:
-            if await session.scalar(text("SELECT to_regclass('whatsmeow_device') IS NOT NULL")):
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError("whatsmeow never made its tables")
+            query = text("SELECT to_regclass('whatsmeow_device') IS NOT NULL")
+            return bool(await session.scalar(query))
+
+    await eventually(made, timeout=timeout, interval=0.1, what="whatsmeow's tables")
 
 
 async def test_two_instances_of_one_number_find_and_forget_only_their_own_device(

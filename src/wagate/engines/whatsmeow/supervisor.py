@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from wagate import backoff
 from wagate.config import Settings
 from wagate.engines.base import EngineEvent, TransientEngineError
 from wagate.engines.whatsmeow import handover
@@ -39,6 +40,7 @@ log = structlog.get_logger(__name__)
 EventHandler = Callable[[int, str, EngineEvent], None]
 ExitHandler = Callable[["EngineHost", str], None]
 STABLE_AFTER_S = 60.0  # a host that lived this long resets its restart backoff
+RESTART_BASE_DELAY_S = 0.5
 CONFIG_ENV = "WAGATE_WHATSMEOW_HOST_CONFIG"
 TASKS_STOP_S = 10.0  # the reader and watcher tasks of a host that has exited
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -313,7 +315,10 @@ class HostPool:
     def _backoff(self, index: int) -> None:
         crashes = self._crashes.get(index, 0) + 1
         self._crashes[index] = crashes
-        delay = min(self.settings.whatsmeow_host_restart_max_delay_s, 0.5 * 2 ** (crashes - 1))
+        # No jitter: hosts are few, and each restarts on its own crash, not in a herd.
+        delay = backoff.delay(
+            crashes - 1, RESTART_BASE_DELAY_S, self.settings.whatsmeow_host_restart_max_delay_s
+        )
         self._not_before[index] = time.monotonic() + delay
 
     def _exited(self, host: EngineHost, reason: str) -> None:
