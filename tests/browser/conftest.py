@@ -24,6 +24,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import ADMIN_TOKEN, free_port
+from tests.support.served import served
 
 CHROMIUM = os.environ.get("WAGATE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -87,37 +88,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     for key in ("WAGATE_REDIS_URL", "WAGATE_WEBHOOK_URL"):
         env.pop(key, None)
     log = work / "gateway.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*_wagate_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the gateway exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the gateway did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    try:
+    command = [*_wagate_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with served(
+        command, port=port, cwd=work, env=env, log=log, start_timeout_s=30, stop_timeout_s=15
+    ) as (url, process):
         yield Gateway(url, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, free_port
+from tests.support.polling import eventually_sync
+from tests.support.served import served
 
 pytestmark = pytest.mark.package
 
@@ -141,55 +142,27 @@ def node(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "WAGATE_LOG_LEVEL": "warning",
     }
     log = work / "node.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(installed / "bin" / "wagate"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=work,  # not the repository: nothing can be imported from its src/
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the installed gateway exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the installed gateway did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
+    command = [
+        str(installed / "bin" / "wagate"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    # cwd: not the repository, so nothing can be imported from its src/.
+    with served(
+        command, port=port, cwd=work, env=env, log=log, start_timeout_s=60, stop_timeout_s=20
+    ) as (url, process):
         yield Node(url, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def _wait_status(http: httpx.Client, name: str, status: str) -> None:
-    deadline = time.monotonic() + 20
-    last = None
-    while time.monotonic() < deadline:
-        last = http.get(f"/v1/instances/{name}").json().get("status")
-        if last == status:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name} never reached {status}; last seen {last}")
+    eventually_sync(
+        lambda: http.get(f"/v1/instances/{name}").json().get("status") == status,
+        timeout=20,
+        what=f"{name} to be {status}",
+    )
 
 
 def test_installed_wheel_serves_a_gateway(installed: Path, node: Node) -> None:
