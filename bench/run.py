@@ -107,7 +107,7 @@ def targets(rows: list[Row]) -> list[str]:
     return out
 
 
-def main() -> int:
+def main() -> int:  # noqa: C901
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma list of scenario keys")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")

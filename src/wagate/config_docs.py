@@ -50,7 +50,7 @@ class Group:
     settings: list[Setting]
 
 
-def _comments(source: str) -> list[tuple[str, list[tuple[str, str]]]]:
+def _comments(source: str) -> list[tuple[str, list[tuple[str, str]]]]:  # noqa: C901
     """(comment, [(field, inline comment)]) per group of fields of the Settings class body."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
     comment: list[str] = []

@@ -88,7 +88,7 @@ class RequestLimitsMiddleware:
         self.body_timeout_s = body_timeout_s
         self.body_deadline_s = body_deadline_s
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -138,7 +138,7 @@ async def settle(app: FastAPI, names: list[str], timeout: float = 10.0) -> dict[
         await asyncio.sleep(0.02)
 
 
-async def test_concurrent_lifecycle_calls_keep_one_client_per_instance(
+async def test_concurrent_lifecycle_calls_keep_one_client_per_instance(  # noqa: C901
     client: httpx.AsyncClient, app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = state_of(app)

@@ -57,7 +57,7 @@ def shell_commands(text: str) -> Iterator[tuple[int, str]]:
             command = ""
 
 
-def curl_problems(command: str) -> list[str]:
+def curl_problems(command: str) -> list[str]:  # noqa: C901
     """What in one curl command breaks the docs' names (empty: nothing)."""
     words = shlex.split(command, comments=True)
     problems = []

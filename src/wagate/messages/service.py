@@ -286,7 +286,7 @@ class MessageService:
         `signal_many`)."""
         await self.signal_many({instance: list(pks)})
 
-    async def submit(
+    async def submit(  # noqa: C901
         self, name: str, checked: Checked, *, wait: bool, idempotency_key: str | None = None
     ) -> Answer:
         instance = await self.instance_ref(name)

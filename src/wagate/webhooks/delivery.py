@@ -161,7 +161,7 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_interval_s)
 
-    async def claim_batch(self, limit: int) -> int:
+    async def claim_batch(self, limit: int) -> int:  # noqa: C901
         """Claim up to `limit` due rows and queue them in their URL's lane; returns how many
         rows were claimed (rows over a lane's room are handed back at once)."""
         saturated = [url for url, lane in self._lanes.items() if self._room(lane) <= 0]

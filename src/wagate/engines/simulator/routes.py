@@ -134,7 +134,7 @@ async def simulate_scan(
     return Response(status_code=204)
 
 
-def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
+def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:  # noqa: C901
     media = None
     if body.kind in {"image", "video", "audio", "document", "sticker"}:
         if body.media is None:

@@ -107,7 +107,7 @@ async def sender_jid(source: Any, resolve: Resolve) -> str:
     return jid_string(sender)
 
 
-async def inbound_message(
+async def inbound_message(  # noqa: C901
     event: Any, resolve: Resolve, download: Download, max_media_bytes: int
 ) -> InboundMessage | None:
     """A `MessageEv` as an InboundMessage, or None for what carries no user content."""
