@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from wagate.openapi_extend import Document, extend_openapi
+
 # API.md "Auth": a token goes either way; any one of them is enough.
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {
@@ -35,12 +37,8 @@ def operation_id(route: APIRoute) -> str:
 
 def document_security(app: FastAPI) -> None:
     """Declare the schemes, and that every `/v1/` operation needs one of them."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()
+    def add(document: Document) -> None:
         components = document.setdefault("components", {})
         components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
         for path, item in document.get("paths", {}).items():
@@ -48,6 +46,5 @@ def document_security(app: FastAPI) -> None:
                 for method, operation in item.items():
                     if method in METHODS:
                         operation["security"] = SECURITY
-        return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    extend_openapi(app, add)

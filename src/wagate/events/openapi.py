@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from wagate.events.payloads import PAYLOADS, Payload
+from wagate.openapi_extend import Document, add_schemas, extend_openapi
 
 REF = "#/components/schemas/{model}"
 
@@ -115,19 +116,10 @@ def webhook(event: str, model: type[Payload]) -> dict[str, Any]:
 
 def document_events(app: FastAPI) -> None:
     """Add the `webhooks` section, and the event schemas to the components."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()
-        components = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, schema in copy.deepcopy(event_schemas()).items():
-            if name in components and components[name] != schema:
-                raise RuntimeError(f"two different OpenAPI schemas are named {name}")
-            components[name] = schema
+    def add(document: Document) -> None:
+        add_schemas(document, copy.deepcopy(event_schemas()))
         webhooks = document.setdefault("webhooks", {})
         webhooks.update({event: webhook(event, model) for event, model in PAYLOADS.items()})
-        return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    extend_openapi(app, add)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from wagate.messages.schemas import BODY_MODELS, MEDIA_KINDS, batch_item_name
+from wagate.openapi_extend import Document, add_schemas, extend_openapi
 
 REF = "#/components/schemas/{model}"
 
@@ -83,21 +84,12 @@ def send_request_body(kind: str) -> dict[str, Any]:
 def document_send_bodies(app: FastAPI) -> None:
     """Add the send models (and the batch items, which `BatchIn` refers to) to the
     components of the app's OpenAPI document."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()
-        components = document.setdefault("components", {}).setdefault("schemas", {})
+    def add(document: Document) -> None:
         models = _models()
         extra = copy.deepcopy(models)
         for kind, model in BODY_MODELS.items():
             extra[batch_item_name(kind)] = _batch_item(kind, models[model.__name__])
-        for name, schema in extra.items():
-            if name in components and components[name] != schema:
-                raise RuntimeError(f"two different OpenAPI schemas are named {name}")
-            components[name] = schema
-        return document
+        add_schemas(document, extra)
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    extend_openapi(app, add)
