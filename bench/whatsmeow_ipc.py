@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from wagate.config import Settings
+from wagate.engines.actions import SEND
 from wagate.engines.base import (
     EngineEvent,
     InstanceRef,
@@ -75,7 +76,7 @@ async def main(sizes: list[int]) -> None:
                     started = time.perf_counter()
                     # The host loads the media and stops before neonize: not linked.
                     with contextlib.suppress(NotConnectedError):
-                        await client.send(message)
+                        await client.call(SEND, message)
                     runs.append(time.perf_counter() - started)
                 best, worst = min(runs), max(runs)
                 print(

@@ -20,6 +20,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wagate.engine_failures import EngineFailure
+
 log = structlog.get_logger(__name__)
 
 
@@ -150,6 +152,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=exc.headers,
         )
+
+    @app.exception_handler(EngineFailure)
+    async def _engine_failure(_: Request, exc: EngineFailure) -> JSONResponse:
+        # The one place an engine's answer becomes an API error (engine_failures.STATUS).
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,6 +18,7 @@ from tests.integration.instance_helpers import (
     token_headers,
 )
 from wagate.db import utcnow
+from wagate.engines.actions import CHECK_NUMBERS, SEND, CheckNumbersRequest
 from wagate.engines.base import OutgoingMessage, PermanentEngineError
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.models import Instance, SimulatorConnection, SimulatorDevice
@@ -47,15 +48,17 @@ async def test_scan_with_a_phone(client: httpx.AsyncClient) -> None:
 async def test_the_0000_rule(client: httpx.AsyncClient, app: FastAPI) -> None:
     linked = await linked_instance(client)
     engine_client = state_of(app).manager.connected_client(linked["name"])
-    results = await engine_client.check_numbers(["+55 11 99999-0000", "+5511999991234", "100000"])
+    results = await engine_client.call(
+        CHECK_NUMBERS, CheckNumbersRequest(["+55 11 99999-0000", "+5511999991234", "100000"])
+    )
     assert [(r.on_whatsapp, r.jid) for r in results] == [
         (False, None),
         (True, "5511999991234@s.whatsapp.net"),
         (False, None),
     ]
     with pytest.raises(PermanentEngineError) as failure:
-        await engine_client.send(
-            OutgoingMessage("text", "5511999990000@s.whatsapp.net", {"text": "hi"}, "c1")
+        await engine_client.call(
+            SEND, OutgoingMessage("text", "5511999990000@s.whatsapp.net", {"text": "hi"}, "c1")
         )
     assert failure.value.code == "not_on_whatsapp"
 
@@ -67,8 +70,9 @@ async def test_outbox(client: httpx.AsyncClient, app: FastAPI) -> None:
     assert (await client.get(outbox)).json() == {"messages": []}
     engine_client = state_of(app).manager.connected_client(name)
     sent = [
-        await engine_client.send(
-            OutgoingMessage("text", f"551198765432{i}@s.whatsapp.net", {"text": f"n{i}"}, f"c{i}")
+        await engine_client.call(
+            SEND,
+            OutgoingMessage("text", f"551198765432{i}@s.whatsapp.net", {"text": f"n{i}"}, f"c{i}"),
         )
         for i in range(3)
     ]

@@ -1,7 +1,8 @@
 """Lifecycle calls reach the node that holds the instance, over HTTP.
 
 Any node's API accepts any instance's requests. Sends go through the queue to the holder's
-worker; the calls below act on the live client itself, so they must run on its node. An ASGI
+worker; the routes marked `@on_holder` (wagate.holder: lifecycle calls, engine actions,
+simulator controls) act on the live client itself, so they must run on its node. An ASGI
 middleware looks up the holder (the lease in Redis) and, when it is another node, replays the
 request to that node's internal address (`nodes.address`) and passes its answer back. A request
 for an instance nobody holds runs here when this node takes instances (the manager takes the
@@ -17,7 +18,6 @@ token is refused by the node it reached, and neither read nor forwarded.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wagate.errors import error_body
+from wagate.holder import HolderTable, holder_routes
 from wagate.models import Instance
 
 from .runtime import ClusterNode
@@ -38,34 +39,32 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 FORWARDED_HEADER = "x-wagate-forwarded-by"
-_INSTANCE = r"^/v1/instances/(?P<name>[a-z0-9][a-z0-9_-]{0,63})"
-ROUTES: list[tuple[set[str], re.Pattern[str]]] = [
-    ({"POST"}, re.compile(_INSTANCE + r"/(connect|disconnect|logout|restart|pair)$")),
-    ({"POST"}, re.compile(_INSTANCE + r"/simulator/(scan|faults|inbound)$")),
-    ({"POST"}, re.compile(_INSTANCE + r"/(contacts/check|chats/[^/]+/(read|presence))$")),
-    ({"DELETE", "PATCH"}, re.compile(_INSTANCE + r"$")),
-]
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
-def forwarded_instance(method: str, path: str) -> str | None:
-    for methods, pattern in ROUTES:
+def forwarded_instance(table: HolderTable, method: str, path: str) -> str | None:
+    """The instance a request names when it must run on the instance's holder."""
+    for methods, pattern in table:
         if method in methods:
             match = pattern.match(path)
             if match:
-                return match.group("name")
+                return match.group("instance")
     return None
 
 
 class ForwardingMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The routes marked @on_holder (wagate.holder), read from the app on first use.
+        self.table: HolderTable | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        name = forwarded_instance(scope["method"], scope["path"])
+        if self.table is None:
+            self.table = holder_routes(scope["app"].routes)
+        name = forwarded_instance(self.table, scope["method"], scope["path"])
         if name is None:  # most requests (every send): nothing to decide
             await self.app(scope, receive, send)
             return

@@ -10,33 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+# The failures live in the core layer (the API maps them to its errors); engines import them
+# from here.
+from wagate.engine_failures import (
+    EngineFailure,
+    NotConnectedError,
+    NotPairingError,
+    PermanentEngineError,
+    TransientEngineError,
+)
 
-class EngineFailure(Exception):
-    """Base of every failure an engine reports for an action."""
+if TYPE_CHECKING:
+    from wagate.engines.actions.spec import Action
 
-    code = "engine_error"
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
-
-class TransientEngineError(EngineFailure):
-    """Worth trying again later: disconnected, timeout, server error."""
-
-
-class PermanentEngineError(EngineFailure):
-    """Trying again gives the same answer: not on WhatsApp, media rejected."""
-
-    def __init__(self, message: str, code: str = "engine_error") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class NotConnectedError(TransientEngineError):
-    code = "instance_not_connected"
-
-
-class NotPairingError(EngineFailure):
-    code = "not_pairing"
+__all__ = [
+    "EngineFailure",
+    "NotConnectedError",
+    "NotPairingError",
+    "PermanentEngineError",
+    "TransientEngineError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +204,8 @@ class EngineClient(Protocol):
     async def pair_phone(self, phone: str) -> str:
         """Ask for a phone-number link code (only while pairing)."""
 
-    async def send(self, message: OutgoingMessage) -> SendResult: ...
-
-    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]: ...
-
-    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None: ...
-
-    async def presence(self, chat: str, state: str) -> None: ...
-
-    async def reject_call(self, call: IncomingCall) -> None: ...
+    async def call(self, action: Action[Req, Res], request: Req) -> Res:
+        """Run a declared engine action (wagate.engines.actions) on this client."""
 
 
 class Engine(Protocol):

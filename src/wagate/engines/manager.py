@@ -22,6 +22,7 @@ from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines import ownership
+from wagate.engines.actions import REJECT_CALL
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -402,7 +403,7 @@ class ClientManager:
                     continue
                 if isinstance(event, IncomingCall):
                     if generation == slot.generation and slot.reject_calls and slot.client:
-                        await slot.client.reject_call(event)
+                        await slot.client.call(REJECT_CALL, event)
                     continue
                 async with slot.lock:
                     if generation != slot.generation or slot.deleted:

@@ -20,6 +20,7 @@ from wagate.auth.dependencies import (
 from wagate.auth.tokens import hash_token
 from wagate.errors import Forbidden, RateLimited, Unauthorized, error_responses
 from wagate.events.bus import ADMIN_OWNER, Event, TooManyStreams
+from wagate.holder import on_holder
 from wagate.instances import repository, service
 from wagate.instances.schemas import (
     CreatedInstance,
@@ -66,6 +67,7 @@ async def get_instance(instance: str, state: State, _: InstancePrincipal) -> Ins
 
 
 @router.patch("/{instance}", response_model=InstanceOut, responses=ERRORS)
+@on_holder
 async def patch_instance(
     instance: str, body: PatchInstance, state: State, _: InstancePrincipal
 ) -> InstanceOut:
@@ -73,6 +75,7 @@ async def patch_instance(
 
 
 @router.delete("/{instance}", status_code=204, responses=ERRORS)
+@on_holder
 async def delete_instance(instance: str, state: State, principal: AdminPrincipal) -> Response:
     await service.delete(state, instance)
     return Response(status_code=204)
@@ -86,16 +89,19 @@ async def rotate_token(instance: str, state: State, _: InstancePrincipal) -> Tok
 @router.post(
     "/{instance}/connect", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
 )
+@on_holder
 async def connect_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "connect"))
 
 
 @router.post("/{instance}/disconnect", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
+@on_holder
 async def disconnect_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "disconnect"))
 
 
 @router.post("/{instance}/logout", response_model=StatusOut, responses=LIFECYCLE_ERRORS)
+@on_holder
 async def logout_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "logout"))
 
@@ -103,6 +109,7 @@ async def logout_instance(instance: str, state: State, _: InstancePrincipal) -> 
 @router.post(
     "/{instance}/restart", status_code=202, response_model=StatusOut, responses=LIFECYCLE_ERRORS
 )
+@on_holder
 async def restart_instance(instance: str, state: State, _: InstancePrincipal) -> StatusOut:
     return StatusOut(status=await service.lifecycle(state, instance, "restart"))
 
@@ -131,6 +138,7 @@ async def get_qr(instance: str, request: Request, state: State, _: InstancePrinc
 
 
 @router.post("/{instance}/pair", response_model=PairOut, responses=LIFECYCLE_ERRORS)
+@on_holder
 async def pair_phone(instance: str, body: PairIn, state: State, _: InstancePrincipal) -> PairOut:
     return PairOut(code=await service.pair(state, instance, body.phone))
 

@@ -5,25 +5,26 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import segno
 from sqlalchemy.exc import IntegrityError
+from starlette.types import Scope
 
 from wagate import netguard
 from wagate.auth.tokens import INSTANCE_PREFIX, hash_token, new_token
 from wagate.config import Settings
 from wagate.db import utcnow
-from wagate.engines.base import EngineFailure, NotConnectedError, NotPairingError
+from wagate.engines.actions import Action
+from wagate.engines.base import NotConnectedError
 from wagate.engines.status import Status
 from wagate.errors import (
     Conflict,
-    EngineError,
-    InstanceNotConnected,
     NotFound,
     NotPairing,
     ValidationFailed,
 )
+from wagate.holder import require_holder_route
 from wagate.instances import repository
 from wagate.instances.schemas import (
     CreateInstance,
@@ -38,6 +39,9 @@ from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone
 from wagate.secretbox import SecretBox
 from wagate.state import AppState
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
 
 def to_out(row: Instance) -> InstanceOut:
@@ -171,10 +175,6 @@ async def lifecycle(state: AppState, name: str, action: str) -> str:
         status = await calls[action](name)
     except LookupError as exc:
         raise NotFound(f"instance '{name}' not found") from exc
-    except NotConnectedError as exc:
-        raise InstanceNotConnected(str(exc)) from exc
-    except EngineFailure as exc:
-        raise EngineError(str(exc)) from exc
     if action == "logout":
         # The device is unlinked: the streams its token holders opened end (they reconnect
         # to see the new state); the admin's go on.
@@ -194,12 +194,17 @@ async def pair(state: AppState, name: str, phone: str) -> str:
         return await state.manager.pair_phone(name, digits)
     except LookupError as exc:
         raise NotFound(f"instance '{name}' not found") from exc
-    except NotPairingError as exc:
-        raise NotPairing(str(exc)) from exc
-    except NotConnectedError as exc:
-        raise InstanceNotConnected(str(exc)) from exc
-    except EngineFailure as exc:
-        raise EngineError(str(exc)) from exc
+
+
+async def run_action(
+    state: AppState, scope: Scope, name: str, action: Action[Req, Res], request: Req
+) -> Res:
+    """Run a declared engine action on the instance's connected client. Its failures become
+    API errors in one place (engine_failures, errors.install_error_handlers); the route must
+    be marked @on_holder, or a cluster would answer it from the wrong node."""
+    require_holder_route(scope)
+    await load(state, name)
+    return await state.manager.connected_client(name).call(action, request)
 
 
 def qr_png(code: str, scale: int = 8) -> bytes:

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from wagate.auth.dependencies import InstancePrincipal
-from wagate.engines.base import EngineClient, EngineFailure, NotConnectedError
-from wagate.errors import EngineError, InstanceNotConnected, NotFound, ValidationFailed
+from wagate.engines.actions import (
+    CHAT_PRESENCE,
+    CHECK_NUMBERS,
+    MARK_READ,
+    ChatPresenceRequest,
+    CheckNumbersRequest,
+    ReadRequest,
+)
+from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
+from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
-from wagate.state import AppState, State
+from wagate.state import State
 
 router = APIRouter(prefix="/v1/instances/{instance}", tags=["contacts and chats"])
 ACTION_ERRORS = errors(404, 409, 502)
-T = TypeVar("T")
-
-
-async def act(state: AppState, name: str, call: Callable[[EngineClient], Awaitable[T]]) -> T:
-    """Run an action on the instance's connected client, with the API's errors."""
-    await instances.load(state, name)
-    try:
-        return await call(state.manager.connected_client(name))
-    except NotConnectedError as exc:
-        raise InstanceNotConnected(f"instance '{name}' is not connected") from exc
-    except EngineFailure as exc:
-        raise EngineError(str(exc)) from exc
 
 
 def chat_jid(chat: str) -> str:
@@ -44,8 +38,9 @@ def chat_jid(chat: str) -> str:
 
 
 @router.post("/contacts/check", response_model=CheckOut, responses=ACTION_ERRORS)
+@on_holder
 async def check_contacts(
-    instance: str, body: CheckIn, state: State, _: InstancePrincipal
+    instance: str, body: CheckIn, request: Request, state: State, _: InstancePrincipal
 ) -> CheckOut:
     digits = []
     for index, phone in enumerate(body.phones):
@@ -53,7 +48,8 @@ async def check_contacts(
             digits.append(normalize_phone(phone))
         except InvalidRecipient as exc:
             raise ValidationFailed.field(f"phones.{index}", str(exc)) from exc
-    found = await act(state, instance, lambda client: client.check_numbers(digits))
+    check = CheckNumbersRequest(phones=digits)
+    found = await instances.run_action(state, request.scope, instance, CHECK_NUMBERS, check)
     return CheckOut(
         results=[
             CheckResult(phone=given, on_whatsapp=item.on_whatsapp, jid=item.jid)
@@ -63,8 +59,9 @@ async def check_contacts(
 
 
 @router.post("/chats/{chat}/read", status_code=204, responses=ACTION_ERRORS)
+@on_holder
 async def mark_read(
-    instance: str, chat: str, body: ReadIn, state: State, _: InstancePrincipal
+    instance: str, chat: str, body: ReadIn, request: Request, state: State, _: InstancePrincipal
 ) -> Response:
     jid = chat_jid(chat)
     sender = None
@@ -73,16 +70,23 @@ async def mark_read(
             sender = to_jid(body.sender)
         except InvalidRecipient as exc:
             raise ValidationFailed.field("sender", str(exc)) from exc
-    await act(state, instance, lambda client: client.mark_read(jid, body.message_ids, sender))
+    read = ReadRequest(chat=jid, message_ids=list(body.message_ids), sender=sender)
+    await instances.run_action(state, request.scope, instance, MARK_READ, read)
     return Response(status_code=204)
 
 
 @router.post("/chats/{chat}/presence", status_code=204, responses=ACTION_ERRORS)
+@on_holder
 async def send_presence(
-    instance: str, chat: str, body: PresenceIn, state: State, _: InstancePrincipal
+    instance: str,
+    chat: str,
+    body: PresenceIn,
+    request: Request,
+    state: State,
+    _: InstancePrincipal,
 ) -> Response:
-    jid = chat_jid(chat)
-    await act(state, instance, lambda client: client.presence(jid, body.state))
+    presence = ChatPresenceRequest(chat=chat_jid(chat), state=body.state)
+    await instances.run_action(state, request.scope, instance, CHAT_PRESENCE, presence)
     return Response(status_code=204)
 
 

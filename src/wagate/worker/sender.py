@@ -13,6 +13,7 @@ import structlog
 
 from wagate.batching import GroupCommit
 from wagate.db import Database, utcnow
+from wagate.engines.actions import SEND
 from wagate.engines.base import (
     EngineFailure,
     OutgoingMedia,
@@ -211,7 +212,7 @@ class InstanceSender:
                 raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
-                return await client.send(message)
+                return await client.call(SEND, message)
             except PermanentEngineError as exc:
                 await flush()
                 await self._fail(row, exc.code, str(exc))

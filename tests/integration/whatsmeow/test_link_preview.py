@@ -22,6 +22,7 @@ from PIL import Image
 from tests.conftest import make_settings
 from wagate.config import Settings
 from wagate.engines import link_preview
+from wagate.engines.actions import SEND
 from wagate.engines.base import NotConnectedError, OutgoingMessage
 from wagate.engines.whatsmeow import protocol
 from wagate.engines.whatsmeow.builders import build_message
@@ -298,8 +299,10 @@ async def test_the_engine_fetches_the_preview_at_send_time(
 
     site.hits.clear()
     with pytest.raises(NotConnectedError):  # the whole send: previewed, then refused unlinked
-        await client.send(OutgoingMessage("text", TO, {"text": text, "link_preview": True}, "c2"))
+        await client.call(
+            SEND, OutgoingMessage("text", TO, {"text": text, "link_preview": True}, "c2")
+        )
     assert site.hits == ["/page", "/pic.png"]
     with pytest.raises(NotConnectedError):  # no link_preview: nothing fetched
-        await client.send(OutgoingMessage("text", TO, {"text": text}, "c3"))
+        await client.call(SEND, OutgoingMessage("text", TO, {"text": text}, "c3"))
     assert site.hits == ["/page", "/pic.png"]

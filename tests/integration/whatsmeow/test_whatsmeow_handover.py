@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from wagate.engines.actions import SEND
 from wagate.engines.base import (
     NotConnectedError,
     OutgoingMedia,
@@ -61,7 +62,7 @@ async def test_file_deleted_after_a_failed_send(
     client, host = started
     assert host.handover_dir is not None
     with pytest.raises(NotConnectedError):  # the host loaded the media, then refused: unlinked
-        await client.send(document(os.urandom(BIG)))
+        await client.call(SEND, document(os.urandom(BIG)))
     assert files_in(host.handover_dir) == []
 
 
@@ -71,7 +72,7 @@ async def test_file_deleted_when_the_host_is_killed_mid_call(
     client, host = started
     assert host.handover_dir is not None and host.pid is not None
     os.kill(host.pid, signal.SIGSTOP)  # the host takes the request but never answers
-    sending = asyncio.create_task(client.send(document(os.urandom(BIG))))
+    sending = asyncio.create_task(client.call(SEND, document(os.urandom(BIG))))
     for _ in range(200):
         if files_in(host.handover_dir):
             break

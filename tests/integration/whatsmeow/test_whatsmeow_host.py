@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from tests.conftest import create_instance, make_settings, wait_status
 from tests.integration.whatsmeow.conftest import BlackHole
+from wagate.engines.actions import CHECK_NUMBERS, SEND, CheckNumbersRequest
 from wagate.engines.base import (
     ConnectionLost,
     EngineEvent,
@@ -125,9 +126,9 @@ async def test_killed_host_instances_reconnect_and_api_keeps_serving(
     assert live is not None
     message = OutgoingMessage("text", "5511987654321@s.whatsapp.net", {"text": "hi"}, "c1")
     with pytest.raises(NotConnectedError):  # refused by the host: the session is not linked
-        await live.send(message)
+        await live.call(SEND, message)
     with pytest.raises(NotConnectedError):
-        await live.check_numbers(["5511987654321"])
+        await live.call(CHECK_NUMBERS, CheckNumbersRequest(["5511987654321"]))
     health = await engine.health()
     assert health.ok and health.extra["hosts"]["0"]["pid"] == first.pid
 

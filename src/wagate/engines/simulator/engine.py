@@ -12,7 +12,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 from sqlalchemy import Table, delete, insert, select, update
@@ -20,6 +20,19 @@ from sqlalchemy import Table, delete, insert, select, update
 from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
+from wagate.engines.actions import (
+    CHAT_PRESENCE,
+    CHECK_NUMBERS,
+    MARK_READ,
+    REJECT_CALL,
+    SEND,
+    Action,
+    ActionTable,
+    ChatPresenceRequest,
+    CheckNumbersRequest,
+    ReadRequest,
+    handle,
+)
 from wagate.engines.base import (
     Connected,
     ConnectionLost,
@@ -44,6 +57,8 @@ from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
 
 log = structlog.get_logger(__name__)
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
 STOP_WAIT_S = 10.0  # how long stop() lets a client finish its current database step
 
@@ -148,6 +163,19 @@ class SimulatorClient:
         # acknowledges several messages of a chat in one receipt: one receipt per chat and
         # status instead of one task and two receipts per message.
         self._unacknowledged: list[tuple[str, str]] = []
+        self.actions = ActionTable(
+            "simulator",
+            [
+                handle(SEND, self.send),
+                handle(CHECK_NUMBERS, self.check_numbers),
+                handle(MARK_READ, self.mark_read),
+                handle(CHAT_PRESENCE, self.presence),
+                handle(REJECT_CALL, self.reject_call),
+            ],
+        )
+
+    async def call(self, action: Action[Req, Res], request: Req) -> Res:
+        return await self.actions.run(action, request)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -358,19 +386,19 @@ class SimulatorClient:
             for chat, message_ids in by_chat.items():
                 self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
 
-    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
+    async def check_numbers(self, request: CheckNumbersRequest) -> list[NumberCheck]:
         self._require_connected()
         results = []
-        for phone in phones:
+        for phone in request.phones:
             digits = "".join(ch for ch in phone if ch.isdigit())
             found = on_whatsapp(digits)
             results.append(NumberCheck(phone, found, f"{digits}@s.whatsapp.net" if found else None))
         return results
 
-    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None:
+    async def mark_read(self, request: ReadRequest) -> None:
         self._require_connected()
 
-    async def presence(self, chat: str, state: str) -> None:
+    async def presence(self, request: ChatPresenceRequest) -> None:
         self._require_connected()
 
     async def reject_call(self, call: IncomingCall) -> None:

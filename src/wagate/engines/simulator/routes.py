@@ -21,6 +21,7 @@ from wagate.errors import (
     ValidationFailed,
     error_responses,
 )
+from wagate.holder import on_holder
 from wagate.instances import service
 from wagate.models import Instance
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
@@ -114,6 +115,7 @@ def _client(state: AppState, name: str) -> SimulatorClient | None:
 
 
 @router.post("/scan", status_code=204)
+@on_holder
 async def simulate_scan(
     instance: str, body: ScanIn, state: State, _: InstancePrincipal
 ) -> Response:
@@ -180,6 +182,7 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:  # noqa: C
 
 
 @router.post("/inbound", response_model=InboundOut)
+@on_holder
 async def simulate_inbound(
     instance: str, body: InboundIn, state: State, _: InstancePrincipal
 ) -> InboundOut:
@@ -200,6 +203,7 @@ async def simulate_inbound(
 
 
 @router.post("/faults", response_model=FaultsOut)
+@on_holder
 async def set_faults(
     instance: str, body: FaultsIn, state: State, _: InstancePrincipal
 ) -> FaultsOut:

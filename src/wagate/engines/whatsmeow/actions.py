@@ -14,6 +14,18 @@ from typing import Any, TypeVar
 
 from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
 
+from wagate.engines.actions import (
+    CHAT_PRESENCE,
+    CHECK_NUMBERS,
+    MARK_READ,
+    REJECT_CALL,
+    SEND,
+    ActionTable,
+    ChatPresenceRequest,
+    CheckNumbersRequest,
+    ReadRequest,
+    handle,
+)
 from wagate.engines.base import (
     IncomingCall,
     NumberCheck,
@@ -70,6 +82,16 @@ class Actions:
         self.session = session
         self.timeout_s = timeout_s
         self.on_whatsapp: dict[str, tuple[bool, float]] = {}
+        self.table = ActionTable(
+            "whatsmeow",
+            [
+                handle(SEND, self.send),
+                handle(CHECK_NUMBERS, self.check_numbers),
+                handle(MARK_READ, self.mark_read),
+                handle(CHAT_PRESENCE, self.presence),
+                handle(REJECT_CALL, self.reject_call),
+            ],
+        )
 
     async def bounded(self, call: Awaitable[T], what: str, limit_s: float | None = None) -> T:
         """One call into Go: behind the host's gate, bounded, its failure classified."""
@@ -109,8 +131,9 @@ class Actions:
             self.session.remember(Quote(message_id, self.session.me, built))
         return SendResult(message_id=message_id, timestamp=to_datetime(int(response.Timestamp)))
 
-    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
+    async def check_numbers(self, request: CheckNumbersRequest) -> list[NumberCheck]:
         client = self.session.require_connected()
+        phones = request.phones
         digits = ["".join(ch for ch in phone if ch.isdigit()) for phone in phones]
         # No spaces inside a number: neonize joins them with spaces and Go splits them again.
         queries = [f"+{d}" for d in digits if d]
@@ -126,8 +149,9 @@ class Actions:
             self.on_whatsapp[d] = (jid is not None, time.monotonic() + ON_WHATSAPP_TTL_S)
         return checks
 
-    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None:
+    async def mark_read(self, request: ReadRequest) -> None:
         client = self.session.require_connected()
+        chat, message_ids, sender = request.chat, request.message_ids, request.sender
         if not message_ids:
             return
         quote = self.session.recent.get(message_ids[0])
@@ -142,8 +166,9 @@ class Actions:
             "mark read",
         )
 
-    async def presence(self, chat: str, state: str) -> None:
+    async def presence(self, request: ChatPresenceRequest) -> None:
         client = self.session.require_connected()
+        chat, state = request.chat, request.state
         if state not in PRESENCE:
             raise PermanentEngineError(f"unknown presence state {state!r}")
         presence, media = PRESENCE[state]

@@ -9,27 +9,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines import link_preview
+from wagate.engines.actions import SEND, Action
 from wagate.engines.base import (
     ConnectionLost,
     EngineEvent,
     EngineHealth,
     EventSink,
-    IncomingCall,
     InstanceRef,
     NotConnectedError,
-    NumberCheck,
     OutgoingMessage,
     SendResult,
 )
 from wagate.engines.whatsmeow import handover
-from wagate.engines.whatsmeow.protocol import outgoing_to_wire
 from wagate.engines.whatsmeow.store import device_store, forget_device, stored_device
 from wagate.engines.whatsmeow.supervisor import EngineHost, HostPool
 from wagate.tasks import stop_tasks
@@ -38,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 CONTROL_TIMEOUT_S = 15.0
 BACKGROUND_STOP_S = 10.0
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
 
 class WhatsmeowEngine:
@@ -181,18 +181,27 @@ class WhatsmeowClient:
 
     # --- actions -----------------------------------------------------------------------------
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
+    async def call(self, action: Action[Req, Res], request: Req) -> Res:
+        """Every action runs in the engine host, named by its declaration and with its typed
+        request; a send also carries its media across by hand-over file."""
+        if action is SEND:
+            return cast(Res, await self._send(cast(OutgoingMessage, request)))
+        params = {"name": action.name, "request": action.dump_request(request)}
+        return action.load_result(await self._call("action", params, self._timeout))
+
+    async def _send(self, message: OutgoingMessage) -> SendResult:
         if message.kind == "text" and message.body.get("link_preview"):
             message = await self._with_preview(message)
         host = self._host  # one host for the call: the media file goes to its directory
-        wire = outgoing_to_wire(message)
+        wire = SEND.dump_request(message)
         directory = host.handover_dir if host is not None else None
         # Large media crosses as a file, removed when the call ends, however it ends.
         async with handover.media_out(directory, wire.get("media")) as media:
             wire["media"] = media
             # Building media (upload, ffmpeg) and sending are bounded separately in the host.
-            result = await self._call("send", {"message": wire}, self._timeout * 3, host)
-        return SendResult(message_id=str(result["message_id"]), timestamp=result["timestamp"])
+            params = {"name": SEND.name, "request": wire}
+            result = await self._call("action", params, self._timeout * 3, host)
+        return SEND.load_result(result)
 
     async def _with_preview(self, message: OutgoingMessage) -> OutgoingMessage:
         """The text's link preview, fetched here in the gateway (its SSRF guard and settings),
@@ -205,20 +214,3 @@ class WhatsmeowClient:
         if preview is None:
             return message
         return dataclasses.replace(message, body={**message.body, "preview": preview.to_body()})
-
-    async def check_numbers(self, phones: list[str]) -> list[NumberCheck]:
-        result = await self._call("check_numbers", {"phones": phones}, self._timeout)
-        return [NumberCheck(**item) for item in result]
-
-    async def mark_read(self, chat: str, message_ids: list[str], sender: str | None) -> None:
-        await self._call(
-            "mark_read", {"chat": chat, "message_ids": message_ids, "sender": sender}, self._timeout
-        )
-
-    async def presence(self, chat: str, state: str) -> None:
-        await self._call("presence", {"chat": chat, "state": state}, self._timeout)
-
-    async def reject_call(self, call: IncomingCall) -> None:
-        await self._call(
-            "reject_call", {"call": {"call_id": call.call_id, "caller": call.caller}}, self._timeout
-        )

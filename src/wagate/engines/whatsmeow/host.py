@@ -24,14 +24,15 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Awaitable, Callable, Coroutine  # noqa: E402
+from collections.abc import Coroutine  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from neonize._binder import ProxySettings  # noqa: E402
 
-from wagate.engines.base import IncomingCall, NotConnectedError, OutgoingMessage  # noqa: E402
+from wagate.engines.actions import ACTIONS, SEND  # noqa: E402
+from wagate.engines.base import NotConnectedError, OutgoingMessage  # noqa: E402
 from wagate.engines.whatsmeow import handover  # noqa: E402
 from wagate.engines.whatsmeow.actions import Actions  # noqa: E402
 from wagate.engines.whatsmeow.gate import LifecycleGate  # noqa: E402
@@ -197,25 +198,25 @@ class Host:
                 )
             return None
         session, actions = self._existing(params)
-        handlers: dict[str, Callable[[], Awaitable[Any]]] = {
-            "logout": lambda: actions.logout(),
-            "pair_phone": lambda: session.pair_phone(str(params["phone"])),
-            "send": lambda: self._send_message(actions, params["message"]),
-            "check_numbers": lambda: actions.check_numbers(list(params["phones"])),
-            "mark_read": lambda: actions.mark_read(
-                str(params["chat"]), list(params["message_ids"]), params.get("sender")
-            ),
-            "presence": lambda: actions.presence(str(params["chat"]), str(params["state"])),
-            "reject_call": lambda: actions.reject_call(IncomingCall(**params["call"])),
-        }
-        if method not in handlers:
-            raise ValueError(f"unknown method {method!r}")
-        result = await handlers[method]()
-        if method == "send":
-            return {"message_id": result.message_id, "timestamp": result.timestamp}
-        if method == "check_numbers":
-            return [{"phone": c.phone, "on_whatsapp": c.on_whatsapp, "jid": c.jid} for c in result]
-        return result
+        if method == "logout":
+            return await actions.logout()
+        if method == "pair_phone":
+            return await session.pair_phone(str(params["phone"]))
+        if method == "action":
+            return await self._action(actions, str(params["name"]), params.get("request"))
+        raise ValueError(f"unknown method {method!r}")
+
+    async def _action(self, actions: Actions, name: str, data: Any) -> Any:
+        """A declared engine action: its request typed back from the frame, its result made
+        plain for the way back (wagate.engines.actions)."""
+        action = ACTIONS.get(name)
+        if action is None:
+            raise ValueError(f"unknown engine action {name!r}")
+        if action is SEND:
+            result = await self._send_message(actions, data)
+        else:
+            result = await actions.table.run(action, action.load_request(data))
+        return action.dump_result(result)
 
     async def _send_message(self, actions: Actions, wire: dict[str, Any]) -> Any:
         return await actions.send(await self._outgoing(wire))

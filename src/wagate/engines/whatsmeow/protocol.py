@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from wagate.engines import base
+from wagate.engines.actions import SEND
 
 HEADER = struct.Struct(">I")
 # Large media goes through hand-over files; frames carry text, small media and thumbnails.
@@ -161,12 +162,9 @@ def error_from_wire(data: dict[str, Any]) -> base.EngineFailure:
 
 
 def outgoing_to_wire(message: base.OutgoingMessage) -> dict[str, Any]:
-    return dataclasses.asdict(message)
+    wire: dict[str, Any] = SEND.dump_request(message)
+    return wire
 
 
 def outgoing_from_wire(data: dict[str, Any]) -> base.OutgoingMessage:
-    values = dict(data)
-    if values.get("media") is not None:
-        values["media"] = base.OutgoingMedia(**values["media"])
-    values["mentions"] = tuple(values.get("mentions") or ())
-    return base.OutgoingMessage(**values)
+    return SEND.load_request(data)
