@@ -24,3 +24,33 @@ def check_pixels(image: Any, max_pixels: int, field: str, frames: int = 1) -> No
         raise ValidationFailed.field(
             field, f"the image is too large to decode ({shape}; at most {max_pixels} pixels)"
         )
+
+
+STICKER_SIDE = 512
+
+
+def to_webp_sticker(data: bytes, sniffed: str, max_pixels: int, field: str) -> tuple[bytes, str]:
+    """A sticker as WhatsApp shows it: webp, at most 512x512, centred on a transparent square
+    (a webp is sent as it is). Blocking: run it in a thread."""
+    if sniffed == "image/webp":
+        return data, sniffed
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            check_pixels(image, max_pixels, field)  # before `convert` decodes it
+            image.draft("RGB", (STICKER_SIDE, STICKER_SIDE))  # a JPEG: decoded at a reduced scale
+            picture = image.convert("RGBA")
+            picture.thumbnail((STICKER_SIDE, STICKER_SIDE))
+            canvas = Image.new("RGBA", (STICKER_SIDE, STICKER_SIDE), (0, 0, 0, 0))
+            offset = ((STICKER_SIDE - picture.width) // 2, (STICKER_SIDE - picture.height) // 2)
+            canvas.paste(picture, offset)
+            out = io.BytesIO()
+            canvas.save(out, format="WEBP")
+            return out.getvalue(), "image/webp"
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for a broken image
+        raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc

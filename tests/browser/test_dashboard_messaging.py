@@ -99,6 +99,29 @@ async def test_send_a_file_picked_from_disk(
     assert [m["kind"] for m in outbox] == ["image"]
 
 
+async def test_send_a_view_once_picture(page: Page, gateway: Gateway, tmp_path: Path) -> None:
+    name = linked_instance(gateway, unique("once"))
+    picture = tmp_path / "pixel.png"
+    picture.write_bytes(PIXEL)
+    await open_instance(page, gateway, name, "Send")
+    view_once = page.get_by_label("View once")
+    await expect(view_once).to_be_hidden()  # text: no such option
+    await page.get_by_label("Kind").select_option("document")
+    await expect(view_once).to_be_hidden()
+    await page.get_by_label("Kind").select_option("image")
+    await page.get_by_label("To", exact=True).fill("+4915176543210")
+    await page.get_by_label("File", exact=True).set_input_files(str(picture))
+    await view_once.check()
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#send-error")).to_be_hidden()
+    await expect(page.locator("#send-tracker > li").first).to_have_attribute(
+        "data-status", "read", timeout=15_000
+    )
+    with gateway.http() as http:
+        outbox = http.get(f"/v1/instances/{name}/simulator/outbox").json()["messages"]
+    assert [(m["kind"], m["body"].get("view_once")) for m in outbox] == [("image", True)]
+
+
 async def test_send_mentions_and_reply_to_reach_the_api(
     page: Page, gateway: Gateway, tmp_path: Path
 ) -> None:

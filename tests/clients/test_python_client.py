@@ -133,7 +133,7 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         from_b64 = client.send_image(
             instance, TO, MediaInput.from_base64(base64.b64encode(PNG).decode()), caption="b64"
         )
-        from_bytes = client.send_image(instance, TO, PNG, caption="bytes")  # multipart
+        from_bytes = client.send_image(instance, TO, PNG, caption="bytes", view_once=True)
         node.receiver.media = PNG
         from_url = client.send_image(instance, TO, MediaInput.from_url(node.media_url))
         assert from_url.status == "sent"
@@ -143,7 +143,9 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         )
         sticker = client.send_sticker(instance, TO, PNG)
         video = client.send_video(instance, TO, MP4, caption="clip", gif=False)
-        audio = client.send_audio(instance, TO, MediaInput.from_base64(OGG), ptt=True)
+        audio = client.send_audio(
+            instance, TO, MediaInput.from_base64(OGG), ptt=True, view_once=True
+        )
         location = client.send_location(instance, TO, -23.55, -46.63, name="Sé")
         contact = client.send_contact(instance, TO, [{"name": "Ana", "phone": SENDER}])
         reaction = client.send_reaction(instance, TO, sent.message_id or "", "\N{THUMBS UP SIGN}")
@@ -155,6 +157,9 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         assert outbox[from_bytes.message_id or ""].kind == "image"
         assert outbox[from_bytes.message_id or ""].body.get("caption") == "bytes"
         assert outbox[from_b64.message_id or ""].body.get("caption") == "b64"
+        assert outbox[from_bytes.message_id or ""].body.get("view_once") is True  # multipart
+        assert outbox[audio.message_id or ""].body.get("view_once") is True  # JSON
+        assert "view_once" not in outbox[from_b64.message_id or ""].body
         assert outbox[poll.message_id or ""].kind == "poll"
         assert outbox[from_url.message_id or ""].kind == "image"
 

@@ -285,3 +285,34 @@ async def test_a_pending_reconnect_is_cancelled(
     if action != "delete":
         final = (await client.get(f"/v1/instances/{name}")).json()
         assert final["status"] == ("disconnected" if action == "disconnect" else "logged_out")
+
+
+async def test_inbound_view_once(client: httpx.AsyncClient, app: FastAPI) -> None:
+    linked = await linked_instance(client)
+    name = linked["name"]
+    inbound = f"/v1/instances/{name}/simulator/inbound"
+    photo = {"base64": "iVBORw0KGgo=", "mimetype": "image/png"}
+    async with Recorder(app, name) as recorder:
+        once = await client.post(
+            inbound,
+            json={"from": "+5511988881111", "kind": "image", "media": photo, "view_once": True},
+        )
+        assert once.status_code == 200, once.text
+        seen = await recorder.wait_for(
+            lambda e: (
+                e.event == "message_received" and e.data["message_id"] == once.json()["message_id"]
+            )
+        )
+        plain = await client.post(
+            inbound, json={"from": "+5511988881111", "kind": "image", "media": photo}
+        )
+        assert plain.status_code == 200, plain.text
+        unseen = await recorder.wait_for(
+            lambda e: (
+                e.event == "message_received" and e.data["message_id"] == plain.json()["message_id"]
+            )
+        )
+    assert seen.data["view_once"] is True
+    assert "view_once" not in unseen.data  # only the fields that apply
+    text = {"from": "+5511988881111", "text": "hi", "view_once": True}
+    assert bad_fields(await client.post(inbound, json=text)) == {"view_once"}

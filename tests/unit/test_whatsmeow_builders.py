@@ -175,6 +175,35 @@ async def test_voice_note_and_audio(client: tuple[Any, Uploads], media: dict[str
     assert not plain.audioMessage.PTT
 
 
+@pytest.mark.parametrize(
+    ("kind", "sample", "mimetype", "field"),
+    [
+        ("image", "png", "image/png", "imageMessage"),
+        ("video", "mp4", "video/mp4", "videoMessage"),
+        ("audio", "ogg", "audio/ogg", "audioMessage"),
+    ],
+)
+async def test_view_once(
+    client: tuple[Any, Uploads],
+    media: dict[str, bytes],
+    kind: str,
+    sample: str,
+    mimetype: str,
+    field: str,
+) -> None:
+    neonize_client, _ = client
+    file = OutgoingMedia(media[sample], mimetype)
+    once = await build_message(
+        neonize_client, outgoing(kind, {"view_once": True}, media=file, reply_to="Q1"), None
+    )
+    check_proto(once)
+    assert once.HasField(field)  # the media message itself, not a wrapper
+    assert getattr(once, field).viewOnce is True
+    assert getattr(once, field).contextInfo.stanzaID == "Q1"
+    plain = await build_message(neonize_client, outgoing(kind, {}, media=file), None)
+    assert getattr(plain, field).viewOnce is False
+
+
 async def test_document(client: tuple[Any, Uploads], media: dict[str, bytes]) -> None:
     neonize_client, uploads = client
     message = outgoing(

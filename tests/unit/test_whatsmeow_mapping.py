@@ -172,6 +172,19 @@ async def test_wrapped_document_sticker() -> None:
     assert sticker.kind == "sticker" and sticker.media.mimetype == "image/webp"
 
 
+async def test_view_once_flag_and_wrapper() -> None:
+    flagged = Message(imageMessage=ImageMessage(mimetype="image/jpeg", viewOnce=True))
+    wrapped = Message(
+        viewOnceMessageV2=FutureProofMessage(
+            message=Message(imageMessage=ImageMessage(mimetype="image/jpeg"))
+        )
+    )
+    plain = Message(imageMessage=ImageMessage(mimetype="image/jpeg"))
+    assert (await run(message_event(flagged))).view_once is True
+    assert (await run(message_event(wrapped))).view_once is True
+    assert (await run(message_event(plain))).view_once is False
+
+
 async def test_location_contacts_reaction_poll() -> None:
     location = await run(
         message_event(

@@ -115,6 +115,7 @@ class InboundMessage:
     reaction: dict[str, Any] | None = None
     poll: dict[str, Any] | None = None
     reply_to: str | None = None
+    view_once: bool = False  # a photo, video or voice message to be viewed once
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,9 @@ class MessageReceivedData(Payload):
     reaction: ReceivedReaction | Absent = None
     poll: ReceivedPoll | Absent = None
     reply_to: str | Absent = None
+    view_once: bool | Absent = Field(
+        None, description="present (true) for a photo, video or voice message to view once"
+    )
 
 
 class AckError(TypedDict):

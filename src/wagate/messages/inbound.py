@@ -59,6 +59,7 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
         reaction=message.reaction,
         poll=message.poll,
         reply_to=message.reply_to,
+        view_once=True if message.view_once else None,
     ).data()
 
 

@@ -21,16 +21,15 @@ from wagate.errors import ApiError, ValidationFailed
 from wagate.fetch import download
 from wagate.fetch import too_large as too_large  # re-exported: the send routes use it
 from wagate.images import JPEG_MAX_PIXELS, check_pixels
-from wagate.messages.schemas import MediaIn
+from wagate.message_kinds import ANY_TYPE, TRAITS, Kind
+from wagate.messages.schemas import SPECS, MediaIn
 
-# Which sniffed types each kind accepts (document takes anything).
+# Which sniffed types each media kind accepts, as prefixes (a document takes anything).
 ACCEPTED = {
-    "image": ("image/jpeg", "image/png", "image/webp", "image/gif"),
-    "video": ("video/",),
-    "audio": ("audio/", "application/ogg", "video/mp4"),
-    "sticker": ("image/webp", "image/png", "image/jpeg"),
+    kind.value: traits.media
+    for kind, traits in TRAITS.items()
+    if traits.media is not None and traits.media != ANY_TYPE
 }
-STICKER_SIDE = 512
 
 
 def decode_base64(text: str, limit: int) -> bytes:
@@ -60,7 +59,12 @@ def sniff(data: bytes) -> str | None:
 
 
 def _accepted(kind: str, mimetype: str) -> bool:
-    return any(mimetype.startswith(prefix) for prefix in ACCEPTED[kind])
+    return mimetype.startswith(ACCEPTED[kind])
+
+
+def _any_type(kind: str) -> bool:
+    """A kind that takes any file (a document): it keeps the declared type and a file name."""
+    return TRAITS[Kind(kind)].media == ANY_TYPE
 
 
 def _check_image(data: bytes, kind: str, max_pixels: int, field: str) -> None:
@@ -83,23 +87,6 @@ def _check_image(data: bytes, kind: str, max_pixels: int, field: str) -> None:
         raise ValidationFailed.field(field, f"the image cannot be read: {exc}") from exc
 
 
-def _to_webp_sticker(data: bytes, max_pixels: int, field: str) -> bytes:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        check_pixels(image, max_pixels, field)  # before `convert` decodes it
-        image.draft("RGB", (STICKER_SIDE, STICKER_SIDE))  # a JPEG: decoded at a reduced scale
-        picture = image.convert("RGBA")
-        picture.thumbnail((STICKER_SIDE, STICKER_SIDE))
-        canvas = Image.new("RGBA", (STICKER_SIDE, STICKER_SIDE), (0, 0, 0, 0))
-        canvas.paste(
-            picture, ((STICKER_SIDE - picture.width) // 2, (STICKER_SIDE - picture.height) // 2)
-        )
-        out = io.BytesIO()
-        canvas.save(out, format="WEBP")
-        return out.getvalue()
-
-
 async def finish(
     kind: str,
     data: bytes,
@@ -109,31 +96,27 @@ async def finish(
     *,
     max_pixels: int,
 ) -> OutgoingMedia:
-    """Check the bytes against the kind (and a declared type); convert stickers to webp."""
-    sniffed = sniff(data)
-    if declared == "application/octet-stream" and kind != "document":
+    """Check the bytes against the kind (and a declared type), then the kind's conversion."""
+    found = sniff(data)
+    if _any_type(kind):
+        return OutgoingMedia(data, found or declared or "application/octet-stream", filename)
+    if declared == "application/octet-stream":
         declared = None  # says nothing: what uploads without a type are labelled
-    if kind == "document":
-        mimetype = sniffed or declared or "application/octet-stream"
-        return OutgoingMedia(data, mimetype, filename)
-    if sniffed is None:
+    if found is None:
         raise ValidationFailed.field(field, f"the bytes are not a recognised {kind} format")
+    sniffed: str = found
     if not _accepted(kind, sniffed):
         raise ValidationFailed.field(field, f"a {sniffed} file cannot be sent as {kind}")
-    if declared and declared.split("/")[0] != sniffed.split("/")[0] and kind != "audio":
+    spec = SPECS[Kind(kind)]
+    family_differs = declared and declared.split("/")[0] != sniffed.split("/")[0]
+    if family_differs and spec.declared_family_checked:
         raise ValidationFailed.field(
             "media.mimetype", f"declared {declared} but the bytes are {sniffed}"
         )
-    if kind in ("image", "sticker"):
+    if spec.check_pixels:
         await asyncio.to_thread(_check_image, data, kind, max_pixels, field)
-    if kind == "sticker" and sniffed != "image/webp":
-        try:
-            data = await asyncio.to_thread(_to_webp_sticker, data, max_pixels, field)
-        except ApiError:
-            raise
-        except Exception as exc:  # Pillow raises many kinds for a broken image
-            raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc
-        sniffed = "image/webp"
+    if spec.convert is not None:
+        data, sniffed = await asyncio.to_thread(spec.convert, data, sniffed, max_pixels, field)
     return OutgoingMedia(data, sniffed, filename)
 
 
@@ -153,9 +136,9 @@ async def load(
     if not data:
         raise ValidationFailed.field("media.url", "the URL gave an empty body")
     declared = media.mimetype
-    if kind == "document" and declared is None:
+    if _any_type(kind) and declared is None:
         declared = content_type
-    if filename is None and kind == "document":
+    if filename is None and _any_type(kind):
         filename = urlsplit(media.url).path.rsplit("/", 1)[-1] or None
     read = len(data)
     return await finish(kind, data, declared, filename, "media.url", max_pixels=max_pixels), read

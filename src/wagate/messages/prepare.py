@@ -12,12 +12,22 @@ from pydantic import ValidationError
 from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
 from wagate.errors import ValidationFailed, validation_details
+from wagate.message_kinds import Kind
 from wagate.messages import media as media_io
-from wagate.messages.schemas import BODY_MODELS, KINDS, MEDIA_KINDS, ContactIn, MediaBase, SendBase
-from wagate.phones import InvalidRecipient, normalize_phone, to_jid
+from wagate.messages.contacts import phone_field
+from wagate.messages.contacts import vcard as vcard  # re-exported: tests build cards with it
+from wagate.messages.schemas import KINDS, MEDIA_KINDS, SPECS, MediaBase, SendBase
+from wagate.phones import InvalidRecipient, to_jid
 
 # Fields that are not the kind's content: kept beside it in the stored body.
 ENVELOPE = {"to", "media", "reply_to", "mentions"}
+# Flags added to a kind after its first release: kept (and hashed) only when set, so that the
+# stored body and the idempotency hash of a send that does not use one stay what they were.
+LATER_FLAGS = ("view_once",)
+
+
+def _unset_flags(model: SendBase) -> set[str]:
+    return {flag for flag in LATER_FLAGS if getattr(model, flag, None) is False}
 
 
 @dataclass(slots=True)
@@ -60,25 +70,9 @@ class Prepared:
     read: int = 0  # bytes of media read (uploaded, decoded or fetched) to make `media`
 
 
-def vcard(name: str, phone: str, organization: str | None, email: str | None) -> str:
-    def escape(value: str) -> str:
-        return (
-            value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
-        )
-
-    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{escape(name)}", f"N:;{escape(name)};;;"]
-    if organization:
-        lines.append(f"ORG:{escape(organization)}")
-    lines.append(f"TEL;type=CELL;type=VOICE;waid={phone}:+{phone}")
-    if email:
-        lines.append(f"EMAIL;type=INTERNET:{escape(email)}")
-    lines.append("END:VCARD")
-    return "\r\n".join(lines)
-
-
 def _request_hash(kind: str, model: SendBase, to_jid: str, upload: Upload | None) -> str:
     # The same send written differently (+55 11 ... or 5511...) is the same request.
-    content = {**model.model_dump(mode="json"), "to": to_jid}
+    content = {**model.model_dump(mode="json", exclude=_unset_flags(model)), "to": to_jid}
     digest = hashlib.sha256(kind.encode())
     digest.update(json.dumps(content, sort_keys=True).encode())
     if upload is not None:
@@ -86,19 +80,13 @@ def _request_hash(kind: str, model: SendBase, to_jid: str, upload: Upload | None
     return digest.hexdigest()
 
 
-def _phone(value: str, field: str) -> str:
-    try:
-        return normalize_phone(value)
-    except InvalidRecipient as exc:
-        raise ValidationFailed.field(field, str(exc)) from exc
-
-
-def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:  # noqa: C901
+def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:
     """Validate a body; every problem answers 422 naming the field."""
     if kind not in KINDS:
         raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")
+    spec = SPECS[Kind(kind)]
     try:
-        model = BODY_MODELS[kind].model_validate(payload)
+        model = spec.model.model_validate(payload)
     except ValidationError as exc:
         raise ValidationFailed(
             "the request is not valid", details=validation_details(list(exc.errors()))
@@ -108,25 +96,21 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
     except InvalidRecipient as exc:
         raise ValidationFailed.field("to", str(exc)) from exc
     to = jid.split("@", 1)[0] if jid.endswith("@s.whatsapp.net") and "@" not in model.to else jid
-    body = model.model_dump(exclude=ENVELOPE, exclude_none=True)
+    body = model.model_dump(exclude=ENVELOPE | _unset_flags(model), exclude_none=True)
     if model.reply_to:
         body["reply_to"] = model.reply_to
     if model.mentions:
         body["mentions"] = [
-            f"{_phone(m, f'mentions.{i}')}@s.whatsapp.net" for i, m in enumerate(model.mentions)
+            f"{phone_field(m, f'mentions.{i}')}@s.whatsapp.net"
+            for i, m in enumerate(model.mentions)
         ]
-    if isinstance(model, ContactIn):
-        cards = []
-        for i, card in enumerate(model.contacts):
-            phone = _phone(card.phone, f"contacts.{i}.phone")
-            cards.append(
-                {
-                    "name": card.name,
-                    "phone": phone,
-                    "vcard": vcard(card.name, phone, card.organization, card.email),
-                }
-            )
-        body["contacts"] = cards
+    if spec.keep is not None:
+        spec.keep(model, body)
+    _check_upload(kind, model, upload)
+    return Checked(kind, model, to, jid, body, upload)
+
+
+def _check_upload(kind: str, model: SendBase, upload: Upload | None) -> None:
     if kind in MEDIA_KINDS:
         assert isinstance(model, MediaBase)
         if upload is not None and model.media is not None:
@@ -135,7 +119,6 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
             raise ValidationFailed.field("media", "media is required for this kind")
     elif upload is not None:
         raise ValidationFailed.field("file", f"kind {kind} takes no file")
-    return Checked(kind, model, to, jid, body, upload)
 
 
 async def load_media(checked: Checked, settings: Settings, limit: int | None = None) -> Prepared:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -9,8 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from wagate import message_status
 from wagate.errors import ErrorDetail
+from wagate.images import to_webp_sticker
 
-MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
+# KINDS and MEDIA_KINDS are re-exported: the routes, the batch and the tests read them here.
+from wagate.message_kinds import KINDS as KINDS
+from wagate.message_kinds import MEDIA_KINDS as MEDIA_KINDS
+from wagate.message_kinds import TRAITS, Kind
+from wagate.messages.contacts import contact_cards
+
 # The status as a query parameter: a Literal of the enum's values, so the document keeps
 # describing it inline with its plain strings (the enum itself would add a component named
 # MessageStatus beside the event of that name) and a bad value keeps its "Input should be
@@ -68,20 +76,29 @@ class MediaBase(SendBase):
     media: MediaIn | None = None
 
 
+VIEW_ONCE = Field(
+    False,
+    description="shown once, then gone from the recipient's chat (WhatsApp's view once)",
+)
+
+
 class ImageIn(MediaBase):
     model_config = _example(media={"base64": PNG, "mimetype": "image/png"}, caption="a pixel")
     caption: str | None = Field(None, max_length=4096)
+    view_once: bool = VIEW_ONCE
 
 
 class VideoIn(MediaBase):
     model_config = _example(media={"base64": MP4, "mimetype": "video/mp4"})
     caption: str | None = Field(None, max_length=4096)
     gif: bool = False
+    view_once: bool = VIEW_ONCE
 
 
 class AudioIn(MediaBase):
     model_config = _example(media={"base64": OGG}, ptt=True)
     ptt: bool = False
+    view_once: bool = VIEW_ONCE
 
 
 class DocumentIn(MediaBase):
@@ -144,19 +161,65 @@ class PollIn(SendBase):
         return count
 
 
-BODY_MODELS: dict[str, type[SendBase]] = {
-    "text": TextIn,
-    "image": ImageIn,
-    "video": VideoIn,
-    "audio": AudioIn,
-    "document": DocumentIn,
-    "sticker": StickerIn,
-    "location": LocationIn,
-    "contact": ContactIn,
-    "reaction": ReactionIn,
-    "poll": PollIn,
+# --- the kinds' registry --------------------------------------------------------------------
+
+# (the data read so far, the sniffed type, the most pixels allowed, the field named in a 422)
+# -> (the bytes to send, their type)
+Convert = Callable[[bytes, str, int, str], tuple[bytes, str]]
+# (the checked model, the body to store) -> None: adds or rewrites what is kept in the body.
+Keep = Callable[[Any, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """What the messages feature does with one kind; what every layer needs of it (media
+    types, view once) is `wagate.message_kinds.TRAITS`."""
+
+    model: type[SendBase]
+    # Validation beyond the model, and what of it is kept in the stored body.
+    keep: Keep | None = None
+    # Media: the header of an image is read and one with too many pixels refused.
+    check_pixels: bool = False
+    # Media: a conversion before sending (stickers always leave as webp).
+    convert: Convert | None = None
+    # Media: a declared type of another family than the bytes is refused (not for audio: an
+    # m4a voice note is sniffed as video/mp4).
+    declared_family_checked: bool = True
+
+
+def _keep_contacts(model: ContactIn, body: dict[str, Any]) -> None:
+    body["contacts"] = contact_cards(model.contacts)
+
+
+SPECS: dict[Kind, KindSpec] = {
+    Kind.TEXT: KindSpec(TextIn),
+    Kind.IMAGE: KindSpec(ImageIn, check_pixels=True),
+    Kind.VIDEO: KindSpec(VideoIn),
+    Kind.AUDIO: KindSpec(AudioIn, declared_family_checked=False),
+    Kind.DOCUMENT: KindSpec(DocumentIn),
+    Kind.STICKER: KindSpec(StickerIn, check_pixels=True, convert=to_webp_sticker),
+    Kind.LOCATION: KindSpec(LocationIn),
+    Kind.CONTACT: KindSpec(ContactIn, keep=_keep_contacts),
+    Kind.REACTION: KindSpec(ReactionIn),
+    Kind.POLL: KindSpec(PollIn),
 }
-KINDS = tuple(BODY_MODELS)
+
+
+def _check_specs() -> None:
+    """A kind without its spec, or a model that disagrees with the kind's traits, stops the
+    import: nothing can run half-declared."""
+    if list(SPECS) != list(Kind):
+        raise RuntimeError(f"SPECS must list every Kind in order: {list(SPECS)}")
+    for kind, spec in SPECS.items():
+        traits = TRAITS[kind]
+        if issubclass(spec.model, MediaBase) != (traits.media is not None):
+            raise RuntimeError(f"{kind}: a media kind's model is a MediaBase, and only then")
+        if ("view_once" in spec.model.model_fields) != traits.view_once:
+            raise RuntimeError(f"{kind}: the model's view_once field disagrees with its traits")
+
+
+_check_specs()
+BODY_MODELS: dict[str, type[SendBase]] = {kind.value: spec.model for kind, spec in SPECS.items()}
 
 
 # --- answers -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import linked_instance
+from tests.integration.instance_helpers import bad_fields
 from tests.integration.messaging.conftest import b64, png_bytes
 
 
@@ -85,6 +86,44 @@ async def test_every_kind(client: httpx.AsyncClient) -> None:
     assert sent["reaction"]["body"] == {"message_id": "3EB0ABC", "emoji": "👍", "reply_to": "3EB0Q"}
     assert sent["poll"]["body"]["options"] == ["yes", "no"]
     assert sent["location"]["body"]["latitude"] == -23.5
+
+
+async def test_view_once(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    media = {
+        "image": b64(png_bytes()),
+        "video": b64(MP4),
+        "audio": b64(OGG),
+    }
+    for kind, data in media.items():
+        response = await send(
+            client, name, kind, to="5511987654321", media={"base64": data}, view_once=True
+        )
+        assert response.status_code == 200, (kind, response.text)
+    plain = await send(client, name, "image", to="5511987654321", media={"base64": media["image"]})
+    assert plain.status_code == 200, plain.text
+    upload = await client.post(
+        f"/v1/instances/{name}/send/audio",
+        data={"to": "5511987654321", "view_once": "true"},
+        files={"file": ("a.ogg", OGG, "audio/ogg")},
+    )
+    assert upload.status_code == 200, upload.text
+    sent = await outbox(client, name)
+    assert [(m["kind"], m["body"].get("view_once")) for m in sent] == [
+        ("image", True),
+        ("video", True),
+        ("audio", True),
+        ("image", None),  # not set: the stored body is what it was before the flag
+        ("audio", True),
+    ]
+    for kind, body in [
+        ("text", {"text": "hi"}),
+        ("document", {"media": {"base64": b64(b"%PDF-1.4\n")}, "filename": "a.pdf"}),
+        ("sticker", {"media": {"base64": media["image"]}}),
+        ("location", {"latitude": 1, "longitude": 2}),
+    ]:
+        response = await send(client, name, kind, to="5511987654321", view_once=True, **body)
+        assert bad_fields(response) == {"view_once"}, (kind, response.text)
 
 
 async def test_to_as_jid_and_group(client: httpx.AsyncClient) -> None:

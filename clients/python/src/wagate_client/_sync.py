@@ -287,13 +287,14 @@ class WagateClient:
         media: MediaLike,
         *,
         caption: str | None = None,
+        view_once: bool | None = None,
         reply_to: str | None = None,
         mentions: Sequence[str] | None = None,
         async_: bool = False,
         idempotency_key: str | None = None,
     ) -> SendResult:
         common = SendOptions(reply_to, mentions, async_, idempotency_key)
-        fields = {"caption": caption}
+        fields = {"caption": caption, "view_once": view_once}
         return self._run(routes.send_media(instance, "image", to, media, fields, common))
 
     def send_video(
@@ -304,13 +305,14 @@ class WagateClient:
         *,
         caption: str | None = None,
         gif: bool | None = None,
+        view_once: bool | None = None,
         reply_to: str | None = None,
         mentions: Sequence[str] | None = None,
         async_: bool = False,
         idempotency_key: str | None = None,
     ) -> SendResult:
         common = SendOptions(reply_to, mentions, async_, idempotency_key)
-        fields = {"caption": caption, "gif": gif}
+        fields = {"caption": caption, "gif": gif, "view_once": view_once}
         return self._run(routes.send_media(instance, "video", to, media, fields, common))
 
     def send_audio(
@@ -320,13 +322,14 @@ class WagateClient:
         media: MediaLike,
         *,
         ptt: bool | None = None,
+        view_once: bool | None = None,
         reply_to: str | None = None,
         mentions: Sequence[str] | None = None,
         async_: bool = False,
         idempotency_key: str | None = None,
     ) -> SendResult:
         common = SendOptions(reply_to, mentions, async_, idempotency_key)
-        fields = {"ptt": ptt}
+        fields = {"ptt": ptt, "view_once": view_once}
         return self._run(routes.send_media(instance, "audio", to, media, fields, common))
 
     def send_document(

@@ -1,7 +1,10 @@
 // The Send tab: a test message of any kind, sync or async, and its status as it moves on.
 import { $, act, clockTime, h, showError } from "./ui.js";
 
-const MEDIA_KINDS = ["image", "video", "audio", "document", "sticker"];
+// The kinds of a block of the form (its data-kinds): the page declares each list once.
+function kindsOf(id) {
+  return $(id).dataset.kinds.split(" ");
+}
 const STEPS = ["queued", "sent", "delivered", "read"];
 const RANK = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
 const BUFFER = 200;
@@ -71,13 +74,14 @@ export class SendPanel {
     // Numbers may contain spaces ("+49 151 …"), so only commas and new lines separate them.
     const mentions = value(form, "mentions").split(/[,\n]/).map((m) => m.trim()).filter(Boolean);
     if (mentions.length) common.mentions = mentions;
-    if (MEDIA_KINDS.includes(kind)) {
+    if (kindsOf("send-media").includes(kind)) {
       const extra = {};
       if (["image", "video", "document"].includes(kind) && value(form, "caption")) {
         extra.caption = value(form, "caption");
       }
       if (kind === "audio" && checked(form, "ptt")) extra.ptt = true;
       if (kind === "video" && checked(form, "gif")) extra.gif = true;
+      if (kindsOf("send-view-once").includes(kind) && checked(form, "view_once")) extra.view_once = true;
       const source = form.querySelector('input[name="media_source"]:checked').value;
       const file = $("send-file").files[0];
       if (kind === "document") {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -53,6 +54,7 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
+from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
 
@@ -75,6 +77,63 @@ def random_phone() -> str:
 
 def new_message_id() -> str:
     return "3EB0" + secrets.token_hex(8).upper()
+
+
+# --- what the simulated network records of each kind ---------------------------------------
+
+
+def _needs(*fields: str) -> Callable[[OutgoingMessage], dict[str, Any]]:
+    """A kind whose body must carry these fields, as a phone needs them to show it."""
+
+    def record(message: OutgoingMessage) -> dict[str, Any]:
+        missing = [field for field in fields if message.body.get(field) is None]
+        if missing:
+            raise PermanentEngineError(f"a {message.kind} message needs {', '.join(missing)}")
+        return dict(message.body)
+
+    return record
+
+
+def _with_media(message: OutgoingMessage) -> dict[str, Any]:
+    """A media kind: its body (caption, view_once...) and what the media was."""
+    if message.media is None:
+        raise PermanentEngineError(f"a {message.kind} message needs media")
+    body = dict(message.body)
+    body["media"] = {
+        "mimetype": message.media.mimetype,
+        "size": len(message.media.data),
+        "filename": message.media.filename,
+    }
+    return body
+
+
+# One recorder per kind (tests/unit/test_message_kinds.py fails when a kind has none): the
+# body the outbox shows, or a permanent failure for a send no phone could show.
+RECORDERS: dict[Kind, Callable[[OutgoingMessage], dict[str, Any]]] = {
+    Kind.TEXT: _needs("text"),
+    Kind.IMAGE: _with_media,
+    Kind.VIDEO: _with_media,
+    Kind.AUDIO: _with_media,
+    Kind.DOCUMENT: _with_media,
+    Kind.STICKER: _with_media,
+    Kind.LOCATION: _needs("latitude", "longitude"),
+    Kind.CONTACT: _needs("contacts"),
+    Kind.REACTION: _needs("message_id", "emoji"),
+    Kind.POLL: _needs("question", "options"),
+}
+
+
+def recorded_body(message: OutgoingMessage) -> dict[str, Any]:
+    try:
+        record = RECORDERS[Kind(message.kind)]
+    except ValueError:
+        raise PermanentEngineError(f"unknown message kind {message.kind!r}") from None
+    body = record(message)
+    if message.reply_to:
+        body["reply_to"] = message.reply_to
+    if message.mentions:
+        body["mentions"] = list(message.mentions)
+    return body
 
 
 @dataclass
@@ -340,19 +399,9 @@ class SimulatorClient:
         user, _, server = message.to_jid.partition("@")
         if server == "s.whatsapp.net" and not on_whatsapp(user):
             raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
+        body = recorded_body(message)
         message_id = new_message_id()
         sent_at = utcnow()
-        body = dict(message.body)
-        if message.media is not None:
-            body["media"] = {
-                "mimetype": message.media.mimetype,
-                "size": len(message.media.data),
-                "filename": message.media.filename,
-            }
-        if message.reply_to:
-            body["reply_to"] = message.reply_to
-        if message.mentions:
-            body["mentions"] = list(message.mentions)
         await self.engine.record_sent(
             {
                 "instance_id": self.instance.id,

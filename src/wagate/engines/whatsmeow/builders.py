@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,9 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 from neonize.utils.enum import MediaType, VoteType
 from neonize.utils.jid import Jid2String
 
-from wagate.engines.base import OutgoingMessage, PermanentEngineError
+from wagate.engines.base import OutgoingMedia, OutgoingMessage, PermanentEngineError
 from wagate.engines.whatsmeow.jids import parse_jid, phone_jid
+from wagate.message_kinds import Kind
 
 log = logging.getLogger("wagate.whatsmeow.builders")
 THUMBNAIL_UPLOAD_S = 15.0
@@ -88,36 +90,61 @@ def _location_message(body: dict[str, Any]) -> Any:
     return Message(locationMessage=location)
 
 
-async def _media_message(client: Any, message: OutgoingMessage) -> Any:
+def _media(message: OutgoingMessage) -> tuple[bytes, OutgoingMedia]:
     media = message.media
     if media is None:
         raise PermanentEngineError(f"a {message.kind} message needs media")
-    body = message.body
-    data = bytes(media.data)  # bytes, never a str: neonize would read a str as a path or URL
-    caption = body.get("caption") or None
-    if message.kind == "image":
-        return await client.build_image_message(data, caption=caption)
-    if message.kind == "video":
-        return await client.build_video_message(
-            data,
-            caption=caption,
-            gifplayback=bool(body.get("gif")),
-            is_gif=media.mimetype == "image/gif",
-        )
-    if message.kind == "audio":
-        ptt = bool(body.get("ptt"))
-        built = await client.build_audio_message(data, ptt=ptt)
-        if ptt and built.audioMessage.mimetype.startswith("audio/ogg"):
-            built.audioMessage.mimetype = "audio/ogg; codecs=opus"  # what phones expect of PTT
-        return built
-    if message.kind == "document":
-        filename = body.get("filename") or media.filename or "file"
-        return await client.build_document_message(
-            data, caption=caption, title=filename, filename=filename, mimetype=media.mimetype
-        )
-    if message.kind == "sticker":
-        return await client.build_sticker_message(data)
-    raise PermanentEngineError(f"unknown media kind {message.kind!r}")
+    return bytes(media.data), media  # bytes, never a str: neonize would read a str as a path
+
+
+def _caption(message: OutgoingMessage) -> str | None:
+    return message.body.get("caption") or None
+
+
+def _view_once(message: OutgoingMessage) -> bool:
+    return bool(message.body.get("view_once"))
+
+
+async def _image(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    data, _ = _media(message)
+    return await client.build_image_message(
+        data, caption=_caption(message), viewonce=_view_once(message)
+    )
+
+
+async def _video(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    data, media = _media(message)
+    return await client.build_video_message(
+        data,
+        caption=_caption(message),
+        viewonce=_view_once(message),
+        gifplayback=bool(message.body.get("gif")),
+        is_gif=media.mimetype == "image/gif",
+    )
+
+
+async def _audio(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    data, _ = _media(message)
+    ptt = bool(message.body.get("ptt"))
+    built = await client.build_audio_message(data, ptt=ptt)
+    if ptt and built.audioMessage.mimetype.startswith("audio/ogg"):
+        built.audioMessage.mimetype = "audio/ogg; codecs=opus"  # what phones expect of PTT
+    if _view_once(message):
+        built.audioMessage.viewOnce = True  # neonize's audio builder takes no such argument
+    return built
+
+
+async def _document(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    data, media = _media(message)
+    filename = message.body.get("filename") or media.filename or "file"
+    return await client.build_document_message(
+        data, caption=_caption(message), title=filename, filename=filename, mimetype=media.mimetype
+    )
+
+
+async def _sticker(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    data, _ = _media(message)
+    return await client.build_sticker_message(data)
 
 
 async def _preview_text(client: Any, text: str, preview: dict[str, Any]) -> Any:
@@ -156,35 +183,65 @@ async def _preview_text(client: Any, text: str, preview: dict[str, Any]) -> Any:
     return Message(extendedTextMessage=extended)
 
 
+async def _text(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    body = message.body
+    if isinstance(body.get("preview"), dict) and body["preview"].get("url"):
+        return await _preview_text(client, str(body["text"]), body["preview"])
+    return Message(conversation=str(body["text"]))
+
+
+async def _location(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    return _location_message(message.body)
+
+
+async def _contact(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    return _contact_message(message.body)
+
+
+async def _reaction(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    target = str(message.body["message_id"])
+    chat = parse_jid(message.to_jid)
+    # Whose message it was decides key.fromMe/participant; unknown: the chat's other side.
+    sender = parse_jid(quote.sender) if quote is not None else chat
+    return await client.build_reaction(chat, sender, target, str(message.body.get("emoji") or ""))
+
+
+async def _poll(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
+    body = message.body
+    options = [str(option) for option in body["options"]]
+    count = int(body.get("selectable_count") or 1)
+    vote = VoteType.SINGLE if count == 1 else VoteType.MULTIPLE
+    built = await client.build_poll_vote_creation(str(body["question"]), options, vote)
+    poll = _content(built)
+    if poll is not None and count > 1:
+        poll.selectableOptionsCount = min(count, len(options))
+    return built
+
+
+# (the linked neonize client, the send, the quoted message if known) -> the `Message` proto
+Builder = Callable[[Any, OutgoingMessage, Quote | None], Awaitable[Any]]
+# One builder per kind (tests/unit/test_message_kinds.py fails when a kind has none).
+BUILDERS: dict[Kind, Builder] = {
+    Kind.TEXT: _text,
+    Kind.IMAGE: _image,
+    Kind.VIDEO: _video,
+    Kind.AUDIO: _audio,
+    Kind.DOCUMENT: _document,
+    Kind.STICKER: _sticker,
+    Kind.LOCATION: _location,
+    Kind.CONTACT: _contact,
+    Kind.REACTION: _reaction,
+    Kind.POLL: _poll,
+}
+
+
 async def build_content(client: Any, message: OutgoingMessage, quote: Quote | None) -> Any:
     """The `Message` proto for one send, without reply/mention context."""
-    kind, body = message.kind, message.body
-    if kind == "text":
-        if isinstance(body.get("preview"), dict) and body["preview"].get("url"):
-            return await _preview_text(client, str(body["text"]), body["preview"])
-        return Message(conversation=str(body["text"]))
-    if kind in ("image", "video", "audio", "document", "sticker"):
-        return await _media_message(client, message)
-    if kind == "location":
-        return _location_message(body)
-    if kind == "contact":
-        return _contact_message(body)
-    if kind == "reaction":
-        target = str(body["message_id"])
-        chat = parse_jid(message.to_jid)
-        # Whose message it was decides key.fromMe/participant; unknown: the chat's other side.
-        sender = parse_jid(quote.sender) if quote is not None else chat
-        return await client.build_reaction(chat, sender, target, str(body.get("emoji") or ""))
-    if kind == "poll":
-        options = [str(option) for option in body["options"]]
-        count = int(body.get("selectable_count") or 1)
-        vote = VoteType.SINGLE if count == 1 else VoteType.MULTIPLE
-        built = await client.build_poll_vote_creation(str(body["question"]), options, vote)
-        poll = _content(built)
-        if poll is not None and count > 1:
-            poll.selectableOptionsCount = min(count, len(options))
-        return built
-    raise PermanentEngineError(f"unknown message kind {kind!r}")
+    try:
+        builder = BUILDERS[Kind(message.kind)]
+    except ValueError:
+        raise PermanentEngineError(f"unknown message kind {message.kind!r}") from None
+    return await builder(client, message, quote)
 
 
 def _content(message: Any) -> Any | None:

@@ -62,6 +62,26 @@ def to_datetime(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else datetime.now(UTC)
 
 
+VIEW_ONCE_WRAPPERS = frozenset(name for name in WRAPPERS if name.startswith("viewOnce"))
+
+
+def view_once(message: Any) -> bool:
+    """Whether a view-once wrapper holds the content (older senders), or the media message
+    says so itself (`viewOnce`, as whatsmeow sends it today)."""
+    for _ in range(4):
+        for name in WRAPPERS:
+            if message.HasField(name) and getattr(message, name).HasField("message"):
+                if name in VIEW_ONCE_WRAPPERS:
+                    return True
+                message = getattr(message, name).message
+                break
+        else:
+            break
+    field = next((name for name in MEDIA_KINDS if message.HasField(name)), None)
+    content = getattr(message, field) if field is not None else None
+    return content is not None and bool(getattr(content, "viewOnce", False))
+
+
 def unwrap(message: Any) -> Any:
     for _ in range(4):  # wrappers nest (ephemeral view-once document-with-caption)
         for name in WRAPPERS:
@@ -137,6 +157,7 @@ async def inbound_message(  # noqa: C901
         if "caption" in content.DESCRIPTOR.fields_by_name and content.caption:
             values["caption"] = str(content.caption)
         values["media"] = await _media(message, content, download, max_media_bytes)
+        values["view_once"] = view_once(event.Message)
     elif _has(message, "locationMessage") or _has(message, "liveLocationMessage"):
         live = _has(message, "liveLocationMessage")
         content = message.liveLocationMessage if live else message.locationMessage
