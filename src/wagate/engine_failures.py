@@ -16,6 +16,10 @@ STATUS: dict[str, int] = {
     "instance_not_connected": 409,
     "not_pairing": 409,
     "not_on_whatsapp": 422,
+    "not_supported": 501,
+    "not_group_admin": 403,
+    "group_not_found": 404,
+    "invite_not_found": 404,
 }
 DEFAULT_STATUS = 502
 

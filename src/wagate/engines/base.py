@@ -132,6 +132,33 @@ class IncomingCall:
     caller: str
 
 
+@dataclass(frozen=True, slots=True)
+class GroupUpdate:
+    """A group's subject, description, settings, picture or invite link changed. `changes`
+    holds the new values by field (`subject`, `description`, `announce`, `locked`,
+    `join_approval`, `ephemeral_s`, `picture`: "set" | "removed", `invite`: "reset")."""
+
+    group: str
+    actor: str | None  # who did it, None when WhatsApp does not say
+    changes: dict[str, Any]
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupParticipantsUpdate:
+    """People joined, left, were added, removed, promoted or demoted, or asked to join."""
+
+    group: str
+    actor: str | None
+    action: str  # joined | left | added | removed | promoted | demoted | join_requested
+    participants: list[str]
+    timestamp: datetime
+
+
+# Events about the account (not its connection): the client manager hands them to the features
+# (messages, groups, ...) instead of changing the instance's status.
+AccountEvent = InboundMessage | Receipt | GroupUpdate | GroupParticipantsUpdate
+
 EngineEvent = (
     QrCode
     | Connected
@@ -143,6 +170,8 @@ EngineEvent = (
     | InboundMessage
     | Receipt
     | IncomingCall
+    | GroupUpdate
+    | GroupParticipantsUpdate
 )
 EventSink = Callable[[EngineEvent], None]
 

@@ -24,12 +24,15 @@ from wagate.db import Database, utcnow
 from wagate.engines import ownership
 from wagate.engines.actions import REJECT_CALL
 from wagate.engines.base import (
+    AccountEvent,
     Connected,
     ConnectFailed,
     ConnectionLost,
     Engine,
     EngineClient,
     EngineEvent,
+    GroupParticipantsUpdate,
+    GroupUpdate,
     InboundMessage,
     IncomingCall,
     InstanceRef,
@@ -53,6 +56,7 @@ TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instan
 PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
+GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -92,6 +96,7 @@ class ClientManager:
         self._making = KeyedLocks()
         self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
         self._message_hooks: list[MessageHook] = []
+        self._group_hooks: list[GroupHook] = []
         self._closing = False
         # Cluster mode replaces it with the lease gate (wagate.cluster).
         self.ownership: ownership.Ownership = ownership.LocalOwnership()
@@ -101,6 +106,10 @@ class ClientManager:
     def add_message_hook(self, hook: MessageHook) -> None:
         """Inbound messages and receipts go to these (the messages feature)."""
         self._message_hooks.append(hook)
+
+    def add_group_hook(self, hook: GroupHook) -> None:
+        """Group changes go to these (the groups feature)."""
+        self._group_hooks.append(hook)
 
     def engine(self, name: str) -> Engine:
         return self.engines[name]
@@ -395,11 +404,10 @@ class ClientManager:
             generation, event = item
             slot.busy = True
             try:
-                if isinstance(event, InboundMessage | Receipt):
+                if isinstance(event, AccountEvent):
                     if generation == slot.generation:
                         await self._touch(slot)
-                        for hook in self._message_hooks:
-                            await hook(slot.ref, event)
+                        await self._account_event(slot, event)
                     continue
                 if isinstance(event, IncomingCall):
                     if generation == slot.generation and slot.reject_calls and slot.client:
@@ -413,6 +421,14 @@ class ClientManager:
                 log.exception("event handling failed", instance=slot.ref.name)
             finally:
                 slot.busy = False
+
+    async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
+        if isinstance(event, InboundMessage | Receipt):
+            for hook in self._message_hooks:
+                await hook(slot.ref, event)
+        else:
+            for group_hook in self._group_hooks:
+                await group_hook(slot.ref, event)
 
     async def _on_state_event(self, slot: Slot, event: EngineEvent) -> None:
         name = slot.ref.name

@@ -108,6 +108,8 @@ EVENT_TYPES: dict[str, type[Any]] = {
         base.InboundMessage,
         base.Receipt,
         base.IncomingCall,
+        base.GroupUpdate,
+        base.GroupParticipantsUpdate,
     )
 }
 
