@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import segno
 from sqlalchemy.exc import IntegrityError
@@ -35,9 +35,13 @@ from wagate.instances.schemas import (
     webhook_out,
 )
 from wagate.models import Instance
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
 from wagate.phones import InvalidRecipient, normalize_phone
 from wagate.secretbox import SecretBox
-from wagate.state import AppState
+
+
+class InstancesNode(HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol):
+    """What the instance operations use of the node."""
 
 
 def to_out(row: Instance) -> InstanceOut:
@@ -80,7 +84,7 @@ def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None
     return InstanceSettings(**values).model_dump()
 
 
-async def load(state: AppState, name: str) -> Instance:
+async def load(state: HasDb, name: str) -> Instance:
     async with state.db.session() as session:
         row = await repository.get_by_name(session, name)
     if row is None:
@@ -88,7 +92,7 @@ async def load(state: AppState, name: str) -> Instance:
     return row
 
 
-async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
+async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, str]:
     if body.webhook is not None:
         await check_webhook_url(state.settings, str(body.webhook.url), "webhook.url")
     token = new_token(INSTANCE_PREFIX)
@@ -109,7 +113,7 @@ async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
     return row, token
 
 
-async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatch) -> Instance:
+async def patch_settings(state: InstancesNode, name: str, patch: InstanceSettingsPatch) -> Instance:
     async with state.db.transaction() as session:
         row = await repository.get_by_name(session, name)
         if row is None:
@@ -121,7 +125,7 @@ async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatc
     return row
 
 
-async def rotate_token(state: AppState, name: str) -> str:
+async def rotate_token(state: InstancesNode, name: str) -> str:
     token = new_token(INSTANCE_PREFIX)
     async with state.db.transaction() as session:
         row = await repository.get_by_name(session, name)
@@ -134,7 +138,7 @@ async def rotate_token(state: AppState, name: str) -> str:
     return token
 
 
-async def delete(state: AppState, name: str) -> None:
+async def delete(state: InstancesNode, name: str) -> None:
     row = await load(state, name)
     try:
         await _delete(state, name, row)
@@ -145,7 +149,7 @@ async def delete(state: AppState, name: str) -> None:
     await state.bus.end_streams(name, admin_too=True)  # every stream, on every node
 
 
-async def _delete(state: AppState, name: str, row: Instance) -> None:
+async def _delete(state: InstancesNode, name: str, row: Instance) -> None:
     try:
         await state.manager.delete(name)  # deletes the row under the instance's lock
     except LookupError as exc:
@@ -157,7 +161,7 @@ async def _delete(state: AppState, name: str, row: Instance) -> None:
             await repository.delete_by_id(session, row.id)
 
 
-async def lifecycle(state: AppState, name: str, action: str) -> str:
+async def lifecycle(state: InstancesNode, name: str, action: str) -> str:
     """connect | disconnect | logout | restart, mapped to API errors."""
     await load(state, name)
     manager = state.manager
@@ -182,7 +186,7 @@ async def lifecycle(state: AppState, name: str, action: str) -> str:
     return status.value
 
 
-async def pair(state: AppState, name: str, phone: str) -> str:
+async def pair(state: InstancesNode, name: str, phone: str) -> str:
     row = await load(state, name)
     try:
         digits = normalize_phone(phone)
@@ -208,7 +212,7 @@ def qr_png(code: str, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-async def current_qr(state: AppState, name: str) -> tuple[str, datetime]:
+async def current_qr(state: InstancesNode, name: str) -> tuple[str, datetime]:
     row = await load(state, name)
     if (
         row.status != Status.PAIRING.value

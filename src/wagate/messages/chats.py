@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, Protocol, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.engines.base import EngineClient, EngineFailure, NotConnectedError
@@ -17,15 +17,21 @@ from wagate.errors import error_responses as errors
 from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
+from wagate.node import HasDb, HasManager, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
-from wagate.state import AppState, State
 
+
+class ChatsNode(HasDb, HasManager, Protocol):
+    """What the contact and chat actions use of the node: the instance's row and its client."""
+
+
+State = Annotated[ChatsNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances/{instance}", tags=["contacts and chats"])
 ACTION_ERRORS = errors(404, 409, 502)
 T = TypeVar("T")
 
 
-async def act(state: AppState, name: str, call: Callable[[EngineClient], Awaitable[T]]) -> T:
+async def act(state: ChatsNode, name: str, call: Callable[[EngineClient], Awaitable[T]]) -> T:
     """Run an action on the instance's connected client, with the API's errors."""
     await instances.load(state, name)
     try:

@@ -1,13 +1,16 @@
-"""The simulator's control routes (API.md "The simulator engine"). 404 for other engines."""
+"""The simulator's control routes (API.md "The simulator engine"). 404 for other engines.
+
+They stand for the phone and the network around a simulator instance, and call down into the
+simulator engine (wagate.engines.simulator), which knows no routes."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagate.auth.dependencies import InstancePrincipal
@@ -23,9 +26,16 @@ from wagate.errors import (
 )
 from wagate.instances import service
 from wagate.models import Instance
+from wagate.node import HasDb, HasManager, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
-from wagate.state import AppState, State
 
+
+class SimulatorNode(HasDb, HasManager, Protocol):
+    """What the control routes use of the node: the instance's row, the simulator engine and
+    the instance's client."""
+
+
+State = Annotated[SimulatorNode, Depends(get_node)]
 router = APIRouter(
     prefix="/v1/instances/{instance}/simulator",
     tags=["simulator"],
@@ -100,7 +110,7 @@ class OutboxOut(BaseModel):
     messages: list[OutboxItem]
 
 
-async def _simulator(state: AppState, name: str) -> tuple[Instance, SimulatorEngine]:
+async def _simulator(state: SimulatorNode, name: str) -> tuple[Instance, SimulatorEngine]:
     row = await service.load(state, name)
     engine = state.manager.engines.get("simulator")
     if row.engine != "simulator" or not isinstance(engine, SimulatorEngine):
@@ -108,7 +118,7 @@ async def _simulator(state: AppState, name: str) -> tuple[Instance, SimulatorEng
     return row, engine
 
 
-def _client(state: AppState, name: str) -> SimulatorClient | None:
+def _client(state: HasManager, name: str) -> SimulatorClient | None:
     client = state.manager.live_client(name)
     return client if isinstance(client, SimulatorClient) else None
 
