@@ -121,7 +121,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for engine in engines.values():
         await engine.open()
     state.messaging = messaging = await start_messaging(state)
-    state.services["queue_health"] = messaging.queue.health
     state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from wagate.events.bus import EventBus
     from wagate.instances.cache import InstanceCache
     from wagate.messages.service import MessageService
+    from wagate.queue.base import Queue
     from wagate.secretbox import SecretBox
     from wagate.webhooks.delivery import DeliveryWorker
 
@@ -79,10 +80,14 @@ class HasWebhooks(Protocol):
 
 
 class MessagingView(Protocol):
-    """What the routes use of the node's messaging (wagate.worker.runtime): its send service."""
+    """What the features use of the node's messaging (wagate.worker.runtime): its send
+    service, and its queue for the readiness probe."""
 
     @property
     def service(self) -> MessageService: ...
+
+    @property
+    def queue(self) -> Queue: ...
 
 
 class HasMessaging(Protocol):
@@ -90,13 +95,6 @@ class HasMessaging(Protocol):
 
     @property
     def messaging(self) -> MessagingView | None: ...
-
-
-class HasServices(Protocol):
-    """Checks the runtime registers for the readiness probe (`queue_health`)."""
-
-    @property
-    def services(self) -> dict[str, Any]: ...
 
 
 class Node(
@@ -109,7 +107,6 @@ class Node(
     HasAdminToken,
     HasWebhooks,
     HasMessaging,
-    HasServices,
     Protocol,
 ):
     """Every piece above: what the app's state must be (tests/unit check that none is left

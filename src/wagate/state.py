@@ -4,7 +4,7 @@ features and the runtime as the descriptions they declare (wagate.node), never i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wagate.config import Settings
 from wagate.db import Database
@@ -30,8 +30,6 @@ class AppState:
     # Encrypts credentials stored in the database (webhook secrets): wagate.secretbox.
     secrets: SecretBox
     webhooks: DeliveryWorker | None = None
-    # Later features hang their services here (queue, workers, webhook delivery, cluster).
-    services: dict[str, Any] = field(default_factory=dict)
     messaging: Messaging | None = None
     # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
     cluster: Cluster | None = None

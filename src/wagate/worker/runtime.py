@@ -24,7 +24,7 @@ from wagate.worker.reconciler import run_reconciler
 
 class MessagingNode(HasBus, HasCluster, HasDb, HasInstances, HasManager, HasSettings, Protocol):
     """What the messaging takes of the node: what the send service, the senders and the
-    reconciler use. The app keeps the messaging (and the queue's health check) it returns."""
+    reconciler use. The app keeps the messaging it returns."""
 
 
 def build_queue(state: MessagingNode) -> Queue:
