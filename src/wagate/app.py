@@ -28,7 +28,6 @@ from wagate.db import Database
 from wagate.engines.base import Engine
 from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorEngine
-from wagate.engines.simulator.routes import router as simulator_router
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
@@ -36,6 +35,7 @@ from wagate.events.openapi import document_events
 from wagate.files import prepare_data_dir
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
+from wagate.instances.simulator_routes import router as simulator_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.direct import DirectSendMiddleware
@@ -120,7 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     manager.add_message_hook(inbound)
     for engine in engines.values():
         await engine.open()
-    messaging = await start_messaging(state)
+    state.messaging = messaging = await start_messaging(state)
     state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()

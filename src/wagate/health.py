@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -15,8 +15,14 @@ from wagate.auth.dependencies import bearer_token
 from wagate.auth.tokens import hash_token, token_matches
 from wagate.errors import ErrorBody, Unauthorized
 from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
-from wagate.state import State
+from wagate.node import HasAdminToken, HasDb, HasManager, HasMessaging, HasSettings, get_node
 
+
+class HealthNode(HasAdminToken, HasDb, HasManager, HasMessaging, HasSettings, Protocol):
+    """What the probes and the metrics read of the node."""
+
+
+State = Annotated[HealthNode, Depends(get_node)]
 router = APIRouter(tags=["health"])
 
 
@@ -51,11 +57,10 @@ async def _check_database(state: State) -> str:
 
 
 async def _check_queue(state: State) -> str:
-    check = state.services.get("queue_health")
-    if check is None:
+    if state.messaging is None:  # not started yet
         return "ok"
     try:
-        result: str = await asyncio.wait_for(check(), 5)
+        result: str = await asyncio.wait_for(state.messaging.queue.health(), 5)
         return result
     except Exception as exc:
         return f"error: {type(exc).__name__}"

@@ -1,11 +1,10 @@
-"""The typed application state built by the lifespan and handed to routes as a dependency."""
+"""The typed application state built by the lifespan: the node's collaborators, handed to the
+features and the runtime as the descriptions they declare (wagate.node), never imported."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
-
-from fastapi import Depends, Request
+from typing import TYPE_CHECKING
 
 from wagate.config import Settings
 from wagate.db import Database
@@ -14,8 +13,9 @@ from wagate.instances.cache import InstanceCache
 from wagate.secretbox import SecretBox
 
 if TYPE_CHECKING:
-    from wagate.cluster.service import Cluster
+    from wagate.cluster.service import Cluster, HasCluster
     from wagate.engines.manager import ClientManager
+    from wagate.node import Node
     from wagate.webhooks.delivery import DeliveryWorker
     from wagate.worker.runtime import Messaging
 
@@ -30,8 +30,6 @@ class AppState:
     # Encrypts credentials stored in the database (webhook secrets): wagate.secretbox.
     secrets: SecretBox
     webhooks: DeliveryWorker | None = None
-    # Later features hang their services here (queue, workers, webhook delivery, cluster).
-    services: dict[str, Any] = field(default_factory=dict)
     messaging: Messaging | None = None
     # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).
     cluster: Cluster | None = None
@@ -39,11 +37,9 @@ class AppState:
     instances: InstanceCache = field(default_factory=lambda: InstanceCache(2.0))
 
 
-async def get_state(request: Request) -> AppState:
-    # async on purpose: FastAPI runs a plain-def dependency in its thread pool, a thread hop
-    # (and two event-loop wake-ups) on every request for one attribute lookup.
-    state: AppState = request.app.state.wagate
-    return state
+if TYPE_CHECKING:
 
-
-State = Annotated[AppState, Depends(get_state)]
+    def _described(state: AppState) -> tuple[Node, HasCluster]:
+        # The one check that the app's state is what every module takes: each module's
+        # description is composed of these pieces (tests/unit/test_node.py).
+        return state, state

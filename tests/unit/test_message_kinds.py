@@ -12,8 +12,8 @@ from typing import get_args
 import pytest
 
 from wagate.engines.simulator.engine import RECORDERS
-from wagate.engines.simulator.routes import INBOUND, INBOUND_KINDS, InboundIn
 from wagate.engines.whatsmeow.builders import BUILDERS
+from wagate.instances.simulator_routes import INBOUND, INBOUND_KINDS, InboundIn
 from wagate.message_kinds import KINDS, MEDIA_KINDS, TRAITS, VIEW_ONCE_KINDS, Kind
 from wagate.messages.media import ACCEPTED
 from wagate.messages.schemas import BODY_MODELS, SPECS, MediaBase
@@ -35,7 +35,7 @@ def test_the_registry_derives_the_lists() -> None:
 def test_every_kind_has_an_engine_builder() -> None:
     assert set(BUILDERS) == set(Kind), "engines/whatsmeow/builders.py BUILDERS"
     assert set(RECORDERS) == set(Kind), "engines/simulator/engine.py RECORDERS"
-    assert set(INBOUND) == set(INBOUND_KINDS), "engines/simulator/routes.py INBOUND"
+    assert set(INBOUND) == set(INBOUND_KINDS), "instances/simulator_routes.py INBOUND"
     allowed = InboundIn.model_fields["kind"].annotation
     assert get_args(allowed) == tuple(kind.value for kind in INBOUND_KINDS)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -11,7 +11,12 @@ from sqlalchemy import select
 from wagate.auth.tokens import hash_token, token_from_headers, token_matches
 from wagate.errors import Forbidden, NotFound, Unauthorized
 from wagate.models import Instance
-from wagate.state import AppState, get_state
+from wagate.node import HasAdminToken, HasDb, HasInstances, get_node
+
+
+class AuthNode(HasAdminToken, HasDb, HasInstances, Protocol):
+    """What authentication uses of the node: the admin token, the tokens it caches, and the
+    database for the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,7 @@ def bearer_token(request: Request) -> str | None:
     return token_from_headers(request.scope["headers"])
 
 
-def known_principal(state: AppState, token: str) -> Principal | None:
+def known_principal(state: AuthNode, token: str) -> Principal | None:
     """The principal of a token this node knows without a query: the admin's, or one in the
     instance cache. None: the database has to say."""
     if token_matches(token, state.admin_token_hash):
@@ -39,7 +44,7 @@ def known_principal(state: AppState, token: str) -> Principal | None:
     return None if name is None else Principal(is_admin=False, instance_name=name)
 
 
-async def resolve_principal(state: AppState, token: str | None) -> Principal:
+async def resolve_principal(state: AuthNode, token: str | None) -> Principal:
     if token is None:
         raise Unauthorized("missing token: send Authorization: Bearer <token> or X-Api-Key")
     known = known_principal(state, token)
@@ -60,7 +65,7 @@ async def resolve_principal(state: AppState, token: str | None) -> Principal:
 
 
 async def current_principal(
-    request: Request, state: Annotated[AppState, Depends(get_state)]
+    request: Request, state: Annotated[AuthNode, Depends(get_node)]
 ) -> Principal:
     # Set by the edge (wagate.auth.edge), which authenticated the request before its body.
     cached: Principal | None = getattr(request.state, "principal", None)

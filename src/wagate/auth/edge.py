@@ -17,19 +17,16 @@ instance cache) is accepted from an address over its budget: it costs no lookup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wagate.auth.dependencies import Principal, known_principal, resolve_principal
+from wagate.auth.dependencies import AuthNode, Principal, known_principal, resolve_principal
 from wagate.auth.tokens import token_from_headers
 from wagate.errors import Unauthorized
 from wagate.limits import TokenBuckets, declares_body, retry_after, send_error
-
-if TYPE_CHECKING:
-    from wagate.state import AppState
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +40,7 @@ class EdgeAuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        state: AppState | None = getattr(scope["app"].state, "wagate", None)
+        state: AuthNode | None = getattr(scope["app"].state, "wagate", None)
         if state is None:  # no lifespan ran (an app built by a test): the routes still check
             await self.app(scope, receive, send)
             return
@@ -57,7 +54,7 @@ class EdgeAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(
-        self, scope: Scope, send: Send, state: AppState, token: str | None
+        self, scope: Scope, send: Send, state: AuthNode, token: str | None
     ) -> Principal | None:
         """The principal, from the database; None when the request has been answered."""
         client = scope.get("client")

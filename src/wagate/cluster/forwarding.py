@@ -19,7 +19,7 @@ token is refused by the node it reached, and neither read nor forwarded.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -30,16 +30,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wagate.errors import error_body
 from wagate.holder import HolderTable, holder_routes
 from wagate.models import Instance
+from wagate.node import HasDb, HasInstances
 
 from .runtime import ClusterNode
-
-if TYPE_CHECKING:
-    from wagate.state import AppState
+from .service import HasCluster
 
 log = structlog.get_logger(__name__)
 
 FORWARDED_HEADER = "x-wagate-forwarded-by"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
+
+
+class ForwardingNode(HasCluster, HasDb, HasInstances, Protocol):
+    """What forwarding uses of the node: who holds the instance, its row, and the cached copy
+    to forget when the holder changed it."""
 
 
 def forwarded_instance(table: HolderTable, method: str, path: str) -> str | None:
@@ -68,7 +72,7 @@ class ForwardingMiddleware:
         if name is None:  # most requests (every send): nothing to decide
             await self.app(scope, receive, send)
             return
-        state: AppState | None = getattr(scope["app"].state, "wagate", None)
+        state: ForwardingNode | None = getattr(scope["app"].state, "wagate", None)
         cluster = state.cluster if state is not None else None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if state is None or not isinstance(cluster, ClusterNode) or FORWARDED_HEADER in headers:
@@ -146,7 +150,7 @@ async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
-async def _target(state: AppState, cluster: ClusterNode, name: str) -> str | None:
+async def _target(state: HasDb, cluster: ClusterNode, name: str) -> str | None:
     """The base URL of the node to forward to; None: handle the request here."""
     async with state.db.session() as session:
         instance_id = await session.scalar(select(Instance.id).where(Instance.name == name))

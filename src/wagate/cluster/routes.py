@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Protocol
+
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from wagate.auth.dependencies import AdminPrincipal
 from wagate.errors import Unavailable, error_responses
-from wagate.state import State
+from wagate.node import HasDb, get_node
 
 from . import service
 from .schemas import ClusterOut
+from .service import HasCluster
 
 log = structlog.get_logger(__name__)
 
+
+class ClusterRoutesNode(HasCluster, HasDb, Protocol):
+    """What GET /v1/cluster reads of the node."""
+
+
+State = Annotated[ClusterRoutesNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/cluster", tags=["cluster"])
 
 

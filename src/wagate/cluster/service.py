@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import select
 
 from wagate.db import utcnow
 from wagate.models import Instance
+from wagate.node import HasBus, HasDb, HasManager, HasSettings
 from wagate.queue.redis_streams import REDIS_MAX_CONNECTIONS
 from wagate.redis_info import DRIVER_INFO
 
@@ -23,8 +24,9 @@ from .events import EventRelay
 from .runtime import ClusterNode
 from .schemas import ClusterOut, NodeOut
 
-if TYPE_CHECKING:
-    from wagate.state import AppState
+
+class ClusterStartNode(HasBus, HasDb, HasManager, HasSettings, Protocol):
+    """What starting the cluster part of a node uses of the node."""
 
 
 class SingleNode:
@@ -32,7 +34,7 @@ class SingleNode:
 
     mode = "single"
 
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: ClusterStartNode) -> None:
         self.state = state
         self.node_id = state.settings.node_id
         self.started_at = utcnow()
@@ -66,6 +68,14 @@ class SingleNode:
 Cluster = SingleNode | ClusterNode
 
 
+class HasCluster(Protocol):
+    """The node's part of instance ownership; None while the node starts. A piece of the
+    node's description (wagate.node) that only the runtime layer uses."""
+
+    @property
+    def cluster(self) -> Cluster | None: ...
+
+
 def redis_client(url: str, timeout_s: float | None) -> Redis:
     # Every event is PUBLISHed from the task that raised it: hundreds of instances at once
     # outgrow redis-py's default pool of 100 connections.
@@ -78,7 +88,7 @@ def redis_client(url: str, timeout_s: float | None) -> Redis:
     )
 
 
-async def start_cluster(state: AppState) -> Cluster:
+async def start_cluster(state: ClusterStartNode) -> Cluster:
     settings = state.settings
     if not settings.redis_url:
         return SingleNode(state)
@@ -95,7 +105,7 @@ async def start_cluster(state: AppState) -> Cluster:
     return node
 
 
-async def describe(state: AppState, cluster: Cluster) -> ClusterOut:
+async def describe(state: HasDb, cluster: Cluster) -> ClusterOut:
     if isinstance(cluster, SingleNode):
         return await cluster.describe()
     holders = await cluster.lease_holders()

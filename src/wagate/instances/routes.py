@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -34,8 +34,10 @@ from wagate.instances.schemas import (
     StatusOut,
     TokenOut,
 )
-from wagate.state import State
+from wagate.instances.service import InstancesNode
+from wagate.node import get_node
 
+State = Annotated[InstancesNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 ERRORS = error_responses(403, 404)
 LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import segno
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +36,14 @@ from wagate.instances.schemas import (
     webhook_out,
 )
 from wagate.models import Instance
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
 from wagate.phones import InvalidRecipient, normalize_phone
 from wagate.secretbox import SecretBox
-from wagate.state import AppState
+
+
+class InstancesNode(HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol):
+    """What the instance operations use of the node."""
+
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -84,7 +89,7 @@ def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None
     return InstanceSettings(**values).model_dump()
 
 
-async def load(state: AppState, name: str) -> Instance:
+async def load(state: HasDb, name: str) -> Instance:
     async with state.db.session() as session:
         row = await repository.get_by_name(session, name)
     if row is None:
@@ -92,7 +97,7 @@ async def load(state: AppState, name: str) -> Instance:
     return row
 
 
-async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
+async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, str]:
     if body.webhook is not None:
         await check_webhook_url(state.settings, str(body.webhook.url), "webhook.url")
     token = new_token(INSTANCE_PREFIX)
@@ -113,7 +118,7 @@ async def create(state: AppState, body: CreateInstance) -> tuple[Instance, str]:
     return row, token
 
 
-async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatch) -> Instance:
+async def patch_settings(state: InstancesNode, name: str, patch: InstanceSettingsPatch) -> Instance:
     async with state.db.transaction() as session:
         row = await repository.get_by_name(session, name)
         if row is None:
@@ -125,7 +130,7 @@ async def patch_settings(state: AppState, name: str, patch: InstanceSettingsPatc
     return row
 
 
-async def rotate_token(state: AppState, name: str) -> str:
+async def rotate_token(state: InstancesNode, name: str) -> str:
     token = new_token(INSTANCE_PREFIX)
     async with state.db.transaction() as session:
         row = await repository.get_by_name(session, name)
@@ -138,7 +143,7 @@ async def rotate_token(state: AppState, name: str) -> str:
     return token
 
 
-async def delete(state: AppState, name: str) -> None:
+async def delete(state: InstancesNode, name: str) -> None:
     row = await load(state, name)
     try:
         await _delete(state, name, row)
@@ -149,7 +154,7 @@ async def delete(state: AppState, name: str) -> None:
     await state.bus.end_streams(name, admin_too=True)  # every stream, on every node
 
 
-async def _delete(state: AppState, name: str, row: Instance) -> None:
+async def _delete(state: InstancesNode, name: str, row: Instance) -> None:
     try:
         await state.manager.delete(name)  # deletes the row under the instance's lock
     except LookupError as exc:
@@ -161,7 +166,7 @@ async def _delete(state: AppState, name: str, row: Instance) -> None:
             await repository.delete_by_id(session, row.id)
 
 
-async def lifecycle(state: AppState, name: str, action: str) -> str:
+async def lifecycle(state: InstancesNode, name: str, action: str) -> str:
     """connect | disconnect | logout | restart, mapped to API errors."""
     await load(state, name)
     manager = state.manager
@@ -182,7 +187,7 @@ async def lifecycle(state: AppState, name: str, action: str) -> str:
     return status.value
 
 
-async def pair(state: AppState, name: str, phone: str) -> str:
+async def pair(state: InstancesNode, name: str, phone: str) -> str:
     row = await load(state, name)
     try:
         digits = normalize_phone(phone)
@@ -196,8 +201,12 @@ async def pair(state: AppState, name: str, phone: str) -> str:
         raise NotFound(f"instance '{name}' not found") from exc
 
 
+class ActionNode(HasDb, HasManager, Protocol):
+    """What running an engine action uses of the node: the instance's row and its client."""
+
+
 async def run_action(
-    state: AppState, scope: Scope, name: str, action: Action[Req, Res], request: Req
+    state: ActionNode, scope: Scope, name: str, action: Action[Req, Res], request: Req
 ) -> Res:
     """Run a declared engine action on the instance's connected client. Its failures become
     API errors in one place (engine_failures, errors.install_error_handlers); the route must
@@ -213,7 +222,7 @@ def qr_png(code: str, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-async def current_qr(state: AppState, name: str) -> tuple[str, datetime]:
+async def current_qr(state: InstancesNode, name: str) -> tuple[str, datetime]:
     row = await load(state, name)
     if (
         row.status != Status.PAIRING.value

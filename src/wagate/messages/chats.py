@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Annotated, Protocol
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.engines.actions import (
@@ -23,9 +24,15 @@ from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
+from wagate.node import HasDb, HasManager, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
-from wagate.state import State
 
+
+class ChatsNode(HasDb, HasManager, Protocol):
+    """What the contact and chat actions use of the node: the instance's row and its client."""
+
+
+State = Annotated[ChatsNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances/{instance}", tags=["contacts and chats"])
 ACTION_ERRORS = errors(404, 409, 502)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -14,8 +14,14 @@ from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import DeadLetterList, DeadLetterOut, QueuedOut, RetriedOut
 from wagate.models import Instance, Message
-from wagate.state import AppState, State
+from wagate.node import HasDb, HasMessaging, get_node
 
+
+class DeadLettersNode(HasDb, HasMessaging, Protocol):
+    """What the dead-letter routes use of the node: the table, and the send service to retry."""
+
+
+State = Annotated[DeadLettersNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
@@ -37,7 +43,7 @@ def after_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-async def instance_id_of(state: AppState, principal: Principal, instance: str | None) -> int | None:
+async def instance_id_of(state: HasDb, principal: Principal, instance: str | None) -> int | None:
     name = scope(principal, instance)
     return (await instances.load(state, name)).id if name is not None else None
 

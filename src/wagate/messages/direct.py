@@ -16,7 +16,7 @@ Idempotency-Key), goes to the router untouched: it is read nowhere before.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
@@ -24,13 +24,20 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wagate.auth.dependencies import bearer_token, check_instance_access, resolve_principal
-from wagate.messages.routes import IDEMPOTENCY_KEY_MAX, _send
+from wagate.auth.dependencies import (
+    AuthNode,
+    bearer_token,
+    check_instance_access,
+    resolve_principal,
+)
+from wagate.messages.routes import IDEMPOTENCY_KEY_MAX, SendNode, _send
 from wagate.messages.routes import router as send_router
 from wagate.messages.schemas import KINDS
 
-if TYPE_CHECKING:
-    from wagate.state import AppState
+
+class DirectSendNode(AuthNode, SendNode, Protocol):
+    """What the direct path uses of the node: the routes' authentication and send."""
+
 
 _PATH = re.compile(r"^/v1/instances/([^/]+)/send/([^/]+)$")
 _BOOL = TypeAdapter(bool)  # FastAPI's own parsing of a bool query value ("true", "1", "on"...)
@@ -90,7 +97,7 @@ class DirectSendMiddleware:
         scope["route"] = route  # as the router sets it: the metrics label the request by it
         scope["path_params"] = {"instance": instance}
         request = Request(scope, receive, send)
-        state: AppState = scope["app"].state.wagate
+        state: DirectSendNode = scope["app"].state.wagate
         try:
             # Authenticated at the edge (wagate.auth.edge) before the body; resolved here
             # only in an app run without it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import bindparam, select, update
@@ -19,7 +19,7 @@ from wagate.events.payloads import InboundMediaInfo, MessageReceivedData, Messag
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
-from wagate.state import AppState
+from wagate.node import HasBus, HasDb, HasSettings
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +63,12 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
     ).data()
 
 
+class InboundNode(HasBus, HasDb, HasSettings, Protocol):
+    """What the handling of messages and receipts uses of the node."""
+
+
 class InboundHandler:
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: InboundNode) -> None:
         self.state = state
         # The receipts of all instances arriving together update their rows in one transaction.
         self._apply_receipt: GroupCommit[tuple[int, Receipt, MessageStatus], dict[str, str]] = (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -34,8 +34,14 @@ from wagate.messages.schemas import (
 )
 from wagate.messages.service import Answer, MessageService
 from wagate.models import Message
-from wagate.state import AppState, State
+from wagate.node import HasDb, HasMessaging, HasSettings, get_node
 
+
+class SendNode(HasDb, HasMessaging, HasSettings, Protocol):
+    """What the send and message routes use of the node."""
+
+
+State = Annotated[SendNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances/{instance}", tags=["messages"])
 SEND_ERRORS = error_responses(404, 409, 413, 502, 503, 504)
 JSON_SLACK = 1024 * 1024  # the fields around a base64 media string
@@ -51,7 +57,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def service_of(state: AppState) -> MessageService:
+def service_of(state: HasMessaging) -> MessageService:
     assert state.messaging is not None
     return state.messaging.service
 
@@ -67,7 +73,7 @@ def respond(answer: Answer) -> JSONResponse:
     return _JSON(answer.body, status_code=answer.status_code, headers=answer.headers)
 
 
-def _json_limit(state: AppState) -> int:
+def _json_limit(state: HasSettings) -> int:
     # base64 is 4/3 of the bytes it carries.
     return state.settings.max_media_bytes * 4 // 3 + JSON_SLACK
 
@@ -147,7 +153,7 @@ async def read_multipart(request: Request, limit: int) -> tuple[dict[str, Any], 
 
 
 async def read_send(
-    request: Request, state: AppState, kind: str
+    request: Request, state: HasSettings, kind: str
 ) -> tuple[dict[str, Any], Upload | None]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -190,7 +196,7 @@ async def _send(
     instance: str,
     kind: str,
     request: Request,
-    state: AppState,
+    state: SendNode,
     idempotency_key: str | None,
     async_: bool,
 ) -> JSONResponse:

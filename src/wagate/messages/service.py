@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -33,8 +33,8 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
 from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
 from wagate.queue.base import Queue
-from wagate.state import AppState
 from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
@@ -137,8 +137,12 @@ class Accepted:
     media: MediaRow | None
 
 
+class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+    """What the send service uses of the node."""
+
+
 class MessageService:
-    def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes) -> None:
+    def __init__(self, state: MessagesNode, queue: Queue, outcomes: Outcomes) -> None:
         self.state = state
         self.queue = queue
         self.outcomes = outcomes

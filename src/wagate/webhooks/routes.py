@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import error_responses
 from wagate.instances.schemas import WebhookIn, WebhookOut
-from wagate.state import State
+from wagate.node import get_node
 from wagate.webhooks import service
 from wagate.webhooks.schemas import (
     DeliveryDetail,
@@ -17,7 +17,9 @@ from wagate.webhooks.schemas import (
     DeliveryOut,
     DeliveryStatusName,
 )
+from wagate.webhooks.service import WebhooksNode
 
+State = Annotated[WebhooksNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances/{instance}/webhook", tags=["webhooks"])
 ERRORS = error_responses(404)
 

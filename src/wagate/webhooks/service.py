@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from wagate.auth.dependencies import Principal
 from wagate.errors import Conflict, NotFound, ValidationFailed
@@ -10,17 +10,21 @@ from wagate.instances import repository as instances
 from wagate.instances.schemas import WebhookIn, WebhookOut, webhook_out
 from wagate.instances.service import check_webhook_url
 from wagate.models import Instance, WebhookDelivery
-from wagate.state import AppState
+from wagate.node import HasDb, HasInstances, HasSecrets, HasSettings, HasWebhooks
 from wagate.webhooks import repository
 from wagate.webhooks.outbox import GLOBAL_TARGET, INSTANCE_TARGET, WEBHOOK_REMOVED, delivery_row
 from wagate.webhooks.schemas import AttemptOut, DeliveryDetail, DeliveryList, DeliveryOut
+
+
+class WebhooksNode(HasDb, HasInstances, HasSecrets, HasSettings, HasWebhooks, Protocol):
+    """What the webhook operations use of the node."""
 
 
 def _missing(name: str) -> NotFound:
     return NotFound(f"instance '{name}' not found")
 
 
-async def _instance(state: AppState, name: str) -> Instance:
+async def _instance(state: HasDb, name: str) -> Instance:
     async with state.db.session() as session:
         row = await instances.get_by_name(session, name)
     if row is None:
@@ -28,14 +32,14 @@ async def _instance(state: AppState, name: str) -> Instance:
     return row
 
 
-async def get_webhook(state: AppState, name: str) -> WebhookOut:
+async def get_webhook(state: WebhooksNode, name: str) -> WebhookOut:
     out = webhook_out((await _instance(state, name)).webhook)
     if out is None:
         raise NotFound(f"instance '{name}' has no webhook")
     return out
 
 
-async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut:
+async def put_webhook(state: WebhooksNode, name: str, body: WebhookIn) -> WebhookOut:
     """Replace the webhook. `secret` left out keeps the current secret; `null` removes it.
     Deliveries still pending follow the webhook to its new URL."""
     await check_webhook_url(state.settings, str(body.url), "url")
@@ -58,7 +62,7 @@ async def put_webhook(state: AppState, name: str, body: WebhookIn) -> WebhookOut
     return out
 
 
-async def delete_webhook(state: AppState, name: str) -> None:
+async def delete_webhook(state: WebhooksNode, name: str) -> None:
     """Remove the webhook; its pending deliveries are marked failed rather than sent unsigned
     to a URL the user took away."""
     async with state.db.transaction() as session:
@@ -80,7 +84,7 @@ def delivery_out(row: WebhookDelivery) -> DeliveryOut:
 
 
 async def list_deliveries(
-    state: AppState,
+    state: WebhooksNode,
     name: str,
     principal: Principal,
     *,
@@ -100,7 +104,7 @@ async def list_deliveries(
 
 
 async def _delivery(
-    state: AppState, name: str, principal: Principal, delivery_id: str
+    state: WebhooksNode, name: str, principal: Principal, delivery_id: str
 ) -> tuple[Instance, WebhookDelivery]:
     row = await _instance(state, name)
     delivery = None
@@ -113,7 +117,7 @@ async def _delivery(
 
 
 async def get_delivery(
-    state: AppState, name: str, principal: Principal, delivery_id: str
+    state: WebhooksNode, name: str, principal: Principal, delivery_id: str
 ) -> DeliveryDetail:
     _, delivery = await _delivery(state, name, principal, delivery_id)
     async with state.db.session() as session:
@@ -125,7 +129,7 @@ async def get_delivery(
 
 
 async def redeliver(
-    state: AppState, name: str, principal: Principal, delivery_id: str
+    state: WebhooksNode, name: str, principal: Principal, delivery_id: str
 ) -> DeliveryOut:
     """Send the delivery's event again as a new delivery, to the webhook's current URL; the
     old delivery keeps its history."""

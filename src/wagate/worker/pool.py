@@ -10,9 +10,8 @@ from sqlalchemy import select
 from wagate.messages.outcomes import Outcomes
 from wagate.models import Instance
 from wagate.queue.base import Queue
-from wagate.state import AppState
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
-from wagate.worker.sender import InstanceSender, SendWrites
+from wagate.worker.sender import InstanceSender, SenderNode, SendWrites
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +20,7 @@ STOP_GRACE_S = 5.0
 
 
 class WorkerPool:
-    def __init__(self, state: AppState, queue: Queue, outcomes: Outcomes) -> None:
+    def __init__(self, state: SenderNode, queue: Queue, outcomes: Outcomes) -> None:
         self.state = state
         self.queue = queue
         self.outcomes = outcomes

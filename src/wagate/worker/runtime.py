@@ -6,21 +6,28 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
+from wagate.cluster.service import HasCluster
 from wagate.messages import repository as messages
 from wagate.messages.outcomes import Outcomes
 from wagate.messages.retention import BodyRetention, run_retention
 from wagate.messages.service import MessageService
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
 from wagate.queue.base import Queue
 from wagate.queue.local import LocalQueue
-from wagate.queue.reconciler import run_reconciler
 from wagate.queue.redis_streams import RedisStreamsQueue
-from wagate.state import AppState
 from wagate.tasks import stop_tasks
 from wagate.worker.pool import WorkerPool
+from wagate.worker.reconciler import run_reconciler
 
 
-def build_queue(state: AppState) -> Queue:
+class MessagingNode(HasBus, HasCluster, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+    """What the messaging takes of the node: what the send service, the senders and the
+    reconciler use. The app keeps the messaging it returns."""
+
+
+def build_queue(state: MessagingNode) -> Queue:
     settings = state.settings
     if settings.redis_url:
         return RedisStreamsQueue(
@@ -54,7 +61,7 @@ class Messaging:
         await self.queue.close()
 
 
-async def start_messaging(state: AppState) -> Messaging:
+async def start_messaging(state: MessagingNode) -> Messaging:
     queue = build_queue(state)
     await queue.start()
     outcomes = Outcomes(state.db, state.settings.sync_poll_interval_s)
@@ -71,7 +78,4 @@ async def start_messaging(state: AppState) -> Messaging:
         run_retention(BodyRetention(state.db, state.settings.message_body_retention_s)),
         name="message-body-retention",
     )
-    messaging = Messaging(queue, service, pool, reconciler, retention)
-    state.messaging = messaging
-    state.services["queue_health"] = queue.health
-    return messaging
+    return Messaging(queue, service, pool, reconciler, retention)

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -31,9 +31,9 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.repository import SendRow
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
 from wagate.models import OutgoingMedia as MediaRow
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
 from wagate.queue.base import Entry, Queue
 from wagate.queue.retry import decide
-from wagate.state import AppState
 from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
@@ -93,10 +93,14 @@ class FencedOff(Stopping):
     """This node no longer holds the instance's lease: the new holder sends the rest."""
 
 
+class SenderNode(HasBus, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+    """What a sender uses of the node."""
+
+
 class InstanceSender:
     def __init__(
         self,
-        state: AppState,
+        state: SenderNode,
         queue: Queue,
         outcomes: Outcomes,
         name: str,

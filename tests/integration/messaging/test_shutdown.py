@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from tests.conftest import linked_instance
 from tests.integration.messaging.conftest import FAST, redis_keys
-from wagate.queue.reconciler import run_reconciler
+from wagate.worker.reconciler import run_reconciler
 
 ROUNDS = 600
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -1,4 +1,7 @@
-"""The simulator's control routes (API.md "The simulator engine"). 404 for other engines."""
+"""The simulator's control routes (API.md "The simulator engine"). 404 for other engines.
+
+They stand for the phone and the network around a simulator instance, and call down into the
+simulator engine (wagate.engines.simulator), which knows no routes."""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ import base64
 import binascii
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagate.auth.dependencies import InstancePrincipal
@@ -26,9 +29,16 @@ from wagate.holder import on_holder
 from wagate.instances import service
 from wagate.message_kinds import VIEW_ONCE_KINDS, Kind
 from wagate.models import Instance
+from wagate.node import HasDb, HasManager, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
-from wagate.state import AppState, State
 
+
+class SimulatorNode(HasDb, HasManager, Protocol):
+    """What the control routes use of the node: the instance's row, the simulator engine and
+    the instance's client."""
+
+
+State = Annotated[SimulatorNode, Depends(get_node)]
 router = APIRouter(
     prefix="/v1/instances/{instance}/simulator",
     tags=["simulator"],
@@ -121,7 +131,7 @@ class OutboxOut(BaseModel):
     messages: list[OutboxItem]
 
 
-async def _simulator(state: AppState, name: str) -> tuple[Instance, SimulatorEngine]:
+async def _simulator(state: SimulatorNode, name: str) -> tuple[Instance, SimulatorEngine]:
     row = await service.load(state, name)
     engine = state.manager.engines.get("simulator")
     if row.engine != "simulator" or not isinstance(engine, SimulatorEngine):
@@ -129,7 +139,7 @@ async def _simulator(state: AppState, name: str) -> tuple[Instance, SimulatorEng
     return row, engine
 
 
-def _client(state: AppState, name: str) -> SimulatorClient | None:
+def _client(state: HasManager, name: str) -> SimulatorClient | None:
     client = state.manager.live_client(name)
     return client if isinstance(client, SimulatorClient) else None
 

@@ -7,20 +7,27 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import timedelta
+from typing import Protocol
 
 import structlog
 
 from wagate.cluster.runtime import ClusterNode
+from wagate.cluster.service import HasCluster
 from wagate.db import utcnow
 from wagate.messages import repository
 from wagate.messages.service import MessageService
-from wagate.state import AppState
+from wagate.node import HasDb, HasSettings
 from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
 
 
-def _instances_to_check(state: AppState) -> set[int] | None:
+class ReconcilerNode(HasCluster, HasDb, HasSettings, Protocol):
+    """What the reconciler reads of the node. The cluster is read on every round: the node
+    starts it after its messaging."""
+
+
+def _instances_to_check(state: HasCluster) -> set[int] | None:
     """The instances whose queues this node reconciles: on a cluster those it holds (their
     holder reads their streams; an API node holds none), alone every one (None). An instance
     nobody holds is checked by the node that takes it, before it sends anything."""
@@ -30,7 +37,7 @@ def _instances_to_check(state: AppState) -> set[int] | None:
     return None
 
 
-async def reconcile_once(state: AppState, service: MessageService) -> int:
+async def reconcile_once(state: ReconcilerNode, service: MessageService) -> int:
     """Enqueue what the queue lost; returns how many message ids were added back."""
     settings = state.settings
     older_than = utcnow() - timedelta(seconds=settings.reconcile_grace_s)
@@ -62,7 +69,7 @@ async def reconcile_once(state: AppState, service: MessageService) -> int:
     return added
 
 
-async def run_reconciler(state: AppState, service: MessageService) -> None:
+async def run_reconciler(state: ReconcilerNode, service: MessageService) -> None:
     # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
     while not cancel_requested():
         await asyncio.sleep(state.settings.reconcile_interval_s)
