@@ -15,10 +15,9 @@ from wagate.models import Instance, Message
 
 
 async def add_instance(db: Database, name: str, engine: str = "simulator", **fields: Any) -> int:
+    fields.setdefault("settings", {})
     async with db.transaction() as session:
-        row = Instance(
-            name=name, engine=engine, token_hash=uuid.uuid4().hex * 2, settings={}, **fields
-        )
+        row = Instance(name=name, engine=engine, token_hash=uuid.uuid4().hex * 2, **fields)
         session.add(row)
         await session.flush()
         return int(row.id)
