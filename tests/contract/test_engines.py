@@ -226,6 +226,7 @@ async def whatsmeow(
         await made.close()
 
 
+@pytest.mark.e2e  # real engine host processes, as the other whatsmeow host tests
 class TestWhatsmeowEngine(EngineContract):
     @pytest.fixture
     def harness(self, whatsmeow: WhatsmeowHarness) -> WhatsmeowHarness:
@@ -268,6 +269,7 @@ async def killed_host(harness: WhatsmeowHarness) -> Recorded:
     return recorded
 
 
+@pytest.mark.e2e
 async def test_whatsmeow_host_death_is_a_lost_connection(
     own_whatsmeow: WhatsmeowHarness,
 ) -> None:
@@ -276,6 +278,7 @@ async def test_whatsmeow_host_death_is_a_lost_connection(
         await asyncio.wait_for(ACTIONS["check_numbers"](recorded.client), 5)
 
 
+@pytest.mark.e2e
 @pytest.mark.xfail(
     strict=True,
     raises=HostUnavailable,
