@@ -17,6 +17,7 @@ from tests.conftest import make_settings
 from tests.support import rows
 from tests.support.node import Node, node
 from tests.support.polling import eventually
+from wagate.engines.ownership import LocalOwnership
 from wagate.engines.simulator.engine import SimulatorClient, outbox
 from wagate.events.bus import Event
 from wagate.message_status import FINAL, MessageStatus
@@ -211,3 +212,28 @@ async def test_the_run_ends_when_the_instance_is_not_on_this_node(here: Node) ->
     sender = InstanceSender(here.state, here.queue, here.outcomes, "elsewhere")
     await asyncio.wait_for(sender.run(), 2)
     assert here.state.manager.status_of("elsewhere") is None
+
+
+class LostLease(LocalOwnership):
+    """This node's lease on every instance has just gone to another node (cluster mode)."""
+
+    def fencing_token(self, name: str) -> int | None:
+        return None
+
+
+async def test_a_node_that_lost_the_lease_sends_nothing_more_and_acks_nothing(
+    here: Node, running: tuple[str, int, InstanceSender]
+) -> None:
+    name, instance_id, _ = running
+    here.state.manager.ownership = LostLease()
+    pks = await rows.add_messages(here.db, instance_id, 2)
+    await here.queue.enqueue(name, pks)
+
+    async def claimed() -> bool:
+        return MessageStatus.SENDING in [r.status for r in await rows.messages(here.db, pks)]
+
+    await eventually(claimed)
+    await asyncio.sleep(0.3)
+    assert await outbox(here.db, instance_id) == []
+    assert MessageStatus.FAILED not in [r.status for r in await rows.messages(here.db, pks)]
+    assert await here.queue.contained(name) == set(pks)  # left for the new holder
