@@ -51,7 +51,7 @@ E = TypeVar("E")
 PHONE = "5511987654321"
 CHAT = f"{PHONE}@s.whatsapp.net"
 QUIET_S = 1.5  # how long "no more events" is watched for
-START_RETURNS_S = 1.0
+START_RETURNS_S = 2.0
 PROGRESS_S = 30.0  # the first event after start: an engine host may have to start first
 
 

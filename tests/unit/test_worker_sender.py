@@ -200,7 +200,7 @@ async def test_stopping_ends_the_run_and_leaves_the_rest_queued(here: Node) -> N
     sender.stopping = True
     started = time.monotonic()
     await asyncio.wait_for(task, 10)
-    assert time.monotonic() - started < 2.0  # one idle wait at most
+    assert time.monotonic() - started < 3.0  # one idle wait (1 s) at most
     pks = await rows.add_messages(here.db, instance_id, 1)
     await here.queue.enqueue(name, pks)
     await asyncio.sleep(0.2)
