@@ -1,0 +1,178 @@
+"""The event bus and its sinks (wagate.events.sinks): what each kind of sink is handed, in
+which order, and what a failing one does to the others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from wagate.events.bus import EventBus
+from wagate.events.event import Event
+from wagate.events.payloads import MessageAckData, QrUpdatedData
+from wagate.events.streams import TooManyStreams
+
+ACK = MessageAckData(correlation_id="c1", status="sent", attempts=1, message_id="m1")
+
+
+@dataclass
+class Durable:
+    name: str
+    log: list[str]
+    fail: bool = False
+    only: str | None = None
+    durable: Literal[True] = True
+    seen: list[Event] = field(default_factory=list)
+
+    def accepts(self, event: Event) -> bool:
+        return self.only is None or event.event == self.only
+
+    async def deliver(self, event: Event) -> None:
+        self.log.append(f"{self.name} deliver")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+        self.seen.append(event)
+
+    async def start(self) -> None:
+        self.log.append(f"{self.name} start")
+
+    async def stop(self) -> None:
+        self.log.append(f"{self.name} stop")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+
+
+@dataclass
+class Live:
+    name: str
+    log: list[str]
+    fail: bool = False
+    durable: Literal[False] = False
+    seen: list[Event] = field(default_factory=list)
+
+    def accepts(self, event: Event) -> bool:
+        return True
+
+    def offer(self, event: Event) -> None:
+        self.log.append(f"{self.name} offer")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+        self.seen.append(event)
+
+    async def start(self) -> None:
+        self.log.append(f"{self.name} start")
+
+    async def stop(self) -> None:
+        self.log.append(f"{self.name} stop")
+
+
+@dataclass
+class Bridge(Live):
+    ended: list[tuple[str, bool]] = field(default_factory=list)
+    wanted: int = 0
+
+    async def want(self) -> None:
+        self.wanted += 1
+
+    async def end_streams(self, instance: str, *, admin_too: bool) -> None:
+        self.ended.append((instance, admin_too))
+
+
+async def test_publish_names_the_event_by_its_model_and_keeps_its_data() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    sink = Durable("outbox", log)
+    bus.add_sink(sink)
+    event = await bus.publish("alpha", 7, ACK)
+    assert (event.event, event.instance, event.instance_id) == ("message_ack", "alpha", 7)
+    assert event.data == ACK.data()
+    assert event.envelope()["event"] == "message_ack"
+    assert sink.seen == [event]
+
+
+async def test_durable_sinks_are_awaited_before_the_live_ones_and_one_failure_stops_none() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    outbox, live = Durable("outbox", log), Live("ws", log)
+    for sink in (Durable("broken", log, fail=True), outbox, live):
+        bus.add_sink(sink)
+    event = await bus.publish("alpha", 1, ACK)
+    assert log == ["broken deliver", "outbox deliver", "ws offer"]
+    assert outbox.seen == [event] and live.seen == [event]
+
+
+async def test_a_failing_live_sink_does_not_keep_the_event_from_the_streams() -> None:
+    bus = EventBus()
+    bus.add_sink(Live("broken", [], fail=True))
+    async with bus.subscribe("alpha") as queue:
+        event = await bus.publish("alpha", 1, ACK)
+        assert queue.get_nowait() is event
+
+
+async def test_a_sink_is_handed_only_the_events_it_accepts() -> None:
+    bus = EventBus()
+    qr_only = Durable("qr", [], only="qr_updated")
+    bus.add_sink(qr_only)
+    await bus.publish("alpha", 1, ACK)
+    qr = await bus.publish("alpha", 1, QrUpdatedData(code="x", expires_at="2026-01-01T00:00:00Z"))
+    assert qr_only.seen == [qr]
+
+
+async def test_events_from_a_bridge_reach_the_other_live_sinks_only() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    outbox, bridge, watcher = Durable("outbox", log), Bridge("relay", log), Live("ws", log)
+    for sink in (outbox, bridge, watcher):
+        bus.add_sink(sink)
+    remote = await EventBus().publish("alpha", 1, ACK)  # as another node published it
+    async with bus.subscribe("alpha") as queue:
+        assert bridge.wanted == 1  # a stream opening brings other nodes' events in
+        bus.fan_out(remote, origin=bridge)
+        assert queue.get_nowait() is remote
+    assert log == ["ws offer"]
+    assert outbox.seen == [] and bridge.seen == []
+
+
+async def test_sinks_start_in_order_and_stop_in_reverse_even_past_a_failure() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    bus.add_sink(Durable("outbox", log, fail=True))
+    bus.add_sink(Live("relay", log))
+    await bus.start()
+    await bus.start()  # a second start starts nothing twice
+    bus.add_sink(Live("late", log))
+    await bus.start()
+    await bus.stop()
+    assert log == [
+        "outbox start",
+        "relay start",
+        "late start",
+        "late stop",
+        "relay stop",
+        "outbox stop",
+    ]
+
+
+async def test_the_end_of_an_instance_streams_goes_here_and_through_the_bridges() -> None:
+    bus = EventBus()
+    bridge = Bridge("relay", [])
+    bus.add_sink(bridge)
+    forgotten: list[str] = []
+    bus.watch_end_streams(forgotten.append)
+    async with bus.subscribe("alpha", owner="token") as mine, bus.subscribe("alpha") as admin:
+        await bus.end_streams("alpha", admin_too=False)
+        assert mine.get_nowait() is None
+        assert admin.empty()  # the admin's stream outlives a token rotation
+    assert bridge.ended == [("alpha", False)]
+    assert forgotten == ["alpha"]
+
+
+async def test_streams_per_owner_are_capped() -> None:
+    bus = EventBus()
+    async with bus.subscribe("alpha", "token", max_per_owner=1):
+        assert bus.streams_of("token") == 1
+        with pytest.raises(TooManyStreams):
+            async with bus.subscribe("beta", "token", max_per_owner=1):
+                pass
+    assert bus.streams_of("token") == 0
