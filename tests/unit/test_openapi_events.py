@@ -143,3 +143,9 @@ def test_schema_names_are_readable(document: dict[str, Any]) -> None:
     unreadable = [n for n in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)]
     assert unreadable == []
     assert not [n for n in names if n.startswith("Body") or "HTTPValidationError" in n]
+
+
+def test_the_dashboard_webhook_form_offers_every_event() -> None:
+    page = (ROOT / "src" / "wagate" / "dashboard" / "static" / "index.html").read_text()
+    offered = set(re.findall(r'name="events" value="([a-z_]+)"', page))
+    assert offered == set(PAYLOADS)
