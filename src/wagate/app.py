@@ -159,7 +159,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # stops, the live streams end.
         await bounded("event sinks", bus.stop(), STOP_S["events"])
         await bounded("webhooks", webhooks.stop(), STOP_S["webhooks"] + settings.webhook_timeout_s)
-        bus.close()
+        bus.close()  # the live streams, whatever became of the sinks' stop
         await bounded("database", db.close(), STOP_S["database"])
 
 

@@ -193,8 +193,6 @@ class EventRelay:
         return not self._stopped  # events published from the stop on are not relayed
 
     def offer(self, event: Event) -> None:
-        if self._stopped:
-            return
         if self.alone:
             # Nobody else listens: nothing to relay; check again now and then.
             if time.monotonic() - self._probed_at >= PROBE_S and (

@@ -71,17 +71,19 @@ class EventBus:
         return [*self._durable, *self._live]
 
     async def start(self) -> None:
-        """Start the sinks not started yet, in the order they were added."""
+        """Start the sinks not started yet: the durable ones first, ready before a live one
+        (a bridge) brings events in; each kind in the order it was added."""
         for sink in self.sinks():
             if sink not in self._started:
                 await sink.start()
                 self._started.append(sink)
 
     async def stop(self) -> None:
-        """Stop the started sinks, the last started first (after the last publisher: the
-        durable ones write the events in hand)."""
-        while self._started:
-            sink = self._started.pop()
+        """Stop the started sinks, after the last publisher: the durable ones first (they
+        write the events in hand, which must not wait behind a live sink's slow goodbye),
+        then the live ones; the last started first within each kind."""
+        started, self._started = self._started, []
+        for sink in sorted(reversed(started), key=lambda sink: not sink.durable):
             try:
                 await sink.stop()
             except Exception:
