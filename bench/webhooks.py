@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.events.bus import EventBus
+from wagate.events.payloads import MessageReceivedData
 from wagate.migrate import upgrade_to_head
 from wagate.models import Instance, WebhookAttempt, WebhookDelivery
 from wagate.webhooks import repository
@@ -113,11 +114,19 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     cpu_started = time.process_time()
     await worker.start()
     if args.via_bus:
-        data = {"text": "hi"}
+        data = MessageReceivedData(
+            message_id="bench",
+            chat="1@s.whatsapp.net",
+            from_="1@s.whatsapp.net",
+            from_me=False,
+            timestamp="2026-01-01T00:00:00Z",
+            kind="text",
+            text="hi",
+        )
 
         async def publisher(share: int) -> None:
             for _ in range(share):
-                await bus.publish(instance.name, instance.id, "message_received", data)
+                await bus.publish(instance.name, instance.id, data)
 
         publishers = 32
         await asyncio.gather(*(publisher(args.count // publishers) for _ in range(publishers)))

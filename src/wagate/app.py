@@ -21,7 +21,7 @@ from wagate.admin import admin_token_hash, follow_admin_token
 from wagate.auth.edge import EdgeAuthMiddleware
 from wagate.cluster.forwarding import ForwardingMiddleware
 from wagate.cluster.routes import router as cluster_router
-from wagate.cluster.service import start_cluster
+from wagate.cluster.service import build_relay, start_cluster
 from wagate.config import Settings
 from wagate.dashboard.routes import router as dashboard_router
 from wagate.db import Database
@@ -64,6 +64,7 @@ STOP_S = {
     "clients": 100.0,
     "engine": 60.0,
     "batch": 15.0,
+    "events": 30.0,
     "webhooks": 40.0,
     "database": 15.0,
 }
@@ -113,15 +114,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # another's: this node forgets its cached token at once rather than after the cache TTL.
     bus.watch_end_streams(state.instances.invalidate)
     state.webhooks = webhooks = DeliveryWorker(settings, db, secrets)
-    outbox = Outbox(settings, db, webhooks.wake, state.instances)
-    bus.add_sink(outbox)
+    # The event sinks besides the bus's own live streams: the webhook outbox (durable) and,
+    # with Redis, the relay to the other nodes (live). Started before the node serves.
+    bus.add_sink(Outbox(settings, db, webhooks.wake, state.instances))
+    relay = build_relay(settings, bus)
+    if relay is not None:
+        bus.add_sink(relay)
+    await bus.start()
     await webhooks.start()
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
     for engine in engines.values():
         await engine.open()
     state.messaging = messaging = await start_messaging(state)
-    state.cluster = await start_cluster(state)  # with Redis, the cluster decides who resumes what
+    # With Redis, the cluster decides who resumes what.
+    state.cluster = await start_cluster(state, relay)
     if settings.role == "all" and not settings.redis_url:
         resumed = await manager.resume_all()
         log.info("node started", node=settings.node_id, resumed=resumed)
@@ -148,9 +155,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, engine in engines.items():
             await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
         await bounded("inbound", inbound.close(), STOP_S["batch"])
-        await bounded("webhook outbox", outbox.close(), STOP_S["batch"])
+        # After the last publisher: the durable sinks write the events in hand, the relay
+        # stops, the live streams end.
+        await bounded("event sinks", bus.stop(), STOP_S["events"])
         await bounded("webhooks", webhooks.stop(), STOP_S["webhooks"] + settings.webhook_timeout_s)
-        bus.close()
+        bus.close()  # the live streams, whatever became of the sinks' stop
         await bounded("database", db.close(), STOP_S["database"])
 
 

@@ -137,5 +137,5 @@ async def test_a_client_gone_before_the_first_byte_leaves_no_subscriber(
     with pytest.raises(Exception):  # noqa: B017 - Starlette reports it as ClientDisconnect
         await app(scope, receive, send)
     assert started == [200]
-    assert not bus._subscribers.get(name)
+    assert not bus.streams._subscribers.get(name)
     assert bus.streams_of(ADMIN_OWNER) == 0  # its slot of the per-token cap is free again

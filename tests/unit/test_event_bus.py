@@ -1,26 +1,194 @@
-"""The event bus on its own: sinks, watchers, live subscribers, the per-owner cap, ending
-streams, and the interest hooks."""
+"""The event bus and its sinks (wagate.events.sinks): what each kind of sink is handed, in
+which order, and what a failing one does to the others."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 
-from wagate.events.bus import (
-    ADMIN_OWNER,
-    SUBSCRIBER_BUFFER,
-    Event,
-    EventBus,
-    TooManyStreams,
-)
+from wagate.events.bus import ADMIN_OWNER, EventBus
+from wagate.events.event import Event
+from wagate.events.payloads import MessageAckData, QrUpdatedData
+from wagate.events.streams import SUBSCRIBER_BUFFER, TooManyStreams
 
-DATA = {"status": "connected"}
+ACK = MessageAckData(correlation_id="c1", status="sent", attempts=1, message_id="m1")
 
 
-async def publish(bus: EventBus, instance: str = "one", event: str = "connection_update") -> Event:
-    return await bus.publish(instance, 7, event, dict(DATA))
+@dataclass
+class Durable:
+    name: str
+    log: list[str]
+    fail: bool = False
+    only: str | None = None
+    durable: Literal[True] = True
+    seen: list[Event] = field(default_factory=list)
+
+    def accepts(self, event: Event) -> bool:
+        return self.only is None or event.event == self.only
+
+    async def deliver(self, event: Event) -> None:
+        self.log.append(f"{self.name} deliver")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+        self.seen.append(event)
+
+    async def start(self) -> None:
+        self.log.append(f"{self.name} start")
+
+    async def stop(self) -> None:
+        self.log.append(f"{self.name} stop")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+
+
+@dataclass
+class Live:
+    name: str
+    log: list[str]
+    fail: bool = False
+    durable: Literal[False] = False
+    seen: list[Event] = field(default_factory=list)
+
+    def accepts(self, event: Event) -> bool:
+        return True
+
+    def offer(self, event: Event) -> None:
+        self.log.append(f"{self.name} offer")
+        if self.fail:
+            raise RuntimeError("broken receiver")
+        self.seen.append(event)
+
+    async def start(self) -> None:
+        self.log.append(f"{self.name} start")
+
+    async def stop(self) -> None:
+        self.log.append(f"{self.name} stop")
+
+
+@dataclass
+class Bridge(Live):
+    ended: list[tuple[str, bool]] = field(default_factory=list)
+    wanted: int = 0
+
+    async def want(self) -> None:
+        self.wanted += 1
+
+    async def end_streams(self, instance: str, *, admin_too: bool) -> None:
+        self.ended.append((instance, admin_too))
+
+
+async def test_publish_names_the_event_by_its_model_and_keeps_its_data() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    sink = Durable("outbox", log)
+    bus.add_sink(sink)
+    event = await bus.publish("alpha", 7, ACK)
+    assert (event.event, event.instance, event.instance_id) == ("message_ack", "alpha", 7)
+    assert event.data == ACK.data()
+    assert event.envelope()["event"] == "message_ack"
+    assert sink.seen == [event]
+
+
+async def test_durable_sinks_are_awaited_before_the_live_ones_and_one_failure_stops_none() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    outbox, live = Durable("outbox", log), Live("ws", log)
+    for sink in (Durable("broken", log, fail=True), outbox, live):
+        bus.add_sink(sink)
+    event = await bus.publish("alpha", 1, ACK)
+    assert log == ["broken deliver", "outbox deliver", "ws offer"]
+    assert outbox.seen == [event] and live.seen == [event]
+
+
+async def test_a_failing_live_sink_does_not_keep_the_event_from_the_streams() -> None:
+    bus = EventBus()
+    bus.add_sink(Live("broken", [], fail=True))
+    async with bus.subscribe("alpha") as queue:
+        event = await bus.publish("alpha", 1, ACK)
+        assert queue.get_nowait() is event
+
+
+async def test_a_sink_is_handed_only_the_events_it_accepts() -> None:
+    bus = EventBus()
+    qr_only = Durable("qr", [], only="qr_updated")
+    bus.add_sink(qr_only)
+    await bus.publish("alpha", 1, ACK)
+    qr = await bus.publish("alpha", 1, QrUpdatedData(code="x", expires_at="2026-01-01T00:00:00Z"))
+    assert qr_only.seen == [qr]
+
+
+async def test_events_from_a_bridge_reach_the_other_live_sinks_only() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    outbox, bridge, watcher = Durable("outbox", log), Bridge("relay", log), Live("ws", log)
+    for sink in (outbox, bridge, watcher):
+        bus.add_sink(sink)
+    remote = await EventBus().publish("alpha", 1, ACK)  # as another node published it
+    async with bus.subscribe("alpha") as queue:
+        assert bridge.wanted == 1  # a stream opening brings other nodes' events in
+        bus.fan_out(remote, origin=bridge)
+        assert queue.get_nowait() is remote
+    assert log == ["ws offer"]
+    assert outbox.seen == [] and bridge.seen == []
+
+
+async def test_sinks_start_in_order_and_stop_durable_first_even_past_a_failure() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    bus.add_sink(Durable("outbox", log, fail=True))
+    bus.add_sink(Live("relay", log))
+    await bus.start()
+    await bus.start()  # a second start starts nothing twice
+    bus.add_sink(Live("late", log))
+    bus.add_sink(Durable("amqp", log))
+    await bus.start()
+    await bus.stop()
+    assert log == [
+        "outbox start",
+        "relay start",
+        "amqp start",
+        "late start",
+        "amqp stop",
+        "outbox stop",  # fails: the others are stopped all the same
+        "late stop",
+        "relay stop",
+    ]
+    await bus.stop()  # stops nothing twice
+    assert len(log) == 8
+
+
+async def test_the_end_of_an_instance_streams_goes_here_and_through_the_bridges() -> None:
+    bus = EventBus()
+    bridge = Bridge("relay", [])
+    bus.add_sink(bridge)
+    forgotten: list[str] = []
+    bus.watch_end_streams(forgotten.append)
+    async with bus.subscribe("alpha", owner="token") as mine, bus.subscribe("alpha") as admin:
+        await bus.end_streams("alpha", admin_too=False)
+        assert mine.get_nowait() is None
+        assert admin.empty()  # the admin's stream outlives a token rotation
+    assert bridge.ended == [("alpha", False)]
+    assert forgotten == ["alpha"]
+
+
+async def test_streams_per_owner_are_capped() -> None:
+    bus = EventBus()
+    async with bus.subscribe("alpha", "token", max_per_owner=1):
+        assert bus.streams_of("token") == 1
+        with pytest.raises(TooManyStreams):
+            async with bus.subscribe("beta", "token", max_per_owner=1):
+                pass
+    assert bus.streams_of("token") == 0
+
+
+# --- live subscribers (the SSE streams) --------------------------------------------------
+
+
+async def publish(bus: EventBus, instance: str = "one") -> Event:
+    return await bus.publish(instance, 7, ACK)
 
 
 def drained(queue: asyncio.Queue[Event | None]) -> list[Event | None]:
@@ -28,63 +196,6 @@ def drained(queue: asyncio.Queue[Event | None]) -> list[Event | None]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
-
-
-async def test_publish_makes_the_event_and_its_envelope() -> None:
-    event = await publish(EventBus())
-    assert event.id.startswith("evt_") and event.timestamp.tzinfo is not None
-    assert (event.instance, event.instance_id, event.event) == ("one", 7, "connection_update")
-    envelope = event.envelope()
-    assert envelope["timestamp"].endswith("Z") and "+00:00" not in envelope["timestamp"]
-    assert envelope == {
-        "id": event.id,
-        "event": "connection_update",
-        "instance": "one",
-        "timestamp": envelope["timestamp"],
-        "data": DATA,
-    }
-    assert (await publish(EventBus())).id != event.id
-
-
-async def test_sinks_are_awaited_in_order_before_publish_returns() -> None:
-    bus = EventBus()
-    seen: list[tuple[str, str]] = []
-
-    def sink(name: str) -> Any:
-        async def receive(event: Event) -> None:
-            await asyncio.sleep(0.01)  # a durable write
-            seen.append((name, event.id))
-
-        return receive
-
-    bus.add_sink(sink("outbox"))
-    bus.add_sink(sink("other"))
-    event = await publish(bus)
-    assert seen == [("outbox", event.id), ("other", event.id)]
-
-
-async def test_a_failing_sink_or_watcher_stops_nothing_else() -> None:
-    bus = EventBus()
-    sunk: list[Event] = []
-    watched: list[Event] = []
-
-    async def broken_sink(event: Event) -> None:
-        raise RuntimeError("receiver down")
-
-    def broken_watcher(event: Event) -> None:
-        raise RuntimeError("watcher bug")
-
-    async def sink(event: Event) -> None:
-        sunk.append(event)
-
-    bus.add_sink(broken_sink)
-    bus.add_sink(sink)
-    bus.watch(broken_watcher)
-    bus.watch(watched.append)
-    async with bus.subscribe("one") as queue:
-        event = await publish(bus)  # does not raise
-        assert drained(queue) == [event]
-    assert sunk == [event] and watched == [event]
 
 
 async def test_subscribers_get_their_instance_only_and_nothing_after_leaving() -> None:
@@ -123,35 +234,9 @@ async def test_a_subscriber_that_stops_reading_is_cut_off_alone() -> None:
         assert drained(slow) == [] and fast.qsize() == 1
 
 
-async def test_owners_are_capped_and_their_slots_freed() -> None:
-    bus = EventBus()
-    async with bus.subscribe("one", "token-a", max_per_owner=2):
-        async with bus.subscribe("two", "token-a", max_per_owner=2):
-            assert bus.streams_of("token-a") == 2
-            with pytest.raises(TooManyStreams):
-                async with bus.subscribe("one", "token-a", max_per_owner=2):
-                    pass
-            async with bus.subscribe("one", "token-b", max_per_owner=2):
-                assert bus.streams_of("token-b") == 1  # another owner has its own cap
-        assert bus.streams_of("token-a") == 1
-    assert bus.streams_of("token-a") == 0
-    async with bus.subscribe("one", "token-a", max_per_owner=0):  # 0: no cap
-        pass
-
-
 async def test_end_streams_spares_admin_streams_unless_told() -> None:
     bus = EventBus()
-    hooked: list[tuple[str, bool]] = []
     watched: list[str] = []
-
-    async def hook(instance: str, *, admin_too: bool) -> None:
-        hooked.append((instance, admin_too))
-
-    async def broken_hook(instance: str, *, admin_too: bool) -> None:
-        raise RuntimeError("relay down")
-
-    bus.on_end_streams(broken_hook)
-    bus.on_end_streams(hook)
     bus.watch_end_streams(watched.append)
     async with (
         bus.subscribe("one", ADMIN_OWNER) as admin,
@@ -163,7 +248,6 @@ async def test_end_streams_spares_admin_streams_unless_told() -> None:
         await bus.end_streams("one", admin_too=True)  # the instance was deleted
         assert drained(admin) == [None]
         assert drained(other) == []
-    assert hooked == [("one", False), ("one", True)]
     assert watched == ["one", "one"]
 
 
@@ -174,23 +258,3 @@ async def test_close_ends_every_stream() -> None:
         assert drained(one) == [None] and drained(two) == []
         bus.close()
         assert drained(two) == [None]
-
-
-async def test_interest_comes_from_subscribers_and_probes() -> None:
-    bus = EventBus()
-    wanted: list[str] = []
-    waiting = False
-
-    async def relay_listens() -> None:
-        wanted.append("listen")
-
-    bus.on_interest(relay_listens)
-    bus.add_interest(lambda: waiting)
-    assert not bus.interested()
-    async with bus.subscribe("one"):
-        assert bus.interested() and wanted == ["listen"]  # subscribing asked for the relay
-    assert not bus.interested()
-    waiting = True
-    assert bus.interested()
-    await bus.want()
-    assert wanted == ["listen", "listen"]

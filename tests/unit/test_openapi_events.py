@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from tests.conftest import make_settings
 from wagate.app import create_app
-from wagate.events.bus import EVENT_NAMES
 from wagate.events.openapi import envelope_name
-from wagate.events.payloads import PAYLOADS
+from wagate.events.payloads import PAYLOADS, Payload
+from wagate.instances.schemas import EventName
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "#/components/schemas/"
-# A publish call that names its event: bus.publish(name, id, "message_ack", data) and the
-# manager's self._publish(slot, "qr_updated", ...).
+# A publish call that names its event by a string (bus.publish(name, id, "message_ack", data)),
+# where it must hand the event's payload model, which carries the name.
 PUBLISHED = re.compile(r"publish\((?:[^()\"]|\([^()]*\))*?\"([a-z_]+)\"", re.S)
 
 
@@ -35,14 +35,26 @@ def schema(document: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def test_every_published_event_has_a_model_and_a_webhook(document: dict[str, Any]) -> None:
+def payload_models(model: type[Payload] = Payload) -> list[type[Payload]]:
+    found: list[type[Payload]] = []
+    for sub in model.__subclasses__():
+        found += [sub, *payload_models(sub)]
+    return found
+
+
+def test_every_event_type_has_a_model_a_doc_entry_and_a_webhook(document: dict[str, Any]) -> None:
+    """EventBus.publish takes a payload model and reads the event's name from it: an event
+    type is its model, declared once; the rest is checked against PAYLOADS here."""
+    models = payload_models()
+    unnamed = [model.__name__ for model in models if "event" not in model.__dict__]
+    assert unnamed == [], "a payload model without its `event` name"
+    assert {model.event: model for model in models} == PAYLOADS
     published: set[str] = set()
     for path in (ROOT / "src" / "wagate").rglob("*.py"):
         published.update(PUBLISHED.findall(path.read_text()))
-    # Sanity of the scan itself: it sees the five publish sites of today.
-    assert {"connection_update", "qr_updated", "message_ack", "message_status"} <= published
-    assert published <= set(PAYLOADS), published - set(PAYLOADS)
-    assert set(EVENT_NAMES) == set(PAYLOADS)
+    assert published == set(), "published by name rather than by its payload model"
+    # The events a webhook may subscribe to (a Literal, for the request's schema).
+    assert set(get_args(EventName)) == set(PAYLOADS)
     documented = set(
         re.findall(r"^### `([a-z_]+)`$", (ROOT / "docs" / "events.md").read_text(), re.M)
     )
@@ -131,3 +143,9 @@ def test_schema_names_are_readable(document: dict[str, Any]) -> None:
     unreadable = [n for n in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)]
     assert unreadable == []
     assert not [n for n in names if n.startswith("Body") or "HTTPValidationError" in n]
+
+
+def test_the_dashboard_webhook_form_offers_every_event() -> None:
+    page = (ROOT / "src" / "wagate" / "dashboard" / "static" / "index.html").read_text()
+    offered = set(re.findall(r'name="events" value="([a-z_]+)"', page))
+    assert offered == set(PAYLOADS)

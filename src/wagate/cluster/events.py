@@ -1,11 +1,12 @@
 """Live events across nodes: what an instance's holder publishes reaches SSE everywhere.
 
-Each node adds a sink to its EventBus that publishes the event on one Redis pub/sub channel.
-A node listens on that channel only while it has a use for other nodes' events: a live stream
-(SSE) open on it, or a sync send waiting for its outcome there (the `message_ack` wakes it;
-otherwise it polls the row). It hands those events to its local subscribers
-(`EventBus.fan_out`, which reaches SSE streams and the outcome waiters only: the webhook
-outbox was already written once, by the holder). A node skips its own messages, so nothing is
+The relay is a bridge sink on each node's EventBus (wagate.events.sinks.EventBridge): it
+publishes the node's events on one Redis pub/sub channel. A node listens on that channel only
+while it has a use for other nodes' events: a live stream (SSE) open on it, or a sync send
+waiting for its outcome there (the `message_ack` wakes it; otherwise it polls the row). It
+hands those events to its live sinks (`EventBus.fan_out` with itself as the origin: SSE
+streams and the outcome waiters, never the durable sinks, which the holder's node already
+wrote to, nor back to this relay). A node skips its own messages, so nothing is
 delivered twice; it recognises them by their first bytes, without parsing them. A node whose
 interest ended keeps listening for LINGER_S, so a steady trickle of sync sends or reconnecting
 streams does not subscribe and unsubscribe again and again.
@@ -29,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import structlog
@@ -49,6 +50,9 @@ STOP_S = 5.0
 
 
 class EventRelay:
+    name = "cluster relay"
+    durable: Literal[False] = False
+
     def __init__(
         self,
         redis: Redis,
@@ -91,9 +95,6 @@ class EventRelay:
         await pubsub.subscribe(self.hello_channel)  # subscribed before the node serves
         self._pubsub = pubsub
         self._task = asyncio.create_task(self._listen(pubsub), name="cluster-events")
-        self.bus.add_sink(self.publish)
-        self.bus.on_interest(self.want)
-        self.bus.on_end_streams(self.end_streams)
 
     async def want(self) -> None:
         """This node has a use for other nodes' events (a stream opens, a sync send waits):
@@ -188,9 +189,10 @@ class EventRelay:
         await stop_tasks(listeners, STOP_S, "cluster event listener")
         await self.redis.aclose()
 
-    async def publish(self, event: Event) -> None:
-        if self._stopped:
-            return
+    def accepts(self, event: Event) -> bool:
+        return not self._stopped  # events published from the stop on are not relayed
+
+    def offer(self, event: Event) -> None:
         if self.alone:
             # Nobody else listens: nothing to relay; check again now and then.
             if time.monotonic() - self._probed_at >= PROBE_S and (
@@ -278,7 +280,8 @@ class EventRelay:
                 instance_id=int(item["instance_id"]),
                 timestamp=datetime.fromisoformat(item["timestamp"]),
                 data=item["data"],
-            )
+            ),
+            origin=self,
         )
 
     async def _listen(self, pubsub: PubSub) -> None:

@@ -82,10 +82,11 @@ class ClusterNode:
     # --- start and stop ----------------------------------------------------------------------
 
     async def start(self, relay: EventRelay) -> None:
+        # The relay is a sink of the event bus, started and stopped with the bus's sinks;
+        # the node keeps it for what it tells of the other nodes.
         self.relay = relay
         self.manager.ownership = self.ownership
         await self.registry.register(self.settings.role, self.settings.node_address)
-        await relay.start()
         self._loop("heartbeat", self.registry.heartbeat, self.settings.heartbeat_interval_s)
         if self.holds_instances:
             self._loop("renew", self._renew, self.settings.lease_renew_interval_s)
@@ -124,8 +125,6 @@ class ClusterNode:
         await stop_tasks(self._tasks, LOOP_STOP_S, "cluster loops")
         # Takeovers, drops and balance handovers under way: a moment to finish, then stopped.
         await wait_tasks(list(self._background), LOOP_STOP_S, "cluster background")
-        if self.relay is not None:
-            await self.relay.stop()
         await self.redis.aclose()
         await self.http.aclose()
 

@@ -14,7 +14,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from wagate.config import Settings
 from wagate.db import utcnow
+from wagate.events.bus import EventBus
 from wagate.models import Instance
 from wagate.node import HasBus, HasDb, HasManager, HasSettings
 from wagate.queue.redis_streams import REDIS_MAX_CONNECTIONS
@@ -88,19 +90,24 @@ def redis_client(url: str, timeout_s: float | None) -> Redis:
     )
 
 
-async def start_cluster(state: ClusterStartNode) -> Cluster:
-    settings = state.settings
+def build_relay(settings: Settings, bus: EventBus) -> EventRelay | None:
+    """The bus's bridge to the other nodes, with Redis (None on a single node): the app
+    registers it on the bus, which starts it before the node serves."""
     if not settings.redis_url:
+        return None
+    # The pub/sub connection waits forever.
+    return EventRelay(
+        redis_client(settings.redis_url, None), bus, settings.node_id, settings.cluster_key_prefix
+    )
+
+
+async def start_cluster(state: ClusterStartNode, relay: EventRelay | None) -> Cluster:
+    settings = state.settings
+    if relay is None or not settings.redis_url:
         return SingleNode(state)
-    # Commands time out well inside a lease period; the pub/sub connection waits forever.
+    # Commands time out well inside a lease period.
     timeout = max(0.5, settings.lease_ttl_s / 2)
     node = ClusterNode(settings, state.db, state.manager, redis_client(settings.redis_url, timeout))
-    relay = EventRelay(
-        redis_client(settings.redis_url, None),
-        state.bus,
-        settings.node_id,
-        settings.cluster_key_prefix,
-    )
     await node.start(relay)
     return node
 

@@ -45,7 +45,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.status import LIVE, Status, check_transition
 from wagate.events.bus import EventBus, isoformat
-from wagate.events.payloads import ConnectionUpdateData, QrUpdatedData
+from wagate.events.payloads import ConnectionUpdateData, Payload, QrUpdatedData
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
 from wagate.tasks import wait_tasks
@@ -442,7 +442,7 @@ class ClientManager:
                 qr_expires_at=event.expires_at,
             )
             qr = QrUpdatedData(code=event.code, expires_at=isoformat(event.expires_at))
-            await self._publish(slot, "qr_updated", qr.data())
+            await self._publish(slot, qr)
         elif isinstance(event, Connected):
             slot.qr = None
             slot.reconnect_attempt = 0
@@ -507,7 +507,7 @@ class ClientManager:
         if new != previous or fields.get("jid") is not None:
             jid = fields.get("jid", slot.ref.jid)
             update = ConnectionUpdateData(status=new, previous=previous, reason=reason, jid=jid)
-            await self._publish(slot, "connection_update", update.data())
+            await self._publish(slot, update)
 
     async def _touch(self, slot: Slot) -> None:
         # last_event_at is a liveness hint, not a log: one UPDATE per receipt would cost as much
@@ -530,5 +530,5 @@ class ClientManager:
         async with self.db.transaction() as session:
             return await self.ownership.write(session, slot.ref.id, fields)
 
-    async def _publish(self, slot: Slot, event: str, data: dict[str, Any]) -> None:
-        await self.bus.publish(slot.ref.name, slot.ref.id, event, data)
+    async def _publish(self, slot: Slot, payload: Payload) -> None:
+        await self.bus.publish(slot.ref.name, slot.ref.id, payload)

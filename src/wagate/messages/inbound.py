@@ -35,7 +35,7 @@ def media_url(instance: str, message_id: str) -> str:
     return f"/v1/instances/{instance}/media/{message_id}"
 
 
-def message_received_data(instance: str, message: InboundMessage) -> dict[str, Any]:
+def message_received(instance: str, message: InboundMessage) -> MessageReceivedData:
     media = message.media
     return MessageReceivedData(
         message_id=message.message_id,
@@ -60,7 +60,7 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
         poll=message.poll,
         reply_to=message.reply_to,
         view_once=True if message.view_once else None,
-    ).data()
+    )
 
 
 class InboundNode(HasBus, HasDb, HasSettings, Protocol):
@@ -88,9 +88,7 @@ class InboundHandler:
     async def on_message(self, ref: InstanceRef, message: InboundMessage) -> None:
         if message.media is not None:
             await self._keep_media(ref, message)
-        await self.state.bus.publish(
-            ref.name, ref.id, "message_received", message_received_data(ref.name, message)
-        )
+        await self.state.bus.publish(ref.name, ref.id, message_received(ref.name, message))
 
     async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
         assert message.media is not None
@@ -190,18 +188,18 @@ class InboundHandler:
         correlations: dict[str, str] = {}
         if status is not None:
             correlations = await self._apply_receipt((ref.id, receipt, status))
-        events: list[dict[str, Any]] = []
         timestamp = isoformat(receipt.timestamp)
-        for message_id in receipt.message_ids:
-            data = MessageStatusData(
+        events = [
+            MessageStatusData(
                 message_id=message_id,
                 chat=receipt.chat,
                 status=receipt.status,
                 timestamp=timestamp,
                 correlation_id=correlations.get(message_id),
             )
-            events.append(data.data())
+            for message_id in receipt.message_ids
+        ]
         # The events of one receipt go out together: each one's durable sink (the webhook
         # outbox) is a group commit, which they share instead of one round trip each.
         publish = self.state.bus.publish
-        await asyncio.gather(*(publish(ref.name, ref.id, "message_status", d) for d in events))
+        await asyncio.gather(*(publish(ref.name, ref.id, d) for d in events))

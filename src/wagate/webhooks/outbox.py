@@ -1,11 +1,12 @@
-"""The durable sink of the event bus: each event becomes one delivery row per webhook that
-wants it, written before `EventBus.publish` returns, so no event is lost by a crash after it."""
+"""The webhooks' durable sink on the event bus: each event becomes one delivery row per webhook
+that wants it, written before `EventBus.publish` returns, so no event is lost by a crash after
+it (wagate.webhooks.delivery posts them)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from wagate.batching import GroupCommit
 from wagate.config import Settings
@@ -50,6 +51,9 @@ def delivery_row(
 
 
 class Outbox:
+    name = "webhooks"
+    durable: Literal[True] = True
+
     def __init__(
         self,
         settings: Settings,
@@ -66,10 +70,17 @@ class Outbox:
         # Events published at the same time (receipts of many instances) share one transaction.
         self._write: GroupCommit[Event, None] = GroupCommit(self._write_batch)
 
-    async def __call__(self, event: Event) -> None:
+    def accepts(self, event: Event) -> bool:
+        # Which webhooks want it is read per batch of events (`_write_batch`).
+        return True
+
+    async def deliver(self, event: Event) -> None:
         await self._write(event)
 
-    async def close(self) -> None:
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
         """Shutdown: the events in hand are written (or their publishers fail)."""
         await self._write.drain()
 

@@ -65,7 +65,7 @@ async def start_messaging(state: MessagingNode) -> Messaging:
     queue = build_queue(state)
     await queue.start()
     outcomes = Outcomes(state.db, state.settings.sync_poll_interval_s)
-    state.bus.watch(outcomes.on_event)
+    state.bus.watch(outcomes.on_event, "sync-send outcomes")
     state.bus.add_interest(lambda: outcomes.waiting)  # the relay listens while callers wait
     service = MessageService(state, queue, outcomes)
     pool = None

@@ -331,5 +331,5 @@ class InstanceSender:
             message_id=row.message_id or None,
             error=row.error or None,
         )
-        await self.state.bus.publish(self.name, row.instance_id, "message_ack", ack.data())
+        await self.state.bus.publish(self.name, row.instance_id, ack)
         self.outcomes.resolve(Outcome.of(row))
