@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -344,57 +344,27 @@ class DeliveryWorker:
                     log.exception("webhook outcome write failed", rows=len(batch))
 
     async def _write(self, batch: list[Attempt]) -> None:
+        now = utcnow()
         outcomes: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
-        now = utcnow()
         for attempt in batch:
-            item = attempt.delivery
-            count = item.attempts + (1 if attempt.tried else 0)
-            if attempt.tried:
-                decision = decide(
-                    self.policy,
-                    attempts=count,
-                    status_code=attempt.status_code,
-                    now=now,
-                    retry_after_s=attempt.retry_after_s,
-                )
-                status, next_at = decision.status, decision.next_attempt_at
-                WEBHOOK_DELIVERIES.labels(decision.outcome).inc()
-                attempts.append(
-                    {
-                        "delivery_id": item.id,
-                        "attempted_at": attempt.attempted_at,
-                        "status_code": attempt.status_code,
-                        "error": _clip(attempt.error),
-                        "duration_ms": attempt.duration_ms,
-                    }
-                )
-            else:
-                status, next_at = DeliveryStatus.FAILED, None
-                WEBHOOK_DELIVERIES.labels("failed").inc()
-            if status is not DeliveryStatus.DELIVERED:
+            written = outcome_of(attempt, self.policy, now)
+            WEBHOOK_DELIVERIES.labels(written.label).inc()
+            if written.status is not DeliveryStatus.DELIVERED:
+                item = attempt.delivery
                 log.info(
                     "webhook delivery not accepted",
                     delivery=item.id,
                     webhook_event=item.event,
                     host=host_of(item.url),
-                    status=status.value,
-                    attempts=count,
+                    status=written.status.value,
+                    attempts=written.attempts,
                     error=attempt.error,
                     detail=attempt.detail,
                 )
-            outcomes.append(
-                {
-                    "b_id": item.id,
-                    "b_token": item.claim_token,
-                    "status": status.value,
-                    "attempts": count,
-                    "last_status_code": attempt.status_code,
-                    "last_error": _clip(attempt.error),
-                    "next_attempt_at": next_at,
-                    "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
-                }
-            )
+            outcomes.append(written.outcome)
+            if written.attempt is not None:
+                attempts.append(written.attempt)
         for tries in range(3):
             try:
                 # No transaction: each statement stands alone (a retry writes the same
@@ -427,6 +397,55 @@ class DeliveryWorker:
             total += deleted
             if deleted < CLEANUP_CHUNK:
                 return total
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one attempt writes: the delivery row's new state, the attempt's own row (none
+    for a row that was not tried), and the metric label."""
+
+    status: DeliveryStatus
+    attempts: int
+    label: str
+    outcome: dict[str, Any]
+    attempt: dict[str, Any] | None
+
+
+def outcome_of(attempt: Attempt, policy: RetryPolicy, now: datetime) -> Written:
+    """The outcome of one attempt: delivered, pending again (retried after a backoff) or
+    failed; a row not tried (its webhook is gone) fails without spending an attempt."""
+    item = attempt.delivery
+    count = item.attempts + (1 if attempt.tried else 0)
+    row: dict[str, Any] | None = None
+    if attempt.tried:
+        decision = decide(
+            policy,
+            attempts=count,
+            status_code=attempt.status_code,
+            now=now,
+            retry_after_s=attempt.retry_after_s,
+        )
+        status, next_at, label = decision.status, decision.next_attempt_at, decision.outcome
+        row = {
+            "delivery_id": item.id,
+            "attempted_at": attempt.attempted_at,
+            "status_code": attempt.status_code,
+            "error": _clip(attempt.error),
+            "duration_ms": attempt.duration_ms,
+        }
+    else:
+        status, next_at, label = DeliveryStatus.FAILED, None, "failed"
+    outcome = {
+        "b_id": item.id,
+        "b_token": item.claim_token,
+        "status": status.value,
+        "attempts": count,
+        "last_status_code": attempt.status_code,
+        "last_error": _clip(attempt.error),
+        "next_attempt_at": next_at,
+        "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
+    }
+    return Written(status, count, label, outcome, row)
 
 
 def _clip(error: str | None) -> str | None:
