@@ -134,28 +134,12 @@ async def simulate_scan(
     return Response(status_code=204)
 
 
-def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:  # noqa: C901
-    media = None
-    if body.kind in {"image", "video", "audio", "document", "sticker"}:
-        if body.media is None:
-            raise ValidationFailed.field("media", f"kind {body.kind} needs media")
-        try:
-            data = base64.b64decode(body.media.base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValidationFailed.field("media.base64", "not valid base64") from exc
-        media = InboundMedia(data, body.media.mimetype, body.media.filename)
-    elif body.kind == "text" and not body.text:
+def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
+    media = _inbound_media(body)
+    if body.kind == "text" and not body.text:
         raise ValidationFailed.field("text", "a text message needs text")
-    location = None
-    if body.kind == "location":
-        if body.latitude is None or body.longitude is None:
-            raise ValidationFailed.field("latitude", "a location needs latitude and longitude")
-        location = {"latitude": body.latitude, "longitude": body.longitude}
-    reaction = None
-    if body.kind == "reaction":
-        if not body.message_id or body.emoji is None:
-            raise ValidationFailed.field("message_id", "a reaction needs message_id and emoji")
-        reaction = {"message_id": body.message_id, "emoji": body.emoji}
+    location = _inbound_location(body)
+    reaction = _inbound_reaction(body)
     chat = sender
     if body.chat:
         try:
@@ -177,6 +161,34 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:  # noqa: C
         reaction=reaction,
         reply_to=body.reply_to,
     )
+
+
+def _inbound_media(body: InboundIn) -> InboundMedia | None:
+    if body.kind not in {"image", "video", "audio", "document", "sticker"}:
+        return None
+    if body.media is None:
+        raise ValidationFailed.field("media", f"kind {body.kind} needs media")
+    try:
+        data = base64.b64decode(body.media.base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed.field("media.base64", "not valid base64") from exc
+    return InboundMedia(data, body.media.mimetype, body.media.filename)
+
+
+def _inbound_location(body: InboundIn) -> dict[str, Any] | None:
+    if body.kind != "location":
+        return None
+    if body.latitude is None or body.longitude is None:
+        raise ValidationFailed.field("latitude", "a location needs latitude and longitude")
+    return {"latitude": body.latitude, "longitude": body.longitude}
+
+
+def _inbound_reaction(body: InboundIn) -> dict[str, Any] | None:
+    if body.kind != "reaction":
+        return None
+    if not body.message_id or body.emoji is None:
+        raise ValidationFailed.field("message_id", "a reaction needs message_id and emoji")
+    return {"message_id": body.message_id, "emoji": body.emoji}
 
 
 @router.post("/inbound", response_model=InboundOut)
