@@ -13,7 +13,15 @@ from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
 from wagate.errors import ValidationFailed, validation_details
 from wagate.messages import media as media_io
-from wagate.messages.schemas import BODY_MODELS, KINDS, MEDIA_KINDS, ContactIn, MediaBase, SendBase
+from wagate.messages.schemas import (
+    BODY_MODELS,
+    KINDS,
+    MEDIA_KINDS,
+    ContactCard,
+    ContactIn,
+    MediaBase,
+    SendBase,
+)
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
 
 # Fields that are not the kind's content: kept beside it in the stored body.
@@ -93,21 +101,32 @@ def _phone(value: str, field: str) -> str:
         raise ValidationFailed.field(field, str(exc)) from exc
 
 
-def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:  # noqa: C901
+def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:
     """Validate a body; every problem answers 422 naming the field."""
-    if kind not in KINDS:
-        raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")
-    try:
-        model = BODY_MODELS[kind].model_validate(payload)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            "the request is not valid", details=validation_details(list(exc.errors()))
-        ) from exc
+    model = _validated(kind, payload)
     try:
         jid = to_jid(model.to)
     except InvalidRecipient as exc:
         raise ValidationFailed.field("to", str(exc)) from exc
     to = jid.split("@", 1)[0] if jid.endswith("@s.whatsapp.net") and "@" not in model.to else jid
+    body = _stored_body(model)
+    _check_upload(kind, model, upload)
+    return Checked(kind, model, to, jid, body, upload)
+
+
+def _validated(kind: str, payload: dict[str, Any]) -> SendBase:
+    if kind not in KINDS:
+        raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")
+    try:
+        return BODY_MODELS[kind].model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the request is not valid", details=validation_details(list(exc.errors()))
+        ) from exc
+
+
+def _stored_body(model: SendBase) -> dict[str, Any]:
+    """What is kept of the body: the kind's fields, recipients as JIDs, contacts with vCards."""
     body = model.model_dump(exclude=ENVELOPE, exclude_none=True)
     if model.reply_to:
         body["reply_to"] = model.reply_to
@@ -116,17 +135,21 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
             f"{_phone(m, f'mentions.{i}')}@s.whatsapp.net" for i, m in enumerate(model.mentions)
         ]
     if isinstance(model, ContactIn):
-        cards = []
-        for i, card in enumerate(model.contacts):
-            phone = _phone(card.phone, f"contacts.{i}.phone")
-            cards.append(
-                {
-                    "name": card.name,
-                    "phone": phone,
-                    "vcard": vcard(card.name, phone, card.organization, card.email),
-                }
-            )
-        body["contacts"] = cards
+        body["contacts"] = [_card(card, i) for i, card in enumerate(model.contacts)]
+    return body
+
+
+def _card(card: ContactCard, index: int) -> dict[str, Any]:
+    phone = _phone(card.phone, f"contacts.{index}.phone")
+    return {
+        "name": card.name,
+        "phone": phone,
+        "vcard": vcard(card.name, phone, card.organization, card.email),
+    }
+
+
+def _check_upload(kind: str, model: SendBase, upload: Upload | None) -> None:
+    """The media of a media kind comes once (a file part or a field); other kinds take none."""
     if kind in MEDIA_KINDS:
         assert isinstance(model, MediaBase)
         if upload is not None and model.media is not None:
@@ -135,7 +158,6 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
             raise ValidationFailed.field("media", "media is required for this kind")
     elif upload is not None:
         raise ValidationFailed.field("file", f"kind {kind} takes no file")
-    return Checked(kind, model, to, jid, body, upload)
 
 
 async def load_media(checked: Checked, settings: Settings, limit: int | None = None) -> Prepared:
