@@ -50,12 +50,26 @@ class Group:
     settings: list[Setting]
 
 
-def _comments(source: str) -> list[tuple[str, list[tuple[str, str]]]]:  # noqa: C901
+def _class_body(source: str) -> list[str]:
+    """The lines of the Settings class body: from its `class` line to the next line that
+    starts at column 0 (a comment there still belongs to the body)."""
+    body: list[str] = []
+    in_class = False
+    for line in source.splitlines():
+        if not in_class:
+            in_class = line.startswith("class Settings(")
+        elif line and not line.startswith((" ", "#")):
+            break
+        else:
+            body.append(line)
+    return body
+
+
+def _comments(source: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """(comment, [(field, inline comment)]) per group of fields of the Settings class body."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
     comment: list[str] = []
     fields: list[tuple[str, str]] = []
-    in_class = False
 
     def close() -> None:
         nonlocal comment, fields
@@ -63,14 +77,7 @@ def _comments(source: str) -> list[tuple[str, list[tuple[str, str]]]]:  # noqa: 
             groups.append((" ".join(comment), fields))
         comment, fields = [], []
 
-    for line in source.splitlines():
-        if line.startswith("class Settings("):
-            in_class = True
-            continue
-        if not in_class:
-            continue
-        if line and not line.startswith((" ", "#")):
-            break
+    for line in _class_body(source):
         stripped = line.strip()
         if not stripped:
             close()

@@ -88,79 +88,101 @@ class RequestLimitsMiddleware:
         self.body_timeout_s = body_timeout_s
         self.body_deadline_s = body_deadline_s
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
         if scope["method"] == "POST" and MEDIA_ROUTE.match(scope["path"]):
             limit = self.media_body_bytes
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > limit:
-                    await send_error(send, *_too_large(limit), close=True)
-                    return
-        received = 0
-        body_complete = False
-        started = False
-        deadline: float | None = None
-        tripped: tuple[int, str, str] | None = None
-
-        async def limited_receive() -> Message:
-            nonlocal received, tripped, body_complete, deadline
-            if body_complete:
-                # Past the body, receive() waits for the client to go (a live stream waits
-                # as long as it is open): that is no stalled body.
-                return await receive()
-            loop = asyncio.get_running_loop()
-            if deadline is None:
-                deadline = loop.time() + self.body_deadline_s
-            left = deadline - loop.time()
-            try:
-                # A deadline on the current task, not wait_for's new task per receive().
-                async with asyncio.timeout(min(self.body_timeout_s, left)):
-                    message = await receive()
-            except TimeoutError as exc:
-                if left <= self.body_timeout_s:
-                    tripped = (
-                        408,
-                        "request_timeout",
-                        f"the request body did not arrive within {self.body_deadline_s:g} s",
-                    )
-                else:
-                    tripped = (408, "request_timeout", "the request body came too slowly")
-                raise TooSlow from exc
-            if message["type"] == "http.request":
-                body_complete = not message.get("more_body", False)
-                received += len(message.get("body", b""))
-                if received > limit:
-                    tripped = _too_large(limit)
-                    raise TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if tripped is not None:
-                # The app may catch our exception and answer something else (FastAPI turns
-                # any error while reading a body into "error parsing the body"): the client
-                # gets what really happened instead.
-                if not started:
-                    started = True
-                    await send_error(send, *tripped, close=True)
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        if _declares_over(scope, limit):
+            await send_error(send, *_too_large(limit), close=True)
+            return
+        body = _LimitedBody(receive, send, limit, self.body_timeout_s, self.body_deadline_s)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, body.receive, body.send)
         except (TooLarge, TooSlow):
-            if not started and tripped is not None:
-                await send_error(send, *tripped, close=True)
+            if not body.started and body.tripped is not None:
+                await send_error(send, *body.tripped, close=True)
+
+
+def _declares_over(scope: Scope, limit: int) -> bool:
+    """Whether a Content-Length header declares more than `limit` bytes."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared > limit:
+                return True
+    return False
+
+
+class _LimitedBody:
+    """One request's receive and send as the app sees them: the body is counted against its
+    cap and timed, and once one of them trips, the error goes out instead of the app's own
+    answer."""
+
+    def __init__(
+        self, receive: Receive, send: Send, limit: int, timeout_s: float, deadline_s: float
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self.limit = limit
+        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self.received = 0
+        self.complete = False
+        self.started = False
+        self.deadline: float | None = None
+        self.tripped: tuple[int, str, str] | None = None
+
+    async def receive(self) -> Message:
+        if self.complete:
+            # Past the body, receive() waits for the client to go (a live stream waits
+            # as long as it is open): that is no stalled body.
+            return await self._receive()
+        loop = asyncio.get_running_loop()
+        if self.deadline is None:
+            self.deadline = loop.time() + self.deadline_s
+        left = self.deadline - loop.time()
+        try:
+            # A deadline on the current task, not wait_for's new task per receive().
+            async with asyncio.timeout(min(self.timeout_s, left)):
+                message = await self._receive()
+        except TimeoutError as exc:
+            self.tripped = self._too_slow(left)
+            raise TooSlow from exc
+        if message["type"] == "http.request":
+            self.complete = not message.get("more_body", False)
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.tripped = _too_large(self.limit)
+                raise TooLarge
+        return message
+
+    def _too_slow(self, left: float) -> tuple[int, str, str]:
+        if left <= self.timeout_s:
+            return (
+                408,
+                "request_timeout",
+                f"the request body did not arrive within {self.deadline_s:g} s",
+            )
+        return (408, "request_timeout", "the request body came too slowly")
+
+    async def send(self, message: Message) -> None:
+        if self.tripped is not None:
+            # The app may catch our exception and answer something else (FastAPI turns
+            # any error while reading a body into "error parsing the body"): the client
+            # gets what really happened instead.
+            if not self.started:
+                self.started = True
+                await send_error(self._send, *self.tripped, close=True)
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 class TokenBuckets:

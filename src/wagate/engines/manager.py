@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from wagate import backoff
-from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
-from wagate.engines import ownership
 from wagate.engines.actions import REJECT_CALL
 from wagate.engines.base import (
     AccountEvent,
-    Connected,
-    ConnectFailed,
-    ConnectionLost,
     Engine,
     EngineClient,
     EngineEvent,
@@ -36,49 +28,32 @@ from wagate.engines.base import (
     InboundMessage,
     IncomingCall,
     InstanceRef,
-    LoggedOut,
     NotConnectedError,
     QrCode,
-    QrTimeout,
     Receipt,
-    StreamReplaced,
 )
-from wagate.engines.status import LIVE, Status, check_transition
+from wagate.engines.ownership import Ownership
+from wagate.engines.records import SlotRecords
+from wagate.engines.slots import (
+    Slot,
+    count_statuses,
+    end_pump,
+    is_settled,
+    resumed_status,
+    start_pump,
+)
+from wagate.engines.status import LIVE, Status
+from wagate.engines.transitions import Transition, on_event
 from wagate.events.bus import EventBus, isoformat
-from wagate.events.payloads import ConnectionUpdateData, Payload, QrUpdatedData
+from wagate.events.payloads import QrUpdatedData
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
-from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
-TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
-PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
-
-
-@dataclass(eq=False)
-class Slot:
-    """This node's hold on one instance."""
-
-    ref: InstanceRef
-    engine: str
-    status: Status
-    reject_calls: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    client: EngineClient | None = None
-    generation: int = 0
-    qr: QrCode | None = None
-    reconnect_task: asyncio.Task[None] | None = None
-    reconnect_attempt: int = 0
-    deleted: bool = False
-    # None ends the pump: it finishes the event in hand rather than being cancelled mid-write.
-    events: asyncio.Queue[tuple[int, EngineEvent] | None] = field(default_factory=asyncio.Queue)
-    pump: asyncio.Task[None] | None = None
-    busy: bool = False  # the pump is handling an event it took off the queue
-    touched_at: float = float("-inf")  # monotonic time of the last last_event_at write
 
 
 class ClientManager:
@@ -94,12 +69,21 @@ class ClientManager:
         # are made meanwhile. One lock for all names made a node that takes 1,000 instances
         # at start read their rows one after another.
         self._making = KeyedLocks()
-        self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
+        # The instance rows and the events of the slots (what is written, fenced, published).
+        self._records = SlotRecords(settings, db, bus)
         self._message_hooks: list[MessageHook] = []
         self._group_hooks: list[GroupHook] = []
         self._closing = False
-        # Cluster mode replaces it with the lease gate (wagate.cluster).
-        self.ownership: ownership.Ownership = ownership.LocalOwnership()
+
+    @property
+    def ownership(self) -> Ownership:
+        """This node's hold on instances; cluster mode replaces it with the lease gate
+        (wagate.cluster)."""
+        return self._records.ownership
+
+    @ownership.setter
+    def ownership(self, value: Ownership) -> None:
+        self._records.ownership = value
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -138,7 +122,7 @@ class ClientManager:
         self._closing = True
         await asyncio.gather(*(self._release(slot) for slot in list(self._slots.values())))
         self._slots.clear()
-        await self._touches.drain()
+        await self._records.drain()
 
     async def release(self, name: str, reason: str = "handover") -> None:
         """Stop the instance's client here, keeping what the user asked for (the cluster hands
@@ -154,9 +138,9 @@ class ClientManager:
                 had_client = slot.client is not None or slot.reconnect_task is not None
                 await self._stop_client(slot)
                 if had_client:
-                    await self._set_status(slot, Status.DISCONNECTED, reason=reason)
+                    await self._records.set_status(slot, Status.DISCONNECTED, reason=reason)
         finally:  # the slot is gone either way: its event pump must not outlive it
-            await self._end_pump(slot)
+            await end_pump(slot)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -188,14 +172,11 @@ class ClientManager:
         if slot is None:
             return
         # Polled: it serves tests and diagnostics, not a hot path.
-        while not (slot.events.empty() and not slot.lock.locked() and not slot.busy):  # noqa: ASYNC110
+        while not is_settled(slot):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
     def statuses(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for slot in self._slots.values():
-            counts[slot.status.value] = counts.get(slot.status.value, 0) + 1
-        return counts
+        return count_statuses(self._slots.values())
 
     # --- lifecycle calls ---------------------------------------------------------------------
 
@@ -204,7 +185,7 @@ class ClientManager:
         async with slot.lock:
             self._check_usable(slot)
             if remember:
-                await self._save(slot, desired_state="connected")
+                await self._records.save(slot, desired_state="connected")
             if slot.client is not None or slot.reconnect_task is not None:
                 return slot.status  # idempotent: never a second client
             await self._start_client(slot)
@@ -214,17 +195,17 @@ class ClientManager:
         slot = await self._slot(name)
         async with slot.lock:
             self._check_usable(slot)
-            await self._save(slot, desired_state="stopped")
+            await self._records.save(slot, desired_state="stopped")
             await self._stop_client(slot)
             if slot.status != Status.LOGGED_OUT:
-                await self._set_status(slot, Status.DISCONNECTED, reason="disconnected")
+                await self._records.set_status(slot, Status.DISCONNECTED, reason="disconnected")
             return slot.status
 
     async def logout(self, name: str) -> Status:
         slot = await self._slot(name)
         async with slot.lock:
             self._check_usable(slot)
-            await self._save(slot, desired_state="stopped")
+            await self._records.save(slot, desired_state="stopped")
             client = slot.client
             if client is not None and slot.status == Status.CONNECTED:
                 try:
@@ -234,7 +215,7 @@ class ClientManager:
             await self._stop_client(slot)
             await self.engine(slot.engine).forget(slot.ref)
             slot.ref = InstanceRef(slot.ref.id, slot.ref.name)
-            await self._set_status(
+            await self._records.set_status(
                 slot, Status.LOGGED_OUT, reason="logged_out", jid=None, device_jid=None, phone=None
             )
             return slot.status
@@ -243,10 +224,10 @@ class ClientManager:
         slot = await self._slot(name)
         async with slot.lock:
             self._check_usable(slot)
-            await self._save(slot, desired_state="connected")
+            await self._records.save(slot, desired_state="connected")
             await self._stop_client(slot)
             if slot.status in LIVE:  # restart is a disconnect then a connect, both visible
-                await self._set_status(slot, Status.DISCONNECTED, reason="restart")
+                await self._records.set_status(slot, Status.DISCONNECTED, reason="restart")
             await self._start_client(slot)
             return slot.status
 
@@ -273,7 +254,7 @@ class ClientManager:
                 await delete_by_id(session, slot.ref.id)
         if self._slots.get(name) is slot:
             del self._slots[name]
-        await self._end_pump(slot)
+        await end_pump(slot)
         self.bus.close_instance(name)
 
     async def pair_phone(self, name: str, phone: str) -> str:
@@ -281,7 +262,7 @@ class ClientManager:
         async with slot.lock:
             self._check_usable(slot)
             if slot.client is None and slot.reconnect_task is None:
-                await self._save(slot, desired_state="connected")
+                await self._records.save(slot, desired_state="connected")
                 await self._start_client(slot)
             client = slot.client
         if client is None:
@@ -320,16 +301,13 @@ class ClientManager:
             await self.ownership.claim(row.id, row.name)
             if self._closing:  # close() began meanwhile: it would not see this slot
                 raise NotConnectedError("this node is stopping")
-            status = Status(row.status)
-            if status in LIVE:  # left over from a node that stopped: nothing runs here yet
-                status = Status.DISCONNECTED
             slot = Slot(
                 ref=InstanceRef(row.id, row.name, row.jid, row.device_jid),
                 engine=row.engine,
-                status=status,
+                status=resumed_status(Status(row.status)),
                 reject_calls=bool((row.settings or {}).get("reject_calls", False)),
             )
-            slot.pump = asyncio.create_task(self._pump(slot), name=f"events:{name}")
+            start_pump(slot, self._handle)
             self._slots[name] = slot
             return slot
 
@@ -346,13 +324,15 @@ class ClientManager:
 
         client = self.engine(slot.engine).create_client(slot.ref, sink)
         slot.client = client
-        await self._set_status(slot, Status.CONNECTING, reason=None)
+        await self._records.set_status(slot, Status.CONNECTING, reason=None)
         try:
             await client.start()
         except Exception as exc:
             log.warning("client start failed", instance=slot.ref.name, error=str(exc))
             await self._stop_client(slot)
-            await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
+            await self._records.set_status(
+                slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}"
+            )
 
     async def _stop_client(self, slot: Slot) -> None:
         task = slot.reconnect_task
@@ -389,38 +369,23 @@ class ClientManager:
 
         slot.reconnect_task = asyncio.create_task(reconnect(), name=f"reconnect:{slot.ref.name}")
 
-    async def _end_pump(self, slot: Slot) -> None:
-        pump = slot.pump
-        if pump is None or pump.done():
+    async def _handle(self, slot: Slot, generation: int, event: EngineEvent) -> None:
+        """One event off the slot's queue (its pump calls this, one event at a time)."""
+        if isinstance(event, AccountEvent):
+            if generation == slot.generation:
+                await self._records.touch(slot)
+                await self._account_event(slot, event)
             return
-        slot.events.put_nowait(None)
-        await wait_tasks([pump], PUMP_DRAIN_S, f"event pump of {slot.ref.name}")
-
-    async def _pump(self, slot: Slot) -> None:
-        while True:
-            item = await slot.events.get()
-            if item is None:
-                return
-            generation, event = item
-            slot.busy = True
-            try:
-                if isinstance(event, AccountEvent):
-                    if generation == slot.generation:
-                        await self._touch(slot)
-                        await self._account_event(slot, event)
-                    continue
-                if isinstance(event, IncomingCall):
-                    if generation == slot.generation and slot.reject_calls and slot.client:
-                        await slot.client.call(REJECT_CALL, event)
-                    continue
-                async with slot.lock:
-                    if generation != slot.generation or slot.deleted:
-                        continue  # a replaced client's last words
-                    await self._on_state_event(slot, event)
-            except Exception:
-                log.exception("event handling failed", instance=slot.ref.name)
-            finally:
-                slot.busy = False
+        if isinstance(event, IncomingCall):
+            if generation == slot.generation and slot.reject_calls and slot.client:
+                await slot.client.call(REJECT_CALL, event)
+            return
+        async with slot.lock:
+            if generation != slot.generation or slot.deleted:
+                return  # a replaced client's last words
+            transition = on_event(event, slot.ref, utcnow())
+            if transition is not None:
+                await self._apply(slot, transition)
 
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
         if isinstance(event, InboundMessage | Receipt):
@@ -430,105 +395,23 @@ class ClientManager:
             for group_hook in self._group_hooks:
                 await group_hook(slot.ref, event)
 
-    async def _on_state_event(self, slot: Slot, event: EngineEvent) -> None:
-        name = slot.ref.name
-        if isinstance(event, QrCode):
-            slot.qr = event
-            await self._set_status(
-                slot,
-                Status.PAIRING,
-                reason=None,
-                qr_code=event.code,
-                qr_expires_at=event.expires_at,
-            )
-            qr = QrUpdatedData(code=event.code, expires_at=isoformat(event.expires_at))
-            await self._publish(slot, qr)
-        elif isinstance(event, Connected):
-            slot.qr = None
-            slot.reconnect_attempt = 0
-            # A resumed device reports itself again: the one recorded at link stays if the
-            # engine has no device JID to give.
-            device = event.device or slot.ref.device
-            slot.ref = InstanceRef(slot.ref.id, name, event.jid, device)
-            await self._set_status(
-                slot,
-                Status.CONNECTED,
-                reason=None,
-                jid=event.jid,
-                device_jid=device,
-                phone=event.phone,
-                connected_at=utcnow(),
-            )
-        elif isinstance(event, ConnectionLost | ConnectFailed):
-            permanent = isinstance(event, ConnectFailed) and event.permanent
+    async def _apply(self, slot: Slot, transition: Transition) -> None:
+        """Carry out a state event's transition (under the slot's lock)."""
+        if transition.stop_client:
             await self._stop_client(slot)
-            if permanent:
-                await self._set_status(slot, Status.DISCONNECTED, reason=event.reason)
-            else:
-                await self._set_status(slot, Status.RECONNECTING, reason=event.reason)
-                self._schedule_reconnect(slot)
-        elif isinstance(event, LoggedOut):
-            await self._stop_client(slot)
+        if transition.forget_device:
             await self.engine(slot.engine).forget(slot.ref)
-            slot.ref = InstanceRef(slot.ref.id, name)
-            await self._save(slot, desired_state="stopped")
-            await self._set_status(
-                slot, Status.LOGGED_OUT, reason=event.reason, jid=None, device_jid=None, phone=None
-            )
-        elif isinstance(event, StreamReplaced):
-            await self._stop_client(slot)
-            await self._save(slot, desired_state="stopped")
-            await self._set_status(slot, Status.DISCONNECTED, reason="stream_replaced")
-        elif isinstance(event, QrTimeout):
-            await self._stop_client(slot)
-            await self._save(slot, desired_state="stopped")
-            await self._set_status(slot, Status.DISCONNECTED, reason="qr_timeout")
-
-    async def _set_status(
-        self, slot: Slot, new: Status, *, reason: str | None, **fields: Any
-    ) -> None:
-        previous = slot.status
-        check_transition(previous, new)
-        slot.status = new
-        now = utcnow()
-        values: dict[str, Any] = {
-            "status": new.value,
-            "last_error": reason if new != Status.CONNECTED else None,
-            "last_event_at": now,
-            "node": self.settings.node_id if new in LIVE else None,
-            **fields,
-        }
-        if new == Status.DISCONNECTED and reason == "disconnected":
-            values["last_error"] = None
-        if new != Status.PAIRING:
-            values.update(qr_code=None, qr_expires_at=None)
-        if not await self._save(slot, **values):
-            return  # fenced off: another node holds the instance now
-        if new != previous or fields.get("jid") is not None:
-            jid = fields.get("jid", slot.ref.jid)
-            update = ConnectionUpdateData(status=new, previous=previous, reason=reason, jid=jid)
-            await self._publish(slot, update)
-
-    async def _touch(self, slot: Slot) -> None:
-        # last_event_at is a liveness hint, not a log: one UPDATE per receipt would cost as much
-        # as the receipt itself under load, so it is written at most once per TOUCH_INTERVAL_S.
-        now = time.monotonic()
-        if now - slot.touched_at < TOUCH_INTERVAL_S:
-            return
-        slot.touched_at = now
-        await self._touches(slot)
-
-    async def _touch_batch(self, slots: list[Slot]) -> list[None]:
-        # The touches of all instances that are due together share one transaction.
-        now = utcnow()
-        async with self.db.transaction() as session:
-            for slot in slots:
-                await self.ownership.write(session, slot.ref.id, {"last_event_at": now})
-        return [None] * len(slots)
-
-    async def _save(self, slot: Slot, **fields: Any) -> bool:
-        async with self.db.transaction() as session:
-            return await self.ownership.write(session, slot.ref.id, fields)
-
-    async def _publish(self, slot: Slot, payload: Payload) -> None:
-        await self.bus.publish(slot.ref.name, slot.ref.id, payload)
+        slot.ref, slot.qr = transition.ref, transition.qr
+        if transition.reset_attempts:
+            slot.reconnect_attempt = 0
+        if transition.want_stopped:
+            await self._records.save(slot, desired_state="stopped")
+        await self._records.set_status(
+            slot, transition.status, reason=transition.reason, **transition.fields
+        )
+        if transition.publish_qr and transition.qr is not None:
+            qr = transition.qr
+            payload = QrUpdatedData(code=qr.code, expires_at=isoformat(qr.expires_at))
+            await self._records.publish(slot, payload)
+        if transition.reconnect:
+            self._schedule_reconnect(slot)

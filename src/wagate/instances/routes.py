@@ -154,7 +154,7 @@ def _sse(item: Event) -> str:
     "/{instance}/events",
     responses={**ERRORS, **error_responses(429), 200: {"content": {"text/event-stream": {}}}},
 )
-async def stream_events(  # noqa: C901
+async def stream_events(
     instance: str, request: Request, state: State, principal: InstancePrincipal
 ) -> StreamingResponse:
     settings = state.settings
@@ -182,37 +182,41 @@ async def stream_events(  # noqa: C901
     except BaseException:
         await subscription.__aexit__(None, None, None)
         raise
-    keepalive = settings.sse_keepalive_s
-    lifetime = settings.sse_max_lifetime_s
-
-    async def stream() -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        ends_at = loop.time() + lifetime
-        # The current status first, so a client knows where it starts from; `retry` tells
-        # an EventSource how soon to reconnect when the server ends the stream.
-        yield f"retry: {RECONNECT_MS}\n: connected to {instance} (status {row.status})\n\n"
-        while True:
-            left = ends_at - loop.time()
-            if left <= 0:
-                yield ": stream lifetime reached; reconnect\n\n"
-                return
-            try:
-                item = await asyncio.wait_for(queue.get(), min(keepalive, left))
-            except TimeoutError:
-                if loop.time() < ends_at:
-                    yield ": keep-alive\n\n"
-                continue
-            if item is None:
-                yield ": stream closed\n\n"
-                return
-            yield _sse(item)
-
+    # The current status first, so a client knows where it starts from; `retry` tells
+    # an EventSource how soon to reconnect when the server ends the stream.
+    greeting = f"retry: {RECONNECT_MS}\n: connected to {instance} (status {row.status})\n\n"
+    events = _event_lines(queue, greeting, settings.sse_keepalive_s, settings.sse_max_lifetime_s)
     return _EventStream(
-        stream(),
+        events,
         lambda: subscription.__aexit__(None, None, None),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _event_lines(
+    queue: asyncio.Queue[Event | None], greeting: str, keepalive_s: float, lifetime_s: float
+) -> AsyncIterator[str]:
+    """The stream's text: the greeting, then each event, a comment line when none came for
+    `keepalive_s`, and an end once the stream is closed or `lifetime_s` is over."""
+    loop = asyncio.get_running_loop()
+    ends_at = loop.time() + lifetime_s
+    yield greeting
+    while True:
+        left = ends_at - loop.time()
+        if left <= 0:
+            yield ": stream lifetime reached; reconnect\n\n"
+            return
+        try:
+            item = await asyncio.wait_for(queue.get(), min(keepalive_s, left))
+        except TimeoutError:
+            if loop.time() < ends_at:
+                yield ": keep-alive\n\n"
+            continue
+        if item is None:
+            yield ": stream closed\n\n"
+            return
+        yield _sse(item)
 
 
 class _EventStream(StreamingResponse):

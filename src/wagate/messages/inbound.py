@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wagate.batching import GroupCommit
 from wagate.db import any_of, utcnow
@@ -106,7 +107,7 @@ class InboundHandler:
         async with self.state.db.transaction() as session:
             await session.execute(statement)
 
-    async def _apply_receipts(  # noqa: C901
+    async def _apply_receipts(
         self, batch: list[tuple[int, Receipt, MessageStatus]]
     ) -> list[dict[str, str]]:
         """Move the messages' status forward; per receipt, message_id -> correlation_id.
@@ -117,70 +118,13 @@ class InboundHandler:
         wanted = {
             (instance_id, mid) for instance_id, receipt, _ in batch for mid in receipt.message_ids
         }
-        table = MESSAGES
-        found: dict[tuple[int, str], dict[str, Any]] = {}
-        changed: dict[int, dict[str, Any]] = {}
         # No transaction: a transaction at READ COMMITTED would not keep the rows read from
         # changing before the update either; receipts only move a status forward.
         async with self.state.db.autocommit() as session:
-            rows = await session.execute(
-                select(
-                    table.c.id,
-                    table.c.instance_id,
-                    table.c.message_id,
-                    table.c.correlation_id,
-                    table.c.status,
-                    table.c.delivered_at,
-                    table.c.read_at,
-                ).where(
-                    any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
-                    any_of(table.c.message_id, {mid for _, mid in wanted}),
-                )
-            )
-            for row in rows:
-                key = (row.instance_id, row.message_id or "")
-                if key in wanted:
-                    found[key] = dict(row._mapping)
-            results: list[dict[str, str]] = []
-            now = utcnow()
-            for instance_id, receipt, status in batch:
-                correlations: dict[str, str] = {}
-                for message_id in receipt.message_ids:
-                    current = found.get((instance_id, message_id))
-                    if current is None:
-                        continue
-                    correlations[message_id] = current["correlation_id"]
-                    before = dict(current)
-                    if RANK.get(status, 0) > RANK.get(current["status"], -1):
-                        current["status"] = status
-                    if status == MessageStatus.DELIVERED and current["delivered_at"] is None:
-                        current["delivered_at"] = receipt.timestamp
-                    if status == MessageStatus.READ and current["read_at"] is None:
-                        current["read_at"] = receipt.timestamp
-                    if current != before:
-                        changed[current["id"]] = current
-                results.append(correlations)
+            found = await _receipted_rows(session, wanted)
+            results, changed = _advance(found, batch)
             if changed:
-                await session.execute(
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        status=bindparam("status"),
-                        delivered_at=bindparam("delivered_at"),
-                        read_at=bindparam("read_at"),
-                        updated_at=bindparam("updated_at"),
-                    ),
-                    [
-                        {
-                            "b_id": row["id"],
-                            "status": row["status"],
-                            "delivered_at": row["delivered_at"],
-                            "read_at": row["read_at"],
-                            "updated_at": now,
-                        }
-                        for row in changed.values()
-                    ],
-                )
+                await _write_advanced(session, list(changed.values()), utcnow())
         return results
 
     async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
@@ -203,3 +147,90 @@ class InboundHandler:
         # outbox) is a group commit, which they share instead of one round trip each.
         publish = self.state.bus.publish
         await asyncio.gather(*(publish(ref.name, ref.id, d) for d in events))
+
+
+async def _receipted_rows(
+    session: AsyncConnection, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """The columns a receipt may change of the messages it names, by (instance, message id)."""
+    table = MESSAGES
+    rows = await session.execute(
+        select(
+            table.c.id,
+            table.c.instance_id,
+            table.c.message_id,
+            table.c.correlation_id,
+            table.c.status,
+            table.c.delivered_at,
+            table.c.read_at,
+        ).where(
+            any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
+            any_of(table.c.message_id, {mid for _, mid in wanted}),
+        )
+    )
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.instance_id, row.message_id or "")
+        if key in wanted:
+            found[key] = dict(row._mapping)
+    return found
+
+
+def _advance(
+    found: dict[tuple[int, str], dict[str, Any]],
+    batch: list[tuple[int, Receipt, MessageStatus]],
+) -> tuple[list[dict[str, str]], dict[int, dict[str, Any]]]:
+    """Apply the receipts, in order, to the rows read (`found` is updated in place): per
+    receipt, message_id -> correlation_id of the messages known; and the rows changed, by id."""
+    results: list[dict[str, str]] = []
+    changed: dict[int, dict[str, Any]] = {}
+    for instance_id, receipt, status in batch:
+        correlations: dict[str, str] = {}
+        for message_id in receipt.message_ids:
+            current = found.get((instance_id, message_id))
+            if current is None:
+                continue
+            correlations[message_id] = current["correlation_id"]
+            if _advance_row(current, status, receipt.timestamp):
+                changed[current["id"]] = current
+        results.append(correlations)
+    return results, changed
+
+
+def _advance_row(current: dict[str, Any], status: MessageStatus, timestamp: datetime) -> bool:
+    """A status only moves forward; the first delivered and read times stay. Whether the row
+    changed."""
+    before = dict(current)
+    if RANK.get(status, 0) > RANK.get(current["status"], -1):
+        current["status"] = status
+    if status == MessageStatus.DELIVERED and current["delivered_at"] is None:
+        current["delivered_at"] = timestamp
+    if status == MessageStatus.READ and current["read_at"] is None:
+        current["read_at"] = timestamp
+    return current != before
+
+
+async def _write_advanced(
+    session: AsyncConnection, changed: list[dict[str, Any]], now: datetime
+) -> None:
+    table = MESSAGES
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("status"),
+            delivered_at=bindparam("delivered_at"),
+            read_at=bindparam("read_at"),
+            updated_at=bindparam("updated_at"),
+        ),
+        [
+            {
+                "b_id": row["id"],
+                "status": row["status"],
+                "delivered_at": row["delivered_at"],
+                "read_at": row["read_at"],
+                "updated_at": now,
+            }
+            for row in changed
+        ],
+    )

@@ -290,83 +290,121 @@ class MessageService:
         `signal_many`)."""
         await self.signal_many({instance: list(pks)})
 
-    async def submit(  # noqa: C901
+    async def submit(
         self, name: str, checked: Checked, *, wait: bool, idempotency_key: str | None = None
     ) -> Answer:
         instance = await self.instance_ref(name)
-        key_row: IdempotencyKey | None = None
         if idempotency_key is not None:
             replay = await self._replay(instance, idempotency_key, checked.request_hash)
             if replay is not None:
                 return replay
         if wait:
-            if not await self._connected(name):
-                raise InstanceNotConnected(f"instance '{name}' is not connected")
-            # On a cluster the outcome may be recorded by another node: its `message_ack`
-            # wakes the caller here only if this node listens before the message is queued.
-            await self.state.bus.want()
+            await self._ready_to_wait(name)
         prepared = await load_media(checked, self.state.settings)
-        if idempotency_key is None:
-            if not wait:
-                return queued_answer(name, await self._accept_one(instance, prepared))
-            # A sync send shares the accept path's group commit too. Its caller is registered
-            # before the message is queued: the worker's signal cannot come before it, and
-            # the row need not be polled at once.
-            values = self._values(instance, prepared)
-            correlation_id = str(values["correlation_id"])
-            expected = self.outcomes.expect(correlation_id)
-            try:
-                await self._accept_one(instance, prepared, values)
-            except BaseException:
-                self.outcomes.forget(correlation_id, expected)
-                raise
-            outcome = await self.outcomes.wait(
-                correlation_id, self.state.settings.sync_timeout_s, expected
+        if idempotency_key is not None:
+            return await self._submit_keyed(
+                instance, prepared, idempotency_key, checked.request_hash, wait=wait
             )
-            return outcome_answer(outcome, correlation_id)
-        row, media = self._row(instance, prepared)
+        if not wait:
+            return queued_answer(name, await self._accept_one(instance, prepared))
+        return await self._accept_and_wait(instance, prepared)
+
+    async def _ready_to_wait(self, name: str) -> None:
+        """A sync send is refused at once when the instance is not connected."""
+        if not await self._connected(name):
+            raise InstanceNotConnected(f"instance '{name}' is not connected")
+        # On a cluster the outcome may be recorded by another node: its `message_ack`
+        # wakes the caller here only if this node listens before the message is queued.
+        await self.state.bus.want()
+
+    async def _accept_and_wait(self, instance: CachedInstance, prepared: Prepared) -> Answer:
+        """A sync send without Idempotency-Key: through the accept path's group commit too.
+        Its caller is registered before the message is queued: the worker's signal cannot
+        come before it, and the row need not be polled at once."""
+        values = self._values(instance, prepared)
+        correlation_id = str(values["correlation_id"])
+        expected = self.outcomes.expect(correlation_id)
         try:
-            async with self.state.db.api_transaction() as session:
-                await repository.add_messages(session, [row], [media])
-                if idempotency_key is not None:
-                    key_row = IdempotencyKey(
-                        instance_id=instance.id,
-                        key=idempotency_key,
-                        request_hash=checked.request_hash,
-                        response_body={"correlation_id": row.correlation_id, "wait": wait},
-                        created_at=utcnow(),
-                    )
-                    session.add(key_row)
-        except IntegrityError as exc:
-            if idempotency_key is None:
-                self.state.instances.invalidate(name)  # deleted meanwhile (see _accept_one)
-                raise NotFound(f"instance '{name}' not found") from exc
-            # Another call with the same key won the race: answer as its replay.
-            replay = await self._replay(instance, idempotency_key, checked.request_hash)
-            if replay is None:
-                raise
-            return replay
-        # As above: a sync caller is registered before the message is queued.
-        waiting = self.outcomes.expect(row.correlation_id) if wait else None
-        try:
-            await self.signal(name, [row.id])
+            await self._accept_one(instance, prepared, values)
         except BaseException:
-            if waiting is not None:
-                self.outcomes.forget(row.correlation_id, waiting)
+            self.outcomes.forget(correlation_id, expected)
             raise
-        if waiting is not None:
-            outcome = await self.outcomes.wait(
-                row.correlation_id, self.state.settings.sync_timeout_s, waiting
-            )
-            answer = outcome_answer(outcome, row.correlation_id)
-        else:
-            answer = queued_answer(name, row.correlation_id)
-        if key_row is not None and answer.status_code != 504:
+        outcome = await self.outcomes.wait(
+            correlation_id, self.state.settings.sync_timeout_s, expected
+        )
+        return outcome_answer(outcome, correlation_id)
+
+    async def _submit_keyed(
+        self,
+        instance: CachedInstance,
+        prepared: Prepared,
+        key: str,
+        request_hash: str,
+        *,
+        wait: bool,
+    ) -> Answer:
+        """A send with Idempotency-Key: the message and the key in one transaction, then the
+        answer, which is kept for the key's replays (not a timeout: a replay waits again)."""
+        recorded = await self._record_keyed(instance, prepared, key, request_hash, wait=wait)
+        if isinstance(recorded, Answer):
+            return recorded
+        row, key_row = recorded
+        answer = await self._queue_and_answer(instance.name, row.id, row.correlation_id, wait)
+        if answer.status_code != 504:
             async with self.state.db.transaction() as session:
                 await repository.save_idempotent_answer(
                     session, key_row.id, answer.status_code, answer.body
                 )
         return answer
+
+    async def _record_keyed(
+        self,
+        instance: CachedInstance,
+        prepared: Prepared,
+        key: str,
+        request_hash: str,
+        *,
+        wait: bool,
+    ) -> tuple[Message, IdempotencyKey] | Answer:
+        """Write the message and its key; the replay's answer when another call with the same
+        key won the race."""
+        row, media = self._row(instance, prepared)
+        key_row = IdempotencyKey(
+            instance_id=instance.id,
+            key=key,
+            request_hash=request_hash,
+            response_body={"correlation_id": row.correlation_id, "wait": wait},
+            created_at=utcnow(),
+        )
+        try:
+            async with self.state.db.api_transaction() as session:
+                await repository.add_messages(session, [row], [media])
+                session.add(key_row)
+        except IntegrityError:
+            replay = await self._replay(instance, key, request_hash)
+            if replay is None:
+                raise
+            return replay
+        return row, key_row
+
+    async def _queue_and_answer(
+        self, name: str, pk: int, correlation_id: str, wait: bool
+    ) -> Answer:
+        """Queue a committed message; answer at once, or with its outcome for a sync send
+        (its caller registered before the message is queued, as in `_accept_and_wait`)."""
+        waiting = self.outcomes.expect(correlation_id) if wait else None
+        try:
+            await self.signal(name, [pk])
+        except BaseException:
+            if waiting is not None:
+                self.outcomes.forget(correlation_id, waiting)
+            raise
+        if waiting is None:
+            return queued_answer(name, correlation_id)
+        outcome = await self.outcomes.wait(
+            correlation_id, self.state.settings.sync_timeout_s, waiting
+        )
+        return outcome_answer(outcome, correlation_id)
 
     async def _replay(self, instance: CachedInstance, key: str, request_hash: str) -> Answer | None:
         async with self.state.db.transaction() as session:

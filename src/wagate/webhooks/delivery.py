@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -161,7 +161,7 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_interval_s)
 
-    async def claim_batch(self, limit: int) -> int:  # noqa: C901
+    async def claim_batch(self, limit: int) -> int:
         """Claim up to `limit` due rows and queue them in their URL's lane; returns how many
         rows were claimed (rows over a lane's room are handed back at once)."""
         saturated = [url for url, lane in self._lanes.items() if self._room(lane) <= 0]
@@ -184,42 +184,62 @@ class DeliveryWorker:
             webhooks = await repository.instance_webhooks(
                 session, [c.instance_id for c in claimed if c.instance_id is not None]
             )
-            accepted: list[tuple[Claimed, str | None]] = []
-            over: list[Claimed] = []
-            room: dict[str, int] = {}
-            for item in claimed:
-                if item.url not in room:
-                    lane = self._lanes.get(item.url)
-                    room[item.url] = self._room(lane) if lane else self.backlog
-                if room[item.url] <= 0:
-                    over.append(item)
-                    continue
-                room[item.url] -= 1
-                try:
-                    exists, secret = self._secret(item, webhooks)
-                except SecretKeyError as exc:
-                    # Another node's key encrypted it: neither sent unsigned nor failed; the
-                    # row stays claimed until its lease runs out, for a node with the key.
-                    log.error("webhook secret not readable here", delivery=item.id, error=str(exc))
-                    continue
-                if exists:
-                    accepted.append((item, secret))
-                else:
-                    self._results.put_nowait(self._not_tried(item, WEBHOOK_REMOVED))
+            accepted, over = self._sort(claimed, webhooks)
             if over:
                 await repository.release(session, over, now)
-        # Ask for about what fits next time, rather than claiming rows only to hand them back.
-        if over:
-            self._claim_size = max(self.per_url, len(claimed) - len(over))
-        elif len(claimed) == limit:
-            self._claim_size = min(self.settings.webhook_batch_size, self._claim_size * 2)
-        self._more_due = len(claimed) == limit or bool(over)
+        self._size_next(limit, len(claimed), len(over))
         for item, secret in accepted:
             lane = self._lanes.setdefault(item.url, Lane())
             lane.queue.append((item, secret))
             self._held += 1
             self._dispatch(lane)
         return len(claimed)
+
+    def _sort(
+        self, claimed: list[Claimed], webhooks: dict[int, dict[str, Any] | None]
+    ) -> tuple[list[tuple[Claimed, str | None]], list[Claimed]]:
+        """The claimed rows their lanes have room for, each with the secret that signs it,
+        and the rows over a lane's room (to hand back)."""
+        accepted: list[tuple[Claimed, str | None]] = []
+        over: list[Claimed] = []
+        room: dict[str, int] = {}
+        for item in claimed:
+            if item.url not in room:
+                lane = self._lanes.get(item.url)
+                room[item.url] = self._room(lane) if lane else self.backlog
+            if room[item.url] <= 0:
+                over.append(item)
+                continue
+            room[item.url] -= 1
+            signed = self._signed(item, webhooks)
+            if signed is not None:
+                accepted.append(signed)
+        return accepted, over
+
+    def _signed(
+        self, item: Claimed, webhooks: dict[int, dict[str, Any] | None]
+    ) -> tuple[Claimed, str | None] | None:
+        """The row with its secret, or None: its webhook is gone (finished untried), or its
+        secret is not readable here."""
+        try:
+            exists, secret = self._secret(item, webhooks)
+        except SecretKeyError as exc:
+            # Another node's key encrypted it: neither sent unsigned nor failed; the
+            # row stays claimed until its lease runs out, for a node with the key.
+            log.error("webhook secret not readable here", delivery=item.id, error=str(exc))
+            return None
+        if not exists:
+            self._results.put_nowait(self._not_tried(item, WEBHOOK_REMOVED))
+            return None
+        return item, secret
+
+    def _size_next(self, limit: int, claimed: int, over: int) -> None:
+        # Ask for about what fits next time, rather than claiming rows only to hand them back.
+        if over:
+            self._claim_size = max(self.per_url, claimed - over)
+        elif claimed == limit:
+            self._claim_size = min(self.settings.webhook_batch_size, self._claim_size * 2)
+        self._more_due = claimed == limit or bool(over)
 
     def _secret(
         self, item: Claimed, webhooks: dict[int, dict[str, Any] | None]
@@ -324,57 +344,27 @@ class DeliveryWorker:
                     log.exception("webhook outcome write failed", rows=len(batch))
 
     async def _write(self, batch: list[Attempt]) -> None:
+        now = utcnow()
         outcomes: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
-        now = utcnow()
         for attempt in batch:
-            item = attempt.delivery
-            count = item.attempts + (1 if attempt.tried else 0)
-            if attempt.tried:
-                decision = decide(
-                    self.policy,
-                    attempts=count,
-                    status_code=attempt.status_code,
-                    now=now,
-                    retry_after_s=attempt.retry_after_s,
-                )
-                status, next_at = decision.status, decision.next_attempt_at
-                WEBHOOK_DELIVERIES.labels(decision.outcome).inc()
-                attempts.append(
-                    {
-                        "delivery_id": item.id,
-                        "attempted_at": attempt.attempted_at,
-                        "status_code": attempt.status_code,
-                        "error": _clip(attempt.error),
-                        "duration_ms": attempt.duration_ms,
-                    }
-                )
-            else:
-                status, next_at = DeliveryStatus.FAILED, None
-                WEBHOOK_DELIVERIES.labels("failed").inc()
-            if status is not DeliveryStatus.DELIVERED:
+            written = outcome_of(attempt, self.policy, now)
+            WEBHOOK_DELIVERIES.labels(written.label).inc()
+            if written.status is not DeliveryStatus.DELIVERED:
+                item = attempt.delivery
                 log.info(
                     "webhook delivery not accepted",
                     delivery=item.id,
                     webhook_event=item.event,
                     host=host_of(item.url),
-                    status=status.value,
-                    attempts=count,
+                    status=written.status.value,
+                    attempts=written.attempts,
                     error=attempt.error,
                     detail=attempt.detail,
                 )
-            outcomes.append(
-                {
-                    "b_id": item.id,
-                    "b_token": item.claim_token,
-                    "status": status.value,
-                    "attempts": count,
-                    "last_status_code": attempt.status_code,
-                    "last_error": _clip(attempt.error),
-                    "next_attempt_at": next_at,
-                    "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
-                }
-            )
+            outcomes.append(written.outcome)
+            if written.attempt is not None:
+                attempts.append(written.attempt)
         for tries in range(3):
             try:
                 # No transaction: each statement stands alone (a retry writes the same
@@ -407,6 +397,55 @@ class DeliveryWorker:
             total += deleted
             if deleted < CLEANUP_CHUNK:
                 return total
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one attempt writes: the delivery row's new state, the attempt's own row (none
+    for a row that was not tried), and the metric label."""
+
+    status: DeliveryStatus
+    attempts: int
+    label: str
+    outcome: dict[str, Any]
+    attempt: dict[str, Any] | None
+
+
+def outcome_of(attempt: Attempt, policy: RetryPolicy, now: datetime) -> Written:
+    """The outcome of one attempt: delivered, pending again (retried after a backoff) or
+    failed; a row not tried (its webhook is gone) fails without spending an attempt."""
+    item = attempt.delivery
+    count = item.attempts + (1 if attempt.tried else 0)
+    row: dict[str, Any] | None = None
+    if attempt.tried:
+        decision = decide(
+            policy,
+            attempts=count,
+            status_code=attempt.status_code,
+            now=now,
+            retry_after_s=attempt.retry_after_s,
+        )
+        status, next_at, label = decision.status, decision.next_attempt_at, decision.outcome
+        row = {
+            "delivery_id": item.id,
+            "attempted_at": attempt.attempted_at,
+            "status_code": attempt.status_code,
+            "error": _clip(attempt.error),
+            "duration_ms": attempt.duration_ms,
+        }
+    else:
+        status, next_at, label = DeliveryStatus.FAILED, None, "failed"
+    outcome = {
+        "b_id": item.id,
+        "b_token": item.claim_token,
+        "status": status.value,
+        "attempts": count,
+        "last_status_code": attempt.status_code,
+        "last_error": _clip(attempt.error),
+        "next_attempt_at": next_at,
+        "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
+    }
+    return Written(status, count, label, outcome, row)
 
 
 def _clip(error: str | None) -> str | None:

@@ -14,13 +14,7 @@ import structlog
 from wagate.batching import GroupCommit
 from wagate.db import Database, utcnow
 from wagate.engines.actions import SEND
-from wagate.engines.base import (
-    EngineFailure,
-    OutgoingMedia,
-    OutgoingMessage,
-    PermanentEngineError,
-    SendResult,
-)
+from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
 from wagate.events.payloads import MessageAckData
 from wagate.instances import repository as instances
@@ -33,8 +27,8 @@ from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
 from wagate.models import OutgoingMedia as MediaRow
 from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
 from wagate.queue.base import Entry, Queue
-from wagate.queue.retry import decide
 from wagate.tasks import cancel_requested
+from wagate.worker.outcome import AfterFailure, Next, RetryDelays, after_failure
 
 log = structlog.get_logger(__name__)
 
@@ -208,7 +202,6 @@ class InstanceSender:
         """Send one message (retrying transient failures in place, which keeps the order);
         the result, or None when it failed for good (recorded already)."""
         message = outgoing(row, media)
-        settings = self.state.settings
         while True:
             await self._pace()
             if self.state.manager.ownership.fencing_token(self.name) is None:
@@ -217,48 +210,53 @@ class InstanceSender:
             try:
                 client = self.state.manager.connected_client(self.name)
                 return await client.call(SEND, message)
-            except PermanentEngineError as exc:
-                await flush()
-                await self._fail(row, exc.code, str(exc))
-                return None
             except Exception as exc:
                 await flush()
-                if self.state.manager.status_of(self.name) != Status.CONNECTED:
-                    # The connection went away: wait for it without spending an attempt.
+                step = self._after_failure(row, exc)
+                if step.failed:
+                    await self._fail(row, step.code, str(exc))
+                    return None
+                if step.next is Next.WAIT_CONNECTION:
                     await self._requeue_until_connected(row)
                     continue
-                code = exc.code if isinstance(exc, EngineFailure) else "engine_error"
-                if not isinstance(exc, EngineFailure):
-                    self.log.exception("send raised", correlation_id=row.correlation_id)
-                decision = decide(
-                    row.attempts,
-                    row.max_attempts,
-                    False,
-                    settings.send_retry_base_s,
-                    settings.send_retry_max_s,
-                    random.random(),
-                )
-                if not decision.retry:
-                    await self._fail(row, code, str(exc))
-                    return None
-                SEND_RETRIES.inc()
-                error = {"code": code, "message": str(exc)}
-                async with self.state.db.transaction() as session:
-                    await repository.set_fields(
-                        session,
-                        row.id,
-                        status=MessageStatus.QUEUED,
-                        error=error,
-                        next_attempt_at=utcnow() + timedelta(seconds=decision.delay_s),
-                    )
-                await asyncio.sleep(decision.delay_s)
-                row.attempts += 1
-                async with self.state.db.transaction() as session:
-                    await repository.set_fields(
-                        session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
-                    )
+                await self._retry_later(row, step, str(exc))
             finally:
                 self._last_send = time.monotonic()
+
+    def _after_failure(self, row: SendRow, exc: Exception) -> AfterFailure:
+        """What the failed send does next (called in the handler: the log has the traceback)."""
+        settings = self.state.settings
+        step = after_failure(
+            exc,
+            connected=self.state.manager.status_of(self.name) == Status.CONNECTED,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            policy=RetryDelays(settings.send_retry_base_s, settings.send_retry_max_s),
+            jitter=random.random(),
+        )
+        if step.unexpected:
+            self.log.exception("send raised", correlation_id=row.correlation_id)
+        return step
+
+    async def _retry_later(self, row: SendRow, step: AfterFailure, message: str) -> None:
+        """Back to queued (with the error and when it is tried again) for the backoff, then
+        sending again with one more attempt: in place, which keeps the order."""
+        SEND_RETRIES.inc()
+        error = {"code": step.code, "message": message}
+        async with self.state.db.transaction() as session:
+            await repository.set_fields(
+                session,
+                row.id,
+                status=MessageStatus.QUEUED,
+                error=error,
+                next_attempt_at=utcnow() + timedelta(seconds=step.delay_s),
+            )
+        await asyncio.sleep(step.delay_s)
+        row.attempts += 1
+        async with self.state.db.transaction() as session:
+            await repository.set_fields(
+                session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
+            )
 
     async def _requeue_until_connected(self, row: SendRow) -> None:
         row.attempts -= 1

@@ -127,7 +127,7 @@ async def sender_jid(source: Any, resolve: Resolve) -> str:
     return jid_string(sender)
 
 
-async def inbound_message(  # noqa: C901
+async def inbound_message(
     event: Any, resolve: Resolve, download: Download, max_media_bytes: int
 ) -> InboundMessage | None:
     """A `MessageEv` as an InboundMessage, or None for what carries no user content."""
@@ -138,63 +138,80 @@ async def inbound_message(  # noqa: C901
     chat = jid_string(source.Chat)
     if is_lid(source.Chat) and not source.IsGroup:
         chat = sender if not source.IsFromMe else chat  # a 1:1 chat is its other side
-    values: dict[str, Any] = {
-        "message_id": str(info.ID),
-        "chat": chat,
-        "sender": sender,
-        "from_me": bool(source.IsFromMe),
-        "timestamp": to_datetime(int(info.Timestamp)),
-    }
-    content: Any = None
+    found = await _content(message, download, max_media_bytes)
+    if found is None:
+        return None  # protocol messages, key distribution, history notices...
+    content, values = found
+    if "media" in values:  # the view-once flag may sit on a wrapper unwrap() removed
+        values["view_once"] = view_once(event.Message)
+    return InboundMessage(
+        message_id=str(info.ID),
+        chat=chat,
+        sender=sender,
+        from_me=bool(source.IsFromMe),
+        timestamp=to_datetime(int(info.Timestamp)),
+        reply_to=_reply_to(content),
+        **values,
+    )
+
+
+async def _content(
+    message: Any, download: Download, max_media_bytes: int
+) -> tuple[Any, dict[str, Any]] | None:
+    """The part of the message that holds its content (where a reply names what it quotes;
+    None if it has none) and the InboundMessage fields of its kind, or None for no user
+    content."""
     if message.conversation:
-        values.update(kind="text", text=str(message.conversation))
-    elif _has(message, "extendedTextMessage"):
+        return None, {"kind": "text", "text": str(message.conversation)}
+    if _has(message, "extendedTextMessage"):
         content = message.extendedTextMessage
-        values.update(kind="text", text=str(content.text))
-    elif field := next((name for name in MEDIA_KINDS if _has(message, name)), None):
+        return content, {"kind": "text", "text": str(content.text)}
+    if field := next((name for name in MEDIA_KINDS if _has(message, name)), None):
         content = getattr(message, field)
-        values.update(kind=MEDIA_KINDS[field])
+        values: dict[str, Any] = {"kind": MEDIA_KINDS[field]}
         if "caption" in content.DESCRIPTOR.fields_by_name and content.caption:
             values["caption"] = str(content.caption)
         values["media"] = await _media(message, content, download, max_media_bytes)
-        values["view_once"] = view_once(event.Message)
-    elif _has(message, "locationMessage") or _has(message, "liveLocationMessage"):
+        return content, values
+    return _structured(message)
+
+
+def _structured(message: Any) -> tuple[Any, dict[str, Any]] | None:
+    """Locations, contacts, reactions and polls (see `_content`)."""
+    if _has(message, "locationMessage") or _has(message, "liveLocationMessage"):
         live = _has(message, "liveLocationMessage")
         content = message.liveLocationMessage if live else message.locationMessage
-        location: dict[str, Any] = {
-            "latitude": float(content.degreesLatitude),
-            "longitude": float(content.degreesLongitude),
-        }
-        for key in ("name", "address"):
-            if key in content.DESCRIPTOR.fields_by_name and getattr(content, key):
-                location[key] = str(getattr(content, key))
-        values.update(kind="location", location=location)
-    elif _has(message, "contactMessage"):
+        return content, {"kind": "location", "location": _location(content)}
+    if _has(message, "contactMessage"):
         content = message.contactMessage
-        values.update(kind="contact", contacts=[_contact(content)])
-    elif _has(message, "contactsArrayMessage"):
+        return content, {"kind": "contact", "contacts": [_contact(content)]}
+    if _has(message, "contactsArrayMessage"):
         content = message.contactsArrayMessage
-        values.update(kind="contact", contacts=[_contact(c) for c in content.contacts])
-    elif _has(message, "reactionMessage"):
+        return content, {"kind": "contact", "contacts": [_contact(c) for c in content.contacts]}
+    if _has(message, "reactionMessage"):
         reaction = message.reactionMessage
-        values.update(
-            kind="reaction",
-            reaction={"message_id": str(reaction.key.ID), "emoji": str(reaction.text)},
-        )
-    elif poll_field := next((name for name in POLL_FIELDS if _has(message, name)), None):
+        found = {"message_id": str(reaction.key.ID), "emoji": str(reaction.text)}
+        return None, {"kind": "reaction", "reaction": found}
+    if poll_field := next((name for name in POLL_FIELDS if _has(message, name)), None):
         content = getattr(message, poll_field)
-        values.update(
-            kind="poll",
-            poll={
-                "question": str(content.name),
-                "options": [str(option.optionName) for option in content.options],
-                "selectable_count": int(content.selectableOptionsCount) or 1,
-            },
-        )
-    else:
-        return None  # protocol messages, key distribution, history notices...
-    values["reply_to"] = _reply_to(content)
-    return InboundMessage(**values)
+        poll = {
+            "question": str(content.name),
+            "options": [str(option.optionName) for option in content.options],
+            "selectable_count": int(content.selectableOptionsCount) or 1,
+        }
+        return content, {"kind": "poll", "poll": poll}
+    return None
+
+
+def _location(content: Any) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "latitude": float(content.degreesLatitude),
+        "longitude": float(content.degreesLongitude),
+    }
+    for key in ("name", "address"):
+        if key in content.DESCRIPTOR.fields_by_name and getattr(content, key):
+            location[key] = str(getattr(content, key))
+    return location
 
 
 async def _media(

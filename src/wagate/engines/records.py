@@ -1,0 +1,70 @@
+"""What the client manager writes and publishes for its slots: the instance row's status
+columns (fenced by the node's hold on the instance), the liveness touch, and the events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from wagate.batching import GroupCommit
+from wagate.config import Settings
+from wagate.db import Database, utcnow
+from wagate.engines import ownership
+from wagate.engines.slots import Slot
+from wagate.engines.status import Status, check_transition
+from wagate.engines.transitions import announced, status_columns
+from wagate.events.bus import EventBus
+from wagate.events.payloads import ConnectionUpdateData, Payload
+
+TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
+
+
+class SlotRecords:
+    def __init__(self, settings: Settings, db: Database, bus: EventBus) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
+        # Cluster mode replaces it with the lease gate (wagate.cluster).
+        self.ownership: ownership.Ownership = ownership.LocalOwnership()
+
+    async def drain(self) -> None:
+        await self._touches.drain()
+
+    async def set_status(
+        self, slot: Slot, new: Status, *, reason: str | None, **fields: Any
+    ) -> None:
+        previous = slot.status
+        check_transition(previous, new)
+        slot.status = new
+        values = status_columns(new, reason, self.settings.node_id, utcnow(), fields)
+        if not await self.save(slot, **values):
+            return  # fenced off: another node holds the instance now
+        if announced(previous, new, fields):
+            jid = fields.get("jid", slot.ref.jid)
+            update = ConnectionUpdateData(status=new, previous=previous, reason=reason, jid=jid)
+            await self.publish(slot, update)
+
+    async def touch(self, slot: Slot) -> None:
+        # last_event_at is a liveness hint, not a log: one UPDATE per receipt would cost as much
+        # as the receipt itself under load, so it is written at most once per TOUCH_INTERVAL_S.
+        now = time.monotonic()
+        if now - slot.touched_at < TOUCH_INTERVAL_S:
+            return
+        slot.touched_at = now
+        await self._touches(slot)
+
+    async def _touch_batch(self, slots: list[Slot]) -> list[None]:
+        # The touches of all instances that are due together share one transaction.
+        now = utcnow()
+        async with self.db.transaction() as session:
+            for slot in slots:
+                await self.ownership.write(session, slot.ref.id, {"last_event_at": now})
+        return [None] * len(slots)
+
+    async def save(self, slot: Slot, **fields: Any) -> bool:
+        async with self.db.transaction() as session:
+            return await self.ownership.write(session, slot.ref.id, fields)
+
+    async def publish(self, slot: Slot, payload: Payload) -> None:
+        await self.bus.publish(slot.ref.name, slot.ref.id, payload)
