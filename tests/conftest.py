@@ -160,6 +160,10 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         # The tests' webhook receivers listen on 127.0.0.1, which the address guard refuses
         # by default (tests/integration/webhooks/test_address_guard.py checks that).
         "allow_private_webhook_urls": True,
+        # A whatsmeow host dials WhatsApp through this: nothing listens there, so every dial is
+        # refused at once on loopback and no test makes a connection (not even a DNS lookup)
+        # beyond it. Tests that need a dial to hang set a black-hole proxy instead.
+        "whatsmeow_proxy": "socks5://127.0.0.1:1",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

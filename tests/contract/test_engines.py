@@ -48,7 +48,6 @@ from wagate.engines.base import (
 )
 from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
-from wagate.engines.whatsmeow.supervisor import HostUnavailable
 
 # --- the simulator ---------------------------------------------------------------------------
 
@@ -284,12 +283,6 @@ async def test_whatsmeow_host_death_is_a_lost_connection(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    raises=HostUnavailable,
-    reason="a client whose host died raises HostUnavailable (a TransientEngineError), not "
-    "NotConnectedError, until the manager replaces it",
-)
 async def test_whatsmeow_actions_after_host_death_raise_not_connected(
     own_whatsmeow: WhatsmeowHarness,
 ) -> None:

@@ -57,7 +57,14 @@ class LocalQueue:
             await self.enqueue(instance, pks)
 
     async def adopt(self, instance: str) -> None:
-        """One process holds everything: nothing is left with anyone else."""
+        """What this process took for the instance and never acknowledged (its sender failed
+        between a take and its outcomes) goes back to the front, oldest first: the sender
+        adopts before it takes again, so nothing stays in flight until a restart."""
+        flight = self._in_flight.pop(instance, set())
+        if flight:
+            self._items.setdefault(instance, deque()).extendleft(sorted(flight, reverse=True))
+            self._wake(instance)
+            self._gauge()
 
     async def take(self, instance: str, count: int, timeout_s: float) -> list[Entry]:
         items = self._items.setdefault(instance, deque())

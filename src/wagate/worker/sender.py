@@ -135,6 +135,7 @@ class InstanceSender:
                 raise
             except Exception:
                 self.log.exception("worker step failed")
+                adopted = False  # what the failed step had taken is taken again
                 await asyncio.sleep(1)
 
     async def _refresh_settings(self) -> None:

@@ -162,6 +162,11 @@ class WhatsmeowClient:
         host = host or self._host
         if self.stopped or host is None:
             raise NotConnectedError(f"instance '{self.instance.name}' has no live client")
+        if not host.alive:
+            # Its host died: until the manager's reconnect places it again, the client is not
+            # connected (409 for a route). A call in flight when the host dies fails as the
+            # engine's error instead (HostUnavailable, 502).
+            raise NotConnectedError(f"instance '{self.instance.name}' is not connected")
         return await host.request(method, {"instance_id": self.instance.id, **params}, timeout_s)
 
     @property
