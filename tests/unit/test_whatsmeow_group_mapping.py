@@ -4,8 +4,10 @@ built as neonize delivers them, through the group mapping."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from neonize.aioze.client import NewAClient
 from neonize.aioze.events import GroupInfoEv, JoinedGroupEv, PictureEv
 from neonize.proto.Neonize_pb2 import (
     GroupAnnounce,
@@ -18,12 +20,14 @@ from neonize.proto.Neonize_pb2 import (
 )
 from neonize.proto.Neonize_pb2 import GroupInfo as GroupInfoProto
 from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 from neonize.utils.jid import build_jid
 
-from tests.unit.test_whatsmeow_mapping import delivered
+from tests.unit.test_whatsmeow_mapping import delivered, message_event, run
 from wagate.engines.actions.groups import GroupInfo, GroupParticipant, JoinRequest
-from wagate.engines.base import GroupParticipantsUpdate, GroupUpdate
+from wagate.engines.base import GroupParticipantsUpdate, GroupUpdate, OutgoingMessage
 from wagate.engines.whatsmeow import group_mapping
+from wagate.engines.whatsmeow.builders import build_message
 
 GROUP = build_jid("120363012345678901", "g.us")
 GROUP_JID = "120363012345678901@g.us"
@@ -282,3 +286,37 @@ async def test_picture_changes_of_groups_only() -> None:
     assert update.changes == {"picture": "removed"} and update.actor is None
     contact = delivered(PictureEv(JID=MEMBER, Author=MEMBER, Timestamp=WHEN))
     assert await group_mapping.picture(contact, Lids()) is None
+
+
+async def test_a_group_message_is_the_groups_chat_from_its_participant() -> None:
+    inbound = await run(
+        message_event(
+            Message(conversation="hi all"),
+            sender=HIDDEN,
+            chat=GROUP,
+            IsGroup=True,
+            SenderAlt=HIDDEN_PHONE,
+        )
+    )
+    assert inbound.chat == GROUP_JID  # never the participant, even with a LID sender
+    assert inbound.sender == "5511900000004@s.whatsapp.net"
+
+
+async def test_mentions_in_a_group_send_are_the_mentioned_jids(tmp_path: Path) -> None:
+    client = NewAClient(str(tmp_path / "store.sqlite3"), uuid=f"mentions-{tmp_path.name}")
+    # The gateway resolves `everyone` to the participants before the engine: JIDs arrive.
+    message = OutgoingMessage(
+        kind="text",
+        to_jid=GROUP_JID,
+        body={"text": "meeting at 3"},
+        correlation_id="c1",
+        mentions=("5511900000002", "+55 11 90000-0003", "11223344556677@lid"),
+    )
+    built = await build_message(client, message, None)
+    assert built.extendedTextMessage.text == "meeting at 3"
+    assert list(built.extendedTextMessage.contextInfo.mentionedJID) == [
+        "5511900000002@s.whatsapp.net",
+        "5511900000003@s.whatsapp.net",
+        "11223344556677@lid",
+    ]
+    type(built).FromString(built.SerializeToString())  # complete, encodable
