@@ -17,6 +17,7 @@ from neonize.proto.Neonize_pb2 import (
     GroupParticipantAddRequest,
     GroupParticipantRequest,
     GroupTopic,
+    Node,
 )
 from neonize.proto.Neonize_pb2 import GroupInfo as GroupInfoProto
 from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
@@ -320,3 +321,18 @@ async def test_mentions_in_a_group_send_are_the_mentioned_jids(tmp_path: Path) -
         "11223344556677@lid",
     ]
     type(built).FromString(built.SerializeToString())  # complete, encodable
+
+
+async def test_a_request_to_join_is_reported_from_the_unparsed_change() -> None:
+    asked = info_event(Sender=MEMBER, UnknownChanges=[Node(Tag="created_membership_requests")])
+    assert await group_mapping.group_info_event(asked, Lids()) == [
+        GroupParticipantsUpdate(
+            GROUP_JID,
+            "5511900000003@s.whatsapp.net",
+            "join_requested",
+            ["5511900000003@s.whatsapp.net"],
+            AT,
+        )
+    ]
+    other = info_event(Sender=MEMBER, UnknownChanges=[Node(Tag="something_else")])
+    assert await group_mapping.group_info_event(other, Lids()) == []

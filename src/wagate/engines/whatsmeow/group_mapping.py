@@ -26,6 +26,7 @@ from wagate.engines.whatsmeow.mapping import Resolve, to_datetime
 
 PHONE_SERVER = "s.whatsapp.net"
 INVITE_PREFIX = "https://chat.whatsapp.com/"
+JOIN_REQUEST_TAG = "created_membership_requests"  # someone asked to join (approval mode on)
 # The `error` WhatsApp puts on a participant it did not change (whatsmeow's
 # GroupParticipant.Error), as the gateway's ParticipantResult.error. 403 comes with an
 # `add_request` (a code to invite them with) when their privacy settings refuse adds.
@@ -199,6 +200,9 @@ async def group_info_event(event: Any, resolve: Resolve) -> list[EngineEvent]:
                     group=group, actor=actor, action=action, participants=people, timestamp=when
                 )
             )
+    if actor is not None and any(node.Tag == JOIN_REQUEST_TAG for node in event.UnknownChanges):
+        # whatsmeow 0.5.2 leaves this change unparsed; its sender is the one asking to join.
+        out.append(GroupParticipantsUpdate(group, actor, "join_requested", [actor], when))
     return out
 
 
