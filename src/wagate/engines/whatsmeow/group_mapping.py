@@ -29,13 +29,12 @@ INVITE_PREFIX = "https://chat.whatsapp.com/"
 JOIN_REQUEST_TAG = "created_membership_requests"  # someone asked to join (approval mode on)
 # The `error` WhatsApp puts on a participant it did not change (whatsmeow's
 # GroupParticipant.Error), as the gateway's ParticipantResult.error. 403 comes with an
-# `add_request` (a code to invite them with) when their privacy settings refuse adds.
+# `add_request` (a code to invite them with) when their privacy settings refuse adds. A code
+# whose meaning is not established is passed on as `error_<code>`.
 PARTICIPANT_ERRORS = {
-    401: "blocked",
     403: "privacy",
     408: "recently_left",
     409: "already_in_group",
-    500: "group_full",
 }
 NOT_FOUND = 404  # add: no such WhatsApp account; the others: not a participant
 
