@@ -25,9 +25,10 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 from neonize.utils.jid import build_jid
 
 from tests.unit.test_whatsmeow_mapping import delivered, message_event, run
+from wagate.engines.actions import groups as g
 from wagate.engines.actions.groups import GroupInfo, GroupParticipant, JoinRequest
 from wagate.engines.base import GroupParticipantsUpdate, GroupUpdate, OutgoingMessage
-from wagate.engines.whatsmeow import group_mapping
+from wagate.engines.whatsmeow import group_mapping, protocol
 from wagate.engines.whatsmeow.builders import build_message
 
 GROUP = build_jid("120363012345678901", "g.us")
@@ -336,3 +337,38 @@ async def test_a_request_to_join_is_reported_from_the_unparsed_change() -> None:
     ]
     other = info_event(Sender=MEMBER, UnknownChanges=[Node(Tag="something_else")])
     assert await group_mapping.group_info_event(other, Lids()) == []
+
+
+async def test_group_values_and_events_cross_the_host_channel_as_they_are() -> None:
+    events = await group_mapping.group_info_event(
+        info_event(
+            Sender=ADMIN,
+            Name=GroupName(Name="N"),
+            Topic=GroupTopic(TopicDeleted=True),
+            Join=[MEMBER],
+        ),
+        Lids(),
+    )
+    for event in events:
+        wire = protocol.decode(protocol.encode(protocol.event_to_wire(event))[4:])
+        assert protocol.event_from_wire(wire) == event
+    created = g.CreatedGroup(
+        group=group_mapping.group_info(info_proto()),
+        failed=[g.ParticipantResult("5511900000004@s.whatsapp.net", False, "privacy", True)],
+    )
+    picture = g.GroupPictureRequest(GROUP_JID, b"\xff\xd8\x00binary")
+    for action, request, result in [
+        (g.CREATE_GROUP, g.CreateGroupRequest("Team", ["5511900000003"], "Hi"), created),
+        (g.SET_GROUP_PICTURE, picture, None),
+        (
+            g.GROUP_REQUESTS,
+            g.GroupRef(GROUP_JID),
+            group_mapping.join_requests(
+                [delivered(GroupParticipantRequest(Participant=MEMBER, TimeAt=WHEN))]
+            ),
+        ),
+    ]:
+        sent = protocol.decode(protocol.encode({"r": action.dump_request(request)})[4:])["r"]
+        assert action.load_request(sent) == request
+        back = protocol.decode(protocol.encode({"r": action.dump_result(result)})[4:])["r"]
+        assert action.load_result(back) == result
