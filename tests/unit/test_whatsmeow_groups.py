@@ -14,7 +14,10 @@ from neonize.exc import (
     GetGroupInfoError,
     GetGroupInviteLinkError,
     InviteLinkError,
+    SetDisappearingTimerError,
     SetGroupNameError,
+    SetGroupPhotoError,
+    SetGroupTopicError,
     UpdateGroupParticipantsError,
 )
 from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
@@ -359,6 +362,32 @@ FAILURES: list[tuple[str, Any, Any, Exception, type[EngineFailure], str]] = [
         g.CREATE_GROUP,
         g.CreateGroupRequest("x" * 200, [PHONE]),
         CreateGroupError("info query returned status 400: bad-request"),
+        PermanentEngineError,
+        "engine_error",
+    ),
+    (
+        "set_group_topic",
+        g.UPDATE_GROUP,
+        g.UpdateGroupRequest(GROUP_JID, description="d"),
+        SetGroupTopicError(
+            "failed to get old group info to update topic: you're not participating in that group"
+        ),
+        PermanentEngineError,
+        "group_not_found",
+    ),
+    (
+        "set_disappearing_timer",
+        g.UPDATE_GROUP,
+        g.UpdateGroupRequest(GROUP_JID, ephemeral_s=12345),
+        SetDisappearingTimerError("invalid disappearing timer provided"),
+        PermanentEngineError,
+        "engine_error",
+    ),
+    (
+        "set_group_photo",
+        g.SET_GROUP_PICTURE,
+        g.GroupPictureRequest(GROUP_JID, b"not an image"),
+        SetGroupPhotoError("the given data is not a valid image"),
         PermanentEngineError,
         "engine_error",
     ),

@@ -77,7 +77,13 @@ INVITE_ERRORS = (
     ("status 406", "invite_not_found"),
     ("status 410", "invite_not_found"),
 )
-BAD_REQUEST = "status 400"  # a value WhatsApp refuses (too long a subject, a bad timer)
+# A value WhatsApp refuses (too long a subject, a timer it does not offer, not an image):
+# permanent, retrying gives the same answer.
+REFUSED_VALUES = (
+    "status 400",
+    "invalid disappearing timer provided",
+    "the given data is not a valid image",
+)
 
 
 class Bounded(Protocol):
@@ -94,7 +100,7 @@ def group_failure(exc: EngineFailure, markers: tuple[tuple[str, str], ...]) -> E
     for marker, code in markers:
         if marker in text:
             return PermanentEngineError(str(exc), code=code)
-    if BAD_REQUEST in text:
+    if any(marker in text for marker in REFUSED_VALUES):
         return PermanentEngineError(str(exc))
     return exc
 
