@@ -6,9 +6,11 @@ own protobufs and raises neonize's own exceptions with whatsmeow's error texts."
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from neonize.aioze.events import EVENT_TO_INT, GroupInfoEv, JoinedGroupEv, PictureEv
 from neonize.exc import (
     CreateGroupError,
     GetGroupInfoError,
@@ -20,14 +22,16 @@ from neonize.exc import (
     SetGroupTopicError,
     UpdateGroupParticipantsError,
 )
-from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
 from neonize.proto.Neonize_pb2 import (
+    GroupName,
     GroupParticipantAddRequest,
     GroupParticipantRequest,
 )
+from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
 from neonize.utils.enum import ParticipantChange
 from neonize.utils.jid import Jid2String, build_jid
 
+from tests.contract.engine_contract import SAMPLES
 from tests.unit.test_whatsmeow_group_mapping import (
     ADMIN,
     GROUP,
@@ -433,8 +437,6 @@ async def test_failures_become_their_declared_codes(
 
 
 async def test_every_group_action_needs_the_connection(linked: tuple[Actions, Neonize]) -> None:
-    from tests.contract.engine_contract import SAMPLES
-
     actions, client = linked
     actions.session.state = "connecting"
     for action in (
@@ -457,9 +459,6 @@ async def test_every_group_action_needs_the_connection(linked: tuple[Actions, Ne
 
 
 async def test_session_emits_group_events(linked: tuple[Actions, Neonize]) -> None:
-    from neonize.aioze.events import GroupInfoEv, JoinedGroupEv, PictureEv
-    from neonize.proto.Neonize_pb2 import GroupName
-
     actions, _ = linked
     session = actions.session
     host: HostDouble = session.host  # type: ignore[assignment]
@@ -491,3 +490,24 @@ async def test_session_emits_group_events(linked: tuple[Actions, Neonize]) -> No
     session.token = None
     await session._on_picture(session.client, delivered(emitters[2][1]))
     assert len(host.events) == 4
+
+
+async def test_the_session_registers_the_group_events_with_neonize(tmp_path: Path) -> None:
+    """The handlers as neonize calls them (by event code, wrapped), on a real client."""
+    host = HostDouble()
+    session = Session(host, 9107)  # type: ignore[arg-type]
+    client = session._make_client(str(tmp_path / "store.sqlite3"))
+    session.client, session.token, session.me = client, "tok", "5511900000001@s.whatsapp.net"
+    events = [
+        GroupInfoEv(JID=GROUP, Timestamp=WHEN, Sender=ADMIN, Name=GroupName(Name="N")),
+        JoinedGroupEv(GroupInfo=info_proto(), Sender=ADMIN),
+        PictureEv(JID=GROUP, Author=ADMIN, Timestamp=WHEN, Remove=True),
+    ]
+    for event in events:
+        handler = client.event.list_func[EVENT_TO_INT[type(event)]]
+        await handler(client, delivered(event))
+    assert [type(e).__name__ for _, _, e in host.events] == [
+        "GroupUpdate",
+        "GroupParticipantsUpdate",
+        "GroupUpdate",
+    ]
