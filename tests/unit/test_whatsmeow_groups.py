@@ -26,6 +26,7 @@ from neonize.proto.Neonize_pb2 import (
     GroupName,
     GroupParticipantAddRequest,
     GroupParticipantRequest,
+    GroupTopic,
 )
 from neonize.proto.Neonize_pb2 import GroupParticipant as ParticipantProto
 from neonize.utils.enum import ParticipantChange
@@ -189,6 +190,17 @@ async def test_create_group_with_description_and_an_invite_for_a_private_number(
     assert (sent.groupJID, sent.inviteCode, sent.groupName) == (GROUP_JID, "INV1", "Team")
     assert sent.inviteExpiration == WHEN
     message.SerializeToString()  # complete: every required field set
+
+
+async def test_a_created_group_is_answered_even_when_its_description_fails(
+    linked: tuple[Actions, Neonize],
+) -> None:
+    actions, client = linked
+    client.info = info_proto(GroupTopic=GroupTopic())
+    client.failures["set_group_topic"] = SetGroupTopicError("info query timed out")
+    created = await run(actions, g.CREATE_GROUP, g.CreateGroupRequest("Team", [PHONE], "Hi"))
+    assert created.group.jid == GROUP_JID and created.group.description is None
+    assert client.names() == ["create_group", "set_group_topic"]
 
 
 async def test_a_failed_invite_leaves_the_refusal_uninvited(

@@ -10,6 +10,7 @@ as `not_supported` before anything is changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -53,14 +54,9 @@ from wagate.engines.whatsmeow.jids import jid_string, parse_jid, phone_jid
 from wagate.engines.whatsmeow.session import Session
 
 T = TypeVar("T")
+log = logging.getLogger("wagate.whatsmeow.groups")
 NS_PER_S = 1_000_000_000  # neonize passes an int timer to Go as a time.Duration
 
-CHANGES = {
-    "add": ParticipantChange.ADD,
-    "remove": ParticipantChange.REMOVE,
-    "promote": ParticipantChange.PROMOTE,
-    "demote": ParticipantChange.DEMOTE,
-}
 # Markers in whatsmeow's error texts, checked in order; the first that matches decides.
 GROUP_ERRORS = (
     ("you're not participating in that group", "group_not_found"),
@@ -152,11 +148,16 @@ class GroupActions:
         group = group_mapping.group_info(created)
         _, refusals = group_mapping.participant_results(created.Participants, "add")
         if request.description:
-            await self._call(
-                client.set_group_topic(created.JID, "", "", request.description),
-                "group description",
-            )
-            group = replace(group, description=request.description)
+            try:
+                await self._call(
+                    client.set_group_topic(created.JID, "", "", request.description),
+                    "group description",
+                )
+                group = replace(group, description=request.description)
+            except EngineFailure as exc:
+                # The group exists: failing the create now would have a retry make a second
+                # one. The answer shows it without a description; it can be set again.
+                log.warning("the new group's description was not set: %s", exc)
         failed = await self._invite_refused(client, group.jid, group.subject, refusals)
         return CreatedGroup(group=group, failed=failed)
 
@@ -204,7 +205,7 @@ class GroupActions:
         people = [parse_jid(phone_jid(p)) for p in request.participants]
         changed = await self._call(
             client.update_group_participants(
-                parse_jid(request.group), people, CHANGES[request.action]
+                parse_jid(request.group), people, ParticipantChange(request.action)
             ),
             f"group participants ({request.action})",
         )
