@@ -216,6 +216,20 @@ async def test_a_failed_invite_leaves_the_refusal_uninvited(
     assert result == g.ParticipantResult(f"{PHONE}@s.whatsapp.net", False, "privacy")
 
 
+async def test_an_add_answers_its_results_even_when_the_groups_name_cannot_be_read(
+    linked: tuple[Actions, Neonize],
+) -> None:
+    actions, client = linked
+    invite = GroupParticipantAddRequest(Code="INV1", Expiration=float(WHEN))
+    client.changed = [delivered(ParticipantProto(JID=MEMBER, Error=403, AddRequest=invite))]
+    client.failures["get_group_info"] = GetGroupInfoError("info query timed out")
+    [result] = await run(
+        actions, g.UPDATE_PARTICIPANTS, g.ParticipantsRequest(GROUP_JID, "add", [PHONE])
+    )
+    assert result.error == "privacy" and result.invited
+    assert client.calls[-1][1][1].groupInviteMessage.groupName == ""
+
+
 async def test_list_and_get(linked: tuple[Actions, Neonize]) -> None:
     actions, client = linked
     groups = await run(actions, g.LIST_GROUPS, None)

@@ -211,7 +211,10 @@ class GroupActions:
         )
         results, refusals = group_mapping.participant_results(changed, request.action)
         if request.action == "add" and any(r.invite_code for r in refusals):
-            subject = (await self._info(client, request.group)).subject
+            try:
+                subject = (await self._info(client, request.group)).subject
+            except EngineFailure:
+                subject = ""  # the adds are done: an invite without the group's name still works
             sent = await self._invite_refused(client, request.group, subject, refusals)
             by_jid = {r.jid: r for r in sent}
             results = [by_jid.get(r.jid, r) for r in results]
