@@ -230,6 +230,13 @@ async def test_membership_changes_name_who_did_them() -> None:
             AT,
         ),
     ]
+    # Someone known by LID who left: compared as delivered, reported by number.
+    hidden_left = info_event(Sender=HIDDEN, Leave=[HIDDEN])
+    [hidden] = await group_mapping.group_info_event(
+        hidden_left, Lids({"99887766554433": HIDDEN_PHONE})
+    )
+    assert isinstance(hidden, GroupParticipantsUpdate) and hidden.action == "left"
+    assert hidden.participants == ["5511900000004@s.whatsapp.net"] == [hidden.actor]
     by_link = info_event(Sender=MEMBER, Join=[MEMBER], JoinReason="invite")
     [joined] = await group_mapping.group_info_event(by_link, Lids())
     assert isinstance(joined, GroupParticipantsUpdate) and joined.action == "joined"

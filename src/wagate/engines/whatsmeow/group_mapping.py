@@ -186,8 +186,8 @@ async def group_info_event(event: Any, resolve: Resolve) -> list[EngineEvent]:
     if changes:
         out.append(GroupUpdate(group=group, actor=actor, changes=changes, timestamp=when))
     lists = (
-        (_join_action(event, actor), event.Join),
-        (_leave_action(event, actor), event.Leave),
+        (_join_action(event), event.Join),
+        (_leave_action(event), event.Leave),
         ("promoted", event.Promote),
         ("demoted", event.Demote),
     )
@@ -205,17 +205,21 @@ async def group_info_event(event: Any, resolve: Resolve) -> list[EngineEvent]:
     return out
 
 
-def _join_action(event: Any, actor: str | None) -> str:
+def _by_themselves(event: Any, people: Iterable[Any]) -> bool:
+    """Whether the sender is among `people` (compared as delivered, LID to LID), or unknown."""
+    if not _present(event.Sender):
+        return True
+    sender = jid_string(event.Sender)
+    return any(jid_string(person) == sender for person in people)
+
+
+def _join_action(event: Any) -> str:
     # A join by link or by an approved request carries a reason; an admin's add does not.
-    if event.JoinReason or actor is None:
-        return "joined"
-    return "joined" if actor in {jid_string(j) for j in event.Join} else "added"
+    return "joined" if event.JoinReason or _by_themselves(event, event.Join) else "added"
 
 
-def _leave_action(event: Any, actor: str | None) -> str:
-    if actor is None:
-        return "left"
-    return "left" if actor in {jid_string(j) for j in event.Leave} else "removed"
+def _leave_action(event: Any) -> str:
+    return "left" if _by_themselves(event, event.Leave) else "removed"
 
 
 async def joined_group(event: Any, me: str | None, resolve: Resolve) -> EngineEvent | None:
