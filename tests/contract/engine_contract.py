@@ -42,6 +42,7 @@ from wagate.engines.actions import (
     CheckNumbersRequest,
     ReadRequest,
 )
+from wagate.engines.actions import groups as g
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -63,6 +64,7 @@ E = TypeVar("E")
 
 PHONE = "5511987654321"
 CHAT = f"{PHONE}@s.whatsapp.net"
+GROUP = "120363012345678901@g.us"
 QUIET_S = 1.5  # how long "no more events" is watched for
 START_RETURNS_S = 2.0
 PROGRESS_S = 30.0  # the first event after start: an engine host may have to start first
@@ -79,6 +81,18 @@ SAMPLES: dict[str, Any] = {
     MARK_READ.name: ReadRequest(CHAT, ["3EB0AAAA"], None),
     CHAT_PRESENCE.name: ChatPresenceRequest(CHAT, "composing"),
     REJECT_CALL.name: IncomingCall("call-1", CHAT),
+    g.CREATE_GROUP.name: g.CreateGroupRequest("Team", [CHAT]),
+    g.LIST_GROUPS.name: None,
+    g.GET_GROUP.name: g.GroupRef(GROUP),
+    g.UPDATE_GROUP.name: g.UpdateGroupRequest(GROUP, subject="Renamed"),
+    g.SET_GROUP_PICTURE.name: g.GroupPictureRequest(GROUP, b"\xff\xd8\xff\xe0"),
+    g.UPDATE_PARTICIPANTS.name: g.ParticipantsRequest(GROUP, "add", [CHAT]),
+    g.GROUP_REQUESTS.name: g.GroupRef(GROUP),
+    g.ANSWER_REQUESTS.name: g.AnswerRequestsRequest(GROUP, "approve", [CHAT]),
+    g.GROUP_INVITE.name: g.InviteRequest(GROUP),
+    g.INVITE_INFO.name: g.InviteCode("AbCdEfGhIjK"),
+    g.JOIN_BY_INVITE.name: g.InviteCode("AbCdEfGhIjK"),
+    g.LEAVE_GROUP.name: g.GroupRef(GROUP),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 

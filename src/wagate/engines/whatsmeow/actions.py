@@ -1,4 +1,5 @@
-"""What a linked session does on the gateway's request: send, check, read, presence, calls.
+"""What a linked session does on the gateway's request: send, check, read, presence, calls,
+groups (engines/whatsmeow/groups.py).
 
 Every neonize call is bounded by a timeout (its worker thread may run on after it, which is
 why the host's thread pool is sized generously) and its failures are sorted into transient
@@ -35,6 +36,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.engines.whatsmeow.builders import Quote, build_message
+from wagate.engines.whatsmeow.groups import GroupActions
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 from wagate.engines.whatsmeow.mapping import to_datetime
 from wagate.engines.whatsmeow.session import Session
@@ -90,6 +92,7 @@ class Actions:
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
+                *GroupActions(session, self.bounded).handlers(),
             ],
         )
 

@@ -26,10 +26,13 @@ from neonize.aioze.events import (
     ConnectedEv,
     ConnectFailureEv,
     DisconnectedEv,
+    GroupInfoEv,
+    JoinedGroupEv,
     KeepAliveTimeoutEv,
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
+    PictureEv,
     ReceiptEv,
     StreamErrorEv,
     StreamReplacedEv,
@@ -49,7 +52,7 @@ from wagate.engines.base import (
     StreamReplaced,
     TransientEngineError,
 )
-from wagate.engines.whatsmeow import mapping
+from wagate.engines.whatsmeow import group_mapping, mapping
 from wagate.engines.whatsmeow.builders import Quote
 from wagate.engines.whatsmeow.jids import device_string, jid_string, parse_jid
 
@@ -110,6 +113,9 @@ class Session:
             MessageEv: self._on_message,
             ReceiptEv: self._on_receipt,
             CallOfferEv: self._on_call,
+            GroupInfoEv: self._on_group_info,
+            JoinedGroupEv: self._on_joined_group,
+            PictureEv: self._on_picture,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._guard(handler))
@@ -378,6 +384,26 @@ class Session:
 
     async def _on_call(self, client: Any, event: Any) -> None:
         self.emit(mapping.incoming_call(event))
+
+    async def _on_group_info(self, client: Any, event: Any) -> None:
+        if self.token is None:
+            return
+        for mapped in await group_mapping.group_info_event(event, self._resolve_lid):
+            self.emit(mapped)
+
+    async def _on_joined_group(self, client: Any, event: Any) -> None:
+        if self.token is None:
+            return
+        mapped = await group_mapping.joined_group(event, self.me, self._resolve_lid)
+        if mapped is not None:
+            self.emit(mapped)
+
+    async def _on_picture(self, client: Any, event: Any) -> None:
+        if self.token is None:
+            return
+        mapped = await group_mapping.picture(event, self._resolve_lid)
+        if mapped is not None:
+            self.emit(mapped)
 
     def describe(self) -> dict[str, Any]:
         """For health and tests: the state, and which stored device the last connect used."""
