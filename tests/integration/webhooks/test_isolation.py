@@ -108,8 +108,11 @@ async def test_receiver_down_across_a_gateway_restart(database_url: str, tmp_pat
             await inbound(client, name, f"while down {n}")
 
         async def all_tried() -> bool:
+            # Every inbound message's event is written (they are handled one after another,
+            # after the simulator answered) and every delivery was tried.
             items = await deliveries(client, name)
-            return all(d["attempts"] >= 1 for d in items)
+            received = sum(d["event"] == "message_received" for d in items)
+            return received == 5 and all(d["attempts"] >= 1 for d in items)
 
         await eventually(all_tried, what="every delivery tried once")
         assert all(d["status"] == "pending" for d in await deliveries(client, name))
