@@ -35,12 +35,24 @@ from wagate.engines.actions import ACTIONS as DECLARED
 from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
+    EDIT_MESSAGE,
+    FORWARD_MESSAGE,
     MARK_READ,
+    PIN_MESSAGE,
+    REACT,
     REJECT_CALL,
+    REVOKE_MESSAGE,
     SEND,
+    VOTE,
     ChatPresenceRequest,
     CheckNumbersRequest,
+    EditRequest,
+    ForwardRequest,
+    PinRequest,
+    ReactRequest,
     ReadRequest,
+    RevokeRequest,
+    VoteRequest,
 )
 from wagate.engines.base import (
     Connected,
@@ -79,6 +91,12 @@ SAMPLES: dict[str, Any] = {
     MARK_READ.name: ReadRequest(CHAT, ["3EB0AAAA"], None),
     CHAT_PRESENCE.name: ChatPresenceRequest(CHAT, "composing"),
     REJECT_CALL.name: IncomingCall("call-1", CHAT),
+    EDIT_MESSAGE.name: EditRequest(CHAT, "3EB0AAAA", "fixed"),
+    REVOKE_MESSAGE.name: RevokeRequest(CHAT, "3EB0AAAA"),
+    FORWARD_MESSAGE.name: ForwardRequest(CHAT, "3EB0AAAA", CHAT),
+    REACT.name: ReactRequest(CHAT, "3EB0AAAA", "👍"),
+    PIN_MESSAGE.name: PinRequest(CHAT, "3EB0AAAA", True),
+    VOTE.name: VoteRequest(CHAT, "3EB0AAAA", ["pizza"]),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 

@@ -37,6 +37,7 @@ from wagate.engines.base import (
     IncomingCall,
     InstanceRef,
     LoggedOut,
+    MessageChange,
     NotConnectedError,
     QrCode,
     QrTimeout,
@@ -55,7 +56,7 @@ log = structlog.get_logger(__name__)
 TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
 PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events in its queue
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
-MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
+MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
 
 
@@ -104,7 +105,8 @@ class ClientManager:
     # --- wiring ------------------------------------------------------------------------------
 
     def add_message_hook(self, hook: MessageHook) -> None:
-        """Inbound messages and receipts go to these (the messages feature)."""
+        """Inbound messages, receipts and changes to messages (edits, revokes, poll votes) go
+        to these (the messages feature)."""
         self._message_hooks.append(hook)
 
     def add_group_hook(self, hook: GroupHook) -> None:
@@ -423,7 +425,7 @@ class ClientManager:
                 slot.busy = False
 
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
-        if isinstance(event, InboundMessage | Receipt):
+        if isinstance(event, InboundMessage | Receipt | MessageChange):
             for hook in self._message_hooks:
                 await hook(slot.ref, event)
         else:

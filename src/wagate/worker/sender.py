@@ -225,7 +225,8 @@ class InstanceSender:
                 await flush()
                 if self.state.manager.status_of(self.name) != Status.CONNECTED:
                     # The connection went away: wait for it without spending an attempt.
-                    await self._requeue_until_connected(row)
+                    if not await self._requeue_until_connected(row):
+                        return None
                     continue
                 code = exc.code if isinstance(exc, EngineFailure) else "engine_error"
                 if not isinstance(exc, EngineFailure):
@@ -253,14 +254,18 @@ class InstanceSender:
                     )
                 await asyncio.sleep(decision.delay_s)
                 row.attempts += 1
-                async with self.state.db.transaction() as session:
-                    await repository.set_fields(
-                        session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
-                    )
+                if not await self._reclaim(row):
+                    return None
             finally:
                 self._last_send = time.monotonic()
 
-    async def _requeue_until_connected(self, row: SendRow) -> None:
+    async def _reclaim(self, row: SendRow) -> bool:
+        """Take the message back from `queued` for its next attempt; False when it was
+        revoked (cancelled) meanwhile: whoever cancelled it announced it, nothing is sent."""
+        async with self.state.db.transaction() as session:
+            return await repository.reclaim(session, row.id, row.attempts)
+
+    async def _requeue_until_connected(self, row: SendRow) -> bool:
         row.attempts -= 1
         async with self.state.db.transaction() as session:
             await repository.set_fields(
@@ -271,10 +276,7 @@ class InstanceSender:
                 raise Stopping
             await asyncio.sleep(NOT_CONNECTED_POLL_S)
         row.attempts += 1
-        async with self.state.db.transaction() as session:
-            await repository.set_fields(
-                session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
-            )
+        return await self._reclaim(row)
 
     async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
         """Record the sends done so far in one write, then announce them."""
