@@ -258,7 +258,7 @@ async def forward_message(
 
 @router.post(CHAT_MESSAGE + "/react", response_model=ActionOut, responses=ACTION_ERRORS)
 @on_holder
-async def react(
+async def react_to_message(
     instance: str,
     chat: str,
     message_id: str,
@@ -310,7 +310,7 @@ def _options(body: VoteIn) -> list[str]:
 
 @router.post(CHAT_MESSAGE + "/vote", response_model=ActionOut, responses=ACTION_ERRORS)
 @on_holder
-async def vote(
+async def vote_in_poll(
     instance: str,
     chat: str,
     message_id: str,
