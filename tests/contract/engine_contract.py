@@ -291,6 +291,22 @@ class ConnectedEngineContract(EngineContract):
     async def test_reject_call(self, linked: Recorded) -> None:
         await ACTIONS["reject_call"](linked.client)
 
+    async def test_changes_after_the_send(self, linked: Recorded) -> None:
+        sent = await linked.client.call(SEND, text_to(CHAT, "typo", "c-edit"))
+        changes = [
+            (EDIT_MESSAGE, EditRequest(CHAT, sent.message_id, "fixed")),
+            (FORWARD_MESSAGE, ForwardRequest(CHAT, sent.message_id, CHAT)),
+            (REACT, ReactRequest(CHAT, sent.message_id, "👍")),
+            (REACT, ReactRequest(CHAT, sent.message_id, "")),
+            (PIN_MESSAGE, PinRequest(CHAT, sent.message_id, True)),
+            (PIN_MESSAGE, PinRequest(CHAT, sent.message_id, False)),
+            (REVOKE_MESSAGE, RevokeRequest(CHAT, sent.message_id)),
+        ]
+        for action, request in changes:
+            result = await linked.client.call(action, request)
+            assert isinstance(result, SendResult) and result.message_id, action
+            assert result.message_id != sent.message_id
+
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded
     ) -> None:
