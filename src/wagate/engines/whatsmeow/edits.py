@@ -141,6 +141,7 @@ class WhatsmeowEdits:
         self.session = actions.session
 
     def _me(self) -> str:
+        self.session.require_connected()  # not connected comes first: the caller may retry
         if not self.session.me:
             raise PermanentEngineError("the linked device is not known yet")
         return self.session.me
@@ -165,13 +166,13 @@ class WhatsmeowEdits:
         return await self._send(request.chat, message, "revoke")
 
     async def forward(self, request: ForwardRequest) -> SendResult:
+        client = self.session.require_connected()
         quote = self.session.recent.get(request.message_id)
         if quote is None or quote.message is None:
             raise PermanentEngineError(
                 f"message '{request.message_id}' is not among the device's recent messages",
                 code="message_not_found",
             )
-        client = self.session.require_connected()
         await self.actions.check_recipient(client, request.to)
         return await self._send(request.to, build_forward(quote.message), "forward")
 
