@@ -39,6 +39,7 @@ from wagate.instances.simulator_routes import router as simulator_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.messages.direct import DirectSendMiddleware
+from wagate.messages.edits import router as edits_router
 from wagate.messages.inbound import InboundHandler
 from wagate.messages.openapi import document_send_bodies
 from wagate.messages.routes import routers as messaging_routers
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(dashboard_router)
     for router in messaging_routers:
         app.include_router(router)
+    app.include_router(edits_router)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)

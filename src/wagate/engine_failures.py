@@ -20,6 +20,11 @@ STATUS: dict[str, int] = {
     "not_group_admin": 403,
     "group_not_found": 404,
     "invite_not_found": 404,
+    "message_not_found": 404,
+    "edit_window_passed": 409,
+    "not_editable": 422,
+    "not_a_poll": 422,
+    "poll_option_unknown": 422,
 }
 DEFAULT_STATUS = 502
 

@@ -17,6 +17,8 @@ class MessageStatus(enum.StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
+    # Revoked while still queued: never sent (exactly one message_ack says so).
+    CANCELLED = "cancelled"
 
 
 # Still the worker's: the reconciler re-enqueues these, retention never deletes them.
@@ -24,7 +26,8 @@ OPEN = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 # Done: a sync caller answers, a worker that finds one acks and skips it.
 FINAL = frozenset(MessageStatus) - OPEN
 
-# A receipt never moves a message backwards (read, then a late delivered). FAILED has no
+# A receipt never moves a message backwards (read, then a late delivered). FAILED and CANCELLED
+# have no rank: a cancelled message was never sent, so no receipt can name it. FAILED has no
 # rank on purpose: a receipt for a send recorded as failed proves it did reach WhatsApp, so
 # the receipt's status replaces it.
 RANK = {

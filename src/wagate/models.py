@@ -93,6 +93,23 @@ class SimulatorOutbox(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class SimulatorInbox(Base):
+    """What the simulated contacts sent to a simulator instance: what it may reply to, react
+    to, forward or vote in, and what a contact may later edit or revoke."""
+
+    __tablename__ = "simulator_inbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    chat: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class SimulatorConnection(Base):
     """One live simulator connection: lets tests prove no instance is connected twice."""
 
@@ -130,6 +147,14 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # After the send: the text or caption it was edited to, when it was revoked ("everyone",
+    # or "me": deleted on this device only), and where it was forwarded ([{to, message_id,
+    # at}]). Forgotten with the body when retention blanks it.
+    edited_text: Mapped[str | None] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_for: Mapped[str | None] = mapped_column(String(16))
+    forwards: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_messages_instance_status_id", "instance_id", "status", "id"),

@@ -35,12 +35,24 @@ from wagate.engines.actions import ACTIONS as DECLARED
 from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
+    EDIT_MESSAGE,
+    FORWARD_MESSAGE,
     MARK_READ,
+    PIN_MESSAGE,
+    REACT,
     REJECT_CALL,
+    REVOKE_MESSAGE,
     SEND,
+    VOTE,
     ChatPresenceRequest,
     CheckNumbersRequest,
+    EditRequest,
+    ForwardRequest,
+    PinRequest,
+    ReactRequest,
     ReadRequest,
+    RevokeRequest,
+    VoteRequest,
 )
 from wagate.engines.actions import groups as g
 from wagate.engines.base import (
@@ -93,6 +105,12 @@ SAMPLES: dict[str, Any] = {
     g.INVITE_INFO.name: g.InviteCode("AbCdEfGhIjK"),
     g.JOIN_BY_INVITE.name: g.InviteCode("AbCdEfGhIjK"),
     g.LEAVE_GROUP.name: g.GroupRef(GROUP),
+    EDIT_MESSAGE.name: EditRequest(CHAT, "3EB0AAAA", "fixed"),
+    REVOKE_MESSAGE.name: RevokeRequest(CHAT, "3EB0AAAA"),
+    FORWARD_MESSAGE.name: ForwardRequest(CHAT, "3EB0AAAA", CHAT),
+    REACT.name: ReactRequest(CHAT, "3EB0AAAA", "👍"),
+    PIN_MESSAGE.name: PinRequest(CHAT, "3EB0AAAA", True),
+    VOTE.name: VoteRequest(CHAT, "3EB0AAAA", ["pizza"]),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 
@@ -286,6 +304,22 @@ class ConnectedEngineContract(EngineContract):
 
     async def test_reject_call(self, linked: Recorded) -> None:
         await ACTIONS["reject_call"](linked.client)
+
+    async def test_changes_after_the_send(self, linked: Recorded) -> None:
+        sent = await linked.client.call(SEND, text_to(CHAT, "typo", "c-edit"))
+        changes = [
+            (EDIT_MESSAGE, EditRequest(CHAT, sent.message_id, "fixed")),
+            (FORWARD_MESSAGE, ForwardRequest(CHAT, sent.message_id, CHAT)),
+            (REACT, ReactRequest(CHAT, sent.message_id, "👍")),
+            (REACT, ReactRequest(CHAT, sent.message_id, "")),
+            (PIN_MESSAGE, PinRequest(CHAT, sent.message_id, True)),
+            (PIN_MESSAGE, PinRequest(CHAT, sent.message_id, False)),
+            (REVOKE_MESSAGE, RevokeRequest(CHAT, sent.message_id)),
+        ]
+        for action, request in changes:
+            result = await linked.client.call(action, request)
+            assert isinstance(result, SendResult) and result.message_id, action
+            assert result.message_id != sent.message_id
 
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded

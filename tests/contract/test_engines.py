@@ -32,7 +32,7 @@ from tests.support import rows
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.actions import ACTIONS as DECLARED
-from wagate.engines.actions import SEND
+from wagate.engines.actions import EDIT_MESSAGE, SEND, VOTE, EditRequest, VoteRequest
 from wagate.engines.base import (
     Connected,
     ConnectionLost,
@@ -40,6 +40,7 @@ from wagate.engines.base import (
     InstanceRef,
     LoggedOut,
     NotPairingError,
+    OutgoingMessage,
     PermanentEngineError,
     QrCode,
     QrTimeout,
@@ -109,6 +110,20 @@ class TestSimulatorEngine(ConnectedEngineContract):
             return [r.status for r in linked.of(Receipt)] == ["delivered", "read"]
 
         await asyncio.wait_for(_until(both), 10)
+
+    async def test_a_poll_vote_and_a_message_it_does_not_know(self, linked: Recorded) -> None:
+        poll = OutgoingMessage(
+            "poll", CHAT, {"question": "Lunch?", "options": ["pizza", "sushi"]}, "c-poll"
+        )
+        sent = await linked.client.call(SEND, poll)
+        voted = await linked.client.call(VOTE, VoteRequest(CHAT, sent.message_id, ["sushi"]))
+        assert voted.message_id
+        with pytest.raises(PermanentEngineError) as raised:
+            await linked.client.call(VOTE, VoteRequest(CHAT, sent.message_id, ["tacos"]))
+        assert raised.value.code == "poll_option_unknown"
+        with pytest.raises(PermanentEngineError) as raised:
+            await linked.client.call(EDIT_MESSAGE, EditRequest(CHAT, "3EB0NOPE", "x"))
+        assert raised.value.code == "message_not_found"
 
     async def test_a_dropped_connection_is_reported(self, linked: Recorded) -> None:
         simulated(linked).drop_connection()

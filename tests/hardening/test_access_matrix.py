@@ -77,6 +77,17 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/messages"): INSTANCE,
     ("POST", "/v1/instances/{instance}/contacts/check"): INSTANCE,
     ("POST", "/v1/instances/{instance}/chats/{chat}/read"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/messages/{correlation_id}"): INSTANCE,
+    ("DELETE", "/v1/instances/{instance}/messages/{correlation_id}"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/forward"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/react"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/read"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/pin"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/vote"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/polls/{correlation_id}/vote"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/edit"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/revoke"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,
     ("GET", "/v1/instances/{instance}/media/{message_id}"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
@@ -125,6 +136,28 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/instances/{instance}/contacts/check"): {"phones": ["4915112345678"]},
     ("POST", "/v1/instances/{instance}/chats/{chat}/read"): {"message_ids": ["ABC"]},
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): {"state": "composing"},
+    ("PATCH", "/v1/instances/{instance}/messages/{correlation_id}"): {"text": "fixed"},
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/forward"): {
+        "to": "4915112345678"
+    },
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/react"): {"emoji": "x"},
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/pin"): {"pin": True},
+    ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/vote"): {"options": []},
+    ("POST", "/v1/instances/{instance}/polls/{correlation_id}/vote"): {"options": []},
+    ("POST", "/v1/instances/{instance}/simulator/edit"): {
+        "from": "4915112345678",
+        "message_id": "ABC",
+        "text": "x",
+    },
+    ("POST", "/v1/instances/{instance}/simulator/revoke"): {
+        "from": "4915112345678",
+        "message_id": "ABC",
+    },
+    ("POST", "/v1/instances/{instance}/simulator/vote"): {
+        "from": "4915112345678",
+        "message_id": "ABC",
+        "options": [],
+    },
     ("PUT", "/v1/instances/{instance}/webhook"): {"url": "http://127.0.0.1:9/hook"},
 }
 

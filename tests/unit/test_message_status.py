@@ -16,6 +16,7 @@ def test_the_values_are_the_stored_and_sent_strings() -> None:
         "delivered",
         "read",
         "failed",
+        "cancelled",
     ]
     # A StrEnum: equal to, hashed like and serialised as its string, so rows and JSON bodies
     # written before and after compare alike.

@@ -20,6 +20,9 @@ from wagate.engines.base import (
     IncomingCall,
     InstanceRef,
     LoggedOut,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
     QrCode,
     QrTimeout,
     Receipt,
@@ -104,6 +107,9 @@ OTHER_EVENTS: list[EngineEvent] = [
     IncomingCall("call1", "c@s.whatsapp.net"),
     GroupUpdate("1@g.us", "a@s.whatsapp.net", {"subject": "x"}, NOW),
     GroupParticipantsUpdate("1@g.us", None, "joined", ["a@s.whatsapp.net"], NOW),
+    MessageEdited("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, "fixed", NOW),
+    MessageRevoked("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, NOW),
+    PollVote("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, ["a"], NOW),
 ]
 
 # Live statuses in which a state event names a target the state machine refuses (the manager

@@ -116,6 +116,11 @@ class InboundMessage:
     poll: dict[str, Any] | None = None
     reply_to: str | None = None
     view_once: bool = False  # a photo, video or voice message to be viewed once
+    forwarded: bool = False
+    ephemeral: bool = False  # sent in a chat with disappearing messages on
+    # The message it replies to, as the reply carries it: message_id, and where known from,
+    # kind and text (a caption counts as text).
+    quoted: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +160,57 @@ class GroupParticipantsUpdate:
     timestamp: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    """The sender changed the text or caption of a message (`from_me`: this account did, from
+    the phone or another device)."""
+
+    message_id: str
+    chat: str
+    sender: str
+    from_me: bool
+    text: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRevoked:
+    """The sender deleted a message for everyone."""
+
+    message_id: str
+    chat: str
+    sender: str
+    from_me: bool
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PollVote:
+    """Someone voted in a poll (decrypted): the options they chose now, empty when they took
+    their vote back."""
+
+    poll_message_id: str
+    chat: str
+    voter: str
+    from_me: bool
+    options: list[str]
+    timestamp: datetime
+
+
+# Changes to messages already in a chat: the messages feature publishes them.
+MessageChange = MessageEdited | MessageRevoked | PollVote
+
 # Events about the account (not its connection): the client manager hands them to the features
 # (messages, groups, ...) instead of changing the instance's status.
-AccountEvent = InboundMessage | Receipt | GroupUpdate | GroupParticipantsUpdate
+AccountEvent = (
+    InboundMessage
+    | Receipt
+    | MessageEdited
+    | MessageRevoked
+    | PollVote
+    | GroupUpdate
+    | GroupParticipantsUpdate
+)
 
 EngineEvent = (
     QrCode
@@ -170,6 +223,9 @@ EngineEvent = (
     | InboundMessage
     | Receipt
     | IncomingCall
+    | MessageEdited
+    | MessageRevoked
+    | PollVote
     | GroupUpdate
     | GroupParticipantsUpdate
 )

@@ -28,6 +28,7 @@ from wagate.engines.base import (
     InboundMessage,
     IncomingCall,
     InstanceRef,
+    MessageChange,
     NotConnectedError,
     QrCode,
     Receipt,
@@ -52,7 +53,7 @@ from wagate.locks import KeyedLocks
 log = structlog.get_logger(__name__)
 
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
-MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
+MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
 
 
@@ -88,7 +89,8 @@ class ClientManager:
     # --- wiring ------------------------------------------------------------------------------
 
     def add_message_hook(self, hook: MessageHook) -> None:
-        """Inbound messages and receipts go to these (the messages feature)."""
+        """Inbound messages, receipts and changes to messages (edits, revokes, poll votes) go
+        to these (the messages feature)."""
         self._message_hooks.append(hook)
 
     def add_group_hook(self, hook: GroupHook) -> None:
@@ -388,7 +390,7 @@ class ClientManager:
                 await self._apply(slot, transition)
 
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
-        if isinstance(event, InboundMessage | Receipt):
+        if isinstance(event, InboundMessage | Receipt | MessageChange):
             for hook in self._message_hooks:
                 await hook(slot.ref, event)
         else:

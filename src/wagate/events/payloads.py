@@ -122,6 +122,18 @@ class ReceivedPoll(TypedDict):
     selectable_count: int
 
 
+# `from` is a keyword: the functional form spells the key as it is sent.
+QuotedMessage = TypedDict(
+    "QuotedMessage",
+    {
+        "message_id": str,
+        "from": NotRequired[str],
+        "kind": NotRequired[str],
+        "text": NotRequired[str],
+    },
+)
+
+
 class MessageReceivedData(Payload):
     """A message arrived in one of the account's chats, or was sent from the phone or another
     linked device (`from_me`). Only the fields that apply are present."""
@@ -146,6 +158,13 @@ class MessageReceivedData(Payload):
     view_once: bool | Absent = Field(
         None, description="present (true) for a photo, video or voice message to view once"
     )
+    forwarded: bool | Absent = Field(None, description="present (true) for a forwarded message")
+    ephemeral: bool | Absent = Field(
+        None, description="present (true) in a chat with disappearing messages on"
+    )
+    quoted: QuotedMessage | Absent = Field(
+        None, description="the message it replies to, as far as the reply carries it"
+    )
 
 
 class AckError(TypedDict):
@@ -158,7 +177,7 @@ class MessageAckData(Payload):
 
     event = "message_ack"
     correlation_id: str
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "cancelled"]
     attempts: int
     message_id: str | Absent = None
     error: AckError | Absent = None
@@ -173,3 +192,64 @@ class MessageStatusData(Payload):
     status: Literal["delivered", "read", "played"]
     timestamp: Timestamp
     correlation_id: str | Absent = None
+
+
+class MessageEditedData(Payload):
+    """A message's text or caption was changed by its sender: a contact, this account from the
+    phone, or this account through the API (then `correlation_id` names the send)."""
+
+    event = "message_edited"
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    message_id: str
+    chat: str
+    from_: str = Field(alias="from")
+    from_me: bool
+    text: str = Field(description="the new text or caption")
+    timestamp: Timestamp
+    correlation_id: str | Absent = None
+
+
+class MessageRevokedData(Payload):
+    """A message was deleted for everyone by its sender (or a group admin)."""
+
+    event = "message_revoked"
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    message_id: str
+    chat: str
+    from_: str = Field(alias="from")
+    from_me: bool
+    timestamp: Timestamp
+    correlation_id: str | Absent = None
+
+
+class MessageReactionData(Payload):
+    """Someone reacted to a message of a chat, or took the reaction back (`emoji` empty)."""
+
+    event = "message_reaction"
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    message_id: str = Field(description="the message reacted to")
+    chat: str
+    from_: str = Field(alias="from")
+    from_me: bool
+    emoji: str
+    removed: bool
+    timestamp: Timestamp
+    correlation_id: str | Absent = Field(
+        None, description="when the message reacted to is one of this API's sends"
+    )
+
+
+class PollVoteData(Payload):
+    """A vote in a poll, decrypted: the options the voter chose now (empty: vote taken back)."""
+
+    event = "poll_vote"
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    poll_message_id: str
+    chat: str
+    from_: str = Field(alias="from")
+    from_me: bool
+    options: list[str]
+    timestamp: Timestamp
+    correlation_id: str | Absent = Field(
+        None, description="when the poll is one of this API's sends"
+    )

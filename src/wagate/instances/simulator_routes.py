@@ -97,6 +97,8 @@ class InboundIn(Strict):
     reply_to: str | None = None
     chat: str | None = Field(None, description="group JID the message arrives in")
     view_once: bool = Field(False, description="a view-once photo, video or voice message")
+    forwarded: bool = Field(False, description="the contact forwarded it")
+    ephemeral: bool = Field(False, description="sent in a chat with disappearing messages on")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -238,6 +240,9 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
         contacts=body.contacts,
         reply_to=body.reply_to,
         view_once=body.view_once,
+        forwarded=body.forwarded,
+        ephemeral=body.ephemeral,
+        quoted={"message_id": body.reply_to} if body.reply_to else None,
         **content,
     )
 
@@ -257,7 +262,7 @@ async def simulate_inbound(
     if client is None or not client.connected:
         raise InstanceNotConnected("the instance is not connected")
     try:
-        client.inbound(message)
+        await client.inbound(message)
     except NotConnectedError as exc:
         raise InstanceNotConnected(str(exc)) from exc
     return InboundOut(message_id=message.message_id)
@@ -310,3 +315,78 @@ async def get_outbox(instance: str, state: State, _: InstancePrincipal) -> Outbo
             for item in items
         ]
     )
+
+
+# --- a contact changes a message after the send ---------------------------------------------
+
+
+class ContactChangeIn(Strict):
+    from_: str = Field(alias="from", min_length=1, max_length=128)
+    message_id: str = Field(min_length=1, max_length=128)
+    chat: str | None = Field(None, description="group JID; default: the contact's chat")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ContactEditIn(ContactChangeIn):
+    text: str = Field(min_length=1, max_length=65536)
+
+
+class ContactVoteIn(ContactChangeIn):
+    options: list[str] = Field(max_length=12, description="empty takes the vote back")
+
+
+def _sender_and_chat(body: ContactChangeIn) -> tuple[str, str]:
+    try:
+        sender = to_jid(body.from_)
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field("from", str(exc)) from exc
+    try:
+        chat = to_jid(body.chat) if body.chat else sender
+    except InvalidRecipient as exc:
+        raise ValidationFailed.field("chat", str(exc)) from exc
+    return sender, chat
+
+
+async def _connected(state: SimulatorNode, instance: str) -> SimulatorClient:
+    await _simulator(state, instance)
+    client = _client(state, instance)
+    if client is None or not client.connected:
+        raise InstanceNotConnected("the instance is not connected")
+    return client
+
+
+@router.post("/edit", status_code=204)
+@on_holder
+async def contact_edits(
+    instance: str, body: ContactEditIn, state: State, _: InstancePrincipal
+) -> Response:
+    """A contact edits a message it sent the instance (message_edited)."""
+    sender, chat = _sender_and_chat(body)
+    client = await _connected(state, instance)
+    await client.edits.contact_edits(sender, chat, body.message_id, body.text)
+    return Response(status_code=204)
+
+
+@router.post("/revoke", status_code=204)
+@on_holder
+async def contact_revokes(
+    instance: str, body: ContactChangeIn, state: State, _: InstancePrincipal
+) -> Response:
+    """A contact deletes for everyone a message it sent the instance (message_revoked)."""
+    sender, chat = _sender_and_chat(body)
+    client = await _connected(state, instance)
+    await client.edits.contact_revokes(sender, chat, body.message_id)
+    return Response(status_code=204)
+
+
+@router.post("/vote", status_code=204)
+@on_holder
+async def contact_votes(
+    instance: str, body: ContactVoteIn, state: State, _: InstancePrincipal
+) -> Response:
+    """A contact votes in a poll of its chat (poll_vote)."""
+    sender, chat = _sender_and_chat(body)
+    client = await _connected(state, instance)
+    await client.edits.contact_votes(sender, chat, body.message_id, list(body.options))
+    return Response(status_code=204)

@@ -1,4 +1,6 @@
-"""What arrives from WhatsApp: inbound messages (message_received) and receipts (message_status)."""
+"""What arrives from WhatsApp: inbound messages (message_received, and message_reaction for a
+reaction), receipts (message_status), and changes to messages already in a chat
+(message_edited, message_revoked, poll_vote)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wagate.batching import GroupCommit
 from wagate.db import any_of, utcnow
-from wagate.engines.base import InboundMessage, InstanceRef, Receipt
+from wagate.engines.base import (
+    InboundMessage,
+    InstanceRef,
+    MessageChange,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
+    Receipt,
+)
 from wagate.events.bus import isoformat
-from wagate.events.payloads import InboundMediaInfo, MessageReceivedData, MessageStatusData
+from wagate.events.payloads import (
+    InboundMediaInfo,
+    MessageEditedData,
+    MessageReactionData,
+    MessageReceivedData,
+    MessageRevokedData,
+    MessageStatusData,
+    Payload,
+    PollVoteData,
+)
 from wagate.message_status import RANK, MessageStatus
+from wagate.messages import repository
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasSettings
@@ -61,6 +81,9 @@ def message_received(instance: str, message: InboundMessage) -> MessageReceivedD
         poll=message.poll,
         reply_to=message.reply_to,
         view_once=True if message.view_once else None,
+        forwarded=True if message.forwarded else None,
+        ephemeral=True if message.ephemeral else None,
+        quoted=message.quoted,
     )
 
 
@@ -80,16 +103,91 @@ class InboundHandler:
         """Shutdown: the receipts in hand are applied (or their callers fail)."""
         await self._apply_receipt.drain()
 
-    async def __call__(self, ref: InstanceRef, item: InboundMessage | Receipt) -> None:
+    async def __call__(
+        self, ref: InstanceRef, item: InboundMessage | Receipt | MessageChange
+    ) -> None:
         if isinstance(item, InboundMessage):
             await self.on_message(ref, item)
-        else:
+        elif isinstance(item, Receipt):
             await self.on_receipt(ref, item)
+        else:
+            await self.on_change(ref, item)
 
     async def on_message(self, ref: InstanceRef, message: InboundMessage) -> None:
         if message.media is not None:
             await self._keep_media(ref, message)
         await self.state.bus.publish(ref.name, ref.id, message_received(ref.name, message))
+        if message.reaction is not None:
+            await self._reaction(ref, message)
+
+    async def _reaction(self, ref: InstanceRef, message: InboundMessage) -> None:
+        """A reaction is a message of its own (message_received, kind reaction) and, for those
+        who follow reactions only, a message_reaction naming the message reacted to."""
+        assert message.reaction is not None
+        target, emoji = message.reaction["message_id"], message.reaction["emoji"]
+        data = MessageReactionData(
+            message_id=target,
+            chat=message.chat,
+            from_=message.sender,
+            from_me=message.from_me,
+            emoji=emoji,
+            removed=not emoji,
+            timestamp=isoformat(message.timestamp),
+            correlation_id=await self._correlation(ref, target),
+        )
+        await self.state.bus.publish(ref.name, ref.id, data)
+
+    async def _correlation(self, ref: InstanceRef, message_id: str) -> str | None:
+        async with self.state.db.session() as session:
+            own = await repository.sent_message(session, ref.id, message_id)
+        return None if own is None else own.correlation_id
+
+    async def on_change(self, ref: InstanceRef, change: MessageChange) -> None:
+        """An edit, revoke or poll vote: announced; an edit or revoke of one of this API's
+        sends (made from the phone) is recorded on its record too."""
+        data: Payload
+        if isinstance(change, PollVote):
+            data = PollVoteData(
+                poll_message_id=change.poll_message_id,
+                chat=change.chat,
+                from_=change.voter,
+                from_me=change.from_me,
+                options=change.options,
+                timestamp=isoformat(change.timestamp),
+                correlation_id=await self._correlation(ref, change.poll_message_id),
+            )
+            await self.state.bus.publish(ref.name, ref.id, data)
+            return
+        correlation_id = await self._record_change(ref, change)
+        common = {
+            "message_id": change.message_id,
+            "chat": change.chat,
+            "from_": change.sender,
+            "from_me": change.from_me,
+            "timestamp": isoformat(change.timestamp),
+            "correlation_id": correlation_id,
+        }
+        if isinstance(change, MessageEdited):
+            data = MessageEditedData(text=change.text, **common)
+        else:
+            data = MessageRevokedData(**common)
+        await self.state.bus.publish(ref.name, ref.id, data)
+
+    async def _record_change(
+        self, ref: InstanceRef, change: MessageEdited | MessageRevoked
+    ) -> str | None:
+        if not change.from_me:
+            return None
+        async with self.state.db.transaction() as session:
+            own = await repository.sent_message(session, ref.id, change.message_id)
+            if own is None:
+                return None
+            if isinstance(change, MessageEdited):
+                values = {"edited_text": change.text, "edited_at": change.timestamp}
+            else:
+                values = {"revoked_at": change.timestamp, "revoked_for": "everyone"}
+            await repository.set_fields(session, own.id, **values)
+            return own.correlation_id
 
     async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
         assert message.media is not None

@@ -226,6 +226,42 @@ async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
     await drop_media(session, [row.id for row in rows if row.kind in MEDIA_KINDS])
 
 
+async def cancel_queued(session: Executor, pk: int) -> bool:
+    """Cancel a message no worker has in hand (still queued): it is final, never sent. False
+    when a worker claimed it first (or it is final already): the claim and this update are
+    one row's compare-and-set on `status`, so exactly one of them wins."""
+    result = await session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == pk, MESSAGES.c.status == MessageStatus.QUEUED)
+        .values(status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=utcnow())
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    await drop_media(session, [pk])
+    return True
+
+
+async def reclaim(session: Executor, pk: int, attempts: int) -> bool:
+    """A worker takes back a message it had put back to `queued` (a retry's wait, a lost
+    connection): False when it was cancelled meanwhile, and must not be sent."""
+    result = await session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == pk, MESSAGES.c.status == MessageStatus.QUEUED)
+        .values(status=MessageStatus.SENDING, attempts=attempts, updated_at=utcnow())
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def sent_message(session: AsyncSession, instance_id: int, message_id: str) -> Message | None:
+    """The record of one of this API's sends, by its WhatsApp message id."""
+    result = await session.execute(
+        select(Message)
+        .where(Message.instance_id == instance_id, Message.message_id == message_id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
 async def drop_media(session: Executor, pks: Sequence[int]) -> None:
     """Delete the stored media bytes of these messages (those that have any)."""
     if pks:
@@ -267,7 +303,7 @@ async def blank_bodies(session: AsyncSession, pks: Sequence[int]) -> None:
             MESSAGES.c.status.notin_(sorted(OPEN)),
             MESSAGES.c.dead_lettered.is_(False),
         )
-        .values(body=BLANK_BODY)
+        .values(body=BLANK_BODY, edited_text=None)
     )
     await drop_media(session, pks)
 

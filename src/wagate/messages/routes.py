@@ -26,6 +26,7 @@ from wagate.messages.schemas import (
     MEDIA_KINDS,
     BatchIn,
     BatchOut,
+    ForwardOut,
     MessageList,
     MessageOut,
     MessageStatus,
@@ -265,6 +266,12 @@ def message_out(row: Message) -> MessageOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
         sent_at=row.sent_at,
+        edited_text=row.edited_text,
+        edited_at=row.edited_at,
+        revoked=row.revoked_for is not None,
+        revoked_for=row.revoked_for,
+        revoked_at=row.revoked_at,
+        forwards=[ForwardOut(**item) for item in row.forwards or ()],
     )
 
 

@@ -277,6 +277,12 @@ class BatchOut(BaseModel):
     results: list[QueuedOut | BatchError]
 
 
+class ForwardOut(BaseModel):
+    to: str
+    message_id: str
+    at: datetime
+
+
 class MessageOut(BaseModel):
     correlation_id: str
     kind: str
@@ -288,6 +294,12 @@ class MessageOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    edited_text: str | None = Field(None, description="the text or caption it was edited to")
+    edited_at: datetime | None = None
+    revoked: bool = Field(False, description="deleted (for everyone, or on this device)")
+    revoked_for: Literal["everyone", "me"] | None = None
+    revoked_at: datetime | None = None
+    forwards: list[ForwardOut] = Field(default_factory=list)
 
 
 class MessageList(BaseModel):
@@ -336,3 +348,52 @@ class ReadIn(Strict):
 
 class PresenceIn(Strict):
     state: Literal["composing", "recording", "paused"]
+
+
+class EditIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"text": "fixed"}})
+    text: str = Field(min_length=1, max_length=65536, description="the new text or caption")
+
+
+class ForwardIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"to": TO}})
+    to: str = Field(min_length=1, max_length=128, description="phone number or JID")
+
+
+class MessageAuthor(Strict):
+    sender: str | None = Field(
+        None, max_length=128, description="the message's author, in group chats"
+    )
+
+
+class ReactIn(MessageAuthor):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"emoji": "👍"}})
+    emoji: str = Field(max_length=16, description="one emoji; empty takes the reaction back")
+
+
+class PinIn(MessageAuthor):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"pin": True, "duration_s": 604800}}
+    )
+    pin: bool = Field(True, description="false unpins")
+    duration_s: Literal[86400, 604800, 2592000] = Field(
+        604800, description="how long it stays pinned: 24 hours, 7 days or 30 days"
+    )
+
+
+class VoteIn(MessageAuthor):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"options": ["pizza"]}})
+    options: list[str] = Field(
+        max_length=12, description="the options chosen (by name); empty takes the vote back"
+    )
+
+
+class MessageReadIn(MessageAuthor):
+    pass
+
+
+class ActionOut(BaseModel):
+    """What WhatsApp answered to the change: the id and time of the message that carries it."""
+
+    message_id: str
+    timestamp: datetime

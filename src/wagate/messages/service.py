@@ -75,6 +75,13 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
             {"correlation_id": correlation_id},
         )
         return Answer(504, body)
+    if outcome.status == MessageStatus.CANCELLED:
+        body = error_body(
+            "message_cancelled",
+            "the message was revoked before it was sent",
+            {"correlation_id": correlation_id},
+        )
+        return Answer(409, body)
     if outcome.status != MessageStatus.FAILED:
         return Answer(
             200,

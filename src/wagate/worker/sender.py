@@ -218,9 +218,11 @@ class InstanceSender:
                     await self._fail(row, step.code, str(exc))
                     return None
                 if step.next is Next.WAIT_CONNECTION:
-                    await self._requeue_until_connected(row)
+                    if not await self._requeue_until_connected(row):
+                        return None
                     continue
-                await self._retry_later(row, step, str(exc))
+                if not await self._retry_later(row, step, str(exc)):
+                    return None
             finally:
                 self._last_send = time.monotonic()
 
@@ -239,9 +241,10 @@ class InstanceSender:
             self.log.exception("send raised", correlation_id=row.correlation_id)
         return step
 
-    async def _retry_later(self, row: SendRow, step: AfterFailure, message: str) -> None:
+    async def _retry_later(self, row: SendRow, step: AfterFailure, message: str) -> bool:
         """Back to queued (with the error and when it is tried again) for the backoff, then
-        sending again with one more attempt: in place, which keeps the order."""
+        sending again with one more attempt: in place, which keeps the order. False when the
+        message was revoked (cancelled) meanwhile."""
         SEND_RETRIES.inc()
         error = {"code": step.code, "message": message}
         async with self.state.db.transaction() as session:
@@ -254,12 +257,15 @@ class InstanceSender:
             )
         await asyncio.sleep(step.delay_s)
         row.attempts += 1
-        async with self.state.db.transaction() as session:
-            await repository.set_fields(
-                session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
-            )
+        return await self._reclaim(row)
 
-    async def _requeue_until_connected(self, row: SendRow) -> None:
+    async def _reclaim(self, row: SendRow) -> bool:
+        """Take the message back from `queued` for its next attempt; False when it was
+        revoked (cancelled) meanwhile: whoever cancelled it announced it, nothing is sent."""
+        async with self.state.db.transaction() as session:
+            return await repository.reclaim(session, row.id, row.attempts)
+
+    async def _requeue_until_connected(self, row: SendRow) -> bool:
         row.attempts -= 1
         async with self.state.db.transaction() as session:
             await repository.set_fields(
@@ -270,10 +276,7 @@ class InstanceSender:
                 raise Stopping
             await asyncio.sleep(NOT_CONNECTED_POLL_S)
         row.attempts += 1
-        async with self.state.db.transaction() as session:
-            await repository.set_fields(
-                session, row.id, status=MessageStatus.SENDING, attempts=row.attempts
-            )
+        return await self._reclaim(row)
 
     async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
         """Record the sends done so far in one write, then announce them."""

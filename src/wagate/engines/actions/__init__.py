@@ -4,9 +4,23 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, groups, messaging
+from wagate.engines.actions import calls, contacts, edits, groups, messaging
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
+from wagate.engines.actions.edits import (
+    EDIT_MESSAGE,
+    FORWARD_MESSAGE,
+    PIN_MESSAGE,
+    REACT,
+    REVOKE_MESSAGE,
+    VOTE,
+    EditRequest,
+    ForwardRequest,
+    PinRequest,
+    ReactRequest,
+    RevokeRequest,
+    VoteRequest,
+)
 from wagate.engines.actions.messaging import (
     CHAT_PRESENCE,
     MARK_READ,
@@ -20,17 +34,30 @@ __all__ = [
     "ACTIONS",
     "CHAT_PRESENCE",
     "CHECK_NUMBERS",
+    "EDIT_MESSAGE",
+    "FORWARD_MESSAGE",
     "MARK_READ",
+    "PIN_MESSAGE",
+    "REACT",
     "REJECT_CALL",
+    "REVOKE_MESSAGE",
     "SEND",
+    "VOTE",
     "Action",
     "ActionTable",
     "ChatPresenceRequest",
     "CheckNumbersRequest",
+    "EditRequest",
+    "ForwardRequest",
+    "PinRequest",
+    "ReactRequest",
     "ReadRequest",
+    "RevokeRequest",
+    "VoteRequest",
     "calls",
     "contacts",
     "declare",
+    "edits",
     "groups",
     "handle",
     "messaging",

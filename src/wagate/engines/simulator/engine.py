@@ -54,6 +54,7 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
+from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -222,6 +223,7 @@ class SimulatorClient:
         # acknowledges several messages of a chat in one receipt: one receipt per chat and
         # status instead of one task and two receipts per message.
         self._unacknowledged: list[tuple[str, str]] = []
+        self.edits = SimulatedEdits(self)
         self.actions = ActionTable(
             "simulator",
             [
@@ -230,6 +232,7 @@ class SimulatorClient:
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
+                *edits_handlers(self),
             ],
         )
 
@@ -381,16 +384,16 @@ class SimulatorClient:
 
     # --- actions -----------------------------------------------------------------------------
 
-    def _require_connected(self) -> None:
+    def require_connected(self) -> None:
         if not self.connected:
             raise NotConnectedError("the simulated connection is not open")
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        self._require_connected()
+        self.require_connected()
         faults = self.engine.faults_of(self.instance.id)
         if faults.send_latency_ms:
             await asyncio.sleep(faults.send_latency_ms / 1000)
-            self._require_connected()
+            self.require_connected()
         if faults.fail_next > 0:
             faults.fail_next -= 1
             if faults.fail_kind == "permanent":
@@ -436,7 +439,7 @@ class SimulatorClient:
                 self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
 
     async def check_numbers(self, request: CheckNumbersRequest) -> list[NumberCheck]:
-        self._require_connected()
+        self.require_connected()
         results = []
         for phone in request.phones:
             digits = "".join(ch for ch in phone if ch.isdigit())
@@ -445,27 +448,29 @@ class SimulatorClient:
         return results
 
     async def mark_read(self, request: ReadRequest) -> None:
-        self._require_connected()
+        self.require_connected()
 
     async def presence(self, request: ChatPresenceRequest) -> None:
-        self._require_connected()
+        self.require_connected()
 
     async def reject_call(self, call: IncomingCall) -> None:
-        self._require_connected()
+        self.require_connected()
 
     # --- fault injection and the simulated other side ----------------------------------------
 
-    def inbound(self, message: InboundMessage) -> None:
-        self._require_connected()
+    async def inbound(self, message: InboundMessage) -> None:
+        self.require_connected()
+        await self.edits.received(message)
+        self.require_connected()
         self.sink(message)
 
     def drop_connection(self) -> None:
-        self._require_connected()
+        self.require_connected()
         self.connected = False
         self.sink(ConnectionLost("connection dropped (simulated)"))
 
     async def unlink_from_phone(self) -> None:
-        self._require_connected()
+        self.require_connected()
         self.connected = False
         await self.engine.forget(self.instance)
         self.sink(LoggedOut("device unlinked from the phone"))

@@ -36,6 +36,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.engines.whatsmeow.builders import Quote, build_message
+from wagate.engines.whatsmeow.edits import edits_handlers
 from wagate.engines.whatsmeow.groups import GroupActions
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 from wagate.engines.whatsmeow.mapping import to_datetime
@@ -93,6 +94,7 @@ class Actions:
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
                 *GroupActions(session, self.bounded).handlers(),
+                *edits_handlers(self),
             ],
         )
 
@@ -104,7 +106,7 @@ class Actions:
         except Exception as exc:
             raise classify(exc, what) from exc
 
-    async def _check_recipient(self, client: Any, to_jid: str) -> None:
+    async def check_recipient(self, client: Any, to_jid: str) -> None:
         user, _, server = to_jid.partition("@")
         if server != "s.whatsapp.net":
             return  # groups, @lid and broadcast lists are not looked up
@@ -120,7 +122,7 @@ class Actions:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         client = self.session.require_connected()
-        await self._check_recipient(client, message.to_jid)
+        await self.check_recipient(client, message.to_jid)
         key = message.body.get("message_id") if message.kind == "reaction" else message.reply_to
         quote = self.session.recent.get(str(key)) if key else None
         built = await self.bounded(

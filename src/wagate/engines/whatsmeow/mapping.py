@@ -7,6 +7,7 @@ they need a linked client.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from wagate.engines.base import (
     InboundMessage,
     IncomingCall,
     LoggedOut,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
     Receipt,
 )
 from wagate.engines.whatsmeow.jids import is_empty, is_lid, jid_string
@@ -107,11 +111,52 @@ def _contact(card: Any) -> dict[str, Any]:
     return {"name": name, "phone": phone or None, "vcard": vcard}
 
 
-def _reply_to(content: Any) -> str | None:
+def _context(content: Any) -> Any | None:
     if content is None or "contextInfo" not in content.DESCRIPTOR.fields_by_name:
         return None
-    stanza = str(content.contextInfo.stanzaID)
+    return content.contextInfo
+
+
+def _reply_to(content: Any) -> str | None:
+    context = _context(content)
+    stanza = str(context.stanzaID) if context is not None else ""
     return stanza or None
+
+
+def quoted(content: Any) -> dict[str, Any] | None:
+    """The message a reply quotes, as the reply carries it: its id, author, kind and text."""
+    context = _context(content)
+    if context is None or not context.stanzaID:
+        return None
+    found: dict[str, Any] = {"message_id": str(context.stanzaID)}
+    if context.participant:
+        found["from"] = str(context.participant)
+    if context.HasField("quotedMessage"):
+        message = unwrap(context.quotedMessage)
+        if message.conversation:
+            found.update(kind="text", text=str(message.conversation))
+        elif _has(message, "extendedTextMessage"):
+            found.update(kind="text", text=str(message.extendedTextMessage.text))
+        elif field := next((name for name in MEDIA_KINDS if _has(message, name)), None):
+            found["kind"] = MEDIA_KINDS[field]
+            caption = getattr(getattr(message, field), "caption", "")
+            if caption:
+                found["text"] = str(caption)
+    return found
+
+
+def forwarded(content: Any) -> bool:
+    context = _context(content)
+    return context is not None and bool(context.isForwarded)
+
+
+def ephemeral(message: Any, content: Any) -> bool:
+    """Sent in a chat with disappearing messages on: an ephemeral wrapper (older senders) or
+    a timer in the context."""
+    if message.HasField("ephemeralMessage"):
+        return True
+    context = _context(content)
+    return context is not None and int(context.expiration) > 0
 
 
 async def sender_jid(source: Any, resolve: Resolve) -> str:
@@ -151,6 +196,9 @@ async def inbound_message(
         from_me=bool(source.IsFromMe),
         timestamp=to_datetime(int(info.Timestamp)),
         reply_to=_reply_to(content),
+        quoted=quoted(content),
+        forwarded=forwarded(content),
+        ephemeral=ephemeral(event.Message, content),
         **values,
     )
 
@@ -212,6 +260,81 @@ def _location(content: Any) -> dict[str, Any]:
         if key in content.DESCRIPTOR.fields_by_name and getattr(content, key):
             location[key] = str(getattr(content, key))
     return location
+
+
+PROTOCOL_REVOKE, PROTOCOL_EDIT = 0, 14  # waE2E.ProtocolMessage.Type REVOKE, MESSAGE_EDIT
+
+
+def _edited_text(message: Any) -> str | None:
+    if message.conversation:
+        return str(message.conversation)
+    if _has(message, "extendedTextMessage"):
+        return str(message.extendedTextMessage.text)
+    for field in MEDIA_KINDS:
+        if _has(message, field) and getattr(message, field).caption:
+            return str(getattr(message, field).caption)
+    return None
+
+
+async def message_change(event: Any, resolve: Resolve) -> MessageEdited | MessageRevoked | None:
+    """A `MessageEv` that edits or revokes an earlier message (a protocol message), or None."""
+    message = unwrap(event.Message)
+    if not _has(message, "protocolMessage"):
+        return None
+    protocol = message.protocolMessage
+    source = event.Info.MessageSource
+    sender = await sender_jid(source, resolve)
+    chat = jid_string(source.Chat)
+    if is_lid(source.Chat) and not source.IsGroup and not source.IsFromMe:
+        chat = sender
+    at = to_datetime(int(event.Info.Timestamp))
+    target, from_me = str(protocol.key.ID), bool(source.IsFromMe)
+    if int(protocol.type) == PROTOCOL_REVOKE and target:
+        return MessageRevoked(target, chat, sender, from_me, at)
+    if int(protocol.type) == PROTOCOL_EDIT and target:
+        text = _edited_text(unwrap(protocol.editedMessage))
+        if text is not None:
+            return MessageEdited(target, chat, sender, from_me, text, at)
+    return None
+
+
+def poll_options(poll_message: Any) -> list[str]:
+    """The option names of a poll creation message (any of its versions)."""
+    message = unwrap(poll_message)
+    field = next((name for name in POLL_FIELDS if _has(message, name)), None)
+    if field is None:
+        return []
+    return [str(option.optionName) for option in getattr(message, field).options]
+
+
+def chosen_options(selected: Any, options: list[str]) -> list[str]:
+    """A decrypted vote names its options by the SHA-256 of their names."""
+    by_hash = {hashlib.sha256(name.encode()).digest(): name for name in options}
+    return [by_hash[bytes(digest)] for digest in selected if bytes(digest) in by_hash]
+
+
+def poll_key(event: Any) -> str | None:
+    """The poll a `MessageEv` votes in (a poll update), or None."""
+    message = unwrap(event.Message)
+    if not _has(message, "pollUpdateMessage"):
+        return None
+    return str(message.pollUpdateMessage.pollCreationMessageKey.ID) or None
+
+
+async def poll_vote(event: Any, resolve: Resolve, selected: Any, options: list[str]) -> PollVote:
+    source = event.Info.MessageSource
+    voter = await sender_jid(source, resolve)
+    chat = jid_string(source.Chat)
+    if is_lid(source.Chat) and not source.IsGroup and not source.IsFromMe:
+        chat = voter
+    return PollVote(
+        poll_message_id=str(unwrap(event.Message).pollUpdateMessage.pollCreationMessageKey.ID),
+        chat=chat,
+        voter=voter,
+        from_me=bool(source.IsFromMe),
+        options=chosen_options(selected, options),
+        timestamp=to_datetime(int(event.Info.Timestamp)),
+    )
 
 
 async def _media(

@@ -108,6 +108,9 @@ EVENT_TYPES: dict[str, type[Any]] = {
         base.InboundMessage,
         base.Receipt,
         base.IncomingCall,
+        base.MessageEdited,
+        base.MessageRevoked,
+        base.PollVote,
         base.GroupUpdate,
         base.GroupParticipantsUpdate,
     )

@@ -371,11 +371,32 @@ class Session:
             event, self._resolve_lid, self._download, self.host.max_media_bytes
         )
         if inbound is None:
+            await self._on_change(event)
             return
         if not inbound.from_me:
             self.remember(Quote(inbound.message_id, inbound.sender, event.Message))
         self.emit(inbound)
         log.debug("message mapped in %.3f s", time.monotonic() - started)
+
+    async def _on_change(self, event: Any) -> None:
+        """An edit, a revoke or a poll vote (decrypted with the poll's options, which the
+        device knows when it saw the poll recently)."""
+        change = await mapping.message_change(event, self._resolve_lid)
+        if change is not None:
+            self.emit(change)
+            return
+        poll_id = mapping.poll_key(event)
+        if poll_id is None or self.client is None:
+            return
+        poll = self.recent.get(poll_id)
+        options = mapping.poll_options(poll.message) if poll and poll.message else []
+        try:
+            async with self.host.gate.shared():
+                vote = await asyncio.wait_for(self.client.decrypt_poll_vote(event), 30)
+        except Exception as exc:
+            log.warning("poll vote not decrypted: %s", exc, extra=self._extra)
+            return
+        self.emit(await mapping.poll_vote(event, self._resolve_lid, vote.selectedOptions, options))
 
     async def _on_receipt(self, client: Any, event: Any) -> None:
         mapped = mapping.receipt(event)
