@@ -46,6 +46,18 @@ class InstanceRef:
     device: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """What an instance's settings ask of the client an engine makes for it."""
+
+    # The instance's proxy URL, credentials included (an engine that dials the network goes
+    # through it): never in a repr, which may reach a log line.
+    proxy: str | None = field(default=None, repr=False)
+
+
+NO_OPTIONS = ClientOptions()
+
+
 # --- events a client reports ---------------------------------------------------------------
 
 
@@ -245,7 +257,9 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
-    def create_client(self, instance: InstanceRef, sink: EventSink) -> EngineClient: ...
+    def create_client(
+        self, instance: InstanceRef, sink: EventSink, options: ClientOptions = NO_OPTIONS
+    ) -> EngineClient: ...
 
     async def forget(self, instance: InstanceRef) -> None:
         """Delete the device session of an instance (logout without a live client, delete)."""

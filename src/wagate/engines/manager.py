@@ -22,9 +22,11 @@ from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines import ownership
-from wagate.engines.actions import REJECT_CALL
+from wagate.engines.actions import REJECT_CALL, SEND_PRESENCE, PresenceRequest
+from wagate.engines.actions.presence import PresenceState
 from wagate.engines.base import (
     AccountEvent,
+    ClientOptions,
     Connected,
     ConnectFailed,
     ConnectionLost,
@@ -48,6 +50,8 @@ from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import ConnectionUpdateData, QrUpdatedData
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
+from wagate.proxies import encrypted_url
+from wagate.secretbox import SecretBox
 from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
@@ -67,6 +71,7 @@ class Slot:
     engine: str
     status: Status
     reject_calls: bool = False
+    always_online: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     client: EngineClient | None = None
     generation: int = 0
@@ -83,10 +88,16 @@ class Slot:
 
 class ClientManager:
     def __init__(
-        self, settings: Settings, db: Database, bus: EventBus, engines: dict[str, Engine]
+        self,
+        settings: Settings,
+        db: Database,
+        bus: EventBus,
+        engines: dict[str, Engine],
+        secrets: SecretBox | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.secrets = secrets  # reads an instance's proxy; None: a stored proxy fails a connect
         self.bus = bus
         self.engines = engines
         self._slots: dict[str, Slot] = {}
@@ -288,10 +299,26 @@ class ClientManager:
             raise NotConnectedError("the client could not be started")
         return await client.pair_phone(phone)
 
-    def update_options(self, name: str, *, reject_calls: bool) -> None:
+    async def update_options(self, name: str, *, reject_calls: bool, always_online: bool) -> None:
+        """The instance's settings changed (on this node, which holds it): its slot follows,
+        and a connected account shows the presence always_online now asks for."""
         slot = self._slots.get(name)
-        if slot is not None:
-            slot.reject_calls = reject_calls
+        if slot is None:
+            return
+        slot.reject_calls = reject_calls
+        turned = slot.always_online != always_online
+        slot.always_online = always_online
+        if turned and slot.client is not None and slot.status == Status.CONNECTED:
+            await self._send_presence(slot, "available" if always_online else "unavailable")
+
+    async def _send_presence(self, slot: Slot, state: PresenceState) -> None:
+        client = slot.client
+        if client is None:
+            return
+        try:
+            await client.call(SEND_PRESENCE, PresenceRequest(state))
+        except Exception as exc:  # the next connect sends it again
+            log.warning("presence not sent", instance=slot.ref.name, error=str(exc))
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -328,6 +355,7 @@ class ClientManager:
                 engine=row.engine,
                 status=status,
                 reject_calls=bool((row.settings or {}).get("reject_calls", False)),
+                always_online=bool((row.settings or {}).get("always_online", False)),
             )
             slot.pump = asyncio.create_task(self._pump(slot), name=f"events:{name}")
             self._slots[name] = slot
@@ -344,7 +372,13 @@ class ClientManager:
         def sink(event: EngineEvent) -> None:
             slot.events.put_nowait((generation, event))
 
-        client = self.engine(slot.engine).create_client(slot.ref, sink)
+        try:
+            options = await self._options(slot)
+        except Exception as exc:
+            log.warning("client not started: its options", instance=slot.ref.name, error=str(exc))
+            await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
+            return
+        client = self.engine(slot.engine).create_client(slot.ref, sink, options)
         slot.client = client
         await self._set_status(slot, Status.CONNECTING, reason=None)
         try:
@@ -353,6 +387,18 @@ class ClientManager:
             log.warning("client start failed", instance=slot.ref.name, error=str(exc))
             await self._stop_client(slot)
             await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
+
+    async def _options(self, slot: Slot) -> ClientOptions:
+        """Read at every connect, so a client always starts with the instance's current proxy
+        (whichever node changed it)."""
+        async with self.db.session() as session:
+            row = await get_by_name(session, slot.ref.name)
+        stored = encrypted_url(row.settings if row is not None else None)
+        if stored is None:
+            return ClientOptions()
+        if self.secrets is None:
+            raise RuntimeError("the instance has a proxy and this node has no secret key")
+        return ClientOptions(proxy=self.secrets.decrypt(stored))
 
     async def _stop_client(self, slot: Slot) -> None:
         task = slot.reconnect_task
@@ -417,10 +463,17 @@ class ClientManager:
                     if generation != slot.generation or slot.deleted:
                         continue  # a replaced client's last words
                     await self._on_state_event(slot, event)
+                await self._after_state_event(slot, generation, event)
             except Exception:
                 log.exception("event handling failed", instance=slot.ref.name)
             finally:
                 slot.busy = False
+
+    async def _after_state_event(self, slot: Slot, generation: int, event: EngineEvent) -> None:
+        # Outside the lock: a slow engine call must not hold up a lifecycle call. Every
+        # connect (a reconnect too) shows the account online again: it stays so.
+        if isinstance(event, Connected) and slot.always_online and generation == slot.generation:
+            await self._send_presence(slot, "available")
 
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
         if isinstance(event, InboundMessage | Receipt):

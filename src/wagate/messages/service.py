@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from wagate import proxies
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.engines.status import Status
@@ -33,7 +34,7 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
 from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
 from wagate.queue.base import Queue
 from wagate.tasks import wait_tasks
 
@@ -137,7 +138,7 @@ class Accepted:
     media: MediaRow | None
 
 
-class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol):
     """What the send service uses of the node."""
 
 
@@ -186,6 +187,12 @@ class MessageService:
         found = CachedInstance.of(row)
         cache.put_instance(found, generation)
         return found
+
+    def _proxy(self, instance: CachedInstance) -> str | None:
+        """The instance's proxy URL, for the media it fetches (the settings hold it
+        encrypted)."""
+        stored = proxies.encrypted_url(instance.settings)
+        return self.state.secrets.decrypt(stored) if stored else None
 
     def _values(self, instance: CachedInstance, prepared: Prepared) -> dict[str, Any]:
         now = utcnow()
@@ -305,7 +312,7 @@ class MessageService:
             # On a cluster the outcome may be recorded by another node: its `message_ack`
             # wakes the caller here only if this node listens before the message is queued.
             await self.state.bus.want()
-        prepared = await load_media(checked, self.state.settings)
+        prepared = await load_media(checked, self.state.settings, proxy=self._proxy(instance))
         if idempotency_key is None:
             if not wait:
                 return queued_answer(name, await self._accept_one(instance, prepared))
@@ -420,7 +427,7 @@ class MessageService:
                 continue
             limit = min(settings.max_media_bytes, budget)
             try:
-                prepared = await load_media(item, settings, limit)
+                prepared = await load_media(item, settings, limit, self._proxy(instance))
             except ApiError as exc:
                 error = exc
                 if isinstance(exc, PayloadTooLarge) and limit < settings.max_media_bytes:

@@ -4,7 +4,7 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, messaging
+from wagate.engines.actions import calls, contacts, messaging, presence
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
 from wagate.engines.actions.messaging import (
@@ -14,6 +14,7 @@ from wagate.engines.actions.messaging import (
     ChatPresenceRequest,
     ReadRequest,
 )
+from wagate.engines.actions.presence import SEND_PRESENCE, PresenceRequest
 from wagate.engines.actions.spec import ACTIONS, Action, ActionTable, declare, handle
 
 __all__ = [
@@ -23,14 +24,17 @@ __all__ = [
     "MARK_READ",
     "REJECT_CALL",
     "SEND",
+    "SEND_PRESENCE",
     "Action",
     "ActionTable",
     "ChatPresenceRequest",
     "CheckNumbersRequest",
+    "PresenceRequest",
     "ReadRequest",
     "calls",
     "contacts",
     "declare",
     "handle",
     "messaging",
+    "presence",
 ]

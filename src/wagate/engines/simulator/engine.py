@@ -12,7 +12,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -35,6 +35,8 @@ from wagate.engines.actions import (
     handle,
 )
 from wagate.engines.base import (
+    NO_OPTIONS,
+    ClientOptions,
     Connected,
     ConnectionLost,
     EngineHealth,
@@ -54,6 +56,7 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
+from wagate.engines.simulator.presence import presence_handlers
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -151,6 +154,9 @@ class SimulatorEngine:
         self.db = db
         self.faults: dict[int, Faults] = {}
         self.clients: dict[int, SimulatorClient] = {}
+        # What each instance told the network, by instance id (simulator/presence.py).
+        self.presence_sent: dict[int, list[tuple[str, datetime]]] = {}
+        self.rejected_calls: dict[int, list[str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
@@ -180,7 +186,10 @@ class SimulatorEngine:
         await self.record_sent.drain()
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
-    def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
+    def create_client(
+        self, instance: InstanceRef, sink: EventSink, options: ClientOptions = NO_OPTIONS
+    ) -> SimulatorClient:
+        # The simulated network is in-process: a proxy has nothing to dial through here.
         return SimulatorClient(self, instance, sink)
 
     async def forget(self, instance: InstanceRef) -> None:
@@ -230,6 +239,7 @@ class SimulatorClient:
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
+                *presence_handlers(self),
             ],
         )
 
@@ -381,6 +391,9 @@ class SimulatorClient:
 
     # --- actions -----------------------------------------------------------------------------
 
+    def require_connected(self) -> None:
+        self._require_connected()
+
     def _require_connected(self) -> None:
         if not self.connected:
             raise NotConnectedError("the simulated connection is not open")
@@ -452,6 +465,7 @@ class SimulatorClient:
 
     async def reject_call(self, call: IncomingCall) -> None:
         self._require_connected()
+        self.engine.rejected_calls.setdefault(self.instance.id, []).append(call.call_id)
 
     # --- fault injection and the simulated other side ----------------------------------------
 

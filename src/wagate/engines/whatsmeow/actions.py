@@ -37,6 +37,7 @@ from wagate.engines.base import (
 from wagate.engines.whatsmeow.builders import Quote, build_message
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 from wagate.engines.whatsmeow.mapping import to_datetime
+from wagate.engines.whatsmeow.presence import presence_handlers
 from wagate.engines.whatsmeow.session import Session
 
 T = TypeVar("T")
@@ -90,6 +91,7 @@ class Actions:
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
+                *presence_handlers(self),
             ],
         )
 
