@@ -38,8 +38,10 @@ from wagate.engines.actions import (
     MARK_READ,
     REJECT_CALL,
     SEND,
+    SEND_PRESENCE,
     ChatPresenceRequest,
     CheckNumbersRequest,
+    PresenceRequest,
     ReadRequest,
 )
 from wagate.engines.base import (
@@ -79,6 +81,7 @@ SAMPLES: dict[str, Any] = {
     MARK_READ.name: ReadRequest(CHAT, ["3EB0AAAA"], None),
     CHAT_PRESENCE.name: ChatPresenceRequest(CHAT, "composing"),
     REJECT_CALL.name: IncomingCall("call-1", CHAT),
+    SEND_PRESENCE.name: PresenceRequest("available"),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 
@@ -272,6 +275,10 @@ class ConnectedEngineContract(EngineContract):
 
     async def test_reject_call(self, linked: Recorded) -> None:
         await ACTIONS["reject_call"](linked.client)
+
+    async def test_send_presence(self, linked: Recorded) -> None:
+        await linked.client.call(SEND_PRESENCE, PresenceRequest("available"))
+        await linked.client.call(SEND_PRESENCE, PresenceRequest("unavailable"))
 
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded
