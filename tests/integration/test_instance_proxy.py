@@ -174,10 +174,11 @@ def png() -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("socks", [False, True], ids=["http", "socks5"])
 async def test_url_media_of_a_send_is_fetched_through_the_instance_proxy(
-    client: httpx.AsyncClient, app: FastAPI, capfd: pytest.CaptureFixture[str]
+    client: httpx.AsyncClient, app: FastAPI, capfd: pytest.CaptureFixture[str], socks: bool
 ) -> None:
-    async with recording_proxy() as proxy:
+    async with recording_proxy(socks) as proxy:
         picture = png()
         proxy.pages["/pic.png"] = (picture, "image/png")
         instance = await linked_instance(client, settings={"proxy": proxy.url(CREDENTIALS)})
@@ -188,7 +189,9 @@ async def test_url_media_of_a_send_is_fetched_through_the_instance_proxy(
             f"/v1/instances/{name}/send/image", json={"to": TO, "media": {"url": target}}
         )
         assert response.status_code in (200, 202), response.text
-        assert proxy.asked == [Asked("GET", target, CREDENTIALS)]
+        # The checked address is what the proxy is asked for.
+        asked = Asked("CONNECT", f"127.0.0.1:{proxy.port}", CREDENTIALS) if socks else None
+        assert proxy.asked == [asked or Asked("GET", target, CREDENTIALS)]
 
         async def sent() -> list[Any] | None:
             outbox = (await client.get(f"/v1/instances/{name}/simulator/outbox")).json()
