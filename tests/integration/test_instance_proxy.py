@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from wagate.engines.base import IncomingCall
 from wagate.engines.simulator.engine import SimulatorEngine
 from wagate.events.bus import Event
 from wagate.models import Instance
+from wagate.secretbox import SecretBox
 
 USER = "acct-" + uuid.uuid4().hex[:12]
 PASSWORD = "pw-" + uuid.uuid4().hex
@@ -266,3 +268,19 @@ async def test_reject_calls_rejects_ringing_calls_while_it_is_on(
     live.sink(IncomingCall("call-2", f"{TO}@s.whatsapp.net"))  # type: ignore[attr-defined]
     await manager.settled(name)
     assert engine.rejected_calls[row_id] == ["call-1"]  # left ringing
+
+
+async def test_a_proxy_this_node_cannot_decrypt_stops_the_connect(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Never a connect without the proxy it should go through (it would show the node's own
+    address to WhatsApp)."""
+    name = (await create_instance(client, settings={"proxy": PROXY}))["name"]
+    manager = state_of(app).manager
+    manager.secrets = SecretBox(Fernet.generate_key(), "another key")
+    assert (await client.post(f"/v1/instances/{name}/connect")).status_code == 202
+    row = (await client.get(f"/v1/instances/{name}")).json()
+    assert row["status"] == "disconnected"
+    assert "cannot be decrypted" in row["last_error"]
+    assert manager.live_client(name) is None
+    assert_no_credentials(json.dumps(row))

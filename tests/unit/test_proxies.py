@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wagate import proxies
+from wagate.engines.base import InstanceRef
 from wagate.logs import scrub_text
 
 PASSWORD = "pw-9f8e7d6c"
@@ -63,3 +64,9 @@ def test_log_text_loses_a_url_user_name_and_password() -> None:
     assert PASSWORD not in text and "alice" not in text
     assert "proxy.example.com:1080" in text
     assert "alice" not in scrub_text("proxy at socks5://alice@proxy.example.com:1080")
+
+
+def test_the_ref_a_client_is_made_with_hides_its_proxy() -> None:
+    ref = InstanceRef(1, "shop", proxy=f"socks5://alice:{PASSWORD}@proxy.example.com:1080")
+    assert PASSWORD not in repr(ref) and PASSWORD not in str(ref)
+    assert ref == InstanceRef(1, "shop")  # the same instance, whatever its proxy

@@ -44,18 +44,10 @@ class InstanceRef:
     jid: str | None = None
     # The exact device JID it linked as (whatsmeow: "user:device@server"), if known.
     device: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientOptions:
-    """What an instance's settings ask of the client an engine makes for it."""
-
-    # The instance's proxy URL, credentials included (an engine that dials the network goes
-    # through it): never in a repr, which may reach a log line.
-    proxy: str | None = field(default=None, repr=False)
-
-
-NO_OPTIONS = ClientOptions()
+    # The instance's proxy URL, credentials included, in the ref an engine's client is made
+    # with (an engine that dials the network goes through it): never in a repr, which may
+    # reach a log line, and no part of which instance this is.
+    proxy: str | None = field(default=None, repr=False, compare=False)
 
 
 # --- events a client reports ---------------------------------------------------------------
@@ -257,9 +249,7 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
-    def create_client(
-        self, instance: InstanceRef, sink: EventSink, options: ClientOptions = NO_OPTIONS
-    ) -> EngineClient: ...
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> EngineClient: ...
 
     async def forget(self, instance: InstanceRef) -> None:
         """Delete the device session of an instance (logout without a live client, delete)."""

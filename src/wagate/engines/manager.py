@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -26,7 +26,6 @@ from wagate.engines.actions import REJECT_CALL, SEND_PRESENCE, PresenceRequest
 from wagate.engines.actions.presence import PresenceState
 from wagate.engines.base import (
     AccountEvent,
-    ClientOptions,
     Connected,
     ConnectFailed,
     ConnectionLost,
@@ -373,12 +372,12 @@ class ClientManager:
             slot.events.put_nowait((generation, event))
 
         try:
-            options = await self._options(slot)
-        except Exception as exc:
-            log.warning("client not started: its options", instance=slot.ref.name, error=str(exc))
+            proxy = await self._read_settings(slot)
+        except Exception as exc:  # never a connect without the proxy it should go through
+            log.warning("client not started: its settings", instance=slot.ref.name, error=str(exc))
             await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
             return
-        client = self.engine(slot.engine).create_client(slot.ref, sink, options)
+        client = self.engine(slot.engine).create_client(replace(slot.ref, proxy=proxy), sink)
         slot.client = client
         await self._set_status(slot, Status.CONNECTING, reason=None)
         try:
@@ -388,17 +387,20 @@ class ClientManager:
             await self._stop_client(slot)
             await self._set_status(slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}")
 
-    async def _options(self, slot: Slot) -> ClientOptions:
-        """Read at every connect, so a client always starts with the instance's current proxy
-        (whichever node changed it)."""
+    async def _read_settings(self, slot: Slot) -> str | None:
+        """The instance's settings, read at every connect (whichever node changed them last):
+        the slot's options, and the proxy URL its client must dial through (None: none)."""
         async with self.db.session() as session:
             row = await get_by_name(session, slot.ref.name)
-        stored = encrypted_url(row.settings if row is not None else None)
+        settings = (row.settings if row is not None else None) or {}
+        slot.reject_calls = bool(settings.get("reject_calls", False))
+        slot.always_online = bool(settings.get("always_online", False))
+        stored = encrypted_url(settings)
         if stored is None:
-            return ClientOptions()
+            return None
         if self.secrets is None:
             raise RuntimeError("the instance has a proxy and this node has no secret key")
-        return ClientOptions(proxy=self.secrets.decrypt(stored))
+        return self.secrets.decrypt(stored)
 
     async def _stop_client(self, slot: Slot) -> None:
         task = slot.reconnect_task

@@ -5,6 +5,7 @@ go wrong gives a text without a preview (or a preview without its picture)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import time
@@ -24,7 +25,7 @@ from tests.support.proxy import Asked, recording_proxy
 from wagate.config import Settings
 from wagate.engines import link_preview
 from wagate.engines.actions import SEND
-from wagate.engines.base import ClientOptions, NotConnectedError, OutgoingMessage
+from wagate.engines.base import NotConnectedError, OutgoingMessage
 from wagate.engines.whatsmeow import protocol
 from wagate.engines.whatsmeow.builders import build_message
 from wagate.engines.whatsmeow.engine import WhatsmeowClient
@@ -315,7 +316,7 @@ async def test_the_preview_of_an_instance_with_a_proxy_is_fetched_through_it(
     client, _ = started
     async with recording_proxy() as proxy:
         proxy.pages = {"/page": (PAGE, "text/html"), "/pic.png": (picture((600, 450)), "image/png")}
-        client.options = ClientOptions(proxy=proxy.url("acct:secret"))
+        client.instance = dataclasses.replace(client.instance, proxy=proxy.url("acct:secret"))
         # Nothing listens there: only the proxy can answer.
         page = f"http://127.0.0.1:{proxy.port}/page"
         with_preview = await client._with_preview(

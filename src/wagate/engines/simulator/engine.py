@@ -35,8 +35,6 @@ from wagate.engines.actions import (
     handle,
 )
 from wagate.engines.base import (
-    NO_OPTIONS,
-    ClientOptions,
     Connected,
     ConnectionLost,
     EngineHealth,
@@ -186,10 +184,8 @@ class SimulatorEngine:
         await self.record_sent.drain()
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
-    def create_client(
-        self, instance: InstanceRef, sink: EventSink, options: ClientOptions = NO_OPTIONS
-    ) -> SimulatorClient:
-        # The simulated network is in-process: a proxy has nothing to dial through here.
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
+        # The simulated network is in-process: a proxy (instance.proxy) has nothing to dial.
         return SimulatorClient(self, instance, sink)
 
     async def forget(self, instance: InstanceRef) -> None:

@@ -18,8 +18,6 @@ from wagate.db import Database
 from wagate.engines import link_preview
 from wagate.engines.actions import SEND, Action
 from wagate.engines.base import (
-    NO_OPTIONS,
-    ClientOptions,
     ConnectionLost,
     EngineEvent,
     EngineHealth,
@@ -62,10 +60,8 @@ class WhatsmeowEngine:
         await self.pool.close()
         await stop_tasks(list(self._background), BACKGROUND_STOP_S, "whatsmeow background")
 
-    def create_client(
-        self, instance: InstanceRef, sink: EventSink, options: ClientOptions = NO_OPTIONS
-    ) -> WhatsmeowClient:
-        return WhatsmeowClient(self, instance, sink, options)
+    def create_client(self, instance: InstanceRef, sink: EventSink) -> WhatsmeowClient:
+        return WhatsmeowClient(self, instance, sink)
 
     async def forget(self, instance: InstanceRef) -> None:
         await forget_device(self.settings, self.db, instance)
@@ -102,17 +98,10 @@ class WhatsmeowEngine:
 
 
 class WhatsmeowClient:
-    def __init__(
-        self,
-        engine: WhatsmeowEngine,
-        instance: InstanceRef,
-        sink: EventSink,
-        options: ClientOptions = NO_OPTIONS,
-    ) -> None:
+    def __init__(self, engine: WhatsmeowEngine, instance: InstanceRef, sink: EventSink) -> None:
         self.engine = engine
         self.instance = instance
         self.sink = sink
-        self.options = options
         self.token = uuid.uuid4().hex
         self.stopped = False
         self._host: EngineHost | None = None
@@ -136,7 +125,7 @@ class WhatsmeowClient:
                 "device": device,
                 # The instance's own proxy wins over the host's (WAGATE_WHATSMEOW_PROXY). It
                 # crosses in the request frame, never in argv or the environment.
-                "proxy": self.options.proxy,
+                "proxy": self.instance.proxy,
             }
             host = await self.engine.pool.host_for(self.instance.id)
             if self.stopped:
@@ -224,7 +213,7 @@ class WhatsmeowClient:
         if self.stopped or self._host is None:
             return message  # the host will refuse the send: fetch nothing
         text = str(message.body.get("text") or "")
-        preview = await link_preview.build(text, self.engine.settings, proxy=self.options.proxy)
+        preview = await link_preview.build(text, self.engine.settings, proxy=self.instance.proxy)
         if preview is None:
             return message
         return dataclasses.replace(message, body={**message.body, "preview": preview.to_body()})
