@@ -238,6 +238,9 @@ async def test_always_online_shows_the_account_available_on_every_connect(
     # A reconnect shows it online again: it stays so.
     assert (await client.post(f"/v1/instances/{name}/restart")).status_code == 202
     assert await sent(4) == ["available", "unavailable", "available", "available"]
+    seen = (await client.get(f"/v1/instances/{name}/simulator/presence")).json()
+    assert seen["shown"] == "available"
+    assert [item["state"] for item in seen["sent"]] == await sent(4)
 
 
 async def test_without_always_online_no_presence_is_sent(
@@ -247,6 +250,8 @@ async def test_without_always_online_no_presence_is_sent(
     row_id = (await row_of(app, instance["name"])).id
     await state_of(app).manager.settled(instance["name"])
     assert simulator(app).presence_sent.get(row_id) is None
+    seen = await client.get(f"/v1/instances/{instance['name']}/simulator/presence")
+    assert seen.status_code == 200 and seen.json() == {"shown": None, "sent": []}
 
 
 async def test_reject_calls_rejects_ringing_calls_while_it_is_on(
