@@ -100,7 +100,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise
     bus = EventBus()
     engines = build_engines(settings, db)
-    manager = ClientManager(settings, db, bus, engines)
+    manager = ClientManager(settings, db, bus, engines, secrets)
     state = AppState(
         settings=settings,
         db=db,

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # Instance webhooks (an instance token sets them) are posted only to public addresses
     # unless the operator allows private ones; the global WAGATE_WEBHOOK_URL is always trusted.
     allow_private_webhook_urls: bool = False
+    # An instance's proxy (its `proxy` setting, which an instance token sets) must be on a
+    # public address unless the operator allows private ones: a proxy is dialled by the
+    # gateway and its engine hosts, so a private address would reach what only they can reach.
+    allow_private_proxies: bool = False
     # The global webhook: URL, signing secret, and a comma-separated list of event types
     # (unset: all).
     webhook_url: str | None = None
@@ -101,7 +105,8 @@ class Settings(BaseSettings):
     whatsmeow_host_restart_max_delay_s: float = 30.0
     # How long a stop waits for a client: a hanging dial ends by itself (~60 s) in the host.
     whatsmeow_stop_wait_s: float = 5.0
-    # socks5:// or http:// proxy for the WhatsApp connection (and media), if any.
+    # socks5://, http:// or https:// proxy for every whatsmeow instance's WhatsApp connection,
+    # if any. An instance's own `proxy` setting wins over it for that instance.
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600

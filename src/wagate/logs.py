@@ -12,15 +12,16 @@ import structlog
 
 from wagate.config import Settings
 
-SECRET_KEYS = re.compile(r"token|secret|authorization|api_key|password|signature", re.I)
+# A log field named for a proxy holds its URL, credentials and all.
+SECRET_KEYS = re.compile(r"token|secret|authorization|api_key|password|signature|proxy", re.I)
 # Our own token formats, credentials in HTTP headers, credentials inside URLs
-# (scheme://user:password@host), and `key=value` / `"key": "value"` pairs whose key names a
-# secret: what exception messages, reprs and tracebacks carry (a request's headers, a
-# webhook's settings dict, a connection URL).
+# (scheme://user:password@host, the user name too: a proxy's may be an account id), and
+# `key=value` / `"key": "value"` pairs whose key names a secret: what exception messages,
+# reprs and tracebacks carry (a request's headers, a webhook's settings dict, a connection URL).
 _KEY_NAMES = r"[\w.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|authorization|signature)[\w.-]*"
 SECRET_PATTERNS = (
     (re.compile(r"\bwg[ai]_[A-Za-z0-9_\-]{8,}"), "wg?_[redacted]"),
-    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
+    (re.compile(r"(://)[^/@\s]+@"), r"\1[redacted]@"),
     (re.compile(r"\b([Bb]earer\s+)[A-Za-z0-9._~+/=\-]{4,}"), r"\1[redacted]"),
     (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/]{8,}={0,2}"), r"\1[redacted]"),
     (

@@ -26,11 +26,13 @@ from wagate_client import (
     EventStream,
     ForbiddenError,
     InstanceNotConnectedError,
+    InstanceSettings,
     MediaInput,
     MessageAck,
     MessageReceived,
     MessageStatus,
     NotFoundError,
+    ProxyInfo,
     QrCode,
     SendKind,
     TransportError,
@@ -117,6 +119,8 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         assert instance in [item.name for item in admin.list_instances()]
         updated = admin.update_settings(instance, max_attempts=5)
         assert updated.settings.max_attempts == 5
+        online = admin.update_settings(instance, always_online=True)
+        assert online.settings.always_online and online.settings.proxy is None
         assert updated.status == "connected" and updated.jid
     with WagateClient(node.url, token) as client:
         assert [item.name for item in client.list_instances()] == [instance]
@@ -603,3 +607,10 @@ def test_closing_a_sync_stream_from_another_thread_ends_the_loop(
         assert list(stream) == []
         assert 0.4 < time.monotonic() - started < 10
         admin.delete_instance(instance)
+
+
+def test_settings_carry_what_is_shown_of_the_proxy() -> None:
+    shown = {"scheme": "socks5", "host": "proxy.example.com", "port": 1080, "credentials_set": True}
+    settings = InstanceSettings.from_json({"always_online": True, "proxy": shown})
+    assert settings.proxy == ProxyInfo("socks5", "proxy.example.com", 1080, True)
+    assert settings.always_online and InstanceSettings.from_json({}).proxy is None

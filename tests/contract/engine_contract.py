@@ -43,12 +43,14 @@ from wagate.engines.actions import (
     REJECT_CALL,
     REVOKE_MESSAGE,
     SEND,
+    SEND_PRESENCE,
     VOTE,
     ChatPresenceRequest,
     CheckNumbersRequest,
     EditRequest,
     ForwardRequest,
     PinRequest,
+    PresenceRequest,
     ReactRequest,
     ReadRequest,
     RevokeRequest,
@@ -111,6 +113,7 @@ SAMPLES: dict[str, Any] = {
     REACT.name: ReactRequest(CHAT, "3EB0AAAA", "👍"),
     PIN_MESSAGE.name: PinRequest(CHAT, "3EB0AAAA", True),
     VOTE.name: VoteRequest(CHAT, "3EB0AAAA", ["pizza"]),
+    SEND_PRESENCE.name: PresenceRequest("available"),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 
@@ -320,6 +323,10 @@ class ConnectedEngineContract(EngineContract):
             result = await linked.client.call(action, request)
             assert isinstance(result, SendResult) and result.message_id, action
             assert result.message_id != sent.message_id
+
+    async def test_send_presence(self, linked: Recorded) -> None:
+        await linked.client.call(SEND_PRESENCE, PresenceRequest("available"))
+        await linked.client.call(SEND_PRESENCE, PresenceRequest("unavailable"))
 
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded

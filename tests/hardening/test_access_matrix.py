@@ -70,6 +70,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/simulator/inbound"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/faults"): INSTANCE,
     ("GET", "/v1/instances/{instance}/simulator/outbox"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/simulator/presence"): INSTANCE,
     ("POST", "/v1/instances/{instance}/send/batch"): INSTANCE,
     ("POST", "/v1/instances/{instance}/send/{kind}"): INSTANCE,
     **{("POST", f"/v1/instances/{{instance}}/send/{kind}"): INSTANCE for kind in KINDS},

@@ -38,6 +38,8 @@ DEFAULT_SETTINGS = {
     "send_jitter_ms": 0,
     "max_attempts": 3,
     "reject_calls": False,
+    "always_online": False,
+    "proxy": None,
 }
 
 

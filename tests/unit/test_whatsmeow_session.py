@@ -43,7 +43,7 @@ class HostDouble:
         self.tasks.add(task)
         return task
 
-    def proxy(self) -> None:
+    def proxy(self, own: str | None = None) -> None:
         return None
 
     def of(self, kind: type) -> list[Any]:

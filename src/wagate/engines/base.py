@@ -44,6 +44,10 @@ class InstanceRef:
     jid: str | None = None
     # The exact device JID it linked as (whatsmeow: "user:device@server"), if known.
     device: str | None = None
+    # The instance's proxy URL, credentials included, in the ref an engine's client is made
+    # with (an engine that dials the network goes through it): never in a repr, which may
+    # reach a log line, and no part of which instance this is.
+    proxy: str | None = field(default=None, repr=False, compare=False)
 
 
 # --- events a client reports ---------------------------------------------------------------

@@ -166,12 +166,12 @@ def _decode(body: bytes, content_type: str | None) -> str | None:
     return body.decode("utf-8", "replace")
 
 
-async def _fetch(text: str, settings: Settings) -> LinkPreview | None:
+async def _fetch(text: str, settings: Settings, proxy: str | None) -> LinkPreview | None:
     url = first_url(text)
     if url is None:
         return None
     body, content_type = await download(
-        url, settings, limit=HTML_LIMIT, timeout_s=PAGE_TIMEOUT_S, truncate=True
+        url, settings, limit=HTML_LIMIT, timeout_s=PAGE_TIMEOUT_S, truncate=True, proxy=proxy
     )
     html = _decode(body, content_type)
     if html is None:
@@ -184,7 +184,11 @@ async def _fetch(text: str, settings: Settings) -> LinkPreview | None:
         return preview
     try:
         data, _ = await download(
-            urljoin(url, image), settings, limit=IMAGE_LIMIT, timeout_s=IMAGE_TIMEOUT_S
+            urljoin(url, image),
+            settings,
+            limit=IMAGE_LIMIT,
+            timeout_s=IMAGE_TIMEOUT_S,
+            proxy=proxy,
         )
         jpeg, width, height = await asyncio.to_thread(
             make_thumbnail, data, settings.max_image_pixels
@@ -195,11 +199,12 @@ async def _fetch(text: str, settings: Settings) -> LinkPreview | None:
     return LinkPreview(preview.url, preview.title, preview.description, jpeg, width, height)
 
 
-async def build(text: str, settings: Settings) -> LinkPreview | None:
-    """The preview of the text's first URL, or None; never raises (but for cancellation)."""
+async def build(text: str, settings: Settings, proxy: str | None = None) -> LinkPreview | None:
+    """The preview of the text's first URL (fetched through the instance's `proxy`, if it has
+    one), or None; never raises (but for cancellation)."""
     try:
         async with asyncio.timeout(TOTAL_TIMEOUT_S):
-            return await _fetch(text, settings)
+            return await _fetch(text, settings, proxy)
     except Exception as exc:
         log.info("link preview: none", reason=_reason(exc))
         return None

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 
 from wagate import backoff
 from wagate.config import Settings
 from wagate.db import Database, utcnow
-from wagate.engines.actions import REJECT_CALL
+from wagate.engines.actions import REJECT_CALL, SEND_PRESENCE, PresenceRequest
+from wagate.engines.actions.presence import PresenceState
 from wagate.engines.base import (
     AccountEvent,
+    Connected,
     Engine,
     EngineClient,
     EngineEvent,
@@ -49,6 +52,8 @@ from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import QrUpdatedData
 from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
+from wagate.proxies import encrypted_url
+from wagate.secretbox import SecretBox
 
 log = structlog.get_logger(__name__)
 
@@ -59,10 +64,16 @@ GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Await
 
 class ClientManager:
     def __init__(
-        self, settings: Settings, db: Database, bus: EventBus, engines: dict[str, Engine]
+        self,
+        settings: Settings,
+        db: Database,
+        bus: EventBus,
+        engines: dict[str, Engine],
+        secrets: SecretBox | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.secrets = secrets  # reads an instance's proxy; None: a stored proxy fails a connect
         self.bus = bus
         self.engines = engines
         self._slots: dict[str, Slot] = {}
@@ -271,10 +282,26 @@ class ClientManager:
             raise NotConnectedError("the client could not be started")
         return await client.pair_phone(phone)
 
-    def update_options(self, name: str, *, reject_calls: bool) -> None:
+    async def update_options(self, name: str, *, reject_calls: bool, always_online: bool) -> None:
+        """The instance's settings changed (on this node, which holds it): its slot follows,
+        and a connected account shows the presence always_online now asks for."""
         slot = self._slots.get(name)
-        if slot is not None:
-            slot.reject_calls = reject_calls
+        if slot is None:
+            return
+        slot.reject_calls = reject_calls
+        turned = slot.always_online != always_online
+        slot.always_online = always_online
+        if turned and slot.client is not None and slot.status == Status.CONNECTED:
+            await self._send_presence(slot, "available" if always_online else "unavailable")
+
+    async def _send_presence(self, slot: Slot, state: PresenceState) -> None:
+        client = slot.client
+        if client is None:
+            return
+        try:
+            await client.call(SEND_PRESENCE, PresenceRequest(state))
+        except Exception as exc:  # the next connect sends it again
+            log.warning("presence not sent", instance=slot.ref.name, error=str(exc))
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -308,6 +335,7 @@ class ClientManager:
                 engine=row.engine,
                 status=resumed_status(Status(row.status)),
                 reject_calls=bool((row.settings or {}).get("reject_calls", False)),
+                always_online=bool((row.settings or {}).get("always_online", False)),
             )
             start_pump(slot, self._handle)
             self._slots[name] = slot
@@ -324,7 +352,15 @@ class ClientManager:
         def sink(event: EngineEvent) -> None:
             slot.events.put_nowait((generation, event))
 
-        client = self.engine(slot.engine).create_client(slot.ref, sink)
+        try:
+            proxy = await self._read_settings(slot)
+        except Exception as exc:  # never a connect without the proxy it should go through
+            log.warning("client not started: its settings", instance=slot.ref.name, error=str(exc))
+            await self._records.set_status(
+                slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}"
+            )
+            return
+        client = self.engine(slot.engine).create_client(replace(slot.ref, proxy=proxy), sink)
         slot.client = client
         await self._records.set_status(slot, Status.CONNECTING, reason=None)
         try:
@@ -335,6 +371,21 @@ class ClientManager:
             await self._records.set_status(
                 slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}"
             )
+
+    async def _read_settings(self, slot: Slot) -> str | None:
+        """The instance's settings, read at every connect (whichever node changed them last):
+        the slot's options, and the proxy URL its client must dial through (None: none)."""
+        async with self.db.session() as session:
+            row = await get_by_name(session, slot.ref.name)
+        settings = (row.settings if row is not None else None) or {}
+        slot.reject_calls = bool(settings.get("reject_calls", False))
+        slot.always_online = bool(settings.get("always_online", False))
+        stored = encrypted_url(settings)
+        if stored is None:
+            return None
+        if self.secrets is None:
+            raise RuntimeError("the instance has a proxy and this node has no secret key")
+        return self.secrets.decrypt(stored)
 
     async def _stop_client(self, slot: Slot) -> None:
         task = slot.reconnect_task
@@ -388,6 +439,13 @@ class ClientManager:
             transition = on_event(event, slot.ref, utcnow())
             if transition is not None:
                 await self._apply(slot, transition)
+        await self._after_state_event(slot, generation, event)
+
+    async def _after_state_event(self, slot: Slot, generation: int, event: EngineEvent) -> None:
+        # Outside the lock: a slow engine call must not hold up a lifecycle call. Every
+        # connect (a reconnect too) shows the account online again: it stays so.
+        if isinstance(event, Connected) and slot.always_online and generation == slot.generation:
+            await self._send_presence(slot, "available")
 
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
         if isinstance(event, InboundMessage | Receipt | MessageChange):

@@ -33,6 +33,7 @@ class Slot:
     engine: str
     status: Status
     reject_calls: bool = False
+    always_online: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     client: EngineClient | None = None
     generation: int = 0

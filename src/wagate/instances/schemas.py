@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from wagate import proxies
 from wagate.instance_rows import NAME_PATTERN
 
 EventName = Literal[
@@ -27,18 +28,64 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PROXY_HELP = (
+    "The instance's proxy: an http://, https:// or socks5:// URL, optionally with a user name "
+    "and password (`socks5://user:password@proxy.example.com:1080`). The whatsmeow engine "
+    "connects to WhatsApp through it, and URL media and link previews of the instance's sends "
+    "are fetched through it. Stored encrypted; answers show only its scheme, host and port. "
+    "An empty string removes it."
+)
+
+
 class InstanceSettings(Strict):
+    """The settings as stored (the instance row's `settings`)."""
+
     send_interval_ms: int = Field(0, ge=0, le=3_600_000)
     send_jitter_ms: int = Field(0, ge=0, le=3_600_000)
     max_attempts: int = Field(3, ge=1, le=50)
     reject_calls: bool = False
+    always_online: bool = False
+    # proxies.stored(): the shown part in the clear, the whole URL encrypted.
+    proxy: dict[str, Any] | None = None
+
+
+class ProxyOut(BaseModel):
+    scheme: str
+    host: str
+    port: int
+    credentials_set: bool
+
+
+class SettingsOut(BaseModel):
+    send_interval_ms: int
+    send_jitter_ms: int
+    max_attempts: int
+    reject_calls: bool
+    always_online: bool
+    proxy: ProxyOut | None = Field(None, description="Scheme, host and port of the proxy.")
 
 
 class InstanceSettingsPatch(Strict):
     send_interval_ms: int | None = Field(None, ge=0, le=3_600_000)
     send_jitter_ms: int | None = Field(None, ge=0, le=3_600_000)
     max_attempts: int | None = Field(None, ge=1, le=50)
-    reject_calls: bool | None = None
+    reject_calls: bool | None = Field(None, description="Reject every incoming call.")
+    always_online: bool | None = Field(
+        None, description="Show the account as online: available presence on every connect."
+    )
+    proxy: str | None = Field(
+        None, description=PROXY_HELP, examples=["socks5://user:password@proxy.example.com:1080"]
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                proxies.parse(value)
+            except proxies.BadProxy as exc:
+                raise ValueError(str(exc)) from None  # never the URL: it may hold a password
+        return value
 
 
 class WebhookIn(Strict):
@@ -74,7 +121,7 @@ class InstanceOut(BaseModel):
     connected_at: datetime | None
     last_event_at: datetime | None
     node: str | None
-    settings: InstanceSettings
+    settings: SettingsOut
     webhook: WebhookOut | None
     created_at: datetime
 

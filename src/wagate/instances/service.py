@@ -11,7 +11,7 @@ import segno
 from sqlalchemy.exc import IntegrityError
 from starlette.types import Scope
 
-from wagate import netguard
+from wagate import netguard, proxies
 from wagate.auth.tokens import INSTANCE_PREFIX, hash_token, new_token
 from wagate.config import Settings
 from wagate.db import utcnow
@@ -31,7 +31,9 @@ from wagate.instances.schemas import (
     InstanceOut,
     InstanceSettings,
     InstanceSettingsPatch,
+    ProxyOut,
     QrOut,
+    SettingsOut,
     WebhookIn,
     webhook_out,
 )
@@ -60,7 +62,7 @@ def to_out(row: Instance) -> InstanceOut:
         connected_at=row.connected_at,
         last_event_at=row.last_event_at,
         node=row.node,
-        settings=InstanceSettings(**(row.settings or {})),
+        settings=settings_out(row.settings),
         webhook=webhook_out(row.webhook),
         created_at=row.created_at,
     )
@@ -82,11 +84,45 @@ async def check_webhook_url(settings: Settings, url: str, field: str) -> None:
         raise ValidationFailed.field(field, str(exc)) from exc
 
 
-def merged_settings(current: dict[str, Any], patch: InstanceSettingsPatch | None) -> dict[str, Any]:
+def settings_out(stored: dict[str, Any] | None) -> SettingsOut:
+    values = InstanceSettings(**(stored or {})).model_dump()
+    view = proxies.view_of(values.pop("proxy"))
+    return SettingsOut(**values, proxy=ProxyOut(**view.as_dict()) if view else None)
+
+
+async def check_proxy(settings: Settings, url: str) -> None:
+    """A proxy is dialled by this node and its engine hosts: one on a loopback, private,
+    link-local or metadata address is refused unless the operator allows them."""
+    if settings.allow_private_proxies:
+        return
+    view = proxies.parse(url)
+    try:
+        await netguard.checked_addresses(view.host, view.port, allow_private=False)
+    except netguard.Refused as exc:
+        message = str(exc).replace("the URL", "the proxy")
+        raise ValidationFailed.field("settings.proxy", message) from None
+
+
+def merged_settings(
+    current: dict[str, Any], patch: InstanceSettingsPatch | None, secrets: SecretBox
+) -> dict[str, Any]:
+    """The stored settings with the patch applied: a new proxy is encrypted (check_proxy
+    checked it first), an empty one removes it, none keeps it."""
     values = InstanceSettings(**(current or {})).model_dump()
     if patch is not None:
-        values.update(patch.model_dump(exclude_none=True))
+        changes = patch.model_dump(exclude_none=True)
+        url = changes.pop("proxy", None)
+        values.update(changes)
+        if url == "":
+            values["proxy"] = None
+        elif url is not None:
+            values["proxy"] = proxies.stored(url, secrets.encrypt)
     return InstanceSettings(**values).model_dump()
+
+
+async def check_settings(settings: Settings, patch: InstanceSettingsPatch | None) -> None:
+    if patch is not None and patch.proxy:
+        await check_proxy(settings, patch.proxy)
 
 
 async def load(state: HasDb, name: str) -> Instance:
@@ -100,6 +136,7 @@ async def load(state: HasDb, name: str) -> Instance:
 async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, str]:
     if body.webhook is not None:
         await check_webhook_url(state.settings, str(body.webhook.url), "webhook.url")
+    await check_settings(state.settings, body.settings)
     token = new_token(INSTANCE_PREFIX)
     row = Instance(
         name=body.name,
@@ -107,7 +144,7 @@ async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, 
         token_hash=hash_token(token),
         status=Status.DISCONNECTED.value,
         desired_state="stopped",
-        settings=merged_settings({}, body.settings),
+        settings=merged_settings({}, body.settings, state.secrets),
         webhook=webhook_to_dict(body.webhook, state.secrets) if body.webhook else None,
     )
     try:
@@ -119,14 +156,20 @@ async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, 
 
 
 async def patch_settings(state: InstancesNode, name: str, patch: InstanceSettingsPatch) -> Instance:
+    await check_settings(state.settings, patch)
     async with state.db.transaction() as session:
         row = await repository.get_by_name(session, name)
         if row is None:
             raise NotFound(f"instance '{name}' not found")
-        row.settings = merged_settings(row.settings, patch)
+        row.settings = merged_settings(row.settings, patch, state.secrets)
         row.updated_at = utcnow()
     state.instances.invalidate(name)  # after the commit: a racing read cannot refill it
-    state.manager.update_options(name, reject_calls=bool(row.settings["reject_calls"]))
+    # The route runs on the holder: its live client follows the new settings now.
+    await state.manager.update_options(
+        name,
+        reject_calls=bool(row.settings["reject_calls"]),
+        always_online=bool(row.settings["always_online"]),
+    )
     return row
 
 

@@ -18,6 +18,7 @@ from wagate.auth.dependencies import InstancePrincipal
 from wagate.db import utcnow
 from wagate.engines.base import InboundMedia, InboundMessage, NotConnectedError, NotPairingError
 from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine, new_message_id, outbox
+from wagate.engines.simulator.presence import presence_of
 from wagate.errors import (
     InstanceNotConnected,
     NotFound,
@@ -131,6 +132,16 @@ class OutboxItem(BaseModel):
 
 class OutboxOut(BaseModel):
     messages: list[OutboxItem]
+
+
+class PresenceItem(BaseModel):
+    state: str
+    sent_at: datetime
+
+
+class PresenceOut(BaseModel):
+    shown: str | None  # what contacts see: the last presence sent (None: never sent one)
+    sent: list[PresenceItem]
 
 
 async def _simulator(state: SimulatorNode, name: str) -> tuple[Instance, SimulatorEngine]:
@@ -390,3 +401,15 @@ async def contact_votes(
     client = await _connected(state, instance)
     await client.edits.contact_votes(sender, chat, body.message_id, list(body.options))
     return Response(status_code=204)
+
+
+@router.get("/presence", response_model=PresenceOut)
+@on_holder
+async def get_presence(instance: str, state: State, _: InstancePrincipal) -> PresenceOut:
+    """The presence the instance sent the simulated network (kept by the node holding it)."""
+    row, engine = await _simulator(state, instance)
+    sent = engine.presence_sent.get(row.id, [])
+    return PresenceOut(
+        shown=presence_of(sent),
+        sent=[PresenceItem(state=state_, sent_at=at) for state_, at in sent],
+    )

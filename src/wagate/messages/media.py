@@ -121,9 +121,16 @@ async def finish(
 
 
 async def load(
-    kind: str, media: MediaIn, settings: Settings, filename: str | None, *, limit: int
+    kind: str,
+    media: MediaIn,
+    settings: Settings,
+    filename: str | None,
+    *,
+    limit: int,
+    proxy: str | None = None,
 ) -> tuple[OutgoingMedia, int]:
-    """The media of a send and how many bytes were read for it (at most `limit`)."""
+    """The media of a send and how many bytes were read for it (at most `limit`), a URL
+    fetched through the instance's `proxy` when it has one."""
     max_pixels = settings.max_image_pixels
     if media.base64 is not None:
         data = decode_base64(media.base64, limit)
@@ -132,7 +139,7 @@ async def load(
             kind, data, media.mimetype, filename, "media.base64", max_pixels=max_pixels
         ), read
     assert media.url is not None
-    data, content_type = await download(media.url, settings, limit=limit)
+    data, content_type = await download(media.url, settings, limit=limit, proxy=proxy)
     if not data:
         raise ValidationFailed.field("media.url", "the URL gave an empty body")
     declared = media.mimetype

@@ -121,9 +121,11 @@ def _check_upload(kind: str, model: SendBase, upload: Upload | None) -> None:
         raise ValidationFailed.field("file", f"kind {kind} takes no file")
 
 
-async def load_media(checked: Checked, settings: Settings, limit: int | None = None) -> Prepared:
+async def load_media(
+    checked: Checked, settings: Settings, limit: int | None = None, proxy: str | None = None
+) -> Prepared:
     """Fetch or decode the media of a checked send (the slow part: after the cheap checks),
-    reading at most `limit` bytes (default: the media limit)."""
+    reading at most `limit` bytes (default: the media limit), a URL through `proxy`."""
     limit = settings.max_media_bytes if limit is None else limit
     loaded: OutgoingMedia | None = None
     read = 0
@@ -147,6 +149,6 @@ async def load_media(checked: Checked, settings: Settings, limit: int | None = N
         else:
             assert isinstance(checked.model, MediaBase) and checked.model.media is not None
             loaded, read = await media_io.load(
-                checked.kind, checked.model.media, settings, filename, limit=limit
+                checked.kind, checked.model.media, settings, filename, limit=limit, proxy=proxy
             )
     return Prepared(checked.kind, checked.to, checked.to_jid, checked.body, loaded, read)

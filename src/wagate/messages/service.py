@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from wagate import proxies
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
 from wagate.engines.status import Status
@@ -33,7 +34,7 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
 from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
 from wagate.queue.base import Queue
 from wagate.tasks import wait_tasks
 
@@ -144,7 +145,7 @@ class Accepted:
     media: MediaRow | None
 
 
-class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol):
     """What the send service uses of the node."""
 
 
@@ -193,6 +194,12 @@ class MessageService:
         found = CachedInstance.of(row)
         cache.put_instance(found, generation)
         return found
+
+    def _proxy(self, instance: CachedInstance) -> str | None:
+        """The instance's proxy URL, for the media it fetches (the settings hold it
+        encrypted)."""
+        stored = proxies.encrypted_url(instance.settings)
+        return self.state.secrets.decrypt(stored) if stored else None
 
     def _values(self, instance: CachedInstance, prepared: Prepared) -> dict[str, Any]:
         now = utcnow()
@@ -307,7 +314,7 @@ class MessageService:
                 return replay
         if wait:
             await self._ready_to_wait(name)
-        prepared = await load_media(checked, self.state.settings)
+        prepared = await load_media(checked, self.state.settings, proxy=self._proxy(instance))
         if idempotency_key is not None:
             return await self._submit_keyed(
                 instance, prepared, idempotency_key, checked.request_hash, wait=wait
@@ -465,7 +472,7 @@ class MessageService:
                 continue
             limit = min(settings.max_media_bytes, budget)
             try:
-                prepared = await load_media(item, settings, limit)
+                prepared = await load_media(item, settings, limit, self._proxy(instance))
             except ApiError as exc:
                 error = exc
                 if isinstance(exc, PayloadTooLarge) and limit < settings.max_media_bytes:

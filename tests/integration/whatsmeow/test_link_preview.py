@@ -5,6 +5,7 @@ go wrong gives a text without a preview (or a preview without its picture)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import time
@@ -20,6 +21,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ExtendedTextMessage, Messa
 from PIL import Image
 
 from tests.conftest import make_settings
+from tests.support.proxy import Asked, recording_proxy
 from wagate.config import Settings
 from wagate.engines import link_preview
 from wagate.engines.actions import SEND
@@ -283,7 +285,7 @@ def test_first_url() -> None:
 
 @pytest.fixture
 def started_overrides() -> dict[str, Any]:
-    return {"allow_private_media_urls": True}
+    return {"allow_private_media_urls": True, "allow_private_proxies": True}
 
 
 async def test_the_engine_fetches_the_preview_at_send_time(
@@ -306,3 +308,24 @@ async def test_the_engine_fetches_the_preview_at_send_time(
     with pytest.raises(NotConnectedError):  # no link_preview: nothing fetched
         await client.call(SEND, OutgoingMessage("text", TO, {"text": text}, "c3"))
     assert site.hits == ["/page", "/pic.png"]
+
+
+async def test_the_preview_of_an_instance_with_a_proxy_is_fetched_through_it(
+    started: tuple[WhatsmeowClient, EngineHost],
+) -> None:
+    client, _ = started
+    async with recording_proxy() as proxy:
+        proxy.pages = {"/page": (PAGE, "text/html"), "/pic.png": (picture((600, 450)), "image/png")}
+        client.instance = dataclasses.replace(client.instance, proxy=proxy.url("acct:secret"))
+        # Nothing listens there: only the proxy can answer.
+        page = f"http://127.0.0.1:{proxy.port}/page"
+        with_preview = await client._with_preview(
+            OutgoingMessage("text", TO, {"text": f"look {page}", "link_preview": True}, "c1")
+        )
+        assert with_preview.body["preview"]["title"] == "Fish & Chips Weekly"
+        assert with_preview.body["preview"]["thumbnail"]
+        image = f"http://127.0.0.1:{proxy.port}/pic.png"
+        assert proxy.asked == [
+            Asked("GET", page, "acct:secret"),
+            Asked("GET", image, "acct:secret"),
+        ]

@@ -223,9 +223,10 @@ class AsyncWagateClient:
     async def get_instance(self, instance: str) -> Instance:
         return await self._run(routes.get_instance(instance))
 
-    async def update_settings(self, instance: str, **settings: int | bool) -> Instance:
+    async def update_settings(self, instance: str, **settings: int | bool | str) -> Instance:
         """PATCH the instance's settings (send_interval_ms, send_jitter_ms, max_attempts,
-        reject_calls); the ones not given keep their value."""
+        reject_calls, always_online, proxy: a URL, "" removes it); the ones not given keep
+        their value."""
         return await self._run(routes.patch_instance(instance, settings))
 
     async def delete_instance(self, instance: str) -> None:

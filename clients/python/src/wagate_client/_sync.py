@@ -217,9 +217,10 @@ class WagateClient:
     def get_instance(self, instance: str) -> Instance:
         return self._run(routes.get_instance(instance))
 
-    def update_settings(self, instance: str, **settings: int | bool) -> Instance:
+    def update_settings(self, instance: str, **settings: int | bool | str) -> Instance:
         """PATCH the instance's settings (send_interval_ms, send_jitter_ms, max_attempts,
-        reject_calls); the ones not given keep their value."""
+        reject_calls, always_online, proxy: a URL, "" removes it); the ones not given keep
+        their value."""
         return self._run(routes.patch_instance(instance, settings))
 
     def delete_instance(self, instance: str) -> None:

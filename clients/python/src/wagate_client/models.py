@@ -26,19 +26,43 @@ from wagate_client._json import (
 
 
 @dataclass(frozen=True)
+class ProxyInfo:
+    """What the gateway shows of an instance's proxy: never its user name or password."""
+
+    scheme: str
+    host: str
+    port: int
+    credentials_set: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ProxyInfo:
+        return cls(
+            scheme=string(data, "scheme"),
+            host=string(data, "host"),
+            port=integer(data, "port"),
+            credentials_set=boolean(data, "credentials_set"),
+        )
+
+
+@dataclass(frozen=True)
 class InstanceSettings:
     send_interval_ms: int = 0
     send_jitter_ms: int = 0
     max_attempts: int = 3
     reject_calls: bool = False
+    always_online: bool = False
+    proxy: ProxyInfo | None = None
 
     @classmethod
     def from_json(cls, data: JSON) -> InstanceSettings:
+        proxy = opt_obj(data, "proxy")
         return cls(
             send_interval_ms=integer(data, "send_interval_ms"),
             send_jitter_ms=integer(data, "send_jitter_ms"),
             max_attempts=integer(data, "max_attempts", 3),
             reject_calls=boolean(data, "reject_calls"),
+            always_online=boolean(data, "always_online"),
+            proxy=ProxyInfo.from_json(proxy) if proxy else None,
         )
 
 

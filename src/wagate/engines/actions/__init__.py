@@ -4,7 +4,7 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, edits, groups, messaging
+from wagate.engines.actions import calls, contacts, edits, groups, messaging, presence
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
 from wagate.engines.actions.edits import (
@@ -28,6 +28,7 @@ from wagate.engines.actions.messaging import (
     ChatPresenceRequest,
     ReadRequest,
 )
+from wagate.engines.actions.presence import SEND_PRESENCE, PresenceRequest
 from wagate.engines.actions.spec import ACTIONS, Action, ActionTable, declare, handle
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "REJECT_CALL",
     "REVOKE_MESSAGE",
     "SEND",
+    "SEND_PRESENCE",
     "VOTE",
     "Action",
     "ActionTable",
@@ -50,6 +52,7 @@ __all__ = [
     "EditRequest",
     "ForwardRequest",
     "PinRequest",
+    "PresenceRequest",
     "ReactRequest",
     "ReadRequest",
     "RevokeRequest",
@@ -61,4 +64,5 @@ __all__ = [
     "groups",
     "handle",
     "messaging",
+    "presence",
 ]

@@ -12,7 +12,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -55,6 +55,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
+from wagate.engines.simulator.presence import presence_handlers
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -152,6 +153,9 @@ class SimulatorEngine:
         self.db = db
         self.faults: dict[int, Faults] = {}
         self.clients: dict[int, SimulatorClient] = {}
+        # What each instance told the network, by instance id (simulator/presence.py).
+        self.presence_sent: dict[int, list[tuple[str, datetime]]] = {}
+        self.rejected_calls: dict[int, list[str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
@@ -182,6 +186,7 @@ class SimulatorEngine:
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
     def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
+        # The simulated network is in-process: a proxy (instance.proxy) has nothing to dial.
         return SimulatorClient(self, instance, sink)
 
     async def forget(self, instance: InstanceRef) -> None:
@@ -233,6 +238,7 @@ class SimulatorClient:
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
                 *edits_handlers(self),
+                *presence_handlers(self),
             ],
         )
 
@@ -455,6 +461,7 @@ class SimulatorClient:
 
     async def reject_call(self, call: IncomingCall) -> None:
         self.require_connected()
+        self.engine.rejected_calls.setdefault(self.instance.id, []).append(call.call_id)
 
     # --- fault injection and the simulated other side ----------------------------------------
 

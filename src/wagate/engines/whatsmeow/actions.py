@@ -40,6 +40,7 @@ from wagate.engines.whatsmeow.edits import edits_handlers
 from wagate.engines.whatsmeow.groups import GroupActions
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 from wagate.engines.whatsmeow.mapping import to_datetime
+from wagate.engines.whatsmeow.presence import presence_handlers
 from wagate.engines.whatsmeow.session import Session
 
 T = TypeVar("T")
@@ -95,6 +96,7 @@ class Actions:
                 handle(REJECT_CALL, self.reject_call),
                 *GroupActions(session, self.bounded).handlers(),
                 *edits_handlers(self),
+                *presence_handlers(self),
             ],
         )
 

@@ -123,6 +123,9 @@ class WhatsmeowClient:
                 "dsn": store.dsn,
                 "shared": store.shared,
                 "device": device,
+                # The instance's own proxy wins over the host's (WAGATE_WHATSMEOW_PROXY). It
+                # crosses in the request frame, never in argv or the environment.
+                "proxy": self.instance.proxy,
             }
             host = await self.engine.pool.host_for(self.instance.id)
             if self.stopped:
@@ -215,7 +218,7 @@ class WhatsmeowClient:
         if self.stopped or self._host is None:
             return message  # the host will refuse the send: fetch nothing
         text = str(message.body.get("text") or "")
-        preview = await link_preview.build(text, self.engine.settings)
+        preview = await link_preview.build(text, self.engine.settings, proxy=self.instance.proxy)
         if preview is None:
             return message
         return dataclasses.replace(message, body={**message.body, "preview": preview.to_body()})

@@ -97,8 +97,9 @@ class Host:
 
     # --- used by sessions --------------------------------------------------------------------
 
-    def proxy(self) -> Any:
-        address = self.config.get("proxy")
+    def proxy(self, own: str | None = None) -> Any:
+        """The proxy of a connect: the instance's own, else the host's, else none."""
+        address = own or self.config.get("proxy")
         if not address:
             return None
         return ProxySettings(proxy_address=str(address))
@@ -188,6 +189,7 @@ class Host:
                 str(params["dsn"]),
                 bool(params["shared"]),
                 params.get("device"),
+                params.get("proxy"),
             )
             return None
         if method == "stop":

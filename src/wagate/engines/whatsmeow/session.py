@@ -82,6 +82,7 @@ class Session:
         self.pair_phone_number: str | None = None
         self.pair_code: asyncio.Future[str] | None = None
         self.me: str | None = None
+        self.proxy: str | None = None  # this instance's own, from the gateway's start
         self.recent: OrderedDict[str, Quote] = OrderedDict()
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
@@ -133,9 +134,12 @@ class Session:
 
         return guarded
 
-    async def start(self, token: str, dsn: str, shared: bool, device: str | None) -> None:
+    async def start(
+        self, token: str, dsn: str, shared: bool, device: str | None, proxy: str | None = None
+    ) -> None:
         previous = self._stopping
         self.token = token
+        self.proxy = proxy
         self.state = "connecting"
         self.qr_count = 0
         self.me = None
@@ -165,7 +169,7 @@ class Session:
                     # never whatsmeow's GetFirstDevice, which would pick another's session.
                     self.client.jid = parse_jid(device) if device else None
                     self.client.new_device = device is None
-                task = await self.client.connect(self.host.proxy())
+                task = await self.client.connect(self.host.proxy(self.proxy))
                 # connect() returns at once; Go registers the client from its worker thread a
                 # moment later, and that write must not meet another call.
                 await asyncio.wait({task}, timeout=CONNECT_SETTLE_S)
