@@ -20,6 +20,10 @@ STATUS: dict[str, int] = {
     "not_group_admin": 403,
     "group_not_found": 404,
     "invite_not_found": 404,
+    "lid_not_found": 404,
+    "call_not_found": 404,
+    "contact_blocked": 409,
+    "pin_limit": 409,
 }
 DEFAULT_STATUS = 502
 

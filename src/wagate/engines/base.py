@@ -128,8 +128,45 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
+    """A call to the account: offered (ringing), then accepted on another device, rejected,
+    or missed (the caller hung up, or nobody answered)."""
+
     call_id: str
     caller: str
+    status: str = "offered"  # offered | accepted | rejected | missed
+    video: bool = False
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceUpdate:
+    """A subscribed contact's presence: online or offline (`chat` is the contact), or typing
+    and recording in a chat (`chat` may be a group)."""
+
+    chat: str
+    contact: str
+    state: str  # available | unavailable | typing | recording | paused
+    timestamp: datetime
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactUpdate:
+    """A contact changed its push name, picture or about. `changes` holds the new values
+    (`push_name`, `about`, `picture`: "set" | "removed")."""
+
+    contact: str
+    changes: dict[str, Any]
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistUpdate:
+    """The account blocked or unblocked a contact (here, or from another device)."""
+
+    contact: str
+    action: str  # block | unblock
+    timestamp: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +194,15 @@ class GroupParticipantsUpdate:
 
 # Events about the account (not its connection): the client manager hands them to the features
 # (messages, groups, ...) instead of changing the instance's status.
-AccountEvent = InboundMessage | Receipt | GroupUpdate | GroupParticipantsUpdate
+AccountEvent = (
+    InboundMessage
+    | Receipt
+    | GroupUpdate
+    | GroupParticipantsUpdate
+    | PresenceUpdate
+    | ContactUpdate
+    | BlocklistUpdate
+)
 
 EngineEvent = (
     QrCode
@@ -172,6 +217,9 @@ EngineEvent = (
     | IncomingCall
     | GroupUpdate
     | GroupParticipantsUpdate
+    | PresenceUpdate
+    | ContactUpdate
+    | BlocklistUpdate
 )
 EventSink = Callable[[EngineEvent], None]
 

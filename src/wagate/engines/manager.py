@@ -25,9 +25,11 @@ from wagate.engines import ownership
 from wagate.engines.actions import REJECT_CALL
 from wagate.engines.base import (
     AccountEvent,
+    BlocklistUpdate,
     Connected,
     ConnectFailed,
     ConnectionLost,
+    ContactUpdate,
     Engine,
     EngineClient,
     EngineEvent,
@@ -38,6 +40,7 @@ from wagate.engines.base import (
     InstanceRef,
     LoggedOut,
     NotConnectedError,
+    PresenceUpdate,
     QrCode,
     QrTimeout,
     Receipt,
@@ -57,6 +60,8 @@ PUMP_DRAIN_S = 10.0  # a slot's event pump gets this long to finish the events i
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
+PeopleEvent = PresenceUpdate | ContactUpdate | BlocklistUpdate | IncomingCall
+PeopleHook = Callable[[InstanceRef, PeopleEvent], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -97,6 +102,7 @@ class ClientManager:
         self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
         self._message_hooks: list[MessageHook] = []
         self._group_hooks: list[GroupHook] = []
+        self._people_hooks: list[PeopleHook] = []
         self._closing = False
         # Cluster mode replaces it with the lease gate (wagate.cluster).
         self.ownership: ownership.Ownership = ownership.LocalOwnership()
@@ -110,6 +116,10 @@ class ClientManager:
     def add_group_hook(self, hook: GroupHook) -> None:
         """Group changes go to these (the groups feature)."""
         self._group_hooks.append(hook)
+
+    def add_people_hook(self, hook: PeopleHook) -> None:
+        """Presence, contact, blocklist and call events go to these (the account feature)."""
+        self._people_hooks.append(hook)
 
     def engine(self, name: str) -> Engine:
         return self.engines[name]
@@ -410,8 +420,8 @@ class ClientManager:
                         await self._account_event(slot, event)
                     continue
                 if isinstance(event, IncomingCall):
-                    if generation == slot.generation and slot.reject_calls and slot.client:
-                        await slot.client.call(REJECT_CALL, event)
+                    if generation == slot.generation:
+                        await self._call(slot, event)
                     continue
                 async with slot.lock:
                     if generation != slot.generation or slot.deleted:
@@ -422,10 +432,19 @@ class ClientManager:
             finally:
                 slot.busy = False
 
+    async def _call(self, slot: Slot, event: IncomingCall) -> None:
+        for hook in self._people_hooks:
+            await hook(slot.ref, event)
+        if event.status == "offered" and slot.reject_calls and slot.client:
+            await slot.client.call(REJECT_CALL, event)
+
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
         if isinstance(event, InboundMessage | Receipt):
             for hook in self._message_hooks:
                 await hook(slot.ref, event)
+        elif isinstance(event, PresenceUpdate | ContactUpdate | BlocklistUpdate):
+            for people_hook in self._people_hooks:
+                await people_hook(slot.ref, event)
         else:
             for group_hook in self._group_hooks:
                 await group_hook(slot.ref, event)

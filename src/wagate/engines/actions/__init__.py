@@ -4,7 +4,7 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, messaging
+from wagate.engines.actions import account, calls, contacts, messaging
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
 from wagate.engines.actions.messaging import (
@@ -28,6 +28,7 @@ __all__ = [
     "ChatPresenceRequest",
     "CheckNumbersRequest",
     "ReadRequest",
+    "account",
     "calls",
     "contacts",
     "declare",

@@ -110,6 +110,9 @@ EVENT_TYPES: dict[str, type[Any]] = {
         base.IncomingCall,
         base.GroupUpdate,
         base.GroupParticipantsUpdate,
+        base.PresenceUpdate,
+        base.ContactUpdate,
+        base.BlocklistUpdate,
     )
 }
 
