@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from wagate.instance_rows import NAME_PATTERN
 
 EventName = Literal[
-    "connection_update", "qr_updated", "message_received", "message_ack", "message_status"
+    "connection_update",
+    "qr_updated",
+    "message_received",
+    "message_ack",
+    "message_status",
+    "presence",
+    "call",
+    "contact_update",
+    "blocklist_update",
 ]
 EngineName = Literal["whatsmeow", "simulator"]
 

@@ -56,7 +56,7 @@ class ContactInfo:
     business: bool = False
     business_name: str | None = None
     about: str | None = None
-    picture_id: str | None = None
+    picture_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class Profile:
     phone: str | None
     name: str | None = None
     about: str | None = None
-    picture_id: str | None = None
+    picture_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

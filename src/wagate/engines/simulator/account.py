@@ -85,6 +85,10 @@ def picture(picture_id: str | None) -> Picture | None:
     return Picture(picture_id, PICTURE_URL.format(id=picture_id)) if picture_id else None
 
 
+def picture_url(picture_id: str | None) -> str | None:
+    return PICTURE_URL.format(id=picture_id) if picture_id else None
+
+
 class SimulatedAccount:
     """One simulator client's account actions and what the other side does to it."""
 
@@ -179,13 +183,14 @@ class SimulatedAccount:
                 business=row.business_name is not None,
                 business_name=row.business_name,
                 about=row.about,
-                picture_id=row.picture_id,
+                picture_url=picture_url(row.picture_id),
             )
 
     async def get_picture(self, request: ContactRef) -> Picture | None:
         self.client._require_connected()
         if request.contact == self.client.jid:
-            return picture((await self.get_profile(None)).picture_id)
+            async with self._db.transaction() as session:
+                return picture((await self._account(session)).picture_id)
         async with self._db.transaction() as session:
             row = await self._contact(session, request.contact)
             return picture(row.picture_id if row else None)
@@ -255,7 +260,7 @@ class SimulatedAccount:
 
     def _profile(self, row: SimulatorAccount) -> Profile:
         jid = self.client.jid or ""
-        return Profile(jid, phone_of(jid), row.name, row.about, row.picture_id)
+        return Profile(jid, phone_of(jid), row.name, row.about, picture_url(row.picture_id))
 
     async def get_profile(self, _: None) -> Profile:
         self.client._require_connected()
