@@ -168,9 +168,7 @@ async def test_profile_and_picture_survive_a_restart(client: httpx.AsyncClient) 
     removed = await client.delete(f"{base}/profile/picture")
     assert removed.json()["picture_url"] is None and removed.json()["name"] == "Acme"
     assert field_of(await client.patch(f"{base}/profile", json={"name": "x" * 26})) == {"name"}
-    assert field_of(await client.patch(f"{base}/profile", json={"about": "x" * 140})) == {
-        "about"
-    }
+    assert field_of(await client.patch(f"{base}/profile", json={"about": "x" * 140})) == {"about"}
     assert field_of(await client.patch(f"{base}/profile", json={"nick": "a"})) == {"nick"}
     not_image = {"media": {"base64": base64.b64encode(b"%PDF-1.4 hello").decode()}}
     assert "media.base64" in field_of(await client.put(f"{base}/profile/picture", json=not_image))
@@ -291,7 +289,8 @@ async def test_chat_settings(client: httpx.AsyncClient) -> None:
     # Archiving unpins: there is room again.
     archived = await client.patch(f"{base}/chats/{chats[0]}", json={"archived": True})
     assert archived.status_code == 204
-    assert (await client.patch(f"{base}/chats/{chats[3]}", json={"pinned": True})).status_code == 204
+    pinned = await client.patch(f"{base}/chats/{chats[3]}", json={"pinned": True})
+    assert pinned.status_code == 204
     muted = {"muted_until": "2099-01-01T00:00:00Z", "disappearing_s": 86400}
     assert (await client.patch(f"{base}/chats/{chats[1]}", json=muted)).status_code == 204
     unmuted = await client.patch(f"{base}/chats/{chats[1]}", json={"muted_until": None})
