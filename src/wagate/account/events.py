@@ -22,6 +22,13 @@ from wagate.events.payloads import (
 PeopleEvent = PresenceUpdate | ContactUpdate | BlocklistUpdate | IncomingCall
 
 
+def without_device(jid: str) -> str:
+    """whatsmeow's caller names the device that called ("user:3@server"): the API gives the
+    person."""
+    user, _, server = jid.partition("@")
+    return f"{user.split(':', 1)[0]}@{server}"
+
+
 def payload(event: PeopleEvent) -> Payload:
     if isinstance(event, PresenceUpdate):
         last_seen = isoformat(event.last_seen) if event.last_seen else None
@@ -31,7 +38,7 @@ def payload(event: PeopleEvent) -> Payload:
     if isinstance(event, IncomingCall):
         return CallData(
             call_id=event.call_id,
-            from_=event.caller,
+            from_=without_device(event.caller),
             status=event.status,
             video=event.video,
             timestamp=isoformat(event.timestamp or utcnow()),

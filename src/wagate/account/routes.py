@@ -9,13 +9,13 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Depends, Request, Response
 
 from wagate.account.schemas import (
+    AccountPresenceIn,
     BlocklistIn,
     BlocklistOut,
-    ChatIn,
+    ChatSettingsIn,
     ContactOut,
+    ContactPictureOut,
     LidOut,
-    PictureOut,
-    PresenceIn,
     PrivacyIn,
     PrivacyOut,
     ProfileIn,
@@ -125,16 +125,18 @@ async def get_contact(
     )
 
 
-@router.get("/contacts/{contact}/picture", response_model=PictureOut, responses=ACTION_ERRORS)
+@router.get(
+    "/contacts/{contact}/picture", response_model=ContactPictureOut, responses=ACTION_ERRORS
+)
 @on_holder
 async def get_contact_picture(
     instance: str, contact: str, request: Request, state: State, _: InstancePrincipal
-) -> PictureOut:
+) -> ContactPictureOut:
     ref = ContactRef(jid_field(contact, "contact"))
     found = await instances.run_action(state, request.scope, instance, GET_PICTURE, ref)
     if found is None:
         raise NotFound("the contact has no picture, or does not show it to this account")
-    return PictureOut(id=found.id, url=found.url)
+    return ContactPictureOut(id=found.id, url=found.url)
 
 
 @router.get("/contacts/{contact}/lid", response_model=LidOut, responses=ACTION_ERRORS)
@@ -259,8 +261,8 @@ async def update_privacy(
 
 @router.post("/presence", status_code=204, responses=ACTION_ERRORS)
 @on_holder
-async def send_presence(
-    instance: str, body: PresenceIn, request: Request, state: State, _: InstancePrincipal
+async def set_account_presence(
+    instance: str, body: AccountPresenceIn, request: Request, state: State, _: InstancePrincipal
 ) -> Response:
     presence = PresenceRequest(state=body.state)
     await instances.run_action(state, request.scope, instance, SEND_PRESENCE, presence)
@@ -282,7 +284,12 @@ async def subscribe_presence(
 @router.patch("/chats/{chat}", status_code=204, responses=ACTION_ERRORS)
 @on_holder
 async def update_chat(
-    instance: str, chat: str, body: ChatIn, request: Request, state: State, _: InstancePrincipal
+    instance: str,
+    chat: str,
+    body: ChatSettingsIn,
+    request: Request,
+    state: State,
+    _: InstancePrincipal,
 ) -> Response:
     jid = jid_field(chat, "chat")
     given = body.model_fields_set

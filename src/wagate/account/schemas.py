@@ -15,7 +15,7 @@ LID = "123456789012345@lid"
 PICTURE = "https://pps.whatsapp.net/v/t61.24694-24/1234567890.jpg"
 
 
-class Strict(BaseModel):
+class AccountStrict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -54,7 +54,7 @@ class ContactOut(BaseModel):
     on_whatsapp: bool
 
 
-class PictureOut(BaseModel):
+class ContactPictureOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"id": "1234567890", "url": PICTURE}]}
     )
@@ -62,7 +62,7 @@ class PictureOut(BaseModel):
     url: str = Field(description="WhatsApp's URL of the picture (it expires after a while)")
 
 
-class BlocklistIn(Strict):
+class BlocklistIn(AccountStrict):
     model_config = _example(action="block", contact="5511987654321")
     action: Literal["block", "unblock"]
     contact: str = Field(min_length=1, max_length=128)
@@ -94,23 +94,28 @@ class ProfileOut(BaseModel):
     picture_url: str | None
 
 
-class ProfileIn(Strict):
+class ProfileIn(AccountStrict):
     model_config = _example(name="Acme support", about="We answer 9-17")
     # WhatsApp's own limits: 25 characters of name, 139 of about.
     name: str | None = Field(None, min_length=1, max_length=25)
     about: str | None = Field(None, max_length=139)
 
 
-class ProfilePictureIn(Strict):
+class PictureMediaIn(MediaIn):
+    """The picture: a URL the gateway fetches, or the bytes as base64 (any image type; it is
+    cut to a centred square and stored as JPEG)."""
+
+
+class ProfilePictureIn(AccountStrict):
     model_config = _example(media={"url": "https://example.com/logo.png"})
-    media: MediaIn
+    media: PictureMediaIn
 
 
 def _privacy_field(name: str) -> Any:
     return Field(None, json_schema_extra={"enum": list(PRIVACY_VALUES[name])})
 
 
-class PrivacyIn(Strict):
+class PrivacyIn(AccountStrict):
     """The settings to change, each with one of WhatsApp's values for it."""
 
     model_config = _example(last_seen="contacts", read_receipts="none")
@@ -159,12 +164,12 @@ class PrivacyOut(BaseModel):
     calls: str
 
 
-class PresenceIn(Strict):
+class AccountPresenceIn(AccountStrict):
     model_config = _example(state="available")
     state: Literal["available", "unavailable"]
 
 
-class ChatIn(Strict):
+class ChatSettingsIn(AccountStrict):
     """The settings to change; a field left out stays as it is."""
 
     model_config = _example(archived=False, pinned=True, muted_until=None, disappearing_s=86400)

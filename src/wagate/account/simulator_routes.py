@@ -34,32 +34,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class ContactPresenceIn(Strict):
+class SimulatedPresenceIn(Strict):
     from_: str = Field(alias="from", min_length=1, max_length=128)
     state: Literal["available", "unavailable", "typing", "recording", "paused"]
     chat: str | None = Field(None, max_length=128, description="the group it types in")
 
 
-class DeliveredOut(BaseModel):
+class SimulatedDeliveredOut(BaseModel):
     delivered: bool = Field(
         description="false when WhatsApp would not pass it on (not subscribed, or blocked)"
     )
 
 
-class CallIn(Strict):
+class SimulatedCallIn(Strict):
     from_: str = Field(alias="from", min_length=1, max_length=128)
     video: bool = False
 
 
-class CallOut(BaseModel):
+class SimulatedCallOut(BaseModel):
     call_id: str | None = Field(description="null when the caller is blocked: it never rings")
 
 
-class CallEndIn(Strict):
+class SimulatedCallEndIn(Strict):
     status: Literal["accepted", "missed"]
 
 
-class ContactChangeIn(Strict):
+class SimulatedContactIn(Strict):
     push_name: str | None = Field(None, min_length=1, max_length=25)
     about: str | None = Field(None, max_length=139)
     business_name: str | None = Field(None, min_length=1, max_length=128)
@@ -83,32 +83,34 @@ def _person(value: str, field: str) -> str:
     return jid
 
 
-@router.post("/presence", response_model=DeliveredOut)
+@router.post("/presence", response_model=SimulatedDeliveredOut)
 @on_holder
 async def contact_presence(
-    instance: str, body: ContactPresenceIn, state: State, _: InstancePrincipal
-) -> DeliveredOut:
+    instance: str, body: SimulatedPresenceIn, state: State, _: InstancePrincipal
+) -> SimulatedDeliveredOut:
     contact = _person(body.from_, "from")
     chat = jid_field(body.chat, "chat") if body.chat else None
     if chat is not None and body.state in ("available", "unavailable"):
         raise ValidationFailed.field("chat", "online and offline are not per chat")
     account = await _account(state, instance)
-    return DeliveredOut(delivered=account.contact_presence(contact, body.state, chat))
+    return SimulatedDeliveredOut(delivered=account.contact_presence(contact, body.state, chat))
 
 
-@router.post("/calls", response_model=CallOut)
+@router.post("/calls", response_model=SimulatedCallOut)
 @on_holder
-async def contact_calls(instance: str, body: CallIn, state: State, _: InstancePrincipal) -> CallOut:
+async def contact_calls(
+    instance: str, body: SimulatedCallIn, state: State, _: InstancePrincipal
+) -> SimulatedCallOut:
     caller = _person(body.from_, "from")
     account = await _account(state, instance)
     call = account.call_offer(caller, body.video)
-    return CallOut(call_id=call.call_id if call else None)
+    return SimulatedCallOut(call_id=call.call_id if call else None)
 
 
 @router.post("/calls/{call_id}", status_code=204)
 @on_holder
 async def call_ends(
-    instance: str, call_id: str, body: CallEndIn, state: State, _: InstancePrincipal
+    instance: str, call_id: str, body: SimulatedCallEndIn, state: State, _: InstancePrincipal
 ) -> Response:
     account = await _account(state, instance)
     if not account.call_ends(call_id, body.status):
@@ -119,7 +121,7 @@ async def call_ends(
 @router.patch("/contacts/{contact}", status_code=204)
 @on_holder
 async def contact_changes(
-    instance: str, contact: str, body: ContactChangeIn, state: State, _: InstancePrincipal
+    instance: str, contact: str, body: SimulatedContactIn, state: State, _: InstancePrincipal
 ) -> Response:
     jid = _person(contact, "contact")
     changes: dict[str, Any] = body.model_dump(include=body.model_fields_set)

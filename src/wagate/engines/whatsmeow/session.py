@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from neonize.aioze.client import NewAClient
 from neonize.aioze.events import (
+    BlocklistEv,
+    CallAcceptEv,
     CallOfferEv,
+    CallTerminateEv,
+    ChatPresenceEv,
     ClientOutdatedEv,
     ConnectedEv,
     ConnectFailureEv,
@@ -30,6 +34,8 @@ from neonize.aioze.events import (
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
+    PictureEv,
+    PresenceEv,
     ReceiptEv,
     StreamErrorEv,
     StreamReplacedEv,
@@ -41,6 +47,7 @@ from wagate.engines.base import (
     ConnectFailed,
     ConnectionLost,
     EngineEvent,
+    IncomingCall,
     LoggedOut,
     NotConnectedError,
     NotPairingError,
@@ -65,6 +72,7 @@ QR_CODES = 6  # as whatsmeow rotates them (and as the simulator does): then qr_t
 PAIR_WAIT_S = 30.0
 CONNECT_SETTLE_S = 0.5
 RECENT_MESSAGES = 500
+KNOWN_PUSH_NAMES = 5000
 
 
 class Session:
@@ -80,6 +88,9 @@ class Session:
         self.pair_code: asyncio.Future[str] | None = None
         self.me: str | None = None
         self.recent: OrderedDict[str, Quote] = OrderedDict()
+        # Calls ringing on this connection, by id: a reject needs the caller as offered.
+        self.ringing: dict[str, IncomingCall] = {}
+        self.push_names: OrderedDict[str, str] = OrderedDict()
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._extra = {"instance_id": instance_id}
@@ -110,6 +121,12 @@ class Session:
             MessageEv: self._on_message,
             ReceiptEv: self._on_receipt,
             CallOfferEv: self._on_call,
+            CallAcceptEv: self._on_call_accept,
+            CallTerminateEv: self._on_call_terminate,
+            PresenceEv: self._on_presence,
+            ChatPresenceEv: self._on_chat_presence,
+            PictureEv: self._on_picture,
+            BlocklistEv: self._on_blocklist,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._guard(handler))
@@ -368,6 +385,7 @@ class Session:
             return
         if not inbound.from_me:
             self.remember(Quote(inbound.message_id, inbound.sender, event.Message))
+            self._push_name(event)
         self.emit(inbound)
         log.debug("message mapped in %.3f s", time.monotonic() - started)
 
@@ -377,7 +395,41 @@ class Session:
             self.emit(mapped)
 
     async def _on_call(self, client: Any, event: Any) -> None:
-        self.emit(mapping.incoming_call(event))
+        call = mapping.incoming_call(event)
+        self.ringing[call.call_id] = call
+        self.emit(call)
+
+    async def _on_call_accept(self, client: Any, event: Any) -> None:
+        ringing = self.ringing.pop(str(event.basicCallMeta.callID), None)
+        if (call := mapping.call_update(event, ringing, "accepted")) is not None:
+            self.emit(call)
+
+    async def _on_call_terminate(self, client: Any, event: Any) -> None:
+        ringing = self.ringing.pop(str(event.basicCallMeta.callID), None)
+        if (call := mapping.call_update(event, ringing, "missed")) is not None:
+            self.emit(call)
+
+    async def _on_presence(self, client: Any, event: Any) -> None:
+        self.emit(mapping.presence(event))
+
+    async def _on_chat_presence(self, client: Any, event: Any) -> None:
+        if (update := mapping.chat_presence(event)) is not None:
+            self.emit(update)
+
+    async def _on_picture(self, client: Any, event: Any) -> None:
+        if (update := mapping.picture_change(event)) is not None:
+            self.emit(update)
+
+    async def _on_blocklist(self, client: Any, event: Any) -> None:
+        for change in mapping.blocklist_changes(event):
+            self.emit(change)
+
+    def _push_name(self, event: Any) -> None:
+        update = mapping.push_name_change(event, self.push_names)
+        while len(self.push_names) > KNOWN_PUSH_NAMES:
+            self.push_names.popitem(last=False)
+        if update is not None:
+            self.emit(update)
 
     def describe(self) -> dict[str, Any]:
         """For health and tests: the state, and which stored device the last connect used."""
