@@ -346,6 +346,8 @@ class SimulatedAccount:
         self.client._require_connected()
         ringing = self.ringing.pop(call.call_id, None)
         if ringing is None:
+            if call.caller:
+                return  # WhatsApp takes a reject of a call that stopped ringing and ignores it
             raise PermanentEngineError("no such call is ringing", code="call_not_found")
         self.client.sink(
             IncomingCall(ringing.call_id, ringing.caller, "rejected", ringing.video, utcnow())

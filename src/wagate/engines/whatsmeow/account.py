@@ -56,7 +56,7 @@ from wagate.engines.actions.account import (
     ProfileUpdate,
 )
 from wagate.engines.actions.spec import Handler
-from wagate.engines.base import IncomingCall, PermanentEngineError
+from wagate.engines.base import EngineFailure, IncomingCall, PermanentEngineError
 from wagate.engines.whatsmeow.jids import is_empty, jid_string, parse_jid
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class AccountActions:
             info = await self.actions.bounded(
                 client.get_profile_picture(parse_jid(jid)), "profile picture"
             )
-        except PermanentEngineError as exc:
+        except EngineFailure as exc:
             if no_picture(exc):
                 return None
             raise
