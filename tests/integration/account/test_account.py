@@ -364,3 +364,28 @@ async def test_not_connected_is_409(client: httpx.AsyncClient) -> None:
     ):
         response = await client.request(method, f"{base}{path}", json=body)
         assert response.status_code == 409, (path, response.text)
+
+
+async def test_read_receipts_off_is_mutual(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    base = f"/v1/instances/{name}"
+    await client.patch(f"{base}/privacy", json={"read_receipts": "none"})
+    sent = await client.post(f"{base}/send/text", json={"to": CONTACT, "text": "hi"})
+    correlation_id = sent.json()["correlation_id"]
+
+    async def delivered() -> dict[str, Any] | None:
+        record = (await client.get(f"{base}/messages/{correlation_id}")).json()
+        return record if record["status"] == "delivered" else None
+
+    await eventually(delivered, timeout=5, interval=0.02, what="delivered")
+    await asyncio.sleep(0.3)  # the simulator's read receipt would have come by now
+    record = (await client.get(f"{base}/messages/{correlation_id}")).json()
+    assert record["status"] == "delivered"
+    await client.patch(f"{base}/privacy", json={"read_receipts": "all"})
+    again = await client.post(f"{base}/send/text", json={"to": CONTACT, "text": "hi"})
+
+    async def read() -> bool | None:
+        record = (await client.get(f"{base}/messages/{again.json()['correlation_id']}")).json()
+        return True if record["status"] == "read" else None
+
+    await eventually(read, timeout=5, interval=0.02, what="read")

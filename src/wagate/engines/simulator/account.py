@@ -97,8 +97,9 @@ class SimulatedAccount:
         self.subscribed: set[str] = set()
         self.ringing: dict[str, IncomingCall] = {}
         self.available = False
-        # The blocklist, read at connect: sends and inbound messages check it without a query.
+        # Read at connect, so sends, inbound messages and receipts check them without a query.
         self.blocked: set[str] = set()
+        self.read_receipts = True
 
     @property
     def _db(self) -> Database:
@@ -133,6 +134,15 @@ class SimulatedAccount:
                 select(SimulatorBlock.contact).where(SimulatorBlock.instance_id == self._id)
             )
             self.blocked = set(rows)
+            account = await session.get(SimulatorAccount, self._id)
+        privacy = {**PRIVACY_DEFAULTS, **(account.privacy if account else {})}
+        self.read_receipts = privacy["read_receipts"] != "none"
+
+    def shows_read(self, chat: str) -> bool:
+        """Whether a contact's phone tells this account it read a message: not in a 1:1 chat
+        once the account turned its own read receipts off (WhatsApp makes it mutual; groups
+        keep them)."""
+        return self.read_receipts or chat.endswith("@g.us")
 
     def refuse_blocked(self, jid: str) -> None:
         if jid in self.blocked:
@@ -297,7 +307,9 @@ class SimulatedAccount:
         async with self._db.transaction() as session:
             row = await self._account(session)
             row.privacy = {**row.privacy, **request.settings}
-            return Privacy({**PRIVACY_DEFAULTS, **row.privacy})
+            settings = {**PRIVACY_DEFAULTS, **row.privacy}
+        self.read_receipts = settings["read_receipts"] != "none"
+        return Privacy(settings)
 
     # --- presence ----------------------------------------------------------------------------
 

@@ -430,7 +430,8 @@ class SimulatorClient:
             if self._stopped:
                 return
             for chat, message_ids in by_chat.items():
-                self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
+                if status == "delivered" or self.account.shows_read(chat):
+                    self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
 
     async def check_numbers(self, request: CheckNumbersRequest) -> list[NumberCheck]:
         self._require_connected()
