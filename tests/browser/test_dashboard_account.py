@@ -33,8 +33,8 @@ async def test_profile_privacy_and_contact_card(
     await expect(page.locator("#profile-jid")).to_contain_text("@s.whatsapp.net")
 
     panel = page.get_by_role("tabpanel", name="Account")
-    await panel.get_by_label("Name", exact=True).fill("Acme support")
-    await panel.get_by_label("About", exact=True).fill("We answer 9-17")
+    await panel.get_by_label("Profile name").fill("Acme support")
+    await panel.get_by_label("About text").fill("We answer 9-17")
     await page.get_by_role("button", name="Save profile").click()
     await expect(page.locator("#profile-ok")).to_have_text("Profile saved.")
 
