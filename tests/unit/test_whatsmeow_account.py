@@ -399,3 +399,14 @@ def test_call_lifecycle() -> None:
     ended = delivered(CallTerminateEv(basicCallMeta=meta, reason="timeout"))
     assert mapping.call_update(ended, call, "missed").status == "missed"  # type: ignore[union-attr]
     assert mapping.call_update(ended, None, "missed") is None  # rejected or answered already
+
+
+async def test_a_card_without_the_local_stores(actions: Actions, client: RecordingClient) -> None:
+    def unknown(*_: Any) -> Any:
+        raise RuntimeError("contact store: no such contact")
+
+    client.contact = SimpleNamespace(get_contact=client._recorded("get_contact", unknown))
+    client.__dict__["get_lid_from_pn"] = client._recorded("get_lid_from_pn", unknown)
+    card = await actions.table.run(GET_CONTACT, ContactRef(JID))
+    assert card.on_whatsapp and card.about == "busy"
+    assert card.lid is None and card.name is None and card.push_name is None

@@ -63,6 +63,7 @@ from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, Simul
 if TYPE_CHECKING:
     from wagate.engines.simulator.engine import SimulatorClient
 
+RINGING_CALLS = 100
 PICTURE_URL = "https://pps.whatsapp.net/v/t61.24694-24/{id}.jpg"
 
 
@@ -385,6 +386,8 @@ class SimulatedAccount:
             return None
         call = IncomingCall(secrets.token_hex(16).upper(), caller, "offered", video, utcnow())
         self.ringing[call.call_id] = call
+        while len(self.ringing) > RINGING_CALLS:
+            self.ringing.pop(next(iter(self.ringing)))  # WhatsApp stops ringing after a minute
         self.client.sink(call)
         return call
 

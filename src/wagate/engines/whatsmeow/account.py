@@ -8,9 +8,10 @@ them without a network; the handlers only chain them to the client's calls, each
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from neonize.proto.Neonize_pb2 import MutationInfo, PatchInfo, PrivacySettings
 from neonize.proto.waSyncAction.WAWebProtobufSyncAction_pb2 import (
@@ -61,6 +62,8 @@ from wagate.engines.whatsmeow.jids import is_empty, jid_string, parse_jid
 
 if TYPE_CHECKING:
     from wagate.engines.whatsmeow.actions import Actions
+
+T = TypeVar("T")
 
 # Each privacy setting: whatsmeow's name for it, and its field in PrivacySettings.
 PRIVACY_NAMES: dict[str, tuple[PrivacySettingType, str]] = {
@@ -231,14 +234,26 @@ class AccountActions:
             return ContactInfo(jid=jid, on_whatsapp=False, phone=jid.split("@")[0])
         infos = await self.actions.bounded(client.get_user_info(parse_jid(jid)), "user info")
         user = next((item.UserInfo for item in infos), None)
-        stored = await self.actions.bounded(client.contact.get_contact(parse_jid(jid)), "contact")
-        lid = await self._lid(client, jid) if jid.endswith("@s.whatsapp.net") else jid
+        # The local stores may not know the contact yet: the card then lacks those fields.
+        stored = await self._optional(client.contact.get_contact(parse_jid(jid)), "contact")
+        lid: str | None = jid
+        if jid.endswith("@s.whatsapp.net"):
+            try:
+                lid = await self._lid(client, jid)
+            except EngineFailure:
+                lid = None
         card = contact_info(jid, True, user, stored, lid)
         if user is not None and user.PictureID:
             picture = await self._picture(client, jid)
             if picture is not None:
                 return _with_picture(card, picture.url)
         return card
+
+    async def _optional(self, call: Awaitable[T], what: str) -> T | None:
+        try:
+            return await self.actions.bounded(call, what)
+        except EngineFailure:
+            return None
 
     async def get_picture(self, request: ContactRef) -> Picture | None:
         client = self.session.require_connected()

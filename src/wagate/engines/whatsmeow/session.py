@@ -73,6 +73,7 @@ PAIR_WAIT_S = 30.0
 CONNECT_SETTLE_S = 0.5
 RECENT_MESSAGES = 500
 KNOWN_PUSH_NAMES = 5000
+RINGING_CALLS = 100  # a call whose end never came is forgotten past this many
 
 
 class Session:
@@ -397,6 +398,8 @@ class Session:
     async def _on_call(self, client: Any, event: Any) -> None:
         call = mapping.incoming_call(event)
         self.ringing[call.call_id] = call
+        while len(self.ringing) > RINGING_CALLS:
+            self.ringing.pop(next(iter(self.ringing)))
         self.emit(call)
 
     async def _on_call_accept(self, client: Any, event: Any) -> None:
