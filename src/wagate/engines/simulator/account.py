@@ -243,7 +243,7 @@ class SimulatedAccount:
         changed = (jid in self.blocked) != (request.action == "block")
         async with self._db.transaction() as session:
             if request.action == "block" and changed:
-                session.add(SimulatorBlock(instance_id=self._id, contact=jid))
+                await session.merge(SimulatorBlock(instance_id=self._id, contact=jid))
             elif changed:
                 await session.execute(
                     delete(SimulatorBlock).where(
