@@ -17,6 +17,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import __version__, api_docs, health
+from wagate.account.events import PeopleEvents
+from wagate.account.routes import router as account_router
+from wagate.account.simulator_routes import router as account_simulator_router
 from wagate.admin import admin_token_hash, follow_admin_token
 from wagate.auth.edge import EdgeAuthMiddleware
 from wagate.cluster.forwarding import ForwardingMiddleware
@@ -125,6 +128,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await webhooks.start()
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
+    manager.add_people_hook(PeopleEvents(bus))
     for engine in engines.values():
         await engine.open()
     state.messaging = messaging = await start_messaging(state)
@@ -262,6 +266,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for router in messaging_routers:
         app.include_router(router)
     app.include_router(edits_router)
+    app.include_router(account_router)
+    app.include_router(account_simulator_router)
     app.include_router(webhooks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)

@@ -25,6 +25,10 @@ STATUS: dict[str, int] = {
     "not_editable": 422,
     "not_a_poll": 422,
     "poll_option_unknown": 422,
+    "lid_not_found": 404,
+    "call_not_found": 404,
+    "contact_blocked": 409,
+    "pin_limit": 409,
 }
 DEFAULT_STATUS = 502
 

@@ -123,6 +123,61 @@ class SimulatorConnection(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class SimulatorAccount(Base):
+    """A simulator instance's own WhatsApp account: profile and privacy (the phone keeps them
+    across devices and restarts)."""
+
+    __tablename__ = "simulator_accounts"
+    instance_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str | None] = mapped_column(String(128))
+    about: Mapped[str | None] = mapped_column(String(256))
+    picture_id: Mapped[str | None] = mapped_column(String(64))
+    privacy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SimulatorContact(Base):
+    """Someone a simulator instance has met on the simulated network, as WhatsApp shows them:
+    their own name, about, picture and LID."""
+
+    __tablename__ = "simulator_contacts"
+    instance_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    jid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lid: Mapped[str] = mapped_column(String(128), index=True)
+    push_name: Mapped[str | None] = mapped_column(String(128))
+    about: Mapped[str | None] = mapped_column(String(256))
+    picture_id: Mapped[str | None] = mapped_column(String(64))
+    business_name: Mapped[str | None] = mapped_column(String(128))
+
+
+class SimulatorBlock(Base):
+    """A contact a simulator instance blocked."""
+
+    __tablename__ = "simulator_blocks"
+    instance_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact: Mapped[str] = mapped_column(String(128), primary_key=True)
+    blocked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SimulatorChat(Base):
+    """A chat's settings as a simulator instance's devices share them."""
+
+    __tablename__ = "simulator_chats"
+    instance_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat: Mapped[str] = mapped_column(String(128), primary_key=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disappearing_s: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Message(Base):
     """One outbound send, sync or async: the record behind GET /messages/{correlation_id}."""
 

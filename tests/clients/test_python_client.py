@@ -20,6 +20,8 @@ import httpx
 import pytest
 from wagate_client import (
     AsyncWagateClient,
+    BlocklistUpdated,
+    CallEvent,
     ConnectionUpdate,
     Delivery,
     Event,
@@ -32,6 +34,7 @@ from wagate_client import (
     MessageReceived,
     MessageStatus,
     NotFoundError,
+    PresenceChanged,
     ProxyInfo,
     QrCode,
     SendKind,
@@ -554,6 +557,26 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.mark_read("x", "c", [], None),
         routes.send_presence("x", "c", "paused"),
         routes.download_media("x", "m"),
+        routes.get_contact("x", "c"),
+        routes.get_contact_picture("x", "c"),
+        routes.get_contact_lid("x", "c"),
+        routes.get_lid("x", "l"),
+        routes.get_blocklist("x"),
+        routes.update_blocklist("x", "block", "c"),
+        routes.get_profile("x"),
+        routes.update_profile("x", "n", None),
+        routes.set_profile_picture("x", {"url": "u"}),
+        routes.remove_profile_picture("x"),
+        routes.get_privacy("x"),
+        routes.update_privacy("x", {}),
+        routes.set_account_presence("x", "available"),
+        routes.subscribe_presence("x", "c"),
+        routes.update_chat("x", "c", {}),
+        routes.reject_call("x", "k"),
+        routes.simulator_presence("x", {}),
+        routes.simulator_call("x", {}),
+        routes.simulator_call_ends("x", "k", "missed"),
+        routes.simulator_contact("x", "c", {}),
         routes.list_dead_letters(None),
         routes.retry_all_dead_letters(None),
         routes.retry_dead_letter("c"),
@@ -614,3 +637,48 @@ def test_settings_carry_what_is_shown_of_the_proxy() -> None:
     settings = InstanceSettings.from_json({"always_online": True, "proxy": shown})
     assert settings.proxy == ProxyInfo("socks5", "proxy.example.com", 1080, True)
     assert settings.always_online and InstanceSettings.from_json({}).proxy is None
+
+
+def test_the_account_surface(node: Node, admin_token: str) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        instance, _ = linked(admin)
+        jid = "5511955554444@s.whatsapp.net"
+        card = admin.get_contact(instance, "+55 11 95555-4444")
+        assert card.jid == jid and card.on_whatsapp and card.lid
+        assert admin.get_lid(instance, card.lid) == admin.get_contact_lid(instance, jid)
+        with pytest.raises(NotFoundError):
+            admin.get_contact_picture(instance, jid)
+        assert admin.update_blocklist(instance, "block", jid) == [jid]
+        assert admin.get_blocklist(instance) == [jid]
+        assert admin.update_blocklist(instance, "unblock", jid) == []
+        assert admin.update_profile(instance, name="Acme").name == "Acme"
+        pictured = admin.set_profile_picture(instance, base64=base64.b64encode(PNG).decode())
+        assert pictured.picture_url and admin.get_profile(instance).name == "Acme"
+        assert admin.remove_profile_picture(instance).picture_url is None
+        assert admin.update_privacy(instance, calls="known")["calls"] == "known"
+        assert admin.get_privacy(instance)["calls"] == "known"
+        with pytest.raises(ValidationError):
+            admin.update_privacy(instance, calls="nobody")
+        admin.set_account_presence(instance, "available")
+        admin.update_chat(instance, jid, archived=True, muted_until=None)
+        with admin.events(instance) as stream:
+            admin.subscribe_presence(instance, jid)
+            assert admin.simulator_presence(instance, jid, "typing")
+            call_id = admin.simulator_call(instance, jid)
+            assert call_id is not None
+            admin.reject_call(instance, call_id)
+            admin.simulator_contact(instance, jid, push_name="Ana")
+            admin.update_blocklist(instance, "block", jid)
+            seen: list[Any] = []
+            for event in stream:
+                seen.append(event.data)
+                if isinstance(event.data, BlocklistUpdated):
+                    break
+        presence = next(d for d in seen if isinstance(d, PresenceChanged))
+        assert presence.state == "typing" and presence.contact == jid
+        calls = [d for d in seen if isinstance(d, CallEvent)]
+        assert [(c.call_id, c.status) for c in calls] == [
+            (call_id, "offered"),
+            (call_id, "rejected"),
+        ]
+        admin.delete_instance(instance)

@@ -57,6 +57,28 @@ from wagate.engines.actions import (
     VoteRequest,
 )
 from wagate.engines.actions import groups as g
+from wagate.engines.actions.account import (
+    GET_BLOCKLIST,
+    GET_CONTACT,
+    GET_PICTURE,
+    GET_PRIVACY,
+    GET_PROFILE,
+    LID_TO_PHONE,
+    PHONE_TO_LID,
+    SET_PROFILE_PICTURE,
+    SUBSCRIBE_PRESENCE,
+    UPDATE_BLOCKLIST,
+    UPDATE_CHAT,
+    UPDATE_PRIVACY,
+    UPDATE_PROFILE,
+    BlocklistRequest,
+    ChatSettings,
+    ContactRef,
+    LidRef,
+    PrivacyUpdate,
+    ProfilePictureRequest,
+    ProfileUpdate,
+)
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -113,7 +135,20 @@ SAMPLES: dict[str, Any] = {
     REACT.name: ReactRequest(CHAT, "3EB0AAAA", "👍"),
     PIN_MESSAGE.name: PinRequest(CHAT, "3EB0AAAA", True),
     VOTE.name: VoteRequest(CHAT, "3EB0AAAA", ["pizza"]),
+    GET_CONTACT.name: ContactRef(CHAT),
+    GET_PICTURE.name: ContactRef(CHAT),
+    GET_BLOCKLIST.name: None,
+    UPDATE_BLOCKLIST.name: BlocklistRequest("block", CHAT),
+    GET_PROFILE.name: None,
+    UPDATE_PROFILE.name: ProfileUpdate(name="wagate", about="testing"),
+    SET_PROFILE_PICTURE.name: ProfilePictureRequest(b"\xff\xd8\xff\xe0 a JPEG"),
+    GET_PRIVACY.name: None,
+    UPDATE_PRIVACY.name: PrivacyUpdate({"calls": "known"}),
     SEND_PRESENCE.name: PresenceRequest("available"),
+    SUBSCRIBE_PRESENCE.name: ContactRef(CHAT),
+    UPDATE_CHAT.name: ChatSettings(CHAT, archived=True),
+    LID_TO_PHONE.name: LidRef("123456789012345@lid"),
+    PHONE_TO_LID.name: ContactRef(CHAT),
 }
 Action = Callable[[EngineClient], Awaitable[object]]
 
@@ -327,6 +362,36 @@ class ConnectedEngineContract(EngineContract):
     async def test_send_presence(self, linked: Recorded) -> None:
         await linked.client.call(SEND_PRESENCE, PresenceRequest("available"))
         await linked.client.call(SEND_PRESENCE, PresenceRequest("unavailable"))
+
+    async def test_contact_and_its_lid(self, harness: LinkingHarness, linked: Recorded) -> None:
+        card = await linked.client.call(GET_CONTACT, ContactRef(CHAT))
+        assert card.jid == CHAT and card.on_whatsapp and card.phone == PHONE
+        absent = f"{harness.absent_phone}@s.whatsapp.net"
+        assert not (await linked.client.call(GET_CONTACT, ContactRef(absent))).on_whatsapp
+        mapping = await linked.client.call(PHONE_TO_LID, ContactRef(CHAT))
+        assert mapping.lid.endswith("@lid") and mapping.jid == CHAT
+        assert await linked.client.call(LID_TO_PHONE, LidRef(mapping.lid)) == mapping
+        assert await linked.client.call(GET_PICTURE, ContactRef(CHAT)) is None
+
+    async def test_blocklist(self, linked: Recorded) -> None:
+        blocked = await linked.client.call(UPDATE_BLOCKLIST, BlocklistRequest("block", CHAT))
+        assert CHAT in blocked.contacts
+        assert await linked.client.call(GET_BLOCKLIST, None) == blocked
+        unblocked = await linked.client.call(UPDATE_BLOCKLIST, BlocklistRequest("unblock", CHAT))
+        assert CHAT not in unblocked.contacts
+
+    async def test_profile_and_privacy(self, linked: Recorded) -> None:
+        profile = await linked.client.call(UPDATE_PROFILE, ProfileUpdate(name="wagate"))
+        assert profile.name == "wagate" and profile.jid == linked.of(Connected)[0].jid
+        assert (await linked.client.call(GET_PROFILE, None)).name == "wagate"
+        privacy = await linked.client.call(UPDATE_PRIVACY, PrivacyUpdate({"calls": "known"}))
+        assert privacy.settings["calls"] == "known"
+        assert await linked.client.call(GET_PRIVACY, None) == privacy
+
+    async def test_presence_and_chat_settings(self, linked: Recorded) -> None:
+        await linked.client.call(SEND_PRESENCE, PresenceRequest("available"))
+        await linked.client.call(SUBSCRIBE_PRESENCE, ContactRef(CHAT))
+        await linked.client.call(UPDATE_CHAT, ChatSettings(CHAT, archived=True, pinned=False))
 
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded

@@ -91,6 +91,26 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/simulator/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,
     ("GET", "/v1/instances/{instance}/media/{message_id}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/contacts/{contact}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/contacts/{contact}/picture"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/contacts/{contact}/lid"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/lids/{lid}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/blocklist"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/blocklist"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/profile"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/profile"): INSTANCE,
+    ("PUT", "/v1/instances/{instance}/profile/picture"): INSTANCE,
+    ("DELETE", "/v1/instances/{instance}/profile/picture"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/privacy"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/privacy"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/presence"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/chats/{chat}/presence/subscribe"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/chats/{chat}"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/calls/{call_id}/reject"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/presence"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/calls"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/calls/{call_id}"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/simulator/contacts/{contact}"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
     # An instance token retries only its own: it is scoped, not refused.
     ("POST", "/v1/dead-letters/retry"): ANY,
@@ -159,6 +179,27 @@ BODIES: dict[tuple[str, str], Any] = {
         "message_id": "ABC",
         "options": [],
     },
+    ("POST", "/v1/instances/{instance}/blocklist"): {
+        "action": "unblock",
+        "contact": "4915112345678",
+    },
+    ("PATCH", "/v1/instances/{instance}/profile"): {"about": "hi"},
+    ("PUT", "/v1/instances/{instance}/profile/picture"): {
+        "media": {
+            "base64": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2"
+            "FzhVAAAAAElFTkSuQmCC"
+        }
+    },
+    ("PATCH", "/v1/instances/{instance}/privacy"): {"calls": "all"},
+    ("POST", "/v1/instances/{instance}/presence"): {"state": "available"},
+    ("PATCH", "/v1/instances/{instance}/chats/{chat}"): {"archived": False},
+    ("POST", "/v1/instances/{instance}/simulator/presence"): {
+        "from": "4915112345678",
+        "state": "available",
+    },
+    ("POST", "/v1/instances/{instance}/simulator/calls"): {"from": "4915112345678"},
+    ("POST", "/v1/instances/{instance}/simulator/calls/{call_id}"): {"status": "missed"},
+    ("PATCH", "/v1/instances/{instance}/simulator/contacts/{contact}"): {"about": "hi"},
     ("PUT", "/v1/instances/{instance}/webhook"): {"url": "http://127.0.0.1:9/hook"},
 }
 
@@ -229,6 +270,9 @@ async def build_world(http: httpx.AsyncClient, receiver_port: int) -> World:
             "kind": "text",
             "correlation_id": sent.json()["correlation_id"],
             "chat": "4915112345678",
+            "contact": "4915112345678",
+            "lid": "123456789012345@lid",
+            "call_id": "ABC123",
             "message_id": inbound.json()["message_id"],
             "delivery_id": delivery_id,
             "dead_letter": dead,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import ADMIN_TOKEN, create_instance
+from tests.conftest import ADMIN_TOKEN, create_instance, linked_instance
 from tests.integration.instance_helpers import SseReader, assert_error, token_headers
 from wagate.events.bus import ADMIN_OWNER
 
@@ -139,3 +139,24 @@ async def test_a_client_gone_before_the_first_byte_leaves_no_subscriber(
     assert started == [200]
     assert not bus.streams._subscribers.get(name)
     assert bus.streams_of(ADMIN_OWNER) == 0  # its slot of the per-token cap is free again
+
+
+async def test_account_events_reach_the_stream(http: httpx.AsyncClient) -> None:
+    instance = await linked_instance(http)
+    name = instance["name"]
+    contact = "5511955554444"
+    jid = f"{contact}@s.whatsapp.net"
+    async with http.stream("GET", f"/v1/instances/{name}/events") as response:
+        reader = SseReader(response)
+        await http.post(f"/v1/instances/{name}/chats/{contact}/presence/subscribe")
+        await http.post(
+            f"/v1/instances/{name}/simulator/presence", json={"from": contact, "state": "available"}
+        )
+        assert (await reader.until("presence"))["data"]["contact"] == jid
+        call = await http.post(f"/v1/instances/{name}/simulator/calls", json={"from": contact})
+        offered = await reader.until("call", "offered")
+        assert offered["data"]["call_id"] == call.json()["call_id"]
+        await http.patch(f"/v1/instances/{name}/simulator/contacts/{contact}", json={"about": "x"})
+        assert (await reader.until("contact_update"))["data"] == {"contact": jid, "about": "x"}
+        await http.post(f"/v1/instances/{name}/blocklist", json={"action": "block", "contact": jid})
+        assert (await reader.until("blocklist_update"))["data"]["action"] == "block"

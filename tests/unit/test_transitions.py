@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from wagate.engines.base import (
+    BlocklistUpdate,
     Connected,
     ConnectFailed,
     ConnectionLost,
+    ContactUpdate,
     EngineEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
@@ -23,6 +25,7 @@ from wagate.engines.base import (
     MessageEdited,
     MessageRevoked,
     PollVote,
+    PresenceUpdate,
     QrCode,
     QrTimeout,
     Receipt,
@@ -110,6 +113,9 @@ OTHER_EVENTS: list[EngineEvent] = [
     MessageEdited("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, "fixed", NOW),
     MessageRevoked("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, NOW),
     PollVote("m1", "c@s.whatsapp.net", "s@s.whatsapp.net", False, ["a"], NOW),
+    PresenceUpdate("c@s.whatsapp.net", "c@s.whatsapp.net", "available", NOW),
+    ContactUpdate("c@s.whatsapp.net", {"push_name": "C"}, NOW),
+    BlocklistUpdate("c@s.whatsapp.net", "block", NOW),
 ]
 
 # Live statuses in which a state event names a target the state machine refuses (the manager

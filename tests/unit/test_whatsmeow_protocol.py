@@ -61,6 +61,22 @@ async def test_truncated_frame_is_a_protocol_error() -> None:
         ),
         base.Receipt(("A", "B"), "1@s.whatsapp.net", "read", datetime(2026, 1, 1, tzinfo=UTC)),
         base.IncomingCall("C1", "1:2@s.whatsapp.net"),
+        base.IncomingCall(
+            "C2", "1:2@s.whatsapp.net", "missed", True, datetime(2026, 1, 1, tzinfo=UTC)
+        ),
+        base.PresenceUpdate(
+            "1@s.whatsapp.net",
+            "1@s.whatsapp.net",
+            "unavailable",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2025, 12, 31, tzinfo=UTC),
+        ),
+        base.ContactUpdate(
+            "1@s.whatsapp.net",
+            {"push_name": "Ana", "picture": "set"},
+            datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+        base.BlocklistUpdate("1@s.whatsapp.net", "block", datetime(2026, 1, 1, tzinfo=UTC)),
     ],
 )
 async def test_every_event_survives_the_wire(event: base.EngineEvent) -> None:

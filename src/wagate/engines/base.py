@@ -137,8 +137,45 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
+    """A call to the account: offered (ringing), then accepted on another device, rejected,
+    or missed (the caller hung up, or nobody answered)."""
+
     call_id: str
     caller: str
+    status: str = "offered"  # offered | accepted | rejected | missed
+    video: bool = False
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceUpdate:
+    """A subscribed contact's presence: online or offline (`chat` is the contact), or typing
+    and recording in a chat (`chat` may be a group)."""
+
+    chat: str
+    contact: str
+    state: str  # available | unavailable | typing | recording | paused
+    timestamp: datetime
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactUpdate:
+    """A contact changed its push name, picture or about. `changes` holds the new values
+    (`push_name`, `about`, `picture`: "set" | "removed")."""
+
+    contact: str
+    changes: dict[str, Any]
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistUpdate:
+    """The account blocked or unblocked a contact (here, or from another device)."""
+
+    contact: str
+    action: str  # block | unblock
+    timestamp: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +251,9 @@ AccountEvent = (
     | PollVote
     | GroupUpdate
     | GroupParticipantsUpdate
+    | PresenceUpdate
+    | ContactUpdate
+    | BlocklistUpdate
 )
 
 EngineEvent = (
@@ -232,6 +272,9 @@ EngineEvent = (
     | PollVote
     | GroupUpdate
     | GroupParticipantsUpdate
+    | PresenceUpdate
+    | ContactUpdate
+    | BlocklistUpdate
 )
 EventSink = Callable[[EngineEvent], None]
 

@@ -19,10 +19,12 @@ from wagate import backoff
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.engines.actions import REJECT_CALL, SEND_PRESENCE, PresenceRequest
-from wagate.engines.actions.presence import PresenceState
+from wagate.engines.actions.account import AccountPresence
 from wagate.engines.base import (
     AccountEvent,
+    BlocklistUpdate,
     Connected,
+    ContactUpdate,
     Engine,
     EngineClient,
     EngineEvent,
@@ -33,6 +35,7 @@ from wagate.engines.base import (
     InstanceRef,
     MessageChange,
     NotConnectedError,
+    PresenceUpdate,
     QrCode,
     Receipt,
 )
@@ -60,6 +63,8 @@ log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
+PeopleEvent = PresenceUpdate | ContactUpdate | BlocklistUpdate | IncomingCall
+PeopleHook = Callable[[InstanceRef, PeopleEvent], Awaitable[None]]
 
 
 class ClientManager:
@@ -85,6 +90,7 @@ class ClientManager:
         self._records = SlotRecords(settings, db, bus)
         self._message_hooks: list[MessageHook] = []
         self._group_hooks: list[GroupHook] = []
+        self._people_hooks: list[PeopleHook] = []
         self._closing = False
 
     @property
@@ -107,6 +113,10 @@ class ClientManager:
     def add_group_hook(self, hook: GroupHook) -> None:
         """Group changes go to these (the groups feature)."""
         self._group_hooks.append(hook)
+
+    def add_people_hook(self, hook: PeopleHook) -> None:
+        """Presence, contact, blocklist and call events go to these (the account feature)."""
+        self._people_hooks.append(hook)
 
     def engine(self, name: str) -> Engine:
         return self.engines[name]
@@ -294,7 +304,7 @@ class ClientManager:
         if turned and slot.client is not None and slot.status == Status.CONNECTED:
             await self._send_presence(slot, "available" if always_online else "unavailable")
 
-    async def _send_presence(self, slot: Slot, state: PresenceState) -> None:
+    async def _send_presence(self, slot: Slot, state: AccountPresence) -> None:
         client = slot.client
         if client is None:
             return
@@ -430,8 +440,8 @@ class ClientManager:
                 await self._account_event(slot, event)
             return
         if isinstance(event, IncomingCall):
-            if generation == slot.generation and slot.reject_calls and slot.client:
-                await slot.client.call(REJECT_CALL, event)
+            if generation == slot.generation:
+                await self._call(slot, event)
             return
         async with slot.lock:
             if generation != slot.generation or slot.deleted:
@@ -447,10 +457,19 @@ class ClientManager:
         if isinstance(event, Connected) and slot.always_online and generation == slot.generation:
             await self._send_presence(slot, "available")
 
+    async def _call(self, slot: Slot, event: IncomingCall) -> None:
+        for hook in self._people_hooks:
+            await hook(slot.ref, event)
+        if event.status == "offered" and slot.reject_calls and slot.client:
+            await slot.client.call(REJECT_CALL, event)
+
     async def _account_event(self, slot: Slot, event: AccountEvent) -> None:
         if isinstance(event, InboundMessage | Receipt | MessageChange):
             for hook in self._message_hooks:
                 await hook(slot.ref, event)
+        elif isinstance(event, PresenceUpdate | ContactUpdate | BlocklistUpdate):
+            for people_hook in self._people_hooks:
+                await people_hook(slot.ref, event)
         else:
             for group_hook in self._group_hooks:
                 await group_hook(slot.ref, event)

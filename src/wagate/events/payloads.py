@@ -253,3 +253,51 @@ class PollVoteData(Payload):
     correlation_id: str | Absent = Field(
         None, description="when the poll is one of this API's sends"
     )
+
+
+class PresenceData(Payload):
+    """A contact the instance subscribed to (`POST /chats/{chat}/presence/subscribe`) came
+    online or went offline, or is typing or recording in a chat."""
+
+    event = "presence"
+    chat: str = Field(description="the contact's chat, or the group it types in")
+    contact: str
+    state: Literal["available", "unavailable", "typing", "recording", "paused"]
+    last_seen: Timestamp | Absent = Field(
+        None, description="when the contact was last online, where WhatsApp tells it"
+    )
+
+
+class CallData(Payload):
+    """A call to the account rang (`offered`), was answered on another device (`accepted`),
+    rejected (by this instance, another device, or `reject_calls`) or missed."""
+
+    event = "call"
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    call_id: str
+    from_: str = Field(alias="from", description="the caller's JID")
+    status: Literal["offered", "accepted", "rejected", "missed"]
+    video: bool
+    timestamp: Timestamp
+
+
+class ContactUpdateData(Payload):
+    """A contact changed its own name, about or picture. Only the fields that changed are
+    present."""
+
+    event = "contact_update"
+    contact: str
+    push_name: str | Absent = None
+    about: str | Absent = None
+    business_name: str | Absent = None
+    picture: Literal["set", "removed"] | Absent = Field(
+        None, description="a new picture (read it with GET /contacts/{contact}/picture)"
+    )
+
+
+class BlocklistUpdateData(Payload):
+    """The account blocked or unblocked a contact, through the API or on another device."""
+
+    event = "blocklist_update"
+    contact: str
+    action: Literal["block", "unblock"]

@@ -20,6 +20,10 @@ EventName = Literal[
     "message_revoked",
     "message_reaction",
     "poll_vote",
+    "presence",
+    "call",
+    "contact_update",
+    "blocklist_update",
 ]
 EngineName = Literal["whatsmeow", "simulator"]
 

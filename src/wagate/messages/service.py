@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from wagate import proxies
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
+from wagate.engine_failures import NotConnectedError, status_of
+from wagate.engines.actions import SEND
 from wagate.engines.status import Status
 from wagate.errors import (
     ApiError,
@@ -40,7 +42,9 @@ from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
-FAILURE_STATUS = {"not_on_whatsapp": 422, "instance_not_connected": 409}
+# A failed sync send answers with the failure's own status when SEND declares it (the rest
+# are the engine's trouble: 502).
+FAILURE_STATUS = {code: status_of(code) for code in (*SEND.failures, NotConnectedError.code)}
 SIGNALS_DRAIN_S = 5.0
 
 

@@ -167,3 +167,27 @@ async def test_a_send_leaves_message_ack_and_receipts(
     assert {e["data"]["message_id"] for e in receiver.events("message_status")} == {
         sent["message_id"]
     }
+
+
+async def test_account_events_are_delivered_signed(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    people = ["presence", "call", "contact_update", "blocklist_update"]
+    linked = await linked_instance(
+        client, webhook={"url": receiver.url, "events": people, "secret": SECRET}
+    )
+    base = f"/v1/instances/{linked['name']}"
+    contact = "5511955554444"
+    await client.post(f"{base}/chats/{contact}/presence/subscribe")
+    await client.post(f"{base}/simulator/presence", json={"from": contact, "state": "typing"})
+    await client.post(f"{base}/simulator/calls", json={"from": contact})
+    await client.patch(f"{base}/simulator/contacts/{contact}", json={"push_name": "Ana"})
+    await client.post(f"{base}/blocklist", json={"action": "block", "contact": contact})
+    await receiver.wait_for(lambda r: {e["event"] for e in r.events()} == set(people))
+    jid = f"{contact}@s.whatsapp.net"
+    for request in receiver.requests:
+        assert expected_signature(SECRET, request.headers["x-wagate-signature"], request.body)
+    assert receiver.events("presence")[0]["data"]["state"] == "typing"
+    assert receiver.events("call")[0]["data"]["from"] == jid
+    assert receiver.events("contact_update")[0]["data"] == {"contact": jid, "push_name": "Ana"}
+    assert receiver.events("blocklist_update")[0]["data"] == {"contact": jid, "action": "block"}

@@ -11,6 +11,8 @@ import httpx
 
 from wagate_client import _routes as routes
 from wagate_client._routes import (
+    AccountPresence,
+    BlockAction,
     Call,
     DeliveryStatusName,
     EventName,
@@ -31,6 +33,7 @@ from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
     BatchItem,
     Cluster,
+    Contact,
     ContactCheck,
     CreatedInstance,
     DeadLetter,
@@ -39,10 +42,13 @@ from wagate_client.models import (
     DeliveryPage,
     Faults,
     Instance,
+    LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    Profile,
+    ProfilePicture,
     QrCode,
     Readiness,
     RetriedAll,
@@ -481,6 +487,86 @@ class AsyncWagateClient:
 
     async def send_presence(self, instance: str, chat: str, state: PresenceState) -> None:
         return await self._run(routes.send_presence(instance, chat, state))
+
+    async def get_contact(self, instance: str, contact: str) -> Contact:
+        return await self._run(routes.get_contact(instance, contact))
+
+    async def get_contact_picture(self, instance: str, contact: str) -> ProfilePicture:
+        """The contact's picture; NotFound when it has none or hides it."""
+        return await self._run(routes.get_contact_picture(instance, contact))
+
+    async def get_contact_lid(self, instance: str, contact: str) -> LidMapping:
+        return await self._run(routes.get_contact_lid(instance, contact))
+
+    async def get_lid(self, instance: str, lid: str) -> LidMapping:
+        return await self._run(routes.get_lid(instance, lid))
+
+    async def get_blocklist(self, instance: str) -> list[str]:
+        return await self._run(routes.get_blocklist(instance))
+
+    async def update_blocklist(self, instance: str, action: BlockAction, contact: str) -> list[str]:
+        return await self._run(routes.update_blocklist(instance, action, contact))
+
+    async def get_profile(self, instance: str) -> Profile:
+        return await self._run(routes.get_profile(instance))
+
+    async def update_profile(
+        self, instance: str, *, name: str | None = None, about: str | None = None
+    ) -> Profile:
+        return await self._run(routes.update_profile(instance, name, about))
+
+    async def set_profile_picture(
+        self,
+        instance: str,
+        *,
+        url: str | None = None,
+        base64: str | None = None,
+        mimetype: str | None = None,
+    ) -> Profile:
+        return await self._run(
+            routes.set_profile_picture(
+                instance, {"url": url, "base64": base64, "mimetype": mimetype}
+            )
+        )
+
+    async def remove_profile_picture(self, instance: str) -> Profile:
+        return await self._run(routes.remove_profile_picture(instance))
+
+    async def get_privacy(self, instance: str) -> dict[str, str]:
+        return await self._run(routes.get_privacy(instance))
+
+    async def update_privacy(self, instance: str, **settings: str) -> dict[str, str]:
+        return await self._run(routes.update_privacy(instance, settings))
+
+    async def set_account_presence(self, instance: str, state: AccountPresence) -> None:
+        return await self._run(routes.set_account_presence(instance, state))
+
+    async def subscribe_presence(self, instance: str, chat: str) -> None:
+        return await self._run(routes.subscribe_presence(instance, chat))
+
+    async def update_chat(self, instance: str, chat: str, **changes: Any) -> None:
+        """Changes the settings given (archived, pinned, muted_until, disappearing_s);
+        `muted_until=None` unmutes."""
+        return await self._run(routes.update_chat(instance, chat, changes))
+
+    async def reject_call(self, instance: str, call_id: str) -> None:
+        return await self._run(routes.reject_call(instance, call_id))
+
+    async def simulator_presence(
+        self, instance: str, from_: str, state: str, *, chat: str | None = None
+    ) -> bool:
+        return await self._run(
+            routes.simulator_presence(instance, {"from": from_, "state": state, "chat": chat})
+        )
+
+    async def simulator_call(self, instance: str, from_: str, *, video: bool = False) -> str | None:
+        return await self._run(routes.simulator_call(instance, {"from": from_, "video": video}))
+
+    async def simulator_call_ends(self, instance: str, call_id: str, status: str) -> None:
+        return await self._run(routes.simulator_call_ends(instance, call_id, status))
+
+    async def simulator_contact(self, instance: str, contact: str, **changes: Any) -> None:
+        return await self._run(routes.simulator_contact(instance, contact, changes))
 
     async def download_media(self, instance: str, message_id: str) -> Media:
         return await self._run(routes.download_media(instance, message_id))

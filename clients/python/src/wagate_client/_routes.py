@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
-from wagate_client._json import obj, obj_list, string
+from wagate_client._json import boolean, obj, obj_list, opt_str, str_list, string
 from wagate_client.models import (
     BatchItem,
     Cluster,
+    Contact,
     ContactCheck,
     CreatedInstance,
     DeadLetterPage,
@@ -24,10 +25,13 @@ from wagate_client.models import (
     DeliveryPage,
     Faults,
     Instance,
+    LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    Profile,
+    ProfilePicture,
     QrCode,
     Readiness,
     RetriedAll,
@@ -45,8 +49,18 @@ PresenceState = Literal["composing", "recording", "paused"]
 MessageStatusName = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
 EventName = Literal[
-    "connection_update", "qr_updated", "message_received", "message_ack", "message_status"
+    "connection_update",
+    "qr_updated",
+    "message_received",
+    "message_ack",
+    "message_status",
+    "presence",
+    "call",
+    "contact_update",
+    "blocklist_update",
 ]
+AccountPresence = Literal["available", "unavailable"]
+BlockAction = Literal["block", "unblock"]
 
 
 @dataclass(frozen=True)
@@ -427,6 +441,117 @@ def simulator_outbox(instance: str) -> Call[list[OutboxMessage]]:
         f"{_inst(instance)}/simulator/outbox",
         _items("messages", OutboxMessage.from_json),
     )
+
+
+# --- the account ---------------------------------------------------------------------------
+
+
+def get_contact(instance: str, contact: str) -> Call[Contact]:
+    return Call("GET", f"{_inst(instance)}/contacts/{seg(contact)}", _model(Contact.from_json))
+
+
+def get_contact_picture(instance: str, contact: str) -> Call[ProfilePicture]:
+    path = f"{_inst(instance)}/contacts/{seg(contact)}/picture"
+    return Call("GET", path, _model(ProfilePicture.from_json))
+
+
+def get_contact_lid(instance: str, contact: str) -> Call[LidMapping]:
+    path = f"{_inst(instance)}/contacts/{seg(contact)}/lid"
+    return Call("GET", path, _model(LidMapping.from_json))
+
+
+def get_lid(instance: str, lid: str) -> Call[LidMapping]:
+    return Call("GET", f"{_inst(instance)}/lids/{seg(lid)}", _model(LidMapping.from_json))
+
+
+def _contacts(reply: Reply) -> list[str]:
+    return str_list(reply.json(), "contacts")
+
+
+def get_blocklist(instance: str) -> Call[list[str]]:
+    return Call("GET", f"{_inst(instance)}/blocklist", _contacts)
+
+
+def update_blocklist(instance: str, action: str, contact: str) -> Call[list[str]]:
+    body = {"action": action, "contact": contact}
+    return Call("POST", f"{_inst(instance)}/blocklist", _contacts, json=body)
+
+
+def get_profile(instance: str) -> Call[Profile]:
+    return Call("GET", f"{_inst(instance)}/profile", _model(Profile.from_json))
+
+
+def update_profile(instance: str, name: str | None, about: str | None) -> Call[Profile]:
+    body = _drop_none({"name": name, "about": about})
+    return Call("PATCH", f"{_inst(instance)}/profile", _model(Profile.from_json), json=body)
+
+
+def set_profile_picture(instance: str, media: Mapping[str, Any]) -> Call[Profile]:
+    path = f"{_inst(instance)}/profile/picture"
+    body = {"media": _drop_none(media)}
+    return Call("PUT", path, _model(Profile.from_json), json=body)
+
+
+def remove_profile_picture(instance: str) -> Call[Profile]:
+    path = f"{_inst(instance)}/profile/picture"
+    return Call("DELETE", path, _model(Profile.from_json))
+
+
+def _settings(reply: Reply) -> dict[str, str]:
+    return {str(k): str(v) for k, v in reply.json().items()}
+
+
+def get_privacy(instance: str) -> Call[dict[str, str]]:
+    return Call("GET", f"{_inst(instance)}/privacy", _settings)
+
+
+def update_privacy(instance: str, settings: Mapping[str, str]) -> Call[dict[str, str]]:
+    return Call("PATCH", f"{_inst(instance)}/privacy", _settings, json=dict(settings))
+
+
+def set_account_presence(instance: str, state: str) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/presence", _none, json={"state": state})
+
+
+def subscribe_presence(instance: str, chat: str) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/chats/{seg(chat)}/presence/subscribe", _none)
+
+
+def update_chat(instance: str, chat: str, changes: Mapping[str, Any]) -> Call[None]:
+    # Only the keys given: `muted_until: None` unmutes, so None is sent as it is.
+    return Call("PATCH", f"{_inst(instance)}/chats/{seg(chat)}", _none, json=dict(changes))
+
+
+def reject_call(instance: str, call_id: str) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/calls/{seg(call_id)}/reject", _none)
+
+
+def simulator_presence(instance: str, body: Mapping[str, Any]) -> Call[bool]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/presence",
+        lambda reply: boolean(reply.json(), "delivered"),
+        json=_drop_none(body),
+    )
+
+
+def simulator_call(instance: str, body: Mapping[str, Any]) -> Call[str | None]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/calls",
+        lambda reply: opt_str(reply.json(), "call_id"),
+        json=_drop_none(body),
+    )
+
+
+def simulator_call_ends(instance: str, call_id: str, status: str) -> Call[None]:
+    path = f"{_inst(instance)}/simulator/calls/{seg(call_id)}"
+    return Call("POST", path, _none, json={"status": status})
+
+
+def simulator_contact(instance: str, contact: str, changes: Mapping[str, Any]) -> Call[None]:
+    path = f"{_inst(instance)}/simulator/contacts/{seg(contact)}"
+    return Call("PATCH", path, _none, json=dict(changes))
 
 
 # --- cluster and health --------------------------------------------------------------------

@@ -13,6 +13,8 @@ import httpx
 
 from wagate_client import _routes as routes
 from wagate_client._routes import (
+    AccountPresence,
+    BlockAction,
     Call,
     DeliveryStatusName,
     EventName,
@@ -33,6 +35,7 @@ from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
     BatchItem,
     Cluster,
+    Contact,
     ContactCheck,
     CreatedInstance,
     DeadLetter,
@@ -41,10 +44,13 @@ from wagate_client.models import (
     DeliveryPage,
     Faults,
     Instance,
+    LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    Profile,
+    ProfilePicture,
     QrCode,
     Readiness,
     RetriedAll,
@@ -473,6 +479,86 @@ class WagateClient:
 
     def send_presence(self, instance: str, chat: str, state: PresenceState) -> None:
         return self._run(routes.send_presence(instance, chat, state))
+
+    def get_contact(self, instance: str, contact: str) -> Contact:
+        return self._run(routes.get_contact(instance, contact))
+
+    def get_contact_picture(self, instance: str, contact: str) -> ProfilePicture:
+        """The contact's picture; NotFound when it has none or hides it."""
+        return self._run(routes.get_contact_picture(instance, contact))
+
+    def get_contact_lid(self, instance: str, contact: str) -> LidMapping:
+        return self._run(routes.get_contact_lid(instance, contact))
+
+    def get_lid(self, instance: str, lid: str) -> LidMapping:
+        return self._run(routes.get_lid(instance, lid))
+
+    def get_blocklist(self, instance: str) -> list[str]:
+        return self._run(routes.get_blocklist(instance))
+
+    def update_blocklist(self, instance: str, action: BlockAction, contact: str) -> list[str]:
+        return self._run(routes.update_blocklist(instance, action, contact))
+
+    def get_profile(self, instance: str) -> Profile:
+        return self._run(routes.get_profile(instance))
+
+    def update_profile(
+        self, instance: str, *, name: str | None = None, about: str | None = None
+    ) -> Profile:
+        return self._run(routes.update_profile(instance, name, about))
+
+    def set_profile_picture(
+        self,
+        instance: str,
+        *,
+        url: str | None = None,
+        base64: str | None = None,
+        mimetype: str | None = None,
+    ) -> Profile:
+        return self._run(
+            routes.set_profile_picture(
+                instance, {"url": url, "base64": base64, "mimetype": mimetype}
+            )
+        )
+
+    def remove_profile_picture(self, instance: str) -> Profile:
+        return self._run(routes.remove_profile_picture(instance))
+
+    def get_privacy(self, instance: str) -> dict[str, str]:
+        return self._run(routes.get_privacy(instance))
+
+    def update_privacy(self, instance: str, **settings: str) -> dict[str, str]:
+        return self._run(routes.update_privacy(instance, settings))
+
+    def set_account_presence(self, instance: str, state: AccountPresence) -> None:
+        return self._run(routes.set_account_presence(instance, state))
+
+    def subscribe_presence(self, instance: str, chat: str) -> None:
+        return self._run(routes.subscribe_presence(instance, chat))
+
+    def update_chat(self, instance: str, chat: str, **changes: Any) -> None:
+        """Changes the settings given (archived, pinned, muted_until, disappearing_s);
+        `muted_until=None` unmutes."""
+        return self._run(routes.update_chat(instance, chat, changes))
+
+    def reject_call(self, instance: str, call_id: str) -> None:
+        return self._run(routes.reject_call(instance, call_id))
+
+    def simulator_presence(
+        self, instance: str, from_: str, state: str, *, chat: str | None = None
+    ) -> bool:
+        return self._run(
+            routes.simulator_presence(instance, {"from": from_, "state": state, "chat": chat})
+        )
+
+    def simulator_call(self, instance: str, from_: str, *, video: bool = False) -> str | None:
+        return self._run(routes.simulator_call(instance, {"from": from_, "video": video}))
+
+    def simulator_call_ends(self, instance: str, call_id: str, status: str) -> None:
+        return self._run(routes.simulator_call_ends(instance, call_id, status))
+
+    def simulator_contact(self, instance: str, contact: str, **changes: Any) -> None:
+        return self._run(routes.simulator_contact(instance, contact, changes))
 
     def download_media(self, instance: str, message_id: str) -> Media:
         return self._run(routes.download_media(instance, message_id))

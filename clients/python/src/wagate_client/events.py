@@ -241,6 +241,77 @@ class MessageStatus:
 
 
 @dataclass(frozen=True)
+class PresenceChanged:
+    """A subscribed contact came online, went offline, or is typing or recording in `chat`."""
+
+    chat: str
+    contact: str
+    state: str
+    last_seen: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PresenceChanged:
+        return cls(
+            chat=string(data, "chat"),
+            contact=string(data, "contact"),
+            state=string(data, "state"),
+            last_seen=opt_time(data, "last_seen"),
+        )
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """A call to the account: `offered`, `accepted`, `rejected` or `missed`."""
+
+    call_id: str
+    from_: str
+    status: str
+    video: bool
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> CallEvent:
+        return cls(
+            call_id=string(data, "call_id"),
+            from_=string(data, "from"),
+            status=string(data, "status"),
+            video=boolean(data, "video"),
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class ContactUpdated:
+    """A contact changed its profile; only what changed is set (`picture`: set | removed)."""
+
+    contact: str
+    push_name: str | None
+    about: str | None
+    business_name: str | None
+    picture: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ContactUpdated:
+        return cls(
+            contact=string(data, "contact"),
+            push_name=opt_str(data, "push_name"),
+            about=opt_str(data, "about"),
+            business_name=opt_str(data, "business_name"),
+            picture=opt_str(data, "picture"),
+        )
+
+
+@dataclass(frozen=True)
+class BlocklistUpdated:
+    contact: str
+    action: str  # block | unblock
+
+    @classmethod
+    def from_json(cls, data: JSON) -> BlocklistUpdated:
+        return cls(contact=string(data, "contact"), action=string(data, "action"))
+
+
+@dataclass(frozen=True)
 class UnknownData:
     """The data of an event this version of the client does not know."""
 
@@ -248,7 +319,16 @@ class UnknownData:
 
 
 EventData = (
-    ConnectionUpdate | QrUpdated | MessageReceived | MessageAck | MessageStatus | UnknownData
+    ConnectionUpdate
+    | QrUpdated
+    | MessageReceived
+    | MessageAck
+    | MessageStatus
+    | PresenceChanged
+    | CallEvent
+    | ContactUpdated
+    | BlocklistUpdated
+    | UnknownData
 )
 
 _DATA_TYPES: dict[str, Any] = {
@@ -257,6 +337,10 @@ _DATA_TYPES: dict[str, Any] = {
     "message_received": MessageReceived,
     "message_ack": MessageAck,
     "message_status": MessageStatus,
+    "presence": PresenceChanged,
+    "call": CallEvent,
+    "contact_update": ContactUpdated,
+    "blocklist_update": BlocklistUpdated,
 }
 
 

@@ -314,6 +314,79 @@ class ContactCheck:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Who a contact is (GET /contacts/{contact})."""
+
+    jid: str
+    phone: str | None
+    lid: str | None
+    name: str | None
+    push_name: str | None
+    business: bool
+    business_name: str | None
+    about: str | None
+    picture_url: str | None
+    on_whatsapp: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Contact:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            lid=opt_str(data, "lid"),
+            name=opt_str(data, "name"),
+            push_name=opt_str(data, "push_name"),
+            business=boolean(data, "business"),
+            business_name=opt_str(data, "business_name"),
+            about=opt_str(data, "about"),
+            picture_url=opt_str(data, "picture_url"),
+            on_whatsapp=boolean(data, "on_whatsapp"),
+        )
+
+
+@dataclass(frozen=True)
+class ProfilePicture:
+    id: str
+    url: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ProfilePicture:
+        return cls(id=string(data, "id"), url=string(data, "url"))
+
+
+@dataclass(frozen=True)
+class LidMapping:
+    lid: str
+    jid: str
+    phone: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> LidMapping:
+        return cls(lid=string(data, "lid"), jid=string(data, "jid"), phone=string(data, "phone"))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The account's own profile."""
+
+    jid: str
+    phone: str | None
+    name: str | None
+    about: str | None
+    picture_url: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Profile:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            name=opt_str(data, "name"),
+            about=opt_str(data, "about"),
+            picture_url=opt_str(data, "picture_url"),
+        )
+
+
+@dataclass(frozen=True)
 class Media:
     """Media bytes downloaded from the gateway (a received message's media)."""
 

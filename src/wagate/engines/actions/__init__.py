@@ -4,7 +4,8 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, edits, groups, messaging, presence
+from wagate.engines.actions import account, calls, contacts, edits, groups, messaging
+from wagate.engines.actions.account import SEND_PRESENCE, PresenceRequest
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
 from wagate.engines.actions.edits import (
@@ -28,7 +29,6 @@ from wagate.engines.actions.messaging import (
     ChatPresenceRequest,
     ReadRequest,
 )
-from wagate.engines.actions.presence import SEND_PRESENCE, PresenceRequest
 from wagate.engines.actions.spec import ACTIONS, Action, ActionTable, declare, handle
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "ReadRequest",
     "RevokeRequest",
     "VoteRequest",
+    "account",
     "calls",
     "contacts",
     "declare",
@@ -64,5 +65,4 @@ __all__ = [
     "groups",
     "handle",
     "messaging",
-    "presence",
 ]

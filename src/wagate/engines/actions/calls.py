@@ -6,5 +6,5 @@ from wagate.engines.actions.spec import Action, declare
 from wagate.engines.base import IncomingCall
 
 REJECT_CALL: Action[IncomingCall, None] = declare(
-    "reject_call", IncomingCall, None, "Reject a ringing call."
+    "reject_call", IncomingCall, None, "Reject a ringing call.", ("call_not_found",)
 )

@@ -173,7 +173,7 @@ class SimulatedEdits:
         return await self.record(request.chat, "revoke", body)
 
     async def forward(self, request: ForwardRequest) -> SendResult:
-        from wagate.engines.simulator.engine import on_whatsapp
+        from wagate.engines.simulator.network import on_whatsapp
 
         self.client.require_connected()
         user, _, server = request.to.partition("@")

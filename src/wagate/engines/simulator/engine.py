@@ -25,7 +25,6 @@ from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
     MARK_READ,
-    REJECT_CALL,
     SEND,
     Action,
     ActionTable,
@@ -40,7 +39,6 @@ from wagate.engines.base import (
     EngineHealth,
     EventSink,
     InboundMessage,
-    IncomingCall,
     InstanceRef,
     LoggedOut,
     NotConnectedError,
@@ -54,8 +52,9 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
+from wagate.engines.simulator.account import SimulatedAccount
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
-from wagate.engines.simulator.presence import presence_handlers
+from wagate.engines.simulator.network import on_whatsapp
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -65,12 +64,6 @@ Req = TypeVar("Req")
 Res = TypeVar("Res")
 
 STOP_WAIT_S = 10.0  # how long stop() lets a client finish its current database step
-
-
-def on_whatsapp(user: str) -> bool:
-    """API.md: a number is on WhatsApp unless its digits end in 0000."""
-    digits = "".join(ch for ch in user if ch.isdigit())
-    return not digits.endswith("0000")
 
 
 def random_phone() -> str:
@@ -229,6 +222,7 @@ class SimulatorClient:
         # status instead of one task and two receipts per message.
         self._unacknowledged: list[tuple[str, str]] = []
         self.edits = SimulatedEdits(self)
+        self.account = SimulatedAccount(self)
         self.actions = ActionTable(
             "simulator",
             [
@@ -236,9 +230,8 @@ class SimulatorClient:
                 handle(CHECK_NUMBERS, self.check_numbers),
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
-                handle(REJECT_CALL, self.reject_call),
                 *edits_handlers(self),
-                *presence_handlers(self),
+                *self.account.handlers(),
             ],
         )
 
@@ -314,6 +307,7 @@ class SimulatorClient:
             session.add(connection)
             await session.flush()
             self._connection_id = connection.id
+        await self.account.load()
         if self._stopped:
             return  # stop() closes the row once this task is over
         self.jid = jid
@@ -408,6 +402,7 @@ class SimulatorClient:
         user, _, server = message.to_jid.partition("@")
         if server == "s.whatsapp.net" and not on_whatsapp(user):
             raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
+        self.account.refuse_blocked(message.to_jid)
         body = recorded_body(message)
         message_id = new_message_id()
         sent_at = utcnow()
@@ -442,7 +437,8 @@ class SimulatorClient:
             if self._stopped:
                 return
             for chat, message_ids in by_chat.items():
-                self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
+                if status == "delivered" or self.account.shows_read(chat):
+                    self.sink(Receipt(tuple(message_ids), chat, status, utcnow()))
 
     async def check_numbers(self, request: CheckNumbersRequest) -> list[NumberCheck]:
         self.require_connected()
@@ -459,17 +455,18 @@ class SimulatorClient:
     async def presence(self, request: ChatPresenceRequest) -> None:
         self.require_connected()
 
-    async def reject_call(self, call: IncomingCall) -> None:
-        self.require_connected()
-        self.engine.rejected_calls.setdefault(self.instance.id, []).append(call.call_id)
-
     # --- fault injection and the simulated other side ----------------------------------------
 
-    async def inbound(self, message: InboundMessage) -> None:
+    async def inbound(self, message: InboundMessage) -> bool:
+        """A contact's message arrives; WhatsApp drops a blocked contact's. Whether it was
+        delivered."""
         self.require_connected()
+        if message.sender in self.account.blocked:
+            return False
         await self.edits.received(message)
         self.require_connected()
         self.sink(message)
+        return True
 
     def drop_connection(self) -> None:
         self.require_connected()

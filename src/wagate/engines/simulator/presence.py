@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from wagate.db import utcnow
-from wagate.engines.actions import SEND_PRESENCE, PresenceRequest, handle
-from wagate.engines.actions.spec import Handler
 
 if TYPE_CHECKING:
     from wagate.engines.simulator.engine import SimulatorClient
@@ -20,14 +18,10 @@ if TYPE_CHECKING:
 MAX_KEPT = 100  # per instance: a record for reading, not a log
 
 
-def presence_handlers(client: SimulatorClient) -> list[tuple[str, Handler]]:
-    async def send_presence(request: PresenceRequest) -> None:
-        client.require_connected()
-        sent = client.engine.presence_sent.setdefault(client.instance.id, [])
-        sent.append((request.state, utcnow()))
-        del sent[:-MAX_KEPT]
-
-    return [handle(SEND_PRESENCE, send_presence)]
+def record_presence(client: SimulatorClient, state: str) -> None:
+    sent = client.engine.presence_sent.setdefault(client.instance.id, [])
+    sent.append((state, utcnow()))
+    del sent[:-MAX_KEPT]
 
 
 def presence_of(sent: list[tuple[str, datetime]]) -> str | None:

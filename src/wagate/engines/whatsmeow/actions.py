@@ -1,5 +1,5 @@
 """What a linked session does on the gateway's request: send, check, read, presence, calls,
-groups (engines/whatsmeow/groups.py).
+groups (engines/whatsmeow/groups.py) and the account actions (whatsmeow/account.py).
 
 Every neonize call is bounded by a timeout (its worker thread may run on after it, which is
 why the host's thread pool is sized generously) and its failures are sorted into transient
@@ -19,7 +19,6 @@ from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
     MARK_READ,
-    REJECT_CALL,
     SEND,
     ActionTable,
     ChatPresenceRequest,
@@ -28,19 +27,18 @@ from wagate.engines.actions import (
     handle,
 )
 from wagate.engines.base import (
-    IncomingCall,
     NumberCheck,
     OutgoingMessage,
     PermanentEngineError,
     SendResult,
     TransientEngineError,
 )
+from wagate.engines.whatsmeow.account import AccountActions
 from wagate.engines.whatsmeow.builders import Quote, build_message
 from wagate.engines.whatsmeow.edits import edits_handlers
 from wagate.engines.whatsmeow.groups import GroupActions
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
 from wagate.engines.whatsmeow.mapping import to_datetime
-from wagate.engines.whatsmeow.presence import presence_handlers
 from wagate.engines.whatsmeow.session import Session
 
 T = TypeVar("T")
@@ -93,10 +91,9 @@ class Actions:
                 handle(CHECK_NUMBERS, self.check_numbers),
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
-                handle(REJECT_CALL, self.reject_call),
                 *GroupActions(session, self.bounded).handlers(),
                 *edits_handlers(self),
-                *presence_handlers(self),
+                *AccountActions(self).handlers(),
             ],
         )
 
@@ -180,10 +177,6 @@ class Actions:
             raise PermanentEngineError(f"unknown presence state {state!r}")
         presence, media = PRESENCE[state]
         await self.bounded(client.send_chat_presence(parse_jid(chat), presence, media), "presence")
-
-    async def reject_call(self, call: IncomingCall) -> None:
-        client = self.session.require_connected()
-        await self.bounded(client.reject_call(parse_jid(call.caller), call.call_id), "reject call")
 
     async def logout(self) -> None:
         client = self.session.require_connected()

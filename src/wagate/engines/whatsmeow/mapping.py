@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wagate.engines.base import (
+    BlocklistUpdate,
     ConnectFailed,
     ConnectionLost,
+    ContactUpdate,
     EngineEvent,
     InboundMedia,
     InboundMessage,
@@ -24,6 +26,7 @@ from wagate.engines.base import (
     MessageEdited,
     MessageRevoked,
     PollVote,
+    PresenceUpdate,
     Receipt,
 )
 from wagate.engines.whatsmeow.jids import is_empty, is_lid, jid_string
@@ -363,12 +366,92 @@ def receipt(event: Any) -> Receipt | None:
     )
 
 
-def incoming_call(event: Any) -> IncomingCall:
-    meta = event.basicCallMeta
+def _caller(meta: Any) -> str:
     creator = meta.callCreator if not is_empty(meta.callCreator) else getattr(meta, "from")
     # Kept with its device part: RejectCall wants the caller exactly as delivered.
     user = f"{creator.User}:{creator.Device}" if creator.Device else str(creator.User)
-    return IncomingCall(call_id=str(meta.callID), caller=f"{user}@{creator.Server}")
+    return f"{user}@{creator.Server}"
+
+
+def incoming_call(event: Any) -> IncomingCall:
+    """A CallOffer: ringing. Its offer node names the media (`<video>` for a video call)."""
+    meta = event.basicCallMeta
+    video = any(str(node.Tag) == "video" for node in event.data.Nodes)
+    return IncomingCall(
+        call_id=str(meta.callID),
+        caller=_caller(meta),
+        status="offered",
+        video=video,
+        timestamp=to_datetime(int(meta.timestamp)),
+    )
+
+
+def call_update(event: Any, ringing: IncomingCall | None, status: str) -> IncomingCall | None:
+    """A CallAccept (answered on another device) or CallTerminate (ended): news only for a
+    call still ringing here, else it was answered or rejected already and has been told."""
+    if ringing is None:
+        return None
+    meta = event.basicCallMeta
+    when = to_datetime(int(meta.timestamp))
+    return IncomingCall(ringing.call_id, ringing.caller, status, ringing.video, when)
+
+
+# ChatPresence (state, media) -> the API's state.
+CHAT_STATES = {(1, 1): "typing", (1, 2): "recording", (2, 1): "paused", (2, 2): "paused"}
+
+
+def presence(event: Any) -> PresenceUpdate:
+    """A subscribed contact came online or went offline."""
+    contact = jid_string(event.From)
+    last_seen = to_datetime(int(event.LastSeen)) if event.LastSeen else None
+    state = "unavailable" if event.Unavailable else "available"
+    return PresenceUpdate(contact, contact, state, datetime.now(UTC), last_seen)
+
+
+def chat_presence(event: Any) -> PresenceUpdate | None:
+    state = CHAT_STATES.get((int(event.State), int(event.Media) or 1))
+    if state is None:
+        return None
+    source = event.MessageSource
+    return PresenceUpdate(
+        jid_string(source.Chat), jid_string(source.Sender), state, datetime.now(UTC)
+    )
+
+
+def picture_change(event: Any) -> ContactUpdate | None:
+    """A contact's picture was set or removed (a group's belongs to the group events)."""
+    if str(event.JID.Server) == "g.us":
+        return None
+    change = "removed" if event.Remove else "set"
+    return ContactUpdate(
+        jid_string(event.JID), {"picture": change}, to_datetime(int(event.Timestamp))
+    )
+
+
+def push_name_change(event: Any, known: dict[str, str]) -> ContactUpdate | None:
+    """WhatsApp sends a contact's push name with each message: a changed one is news."""
+    name = str(event.Info.Pushname)
+    source = event.Info.MessageSource
+    if not name or source.IsFromMe:
+        return None
+    sender = jid_string(source.Sender)
+    previous = known.get(sender)
+    known[sender] = name
+    if previous is None or previous == name:
+        return None  # the first one seen is no change
+    return ContactUpdate(sender, {"push_name": name}, to_datetime(int(event.Info.Timestamp)))
+
+
+BLOCK_ACTIONS = {1: "block", 2: "unblock"}  # BlocklistChange.Action
+
+
+def blocklist_changes(event: Any) -> list[BlocklistUpdate]:
+    now = datetime.now(UTC)
+    return [
+        BlocklistUpdate(jid_string(change.JID), BLOCK_ACTIONS[int(change.BlockAction)], now)
+        for change in event.Changes
+        if int(change.BlockAction) in BLOCK_ACTIONS
+    ]
 
 
 # ConnectFailureReason values (whatsmeow): which failures unlink, which must not be retried.

@@ -113,6 +113,9 @@ EVENT_TYPES: dict[str, type[Any]] = {
         base.PollVote,
         base.GroupUpdate,
         base.GroupParticipantsUpdate,
+        base.PresenceUpdate,
+        base.ContactUpdate,
+        base.BlocklistUpdate,
     )
 }
 

@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from neonize.aioze.client import NewAClient
 from neonize.aioze.events import (
+    BlocklistEv,
+    CallAcceptEv,
     CallOfferEv,
+    CallTerminateEv,
+    ChatPresenceEv,
     ClientOutdatedEv,
     ConnectedEv,
     ConnectFailureEv,
@@ -33,6 +37,7 @@ from neonize.aioze.events import (
     MessageEv,
     PairStatusEv,
     PictureEv,
+    PresenceEv,
     ReceiptEv,
     StreamErrorEv,
     StreamReplacedEv,
@@ -44,6 +49,7 @@ from wagate.engines.base import (
     ConnectFailed,
     ConnectionLost,
     EngineEvent,
+    IncomingCall,
     LoggedOut,
     NotConnectedError,
     NotPairingError,
@@ -68,6 +74,8 @@ QR_CODES = 6  # as whatsmeow rotates them (and as the simulator does): then qr_t
 PAIR_WAIT_S = 30.0
 CONNECT_SETTLE_S = 0.5
 RECENT_MESSAGES = 500
+KNOWN_PUSH_NAMES = 5000
+RINGING_CALLS = 100  # a call whose end never came is forgotten past this many
 
 
 class Session:
@@ -84,6 +92,9 @@ class Session:
         self.me: str | None = None
         self.proxy: str | None = None  # this instance's own, from the gateway's start
         self.recent: OrderedDict[str, Quote] = OrderedDict()
+        # Calls ringing on this connection, by id: a reject needs the caller as offered.
+        self.ringing: dict[str, IncomingCall] = {}
+        self.push_names: OrderedDict[str, str] = OrderedDict()
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._extra = {"instance_id": instance_id}
@@ -117,6 +128,11 @@ class Session:
             GroupInfoEv: self._on_group_info,
             JoinedGroupEv: self._on_joined_group,
             PictureEv: self._on_picture,
+            CallAcceptEv: self._on_call_accept,
+            CallTerminateEv: self._on_call_terminate,
+            PresenceEv: self._on_presence,
+            ChatPresenceEv: self._on_chat_presence,
+            BlocklistEv: self._on_blocklist,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._guard(handler))
@@ -379,6 +395,7 @@ class Session:
             return
         if not inbound.from_me:
             self.remember(Quote(inbound.message_id, inbound.sender, event.Message))
+            self._push_name(event)
         self.emit(inbound)
         log.debug("message mapped in %.3f s", time.monotonic() - started)
 
@@ -408,7 +425,39 @@ class Session:
             self.emit(mapped)
 
     async def _on_call(self, client: Any, event: Any) -> None:
-        self.emit(mapping.incoming_call(event))
+        call = mapping.incoming_call(event)
+        self.ringing[call.call_id] = call
+        while len(self.ringing) > RINGING_CALLS:
+            self.ringing.pop(next(iter(self.ringing)))
+        self.emit(call)
+
+    async def _on_call_accept(self, client: Any, event: Any) -> None:
+        ringing = self.ringing.pop(str(event.basicCallMeta.callID), None)
+        if (call := mapping.call_update(event, ringing, "accepted")) is not None:
+            self.emit(call)
+
+    async def _on_call_terminate(self, client: Any, event: Any) -> None:
+        ringing = self.ringing.pop(str(event.basicCallMeta.callID), None)
+        if (call := mapping.call_update(event, ringing, "missed")) is not None:
+            self.emit(call)
+
+    async def _on_presence(self, client: Any, event: Any) -> None:
+        self.emit(mapping.presence(event))
+
+    async def _on_chat_presence(self, client: Any, event: Any) -> None:
+        if (update := mapping.chat_presence(event)) is not None:
+            self.emit(update)
+
+    async def _on_blocklist(self, client: Any, event: Any) -> None:
+        for change in mapping.blocklist_changes(event):
+            self.emit(change)
+
+    def _push_name(self, event: Any) -> None:
+        update = mapping.push_name_change(event, self.push_names)
+        while len(self.push_names) > KNOWN_PUSH_NAMES:
+            self.push_names.popitem(last=False)
+        if update is not None:
+            self.emit(update)
 
     async def _on_group_info(self, client: Any, event: Any) -> None:
         if self.token is None:
@@ -424,9 +473,12 @@ class Session:
             self.emit(mapped)
 
     async def _on_picture(self, client: Any, event: Any) -> None:
+        """A picture changed: a group's (a group update) or a contact's (a contact update)."""
         if self.token is None:
             return
         mapped = await group_mapping.picture(event, self._resolve_lid)
+        if mapped is None:
+            mapped = mapping.picture_change(event)
         if mapped is not None:
             self.emit(mapped)
 

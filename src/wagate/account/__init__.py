@@ -1,0 +1,2 @@
+"""The account surface: contacts, blocklist, profile, privacy, presence, chat settings, LIDs
+and calls (docs/api.md "Account")."""
