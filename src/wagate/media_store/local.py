@@ -36,6 +36,8 @@ class LocalMediaStore:
     def _write(self, path: Path, data: bytes) -> None:
         if path.exists():
             return
+        # Level by level: mkdir's parents would be made with the umask's mode, not 700.
+        private_dir(path.parent.parent)
         folder = private_dir(path.parent)
         # Written beside its place and renamed over it: a reader (or a crash) never meets a
         # half-written object. mkstemp creates the file 600.

@@ -122,10 +122,13 @@ class S3MediaStore:
         return await self.size(key) is not None
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        wanted = f"bytes={start}-" if end is None else f"bytes={start}-{end}"
+        asked: dict[str, str] = {}
+        # The whole object is asked without a range: an empty one has no byte 0 to start at.
+        if start or end is not None:
+            asked["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end}"
         try:
             answer = await self.client.get_object(
-                Bucket=self.location.bucket, Key=self.object_name(key), Range=wanted
+                Bucket=self.location.bucket, Key=self.object_name(key), **asked
             )
         except ClientError as exc:
             if _missing(exc):
