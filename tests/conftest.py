@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from tests.support.hang_dump import HangWatchdog, threshold
 from tests.support.polling import eventually
+from tests.support.s3 import S3Server, start_s3_server, stop_s3_server
 from wagate.app import create_app
 from wagate.config import Settings
 from wagate.migrate import upgrade_to_head
@@ -124,6 +125,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server, one process for the session (each test takes a bucket of its own)."""
+    server = start_s3_server()
+    yield server
+    stop_s3_server(server)
 
 
 @pytest.fixture(scope="session")

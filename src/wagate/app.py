@@ -41,6 +41,7 @@ from wagate.instances.routes import router as instances_router
 from wagate.instances.simulator_routes import router as simulator_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
+from wagate.media_store.build import build_media_store
 from wagate.messages.direct import DirectSendMiddleware
 from wagate.messages.edits import router as edits_router
 from wagate.messages.inbound import InboundHandler
@@ -87,7 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings)
     prepare_data_dir(settings.data_dir)
     if app.state.run_migrations:
-        await asyncio.to_thread(upgrade_to_head, settings.effective_database_url)
+        await asyncio.to_thread(upgrade_to_head, settings.effective_database_url, settings)
     db = Database(settings.effective_database_url)
     try:
         # A key that cannot open the stored secrets stops the start here, with the reason,
@@ -101,6 +102,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BaseException:
         await db.close()
         raise
+    media = build_media_store(settings)
+    try:
+        # A store that cannot be reached stops the start, with its reason, rather than every
+        # received media later.
+        await media.start()
+    except BaseException:
+        await db.close()
+        raise
     bus = EventBus()
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines, secrets)
@@ -111,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         manager=manager,
         admin_token_hash=await admin_token_hash(settings, db),
         secrets=secrets,
+        media=media,
         instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
@@ -160,6 +170,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, engine in engines.items():
             await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
         await bounded("inbound", inbound.close(), STOP_S["batch"])
+        await bounded("media store", media.close(), STOP_S["batch"])
         # After the last publisher: the durable sinks write the events in hand, the relay
         # stops, the live streams end.
         await bounded("event sinks", bus.stop(), STOP_S["events"])

@@ -74,7 +74,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
             "unknown WAGATE_* environment variable ignored (a typo?)", variable=name
         )
     prepare_data_dir(settings.data_dir)
-    upgrade_to_head(settings.effective_database_url)
+    upgrade_to_head(settings.effective_database_url, settings)
     settings.host, settings.port = host or settings.host, port or settings.port
     app = create_app(settings, run_migrations=False)
     NodeServer(server_config(app, settings), app).run()
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             prepare_data_dir(settings.data_dir)
-            upgrade_to_head(settings.effective_database_url)
+            upgrade_to_head(settings.effective_database_url, settings)
             print("migrations applied")
         elif args.command == "admin-token":
             print(_admin_token(settings, rotate=args.rotate))
@@ -144,7 +144,7 @@ def _admin_token(settings: Settings, *, rotate: bool) -> str:
     if not rotate:
         return read_admin_token(settings)
     prepare_data_dir(settings.data_dir)
-    upgrade_to_head(settings.effective_database_url)
+    upgrade_to_head(settings.effective_database_url, settings)
 
     async def run() -> str:
         db = Database(settings.effective_database_url)

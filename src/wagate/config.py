@@ -110,6 +110,25 @@ class Settings(BaseSettings):
     whatsmeow_proxy: str | None = None
     # How long received media is kept.
     media_retention_s: int = 24 * 3600
+    # Where received media is kept. Unset: files under <data dir>/media, one per content
+    # (SHA-256). A path: that directory instead (every node of a cluster must see the same
+    # one). s3://bucket/prefix: an S3-compatible store, with the media_s3_* settings.
+    media_store: str | None = None
+    # The S3 endpoint of a store other than AWS (MinIO, Ceph, R2, ...); unset: AWS's.
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str = "us-east-1"
+    # The S3 access key; unset: botocore's own chain (AWS_* variables, profile, instance role).
+    media_s3_access_key_id: str | None = None
+    # The S3 secret key (handed to the S3 client only, never logged).
+    media_s3_secret_access_key: SecretStr | None = None
+    # With an S3 store: GET .../media/{id} answers 302 to a presigned URL of the object rather
+    # than the bytes through the gateway (`?redirect=1` asks for it on one request).
+    media_redirect: bool = False
+    # How long a presigned media URL stays valid.
+    media_presign_s: int = Field(300, gt=0, le=7 * 24 * 3600)
+    # How long a stored object no message refers to any more is kept before it is deleted:
+    # room for a message being written that refers to it again.
+    media_sweep_grace_s: int = Field(3600, gt=0)
     # How long the content (text, caption, payload) of a final outbound message is kept: the
     # message record stays, its content is blanked after this (wagate/messages/retention.py),
     # so a database leak or backup does not hold every message ever sent.
@@ -190,6 +209,15 @@ class Settings(BaseSettings):
     placement_interval_s: float = 2.0
     internal_url: str | None = None  # how other nodes reach this one; default http://host:port
     forward_timeout_s: float = 30.0
+
+    @field_validator("media_store")
+    @classmethod
+    def _media_store(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith("s3://"):
+            raise ValueError("a media store is a directory or s3://bucket/prefix")
+        if value and value.startswith("s3://") and not value[len("s3://") :].split("/")[0]:
+            raise ValueError("the S3 media store names no bucket: s3://bucket/prefix")
+        return value or None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -76,6 +76,16 @@ class NotPairing(ApiError):
     status_code, code = 409, "not_pairing"
 
 
+class Gone(ApiError):
+    """What was there is not any more (received media whose bytes left the media store)."""
+
+    status_code, code = 410, "gone"
+
+
+class RangeNotSatisfiable(ApiError):
+    status_code, code = 416, "range_not_satisfiable"
+
+
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
 
@@ -104,8 +114,10 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_error",
     429: "rate_limited",
     503: "unavailable",
@@ -232,7 +244,9 @@ _DESCRIPTIONS = {
     403: "forbidden: admin-only route",
     404: "not_found",
     409: "conflict, instance_not_connected or not_pairing",
+    410: "gone",
     413: "payload_too_large",
+    416: "range_not_satisfiable",
     422: "validation_error or not_on_whatsapp",
     429: "rate_limited",
     502: "engine_error",

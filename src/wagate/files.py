@@ -67,7 +67,7 @@ def private_sqlite(path: Path) -> Path:
 # What the gateway keeps in the data directory (the device stores' folder in full); anything
 # else a user put there is left as it is.
 OWN_FILES = ("*.db", "*.db-*", "*.sqlite3", "*.sqlite3-*", "secret.key")
-OWN_DIRS = ("whatsmeow",)
+OWN_DIRS = ("whatsmeow", "media")
 
 
 def _tighten(path: Path, wanted: int) -> bool:

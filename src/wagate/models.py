@@ -243,7 +243,8 @@ class IdempotencyKey(Base):
 
 
 class ReceivedMedia(Base):
-    """Bytes of a received media message, kept for WAGATE_MEDIA_RETENTION_S."""
+    """A received media message: what it is and where its bytes are in the media store (by
+    content key), kept for WAGATE_MEDIA_RETENTION_S."""
 
     __tablename__ = "received_media"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -252,12 +253,27 @@ class ReceivedMedia(Base):
     mimetype: Mapped[str] = mapped_column(String(128))
     filename: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    media_key: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
     __table_args__ = (
         UniqueConstraint("instance_id", "message_id", name="uq_received_media_instance_message"),
     )
+
+
+class MediaObject(Base):
+    """One object of the media store (wagate.media_store), by content key. The rows that refer
+    to it (received_media.media_key, ...) are what keeps it: the sweep deletes an object no row
+    has referred to for WAGATE_MEDIA_SWEEP_GRACE_S (wagate.messages.media_refs)."""
+
+    __tablename__ = "media_objects"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set each time a row is about to refer to it: the sweep leaves it alone for the grace.
+    touched_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Set by the sweep while it deletes the object: no writer relies on it meanwhile.
+    deleting_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class WebhookDelivery(Base):

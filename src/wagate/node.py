@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from wagate.engines.manager import ClientManager
     from wagate.events.bus import EventBus
     from wagate.instances.cache import InstanceCache
+    from wagate.media_store import MediaStore
     from wagate.messages.service import MessageService
     from wagate.queue.base import Queue
     from wagate.secretbox import SecretBox
@@ -56,6 +57,13 @@ class HasInstances(Protocol):
 
     @property
     def instances(self) -> InstanceCache: ...
+
+
+class HasMediaStore(Protocol):
+    """Where received media's bytes are kept (wagate.media_store)."""
+
+    @property
+    def media(self) -> MediaStore: ...
 
 
 class HasSecrets(Protocol):
@@ -104,6 +112,7 @@ class Node(
     HasManager,
     HasInstances,
     HasSecrets,
+    HasMediaStore,
     HasAdminToken,
     HasWebhooks,
     HasMessaging,

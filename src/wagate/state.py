@@ -10,6 +10,7 @@ from wagate.config import Settings
 from wagate.db import Database
 from wagate.events.bus import EventBus
 from wagate.instances.cache import InstanceCache
+from wagate.media_store import MediaStore
 from wagate.secretbox import SecretBox
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class AppState:
     admin_token_hash: str
     # Encrypts credentials stored in the database (webhook secrets): wagate.secretbox.
     secrets: SecretBox
+    # Where received media's bytes are kept: the local directory or S3 (wagate.media_store).
+    media: MediaStore
     webhooks: DeliveryWorker | None = None
     messaging: Messaging | None = None
     # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).

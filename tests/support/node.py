@@ -20,6 +20,7 @@ from wagate.engines.manager import ClientManager
 from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine
 from wagate.engines.status import Status
 from wagate.events.bus import EventBus
+from wagate.media_store.build import build_media_store
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcomes
 from wagate.queue.local import LocalQueue
@@ -77,7 +78,9 @@ async def node(settings: Settings) -> AsyncIterator[Node]:
         manager=manager,
         admin_token_hash="unused",
         secrets=SecretBox(Fernet.generate_key(), "a test key"),
+        media=build_media_store(settings),
     )
+    await state.media.start()
     await engine.open()
     queue = LocalQueue(db, repository.open_ids)
     await queue.start()
@@ -89,4 +92,5 @@ async def node(settings: Settings) -> AsyncIterator[Node]:
         await manager.close()
         await engine.close()
         await queue.close()
+        await state.media.close()
         await db.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import AsyncIterator
 from typing import Annotated, Protocol
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.engines.actions import (
@@ -18,18 +20,21 @@ from wagate.engines.actions import (
     CheckNumbersRequest,
     ReadRequest,
 )
-from wagate.errors import NotFound, ValidationFailed
+from wagate.errors import Gone, NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
 from wagate.holder import on_holder
 from wagate.instances import service as instances
+from wagate.media_store import MediaMissing, Presign
 from wagate.messages import repository
+from wagate.messages.ranges import byte_range
 from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
-from wagate.node import HasDb, HasManager, get_node
+from wagate.node import HasDb, HasManager, HasMediaStore, HasSettings, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
 
 
-class ChatsNode(HasDb, HasManager, Protocol):
-    """What the contact and chat actions use of the node: the instance's row and its client."""
+class ChatsNode(HasDb, HasManager, HasMediaStore, HasSettings, Protocol):
+    """What the contact and chat actions use of the node: the instance's row and its client,
+    and the media store that holds received media."""
 
 
 State = Annotated[ChatsNode, Depends(get_node)]
@@ -108,17 +113,80 @@ MEDIA_BYTES = {
 @router.get(
     "/media/{message_id}",
     response_class=Response,
-    responses={**errors(404), 200: {"description": "the media bytes", "content": MEDIA_BYTES}},
+    responses={
+        **errors(404, 410, 416),
+        200: {"description": "the media bytes", "content": MEDIA_BYTES},
+        206: {"description": "the range of the media bytes asked for", "content": MEDIA_BYTES},
+        302: {"description": "a short-lived URL of the bytes in the S3 media store"},
+    },
 )
 async def download_media(
-    instance: str, message_id: str, state: State, _: InstancePrincipal
+    instance: str,
+    message_id: str,
+    state: State,
+    _: InstancePrincipal,
+    range_: Annotated[str | None, Header(alias="Range")] = None,
+    redirect: Annotated[
+        bool | None,
+        Query(description="answer 302 to a presigned URL when the media store is S3"),
+    ] = None,
 ) -> Response:
     row = await instances.load(state, instance)
     async with state.db.session() as session:
         media = await repository.received_media(session, row.id, message_id)
     if media is None:
         raise NotFound(f"no media kept for message '{message_id}' (unknown or expired)")
-    return Response(media.data, headers=media_headers(media.mimetype, media.filename))
+    headers = media_headers(media.mimetype, media.filename)
+    size = await state.media.size(media.media_key)
+    if size is None:
+        raise _gone(message_id)
+    wants_redirect = state.settings.media_redirect if redirect is None else redirect
+    if wants_redirect:
+        url = await _presigned(state, media.media_key, headers)
+        if url is not None:
+            return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    span = byte_range(range_, size)
+    start, end = span if span is not None else (0, size - 1)
+    # The whole file is read to its end (None): an empty one has no last byte to name.
+    last = end if span is not None else None
+    chunks = await _first_read(state, media.media_key, start, last, message_id)
+    headers |= {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return StreamingResponse(chunks, status_code=206 if span else 200, headers=headers)
+
+
+def _gone(message_id: str) -> Gone:
+    return Gone(f"the media of message '{message_id}' is no longer in the media store")
+
+
+async def _presigned(state: ChatsNode, key: str, headers: dict[str, str]) -> str | None:
+    presign = Presign(
+        content_type=headers["Content-Type"],
+        disposition=headers["Content-Disposition"],
+        expires_s=state.settings.media_presign_s,
+    )
+    return await state.media.presigned_url(key, presign)
+
+
+async def _first_read(
+    state: ChatsNode, key: str, start: int, end: int | None, message_id: str
+) -> AsyncIterator[bytes]:
+    """The bytes start..end, the first chunk read already: an object that went missing since
+    its size was read is a 410, not a response cut short."""
+    reader = state.media.read(key, start, end)
+    try:
+        first = await anext(reader, b"")
+    except MediaMissing as exc:
+        raise _gone(message_id) from exc
+
+    async def chunks() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in reader:
+            yield chunk
+
+    return chunks()
 
 
 # Shown in the browser (the dashboard previews them): types that run no script. Everything

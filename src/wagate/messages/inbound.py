@@ -36,11 +36,12 @@ from wagate.events.payloads import (
     Payload,
     PollVoteData,
 )
+from wagate.media_store.refs import keep
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages import repository
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
-from wagate.node import HasBus, HasDb, HasSettings
+from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +88,7 @@ def message_received(instance: str, message: InboundMessage) -> MessageReceivedD
     )
 
 
-class InboundNode(HasBus, HasDb, HasSettings, Protocol):
+class InboundNode(HasBus, HasDb, HasMediaStore, HasSettings, Protocol):
     """What the handling of messages and receipts uses of the node."""
 
 
@@ -191,13 +192,16 @@ class InboundHandler:
 
     async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
         assert message.media is not None
+        # The bytes first: the row written next refers to them (the sweep leaves a claimed
+        # object alone meanwhile).
+        key = await keep(self.state.db, self.state.media, message.media.data)
         values = {
             "instance_id": ref.id,
             "message_id": message.message_id,
             "mimetype": message.media.mimetype,
             "filename": message.media.filename,
             "size": len(message.media.data),
-            "data": message.media.data,
+            "media_key": key,
             "expires_at": utcnow() + timedelta(seconds=self.state.settings.media_retention_s),
         }
         insert = sqlite_insert if self.state.db.is_sqlite else pg_insert

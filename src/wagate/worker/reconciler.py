@@ -14,15 +14,16 @@ import structlog
 from wagate.cluster.runtime import ClusterNode
 from wagate.cluster.service import HasCluster
 from wagate.db import utcnow
+from wagate.media_store.refs import sweep
 from wagate.messages import repository
 from wagate.messages.service import MessageService
-from wagate.node import HasDb, HasSettings
+from wagate.node import HasDb, HasMediaStore, HasSettings
 from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
 
 
-class ReconcilerNode(HasCluster, HasDb, HasSettings, Protocol):
+class ReconcilerNode(HasCluster, HasDb, HasMediaStore, HasSettings, Protocol):
     """What the reconciler reads of the node. The cluster is read on every round: the node
     starts it after its messaging."""
 
@@ -65,6 +66,8 @@ async def reconcile_once(state: ReconcilerNode, service: MessageService) -> int:
         await repository.purge_expired(
             session, utcnow() - timedelta(seconds=settings.idempotency_ttl_s)
         )
+    # The media store's objects that no row refers to any more (expired received media).
+    await sweep(state.db, state.media, settings.media_sweep_grace_s)
     await service.queue.depth()
     return added
 

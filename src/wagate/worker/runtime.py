@@ -13,7 +13,15 @@ from wagate.messages import repository as messages
 from wagate.messages.outcomes import Outcomes
 from wagate.messages.retention import BodyRetention, run_retention
 from wagate.messages.service import MessageService
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
+from wagate.node import (
+    HasBus,
+    HasDb,
+    HasInstances,
+    HasManager,
+    HasMediaStore,
+    HasSecrets,
+    HasSettings,
+)
 from wagate.queue.base import Queue
 from wagate.queue.local import LocalQueue
 from wagate.queue.redis_streams import RedisStreamsQueue
@@ -23,10 +31,18 @@ from wagate.worker.reconciler import run_reconciler
 
 
 class MessagingNode(
-    HasBus, HasCluster, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol
+    HasBus,
+    HasCluster,
+    HasDb,
+    HasInstances,
+    HasManager,
+    HasMediaStore,
+    HasSecrets,
+    HasSettings,
+    Protocol,
 ):
     """What the messaging takes of the node: what the send service, the senders and the
-    reconciler use. The app keeps the messaging it returns."""
+    reconciler (which sweeps the media store) use. The app keeps the messaging it returns."""
 
 
 def build_queue(state: MessagingNode) -> Queue:
