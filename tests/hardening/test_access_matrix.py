@@ -54,6 +54,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("POST", "/v1/instances"): ADMIN,
     ("GET", "/v1/cluster"): ADMIN,
+    ("GET", "/v1/sinks"): ADMIN,
     ("GET", "/v1/instances"): ANY,
     ("GET", "/v1/instances/{instance}"): INSTANCE,
     ("PATCH", "/v1/instances/{instance}"): INSTANCE,
