@@ -123,6 +123,7 @@ async def claim_due(
                 D.status == PENDING,
                 any_of(D.instance_id, instances),
                 D.next_attempt_at <= now,
+                D.id.not_in([item.id for item in taken]),
             )
             .order_by(D.id)
             .limit(limit - len(taken))
