@@ -94,7 +94,7 @@ class RabbitMQ:
             f"distribution.listener.interface = 127.0.0.1\n"
         )
 
-    def _env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
         w = self.workdir
         return {
             **os.environ,
@@ -113,7 +113,7 @@ class RabbitMQ:
         }
 
     def start(self) -> None:
-        env = self._env()
+        env = self.env()
         if self.epmd is None or self.epmd.poll() is not None:
             # Our own epmd, in the foreground, so that it goes with the test (one that
             # Erlang starts itself daemonizes and outlives everything).
