@@ -46,6 +46,7 @@ from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
 from wagate.secretbox import SecretKeyError, open_box
+from wagate.sinks.routes import instance_router as instance_sinks_router
 from wagate.sinks.routes import router as sinks_router
 from wagate.sinks.service import build_sinks
 from wagate.state import AppState
@@ -269,6 +270,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         app.include_router(router)
     app.include_router(webhooks_router)
     app.include_router(sinks_router)
+    app.include_router(instance_sinks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)
     document_events(app)

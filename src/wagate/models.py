@@ -267,3 +267,15 @@ class SinkDelivery(Base):
         Index("ix_sink_deliveries_due", "sink", "status", "next_attempt_at"),
         Index("ix_sink_deliveries_finished", "status", "created_at"),
     )
+
+
+class InstanceSinkFilter(Base):
+    """The events of one instance that one broker transport publishes (as a webhook's
+    `events`); no row: every event the transport's own filter lets through."""
+
+    __tablename__ = "instance_sink_filters"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    sink: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[list[str]] = mapped_column(JSON)

@@ -18,9 +18,10 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, selec
 from sqlalchemy.orm import aliased
 
 from wagate.db import Executor, any_of
-from wagate.models import SinkDelivery
+from wagate.models import InstanceSinkFilter, SinkDelivery
 
 D = SinkDelivery
+F = InstanceSinkFilter
 DELIVERIES = cast(Table, D.__table__)
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -221,3 +222,33 @@ async def delete_delivered_before(session: Executor, cutoff: datetime, limit: in
     if ids:
         await session.execute(delete(D).where(D.id.in_(ids)))
     return len(ids)
+
+
+async def filters(
+    session: Executor, sink: str, instance_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The instances' own filters of event types for `sink` (those that have one)."""
+    ids = sorted(set(instance_ids))
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(F.instance_id, F.events).where(F.sink == sink, any_of(F.instance_id, ids))
+    )
+    return {instance_id: list(events) for instance_id, events in result}
+
+
+async def get_filter(session: Executor, instance_id: int, sink: str) -> list[str] | None:
+    result = await session.execute(
+        select(F.events).where(F.instance_id == instance_id, F.sink == sink)
+    )
+    events = result.scalar_one_or_none()
+    return None if events is None else list(events)
+
+
+async def put_filter(session: Executor, instance_id: int, sink: str, events: list[str]) -> None:
+    await session.execute(delete(F).where(F.instance_id == instance_id, F.sink == sink))
+    await session.execute(insert(F).values(instance_id=instance_id, sink=sink, events=events))
+
+
+async def delete_filter(session: Executor, instance_id: int, sink: str) -> None:
+    await session.execute(delete(F).where(F.instance_id == instance_id, F.sink == sink))

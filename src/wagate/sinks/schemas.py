@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from wagate.instances.schemas import EventName, Strict
+from wagate.sinks.transport import SinkName
+
 
 class SinkOut(BaseModel):
     name: str = Field(description="webhooks, amqp, nats, streams (SSE), cluster relay, ...")
@@ -35,3 +38,17 @@ class SinkOut(BaseModel):
 
 class SinkList(BaseModel):
     sinks: list[SinkOut]
+
+
+class SinkFilterIn(Strict):
+    events: list[EventName] = Field(
+        description="The events of this instance the transport publishes; [] for none"
+    )
+
+
+class SinkFilterOut(BaseModel):
+    sink: SinkName
+    events: list[str] | None = Field(
+        description="null: no filter of the instance's own (every event the transport's "
+        "WAGATE_*_EVENTS lets through)"
+    )

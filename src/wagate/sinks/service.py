@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
 from wagate.db import Database, utcnow
+from wagate.errors import NotFound
+from wagate.instances import repository as instances
 from wagate.models import WebhookDelivery
 from wagate.node import HasBus, HasDb
 from wagate.sinks import repository
@@ -18,13 +20,13 @@ from wagate.sinks.delivery import SinkWorker, lag_s, publish_gauges
 from wagate.sinks.jetstream import NatsTransport
 from wagate.sinks.outbox import BrokerOutbox
 from wagate.sinks.repository import SinkStats
-from wagate.sinks.schemas import SinkList, SinkOut
-from wagate.sinks.transport import Transport
+from wagate.sinks.schemas import SinkFilterIn, SinkFilterOut, SinkList, SinkOut
+from wagate.sinks.transport import SinkName, Transport
 from wagate.webhooks.retry import DeliveryStatus
 
 
 class SinksNode(HasBus, HasDb, Protocol):
-    """What GET /v1/sinks reads of the node."""
+    """What the sink routes use of the node."""
 
 
 def transports(settings: Settings) -> list[tuple[Transport, list[str] | None]]:
@@ -51,7 +53,7 @@ def transports(settings: Settings) -> list[tuple[Transport, list[str] | None]]:
 def build_sinks(settings: Settings, db: Database) -> list[BrokerOutbox]:
     """One durable sink per configured broker, to register on the bus (which starts them)."""
     return [
-        BrokerOutbox(db, SinkWorker(settings, db, transport), events)
+        BrokerOutbox(db, SinkWorker(settings, db, transport), events, settings.instance_cache_ttl_s)
         for transport, events in transports(settings)
     ]
 
@@ -109,3 +111,43 @@ async def _webhook_stats(session: AsyncSession) -> SinkStats:
         )
     ).one()
     return SinkStats(int(row[0]), row[1], int(row[2] or 0), None)
+
+
+async def _instance_id(state: HasDb, name: str) -> int:
+    async with state.db.session() as session:
+        row = await instances.get_by_name(session, name)
+    if row is None:
+        raise NotFound(f"instance '{name}' not found")
+    return row.id
+
+
+async def get_filter(state: SinksNode, name: str, sink: SinkName) -> SinkFilterOut:
+    instance_id = await _instance_id(state, name)
+    async with state.db.session() as session:
+        events = await repository.get_filter(session, instance_id, sink)
+    return SinkFilterOut(sink=sink, events=events)
+
+
+async def put_filter(
+    state: SinksNode, name: str, sink: SinkName, body: SinkFilterIn
+) -> SinkFilterOut:
+    instance_id = await _instance_id(state, name)
+    events: list[str] = list(dict.fromkeys(body.events))
+    async with state.db.transaction() as session:
+        await repository.put_filter(session, instance_id, sink, events)
+    _forget(state, sink, instance_id)
+    return SinkFilterOut(sink=sink, events=events)
+
+
+async def delete_filter(state: SinksNode, name: str, sink: SinkName) -> None:
+    instance_id = await _instance_id(state, name)
+    async with state.db.transaction() as session:
+        await repository.delete_filter(session, instance_id, sink)
+    _forget(state, sink, instance_id)
+
+
+def _forget(state: SinksNode, sink: str, instance_id: int) -> None:
+    # After the commit: this node's next event of the instance reads the new filter.
+    for found in state.bus.sinks():
+        if isinstance(found, BrokerOutbox) and found.name == sink:
+            found.forget(instance_id)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+# The broker transports, by the name of their sink (the rows' `sink`, the metrics' label, the
+# path of an instance's filter): each Transport's `name` is one of them.
+SinkName = Literal["amqp", "nats"]
 
 # The placeholders a routing-key or subject template may use.
 FIELDS = frozenset({"instance", "event"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import linked_instance, make_settings
+from tests.conftest import linked_instance, make_settings, wait_status
 from tests.integration.sinks.conftest import (
     Names,
     amqp_messages,
@@ -109,3 +109,50 @@ async def test_filters_of_event_types(
     found = await nats_messages(nats_server.url, names.stream)
     qrs = [event.id for event in published if event.event == "qr_updated"]
     assert qrs and [event["id"] for event in found] == qrs
+
+
+async def test_an_instances_own_filter(
+    rabbitmq: RabbitMQ, nats_server: Nats, database_url: str, tmp_path: Path
+) -> None:
+    names = Names()
+    settings = make_settings(
+        database_url, tmp_path / "data", **broker_settings(names, rabbitmq, nats_server)
+    )
+    published: list[Event] = []
+    async with app_client(settings) as (app, client):
+        app.state.wagate.bus.watch(published.append, "test")
+        picky = (await linked_instance(client))["name"]
+        other = (await linked_instance(client))["name"]
+        path = f"/v1/instances/{picky}/sinks/amqp"
+        assert (await client.get(path)).json() == {"sink": "amqp", "events": None}
+        response = await client.put(path, json={"events": ["message_received"]})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"sink": "amqp", "events": ["message_received"]}
+        assert (await client.get(path)).json()["events"] == ["message_received"]
+        bad = await client.put(path, json={"events": ["no_such_event"]})
+        assert bad.status_code == 422
+        unknown = await client.put(f"/v1/instances/{picky}/sinks/kafka", json={"events": []})
+        assert unknown.status_code == 422
+        missing = await client.get("/v1/instances/nobody-here/sinks/amqp")
+        assert missing.status_code == 404
+        mark = len(published)
+        await client.post(f"/v1/instances/{picky}/disconnect")
+        await client.post(f"/v1/instances/{picky}/connect")
+        await wait_status(client, picky, "connected")
+        for name in (picky, other):
+            await inbound(client, name, f"to {name}")
+
+        async def received() -> bool:
+            return sum(event.event == "message_received" for event in published) == 2
+
+        await eventually(received, timeout=15, what="both messages received")
+        await drained(client, ("amqp", "nats"))
+        after = [event for event in published[mark:] if event.instance == picky]
+        assert (await client.delete(path)).status_code == 204
+        assert (await client.get(path)).json()["events"] is None
+    amqp = await amqp_messages(rabbitmq.url, names.queue)
+    picky_after = [e["event"] for e in amqp if e["id"] in {event.id for event in after}]
+    assert picky_after == ["message_received"]
+    assert any(e["instance"] == other and e["event"] == "message_received" for e in amqp)
+    stream = {e["id"] for e in await nats_messages(nats_server.url, names.stream)}
+    assert {event.id for event in after} <= stream

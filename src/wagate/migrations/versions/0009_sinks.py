@@ -1,4 +1,5 @@
-"""sink_deliveries: the outbox of the broker transports (RabbitMQ, NATS)
+"""sink_deliveries: the outbox of the broker transports (RabbitMQ, NATS); instance_sink_filters:
+the events of an instance each transport publishes
 
 Revision ID: 0009_sinks
 Revises: 0002
@@ -47,6 +48,21 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_sink_deliveries_finished", ["status", "created_at"], unique=False)
 
+    op.create_table(
+        "instance_sink_filters",
+        sa.Column("instance_id", BIG_ID, nullable=False),
+        sa.Column("sink", sa.String(length=16), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["instances.id"],
+            name=op.f("fk_instance_sink_filters_instance_id_instances"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instance_id", "sink", name=op.f("pk_instance_sink_filters")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("instance_sink_filters")
     op.drop_table("sink_deliveries")
