@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
@@ -14,6 +15,10 @@ from yarl import URL
 from wagate.sinks.transport import Outgoing, Unconfirmed, check_template, render
 
 CONNECT_TIMEOUT_S = 10.0
+
+# aiormq logs every failed connect at error level: once a second while the broker is down. The
+# sink worker says it once (and every 20th failure), with what else matters (lag in /metrics).
+logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 
 class AmqpTransport:
