@@ -93,20 +93,17 @@ async def claim_due(
     """Take up to `limit` rows of `sink`: the due heads of instances, then the due rows
     behind them (in one transaction, which the caller opens). Sorted by id: per instance, the
     order to publish them in."""
-    earlier = aliased(D)
-    before = (
-        select(earlier.id)
-        .where(
-            earlier.sink == D.sink,
-            earlier.instance_id == D.instance_id,
-            earlier.status == PENDING,
-            earlier.id < D.id,
-        )
-        .exists()
+    # Each instance's first pending row, from one grouped pass over the pending rows (a
+    # per-row "no earlier pending row" probe cost 50 times more on a backlog of 30,000).
+    other = aliased(D)
+    firsts = (
+        select(func.min(other.id))
+        .where(other.sink == sink, other.status == PENDING)
+        .group_by(other.instance_id)
     )
     heads = (
         select(D.id)
-        .where(D.sink == sink, D.status == PENDING, D.next_attempt_at <= now, ~before)
+        .where(D.id.in_(firsts), D.next_attempt_at <= now)
         .order_by(D.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
