@@ -239,7 +239,7 @@ class Node(Base):
 class SinkDelivery(Base):
     """One event on its way to one broker transport (RabbitMQ, NATS): the outbox row of a
     durable sink, with its own delivery state per sink. No foreign key to the instance: the
-    events of an instance deleted meanwhile (its `instance_deleted` among them) still go out.
+    events of an instance deleted meanwhile (its last disconnection among them) still go out.
     """
 
     __tablename__ = "sink_deliveries"

@@ -10,12 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from tests.conftest import make_settings
 from tests.integration.sinks.conftest import FAST, Names, amqp_messages, per_instance
 from tests.support.brokers import RabbitMQ
 from tests.support.polling import eventually
 from wagate.db import Database, utcnow
+from wagate.models import SinkDelivery
 from wagate.sinks import repository
 from wagate.sinks.amqp import AmqpTransport
 from wagate.sinks.delivery import SinkWorker
@@ -68,7 +70,7 @@ async def test_two_nodes_never_publish_the_same_row(
     settings = make_settings(
         database_url,
         tmp_path / "data",
-        **(FAST | {"sink_batch_size": 25, "sink_poll_interval_s": 0.01}),
+        **(FAST | {"sink_batch_size": 25, "sink_poll_interval_s": 0.01, "sink_retention_s": 0}),
     )
     db = Database(settings.effective_database_url)
     nodes: list[BrokerOutbox] = []
@@ -90,6 +92,11 @@ async def test_two_nodes_never_publish_the_same_row(
             return (await nodes[0].worker.stats()).pending == 0
 
         await eventually(drained, timeout=60, interval=0.1, what="every row delivered")
+        # Delivered rows past the retention (none kept here) are deleted; nothing else is.
+        await nodes[0].worker.cleanup()
+        async with db.session() as session:
+            left = await session.scalar(select(func.count()).select_from(SinkDelivery))
+        assert left == 0
     finally:
         for node in nodes:
             await node.stop()
