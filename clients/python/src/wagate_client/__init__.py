@@ -60,6 +60,8 @@ from wagate_client.models import (
     Readiness,
     RetriedAll,
     SendResult,
+    SinkFilter,
+    SinkStatus,
     Status,
     Webhook,
 )
@@ -115,6 +117,8 @@ __all__ = [
     "SendKind",
     "SendResult",
     "SendTimeoutError",
+    "SinkFilter",
+    "SinkStatus",
     "Status",
     "TransportError",
     "UnauthorizedError",
