@@ -25,6 +25,9 @@ if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   # The dashboard's Firefox test drives it over WebDriver BiDi (tests/browser/firefox.py).
   command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+  # The broker sinks' tests start their own RabbitMQ and NATS (tests/support/brokers.py).
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

@@ -51,6 +51,9 @@ from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
 from wagate.secretbox import SecretKeyError, open_box
+from wagate.sinks.routes import instance_router as instance_sinks_router
+from wagate.sinks.routes import router as sinks_router
+from wagate.sinks.service import build_sinks
 from wagate.state import AppState
 from wagate.tasks import bounded, stop_tasks
 from wagate.webhooks.at_rest import seal_webhook_secrets
@@ -69,7 +72,8 @@ STOP_S = {
     "clients": 100.0,
     "engine": 60.0,
     "batch": 15.0,
-    "events": 30.0,
+    # The durable sinks: the broker workers give their publishes in hand one timeout.
+    "events": 45.0,
     "webhooks": 40.0,
     "database": 15.0,
 }
@@ -131,6 +135,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The event sinks besides the bus's own live streams: the webhook outbox (durable) and,
     # with Redis, the relay to the other nodes (live). Started before the node serves.
     bus.add_sink(Outbox(settings, db, webhooks.wake, state.instances))
+    # The broker transports (RabbitMQ, NATS), each a durable sink with its outbox rows and
+    # its worker, started and stopped with the bus.
+    for sink in build_sinks(settings, db):
+        bus.add_sink(sink)
     relay = build_relay(settings, bus)
     if relay is not None:
         bus.add_sink(relay)
@@ -280,6 +288,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(account_router)
     app.include_router(account_simulator_router)
     app.include_router(webhooks_router)
+    app.include_router(sinks_router)
+    app.include_router(instance_sinks_router)
     app.include_router(cluster_router)
     document_send_bodies(app)
     document_events(app)

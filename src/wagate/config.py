@@ -201,6 +201,36 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = 1.0
     webhook_retention_s: int = 7 * 24 * 3600
     webhook_cleanup_interval_s: float = 3600.0
+    # RabbitMQ transport: set, every event (of WAGATE_AMQP_EVENTS, a comma-separated list;
+    # unset: all) is published, as a persistent message confirmed by the broker, to this
+    # durable topic exchange with a routing key made from the template ({instance}, {event}).
+    # amqp://user:password@host:5672/vhost. A row of the outbox is done only once confirmed.
+    amqp_url: SecretStr | None = None
+    amqp_exchange: str = "wagate"
+    amqp_routing_key: str = "wagate.{instance}.{event}"
+    amqp_events: str | None = None
+    # Set: a durable queue of this name, bound to every routing key of the exchange, declared
+    # at connect, so that events are kept before any consumer has bound a queue of its own.
+    amqp_queue: str | None = None
+    # NATS transport: set, every event (of WAGATE_NATS_EVENTS; unset: all) is published to
+    # JetStream on a subject made from the template, acknowledged by the server, with the
+    # event id as Nats-Msg-Id so that a retried publish is dropped by the stream's dedup. The
+    # stream (WAGATE_NATS_STREAM) is created if missing, over the template's subjects.
+    nats_url: SecretStr | None = None
+    nats_subject: str = "wagate.{instance}.{event}"
+    nats_stream: str = "WAGATE"
+    nats_events: str | None = None
+    # Broker transports (RabbitMQ, NATS): how long one publish waits for its confirmation,
+    # the retry backoff while a broker is down or refuses (base * 2^(attempt-1), capped, with
+    # jitter; a row is retried until delivered, never dropped), how many due rows one claim
+    # takes, how often the outbox is polled for rows other nodes wrote or whose retry fell
+    # due, and how long delivered rows are kept.
+    sink_publish_timeout_s: float = 10.0
+    sink_retry_base_delay_s: float = 0.5
+    sink_retry_max_delay_s: float = 30.0
+    sink_batch_size: int = 500
+    sink_poll_interval_s: float = 1.0
+    sink_retention_s: int = 24 * 3600
     # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
     cluster_key_prefix: str = "wagate:cluster:"
     lease_ttl_s: float = 15.0
@@ -264,6 +294,20 @@ class Settings(BaseSettings):
         if not self.webhook_events:
             return None
         return [e.strip() for e in self.webhook_events.split(",") if e.strip()]
+
+    @property
+    def amqp_event_filter(self) -> list[str] | None:
+        return _event_list(self.amqp_events)
+
+    @property
+    def nats_event_filter(self) -> list[str] | None:
+        return _event_list(self.nats_events)
+
+
+def _event_list(value: str | None) -> list[str] | None:
+    """A comma-separated list of event types; None (every event) when unset or empty."""
+    events = [e.strip() for e in (value or "").split(",") if e.strip()]
+    return events or None
 
 
 # Variables with the prefix that are no setting and no typo: the engine host's hand-over

@@ -38,3 +38,40 @@ WEBHOOK_DELIVERIES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+SINK_PUBLISHES = Counter(
+    "wagate_sink_publishes_total",
+    "Broker sink publishes by sink and outcome (delivered, retried, duplicate: confirmed as "
+    "already held by the broker)",
+    ["sink", "outcome"],
+    registry=REGISTRY,
+)
+SINK_CONNECT_FAILURES = Counter(
+    "wagate_sink_connect_failures_total",
+    "Failed connections of this node to a broker sink",
+    ["sink"],
+    registry=REGISTRY,
+)
+SINK_CONNECTED = Gauge(
+    "wagate_sink_connected",
+    "1 while this node is connected to the sink's broker",
+    ["sink"],
+    registry=REGISTRY,
+)
+SINK_PENDING = Gauge(
+    "wagate_sink_pending",
+    "Outbox rows of a sink not delivered yet (all nodes)",
+    ["sink"],
+    registry=REGISTRY,
+)
+SINK_RETRYING = Gauge(
+    "wagate_sink_retrying",
+    "Outbox rows of a sink whose last publish failed, waiting for their retry (all nodes)",
+    ["sink"],
+    registry=REGISTRY,
+)
+SINK_LAG = Gauge(
+    "wagate_sink_lag_seconds",
+    "Age of the oldest outbox row of a sink not delivered yet (0: none)",
+    ["sink"],
+    registry=REGISTRY,
+)

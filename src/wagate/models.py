@@ -330,3 +330,48 @@ class Node(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Set when the node stops cleanly (or starts draining): it no longer counts as live.
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SinkDelivery(Base):
+    """One event on its way to one broker transport (RabbitMQ, NATS): the outbox row of a
+    durable sink, with its own delivery state per sink. No foreign key to the instance: the
+    events of an instance deleted meanwhile (its last disconnection among them) still go out.
+    """
+
+    __tablename__ = "sink_deliveries"
+    # Ascending in the order the events were written: the order of an instance's events on
+    # the broker is the order of these ids.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sink: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    instance_id: Mapped[int] = mapped_column(BigId)
+    instance: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # As on webhook_deliveries: the outcome lands only while the claim token still holds.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The claim: an instance's first pending row (its head) and the rows behind it.
+        Index("ix_sink_deliveries_instance", "sink", "instance_id", "status", "id"),
+        Index("ix_sink_deliveries_due", "sink", "status", "next_attempt_at"),
+        Index("ix_sink_deliveries_finished", "status", "created_at"),
+    )
+
+
+class InstanceSinkFilter(Base):
+    """The events of one instance that one broker transport publishes (as a webhook's
+    `events`); no row: every event the transport's own filter lets through."""
+
+    __tablename__ = "instance_sink_filters"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    sink: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[list[str]] = mapped_column(JSON)

@@ -248,6 +248,21 @@ def test_qr_and_pairing(node: Node, admin_token: str) -> None:
         admin.delete_instance(instance)
 
 
+def test_sinks_and_an_instances_sink_filter(node: Node, admin_token: str) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        sinks = {sink.name: sink for sink in admin.sinks()}
+        assert sinks["webhooks"].kind == "durable" and sinks["webhooks"].pending is not None
+        assert sinks["streams"].kind == "live" and sinks["streams"].pending is None
+        instance = admin.create_instance(name(), engine="simulator").instance.name
+        assert admin.get_sink_filter(instance, "nats").events is None
+        chosen = admin.set_sink_filter(instance, "nats", ["message_received"])
+        assert (chosen.sink, chosen.events) == ("nats", ["message_received"])
+        assert admin.get_sink_filter(instance, "nats").events == ["message_received"]
+        admin.delete_sink_filter(instance, "nats")
+        assert admin.get_sink_filter(instance, "nats").events is None
+        admin.delete_instance(instance)
+
+
 def _qr(client: WagateClient, instance: str) -> QrCode | None:
     try:
         return client.get_qr(instance)
@@ -587,6 +602,10 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.list_deliveries("x", None, None, None),
         routes.get_delivery("x", "d"),
         routes.redeliver("x", "d"),
+        routes.list_sinks(),
+        routes.get_sink_filter("x", "amqp"),
+        routes.put_sink_filter("x", "amqp", []),
+        routes.delete_sink_filter("x", "amqp"),
         routes.get_cluster(),
         routes.node_info(),
         routes.health(),

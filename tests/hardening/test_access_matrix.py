@@ -54,6 +54,10 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("POST", "/v1/instances"): ADMIN,
     ("GET", "/v1/cluster"): ADMIN,
+    ("GET", "/v1/sinks"): ADMIN,
+    ("GET", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
+    ("PUT", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
+    ("DELETE", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
     ("GET", "/v1/instances"): ANY,
     ("GET", "/v1/instances/{instance}"): INSTANCE,
     ("PATCH", "/v1/instances/{instance}"): INSTANCE,
@@ -201,6 +205,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/instances/{instance}/simulator/calls/{call_id}"): {"status": "missed"},
     ("PATCH", "/v1/instances/{instance}/simulator/contacts/{contact}"): {"about": "hi"},
     ("PUT", "/v1/instances/{instance}/webhook"): {"url": "http://127.0.0.1:9/hook"},
+    ("PUT", "/v1/instances/{instance}/sinks/{sink}"): {"events": ["message_received"]},
 }
 
 
@@ -277,6 +282,7 @@ async def build_world(http: httpx.AsyncClient, receiver_port: int) -> World:
             "delivery_id": delivery_id,
             "dead_letter": dead,
             "name": "app.js",
+            "sink": "amqp",
         },
     )
 

@@ -69,6 +69,8 @@ from wagate_client.models import (
     Readiness,
     RetriedAll,
     SendResult,
+    SinkFilter,
+    SinkStatus,
     Status,
     Webhook,
 )
@@ -133,6 +135,8 @@ __all__ = [
     "SendKind",
     "SendResult",
     "SendTimeoutError",
+    "SinkFilter",
+    "SinkStatus",
     "Status",
     "TransportError",
     "UnauthorizedError",

@@ -20,6 +20,7 @@ from wagate_client._routes import (
     MessageStatusName,
     PresenceState,
     SendOptions,
+    SinkName,
 )
 from wagate_client._transport import (
     DEFAULT_TIMEOUT,
@@ -53,6 +54,8 @@ from wagate_client.models import (
     Readiness,
     RetriedAll,
     SendResult,
+    SinkFilter,
+    SinkStatus,
     Status,
     Webhook,
 )
@@ -631,6 +634,22 @@ class AsyncWagateClient:
 
     async def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return await self._run(routes.simulator_outbox(instance))
+
+    async def sinks(self) -> list[SinkStatus]:
+        """Every consumer of the events, with the backlog of the durable ones (admin)."""
+        return await self._run(routes.list_sinks())
+
+    async def get_sink_filter(self, instance: str, sink: SinkName) -> SinkFilter:
+        return await self._run(routes.get_sink_filter(instance, sink))
+
+    async def set_sink_filter(
+        self, instance: str, sink: SinkName, events: Sequence[EventName]
+    ) -> SinkFilter:
+        """Publish only these events of the instance to the transport ([]: none)."""
+        return await self._run(routes.put_sink_filter(instance, sink, events))
+
+    async def delete_sink_filter(self, instance: str, sink: SinkName) -> None:
+        return await self._run(routes.delete_sink_filter(instance, sink))
 
     async def cluster(self) -> Cluster:
         return await self._run(routes.get_cluster())

@@ -36,11 +36,15 @@ from wagate_client.models import (
     Readiness,
     RetriedAll,
     SendResult,
+    SinkFilter,
+    SinkStatus,
     Status,
     Webhook,
 )
 
 T = TypeVar("T")
+# The broker transports an instance may filter its events for (PUT …/sinks/{sink}).
+SinkName = Literal["amqp", "nats"]
 SendKind = Literal[
     "text", "image", "video", "audio", "document", "sticker", "location", "contact", "reaction",
     "poll",
@@ -555,6 +559,31 @@ def simulator_contact(instance: str, contact: str, changes: Mapping[str, Any]) -
 
 
 # --- cluster and health --------------------------------------------------------------------
+
+
+def list_sinks() -> Call[list[SinkStatus]]:
+    return Call(
+        "GET",
+        "/v1/sinks",
+        lambda reply: [SinkStatus.from_json(item) for item in obj_list(obj(reply.json()), "sinks")],
+    )
+
+
+def get_sink_filter(instance: str, sink: SinkName) -> Call[SinkFilter]:
+    return Call("GET", f"{_inst(instance)}/sinks/{sink}", _model(SinkFilter.from_json))
+
+
+def put_sink_filter(instance: str, sink: SinkName, events: Sequence[str]) -> Call[SinkFilter]:
+    return Call(
+        "PUT",
+        f"{_inst(instance)}/sinks/{sink}",
+        _model(SinkFilter.from_json),
+        json={"events": list(events)},
+    )
+
+
+def delete_sink_filter(instance: str, sink: SinkName) -> Call[None]:
+    return Call("DELETE", f"{_inst(instance)}/sinks/{sink}", _none)
 
 
 def get_cluster() -> Call[Cluster]:

@@ -22,6 +22,7 @@ from wagate_client._routes import (
     MessageStatusName,
     PresenceState,
     SendOptions,
+    SinkName,
 )
 from wagate_client._transport import (
     DEFAULT_TIMEOUT,
@@ -55,6 +56,8 @@ from wagate_client.models import (
     Readiness,
     RetriedAll,
     SendResult,
+    SinkFilter,
+    SinkStatus,
     Status,
     Webhook,
 )
@@ -623,6 +626,22 @@ class WagateClient:
 
     def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return self._run(routes.simulator_outbox(instance))
+
+    def sinks(self) -> list[SinkStatus]:
+        """Every consumer of the events, with the backlog of the durable ones (admin)."""
+        return self._run(routes.list_sinks())
+
+    def get_sink_filter(self, instance: str, sink: SinkName) -> SinkFilter:
+        return self._run(routes.get_sink_filter(instance, sink))
+
+    def set_sink_filter(
+        self, instance: str, sink: SinkName, events: Sequence[EventName]
+    ) -> SinkFilter:
+        """Publish only these events of the instance to the transport ([]: none)."""
+        return self._run(routes.put_sink_filter(instance, sink, events))
+
+    def delete_sink_filter(self, instance: str, sink: SinkName) -> None:
+        return self._run(routes.delete_sink_filter(instance, sink))
 
     def cluster(self) -> Cluster:
         return self._run(routes.get_cluster())

@@ -588,3 +588,56 @@ __all__ = [
     "Status",
     "Webhook",
 ]
+
+
+@dataclass(frozen=True)
+class SinkStatus:
+    """One consumer of the events (`GET /v1/sinks`); the backlog fields are None for a live
+    sink, `target` and `connected` for all but the broker transports."""
+
+    name: str
+    kind: str
+    target: str | None
+    connected: bool | None
+    pending: int | None
+    retrying: int | None
+    lag_s: float | None
+    oldest_pending_at: datetime | None
+    last_error: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SinkStatus:
+        connected = data.get("connected")
+        lag = data.get("lag_s")
+        return cls(
+            name=string(data, "name"),
+            kind=string(data, "kind"),
+            target=opt_str(data, "target"),
+            connected=connected if isinstance(connected, bool) else None,
+            pending=opt_int(data, "pending"),
+            retrying=opt_int(data, "retrying"),
+            lag_s=float(lag) if isinstance(lag, int | float) else None,
+            oldest_pending_at=opt_time(data, "oldest_pending_at"),
+            last_error=opt_str(data, "last_error"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class SinkFilter:
+    """The events of an instance a broker transport publishes; `events` None: no filter of
+    the instance's own."""
+
+    sink: str
+    events: list[str] | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SinkFilter:
+        events = data.get("events")
+        return cls(
+            sink=string(data, "sink"),
+            events=str_list(data, "events") if isinstance(events, list) else None,
+            raw=dict(data),
+        )
