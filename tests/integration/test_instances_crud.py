@@ -38,6 +38,7 @@ DEFAULT_SETTINGS = {
     "send_jitter_ms": 0,
     "max_attempts": 3,
     "reject_calls": False,
+    "history_retention_days": 90,
 }
 
 

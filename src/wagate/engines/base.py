@@ -116,6 +116,7 @@ class InboundMessage:
     poll: dict[str, Any] | None = None
     reply_to: str | None = None
     view_once: bool = False  # a photo, video or voice message to be viewed once
+    push_name: str | None = None  # the name the sender gave themselves
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ class InstanceSettings(Strict):
     send_jitter_ms: int = Field(0, ge=0, le=3_600_000)
     max_attempts: int = Field(3, ge=1, le=50)
     reject_calls: bool = False
+    # How long the history keeps messages; 0 keeps none beyond wagate's own sends.
+    history_retention_days: int = Field(90, ge=0, le=36_500)
 
 
 class InstanceSettingsPatch(Strict):
@@ -31,6 +33,7 @@ class InstanceSettingsPatch(Strict):
     send_jitter_ms: int | None = Field(None, ge=0, le=3_600_000)
     max_attempts: int | None = Field(None, ge=1, le=50)
     reject_calls: bool | None = None
+    history_retention_days: int | None = Field(None, ge=0, le=36_500)
 
 
 class WebhookIn(Strict):

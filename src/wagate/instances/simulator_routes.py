@@ -97,6 +97,7 @@ class InboundIn(Strict):
     reply_to: str | None = None
     chat: str | None = Field(None, description="group JID the message arrives in")
     view_once: bool = Field(False, description="a view-once photo, video or voice message")
+    push_name: str | None = Field(None, max_length=255, description="the sender's own name")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -238,6 +239,7 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
         contacts=body.contacts,
         reply_to=body.reply_to,
         view_once=body.view_once,
+        push_name=body.push_name,
         **content,
     )
 

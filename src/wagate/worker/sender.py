@@ -17,6 +17,7 @@ from wagate.engines.actions import SEND
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
 from wagate.events.payloads import MessageAckData
+from wagate.history import store as history
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
 from wagate.message_status import MessageStatus
@@ -54,6 +55,19 @@ def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
     )
 
 
+def own_send(row: SendRow) -> history.OwnSend:
+    """A recorded send as the history keeps it (record_sent set its message id and time)."""
+    return history.OwnSend(
+        instance_id=row.instance_id,
+        chat=row.to_jid,
+        message_id=row.message_id or "",
+        kind=row.kind,
+        body=row.body,
+        timestamp=row.sent_at or utcnow(),
+        correlation_id=row.correlation_id,
+    )
+
+
 class SendWrites:
     """The claims and outcome writes of all the senders of a node, group-committed: many
     instances sending at once share one UPDATE ... RETURNING for their claims and one
@@ -74,8 +88,11 @@ class SendWrites:
         return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
 
     async def _record(self, batch: list[list[SendRow]]) -> list[None]:
+        rows = [row for rows in batch for row in rows]
         async with self.db.autocommit() as connection:
-            await repository.record_sent(connection, [row for rows in batch for row in rows])
+            await repository.record_sent(connection, rows)
+            # In the same round of writes: the history gets the sends with their records.
+            await history.write_sent(connection, [own_send(row) for row in rows])
         return [None] * len(batch)
 
 

@@ -151,6 +151,7 @@ async def inbound_message(
         from_me=bool(source.IsFromMe),
         timestamp=to_datetime(int(info.Timestamp)),
         reply_to=_reply_to(content),
+        push_name=str(info.Pushname) or None,
         **values,
     )
 
