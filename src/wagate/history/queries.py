@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, text
+from sqlalchemy import Integer, Row, and_, column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.errors import ValidationFailed
@@ -150,7 +150,7 @@ def _matches(session: AsyncSession, found: list[str]) -> Any:
         return CHAT_MESSAGES.c.id.in_(
             text("SELECT rowid FROM chat_messages_fts WHERE chat_messages_fts MATCH :fts")
             .bindparams(fts=phrase)
-            .columns()
+            .columns(column("rowid", Integer))
         )
     tsquery = " & ".join(f"{word}:*" for word in found)
     return text("chat_messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
