@@ -154,9 +154,11 @@ async def write_inbound(
         ]
     new: list[dict[str, Any]] = []
     if unique:
-        statement = _insert(executor)(CHAT_MESSAGES).values(unique).on_conflict_do_nothing()
+        # An executemany (SQLAlchemy's insertmanyvalues): one cached statement, sent as
+        # multi-row batches; a .values(list) would be compiled anew for every batch.
+        statement = _insert(executor)(CHAT_MESSAGES).on_conflict_do_nothing()
         result = await executor.execute(
-            statement.returning(*(CHAT_MESSAGES.c[name] for name in KEY))
+            statement.returning(*(CHAT_MESSAGES.c[name] for name in KEY)), unique
         )
         inserted = {tuple(found) for found in result.all()}
         new = [row for row in unique if _key(row) in inserted]
@@ -172,11 +174,11 @@ async def write_sent(executor: Executor, sends: Sequence[OwnSend]) -> None:
     rows = list({_key(row): row for row in map(sent_row, sends)}.values())
     if not rows:
         return
-    insert = _insert(executor)(CHAT_MESSAGES).values(rows)
+    insert = _insert(executor)(CHAT_MESSAGES)
     statement = insert.on_conflict_do_update(
         index_elements=list(KEY), set_={"correlation_id": insert.excluded.correlation_id}
     )
-    await executor.execute(statement)
+    await executor.execute(statement, rows)
     await _touch_chats(executor, rows, {})
 
 
@@ -231,7 +233,7 @@ async def _touch_chats(
     grow, restart = chat_updates(rows, push_names)
     for values, restarts in ((grow, False), (restart, True)):
         if values:
-            await executor.execute(_chat_upsert(_insert(executor)(CHATS).values(values), restarts))
+            await executor.execute(_chat_upsert(_insert(executor)(CHATS), restarts), values)
 
 
 def _chat_upsert(insert: Insert, restarts: bool) -> Any:
@@ -256,12 +258,13 @@ async def _save_contacts(executor: Executor, push_names: dict[tuple[int, str], s
         {"instance_id": instance_id, "jid": jid, "push_name": name, "updated_at": now}
         for (instance_id, jid), name in push_names.items()
     ]
-    insert = _insert(executor)(CONTACTS).values(values)
+    insert = _insert(executor)(CONTACTS)
     await executor.execute(
         insert.on_conflict_do_update(
             index_elements=["instance_id", "jid"],
             set_={"push_name": insert.excluded.push_name, "updated_at": insert.excluded.updated_at},
-        )
+        ),
+        values,
     )
 
 
