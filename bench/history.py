@@ -110,13 +110,21 @@ def p(values: list[float], q: float) -> float:
 class Plans:
     """The statements run against the store's tables, to EXPLAIN afterwards."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, db: Any) -> None:
         self.seen: dict[str, Any] = {}
-        event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+        # Both pools: the routes read through the request path's own engine.
+        self.engines = list({id(e): e for e in (db.engine, db.api_engine)}.values())
+        for engine in self.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+
+    def stop(self) -> None:
+        for engine in self.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         lowered = statement.lower()
-        if lowered.startswith("select") and ("chat_messages" in lowered or "chats" in lowered):
+        reads = lowered.startswith(("select", "with"))
+        if reads and ("from chat_messages" in lowered or "from chats" in lowered):
             self.seen.setdefault(statement, params)
 
     async def explain(self, db: Any) -> list[tuple[str, str, bool]]:
@@ -155,7 +163,9 @@ async def size_per_message(db: Any, count: int) -> float:
         return float(total) / count
 
 
-async def measure(url: str, label: str, count: int, chats: int, samples: int) -> bool:
+async def measure(
+    url: str, label: str, count: int, chats: int, samples: int, show: bool = False
+) -> bool:
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -184,12 +194,10 @@ async def measure(url: str, label: str, count: int, chats: int, samples: int) ->
                 ).scalar_one()
             rate = await fill(app, pk, count, chats, big)
             db = app.state.wagate.db
-            if not db.is_sqlite:
-                async with db.engine.connect() as connection:
-                    await connection.exec_driver_sql("ANALYZE")
-            else:
-                async with db.engine.begin() as connection:
-                    await connection.exec_driver_sql("ANALYZE")
+            # Committed: on PostgreSQL the statistics ANALYZE writes roll back with its
+            # transaction.
+            async with db.engine.begin() as connection:
+                await connection.exec_driver_sql("ANALYZE")
             base = f"/v1/instances/{name}"
             # The cursor 10,000 messages back in the big chat (found once, not timed).
             back = (await http.get(f"{base}/chats/{jid(0)}/messages", params={"limit": 500})).json()
@@ -201,7 +209,7 @@ async def measure(url: str, label: str, count: int, chats: int, samples: int) ->
                     )
                 ).json()
             cursor = back["before"]
-            plans = Plans(db.engine)
+            plans = Plans(db)
             rng = random.Random(3)
             cases: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
                 "baseline GET /instances/{name}": lambda: http.get(base),
@@ -220,6 +228,7 @@ async def measure(url: str, label: str, count: int, chats: int, samples: int) ->
                 ),
             }
             figures = {case: await timed(call, samples) for case, call in cases.items()}
+            plans.stop()
             size = await size_per_message(db, count)
             explained = await plans.explain(db)
     baseline = statistics.median(figures["baseline GET /instances/{name}"])
@@ -232,6 +241,8 @@ async def measure(url: str, label: str, count: int, chats: int, samples: int) ->
     print(f"   size: {size:,.0f} bytes per message (tables, indexes, full-text index)")
     ok = True
     for statement, plan, scan in explained:
+        if show and not scan:
+            print(f"   --\n{statement}\n{plan}")
         if scan:
             ok = False
             print(f"   TABLE SCAN in:\n{statement}\n{plan}")
@@ -245,13 +256,14 @@ async def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--plans", action="store_true", help="print every query plan")
     args = parser.parse_args()
     ok = True
     if args.db in ("sqlite", "both"):
         folder = tempfile.mkdtemp(prefix="wagate-bench-")
         url = f"sqlite+aiosqlite:///{folder}/history.db"
         await asyncio.to_thread(upgrade_to_head, url)
-        ok &= await measure(url, "SQLite", args.count, args.chats, args.samples)
+        ok &= await measure(url, "SQLite", args.count, args.chats, args.samples, args.plans)
     if args.db in ("postgres", "both"):
         import asyncpg
 
@@ -261,7 +273,7 @@ async def main() -> None:
         url = PG_SERVER.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
         try:
             await asyncio.to_thread(upgrade_to_head, url)
-            ok &= await measure(url, "PostgreSQL", args.count, args.chats, args.samples)
+            ok &= await measure(url, "PostgreSQL", args.count, args.chats, args.samples, args.plans)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()

@@ -143,17 +143,23 @@ def words(query: str) -> list[str]:
     return list(dict.fromkeys(WORD.findall(query.lower())))[:MAX_WORDS]
 
 
-def _matches(session: AsyncSession, found: list[str]) -> Any:
-    """Every word, each as a prefix (a search box matches as one types)."""
+def _hits(session: AsyncSession, instance_id: int, found: list[str]) -> Any:
+    """The ids of the messages with every word (each word as a prefix: a search box matches as
+    one types), from the full-text index alone. Materialized: the planner must not instead walk
+    the instance's messages by time testing each one, which for a rare word reads them all."""
     if session.get_bind().dialect.name == "sqlite":
         phrase = " ".join(f'"{word}"*' for word in found)
-        return CHAT_MESSAGES.c.id.in_(
-            text("SELECT rowid FROM chat_messages_fts WHERE chat_messages_fts MATCH :fts")
+        hits = (
+            text("SELECT rowid AS id FROM chat_messages_fts WHERE chat_messages_fts MATCH :fts")
             .bindparams(fts=phrase)
-            .columns(column("rowid", Integer))
+            .columns(column("id", Integer))
         )
+        return hits.cte("hits").prefix_with("MATERIALIZED")
     tsquery = " & ".join(f"{word}:*" for word in found)
-    return text("chat_messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
+    table = CHAT_MESSAGES.c
+    matches = text("chat_messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
+    matching = select(table.id).where(table.instance_id == instance_id, matches)
+    return matching.cte("hits").prefix_with("MATERIALIZED")
 
 
 async def search(
@@ -164,14 +170,23 @@ async def search(
     before: Cursor | None,
     jid: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """Messages whose text or caption has every word, newest first."""
+    """Messages whose text or caption has every word, newest first. The hits are ordered on
+    (time, id) alone, and only the page's rows are read whole."""
     table = CHAT_MESSAGES.c
-    query = select(CHAT_MESSAGES).where(table.instance_id == instance_id, _matches(session, found))
+    hits = _hits(session, instance_id, found)
+    page = (
+        select(table.id).join(hits, hits.c.id == table.id).where(table.instance_id == instance_id)
+    )
     if jid is not None:
-        query = query.where(table.chat == jid)
+        page = page.where(table.chat == jid)
     if before is not None:
-        query = query.where(_before(table.timestamp, table.id, before))
-    query = query.order_by(table.timestamp.desc(), table.id.desc()).limit(limit)
+        page = page.where(_before(table.timestamp, table.id, before))
+    ids = page.order_by(table.timestamp.desc(), table.id.desc()).limit(limit).subquery()
+    query = (
+        select(CHAT_MESSAGES)
+        .join(ids, ids.c.id == table.id)
+        .order_by(table.timestamp.desc(), table.id.desc())
+    )
     return (await session.execute(query)).all()
 
 
