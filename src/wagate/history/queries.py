@@ -144,21 +144,23 @@ def words(query: str) -> list[str]:
 
 
 def _hits(session: AsyncSession, instance_id: int, found: list[str]) -> Any:
-    """The ids of the messages with every word (each word as a prefix: a search box matches as
-    one types), from the full-text index alone. Materialized: the planner must not instead walk
-    the instance's messages by time testing each one, which for a rare word reads them all."""
+    """(id, timestamp, chat) of the instance's messages with every word (each word as a prefix:
+    a search box matches as one types), found through the full-text index. Materialized: the
+    planner must not instead walk the instance's messages by time testing each one, which for
+    a rare word reads them all."""
+    table = CHAT_MESSAGES.c
     if session.get_bind().dialect.name == "sqlite":
         phrase = " ".join(f'"{word}"*' for word in found)
-        hits = (
-            text("SELECT rowid AS id FROM chat_messages_fts WHERE chat_messages_fts MATCH :fts")
-            .bindparams(fts=phrase)
-            .columns(column("id", Integer))
+        fts = text("SELECT rowid AS id FROM chat_messages_fts WHERE chat_messages_fts MATCH :fts")
+        ids = fts.bindparams(fts=phrase).columns(column("id", Integer)).subquery("fts")
+        matching = select(table.id, table.timestamp, table.chat).join(ids, ids.c.id == table.id)
+    else:
+        tsquery = " & ".join(f"{word}:*" for word in found)
+        matches = text("chat_messages.search @@ to_tsquery('simple', :tsq)")
+        matching = select(table.id, table.timestamp, table.chat).where(
+            matches.bindparams(tsq=tsquery)
         )
-        return hits.cte("hits").prefix_with("MATERIALIZED")
-    tsquery = " & ".join(f"{word}:*" for word in found)
-    table = CHAT_MESSAGES.c
-    matches = text("chat_messages.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
-    matching = select(table.id).where(table.instance_id == instance_id, matches)
+    matching = matching.where(table.instance_id == instance_id)
     return matching.cte("hits").prefix_with("MATERIALIZED")
 
 
@@ -170,18 +172,16 @@ async def search(
     before: Cursor | None,
     jid: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """Messages whose text or caption has every word, newest first. The hits are ordered on
-    (time, id) alone, and only the page's rows are read whole."""
-    table = CHAT_MESSAGES.c
+    """Messages whose text or caption has every word, newest first: the hits are ordered on
+    their (time, id) alone, and only the page's rows are read whole."""
     hits = _hits(session, instance_id, found)
-    page = (
-        select(table.id).join(hits, hits.c.id == table.id).where(table.instance_id == instance_id)
-    )
+    page = select(hits.c.id)
     if jid is not None:
-        page = page.where(table.chat == jid)
+        page = page.where(hits.c.chat == jid)
     if before is not None:
-        page = page.where(_before(table.timestamp, table.id, before))
-    ids = page.order_by(table.timestamp.desc(), table.id.desc()).limit(limit).subquery()
+        page = page.where(_before(hits.c.timestamp, hits.c.id, before))
+    ids = page.order_by(hits.c.timestamp.desc(), hits.c.id.desc()).limit(limit).subquery()
+    table = CHAT_MESSAGES.c
     query = (
         select(CHAT_MESSAGES)
         .join(ids, ids.c.id == table.id)

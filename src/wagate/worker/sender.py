@@ -80,6 +80,7 @@ class SendWrites:
             self._claim
         )
         self.record: GroupCommit[list[SendRow], None] = GroupCommit(self._record)
+        self.keep: GroupCommit[list[history.OwnSend], None] = GroupCommit(self._keep)
 
     async def _claim(self, batch: list[list[int]]) -> list[list[tuple[SendRow, MediaRow | None]]]:
         async with self.db.autocommit() as connection:
@@ -88,11 +89,14 @@ class SendWrites:
         return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
 
     async def _record(self, batch: list[list[SendRow]]) -> list[None]:
-        rows = [row for rows in batch for row in rows]
         async with self.db.autocommit() as connection:
-            await repository.record_sent(connection, rows)
-            # In the same round of writes: the history gets the sends with their records.
-            await history.write_sent(connection, [own_send(row) for row in rows])
+            await repository.record_sent(connection, [row for rows in batch for row in rows])
+        return [None] * len(batch)
+
+    async def _keep(self, batch: list[list[history.OwnSend]]) -> list[None]:
+        # One transaction: the messages and their chats' summaries commit together.
+        async with self.db.transaction() as session:
+            await history.write_sent(session, [send for sends in batch for send in sends])
         return [None] * len(batch)
 
 
@@ -309,8 +313,18 @@ class InstanceSender:
             # The outcome is durable: a sync caller answers now, not after the events.
             self.outcomes.resolve(Outcome.of(row))
         # The events of a chunk go out together: each one's durable sinks (the webhook
-        # outbox) cost a database round trip, which need not hold up the next.
-        await asyncio.gather(*(self._finish(row) for row, _ in batch))
+        # outbox) cost a database round trip, which need not hold up the next; the history's
+        # write goes beside them.
+        sends = [own_send(row) for row, _ in batch]
+        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row, _ in batch))
+
+    async def _keep_history(self, sends: list[history.OwnSend]) -> None:
+        """Into the history. A failure there is logged and nothing more: the sends are done
+        and recorded, and must not be sent again for it."""
+        try:
+            await self.writes.keep(sends)
+        except Exception as exc:
+            self.log.warning("sends not kept in the history", error=str(exc))
 
     async def _fail(self, row: SendRow, code: str, message: str) -> None:
         now = utcnow()
