@@ -54,6 +54,7 @@ class OwnSend:
     body: dict[str, Any]
     timestamp: datetime
     correlation_id: str
+    media: dict[str, Any] | None = None  # mimetype, size, filename of what was sent
 
 
 EXTRA_FIELDS = ("location", "contacts", "poll")
@@ -95,7 +96,6 @@ NOT_EXTRA = {"text", "caption", "reply_to", "mentions", "media", "url", "base64"
 def sent_row(send: OwnSend) -> dict[str, Any]:
     body = send.body
     extra = {key: value for key, value in body.items() if key not in NOT_EXTRA}
-    media = {"mimetype": body["mimetype"]} if body.get("mimetype") else None
     return _row(
         instance_id=send.instance_id,
         chat=send.chat,
@@ -108,7 +108,7 @@ def sent_row(send: OwnSend) -> dict[str, Any]:
         timestamp=send.timestamp,
         status=SENT,
         reply_to=body.get("reply_to"),
-        media=media,
+        media=send.media,
         extra=extra or None,
         correlation_id=send.correlation_id,
     )

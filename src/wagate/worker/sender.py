@@ -55,9 +55,17 @@ def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
     )
 
 
-def own_send(row: SendRow) -> history.OwnSend:
+def media_reference(media: MediaRow | None) -> dict[str, Any] | None:
+    """What the history keeps of a send's media (the bytes go once it is sent)."""
+    if media is None:
+        return None
+    return {"mimetype": media.mimetype, "size": len(media.data), "filename": media.filename}
+
+
+def own_send(row: SendRow, media: dict[str, Any] | None = None) -> history.OwnSend:
     """A recorded send as the history keeps it (record_sent set its message id and time)."""
     return history.OwnSend(
+        media=media,
         instance_id=row.instance_id,
         chat=row.to_jid,
         message_id=row.message_id or "",
@@ -131,6 +139,7 @@ class InstanceSender:
         self._settings: dict[str, Any] = {}
         self._settings_at = -SETTINGS_TTL_S
         self._instance_id = 0
+        self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
         self.log = log.bind(instance=name)
 
     async def run(self) -> None:
@@ -196,8 +205,11 @@ class InstanceSender:
         # one write records its outcomes: a crash in between re-sends at most this chunk
         # (at-least-once). Final messages are skipped by the claim itself.
         todo = await self.writes.claim(pks)
+        self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
         for row, media in todo:
+            if media is not None:
+                self._media[row.id] = media_reference(media)
             result = await self.send(row, media, flush=lambda: self._record_sent(sent))
             if result is not None:
                 sent.append((row, result))
@@ -315,7 +327,7 @@ class InstanceSender:
         # The events of a chunk go out together: each one's durable sinks (the webhook
         # outbox) cost a database round trip, which need not hold up the next; the history's
         # write goes beside them.
-        sends = [own_send(row) for row, _ in batch]
+        sends = [own_send(row, self._media.pop(row.id, None)) for row, _ in batch]
         await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row, _ in batch))
 
     async def _keep_history(self, sends: list[history.OwnSend]) -> None:
@@ -327,6 +339,7 @@ class InstanceSender:
             self.log.warning("sends not kept in the history", error=str(exc))
 
     async def _fail(self, row: SendRow, code: str, message: str) -> None:
+        self._media.pop(row.id, None)
         now = utcnow()
         row.status, row.error, row.failed_at = (
             MessageStatus.FAILED,

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import linked_instance
-from tests.integration.messaging.conftest import wait_message
+from tests.integration.messaging.conftest import b64, png_bytes, wait_message
 from tests.support.polling import eventually
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.history import store
@@ -279,3 +279,33 @@ async def test_bad_input_and_unknowns(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{base}/chats/{ALICE}/messages/NOPE")).status_code == 404
     assert (await client.get(f"{base}/chats/{ALICE}/messages")).json()["messages"] == []
     assert (await client.get("/v1/instances/nobody/chats")).status_code == 404
+
+
+async def test_own_sends_of_other_kinds_keep_their_content(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    base = f"/v1/instances/{name}"
+    image = await client.post(
+        f"{base}/send/image",
+        json={
+            "to": TO,
+            "media": {"base64": b64(png_bytes()), "mimetype": "image/png"},
+            "caption": "our menu",
+        },
+    )
+    assert image.status_code == 200, image.text
+    place = await client.post(
+        f"{base}/send/location", json={"to": TO, "latitude": -23.5, "longitude": -46.6}
+    )
+    assert place.status_code == 200, place.text
+
+    async def both() -> list[dict[str, Any]] | None:
+        rows = await stored(client, name, TO)
+        return rows if len(rows) == 2 else None
+
+    rows = await eventually(both, timeout=10, what="both sends kept")
+    kinds = {row["kind"]: row for row in rows}
+    assert kinds["image"]["caption"] == "our menu"
+    assert kinds["image"]["media"]["mimetype"] == "image/png"
+    assert kinds["location"]["extra"]["latitude"] == -23.5
+    found = (await client.get(f"{base}/messages/search", params={"q": "menu"})).json()
+    assert [m["kind"] for m in found["messages"]] == ["image"]
