@@ -168,10 +168,20 @@ async def write_inbound(
     return len(new)
 
 
+CHAT_STATE = ("archived", "pinned", "muted_until")  # what the chat settings write
+OWN = "me"  # who reacted, in `reactions`, for a reaction sent by this account
+
+
 async def write_sent(executor: Executor, sends: Sequence[OwnSend]) -> None:
     """Keep wagate's own sends, linked to their send records by correlation_id. An echo that
-    was kept first (it raced the send's record) gets the link."""
-    rows = list({_key(row): row for row in map(sent_row, sends)}.values())
+    was kept first (it raced the send's record) gets the link. A reaction is kept on the
+    message it names, as the reactions received are."""
+    for send in sends:
+        if send.kind == "reaction" and send.body.get("message_id"):
+            target, emoji = str(send.body["message_id"]), str(send.body.get("emoji") or "")
+            await add_reaction(executor, send.instance_id, target, OWN, emoji)
+    messages = [send for send in sends if send.kind != "reaction"]
+    rows = list({_key(row): row for row in map(sent_row, messages)}.values())
     if not rows:
         return
     insert = _insert(executor)(CHAT_MESSAGES)
@@ -362,3 +372,28 @@ async def set_media(
         update(CHAT_MESSAGES).where(_message(instance_id, message_id)).values(media=reference)
     )
     return bool(cast(Any, result).rowcount)
+
+
+async def set_chat_state(
+    executor: Executor, instance_id: int, jid: str, state: dict[str, Any]
+) -> None:
+    """Set a chat's `archived`, `pinned` or `muted_until` (the keys given), creating the chat
+    when no message made it yet."""
+    allowed: dict[str, Any] = {key: state[key] for key in CHAT_STATE if key in state}
+    values: dict[str, Any] = {
+        "instance_id": instance_id,
+        "jid": jid,
+        "kind": chat_kind(jid),
+        "unread": 0,
+        "last_activity_at": utcnow(),
+        "archived": False,
+        "pinned": False,
+        **allowed,
+    }
+    insert = _insert(executor)(CHATS).values(values)
+    if not allowed:
+        await executor.execute(insert.on_conflict_do_nothing())
+        return
+    await executor.execute(
+        insert.on_conflict_do_update(index_elements=["instance_id", "jid"], set_=allowed)
+    )

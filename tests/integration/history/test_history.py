@@ -309,3 +309,35 @@ async def test_own_sends_of_other_kinds_keep_their_content(client: httpx.AsyncCl
     assert kinds["location"]["extra"]["latitude"] == -23.5
     found = (await client.get(f"{base}/messages/search", params={"q": "menu"})).json()
     assert [m["kind"] for m in found["messages"]] == ["image"]
+
+
+async def test_own_reactions_and_chat_state(client: httpx.AsyncClient, app: FastAPI) -> None:
+    name = (await linked_instance(client))["name"]
+    pk = await instance_pk(app, name)
+    base = f"/v1/instances/{name}"
+    await keep(app, [inbound(pk, "THEIRS", T0, "a question")])
+    sent = await client.post(
+        f"{base}/send/reaction", json={"to": ALICE, "message_id": "THEIRS", "emoji": "🙏"}
+    )
+    assert sent.status_code == 200, sent.text
+
+    async def reacted() -> dict[str, Any] | None:
+        found = (await client.get(f"{base}/chats/{ALICE}/messages/THEIRS")).json()
+        return dict(found["reactions"]) if found["reactions"] else None
+
+    assert await eventually(reacted, timeout=10, what="own reaction") == {"me": "🙏"}
+    assert [m["message_id"] for m in await stored(client, name, ALICE)] == ["THEIRS"]
+    # The chat's state, as the chat settings write it: a chat with no message yet is made.
+    until = datetime(2027, 1, 1, tzinfo=UTC)
+    async with app.state.wagate.db.transaction() as session:
+        await store.set_chat_state(session, pk, ALICE_JID, {"pinned": True})
+        await store.set_chat_state(session, pk, TO_JID, {"archived": True, "muted_until": until})
+    alice = (await client.get(f"{base}/chats/{ALICE}")).json()
+    assert alice["pinned"] and not alice["archived"] and alice["last_message"]["text"]
+    other = (await client.get(f"{base}/chats/{TO}")).json()
+    assert other["archived"] and other["last_message"] is None
+    assert datetime.fromisoformat(other["muted_until"]) == until
+    # A message later: the summary comes, the state stays.
+    await keep(app, [inbound(pk, "LATER", T0, "hi", chat=TO_JID)])
+    other = (await client.get(f"{base}/chats/{TO}")).json()
+    assert other["archived"] and other["last_message"]["message_id"] == "LATER"
