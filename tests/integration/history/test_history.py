@@ -341,3 +341,48 @@ async def test_own_reactions_and_chat_state(client: httpx.AsyncClient, app: Fast
     await keep(app, [inbound(pk, "LATER", T0, "hi", chat=TO_JID)])
     other = (await client.get(f"{base}/chats/{TO}")).json()
     assert other["archived"] and other["last_message"]["message_id"] == "LATER"
+
+
+async def test_chat_and_contact_pages(client: httpx.AsyncClient, app: FastAPI) -> None:
+    name = (await linked_instance(client))["name"]
+    pk = await instance_pk(app, name)
+    chats = [f"49151000000{i:02d}@s.whatsapp.net" for i in range(7)]
+    async with app.state.wagate.db.transaction() as session:
+        for i, chat in enumerate(chats):
+            message = InboundMessage(
+                f"C{i}", chat, chat, False, T0 + timedelta(minutes=i), "text", text="hi"
+            )
+            await store.write_inbound(
+                session, [store.inbound_row(pk, message)], {(pk, chat): f"Person {i}"}
+            )
+    base = f"/v1/instances/{name}"
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 3, **({"before": cursor} if cursor else {})}
+        page = (await client.get(f"{base}/chats", params=params)).json()
+        seen.extend(chat["jid"] for chat in page["chats"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(chats))
+    names: list[tuple[str, str]] = []
+    after = None
+    while True:
+        params = {"limit": 4, **({"after": after} if after else {})}
+        page = (await client.get(f"{base}/contacts", params=params)).json()
+        names.extend((c["jid"], c["push_name"]) for c in page["contacts"])
+        after = page["next_cursor"]
+        if after is None:
+            break
+    assert names == [(chat, f"Person {i}") for i, chat in enumerate(chats)]
+    # A voice note heard: "played", past read.
+    handler = handler_of(app)
+    ref = InstanceRef(pk, name)
+    own = store.OwnSend(pk, chats[0], "VOICE", "audio", {}, T0, "c-voice")
+    async with app.state.wagate.db.transaction() as session:
+        await store.write_sent(session, [own])
+    for status in ("read", "played", "delivered"):
+        await handler.on_receipt(ref, Receipt(("VOICE",), chats[0], status, T0))
+    voice = (await client.get(f"{base}/chats/{chats[0]}/messages/VOICE")).json()
+    assert voice["status"] == "played"
