@@ -375,3 +375,81 @@ class InstanceSinkFilter(Base):
     )
     sink: Mapped[str] = mapped_column(String(16), primary_key=True)
     events: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ChatMessage(Base):
+    """One message of an instance's conversations, either way, kept once (the history store).
+
+    The full-text index over `text` and `caption` is dialect-specific and lives in the
+    migration (0007_store): a generated tsvector column with a GIN index on PostgreSQL, an FTS5
+    table kept by triggers on SQLite."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    chat: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str | None] = mapped_column(String(128))
+    from_me: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+    # received | sent | delivered | read | played: a receipt only moves it forward.
+    status: Mapped[str] = mapped_column(String(16))
+    edited_text: Mapped[str | None] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reply_to: Mapped[str | None] = mapped_column(String(128))
+    reactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # sender -> emoji
+    # A reference into the media store (id/key, mimetype, size, filename), never the bytes.
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # location, contacts, poll
+    correlation_id: Mapped[str | None] = mapped_column(String(64))  # wagate's own send
+
+    __table_args__ = (
+        # The key: message_id first, so that a receipt (which may name the chat differently,
+        # a LID for a phone number) finds its row by (instance, message_id) on this index.
+        UniqueConstraint("instance_id", "message_id", "chat", name="uq_chat_messages_key"),
+        # A chat's pages, newest first, keyset on (timestamp, id).
+        Index("ix_chat_messages_chat_time", "instance_id", "chat", "timestamp", "id"),
+        # Retention and search order: an instance's messages by time.
+        Index("ix_chat_messages_instance_time", "instance_id", "timestamp", "id"),
+    )
+
+
+class Chat(Base):
+    """A conversation of an instance: its summary for the chat list and its state."""
+
+    __tablename__ = "chats"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    jid: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # direct | group
+    unread: Mapped[int] = mapped_column(Integer, default=0)
+    # The chat list's order: the last message's time once there is one, else the chat's
+    # creation (a chat whose state was set before any message).
+    last_activity_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its summary
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("instance_id", "jid", name="uq_chats_instance_jid"),
+        Index("ix_chats_activity", "instance_id", "last_activity_at", "id"),
+    )
+
+
+class Contact(Base):
+    """A person an instance heard from, with the name they gave themselves (push name)."""
+
+    __tablename__ = "contacts"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    jid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    push_name: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

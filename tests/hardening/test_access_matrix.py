@@ -115,6 +115,12 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/simulator/calls"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/calls/{call_id}"): INSTANCE,
     ("PATCH", "/v1/instances/{instance}/simulator/contacts/{contact}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/chats"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/chats/{chat}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/chats/{chat}/messages"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/messages/search"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/contacts"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
     # An instance token retries only its own: it is scoped, not refused.
     ("POST", "/v1/dead-letters/retry"): ANY,

@@ -40,6 +40,7 @@ DEFAULT_SETTINGS = {
     "reject_calls": False,
     "always_online": False,
     "proxy": None,
+    "history_retention_days": 90,
 }
 
 

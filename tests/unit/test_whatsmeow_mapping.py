@@ -113,6 +113,7 @@ async def test_text_conversation_and_extended_reply() -> None:
     assert plain.message_id == "3EB0INBOUND" and plain.chat == "5511987654321@s.whatsapp.net"
     assert plain.sender == plain.chat and not plain.from_me
     assert plain.timestamp == datetime(2026, 1, 1, tzinfo=UTC) and plain.reply_to is None
+    assert plain.push_name == "Alice"  # the sender's own name, for the contacts of the history
 
     reply = await run(
         message_event(

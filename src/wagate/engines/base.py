@@ -125,6 +125,7 @@ class InboundMessage:
     # The message it replies to, as the reply carries it: message_id, and where known from,
     # kind and text (a caption counts as text).
     quoted: dict[str, Any] | None = None
+    push_name: str | None = None  # the name the sender gave themselves
 
 
 @dataclass(frozen=True, slots=True)

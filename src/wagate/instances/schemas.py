@@ -48,6 +48,8 @@ class InstanceSettings(Strict):
     send_jitter_ms: int = Field(0, ge=0, le=3_600_000)
     max_attempts: int = Field(3, ge=1, le=50)
     reject_calls: bool = False
+    # How long the history keeps messages; 0 keeps none beyond wagate's own sends.
+    history_retention_days: int = Field(90, ge=0, le=36_500)
     always_online: bool = False
     # proxies.stored(): the shown part in the clear, the whole URL encrypted.
     proxy: dict[str, Any] | None = None
@@ -66,6 +68,7 @@ class SettingsOut(BaseModel):
     max_attempts: int
     reject_calls: bool
     always_online: bool
+    history_retention_days: int
     proxy: ProxyOut | None = Field(None, description="Scheme, host and port of the proxy.")
 
 
@@ -90,6 +93,8 @@ class InstanceSettingsPatch(Strict):
             except proxies.BadProxy as exc:
                 raise ValueError(str(exc)) from None  # never the URL: it may hold a password
         return value
+
+    history_retention_days: int | None = Field(None, ge=0, le=36_500)
 
 
 class WebhookIn(Strict):

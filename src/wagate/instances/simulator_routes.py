@@ -100,6 +100,7 @@ class InboundIn(Strict):
     view_once: bool = Field(False, description="a view-once photo, video or voice message")
     forwarded: bool = Field(False, description="the contact forwarded it")
     ephemeral: bool = Field(False, description="sent in a chat with disappearing messages on")
+    push_name: str | None = Field(None, max_length=255, description="the sender's own name")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -254,6 +255,7 @@ def _inbound_message(body: InboundIn, sender: str) -> InboundMessage:
         forwarded=body.forwarded,
         ephemeral=body.ephemeral,
         quoted={"message_id": body.reply_to} if body.reply_to else None,
+        push_name=body.push_name,
         **content,
     )
 

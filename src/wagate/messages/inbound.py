@@ -36,6 +36,7 @@ from wagate.events.payloads import (
     Payload,
     PollVoteData,
 )
+from wagate.history import store
 from wagate.media_store.refs import keep
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages import repository
@@ -44,6 +45,7 @@ from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
 
 log = structlog.get_logger(__name__)
+MAX_NAMES = 100_000  # push names remembered as written (beyond, all are forgotten at once)
 
 # What each engine receipt makes of a message ("played", a voice note heard, counts as read).
 RECEIPT_STATUS = {
@@ -99,10 +101,15 @@ class InboundHandler:
         self._apply_receipt: GroupCommit[tuple[int, Receipt, MessageStatus], dict[str, str]] = (
             GroupCommit(self._apply_receipts)
         )
+        # The messages of all instances arriving together are kept in one transaction.
+        self._keep: GroupCommit[tuple[int, InboundMessage], None] = GroupCommit(self._keep_batch)
+        # The push names written last: a contact's name is written again only when it changes.
+        self._names: dict[tuple[int, str], str] = {}
 
     async def close(self) -> None:
-        """Shutdown: the receipts in hand are applied (or their callers fail)."""
+        """Shutdown: the receipts and messages in hand are written (or their callers fail)."""
         await self._apply_receipt.drain()
+        await self._keep.drain()
 
     async def __call__(
         self, ref: InstanceRef, item: InboundMessage | Receipt | MessageChange
@@ -117,6 +124,12 @@ class InboundHandler:
     async def on_message(self, ref: InstanceRef, message: InboundMessage) -> None:
         if message.media is not None:
             await self._keep_media(ref, message)
+        # Kept before it is announced: a consumer of the event finds it in the history. A
+        # failed write is logged and the event still goes out: it is the durable record.
+        try:
+            await self._keep((ref.id, message))
+        except Exception as exc:
+            log.warning("message not kept in the history", instance=ref.name, error=str(exc))
         await self.state.bus.publish(ref.name, ref.id, message_received(ref.name, message))
         if message.reaction is not None:
             await self._reaction(ref, message)
@@ -190,6 +203,41 @@ class InboundHandler:
             await repository.set_fields(session, own.id, **values)
             return own.correlation_id
 
+    async def _keep_batch(self, batch: list[tuple[int, InboundMessage]]) -> list[None]:
+        rows, reactions, names = self._split(batch)
+        async with self.state.db.transaction() as session:
+            await store.write_inbound(session, rows, names)
+            for instance_id, message_id, sender, emoji in reactions:
+                await store.add_reaction(session, instance_id, message_id, sender, emoji)
+        if len(self._names) > MAX_NAMES:
+            self._names.clear()
+        self._names.update(names)
+        return [None] * len(batch)
+
+    def _split(
+        self, batch: list[tuple[int, InboundMessage]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, str, str, str]], dict[tuple[int, str], str]]:
+        """The rows to keep, the reactions to apply to the messages they name, and the push
+        names that changed."""
+        rows: list[dict[str, Any]] = []
+        reactions: list[tuple[int, str, str, str]] = []
+        names: dict[tuple[int, str], str] = {}
+        for instance_id, message in batch:
+            key = (instance_id, message.sender)
+            if (
+                message.push_name
+                and not message.from_me
+                and self._names.get(key) != message.push_name
+            ):
+                names[key] = message.push_name
+            reaction = message.reaction
+            if message.kind == "reaction" and reaction and reaction.get("message_id"):
+                emoji = str(reaction.get("emoji") or "")
+                reactions.append((instance_id, str(reaction["message_id"]), message.sender, emoji))
+            else:
+                rows.append(store.inbound_row(instance_id, message))
+        return rows, reactions, names
+
     async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
         assert message.media is not None
         # The bytes first: the row written next refers to them (the sweep leaves a claimed
@@ -227,6 +275,14 @@ class InboundHandler:
             results, changed = _advance(found, batch)
             if changed:
                 await _write_advanced(session, list(changed.values()), utcnow())
+            await store.advance_status(
+                session,
+                [
+                    (instance_id, message_id, receipt.status)
+                    for instance_id, receipt, _ in batch
+                    for message_id in receipt.message_ids
+                ],
+            )
         return results
 
     async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:

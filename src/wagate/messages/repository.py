@@ -262,6 +262,19 @@ async def sent_message(session: AsyncSession, instance_id: int, message_id: str)
     return result.scalar_one_or_none()
 
 
+async def receipted(
+    session: Executor, correlation_ids: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """(instance, message id, status) of these sends that a receipt moved past sent."""
+    found = await session.execute(
+        select(MESSAGES.c.instance_id, MESSAGES.c.message_id, MESSAGES.c.status).where(
+            any_of(MESSAGES.c.correlation_id, list(correlation_ids)),
+            MESSAGES.c.status.in_([MessageStatus.DELIVERED, MessageStatus.READ]),
+        )
+    )
+    return [(instance_id, mid, status) for instance_id, mid, status in found.all() if mid]
+
+
 async def drop_media(session: Executor, pks: Sequence[int]) -> None:
     """Delete the stored media bytes of these messages (those that have any)."""
     if pks:

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import ApiError, NotFound, ValidationFailed, error_responses
+from wagate.history.routes import router as history_router
 from wagate.messages import media as media_io
 from wagate.messages import repository
 from wagate.messages.chats import router as chats_router
@@ -320,4 +321,5 @@ async def list_messages(
     )
 
 
-routers = [router, chats_router, dead_letters_router]
+# The history's routes first: its GET /messages/search must not be taken for a correlation id.
+routers = [history_router, router, chats_router, dead_letters_router]

@@ -69,3 +69,4 @@ class WorkerPool:
         # A sender cancelled in the middle of a claim or a write leaves that batch to finish.
         await self.writes.claim.drain()
         await self.writes.record.drain()
+        await self.writes.keep.drain()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wagate.cluster.service import HasCluster
+from wagate.history.retention import HistoryRetention, run_history_retention
 from wagate.messages import repository as messages
 from wagate.messages.outcomes import Outcomes
 from wagate.messages.retention import BodyRetention, run_retention
@@ -67,11 +68,14 @@ class Messaging:
     pool: WorkerPool | None
     reconciler: asyncio.Task[None]
     retention: asyncio.Task[None] | None = None
+    history_retention: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
         await stop_tasks([self.reconciler], RECONCILER_STOP_S, "reconciler")
         if self.retention is not None:
             await stop_tasks([self.retention], RECONCILER_STOP_S, "message body retention")
+        if self.history_retention is not None:
+            await stop_tasks([self.history_retention], RECONCILER_STOP_S, "history retention")
         if self.pool is not None:
             await self.pool.close()
         # Sends accepted meanwhile are committed (or fail their callers) before the queue goes.
@@ -96,4 +100,7 @@ async def start_messaging(state: MessagingNode) -> Messaging:
         run_retention(BodyRetention(state.db, state.settings.message_body_retention_s)),
         name="message-body-retention",
     )
-    return Messaging(queue, service, pool, reconciler, retention)
+    history_retention = asyncio.create_task(
+        run_history_retention(HistoryRetention(state.db)), name="history-retention"
+    )
+    return Messaging(queue, service, pool, reconciler, retention, history_retention)

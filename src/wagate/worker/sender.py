@@ -17,6 +17,7 @@ from wagate.engines.actions import SEND
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
 from wagate.events.payloads import MessageAckData
+from wagate.history import store as history
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
 from wagate.message_status import MessageStatus
@@ -54,6 +55,27 @@ def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
     )
 
 
+def media_reference(media: MediaRow | None) -> dict[str, Any] | None:
+    """What the history keeps of a send's media (the bytes go once it is sent)."""
+    if media is None:
+        return None
+    return {"mimetype": media.mimetype, "size": len(media.data), "filename": media.filename}
+
+
+def own_send(row: SendRow, media: dict[str, Any] | None = None) -> history.OwnSend:
+    """A recorded send as the history keeps it (record_sent set its message id and time)."""
+    return history.OwnSend(
+        media=media,
+        instance_id=row.instance_id,
+        chat=row.to_jid,
+        message_id=row.message_id or "",
+        kind=row.kind,
+        body=row.body,
+        timestamp=row.sent_at or utcnow(),
+        correlation_id=row.correlation_id,
+    )
+
+
 class SendWrites:
     """The claims and outcome writes of all the senders of a node, group-committed: many
     instances sending at once share one UPDATE ... RETURNING for their claims and one
@@ -66,6 +88,7 @@ class SendWrites:
             self._claim
         )
         self.record: GroupCommit[list[SendRow], None] = GroupCommit(self._record)
+        self.keep: GroupCommit[list[history.OwnSend], None] = GroupCommit(self._keep)
 
     async def _claim(self, batch: list[list[int]]) -> list[list[tuple[SendRow, MediaRow | None]]]:
         async with self.db.autocommit() as connection:
@@ -76,6 +99,16 @@ class SendWrites:
     async def _record(self, batch: list[list[SendRow]]) -> list[None]:
         async with self.db.autocommit() as connection:
             await repository.record_sent(connection, [row for rows in batch for row in rows])
+        return [None] * len(batch)
+
+    async def _keep(self, batch: list[list[history.OwnSend]]) -> list[None]:
+        # One transaction: the messages and their chats' summaries commit together.
+        sends = [send for sends in batch for send in sends]
+        async with self.db.transaction() as session:
+            await history.write_sent(session, sends)
+            # A receipt that came while this was on its way moved the send record only.
+            receipted = await repository.receipted(session, [s.correlation_id for s in sends])
+            await history.advance_status(session, receipted)
         return [None] * len(batch)
 
 
@@ -110,6 +143,7 @@ class InstanceSender:
         self._settings: dict[str, Any] = {}
         self._settings_at = -SETTINGS_TTL_S
         self._instance_id = 0
+        self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
         self.log = log.bind(instance=name)
 
     async def run(self) -> None:
@@ -176,8 +210,11 @@ class InstanceSender:
         # one write records its outcomes: a crash in between re-sends at most this chunk
         # (at-least-once). Final messages are skipped by the claim itself.
         todo = await self.writes.claim(pks)
+        self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
         for row, media in todo:
+            if media is not None:
+                self._media[row.id] = media_reference(media)
             result = await self.send(row, media, flush=lambda: self._record_sent(sent))
             if result is not None:
                 sent.append((row, result))
@@ -296,10 +333,21 @@ class InstanceSender:
             # The outcome is durable: a sync caller answers now, not after the events.
             self.outcomes.resolve(Outcome.of(row))
         # The events of a chunk go out together: each one's durable sinks (the webhook
-        # outbox) cost a database round trip, which need not hold up the next.
-        await asyncio.gather(*(self._finish(row) for row, _ in batch))
+        # outbox) cost a database round trip, which need not hold up the next; the history's
+        # write goes beside them.
+        sends = [own_send(row, self._media.pop(row.id, None)) for row, _ in batch]
+        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row, _ in batch))
+
+    async def _keep_history(self, sends: list[history.OwnSend]) -> None:
+        """Into the history. A failure there is logged and nothing more: the sends are done
+        and recorded, and must not be sent again for it."""
+        try:
+            await self.writes.keep(sends)
+        except Exception as exc:
+            self.log.warning("sends not kept in the history", error=str(exc))
 
     async def _fail(self, row: SendRow, code: str, message: str) -> None:
+        self._media.pop(row.id, None)
         now = utcnow()
         row.status, row.error, row.failed_at = (
             MessageStatus.FAILED,

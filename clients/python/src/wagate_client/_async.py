@@ -33,15 +33,19 @@ from wagate_client._transport import (
 from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
     BatchItem,
+    Chat,
+    ChatPage,
     Cluster,
     Contact,
     ContactCheck,
+    ContactPage,
     CreatedInstance,
     DeadLetter,
     DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
+    HistoryPage,
     Instance,
     LidMapping,
     Media,
@@ -53,10 +57,12 @@ from wagate_client.models import (
     QrCode,
     Readiness,
     RetriedAll,
+    SearchPage,
     SendResult,
     SinkFilter,
     SinkStatus,
     Status,
+    StoredMessage,
     Webhook,
 )
 
@@ -573,6 +579,59 @@ class AsyncWagateClient:
 
     async def download_media(self, instance: str, message_id: str) -> Media:
         return await self._run(routes.download_media(instance, message_id))
+
+    async def list_chats(
+        self, instance: str, *, limit: int | None = None, before: str | None = None
+    ) -> ChatPage:
+        """Chats by last activity, most recent first; `before` is the page's next_cursor."""
+        return await self._run(routes.list_chats(instance, limit, before))
+
+    async def get_chat(self, instance: str, chat: str) -> Chat:
+        return await self._run(routes.get_chat(instance, chat))
+
+    async def chat_messages(
+        self,
+        instance: str,
+        chat: str,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        kind: str | None = None,
+        direction: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> HistoryPage:
+        """A chat's messages, newest first; with `after`, the newer ones oldest first."""
+        filters = {
+            "limit": limit,
+            "before": before,
+            "after": after,
+            "kind": kind,
+            "direction": direction,
+            "since": since,
+            "until": until,
+        }
+        return await self._run(routes.chat_messages(instance, chat, filters))
+
+    async def chat_message(self, instance: str, chat: str, message_id: str) -> StoredMessage:
+        return await self._run(routes.chat_message(instance, chat, message_id))
+
+    async def search_messages(
+        self,
+        instance: str,
+        q: str,
+        *,
+        chat: str | None = None,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> SearchPage:
+        return await self._run(routes.search_messages(instance, q, chat, limit, before))
+
+    async def list_contacts(
+        self, instance: str, *, limit: int | None = None, after: str | None = None
+    ) -> ContactPage:
+        return await self._run(routes.list_contacts(instance, limit, after))
 
     async def set_webhook(
         self,

@@ -16,14 +16,18 @@ from urllib.parse import quote
 from wagate_client._json import boolean, obj, obj_list, opt_str, str_list, string
 from wagate_client.models import (
     BatchItem,
+    Chat,
+    ChatPage,
     Cluster,
     Contact,
     ContactCheck,
+    ContactPage,
     CreatedInstance,
     DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
+    HistoryPage,
     Instance,
     LidMapping,
     Media,
@@ -35,10 +39,12 @@ from wagate_client.models import (
     QrCode,
     Readiness,
     RetriedAll,
+    SearchPage,
     SendResult,
     SinkFilter,
     SinkStatus,
     Status,
+    StoredMessage,
     Webhook,
 )
 
@@ -362,6 +368,51 @@ def _media(reply: Reply) -> Media:
 
 def download_media(instance: str, message_id: str) -> Call[Media]:
     return Call("GET", f"{_inst(instance)}/media/{seg(message_id)}", _media)
+
+
+# --- chats and history ---------------------------------------------------------------------
+
+
+def _params(values: Mapping[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in _drop_none(values).items()}
+
+
+def list_chats(instance: str, limit: int | None, before: str | None) -> Call[ChatPage]:
+    params = _params({"limit": limit, "before": before})
+    return Call("GET", f"{_inst(instance)}/chats", _model(ChatPage.from_json), params)
+
+
+def get_chat(instance: str, chat: str) -> Call[Chat]:
+    return Call("GET", f"{_inst(instance)}/chats/{seg(chat)}", _model(Chat.from_json))
+
+
+def chat_messages(instance: str, chat: str, filters: Mapping[str, Any]) -> Call[HistoryPage]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/chats/{seg(chat)}/messages",
+        _model(HistoryPage.from_json),
+        _params(filters),
+    )
+
+
+def chat_message(instance: str, chat: str, message_id: str) -> Call[StoredMessage]:
+    return Call(
+        "GET",
+        f"{_inst(instance)}/chats/{seg(chat)}/messages/{seg(message_id)}",
+        _model(StoredMessage.from_json),
+    )
+
+
+def search_messages(
+    instance: str, q: str, chat: str | None, limit: int | None, before: str | None
+) -> Call[SearchPage]:
+    params = _params({"q": q, "chat": chat, "limit": limit, "before": before})
+    return Call("GET", f"{_inst(instance)}/messages/search", _model(SearchPage.from_json), params)
+
+
+def list_contacts(instance: str, limit: int | None, after: str | None) -> Call[ContactPage]:
+    params = _params({"limit": limit, "after": after})
+    return Call("GET", f"{_inst(instance)}/contacts", _model(ContactPage.from_json), params)
 
 
 # --- webhooks ------------------------------------------------------------------------------

@@ -35,15 +35,19 @@ from wagate_client._transport import (
 from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
     BatchItem,
+    Chat,
+    ChatPage,
     Cluster,
     Contact,
     ContactCheck,
+    ContactPage,
     CreatedInstance,
     DeadLetter,
     DeadLetterPage,
     Delivery,
     DeliveryPage,
     Faults,
+    HistoryPage,
     Instance,
     LidMapping,
     Media,
@@ -55,10 +59,12 @@ from wagate_client.models import (
     QrCode,
     Readiness,
     RetriedAll,
+    SearchPage,
     SendResult,
     SinkFilter,
     SinkStatus,
     Status,
+    StoredMessage,
     Webhook,
 )
 
@@ -565,6 +571,59 @@ class WagateClient:
 
     def download_media(self, instance: str, message_id: str) -> Media:
         return self._run(routes.download_media(instance, message_id))
+
+    def list_chats(
+        self, instance: str, *, limit: int | None = None, before: str | None = None
+    ) -> ChatPage:
+        """Chats by last activity, most recent first; `before` is the page's next_cursor."""
+        return self._run(routes.list_chats(instance, limit, before))
+
+    def get_chat(self, instance: str, chat: str) -> Chat:
+        return self._run(routes.get_chat(instance, chat))
+
+    def chat_messages(
+        self,
+        instance: str,
+        chat: str,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        kind: str | None = None,
+        direction: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> HistoryPage:
+        """A chat's messages, newest first; with `after`, the newer ones oldest first."""
+        filters = {
+            "limit": limit,
+            "before": before,
+            "after": after,
+            "kind": kind,
+            "direction": direction,
+            "since": since,
+            "until": until,
+        }
+        return self._run(routes.chat_messages(instance, chat, filters))
+
+    def chat_message(self, instance: str, chat: str, message_id: str) -> StoredMessage:
+        return self._run(routes.chat_message(instance, chat, message_id))
+
+    def search_messages(
+        self,
+        instance: str,
+        q: str,
+        *,
+        chat: str | None = None,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> SearchPage:
+        return self._run(routes.search_messages(instance, q, chat, limit, before))
+
+    def list_contacts(
+        self, instance: str, *, limit: int | None = None, after: str | None = None
+    ) -> ContactPage:
+        return self._run(routes.list_contacts(instance, limit, after))
 
     def set_webhook(
         self,

@@ -52,6 +52,7 @@ class InstanceSettings:
     reject_calls: bool = False
     always_online: bool = False
     proxy: ProxyInfo | None = None
+    history_retention_days: int = 90
 
     @classmethod
     def from_json(cls, data: JSON) -> InstanceSettings:
@@ -63,6 +64,7 @@ class InstanceSettings:
             reject_calls=boolean(data, "reject_calls"),
             always_online=boolean(data, "always_online"),
             proxy=ProxyInfo.from_json(proxy) if proxy else None,
+            history_retention_days=integer(data, "history_retention_days", 90),
         )
 
 
@@ -640,4 +642,150 @@ class SinkFilter:
             sink=string(data, "sink"),
             events=str_list(data, "events") if isinstance(events, list) else None,
             raw=dict(data),
+        )
+
+
+# --- chats and history ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chat:
+    jid: str
+    name: str | None
+    kind: str
+    unread: int
+    last_message: dict[str, Any] | None
+    last_message_at: datetime | None
+    archived: bool
+    pinned: bool
+    muted_until: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Chat:
+        return cls(
+            jid=string(data, "jid"),
+            name=opt_str(data, "name"),
+            kind=string(data, "kind"),
+            unread=integer(data, "unread"),
+            last_message=opt_obj(data, "last_message"),
+            last_message_at=opt_time(data, "last_message_at"),
+            archived=boolean(data, "archived"),
+            pinned=boolean(data, "pinned"),
+            muted_until=opt_time(data, "muted_until"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    chats: list[Chat]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ChatPage:
+        return cls(
+            chats=[Chat.from_json(item) for item in obj_list(data, "chats")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message of the history, either way."""
+
+    message_id: str
+    chat: str
+    sender: str | None
+    from_me: bool
+    kind: str
+    text: str | None
+    caption: str | None
+    timestamp: datetime | None
+    status: str
+    edited_text: str | None
+    revoked: bool
+    reply_to: str | None
+    reactions: dict[str, Any]
+    media: dict[str, Any] | None
+    correlation_id: str | None
+    cursor: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> StoredMessage:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=opt_str(data, "sender"),
+            from_me=boolean(data, "from_me"),
+            kind=string(data, "kind"),
+            text=opt_str(data, "text"),
+            caption=opt_str(data, "caption"),
+            timestamp=opt_time(data, "timestamp"),
+            status=string(data, "status"),
+            edited_text=opt_str(data, "edited_text"),
+            revoked=boolean(data, "revoked"),
+            reply_to=opt_str(data, "reply_to"),
+            reactions=opt_obj(data, "reactions") or {},
+            media=opt_obj(data, "media"),
+            correlation_id=opt_str(data, "correlation_id"),
+            cursor=string(data, "cursor"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """A chat's messages; `before` pages back, `after` forward (to poll for new ones)."""
+
+    messages: list[StoredMessage]
+    before: str | None
+    after: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> HistoryPage:
+        return cls(
+            messages=[StoredMessage.from_json(item) for item in obj_list(data, "messages")],
+            before=opt_str(data, "before"),
+            after=opt_str(data, "after"),
+        )
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    messages: list[StoredMessage]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SearchPage:
+        return cls(
+            messages=[StoredMessage.from_json(item) for item in obj_list(data, "messages")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class AddressBookEntry:
+    """A contact of the address book (GET /contacts): its JID and the name it gave itself."""
+
+    jid: str
+    push_name: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> AddressBookEntry:
+        return cls(jid=string(data, "jid"), push_name=opt_str(data, "push_name"), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    contacts: list[AddressBookEntry]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ContactPage:
+        return cls(
+            contacts=[AddressBookEntry.from_json(item) for item in obj_list(data, "contacts")],
+            next_cursor=opt_str(data, "next_cursor"),
         )

@@ -202,6 +202,7 @@ async def inbound_message(
         quoted=quoted(content),
         forwarded=forwarded(content),
         ephemeral=ephemeral(event.Message, content),
+        push_name=str(info.Pushname) or None,
         **values,
     )
 

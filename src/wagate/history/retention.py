@@ -1,0 +1,84 @@
+"""How long the history keeps messages: `history_retention_days` per instance (default 90).
+
+Each run deletes, instance by instance, the messages older than the instance's retention, in
+batches of BATCH rows on the (instance, timestamp) index, so that no run holds a long lock or
+a long transaction; a backlog (the first run after the setting went down) is spread over runs.
+With 0 days the history keeps only the messages wagate sent itself (they mirror its send
+records, which have their own retention, docs/messages.md). The chats stay, with their last
+message's summary. Every node runs it; a delete is idempotent, so two nodes at once only do
+the work twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+
+from wagate.db import Database, utcnow
+from wagate.history.store import CHAT_MESSAGES
+from wagate.instances.schemas import InstanceSettings
+from wagate.models import Instance
+from wagate.tasks import cancel_requested
+
+log = structlog.get_logger(__name__)
+BATCH = 500
+MAX_BATCHES = 20  # per instance and run
+INTERVAL_S = 300.0  # the retention is days long: minutes late is nothing
+DEFAULT_DAYS: int = InstanceSettings.model_fields["history_retention_days"].default
+FOREVER = timedelta(days=36_500)
+
+
+def retention_days(settings: dict[str, Any] | None) -> int:
+    return int((settings or {}).get("history_retention_days", DEFAULT_DAYS))
+
+
+class HistoryRetention:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Delete what is past its instance's retention; returns how many messages."""
+        now = now or utcnow()
+        async with self.db.session() as session:
+            found = await session.execute(select(Instance.id, Instance.settings))
+            instances = [(pk, retention_days(settings)) for pk, settings in found.all()]
+        deleted = 0
+        for instance_id, days in instances:
+            deleted += await self._instance(instance_id, days, now)
+        if deleted:
+            log.info("history past its retention deleted", count=deleted)
+        return deleted
+
+    async def _instance(self, instance_id: int, days: int, now: datetime) -> int:
+        table = CHAT_MESSAGES.c
+        # 0 days: nothing is kept but the own sends, however recent.
+        cutoff = now + FOREVER if days == 0 else now - timedelta(days=days)
+        due = select(table.id).where(table.instance_id == instance_id, table.timestamp < cutoff)
+        if days == 0:
+            due = due.where(table.correlation_id.is_(None))
+        deleted = 0
+        for _ in range(MAX_BATCHES):
+            async with self.db.transaction() as session:
+                pks = list((await session.execute(due.limit(BATCH))).scalars())
+                if pks:
+                    await session.execute(delete(CHAT_MESSAGES).where(table.id.in_(pks)))
+            deleted += len(pks)
+            if len(pks) < BATCH:
+                break
+        return deleted
+
+
+async def run_history_retention(
+    retention: HistoryRetention, interval_s: float = INTERVAL_S
+) -> None:
+    # Ends on cancel even when a database call swallowed the CancelledError (wagate.tasks).
+    while not cancel_requested():
+        await asyncio.sleep(interval_s)
+        try:
+            await retention.run_once()
+        except Exception as exc:
+            log.warning("history retention failed", error=str(exc))
