@@ -116,6 +116,7 @@ class InboundMessage:
     poll: dict[str, Any] | None = None
     reply_to: str | None = None
     view_once: bool = False  # a photo, video or voice message to be viewed once
+    mentions: tuple[str, ...] = ()  # the JIDs the sender mentioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,8 @@ class OutgoingMessage:
     media: OutgoingMedia | None = None
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # To a group: mention every participant (the engine knows who they are when it sends).
+    mention_everyone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from wagate.instance_rows import NAME_PATTERN
 
 EventName = Literal[
-    "connection_update", "qr_updated", "message_received", "message_ack", "message_status"
+    "connection_update",
+    "qr_updated",
+    "message_received",
+    "message_ack",
+    "message_status",
+    "group_update",
+    "group_participants",
 ]
 EngineName = Literal["whatsmeow", "simulator"]
 

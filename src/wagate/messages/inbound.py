@@ -15,11 +15,17 @@ from wagate.batching import GroupCommit
 from wagate.db import any_of, utcnow
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
 from wagate.events.bus import isoformat
-from wagate.events.payloads import InboundMediaInfo, MessageReceivedData, MessageStatusData
+from wagate.events.payloads import (
+    InboundMediaInfo,
+    MessageReceivedData,
+    MessageStatusData,
+    Party,
+)
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasSettings
+from wagate.phones import is_group_jid, phone_of
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +43,7 @@ def media_url(instance: str, message_id: str) -> str:
 
 def message_received_data(instance: str, message: InboundMessage) -> dict[str, Any]:
     media = message.media
+    in_group = is_group_jid(message.chat)
     return MessageReceivedData(
         message_id=message.message_id,
         chat=message.chat,
@@ -60,6 +67,9 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
         poll=message.poll,
         reply_to=message.reply_to,
         view_once=True if message.view_once else None,
+        group=message.chat if in_group else None,
+        sender=Party(jid=message.sender, phone=phone_of(message.sender)) if in_group else None,
+        mentions=list(message.mentions) or None,
     ).data()
 
 

@@ -4,7 +4,7 @@ Every catalogue module is imported here, so `ACTIONS` is complete for anyone who
 package. A new area of actions is one module here and one line below.
 """
 
-from wagate.engines.actions import calls, contacts, messaging
+from wagate.engines.actions import calls, contacts, groups, messaging
 from wagate.engines.actions.calls import REJECT_CALL
 from wagate.engines.actions.contacts import CHECK_NUMBERS, CheckNumbersRequest
 from wagate.engines.actions.messaging import (
@@ -31,6 +31,7 @@ __all__ = [
     "calls",
     "contacts",
     "declare",
+    "groups",
     "handle",
     "messaging",
 ]

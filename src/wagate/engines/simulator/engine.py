@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import string
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -39,6 +38,7 @@ from wagate.engines.base import (
     ConnectionLost,
     EngineHealth,
     EventSink,
+    InboundMedia,
     InboundMessage,
     IncomingCall,
     InstanceRef,
@@ -54,6 +54,8 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
+from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
+from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -63,20 +65,6 @@ Req = TypeVar("Req")
 Res = TypeVar("Res")
 
 STOP_WAIT_S = 10.0  # how long stop() lets a client finish its current database step
-
-
-def on_whatsapp(user: str) -> bool:
-    """API.md: a number is on WhatsApp unless its digits end in 0000."""
-    digits = "".join(ch for ch in user if ch.isdigit())
-    return not digits.endswith("0000")
-
-
-def random_phone() -> str:
-    return "55119" + "".join(secrets.choice(string.digits) for _ in range(8))
-
-
-def new_message_id() -> str:
-    return "3EB0" + secrets.token_hex(8).upper()
 
 
 # --- what the simulated network records of each kind ---------------------------------------
@@ -136,6 +124,40 @@ def recorded_body(message: OutgoingMessage) -> dict[str, Any]:
     return body
 
 
+def as_inbound(
+    message: OutgoingMessage, message_id: str, sender: str, at: datetime
+) -> InboundMessage:
+    """A sent message as the other participants of its chat receive it."""
+    body = message.body
+    media = message.media
+    return InboundMessage(
+        message_id=message_id,
+        chat=message.to_jid,
+        sender=sender,
+        from_me=False,
+        timestamp=at,
+        kind=message.kind,
+        text=body.get("text"),
+        caption=body.get("caption"),
+        media=None if media is None else InboundMedia(media.data, media.mimetype, media.filename),
+        location=_picked(body, "latitude", "longitude", "name", "address")
+        if message.kind == Kind.LOCATION
+        else None,
+        contacts=body.get("contacts"),
+        reaction=_picked(body, "message_id", "emoji") if message.kind == Kind.REACTION else None,
+        poll=_picked(body, "question", "options", "selectable_count")
+        if message.kind == Kind.POLL
+        else None,
+        reply_to=message.reply_to,
+        view_once=bool(body.get("view_once")),
+        mentions=message.mentions,
+    )
+
+
+def _picked(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: body[name] for name in names if body.get(name) is not None}
+
+
 @dataclass
 class Faults:
     send_latency_ms: int = 0
@@ -151,6 +173,7 @@ class SimulatorEngine:
         self.db = db
         self.faults: dict[int, Faults] = {}
         self.clients: dict[int, SimulatorClient] = {}
+        self.groups = GroupNetwork(db)
         self._background: set[asyncio.Task[Any]] = set()
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
@@ -230,6 +253,7 @@ class SimulatorClient:
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
                 handle(REJECT_CALL, self.reject_call),
+                *groups_handlers(self),
             ],
         )
 
@@ -399,6 +423,12 @@ class SimulatorClient:
         user, _, server = message.to_jid.partition("@")
         if server == "s.whatsapp.net" and not on_whatsapp(user):
             raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
+        members: set[str] = set()
+        if server == "g.us" and self.jid is not None:
+            members = await self.engine.groups.check_send(self.jid, message.to_jid)
+            if message.mention_everyone:
+                everyone = (*message.mentions, *sorted(members))
+                message = replace(message, mentions=tuple(dict.fromkeys(everyone)))
         body = recorded_body(message)
         message_id = new_message_id()
         sent_at = utcnow()
@@ -413,6 +443,9 @@ class SimulatorClient:
                 "sent_at": sent_at,
             }
         )
+        if members and self.jid is not None:
+            # The other participants' phones get it: those that are simulator instances here.
+            deliver(self.engine, members, as_inbound(message, message_id, self.jid, sent_at))
         if not self._unacknowledged:
             self.engine.spawn(self._receipts(), name=f"receipts:{self.instance.name}")
         self._unacknowledged.append((message_id, message.to_jid))
