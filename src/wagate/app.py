@@ -37,6 +37,7 @@ from wagate.groups.events import GroupEvents
 from wagate.groups.routes import router as groups_router
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
+from wagate.instances.simulator_groups import router as simulator_groups_router
 from wagate.instances.simulator_routes import router as simulator_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(instances_router)
     app.include_router(simulator_router)
     app.include_router(groups_router)
+    app.include_router(simulator_groups_router)
     app.include_router(dashboard_router)
     for router in messaging_routers:
         app.include_router(router)
