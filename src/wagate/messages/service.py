@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
+from wagate.engine_failures import DEFAULT_STATUS, STATUS
 from wagate.engines.status import Status
 from wagate.errors import (
     ApiError,
@@ -39,7 +40,6 @@ from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
-FAILURE_STATUS = {"not_on_whatsapp": 422, "instance_not_connected": 409}
 SIGNALS_DRAIN_S = 5.0
 
 
@@ -87,8 +87,9 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
         )
     error = outcome.error or {}
     code = str(error.get("code") or "engine_error")
-    status = FAILURE_STATUS.get(code, 502)
-    if status == 502:
+    # A failed send answers as the engine failure would from any route (engine_failures).
+    status = STATUS.get(code, DEFAULT_STATUS)
+    if status == DEFAULT_STATUS:
         code = "engine_error"
     details = {"correlation_id": correlation_id, "attempts": outcome.attempts}
     return Answer(status, error_body(code, str(error.get("message") or "the send failed"), details))
