@@ -126,7 +126,7 @@ async def _actor(engine: SimulatorEngine, group: str, by: str | None) -> str:
 
 @router.post("", status_code=201, response_model=GroupOut)
 @on_holder
-async def create_group(
+async def simulate_group(
     instance: str, body: SimGroupIn, state: State, _: InstancePrincipal
 ) -> dict[str, Any]:
     engine, me = await _network(state, instance)
@@ -144,7 +144,7 @@ async def create_group(
 
 @router.post("/{group}/participants", response_model=ResultsOut)
 @on_holder
-async def change_participants(
+async def simulate_participants(
     instance: str, group: str, body: SimParticipantsIn, state: State, _: InstancePrincipal
 ) -> ResultsOut:
     engine, _me = await _network(state, instance)
@@ -158,7 +158,7 @@ async def change_participants(
 
 @router.patch("/{group}", response_model=GroupOut)
 @on_holder
-async def change_group(
+async def simulate_group_change(
     instance: str, group: str, body: SimUpdateIn, state: State, _: InstancePrincipal
 ) -> dict[str, Any]:
     engine, _me = await _network(state, instance)
@@ -172,7 +172,7 @@ async def change_group(
 
 @router.post("/{group}/messages", response_model=InboundOut)
 @on_holder
-async def post_message(
+async def simulate_group_message(
     instance: str, group: str, body: SimMessageIn, state: State, _: InstancePrincipal
 ) -> InboundOut:
     """A participant posts a text into the group: every instance in it receives it."""
@@ -197,7 +197,7 @@ async def post_message(
 
 @router.post("/invites/{code}/join", response_model=JoinedOut)
 @on_holder
-async def join_by_link(
+async def simulate_join_by_link(
     instance: str, code: str, body: SimJoinIn, state: State, _: InstancePrincipal
 ) -> JoinedOut:
     """Someone follows the group's invite link (with join approval: asks to join)."""
