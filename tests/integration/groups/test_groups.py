@@ -306,10 +306,10 @@ async def test_messages_in_a_group(client: httpx.AsyncClient, app: FastAPI) -> N
         )
         direct = await seen.wait_for(lambda e: e.event == "message_received")
     assert not {"group", "sender", "mentions"} & set(direct.data)
-    # A group the sender is not in.
+    # A group the sender is not in (any more).
+    await client.post(f"{groups(receiver['name'])}/{jid}/leave")
     outsider = await client.post(
-        f"/v1/instances/{sender['name']}/send/text",
-        json={"to": "120363000000000009@g.us", "text": "x"},
+        f"/v1/instances/{receiver['name']}/send/text", json={"to": jid, "text": "x"}
     )
     assert_error(outsider, 404, "group_not_found")
 

@@ -425,7 +425,7 @@ class SimulatorClient:
             raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
         members: set[str] = set()
         if server == "g.us" and self.jid is not None:
-            members = await self.engine.groups.check_send(self.jid, message.to_jid)
+            members = await self.engine.groups.check_send(self.jid, message.to_jid, strict=False)
             if message.mention_everyone:
                 everyone = (*message.mentions, *sorted(members))
                 message = replace(message, mentions=tuple(dict.fromkeys(everyone)))
