@@ -139,3 +139,31 @@ async def test_a_client_gone_before_the_first_byte_leaves_no_subscriber(
     assert started == [200]
     assert not bus._subscribers.get(name)
     assert bus.streams_of(ADMIN_OWNER) == 0  # its slot of the per-token cap is free again
+
+
+async def test_group_events_on_the_stream(http: httpx.AsyncClient) -> None:
+    instance = await create_instance(http)
+    name = instance["name"]
+    assert (await http.post(f"/v1/instances/{name}/connect")).status_code == 202
+    async with http.stream("GET", f"/v1/instances/{name}/events") as response:
+        reader = SseReader(response)
+        await reader.until("qr_updated")
+        await http.post(f"/v1/instances/{name}/simulator/scan", json={"phone": "+5511966665555"})
+        await reader.until("connection_update", "connected")
+        created = await http.post(
+            f"/v1/instances/{name}/simulator/groups",
+            json={"subject": "Stream", "creator": "+5511955554444"},
+        )
+        group = created.json()["jid"]
+        added = await reader.until("group_participants")
+        assert added["data"]["group"] == group and added["data"]["action"] == "added"
+        assert added["data"]["participants"] == [
+            {"jid": "5511966665555@s.whatsapp.net", "phone": "5511966665555"}
+        ]
+        await http.patch(f"/v1/instances/{name}/simulator/groups/{group}", json={"locked": True})
+        update = await reader.until("group_update")
+        assert update["data"]["changes"] == {"locked": True}
+        assert update["data"]["actor"] == {
+            "jid": "5511955554444@s.whatsapp.net",
+            "phone": "5511955554444",
+        }
