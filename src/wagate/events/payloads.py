@@ -154,7 +154,7 @@ class MessageReceivedData(Payload):
         None, description="present (true) for a photo, video or voice message to view once"
     )
     group: str | Absent = Field(None, description="in a group: the group's JID (`…@g.us`)")
-    sender: Party | Absent = Field(None, description="in a group: the participant who sent it")
+    participant: Party | Absent = Field(None, description="in a group: the participant who sent it")
     mentions: list[str] | Absent = Field(None, description="the JIDs the sender mentioned")
 
 

@@ -68,7 +68,7 @@ def message_received_data(instance: str, message: InboundMessage) -> dict[str, A
         reply_to=message.reply_to,
         view_once=True if message.view_once else None,
         group=message.chat if in_group else None,
-        sender=Party(jid=message.sender, phone=phone_of(message.sender)) if in_group else None,
+        participant=Party(jid=message.sender, phone=phone_of(message.sender)) if in_group else None,
         mentions=list(message.mentions) or None,
     ).data()
 

@@ -279,7 +279,7 @@ async def test_messages_in_a_group(client: httpx.AsyncClient, app: FastAPI) -> N
     data = received.data
     assert data["chat"] == jid and data["group"] == jid
     assert data["from"] == sender["jid"]
-    assert data["sender"] == {"jid": sender["jid"], "phone": sender["phone"]}
+    assert data["participant"] == {"jid": sender["jid"], "phone": sender["phone"]}
     assert data["text"] == "hello all"
     assert sorted(data["mentions"]) == sorted([receiver["jid"], OTHER_JID])
     outbox = (await client.get(f"/v1/instances/{sender['name']}/simulator/outbox")).json()
@@ -305,7 +305,7 @@ async def test_messages_in_a_group(client: httpx.AsyncClient, app: FastAPI) -> N
             f"/v1/instances/{receiver['name']}/simulator/inbound", json={"from": OTHER, "text": "x"}
         )
         direct = await seen.wait_for(lambda e: e.event == "message_received")
-    assert not {"group", "sender", "mentions"} & set(direct.data)
+    assert not {"group", "participant", "mentions"} & set(direct.data)
     # A group the sender is not in (any more).
     await client.post(f"{groups(receiver['name'])}/{jid}/leave")
     outsider = await client.post(

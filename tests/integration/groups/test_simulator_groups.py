@@ -67,7 +67,7 @@ async def test_members_act_on_the_instance(client: httpx.AsyncClient, app: FastA
     assert all(data.get("actor", boss) == boss for _, data in events)
     message = events[3][1]
     assert message["group"] == jid and message["chat"] == jid
-    assert message["sender"] == {"jid": f"{PEER}@s.whatsapp.net", "phone": PEER}
+    assert message["participant"] == {"jid": f"{PEER}@s.whatsapp.net", "phone": PEER}
     assert message["text"] == "hi @me" and message["mentions"] == [me["jid"]]
     assert_error(await client.get(f"/v1/instances/{name}/groups/{jid}"), 404, "group_not_found")
 

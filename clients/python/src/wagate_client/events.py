@@ -156,6 +156,22 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class Party:
+    """A WhatsApp user: the JID, and the phone number where WhatsApp shows it."""
+
+    jid: str
+    phone: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Party:
+        return cls(jid=string(data, "jid"), phone=opt_str(data, "phone"))
+
+    @classmethod
+    def maybe(cls, data: JSON | None) -> Party | None:
+        return None if data is None else cls.from_json(data)
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     """A message in one of the account's chats; only the fields of its `kind` are set."""
 
@@ -173,6 +189,9 @@ class MessageReceived:
     reaction: Reaction | None = None
     poll: Poll | None = None
     reply_to: str | None = None
+    group: str | None = None  # in a group: its JID
+    participant: Party | None = None  # in a group: who sent it
+    mentions: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: JSON) -> MessageReceived:
@@ -195,6 +214,9 @@ class MessageReceived:
             reaction=Reaction.from_json(reaction) if reaction is not None else None,
             poll=Poll.from_json(poll) if poll is not None else None,
             reply_to=opt_str(data, "reply_to"),
+            group=opt_str(data, "group"),
+            participant=Party.maybe(opt_obj(data, "participant")),
+            mentions=str_list(data, "mentions"),
         )
 
 
@@ -241,6 +263,47 @@ class MessageStatus:
 
 
 @dataclass(frozen=True)
+class GroupUpdate:
+    """A group's subject, description, settings or picture changed, or its link was reset;
+    `changes` holds only what changed."""
+
+    group: str
+    actor: Party | None
+    changes: dict[str, Any]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupUpdate:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            changes=opt_obj(data, "changes") or {},
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class GroupParticipants:
+    """People joined, left, were added, removed, promoted or demoted, or asked to join."""
+
+    group: str
+    actor: Party | None
+    action: str
+    participants: list[Party]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupParticipants:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            action=string(data, "action"),
+            participants=[Party.from_json(item) for item in obj_list(data, "participants")],
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
 class UnknownData:
     """The data of an event this version of the client does not know."""
 
@@ -248,7 +311,14 @@ class UnknownData:
 
 
 EventData = (
-    ConnectionUpdate | QrUpdated | MessageReceived | MessageAck | MessageStatus | UnknownData
+    ConnectionUpdate
+    | QrUpdated
+    | MessageReceived
+    | MessageAck
+    | MessageStatus
+    | GroupUpdate
+    | GroupParticipants
+    | UnknownData
 )
 
 _DATA_TYPES: dict[str, Any] = {
@@ -257,6 +327,8 @@ _DATA_TYPES: dict[str, Any] = {
     "message_received": MessageReceived,
     "message_ack": MessageAck,
     "message_status": MessageStatus,
+    "group_update": GroupUpdate,
+    "group_participants": GroupParticipants,
 }
 
 
