@@ -1,6 +1,7 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
 import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
 import { ConnectionPanel } from "./connection.js";
+import { GroupsPanel } from "./groups.js";
 import { RecordsPanels } from "./records.js";
 import { SendPanel } from "./send.js";
 import { $, act, h, setBadge, showError, statusBadge } from "./ui.js";
@@ -24,6 +25,7 @@ const ctx = {
 const connection = new ConnectionPanel(ctx);
 const send = new SendPanel(ctx);
 const records = new RecordsPanels(ctx);
+const groups = new GroupsPanel(ctx);
 ctx.refreshInstance = refreshInstance;
 ctx.setInstance = setInstance;
 ctx.reloadList = loadList;
@@ -41,6 +43,7 @@ function forget(message) {
   connection.reset();
   send.reset();
   records.reset();
+  groups.reset();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -187,6 +190,7 @@ function onEvent(name, event, envelope) {
   connection.onEvent(event, envelope);
   send.onEvent(event, envelope);
   records.onEvent(event, envelope);
+  groups.onEvent(event);
 }
 
 function setInstance(inst) {
@@ -224,6 +228,7 @@ function select(name) {
   connection.reset();
   send.reset();
   records.reset();
+  groups.reset();
   if (!inst) return;
   $("detail-title").textContent = inst.name;
   setBadge($("detail-status"), inst.status);
@@ -232,6 +237,7 @@ function select(name) {
   const link = ctx.streamState.get(name);
   if (link) connection.showStreamState(link.state, link.text);
   records.show(currentTab());
+  groups.show(currentTab());
 }
 
 function currentTab() {
@@ -246,7 +252,10 @@ function openTab(id) {
     tab.tabIndex = on ? 0 : -1;
     $(tab.getAttribute("aria-controls")).hidden = !on;
   }
-  if (ctx.selected) records.show(id);
+  if (ctx.selected) {
+    records.show(id);
+    groups.show(id);
+  }
 }
 
 function wireTabs() {
@@ -299,6 +308,7 @@ function init() {
   connection.wire();
   send.wire();
   records.wire();
+  groups.wire();
   $("list-refresh").addEventListener("click", loadList);
   // Instances without a live stream are brought up to date when the user comes back.
   document.addEventListener("visibilitychange", () => {
