@@ -149,6 +149,18 @@ class SimulatorGroupRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class SimulatorGroupNotice(Base):
+    """A group event for a simulator instance connected to another node of the cluster: that
+    node hands it to the instance's client (WhatsApp notifies every member wherever it is)."""
+
+    __tablename__ = "simulator_group_notices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(128), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Message(Base):
     """One outbound send, sync or async: the record behind GET /messages/{correlation_id}."""
 

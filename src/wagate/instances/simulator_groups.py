@@ -134,11 +134,11 @@ async def simulate_group(
     members = [*participant_jids(body.members), me]
     request = CreateGroupRequest(body.subject, members, body.description)
     created, notices = await engine.groups.create(creator, request)
-    notify(engine, notices)
+    await notify(engine, notices)
     if body.role == "admin":
         promote = ParticipantsRequest(created.group.jid, "promote", [me])
         _results, notices = await engine.groups.participants(creator, promote)
-        notify(engine, notices)
+        await notify(engine, notices)
     return group_out(await engine.groups.get(None, created.group.jid))
 
 
@@ -152,7 +152,7 @@ async def simulate_participants(
     actor = await _actor(engine, jid, body.by)
     request = ParticipantsRequest(jid, body.action, participant_jids(body.participants))
     results, notices = await engine.groups.participants(actor, request)
-    notify(engine, notices)
+    await notify(engine, notices)
     return ResultsOut(results=[result_out(r) for r in results])
 
 
@@ -166,7 +166,7 @@ async def simulate_group_change(
     actor = await _actor(engine, jid, body.by)
     fields = body.model_dump(exclude_unset=True, exclude={"by"})
     info, notices = await engine.groups.update(actor, UpdateGroupRequest(group=jid, **fields))
-    notify(engine, notices)
+    await notify(engine, notices)
     return group_out(info)
 
 
@@ -191,7 +191,7 @@ async def simulate_group_message(
         text=body.text,
         mentions=mentions,
     )
-    deliver(engine, recipients, message)
+    await deliver(engine, recipients, message)
     return InboundOut(message_id=message.message_id)
 
 
@@ -203,5 +203,5 @@ async def simulate_join_by_link(
     """Someone follows the group's invite link (with join approval: asks to join)."""
     engine, _me = await _network(state, instance)
     ref, notices = await engine.groups.join(_jid(body.from_, "from"), invite_code(code))
-    notify(engine, notices)
+    await notify(engine, notices)
     return JoinedOut(group=ref.group)

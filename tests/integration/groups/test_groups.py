@@ -378,3 +378,14 @@ async def test_invites_requests_and_leaving(client: httpx.AsyncClient, app: Fast
     assert (await client.post(f"{groups(o)}/{jid}/leave")).status_code == 204
     after = (await client.get(f"{groups(j)}/{jid}")).json()
     assert roles(after) == {OTHER: "admin", joiner["phone"]: "member"}
+
+
+async def test_an_empty_description_removes_it(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    jid = (await new_group(client, name, OTHER))["jid"]
+    group = f"{groups(name)}/{jid}"
+    assert (await client.patch(group, json={"description": "rules"})).json()[
+        "description"
+    ] == "rules"
+    assert (await client.patch(group, json={"description": ""})).json()["description"] is None
+    assert (await client.patch(group, json={"description": ""})).json()["description"] is None

@@ -56,6 +56,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
 from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
+from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -174,6 +175,10 @@ class SimulatorEngine:
         self.faults: dict[int, Faults] = {}
         self.clients: dict[int, SimulatorClient] = {}
         self.groups = GroupNetwork(db)
+        # Only a cluster has members connected to other nodes (sharing this database).
+        self.relay = (
+            NoticeRelay(db, settings.node_id, self._hand_notice) if settings.redis_url else None
+        )
         self._background: set[asyncio.Task[Any]] = set()
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
@@ -191,6 +196,13 @@ class SimulatorEngine:
                 )
                 .values(disconnected_at=utcnow())
             )
+        if self.relay is not None:
+            self.relay.start()
+
+    def _hand_notice(self, instance_id: int, event: GroupEvent) -> None:
+        client = self.clients.get(instance_id)
+        if client is not None and client.connected:
+            client.sink(event)
 
     async def _insert_outbox(self, rows: list[dict[str, Any]]) -> list[None]:
         async with self.db.autocommit() as connection:
@@ -200,6 +212,8 @@ class SimulatorEngine:
         return [None] * len(rows)
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         await self.record_sent.drain()
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
@@ -445,7 +459,8 @@ class SimulatorClient:
         )
         if members and self.jid is not None:
             # The other participants' phones get it: those that are simulator instances here.
-            deliver(self.engine, members, as_inbound(message, message_id, self.jid, sent_at))
+            inbound = as_inbound(message, message_id, self.jid, sent_at)
+            await deliver(self.engine, members, inbound)
         if not self._unacknowledged:
             self.engine.spawn(self._receipts(), name=f"receipts:{self.instance.name}")
         self._unacknowledged.append((message_id, message.to_jid))

@@ -9,7 +9,8 @@ invite instead). Every change is told to every connected simulator instance in t
 to those it removes), as WhatsApp notifies every member.
 
 The state is shared through the database; the notifications reach the instances connected to
-this node (a test's instances of one group live on one node).
+this node at once, and those connected to another node of a cluster through its group notices
+(relay.py).
 """
 
 from __future__ import annotations
@@ -55,13 +56,13 @@ from wagate.engines.actions.groups import (
 )
 from wagate.engines.actions.spec import Handler, handle
 from wagate.engines.base import (
-    EngineEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
     NotConnectedError,
     PermanentEngineError,
 )
 from wagate.engines.simulator.network import on_whatsapp, refuses_adding
+from wagate.engines.simulator.relay import GroupEvent
 from wagate.models import SimulatorGroup, SimulatorGroupMember, SimulatorGroupRequest
 from wagate.phones import phone_of
 
@@ -263,7 +264,11 @@ class GroupNetwork:
         changes: dict[str, Any] = {}
         for name in (*INFO_FIELDS, *ADMIN_SETTINGS):
             value = getattr(request, name)
-            if value is not None and value != getattr(loaded.group, name):
+            if value is None:
+                continue  # left as it is
+            if name == "description" and value == "":
+                value = None  # an empty description removes it
+            if value != getattr(loaded.group, name):
                 changes[name] = value
         return changes
 
@@ -446,16 +451,19 @@ class GroupNetwork:
         return set(loaded.members) - {sender}
 
 
-def deliver(engine: SimulatorEngine, recipients: set[str], event: EngineEvent) -> None:
-    """Hand an event to every simulator instance connected here as one of `recipients`."""
+async def deliver(engine: SimulatorEngine, recipients: set[str], event: GroupEvent) -> None:
+    """Hand an event to every simulator instance connected as one of `recipients`: here at
+    once, on the other nodes of a cluster through the relay."""
     for client in list(engine.clients.values()):
         if client.connected and client.jid in recipients:
             client.sink(event)
+    if engine.relay is not None:
+        await engine.relay.forward(recipients, event)
 
 
-def notify(engine: SimulatorEngine, notices: Iterable[Notice]) -> None:
+async def notify(engine: SimulatorEngine, notices: Iterable[Notice]) -> None:
     for notice in notices:
-        deliver(engine, notice.recipients, notice.event)
+        await deliver(engine, notice.recipients, notice.event)
 
 
 class ClientGroups:
@@ -470,12 +478,12 @@ class ClientGroups:
             raise NotConnectedError("the simulated connection is not open")
         return self.client.jid
 
-    def _tell(self, notices: list[Notice]) -> None:
-        notify(self.client.engine, notices)
+    async def _tell(self, notices: list[Notice]) -> None:
+        await notify(self.client.engine, notices)
 
     async def create(self, request: CreateGroupRequest) -> CreatedGroup:
         created, notices = await self.network.create(self._me(), request)
-        self._tell(notices)
+        await self._tell(notices)
         return created
 
     async def list_groups(self, _: None) -> list[GroupInfo]:
@@ -486,15 +494,15 @@ class ClientGroups:
 
     async def update(self, request: UpdateGroupRequest) -> GroupInfo:
         info, notices = await self.network.update(self._me(), request)
-        self._tell(notices)
+        await self._tell(notices)
         return info
 
     async def picture(self, request: GroupPictureRequest) -> None:
-        self._tell(await self.network.set_picture(self._me(), request))
+        await self._tell(await self.network.set_picture(self._me(), request))
 
     async def participants(self, request: ParticipantsRequest) -> list[ParticipantResult]:
         results, notices = await self.network.participants(self._me(), request)
-        self._tell(notices)
+        await self._tell(notices)
         return results
 
     async def requests(self, request: GroupRef) -> list[JoinRequest]:
@@ -502,12 +510,12 @@ class ClientGroups:
 
     async def answer(self, request: AnswerRequestsRequest) -> list[ParticipantResult]:
         results, notices = await self.network.answer(self._me(), request)
-        self._tell(notices)
+        await self._tell(notices)
         return results
 
     async def invite(self, request: InviteRequest) -> InviteLink:
         link, notices = await self.network.invite(self._me(), request)
-        self._tell(notices)
+        await self._tell(notices)
         return link
 
     async def invite_info(self, request: InviteCode) -> GroupInfo:
@@ -516,11 +524,11 @@ class ClientGroups:
 
     async def join(self, request: InviteCode) -> GroupRef:
         ref, notices = await self.network.join(self._me(), request.code)
-        self._tell(notices)
+        await self._tell(notices)
         return ref
 
     async def leave(self, request: GroupRef) -> None:
-        self._tell(await self.network.leave(self._me(), request.group))
+        await self._tell(await self.network.leave(self._me(), request.group))
 
 
 def groups_handlers(client: SimulatorClient) -> list[tuple[str, Handler]]:
