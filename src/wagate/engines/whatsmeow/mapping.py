@@ -114,6 +114,12 @@ def _reply_to(content: Any) -> str | None:
     return stanza or None
 
 
+def _mentions(content: Any) -> tuple[str, ...]:
+    if content is None or "contextInfo" not in content.DESCRIPTOR.fields_by_name:
+        return ()
+    return tuple(str(jid) for jid in content.contextInfo.mentionedJID)
+
+
 async def sender_jid(source: Any, resolve: Resolve) -> str:
     """The sender as a phone-number JID where whatsmeow knows it, else as delivered."""
     sender = source.Sender
@@ -194,6 +200,7 @@ async def inbound_message(  # noqa: C901
     else:
         return None  # protocol messages, key distribution, history notices...
     values["reply_to"] = _reply_to(content)
+    values["mentions"] = _mentions(content)
     return InboundMessage(**values)
 
 
