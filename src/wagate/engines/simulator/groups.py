@@ -75,6 +75,8 @@ INVITE_URL = "https://chat.whatsapp.com/"
 # The settings only an admin changes, locked or not; the rest of the info follows `locked`.
 ADMIN_SETTINGS = ("announce", "locked", "join_approval")
 INFO_FIELDS = ("subject", "description", "ephemeral_s")
+# What a participants action is called in the event it makes.
+PAST = {"add": "added", "remove": "removed", "promote": "promoted", "demote": "demoted"}
 
 
 def not_found(group: str) -> PermanentEngineError:
@@ -155,10 +157,11 @@ async def _load(session: AsyncSession, group: str, member: str | None) -> Loaded
 
 
 def _participants_event(
-    loaded: Loaded, actor: str | None, action: str, jids: Sequence[str], extra: Iterable[str] = ()
+    loaded: Loaded, actor: str | None, action: str, jids: Sequence[str]
 ) -> Notice:
+    """Told to every member, and to those concerned (a removed participant hears of it)."""
     event = GroupParticipantsUpdate(loaded.group.jid, actor, action, list(jids), utcnow())
-    return Notice(event, set(loaded.members) | set(jids) | set(extra))
+    return Notice(event, set(loaded.members) | set(jids))
 
 
 def _update_event(loaded: Loaded, actor: str, changes: dict[str, Any]) -> Notice:
@@ -297,10 +300,8 @@ class GroupNetwork:
             # Told before the removed leave `members`: they hear of their removal too.
             notices = []
             if outcome.done:
-                past = {"add": "added", "remove": "removed"}.get(request.action)
-                notices.append(
-                    _participants_event(loaded, actor, past or f"{request.action}d", outcome.done)
-                )
+                done = PAST[request.action]
+                notices.append(_participants_event(loaded, actor, done, outcome.done))
             if request.action == "remove":
                 for jid in outcome.done:
                     del loaded.members[jid]
