@@ -60,11 +60,28 @@ async def test_real_events_match_the_published_schemas(
     for body in inbound:
         answer = await client.post(f"/v1/instances/{name}/simulator/inbound", json=body)
         assert answer.status_code == 200, answer.text
+    # A group: its events, and a message in it (with the group's fields).
+    created = await client.post(
+        f"/v1/instances/{name}/groups", json={"subject": "Schemas", "participants": [ME]}
+    )
+    assert created.status_code == 201, created.text
+    group = created.json()["jid"]
+    changed = await client.patch(
+        f"/v1/instances/{name}/groups/{group}", json={"subject": "Schemas 2", "locked": True}
+    )
+    assert changed.status_code == 200, changed.text
+    posted = await client.post(
+        f"/v1/instances/{name}/simulator/groups/{group}/messages",
+        json={"from": ME, "text": "in a group", "mentions": [linked["phone"]]},
+    )
+    assert posted.status_code == 200, posted.text
 
     def complete(r: Receiver) -> bool:
         acks = r.events("message_ack")
         return (
-            len(r.events("message_received")) == len(inbound)
+            len(r.events("message_received")) == len(inbound) + 1
+            and len(r.events("group_update")) == 1
+            and len(r.events("group_participants")) == 1
             and {a["data"]["status"] for a in acks} == {"sent", "failed"}
             and len(acks) == 3
             and {s["data"]["status"] for s in r.events("message_status")} >= {"delivered", "read"}
@@ -75,7 +92,10 @@ async def test_real_events_match_the_published_schemas(
     seen = {event["event"] for event in receiver.events()}
     assert seen == set(document["webhooks"])
     # The variants that leave fields out or put them in are all there.
-    received = {e["data"]["kind"]: e["data"] for e in receiver.events("message_received")}
+    messages = [e["data"] for e in receiver.events("message_received")]
+    received = {m["kind"]: m for m in messages if "group" not in m}
+    in_group = [m for m in messages if "group" in m]
+    assert [m["text"] for m in in_group] == ["in a group"] and in_group[0]["participant"]
     assert received["text"]["reply_to"] == "3EB0AAAA" and "media" in received["image"]
     failed = next(a for a in receiver.events("message_ack") if a["data"]["status"] == "failed")
     assert "error" in failed["data"] and "message_id" not in failed["data"]
