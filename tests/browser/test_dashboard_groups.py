@@ -54,6 +54,11 @@ async def test_groups_tab(page: Page, gateway: Gateway, artifacts: Path) -> None
     await screenshot(page, artifacts, "40-groups")
     assert await low_contrast(page) == []
 
+    # Nothing wider than a phone's screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
     # A change made by someone else arrives as an event and the tab follows it.
     jid = (await page.locator("#grp-jid").text_content()) or ""
     with gateway.http() as http:
