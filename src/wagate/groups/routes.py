@@ -84,15 +84,15 @@ def group_jid(group: str) -> str:
     return jid
 
 
-def participant_jids(participants: list[str]) -> list[str]:
+def participant_jids(participants: list[str], field: str = "participants") -> list[str]:
     jids = []
     for index, participant in enumerate(participants):
         try:
             jid = to_jid(participant)
         except InvalidRecipient as exc:
-            raise ValidationFailed.field(f"participants.{index}", str(exc)) from exc
+            raise ValidationFailed.field(f"{field}.{index}", str(exc)) from exc
         if is_group_jid(jid):
-            raise ValidationFailed.field(f"participants.{index}", "a group is not a participant")
+            raise ValidationFailed.field(f"{field}.{index}", "a group is not a participant")
         jids.append(jid)
     return jids
 

@@ -131,7 +131,7 @@ async def simulate_group(
 ) -> dict[str, Any]:
     engine, me = await _network(state, instance)
     creator = _jid(body.creator, "creator") if body.creator else f"{random_phone()}@s.whatsapp.net"
-    members = [*participant_jids(body.members), me]
+    members = [*participant_jids(body.members, "members"), me]
     request = CreateGroupRequest(body.subject, members, body.description)
     created, notices = await engine.groups.create(creator, request)
     await notify(engine, notices)
@@ -179,7 +179,7 @@ async def simulate_group_message(
     engine, _me = await _network(state, instance)
     jid = group_jid(group)
     sender = _jid(body.from_, "from")
-    mentions = tuple(participant_jids(body.mentions))
+    mentions = tuple(participant_jids(body.mentions, "mentions"))
     recipients = await engine.groups.check_send(sender, jid)
     message = InboundMessage(
         message_id=new_message_id(),

@@ -122,6 +122,9 @@ async def test_bad_input_and_other_states(client: httpx.AsyncClient) -> None:
             f"{controls(name)}/5511987654321/messages", json={"from": PEER, "text": "x"}
         )
     ) == {"group"}
+    assert bad_fields(
+        await client.post(controls(name), json={"subject": "s", "members": ["+1", "x"]})
+    ) == {"members.0"}
     idle = (await create_instance(client))["name"]
     assert_error(
         await client.post(controls(idle), json={"subject": "s"}), 409, "instance_not_connected"
