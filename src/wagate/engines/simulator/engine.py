@@ -458,7 +458,7 @@ class SimulatorClient:
             }
         )
         if members and self.jid is not None:
-            # The other participants' phones get it: those that are simulator instances here.
+            # The other participants' phones get it: those that are simulator instances.
             inbound = as_inbound(message, message_id, self.jid, sent_at)
             await deliver(self.engine, members, inbound)
         if not self._unacknowledged:
