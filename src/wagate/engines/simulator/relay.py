@@ -15,13 +15,13 @@ import base64
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import delete, insert, select
 
-from wagate.db import Database, any_of
+from wagate.db import Database, any_of, utcnow
 from wagate.engines.base import (
     GroupParticipantsUpdate,
     GroupUpdate,
@@ -39,6 +39,10 @@ KINDS: dict[str, type[Any]] = {
 }
 POLL_S = 0.2
 BATCH = 500
+# Notices no node took within this long were for a node that is gone: dropped, as a phone
+# that stays offline for good never gets them either.
+STALE_S = 60.0
+SWEEP_EVERY = 100  # polls between two sweeps of stale notices
 STOP_WAIT_S = 5.0
 
 
@@ -111,13 +115,24 @@ class NoticeRelay:
             await wait_tasks([self._task], STOP_WAIT_S, "simulator group notices")
 
     async def _run(self) -> None:
+        polls = 0
         while not self._stop.is_set():
+            polls += 1
             try:
                 await self.drain()
+                if polls % SWEEP_EVERY == 0:
+                    await self.sweep()
             except Exception:
                 log.exception("simulator group notices failed", node=self.node)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), POLL_S)
+
+    async def sweep(self) -> None:
+        cutoff = utcnow() - timedelta(seconds=STALE_S)
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(SimulatorGroupNotice).where(SimulatorGroupNotice.created_at < cutoff)
+            )
 
     async def drain(self) -> int:
         """Hand over the notices addressed to this node, oldest first; how many there were."""
