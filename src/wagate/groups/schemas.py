@@ -7,7 +7,7 @@ participants in one request; a bad value answers 422 naming the field.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -20,6 +20,10 @@ MAX_PARTICIPANTS = 256
 EphemeralTimer = Literal[0, 86400, 604800, 7776000]
 GROUP = "120363025246125486@g.us"
 PHONES: list[JsonValue] = ["+5511987654321", "+5511912345678"]
+
+
+# A phone number or a JID, as `to` in sends.
+Participant = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class Strict(BaseModel):
@@ -35,7 +39,7 @@ class CreateGroupIn(Strict):
         json_schema_extra={"examples": [{"subject": "Support team", "participants": PHONES}]},
     )
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
-    participants: list[str] = Field(max_length=MAX_PARTICIPANTS)
+    participants: list[Participant] = Field(max_length=MAX_PARTICIPANTS)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
 
 
@@ -65,7 +69,7 @@ class ParticipantsIn(Strict):
         extra="forbid", json_schema_extra={"examples": [{"action": "add", "participants": PHONES}]}
     )
     action: ParticipantAction
-    participants: list[str] = Participants
+    participants: list[Participant] = Participants
 
 
 class AnswerIn(Strict):
@@ -74,7 +78,7 @@ class AnswerIn(Strict):
         json_schema_extra={"examples": [{"action": "approve", "participants": PHONES[:1]}]},
     )
     action: RequestAnswer
-    participants: list[str] = Participants
+    participants: list[Participant] = Participants
 
 
 class ParticipantOut(BaseModel):

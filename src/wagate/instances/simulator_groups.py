@@ -34,6 +34,7 @@ from wagate.groups.schemas import (
     EphemeralTimer,
     GroupOut,
     JoinedOut,
+    Participant,
     ResultsOut,
 )
 from wagate.holder import on_holder
@@ -66,7 +67,7 @@ class SimGroupIn(Strict):
     creator: str | None = Field(
         None, max_length=128, description="who creates it (default: a new number)"
     )
-    members: list[str] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
+    members: list[Participant] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     role: Literal["member", "admin"] = Field("member", description="the instance's role")
 
@@ -74,7 +75,7 @@ class SimGroupIn(Strict):
 class SimParticipantsIn(Strict):
     by: str | None = By
     action: ParticipantAction
-    participants: list[str] = Field(min_length=1, max_length=MAX_PARTICIPANTS)
+    participants: list[Participant] = Field(min_length=1, max_length=MAX_PARTICIPANTS)
 
 
 class SimUpdateIn(Strict):
@@ -90,7 +91,7 @@ class SimUpdateIn(Strict):
 class SimMessageIn(Strict):
     from_: str = Field(alias="from", min_length=1, max_length=128)
     text: str = Field(min_length=1, max_length=65536)
-    mentions: list[str] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
+    mentions: list[Participant] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

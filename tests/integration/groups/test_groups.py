@@ -112,6 +112,8 @@ async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient) -> N
     assert bad_fields(
         await post(groups(name), json={"subject": "s", "participants": ["12ab"]})
     ) == {"participants.0"}
+    long_one = {"subject": "s", "participants": [OTHER, "1" * 129]}
+    assert bad_fields(await post(groups(name), json=long_one)) == {"participants.1"}
     for not_a_group in ("5511987654321@s.whatsapp.net", "5511987654321", "nonsense@g.es"):
         assert bad_fields(await client.get(f"{groups(name)}/{not_a_group}")) == {"group"}
         assert bad_fields(await post(f"{groups(name)}/{not_a_group}/leave")) == {"group"}
