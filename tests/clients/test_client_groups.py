@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from wagate_client import ForbiddenError, NotFoundError, ValidationError, WagateClient
+from wagate_client import (
+    AsyncWagateClient,
+    Event,
+    ForbiddenError,
+    GroupNotFoundError,
+    GroupParticipants,
+    MessageReceived,
+    NotFoundError,
+    NotGroupAdminError,
+    Party,
+    ValidationError,
+    WagateClient,
+)
 
 from tests.clients.conftest import Node
 from tests.clients.test_python_client import PNG, linked
@@ -54,3 +68,33 @@ def test_groups_through_the_client(node: Node, admin_token: str) -> None:
         with pytest.raises(NotFoundError):
             admin.get_group(second, group.jid)
         assert admin.simulator_group_join(second, code, "+5511977776666") == group.jid
+
+
+async def test_groups_through_the_async_client_with_events(node: Node, admin_token: str) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        instance, token = linked(admin)
+        phone = admin.get_instance(instance).phone or ""
+    async with AsyncWagateClient(node.url, token) as client:
+        async with client.events(instance) as stream:
+            played = await client.simulator_group(instance, "Async", creator="+5511933332222")
+            await client.simulator_group_message(instance, played.jid, "+5511933332222", "hey")
+            seen: list[Event] = []
+            async with asyncio.timeout(10):
+                async for event in stream:
+                    seen.append(event)
+                    if isinstance(event.data, MessageReceived):
+                        break
+        added = next(e.data for e in seen if isinstance(e.data, GroupParticipants))
+        assert added.action == "added" and added.group == played.jid
+        assert added.participants == [Party(f"{phone}@s.whatsapp.net", phone)]
+        message = seen[-1].data
+        assert isinstance(message, MessageReceived)
+        assert message.group == played.jid and message.text == "hey"
+        assert message.participant == Party("5511933332222@s.whatsapp.net", "5511933332222")
+        page = await client.list_groups(instance)
+        assert [g.jid for g in page.groups] == [played.jid]
+        with pytest.raises(NotGroupAdminError):
+            await client.update_group(instance, played.jid, announce=True)
+        await client.leave_group(instance, played.jid)
+        with pytest.raises(GroupNotFoundError):
+            await client.get_group(instance, played.jid)
