@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any, Protocol
 
@@ -52,6 +53,7 @@ from wagate.groups.schemas import (
     UpdateGroupIn,
 )
 from wagate.holder import on_holder
+from wagate.images import to_jpeg_picture
 from wagate.instances import service as instances
 from wagate.messages import media as media_io
 from wagate.messages.routes import read_json, read_multipart
@@ -241,8 +243,15 @@ PICTURE_BODY: dict[str, Any] = {
 }
 
 
-async def read_picture(request: Request, state: GroupsNode) -> OutgoingMedia:
-    """The picture as in a send of an image: `url` or `base64` (JSON), or a part `file`."""
+async def read_picture(request: Request, state: GroupsNode) -> bytes:
+    """The picture as in a send of an image (`url` or `base64` in JSON, or a part `file`),
+    made the JPEG square WhatsApp keeps."""
+    loaded = await _picture_media(request, state)
+    max_pixels = state.settings.max_image_pixels
+    return await asyncio.to_thread(to_jpeg_picture, loaded.data, max_pixels, "picture")
+
+
+async def _picture_media(request: Request, state: GroupsNode) -> OutgoingMedia:
     settings = state.settings
     limit = settings.max_media_bytes
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -281,7 +290,7 @@ async def set_group_picture(
 ) -> Response:
     jid = group_jid(group)
     picture = await read_picture(request, state)
-    change = GroupPictureRequest(group=jid, data=picture.data, mimetype=picture.mimetype)
+    change = GroupPictureRequest(group=jid, data=picture, mimetype="image/jpeg")
     await instances.run_action(state, request.scope, instance, SET_GROUP_PICTURE, change)
     return Response(status_code=204)
 
