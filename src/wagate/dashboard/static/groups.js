@@ -192,8 +192,11 @@ export class GroupsPanel {
       this.ctx.api.groupInvite(name, this.open),
     );
     if (!result) return;
-    $("grp-invite-link").textContent = result.body.url;
-    $("grp-invite-link").href = result.body.url;
+    const url = String(result.body.url || "");
+    $("grp-invite-link").textContent = url;
+    // Only a web link becomes clickable: the page never follows another scheme it was handed.
+    if (url.startsWith("https://")) $("grp-invite-link").href = url;
+    else $("grp-invite-link").removeAttribute("href");
     $("grp-invite-box").hidden = false;
   }
 
