@@ -36,8 +36,11 @@ from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.events.openapi import document_events
 from wagate.files import prepare_data_dir
+from wagate.groups.events import GroupEvents
+from wagate.groups.routes import router as groups_router
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
+from wagate.instances.simulator_groups import router as simulator_groups_router
 from wagate.instances.simulator_routes import router as simulator_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
@@ -147,6 +150,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
     manager.add_people_hook(PeopleEvents(bus))
+    manager.add_group_hook(GroupEvents(state))
     for engine in engines.values():
         await engine.open()
     state.messaging = messaging = await start_messaging(state)
@@ -281,6 +285,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(api_docs.router)
     app.include_router(instances_router)
     app.include_router(simulator_router)
+    app.include_router(groups_router)
+    app.include_router(simulator_groups_router)
     app.include_router(dashboard_router)
     for router in messaging_routers:
         app.include_router(router)

@@ -55,7 +55,7 @@ from wagate.engines.base import IncomingCall
 from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
 from wagate.holder import on_holder
-from wagate.images import to_profile_jpeg
+from wagate.images import to_jpeg_picture
 from wagate.instances import service as instances
 from wagate.messages import media
 from wagate.node import HasDb, HasManager, HasSettings, get_node
@@ -219,7 +219,7 @@ async def set_profile_picture(
     loaded, _read = await media.load(
         "image", body.media, settings, None, limit=settings.max_media_bytes
     )
-    jpeg = await asyncio.to_thread(to_profile_jpeg, loaded.data, settings.max_image_pixels, "media")
+    jpeg = await asyncio.to_thread(to_jpeg_picture, loaded.data, settings.max_image_pixels, "media")
     change = ProfilePictureRequest(data=jpeg)
     return _profile(
         await instances.run_action(state, request.scope, instance, SET_PROFILE_PICTURE, change)

@@ -126,6 +126,7 @@ class InboundMessage:
     # kind and text (a caption counts as text).
     quoted: dict[str, Any] | None = None
     push_name: str | None = None  # the name the sender gave themselves
+    mentions: tuple[str, ...] = ()  # the JIDs the sender mentioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +302,8 @@ class OutgoingMessage:
     media: OutgoingMedia | None = None
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # To a group: mention every participant (the engine knows who they are when it sends).
+    mention_everyone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

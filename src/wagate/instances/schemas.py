@@ -24,6 +24,8 @@ EventName = Literal[
     "call",
     "contact_update",
     "blocklist_update",
+    "group_update",
+    "group_participants",
 ]
 EngineName = Literal["whatsmeow", "simulator"]
 

@@ -33,6 +33,7 @@ from wagate.events.payloads import (
     MessageReceivedData,
     MessageRevokedData,
     MessageStatusData,
+    Party,
     Payload,
     PollVoteData,
 )
@@ -43,6 +44,7 @@ from wagate.messages import repository
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
+from wagate.phones import is_group_jid, phone_of
 
 log = structlog.get_logger(__name__)
 MAX_NAMES = 100_000  # push names remembered as written (beyond, all are forgotten at once)
@@ -61,6 +63,7 @@ def media_url(instance: str, message_id: str) -> str:
 
 def message_received(instance: str, message: InboundMessage) -> MessageReceivedData:
     media = message.media
+    in_group = is_group_jid(message.chat)
     return MessageReceivedData(
         message_id=message.message_id,
         chat=message.chat,
@@ -87,6 +90,9 @@ def message_received(instance: str, message: InboundMessage) -> MessageReceivedD
         forwarded=True if message.forwarded else None,
         ephemeral=True if message.ephemeral else None,
         quoted=message.quoted,
+        group=message.chat if in_group else None,
+        participant=Party(jid=message.sender, phone=phone_of(message.sender)) if in_group else None,
+        mentions=list(message.mentions) or None,
     )
 
 

@@ -27,13 +27,18 @@ from wagate_client.models import (
     Delivery,
     DeliveryPage,
     Faults,
+    Group,
+    GroupPage,
     HistoryPage,
     Instance,
+    InviteLink,
+    JoinRequest,
     LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    ParticipantResult,
     Profile,
     ProfilePicture,
     QrCode,
@@ -68,7 +73,11 @@ EventName = Literal[
     "call",
     "contact_update",
     "blocklist_update",
+    "group_update",
+    "group_participants",
 ]
+ParticipantAction = Literal["add", "remove", "promote", "demote"]
+RequestAnswer = Literal["approve", "reject"]
 AccountPresence = Literal["available", "unavailable"]
 BlockAction = Literal["block", "unblock"]
 
@@ -754,3 +763,148 @@ def simulator_faults_body(
         "disconnect": disconnect or None,
         "logout": logout or None,
     }
+
+
+def _groups(instance: str) -> str:
+    return f"{_inst(instance)}/groups"
+
+
+def create_group(
+    instance: str, subject: str, participants: Sequence[str], description: str | None
+) -> Call[Group]:
+    body = _drop_none(
+        {"subject": subject, "participants": list(participants), "description": description}
+    )
+    return Call("POST", _groups(instance), _model(Group.from_json), json=body)
+
+
+def list_groups(instance: str, limit: int | None, cursor: str | None) -> Call[GroupPage]:
+    params = _drop_none({"limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        _groups(instance),
+        _model(GroupPage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def get_group(instance: str, group: str) -> Call[Group]:
+    return Call("GET", f"{_groups(instance)}/{seg(group)}", _model(Group.from_json))
+
+
+def update_group(instance: str, group: str, changes: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "PATCH", f"{_groups(instance)}/{seg(group)}", _model(Group.from_json), json=dict(changes)
+    )
+
+
+def set_group_picture(instance: str, group: str, picture: MediaLike) -> Call[None]:
+    path = f"{_groups(instance)}/{seg(group)}/picture"
+    if isinstance(picture, bytes):
+        picture = MediaInput.from_bytes(picture)
+    if picture.data is not None:
+        upload = (picture.filename or "picture", picture.data, picture.mimetype or "image/jpeg")
+        return Call("PUT", path, _none, form={}, file=upload)
+    body = _drop_none({"url": picture.url, "base64": picture.base64, "mimetype": picture.mimetype})
+    return Call("PUT", path, _none, json=body)
+
+
+def remove_group_picture(instance: str, group: str) -> Call[None]:
+    return Call("DELETE", f"{_groups(instance)}/{seg(group)}/picture", _none)
+
+
+def update_participants(
+    instance: str, group: str, action: str, participants: Sequence[str]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/{seg(group)}/participants",
+        _items("results", ParticipantResult.from_json),
+        json={"action": action, "participants": list(participants)},
+    )
+
+
+def join_requests(instance: str, group: str) -> Call[list[JoinRequest]]:
+    return Call(
+        "GET",
+        f"{_groups(instance)}/{seg(group)}/requests",
+        _items("requests", JoinRequest.from_json),
+    )
+
+
+def answer_join_requests(
+    instance: str, group: str, action: str, participants: Sequence[str]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/{seg(group)}/requests",
+        _items("results", ParticipantResult.from_json),
+        json={"action": action, "participants": list(participants)},
+    )
+
+
+def group_invite(instance: str, group: str, revoke: bool) -> Call[InviteLink]:
+    path = f"{_groups(instance)}/{seg(group)}/invite"
+    if revoke:
+        return Call("POST", f"{path}/revoke", _model(InviteLink.from_json))
+    return Call("GET", path, _model(InviteLink.from_json))
+
+
+def invite_info(instance: str, code: str) -> Call[Group]:
+    return Call("GET", f"{_groups(instance)}/invites/{seg(code)}", _model(Group.from_json))
+
+
+def join_group(instance: str, code: str) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/invites/{seg(code)}/join",
+        lambda reply: string(reply.json(), "group"),
+    )
+
+
+def leave_group(instance: str, group: str) -> Call[None]:
+    return Call("POST", f"{_groups(instance)}/{seg(group)}/leave", _none)
+
+
+def simulator_group(instance: str, body: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "POST", f"{_inst(instance)}/simulator/groups", _model(Group.from_json), json=dict(body)
+    )
+
+
+def simulator_group_participants(
+    instance: str, group: str, body: Mapping[str, Any]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}/participants",
+        _items("results", ParticipantResult.from_json),
+        json=_drop_none(body),
+    )
+
+
+def simulator_group_change(instance: str, group: str, body: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "PATCH",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}",
+        _model(Group.from_json),
+        json=_drop_none(body),
+    )
+
+
+def simulator_group_message(instance: str, group: str, body: Mapping[str, Any]) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}/messages",
+        lambda reply: string(reply.json(), "message_id"),
+        json=dict(body),
+    )
+
+
+def simulator_group_join(instance: str, code: str, sender: str) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/invites/{seg(code)}/join",
+        lambda reply: string(reply.json(), "group"),
+        json={"from": sender},
+    )

@@ -20,7 +20,9 @@ from wagate_client._routes import (
     EventName,
     MediaLike,
     MessageStatusName,
+    ParticipantAction,
     PresenceState,
+    RequestAnswer,
     SendOptions,
     SinkName,
 )
@@ -47,13 +49,18 @@ from wagate_client.models import (
     Delivery,
     DeliveryPage,
     Faults,
+    Group,
+    GroupPage,
     HistoryPage,
     Instance,
+    InviteLink,
+    JoinRequest,
     LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    ParticipantResult,
     Profile,
     ProfilePicture,
     QrCode,
@@ -717,5 +724,105 @@ class WagateClient:
 
     def metrics(self) -> str:
         return self._run(routes.metrics())
+
+    def create_group(
+        self,
+        instance: str,
+        subject: str,
+        participants: Sequence[str],
+        *,
+        description: str | None = None,
+    ) -> Group:
+        """A new group with the instance as its creator; `failed` lists the participants that
+        could not be added, with the reason."""
+        return self._run(routes.create_group(instance, subject, participants, description))
+
+    def list_groups(
+        self, instance: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> GroupPage:
+        return self._run(routes.list_groups(instance, limit, cursor))
+
+    def get_group(self, instance: str, group: str) -> Group:
+        return self._run(routes.get_group(instance, group))
+
+    def update_group(self, instance: str, group: str, **changes: Any) -> Group:
+        """Change any of subject, description, announce, locked, join_approval, ephemeral_s."""
+        return self._run(routes.update_group(instance, group, changes))
+
+    def set_group_picture(self, instance: str, group: str, picture: MediaLike) -> None:
+        return self._run(routes.set_group_picture(instance, group, picture))
+
+    def remove_group_picture(self, instance: str, group: str) -> None:
+        return self._run(routes.remove_group_picture(instance, group))
+
+    def update_participants(
+        self, instance: str, group: str, action: ParticipantAction, participants: Sequence[str]
+    ) -> list[ParticipantResult]:
+        return self._run(routes.update_participants(instance, group, action, participants))
+
+    def join_requests(self, instance: str, group: str) -> list[JoinRequest]:
+        return self._run(routes.join_requests(instance, group))
+
+    def answer_join_requests(
+        self, instance: str, group: str, action: RequestAnswer, participants: Sequence[str]
+    ) -> list[ParticipantResult]:
+        return self._run(routes.answer_join_requests(instance, group, action, participants))
+
+    def group_invite(self, instance: str, group: str, *, revoke: bool = False) -> InviteLink:
+        """The group's invite link; `revoke=True` makes a new one (the old one stops working)."""
+        return self._run(routes.group_invite(instance, group, revoke))
+
+    def invite_info(self, instance: str, code: str) -> Group:
+        return self._run(routes.invite_info(instance, code))
+
+    def join_group(self, instance: str, code: str) -> str:
+        """Join by an invite code; returns the group's JID."""
+        return self._run(routes.join_group(instance, code))
+
+    def leave_group(self, instance: str, group: str) -> None:
+        return self._run(routes.leave_group(instance, group))
+
+    def simulator_group(
+        self,
+        instance: str,
+        subject: str,
+        *,
+        creator: str | None = None,
+        members: Sequence[str] = (),
+        role: str = "member",
+    ) -> Group:
+        """A group with the instance in it, created by another participant (`creator`)."""
+        body = {"subject": subject, "members": list(members), "role": role}
+        if creator is not None:
+            body["creator"] = creator
+        return self._run(routes.simulator_group(instance, body))
+
+    def simulator_group_participants(
+        self,
+        instance: str,
+        group: str,
+        action: ParticipantAction,
+        participants: Sequence[str],
+        *,
+        by: str | None = None,
+    ) -> list[ParticipantResult]:
+        """Another participant (`by`, default the creator) adds, removes, promotes, demotes."""
+        body = {"by": by, "action": action, "participants": list(participants)}
+        return self._run(routes.simulator_group_participants(instance, group, body))
+
+    def simulator_group_change(
+        self, instance: str, group: str, *, by: str | None = None, **changes: Any
+    ) -> Group:
+        body = {"by": by, **changes}
+        return self._run(routes.simulator_group_change(instance, group, body))
+
+    def simulator_group_message(self, instance: str, group: str, sender: str, text: str) -> str:
+        """A participant posts a text into the group; returns its message id."""
+        body = {"from": sender, "text": text}
+        return self._run(routes.simulator_group_message(instance, group, body))
+
+    def simulator_group_join(self, instance: str, code: str, sender: str) -> str:
+        """Someone follows an invite link (with join approval on: asks to join)."""
+        return self._run(routes.simulator_group_join(instance, code, sender))
 
     # end routes

@@ -52,6 +52,18 @@ class ValidationError(WagateError):
     pass
 
 
+class NotGroupAdminError(ForbiddenError):
+    """A group action only the group's admins may do."""
+
+
+class GroupNotFoundError(NotFoundError):
+    """A group the instance is not in (unknown, left or removed from)."""
+
+
+class InviteNotFoundError(NotFoundError):
+    """An invite code that leads nowhere (unknown or revoked)."""
+
+
 class ConflictError(WagateError):
     pass
 
@@ -92,6 +104,9 @@ ERRORS_BY_CODE: dict[str, type[WagateError]] = {
     "unauthorized": UnauthorizedError,
     "forbidden": ForbiddenError,
     "not_found": NotFoundError,
+    "not_group_admin": NotGroupAdminError,
+    "group_not_found": GroupNotFoundError,
+    "invite_not_found": InviteNotFoundError,
     "validation_error": ValidationError,
     "conflict": ConflictError,
     "instance_not_connected": InstanceNotConnectedError,

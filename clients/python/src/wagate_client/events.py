@@ -173,6 +173,9 @@ class MessageReceived:
     reaction: Reaction | None = None
     poll: Poll | None = None
     reply_to: str | None = None
+    group: str | None = None  # in a group: its JID
+    participant: Party | None = None  # in a group: who sent it
+    mentions: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: JSON) -> MessageReceived:
@@ -193,6 +196,9 @@ class MessageReceived:
             location=Location.from_json(location) if location is not None else None,
             contacts=obj_list(data, "contacts"),
             reaction=Reaction.from_json(reaction) if reaction is not None else None,
+            group=opt_str(data, "group"),
+            participant=Party.maybe(opt_obj(data, "participant")),
+            mentions=str_list(data, "mentions"),
             poll=Poll.from_json(poll) if poll is not None else None,
             reply_to=opt_str(data, "reply_to"),
         )
@@ -318,32 +324,6 @@ class UnknownData:
     raw: dict[str, Any]
 
 
-EventData = (
-    ConnectionUpdate
-    | QrUpdated
-    | MessageReceived
-    | MessageAck
-    | MessageStatus
-    | PresenceChanged
-    | CallEvent
-    | ContactUpdated
-    | BlocklistUpdated
-    | UnknownData
-)
-
-_DATA_TYPES: dict[str, Any] = {
-    "connection_update": ConnectionUpdate,
-    "qr_updated": QrUpdated,
-    "message_received": MessageReceived,
-    "message_ack": MessageAck,
-    "message_status": MessageStatus,
-    "presence": PresenceChanged,
-    "call": CallEvent,
-    "contact_update": ContactUpdated,
-    "blocklist_update": BlocklistUpdated,
-}
-
-
 @dataclass(frozen=True)
 class Event:
     """The envelope every event has; `data` is typed by `event` (UnknownData otherwise), and
@@ -359,34 +339,6 @@ class Event:
 
 class EventParseError(ValueError):
     """The body is not an event envelope."""
-
-
-def parse_event(body: bytes | str | Mapping[str, Any]) -> Event:
-    """A typed event from a webhook body (raw bytes or text) or an already parsed object.
-
-    Check the signature (verify_signature) over the raw bytes first, then parse them.
-    """
-    if isinstance(body, Mapping):
-        envelope: Any = body
-    else:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EventParseError(f"not JSON: {exc}") from exc
-    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("event"), str):
-        raise EventParseError("not an event envelope (no 'event' name)")
-    name: str = envelope["event"]
-    data = opt_obj(envelope, "data") or {}
-    kind = _DATA_TYPES.get(name)
-    typed: EventData = kind.from_json(data) if kind is not None else UnknownData(raw=data)
-    return Event(
-        id=string(envelope, "id"),
-        event=name,
-        instance=string(envelope, "instance"),
-        timestamp=parse_time(envelope.get("timestamp")),
-        data=typed,
-        raw_data=data,
-    )
 
 
 class SSEDecoder:
@@ -420,3 +372,118 @@ class SSEDecoder:
         if not data:
             return None
         return parse_event("\n".join(data))
+
+
+@dataclass(frozen=True)
+class Party:
+    """A WhatsApp user: the JID, and the phone number where WhatsApp shows it."""
+
+    jid: str
+    phone: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Party:
+        return cls(jid=string(data, "jid"), phone=opt_str(data, "phone"))
+
+    @classmethod
+    def maybe(cls, data: JSON | None) -> Party | None:
+        return None if data is None else cls.from_json(data)
+
+
+@dataclass(frozen=True)
+class GroupUpdate:
+    """A group's subject, description, settings or picture changed, or its link was reset;
+    `changes` holds only what changed."""
+
+    group: str
+    actor: Party | None
+    changes: dict[str, Any]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupUpdate:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            changes=opt_obj(data, "changes") or {},
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class GroupParticipants:
+    """People joined, left, were added, removed, promoted or demoted, or asked to join."""
+
+    group: str
+    actor: Party | None
+    action: str
+    participants: list[Party]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupParticipants:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            action=string(data, "action"),
+            participants=[Party.from_json(item) for item in obj_list(data, "participants")],
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+EventData = (
+    ConnectionUpdate
+    | QrUpdated
+    | MessageReceived
+    | MessageAck
+    | MessageStatus
+    | PresenceChanged
+    | CallEvent
+    | ContactUpdated
+    | BlocklistUpdated
+    | GroupUpdate
+    | GroupParticipants
+    | UnknownData
+)
+
+_DATA_TYPES: dict[str, Any] = {
+    "connection_update": ConnectionUpdate,
+    "qr_updated": QrUpdated,
+    "message_received": MessageReceived,
+    "message_ack": MessageAck,
+    "message_status": MessageStatus,
+    "presence": PresenceChanged,
+    "call": CallEvent,
+    "contact_update": ContactUpdated,
+    "blocklist_update": BlocklistUpdated,
+    "group_update": GroupUpdate,
+    "group_participants": GroupParticipants,
+}
+
+
+def parse_event(body: bytes | str | Mapping[str, Any]) -> Event:
+    """A typed event from a webhook body (raw bytes or text) or an already parsed object.
+
+    Check the signature (verify_signature) over the raw bytes first, then parse them.
+    """
+    if isinstance(body, Mapping):
+        envelope: Any = body
+    else:
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EventParseError(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("event"), str):
+        raise EventParseError("not an event envelope (no 'event' name)")
+    name: str = envelope["event"]
+    data = opt_obj(envelope, "data") or {}
+    kind = _DATA_TYPES.get(name)
+    typed: EventData = kind.from_json(data) if kind is not None else UnknownData(raw=data)
+    return Event(
+        id=string(envelope, "id"),
+        event=name,
+        instance=string(envelope, "instance"),
+        timestamp=parse_time(envelope.get("timestamp")),
+        data=typed,
+        raw_data=data,
+    )

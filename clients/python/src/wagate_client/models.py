@@ -789,3 +789,113 @@ class ContactPage:
             contacts=[AddressBookEntry.from_json(item) for item in obj_list(data, "contacts")],
             next_cursor=opt_str(data, "next_cursor"),
         )
+
+
+@dataclass(frozen=True)
+class GroupParticipant:
+    jid: str
+    phone: str | None
+    role: str  # member | admin | superadmin
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupParticipant:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            role=string(data, "role", "member"),
+        )
+
+
+@dataclass(frozen=True)
+class ParticipantResult:
+    """What became of one participant of a request: `ok`, or why not (`error`)."""
+
+    jid: str
+    phone: str | None
+    ok: bool
+    error: str | None
+    invited: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ParticipantResult:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            ok=boolean(data, "ok"),
+            error=opt_str(data, "error"),
+            invited=boolean(data, "invited"),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    jid: str
+    subject: str
+    description: str | None
+    owner: str | None
+    created_at: datetime | None
+    announce: bool
+    locked: bool
+    join_approval: bool
+    ephemeral_s: int
+    participants: list[GroupParticipant]
+    # Only in the answer of a create: the participants that could not be added.
+    failed: list[ParticipantResult] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Group:
+        return cls(
+            jid=string(data, "jid"),
+            subject=string(data, "subject"),
+            description=opt_str(data, "description"),
+            owner=opt_str(data, "owner"),
+            created_at=opt_time(data, "created_at"),
+            announce=boolean(data, "announce"),
+            locked=boolean(data, "locked"),
+            join_approval=boolean(data, "join_approval"),
+            ephemeral_s=integer(data, "ephemeral_s"),
+            participants=[
+                GroupParticipant.from_json(item) for item in obj_list(data, "participants")
+            ],
+            failed=[ParticipantResult.from_json(item) for item in obj_list(data, "failed")],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    groups: list[Group]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupPage:
+        return cls(
+            groups=[Group.from_json(item) for item in obj_list(data, "groups")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    jid: str
+    phone: str | None
+    requested_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> JoinRequest:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            requested_at=opt_time(data, "requested_at"),
+        )
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    code: str
+    url: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> InviteLink:
+        return cls(code=string(data, "code"), url=string(data, "url"))

@@ -162,6 +162,12 @@ def ephemeral(message: Any, content: Any) -> bool:
     return context is not None and int(context.expiration) > 0
 
 
+def _mentions(content: Any) -> tuple[str, ...]:
+    if content is None or "contextInfo" not in content.DESCRIPTOR.fields_by_name:
+        return ()
+    return tuple(str(jid) for jid in content.contextInfo.mentionedJID)
+
+
 async def sender_jid(source: Any, resolve: Resolve) -> str:
     """The sender as a phone-number JID where whatsmeow knows it, else as delivered."""
     sender = source.Sender
@@ -203,6 +209,7 @@ async def inbound_message(
         forwarded=forwarded(content),
         ephemeral=ephemeral(event.Message, content),
         push_name=str(info.Pushname) or None,
+        mentions=_mentions(content),
         **values,
     )
 

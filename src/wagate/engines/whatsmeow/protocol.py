@@ -139,6 +139,8 @@ def event_from_wire(data: dict[str, Any]) -> base.EngineEvent:
         values["media"] = base.InboundMedia(**values["media"])
     if cls is base.Receipt:
         values["message_ids"] = tuple(values["message_ids"])
+    if cls is base.InboundMessage:
+        values["mentions"] = tuple(values.get("mentions") or ())
     event: base.EngineEvent = cls(**values)
     return event
 
