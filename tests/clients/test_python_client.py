@@ -873,3 +873,38 @@ async def test_the_async_client_edits_and_revokes(node: Node, admin_token: str) 
         revoked = await admin.revoke_message(instance, sent.correlation_id, for_="everyone")
         assert revoked.revoked_for == "everyone"
         await admin.delete_instance(instance)
+
+
+def test_the_clients_names_are_the_gateways() -> None:
+    """The event and message status names the client's methods take are the gateway's, and
+    every event has a typed payload in the client."""
+    from wagate_client.events import _DATA_TYPES
+
+    from wagate.instances.schemas import EventName
+    from wagate.message_status import MessageStatus as GatewayStatus
+
+    assert set(get_args(routes.EventName)) == set(get_args(EventName))
+    assert set(get_args(routes.MessageStatusName)) == {status.value for status in GatewayStatus}
+    assert set(_DATA_TYPES) == set(get_args(EventName))
+
+
+def test_a_received_message_carries_forwarded_view_once_and_the_quoted_message() -> None:
+    data = {
+        "message_id": "M2",
+        "chat": "1@s.whatsapp.net",
+        "from": "1@s.whatsapp.net",
+        "from_me": False,
+        "timestamp": "2026-12-04T10:15:30Z",
+        "kind": "text",
+        "text": "yes",
+        "forwarded": True,
+        "ephemeral": True,
+        "reply_to": "M1",
+        "quoted": {"message_id": "M1", "from": "2@s.whatsapp.net", "kind": "text", "text": "?"},
+    }
+    event = parse_event({"id": "e", "event": "message_received", "instance": "x", "data": data})
+    assert isinstance(event.data, MessageReceived)
+    assert event.data.forwarded and event.data.ephemeral and not event.data.view_once
+    quoted = event.data.quoted
+    assert quoted is not None and (quoted.message_id, quoted.sender) == ("M1", "2@s.whatsapp.net")
+    assert (quoted.kind, quoted.text) == ("text", "?")
