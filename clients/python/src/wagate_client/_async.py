@@ -19,8 +19,10 @@ from wagate_client._routes import (
     MediaLike,
     MessageStatusName,
     ParticipantAction,
+    PinDuration,
     PresenceState,
     RequestAnswer,
+    RevokeFor,
     SendOptions,
     SinkName,
 )
@@ -34,6 +36,7 @@ from wagate_client._transport import (
 )
 from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
+    ActionResult,
     BatchItem,
     Chat,
     ChatPage,
@@ -66,6 +69,7 @@ from wagate_client.models import (
     RetriedAll,
     SearchPage,
     SendResult,
+    SimulatedPresence,
     SinkFilter,
     SinkStatus,
     Status,
@@ -478,6 +482,67 @@ class AsyncWagateClient:
     ) -> MessagePage:
         return await self._run(routes.list_messages(instance, status, limit, cursor))
 
+    async def edit_message(self, instance: str, correlation_id: str, text: str) -> MessageRecord:
+        """Edits a sent text or caption (within WhatsApp's 15 minutes: ConflictError
+        `edit_window_passed` after); the record, with `edited_text`."""
+        return await self._run(routes.edit_message(instance, correlation_id, text))
+
+    async def revoke_message(
+        self, instance: str, correlation_id: str, *, for_: RevokeFor = "everyone"
+    ) -> MessageRecord:
+        """Deletes a send for everyone (a revoke) or on this device only (`for_="me"`); a
+        send still queued is cancelled instead, never sent."""
+        return await self._run(routes.revoke_message(instance, correlation_id, for_))
+
+    async def forward_message(
+        self, instance: str, chat: str, message_id: str, to: str
+    ) -> ActionResult:
+        return await self._run(routes.forward_message(instance, chat, message_id, to))
+
+    async def react_to_message(
+        self, instance: str, chat: str, message_id: str, emoji: str, *, sender: str | None = None
+    ) -> ActionResult:
+        """Reacts to any message of a chat; an empty `emoji` takes the reaction back."""
+        return await self._run(routes.react_to_message(instance, chat, message_id, emoji, sender))
+
+    async def read_message(
+        self, instance: str, chat: str, message_id: str, *, sender: str | None = None
+    ) -> None:
+        return await self._run(routes.read_message(instance, chat, message_id, sender))
+
+    async def pin_message(
+        self,
+        instance: str,
+        chat: str,
+        message_id: str,
+        *,
+        pin: bool = True,
+        duration_s: PinDuration | None = None,
+        sender: str | None = None,
+    ) -> ActionResult:
+        """Pins a message (7 days unless `duration_s` says otherwise), or unpins it."""
+        return await self._run(
+            routes.pin_message(instance, chat, message_id, pin, duration_s, sender)
+        )
+
+    async def vote_in_poll(
+        self,
+        instance: str,
+        chat: str,
+        message_id: str,
+        options: Sequence[str],
+        *,
+        sender: str | None = None,
+    ) -> ActionResult:
+        """Votes by option name in any poll of a chat; `[]` takes the vote back."""
+        return await self._run(routes.vote_in_poll(instance, chat, message_id, options, sender))
+
+    async def vote_in_own_poll(
+        self, instance: str, correlation_id: str, options: Sequence[str]
+    ) -> ActionResult:
+        """Votes in a poll this API sent, named by its correlation id."""
+        return await self._run(routes.vote_own_poll(instance, correlation_id, options))
+
     async def list_dead_letters(
         self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
     ) -> DeadLetterPage:
@@ -700,6 +765,37 @@ class AsyncWagateClient:
 
     async def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return await self._run(routes.simulator_outbox(instance))
+
+    async def simulator_edit(
+        self, instance: str, from_: str, message_id: str, text: str, *, chat: str | None = None
+    ) -> None:
+        """A contact edits a message it sent the instance (message_edited)."""
+        body = {"from": from_, "message_id": message_id, "text": text, "chat": chat}
+        return await self._run(routes.simulator_edit(instance, body))
+
+    async def simulator_revoke(
+        self, instance: str, from_: str, message_id: str, *, chat: str | None = None
+    ) -> None:
+        """A contact deletes for everyone a message it sent the instance (message_revoked)."""
+        body = {"from": from_, "message_id": message_id, "chat": chat}
+        return await self._run(routes.simulator_revoke(instance, body))
+
+    async def simulator_vote(
+        self,
+        instance: str,
+        from_: str,
+        message_id: str,
+        options: Sequence[str],
+        *,
+        chat: str | None = None,
+    ) -> None:
+        """A contact votes in a poll of its chat (poll_vote)."""
+        body = {"from": from_, "message_id": message_id, "options": list(options), "chat": chat}
+        return await self._run(routes.simulator_vote(instance, body))
+
+    async def simulator_presence_sent(self, instance: str) -> SimulatedPresence:
+        """The presence the instance sent (available / unavailable) and what contacts see."""
+        return await self._run(routes.simulator_presence_sent(instance))
 
     async def sinks(self) -> list[SinkStatus]:
         """Every consumer of the events, with the backlog of the durable ones (admin)."""

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from wagate_client._json import boolean, obj, obj_list, opt_str, str_list, string
 from wagate_client.models import (
+    ActionResult,
     BatchItem,
     Chat,
     ChatPage,
@@ -46,6 +47,7 @@ from wagate_client.models import (
     RetriedAll,
     SearchPage,
     SendResult,
+    SimulatedPresence,
     SinkFilter,
     SinkStatus,
     Status,
@@ -61,7 +63,9 @@ SendKind = Literal[
     "poll",
 ]  # fmt: skip
 PresenceState = Literal["composing", "recording", "paused"]
-MessageStatusName = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
+MessageStatusName = Literal[
+    "queued", "sending", "sent", "delivered", "read", "failed", "cancelled"
+]  # fmt: skip
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
 EventName = Literal[
     "connection_update",
@@ -69,6 +73,10 @@ EventName = Literal[
     "message_received",
     "message_ack",
     "message_status",
+    "message_edited",
+    "message_revoked",
+    "message_reaction",
+    "poll_vote",
     "presence",
     "call",
     "contact_update",
@@ -79,6 +87,10 @@ EventName = Literal[
 ParticipantAction = Literal["add", "remove", "promote", "demote"]
 RequestAnswer = Literal["approve", "reject"]
 AccountPresence = Literal["available", "unavailable"]
+# Who a deletion is for: the whole chat (a revoke) or this device only.
+RevokeFor = Literal["everyone", "me"]
+# How long a pin lasts: 24 hours, 7 days or 30 days.
+PinDuration = Literal[86400, 604800, 2592000]
 BlockAction = Literal["block", "unblock"]
 
 
@@ -338,6 +350,66 @@ def delete_dead_letter(correlation_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/dead-letters/{seg(correlation_id)}", _none)
 
 
+# --- after the send ------------------------------------------------------------------------
+
+
+def edit_message(instance: str, correlation_id: str, text: str) -> Call[MessageRecord]:
+    path = f"{_inst(instance)}/messages/{seg(correlation_id)}"
+    return Call("PATCH", path, _model(MessageRecord.from_json), json={"text": text})
+
+
+def revoke_message(instance: str, correlation_id: str, for_: str) -> Call[MessageRecord]:
+    path = f"{_inst(instance)}/messages/{seg(correlation_id)}"
+    return Call("DELETE", path, _model(MessageRecord.from_json), {"for": for_})
+
+
+def _chat_message(instance: str, chat: str, message_id: str, action: str) -> str:
+    return f"{_inst(instance)}/chats/{seg(chat)}/messages/{seg(message_id)}/{action}"
+
+
+_action = _model(ActionResult.from_json)
+
+
+def forward_message(instance: str, chat: str, message_id: str, to: str) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "forward")
+    return Call("POST", path, _action, json={"to": to})
+
+
+def react_to_message(
+    instance: str, chat: str, message_id: str, emoji: str, sender: str | None
+) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "react")
+    return Call("POST", path, _action, json=_drop_none({"emoji": emoji, "sender": sender}))
+
+
+def read_message(instance: str, chat: str, message_id: str, sender: str | None) -> Call[None]:
+    path = _chat_message(instance, chat, message_id, "read")
+    return Call("POST", path, _none, json=_drop_none({"sender": sender}))
+
+
+def pin_message(
+    instance: str, chat: str, message_id: str, pin: bool, duration_s: int | None,
+    sender: str | None,
+) -> Call[ActionResult]:  # fmt: skip
+    path = _chat_message(instance, chat, message_id, "pin")
+    body = _drop_none({"pin": pin, "duration_s": duration_s, "sender": sender})
+    return Call("POST", path, _action, json=body)
+
+
+def vote_in_poll(
+    instance: str, chat: str, message_id: str, options: Sequence[str], sender: str | None
+) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "vote")
+    return Call(
+        "POST", path, _action, json=_drop_none({"options": list(options), "sender": sender})
+    )
+
+
+def vote_own_poll(instance: str, correlation_id: str, options: Sequence[str]) -> Call[ActionResult]:
+    path = f"{_inst(instance)}/polls/{seg(correlation_id)}/vote"
+    return Call("POST", path, _action, json={"options": list(options)})
+
+
 # --- contacts, chats, media ----------------------------------------------------------------
 
 
@@ -505,6 +577,23 @@ def simulator_outbox(instance: str) -> Call[list[OutboxMessage]]:
         f"{_inst(instance)}/simulator/outbox",
         _items("messages", OutboxMessage.from_json),
     )
+
+
+def simulator_edit(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/edit", _none, json=_drop_none(body))
+
+
+def simulator_revoke(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/revoke", _none, json=_drop_none(body))
+
+
+def simulator_vote(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/vote", _none, json=_drop_none(body))
+
+
+def simulator_presence_sent(instance: str) -> Call[SimulatedPresence]:
+    path = f"{_inst(instance)}/simulator/presence"
+    return Call("GET", path, _model(SimulatedPresence.from_json))
 
 
 # --- the account ---------------------------------------------------------------------------

@@ -118,6 +118,13 @@ ERRORS_BY_CODE: dict[str, type[WagateError]] = {
     "send_timeout": SendTimeoutError,
     "unavailable": UnavailableError,
 }
+# A code of its own (edit_window_passed, message_not_found, poll_option_unknown, …) still
+# gets the class of its status, so `except ConflictError` catches every 409.
+ERRORS_BY_STATUS: dict[int, type[WagateError]] = {
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+}
 
 
 def error_from_response(status: int, body: Any, headers: Mapping[str, str]) -> WagateError:
@@ -135,7 +142,7 @@ def error_from_response(status: int, body: Any, headers: Mapping[str, str]) -> W
         code: str = error["code"]
         message = str(error.get("message", ""))
         details = error.get("details")
-        cls = ERRORS_BY_CODE.get(code, WagateError)
+        cls = ERRORS_BY_CODE.get(code) or ERRORS_BY_STATUS.get(status, WagateError)
         return cls(
             status,
             code,

@@ -156,6 +156,25 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """The message a received reply quotes, as far as the reply carries it."""
+
+    message_id: str
+    sender: str | None  # the JSON field `from`
+    kind: str | None
+    text: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Quoted:
+        return cls(
+            message_id=string(data, "message_id"),
+            sender=opt_str(data, "from"),
+            kind=opt_str(data, "kind"),
+            text=opt_str(data, "text"),
+        )
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     """A message in one of the account's chats; only the fields of its `kind` are set."""
 
@@ -176,6 +195,10 @@ class MessageReceived:
     group: str | None = None  # in a group: its JID
     participant: Party | None = None  # in a group: who sent it
     mentions: list[str] = field(default_factory=list)
+    view_once: bool = False
+    forwarded: bool = False
+    ephemeral: bool = False
+    quoted: Quoted | None = None
 
     @classmethod
     def from_json(cls, data: JSON) -> MessageReceived:
@@ -183,6 +206,7 @@ class MessageReceived:
         location = opt_obj(data, "location")
         reaction = opt_obj(data, "reaction")
         poll = opt_obj(data, "poll")
+        quoted = opt_obj(data, "quoted")
         return cls(
             message_id=string(data, "message_id"),
             chat=string(data, "chat"),
@@ -201,6 +225,10 @@ class MessageReceived:
             mentions=str_list(data, "mentions"),
             poll=Poll.from_json(poll) if poll is not None else None,
             reply_to=opt_str(data, "reply_to"),
+            view_once=boolean(data, "view_once"),
+            forwarded=boolean(data, "forwarded"),
+            ephemeral=boolean(data, "ephemeral"),
+            quoted=Quoted.from_json(quoted) if quoted is not None else None,
         )
 
 
@@ -243,6 +271,107 @@ class MessageStatus:
             chat=string(data, "chat"),
             status=string(data, "status"),
             timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    """A message's text or caption was changed by its sender (`correlation_id`: one of this
+    API's sends, edited through the API)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    text: str
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageEdited:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            text=string(data, "text"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRevoked:
+    """A message was deleted for everyone by its sender (or a group admin)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageRevoked:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageReaction:
+    """Someone reacted to `message_id`, or took the reaction back (`removed`, empty emoji)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    emoji: str
+    removed: bool
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageReaction:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            emoji=string(data, "emoji"),
+            removed=boolean(data, "removed"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class PollVote:
+    """A vote in a poll, decrypted: the options the voter chose now (empty: taken back)."""
+
+    poll_message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    options: list[str]
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PollVote:
+        return cls(
+            poll_message_id=string(data, "poll_message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            options=str_list(data, "options"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
         )
 
 
@@ -437,6 +566,10 @@ EventData = (
     | MessageReceived
     | MessageAck
     | MessageStatus
+    | MessageEdited
+    | MessageRevoked
+    | MessageReaction
+    | PollVote
     | PresenceChanged
     | CallEvent
     | ContactUpdated
@@ -452,6 +585,10 @@ _DATA_TYPES: dict[str, Any] = {
     "message_received": MessageReceived,
     "message_ack": MessageAck,
     "message_status": MessageStatus,
+    "message_edited": MessageEdited,
+    "message_revoked": MessageRevoked,
+    "message_reaction": MessageReaction,
+    "poll_vote": PollVote,
     "presence": PresenceChanged,
     "call": CallEvent,
     "contact_update": ContactUpdated,

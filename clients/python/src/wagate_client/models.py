@@ -214,6 +214,14 @@ class MessageRecord:
     created_at: datetime | None
     updated_at: datetime | None
     sent_at: datetime | None
+    # After the send: the text or caption it was edited to, its deletion ("everyone": revoked
+    # for the chat, "me": on this device only) and where it was forwarded.
+    edited_text: str | None = None
+    edited_at: datetime | None = None
+    revoked: bool = False
+    revoked_for: str | None = None
+    revoked_at: datetime | None = None
+    forwards: list[Forward] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -229,8 +237,42 @@ class MessageRecord:
             created_at=opt_time(data, "created_at"),
             updated_at=opt_time(data, "updated_at"),
             sent_at=opt_time(data, "sent_at"),
+            edited_text=opt_str(data, "edited_text"),
+            edited_at=opt_time(data, "edited_at"),
+            revoked=boolean(data, "revoked"),
+            revoked_for=opt_str(data, "revoked_for"),
+            revoked_at=opt_time(data, "revoked_at"),
+            forwards=[Forward.from_json(item) for item in obj_list(data, "forwards")],
             raw=dict(data),
         )
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A forward of one of the API's sends: to whom, as which WhatsApp message."""
+
+    to: str
+    message_id: str
+    at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Forward:
+        return cls(
+            to=string(data, "to"), message_id=string(data, "message_id"), at=opt_time(data, "at")
+        )
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What WhatsApp answered to a change after the send (forward, reaction, pin, vote): the
+    id and time of the message that carries it."""
+
+    message_id: str
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ActionResult:
+        return cls(message_id=string(data, "message_id"), timestamp=opt_time(data, "timestamp"))
 
 
 @dataclass(frozen=True)
@@ -501,6 +543,32 @@ class OutboxMessage:
             kind=string(data, "kind"),
             body=obj(data.get("body")),
             sent_at=opt_time(data, "sent_at"),
+        )
+
+
+@dataclass(frozen=True)
+class PresenceSent:
+    state: str
+    sent_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PresenceSent:
+        return cls(state=string(data, "state"), sent_at=opt_time(data, "sent_at"))
+
+
+@dataclass(frozen=True)
+class SimulatedPresence:
+    """The presence an instance sent the simulated network: `shown` is what its contacts see
+    (None before any), `sent` the last ones, oldest first."""
+
+    shown: str | None
+    sent: list[PresenceSent]
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SimulatedPresence:
+        return cls(
+            shown=opt_str(data, "shown"),
+            sent=[PresenceSent.from_json(item) for item in obj_list(data, "sent")],
         )
 
 
