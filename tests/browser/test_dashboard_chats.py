@@ -162,9 +162,7 @@ async def test_chat_list_conversation_reply_and_search(
     await expect(mine).to_have_attribute("data-status", "read", timeout=15_000)
     # Replying reads the chat: its unread count goes, live.
     await expect(chat_button(page, ALICE).locator(".unread")).to_have_count(0)
-    await expect(chat_button(page, ALICE).locator(".chat-last")).to_have_text(
-        "You: thanks, alice"
-    )
+    await expect(chat_button(page, ALICE).locator(".chat-last")).to_have_text("You: thanks, alice")
 
     # A message arriving in the open chat shows at once.
     with gateway.http() as http:
