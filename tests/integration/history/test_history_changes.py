@@ -56,3 +56,32 @@ async def test_a_contacts_edit_and_revoke_are_kept(client: httpx.AsyncClient) ->
 
     assert await found("teatime") == [ids[0]]
     assert await found("secret") == []
+
+
+async def test_an_own_send_edited_and_revoked_through_the_api(client: httpx.AsyncClient) -> None:
+    name = (await linked_instance(client))["name"]
+    base = f"/v1/instances/{name}"
+    ids = []
+    for text in ("the price is 10", "wrong chat, sorry"):
+        sent = await client.post(f"{base}/send/text", json={"to": ALICE, "text": text})
+        assert sent.status_code == 200, sent.text
+        ids.append((sent.json()["correlation_id"], sent.json()["message_id"]))
+
+    async def message(message_id: str) -> dict[str, Any] | None:
+        found = await client.get(f"{base}/chats/{ALICE}/messages/{message_id}")
+        return dict(found.json()) if found.status_code == 200 else None
+
+    async def both_kept() -> bool:
+        return all([await message(message_id) for _, message_id in ids])
+
+    await eventually(both_kept, timeout=10, what="both sends kept")
+    edit = await client.patch(f"{base}/messages/{ids[0][0]}", json={"text": "the price is 12"})
+    assert edit.status_code == 200, edit.text
+    revoke = await client.delete(f"{base}/messages/{ids[1][0]}")
+    assert revoke.status_code == 200, revoke.text
+
+    edited = await message(ids[0][1])
+    revoked = await message(ids[1][1])
+    assert edited is not None and revoked is not None
+    assert (edited["text"], edited["edited_text"]) == ("the price is 10", "the price is 12")
+    assert revoked["revoked"] and revoked["text"] is None
