@@ -492,6 +492,8 @@ export class ChatsPanel {
       showError("chats-search-error", { message: "Type a word to search for." });
       return;
     }
+    // A new search's answer replaces the last one's, even when it is an error.
+    if (!more) this.clearSearch();
     const q = new URLSearchParams({ q: query, limit: "20" });
     if (more && this.searchCursor) q.set("before", this.searchCursor);
     const button = more ? $("chats-results-more") : $("chats-search-form").querySelector("button[type=submit]");
