@@ -196,9 +196,16 @@ class InboundHandler:
     async def _record_change(
         self, ref: InstanceRef, change: MessageEdited | MessageRevoked
     ) -> str | None:
-        if not change.from_me:
-            return None
         async with self.state.db.transaction() as session:
+            # The history shows the change on the message, whoever made it.
+            if isinstance(change, MessageEdited):
+                await store.mark_edited(
+                    session, ref.id, change.message_id, change.text, change.timestamp
+                )
+            else:
+                await store.mark_revoked(session, ref.id, change.message_id, change.timestamp)
+            if not change.from_me:
+                return None
             own = await repository.sent_message(session, ref.id, change.message_id)
             if own is None:
                 return None

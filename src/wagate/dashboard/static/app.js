@@ -1,6 +1,7 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
 import { AccountPanel } from "./account.js";
 import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
+import { ChatsPanel } from "./chats.js";
 import { ConnectionPanel } from "./connection.js";
 import { GroupsPanel } from "./groups.js";
 import { RecordsPanels } from "./records.js";
@@ -28,6 +29,7 @@ const send = new SendPanel(ctx);
 const records = new RecordsPanels(ctx);
 const account = new AccountPanel(ctx);
 const groups = new GroupsPanel(ctx);
+const chats = new ChatsPanel(ctx);
 ctx.refreshInstance = refreshInstance;
 ctx.setInstance = setInstance;
 ctx.reloadList = loadList;
@@ -47,6 +49,7 @@ function forget(message) {
   records.reset();
   account.reset();
   groups.reset();
+  chats.reset();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -195,6 +198,7 @@ function onEvent(name, event, envelope) {
   records.onEvent(event, envelope);
   account.onEvent(event, envelope);
   groups.onEvent(event);
+  chats.onEvent(event, envelope);
 }
 
 function setInstance(inst) {
@@ -234,6 +238,7 @@ function select(name) {
   records.reset();
   account.reset();
   groups.reset();
+  chats.reset();
   if (!inst) return;
   $("detail-title").textContent = inst.name;
   setBadge($("detail-status"), inst.status);
@@ -244,6 +249,7 @@ function select(name) {
   records.show(currentTab());
   account.show(currentTab());
   groups.show(currentTab());
+  chats.show(currentTab());
 }
 
 function currentTab() {
@@ -262,6 +268,7 @@ function openTab(id) {
     records.show(id);
     account.show(id);
     groups.show(id);
+    chats.show(id);
   }
 }
 
@@ -317,6 +324,7 @@ function init() {
   records.wire();
   account.wire();
   groups.wire();
+  chats.wire();
   $("list-refresh").addEventListener("click", loadList);
   // Instances without a live stream are brought up to date when the user comes back.
   document.addEventListener("visibilitychange", () => {
