@@ -35,6 +35,7 @@ from wagate.errors import ApiError, NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
 from wagate.events.bus import isoformat
 from wagate.events.payloads import MessageAckData, MessageEditedData, MessageRevokedData
+from wagate.history import store
 from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.message_status import MessageStatus
@@ -161,6 +162,8 @@ async def edit_message(
     edit = EditRequest(message.to_jid, message_id, body.text, message.kind)
     result = await instances.run_action(state, request.scope, instance, EDIT_MESSAGE, edit)
     message = await _update(state, message, edited_text=body.text, edited_at=result.timestamp)
+    async with state.db.transaction() as session:
+        await store.mark_edited(session, row.id, message_id, body.text, result.timestamp)
     await _change_event(state, row, message, "message_edited", result.timestamp, body.text)
     return message_out(message)
 
@@ -218,6 +221,8 @@ async def revoke_message(
     revoke = RevokeRequest(message.to_jid, message.message_id)
     result = await instances.run_action(state, request.scope, instance, REVOKE_MESSAGE, revoke)
     message = await _update(state, message, revoked_at=result.timestamp, revoked_for="everyone")
+    async with state.db.transaction() as session:
+        await store.mark_revoked(session, row.id, revoke.message_id, result.timestamp)
     await _change_event(state, row, message, "message_revoked", result.timestamp)
     return message_out(message)
 
@@ -284,6 +289,9 @@ async def read_message(
 ) -> Response:
     read = ReadRequest(chat_jid(chat), [message_id], _sender(body))
     await instances.run_action(state, request.scope, instance, MARK_READ, read)
+    row = await instances.load(state, instance)
+    async with state.db.transaction() as session:
+        await store.mark_chat_read(session, row.id, read.chat)
     return Response(status_code=204)
 
 
