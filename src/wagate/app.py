@@ -36,6 +36,8 @@ from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.events.openapi import document_events
 from wagate.files import prepare_data_dir
+from wagate.history.simulator_routes import router as history_simulator_router
+from wagate.history.sync import HistoryImporter
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.instances.simulator_routes import router as simulator_router
@@ -146,6 +148,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await webhooks.start()
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
+    history_import = HistoryImporter(state)
+    manager.add_history_hook(history_import)
     manager.add_people_hook(PeopleEvents(bus))
     for engine in engines.values():
         await engine.open()
@@ -178,6 +182,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, engine in engines.items():
             await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
         await bounded("inbound", inbound.close(), STOP_S["batch"])
+        await bounded("history import", history_import.close(), STOP_S["batch"])
         await bounded("media store", media.close(), STOP_S["batch"])
         # After the last publisher: the durable sinks write the events in hand, the relay
         # stops, the live streams end.
@@ -287,6 +292,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(edits_router)
     app.include_router(account_router)
     app.include_router(account_simulator_router)
+    app.include_router(history_simulator_router)
     app.include_router(webhooks_router)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)
