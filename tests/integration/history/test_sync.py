@@ -14,7 +14,6 @@ from fastapi import FastAPI
 
 from tests.conftest import linked_instance
 from tests.integration.history.test_history import stored
-from tests.integration.messaging.conftest import events_of  # noqa: F401 (a fixture)
 from wagate.engines.simulator.history import contact_of
 from wagate.history.sync import HistoryImporter
 
