@@ -38,6 +38,16 @@ async def received(client: httpx.AsyncClient, name: str, **body: Any) -> dict[st
     return await eventually(kept, timeout=10, what="the message in the history")
 
 
+async def in_history(client: httpx.AsyncClient, base: str, chat: str, message_id: str) -> None:
+    """Until the sender has kept its send in the history (it group-commits after the send)."""
+
+    async def kept() -> bool:
+        found = await client.get(f"{base}/chats/{chat}/messages/{message_id}")
+        return found.status_code == 200
+
+    await eventually(kept, timeout=10, what="the send in the history")
+
+
 async def test_edits_and_revokes_mark_the_history(client: httpx.AsyncClient, app: FastAPI) -> None:
     name = (await linked_instance(client))["name"]
     base = f"/v1/instances/{name}"
@@ -69,6 +79,7 @@ async def test_edits_and_revokes_mark_the_history(client: httpx.AsyncClient, app
     sent = await client.post(f"{base}/send/text", json={"to": TO, "text": "draft"})
     correlation_id = sent.json()["correlation_id"]
     record = await wait_message(client, name, correlation_id, {"sent", "delivered", "read"})
+    await in_history(client, base, TO, record["message_id"])
     patched = await client.patch(f"{base}/messages/{correlation_id}", json={"text": "final"})
     assert patched.status_code == 200, patched.text
     row = await message(record["message_id"], TO)
@@ -84,6 +95,7 @@ async def test_edits_and_revokes_mark_the_history(client: httpx.AsyncClient, app
     own_record = await wait_message(
         client, name, own.json()["correlation_id"], {"sent", "delivered", "read"}
     )
+    await in_history(client, base, ALICE, own_record["message_id"])
     handler = handler_of(app)
     me = "me@s.whatsapp.net"
     change = MessageEdited(own_record["message_id"], ALICE_JID, me, True, "fixed", now)
