@@ -38,6 +38,8 @@ from wagate.events.openapi import document_events
 from wagate.files import prepare_data_dir
 from wagate.groups.events import GroupEvents
 from wagate.groups.routes import router as groups_router
+from wagate.history.simulator_routes import router as history_simulator_router
+from wagate.history.sync import HistoryImporter
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.instances.simulator_groups import router as simulator_groups_router
@@ -149,6 +151,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await webhooks.start()
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
+    history_import = HistoryImporter(state)
+    manager.add_history_hook(history_import)
     manager.add_people_hook(PeopleEvents(bus))
     manager.add_group_hook(GroupEvents(state))
     for engine in engines.values():
@@ -182,6 +186,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, engine in engines.items():
             await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
         await bounded("inbound", inbound.close(), STOP_S["batch"])
+        await bounded("history import", history_import.close(), STOP_S["batch"])
         await bounded("media store", media.close(), STOP_S["batch"])
         # After the last publisher: the durable sinks write the events in hand, the relay
         # stops, the live streams end.
@@ -293,6 +298,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(edits_router)
     app.include_router(account_router)
     app.include_router(account_simulator_router)
+    app.include_router(history_simulator_router)
     app.include_router(webhooks_router)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)

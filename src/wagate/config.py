@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
     simulator_receipt_delay_ms: int = 50
+    # The history the simulated phone sends a newly linked device: this many chats, each with
+    # this many messages (both ways) spread over this many days back (0 chats: no history; a
+    # history can also be sent on demand through POST .../simulator/history).
+    simulator_history_chats: int = Field(default=0, ge=0, le=1000)
+    simulator_history_messages: int = Field(default=10, ge=1, le=10_000)
+    simulator_history_days: int = Field(default=60, ge=1, le=3650)
     # whatsmeow engine: clients run in engine-host subprocesses, at most this many per host.
     whatsmeow_instances_per_host: int = Field(default=50, ge=1)
     # Consecutive failed connects before an instance gives up (each connect leaks a handle).

@@ -91,6 +91,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/polls/{correlation_id}/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/edit"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/history"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/revoke"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,

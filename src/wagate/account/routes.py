@@ -54,6 +54,7 @@ from wagate.engines.actions.account import (
 from wagate.engines.base import IncomingCall
 from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
+from wagate.history import store
 from wagate.holder import on_holder
 from wagate.images import to_jpeg_picture
 from wagate.instances import service as instances
@@ -310,6 +311,16 @@ async def update_chat(
         disappearing_s=body.disappearing_s,
     )
     await instances.run_action(state, request.scope, instance, UPDATE_CHAT, change)
+    # null means "unchanged" for the flags, "unmuted" for muted_until.
+    shown = {
+        key: getattr(body, key)
+        for key in store.CHAT_STATE
+        if key in given and (key == "muted_until" or getattr(body, key) is not None)
+    }
+    if shown:
+        row = await instances.load(state, instance)
+        async with state.db.transaction() as session:
+            await store.set_chat_state(session, row.id, jid, shown)
     return Response(status_code=204)
 
 

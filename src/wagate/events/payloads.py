@@ -350,3 +350,18 @@ class GroupParticipantsData(Payload):
     action: GroupAction
     participants: list[Party]
     timestamp: Timestamp
+
+
+class HistorySyncData(Payload):
+    """A part of the history WhatsApp sent after linking was imported into the history
+    store: how much it held and how much of it was new."""
+
+    event = "history_sync"
+    chats: int = Field(description="conversations in this part")
+    messages: int = Field(description="messages of this part newly kept")
+    skipped: int = Field(
+        description="messages of this part not kept: kept already, or older than the "
+        "instance's history_sync setting takes"
+    )
+    progress: int | None = Field(description="percent of the whole sync, when WhatsApp says")
+    done: bool = Field(description="the last part: the sync is over")

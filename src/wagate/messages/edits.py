@@ -306,6 +306,9 @@ async def read_message(
 ) -> Response:
     read = ReadRequest(chat_jid(chat), [message_id], _sender(body))
     await instances.run_action(state, request.scope, instance, MARK_READ, read)
+    row = await instances.load(state, instance)
+    async with state.db.transaction() as session:
+        await history.mark_chat_read(session, row.id, read.chat)
     return Response(status_code=204)
 
 

@@ -98,6 +98,8 @@ async def test_real_events_match_the_published_schemas(
         json={"from": ME, "text": "in a group", "mentions": [linked["phone"]]},
     )
     assert posted.status_code == 200, posted.text
+    history = await client.post(f"{simulator}/history", json={"chats": 1, "messages": 2})
+    assert history.status_code == 200, history.text
     block = {"action": "block", "contact": ME}
     assert (await client.post(f"/v1/instances/{name}/blocklist", json=block)).status_code == 200
 
@@ -118,6 +120,7 @@ async def test_real_events_match_the_published_schemas(
                     "call",
                     "contact_update",
                     "blocklist_update",
+                    "history_sync",
                 )
             )
             and {a["data"]["status"] for a in acks} == {"sent", "failed"}

@@ -763,6 +763,21 @@ class AsyncWagateClient:
         )
         return await self._run(routes.simulator_faults(instance, body))
 
+    async def simulator_history(
+        self,
+        instance: str,
+        *,
+        chats: int | None = None,
+        messages: int | None = None,
+        days: int | None = None,
+    ) -> list[str]:
+        """The simulated phone sends a history (history_sync events follow); the ids of the
+        messages it holds."""
+        body = {"chats": chats, "messages": messages, "days": days}
+        return await self._run(
+            routes.simulator_history(instance, {k: v for k, v in body.items() if v is not None})
+        )
+
     async def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return await self._run(routes.simulator_outbox(instance))
 

@@ -83,6 +83,7 @@ EventName = Literal[
     "blocklist_update",
     "group_update",
     "group_participants",
+    "history_sync",
 ]
 ParticipantAction = Literal["add", "remove", "promote", "demote"]
 RequestAnswer = Literal["approve", "reject"]
@@ -568,6 +569,15 @@ def simulator_faults(instance: str, body: Mapping[str, Any]) -> Call[Faults]:
         f"{_inst(instance)}/simulator/faults",
         _model(Faults.from_json),
         json=_drop_none(body),
+    )
+
+
+def simulator_history(instance: str, body: Mapping[str, Any]) -> Call[list[str]]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/history",
+        lambda reply: str_list(reply.json(), "message_ids"),
+        json=dict(body),
     )
 
 

@@ -751,6 +751,21 @@ class WagateClient:
         )
         return self._run(routes.simulator_faults(instance, body))
 
+    def simulator_history(
+        self,
+        instance: str,
+        *,
+        chats: int | None = None,
+        messages: int | None = None,
+        days: int | None = None,
+    ) -> list[str]:
+        """The simulated phone sends a history (history_sync events follow); the ids of the
+        messages it holds."""
+        body = {"chats": chats, "messages": messages, "days": days}
+        return self._run(
+            routes.simulator_history(instance, {k: v for k, v in body.items() if v is not None})
+        )
+
     def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return self._run(routes.simulator_outbox(instance))
 

@@ -447,6 +447,27 @@ class BlocklistUpdated:
 
 
 @dataclass(frozen=True)
+class HistorySynced:
+    """A part of the history sent after linking was kept (`history_sync`)."""
+
+    chats: int
+    messages: int
+    skipped: int
+    progress: int | None
+    done: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> HistorySynced:
+        return cls(
+            chats=integer(data, "chats"),
+            messages=integer(data, "messages"),
+            skipped=integer(data, "skipped"),
+            progress=opt_int(data, "progress"),
+            done=boolean(data, "done"),
+        )
+
+
+@dataclass(frozen=True)
 class UnknownData:
     """The data of an event this version of the client does not know."""
 
@@ -576,6 +597,7 @@ EventData = (
     | BlocklistUpdated
     | GroupUpdate
     | GroupParticipants
+    | HistorySynced
     | UnknownData
 )
 
@@ -595,6 +617,7 @@ _DATA_TYPES: dict[str, Any] = {
     "blocklist_update": BlocklistUpdated,
     "group_update": GroupUpdate,
     "group_participants": GroupParticipants,
+    "history_sync": HistorySynced,
 }
 
 

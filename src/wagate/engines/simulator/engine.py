@@ -55,6 +55,7 @@ from wagate.engines.base import (
 from wagate.engines.simulator.account import SimulatedAccount
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
 from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
+from wagate.engines.simulator.history import HistoryShape, history_of
 from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
 from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.message_kinds import Kind
@@ -319,6 +320,15 @@ class SimulatorClient:
             await session.merge(SimulatorDevice(instance_id=self.instance.id, jid=jid, phone=phone))
         if not self._stopped:
             await self._go_online(jid, phone)
+        # Only a device just linked gets the phone's history (a resumed one had it).
+        if self.connected and settings.simulator_history_chats:
+            self.send_history(
+                HistoryShape(
+                    settings.simulator_history_chats,
+                    settings.simulator_history_messages,
+                    settings.simulator_history_days,
+                )
+            )
 
     async def _wait_link_or_stop(self, seconds: float) -> None:
         waiters = {
@@ -520,6 +530,15 @@ class SimulatorClient:
         self.require_connected()
         self.sink(message)
         return True
+
+    def send_history(self, shape: HistoryShape) -> list[str]:
+        """The phone sends its history to this device, in parts; the ids of its messages."""
+        self.require_connected()
+        assert self.jid is not None
+        batches = history_of(self.instance.id, self.jid, shape, utcnow())
+        for batch in batches:
+            self.sink(batch)
+        return [m.message_id for b in batches for chat in b.chats for m in chat.messages]
 
     def drop_connection(self) -> None:
         self.require_connected()

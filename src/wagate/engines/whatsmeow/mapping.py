@@ -235,6 +235,21 @@ async def _content(
     return _structured(message)
 
 
+async def _not_fetched(message: Any) -> bytes | None:
+    return None
+
+
+async def history_content(message: Any) -> tuple[Any, dict[str, Any]] | None:
+    """A message of a history sync as `_content` sees it (with its reply_to), its media not
+    fetched: None for no user content."""
+    found = await _content(unwrap(message), _not_fetched, 0)
+    if found is None:
+        return None
+    content, values = found
+    values.pop("media", None)
+    return content, values | {"reply_to": _reply_to(content)}
+
+
 def _structured(message: Any) -> tuple[Any, dict[str, Any]] | None:
     """Locations, contacts, reactions and polls (see `_content`)."""
     if _has(message, "locationMessage") or _has(message, "liveLocationMessage"):
