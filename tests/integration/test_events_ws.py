@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ADMIN_TOKEN, admin_headers, create_instance
+from tests.integration.instance_helpers import SseReader
 from wagate.events.event import Event, new_event_id
 
 SEND_BUFFER = 100
@@ -255,3 +256,33 @@ async def test_node_shutdown_closes_with_going_away(
         app.state.wagate.bus.close()
         code, _ = await closed_with(ws)
     assert code == 1001
+
+
+async def test_real_events_resume_the_same_way_over_sse_and_websocket(
+    base_url: str, instance: dict[str, Any]
+) -> None:
+    """Events of a real connection (not handed in by the test): a WebSocket sees them, and an
+    SSE stream and a WebSocket that resume after the first get the same rest, once."""
+    name = instance["name"]
+    path = f"/v1/instances/{name}/events/ws"
+    async with (
+        httpx.AsyncClient(base_url=base_url, headers=bearer(instance["token"]), timeout=10) as http,
+        opened(base_url, path, instance["token"]) as ws,
+    ):
+        assert (await next_message(ws))["type"] == "connected"
+        assert (await http.post(f"/v1/instances/{name}/connect")).status_code == 202
+        seen = [await next_message(ws) for _ in range(3)]  # connecting, pairing, qr_updated
+        assert [m["event"] for m in seen] == [
+            "connection_update",
+            "connection_update",
+            "qr_updated",
+        ]
+        headers = {**bearer(instance["token"]), "Last-Event-ID": seen[0]["id"]}
+        async with http.stream("GET", f"/v1/instances/{name}/events", headers=headers) as sse:
+            reader = SseReader(sse)
+            assert [(await reader.next())[1] for _ in seen[1:]] == seen[1:]
+        async with opened(
+            base_url, path + f"?last_event_id={seen[0]['id']}", instance["token"]
+        ) as again:
+            assert (await next_message(again))["type"] == "connected"
+            assert [await next_message(again) for _ in seen[1:]] == seen[1:]

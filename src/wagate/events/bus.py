@@ -15,7 +15,7 @@ import structlog
 from wagate.db import utcnow
 from wagate.events.event import Event, isoformat, new_event_id
 from wagate.events.payloads import Payload
-from wagate.events.replay import RECENT_EVENTS, RecentEvents
+from wagate.events.replay import RECENT_EVENTS, RecentEvents, Resumed
 from wagate.events.sinks import AnySink, DurableSink, EventBridge, LiveSink
 from wagate.events.streams import (
     ADMIN_OWNER,
@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "EventBus",
     "RecentEvents",
+    "Resumed",
     "TooManyStreams",
     "isoformat",
 ]

@@ -20,6 +20,24 @@ from wagate.events.event import Event
 RECENT_EVENTS = 10_000
 
 
+class Resumed:
+    """What a stream that resumes sends first (`missed`, oldest first; `gap`: the id was not
+    in the window, so events may be missing), and which live events it already sent: those
+    that came after the stream subscribed are in both, and go out once."""
+
+    def __init__(self, missed: list[Event] | None) -> None:
+        self.gap = missed is None
+        self.missed = missed or []
+        self._sent = {item.id for item in self.missed}
+
+    def fresh(self, item: Event) -> bool:
+        """Whether a live event is yet to be sent (false for one `missed` held)."""
+        if item.id in self._sent:
+            self._sent.discard(item.id)
+            return False
+        return True
+
+
 class RecentEvents:
     name = "recent"
     durable: Literal[False] = False
@@ -41,6 +59,10 @@ class RecentEvents:
 
     def __len__(self) -> int:
         return len(self._events)
+
+    def resume(self, last_id: str | None, instances: Collection[str] | None) -> Resumed:
+        """Where a stream subscribed now resumes after `last_id` (None: it does not)."""
+        return Resumed([] if last_id is None else self.after(last_id, instances))
 
     def after(self, last_id: str, instances: Collection[str] | None) -> list[Event] | None:
         """The events after the one with `last_id`, oldest first, of `instances` (None: of

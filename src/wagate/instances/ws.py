@@ -32,7 +32,7 @@ from wagate.errors import (
     ValidationFailed,
     error_body,
 )
-from wagate.events.bus import ADMIN_OWNER, EVERY_INSTANCE, EndReason, Event, TooManyStreams
+from wagate.events.bus import ADMIN_OWNER, EVERY_INSTANCE, EndReason, Event, Resumed, TooManyStreams
 from wagate.events.payloads import PAYLOADS
 from wagate.instances import service
 from wagate.instances.service import InstancesNode
@@ -169,7 +169,9 @@ async def _stream(
                 greeting.update(instance=instance, status=row.status)
             stream = _Stream(websocket, queue, state.bus.streams.why_ended, opening.events)
             await stream.send(greeting)
-            await stream.resume(state, opening.last_event_id, keys)
+            instances = None if keys == (EVERY_INSTANCE,) else keys
+            resumed = state.bus.recent.resume(opening.last_event_id, instances)
+            await stream.resume(resumed, opening.last_event_id)
             await stream.run(settings.sse_keepalive_s, settings.sse_max_lifetime_s)
     except TooManyStreams:
         raise RateLimited(
@@ -192,7 +194,7 @@ class _Stream:
         self.queue = queue
         self.why_ended = why_ended
         self.events = events
-        self.replayed: set[str] = set()
+        self.resumed = Resumed([])
         self._lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -204,20 +206,12 @@ class _Stream:
         if not self.events or item.event in self.events:
             await self.send(item.envelope())
 
-    async def resume(
-        self, state: EventsSocketNode, last_id: str | None, keys: tuple[str, ...]
-    ) -> None:
-        if last_id is None:
-            return
-        instances = None if keys == (EVERY_INSTANCE,) else keys
-        missed = state.bus.recent.after(last_id, instances)
-        if missed is None:
+    async def resume(self, resumed: Resumed, last_id: str | None) -> None:
+        self.resumed = resumed
+        if resumed.gap:
             # Not in the window (too old, or seen on another node): say so, then go live.
             await self.send({"type": "gap", "last_event_id": last_id})
-            return
-        for item in missed:
-            # Also in the live queue when it came after the subscription: sent once.
-            self.replayed.add(item.id)
+        for item in resumed.missed:
             await self.send_event(item)
 
     async def run(self, keepalive_s: float, lifetime_s: float) -> None:
@@ -269,10 +263,8 @@ class _Stream:
                 code, reason = _ON_END[why or "ended"]
                 await self._close(code, reason)
                 return
-            if item.id in self.replayed:
-                self.replayed.discard(item.id)
-                continue
-            await self.send_event(item)
+            if self.resumed.fresh(item):
+                await self.send_event(item)
 
     async def _close(self, code: str, reason: str) -> None:
         async with self._lock:
