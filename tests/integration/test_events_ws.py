@@ -158,7 +158,7 @@ async def test_admin_stream_of_every_instance_and_filters(
         assert code == 4403 and seen[0]["error"]["code"] == "forbidden"
 
 
-@pytest.mark.parametrize("how", ["none", "wrong", "url", "late"])
+@pytest.mark.parametrize("how", ["none", "wrong", "url", "late", "binary", "list"])
 async def test_a_missing_or_wrong_token_is_refused(
     base_url: str, instance: dict[str, Any], how: str
 ) -> None:
@@ -169,8 +169,12 @@ async def test_a_missing_or_wrong_token_is_refused(
     async with opened(base_url, path, token) as ws:
         if how == "none":
             await ws.send(json.dumps({"last_event_id": "x"}))
+        elif how == "binary":
+            await ws.send(instance["token"].encode())
+        elif how == "list":
+            await ws.send(json.dumps([instance["token"]]))
         code, seen = await closed_with(ws)
-    expected = 4400 if how == "url" else 4401
+    expected = 4400 if how in ("url", "binary", "list") else 4401
     assert code == expected
     assert set(seen[-1]["error"]) == {"code", "message", "details"}
     assert instance["token"] not in json.dumps(seen)

@@ -111,10 +111,12 @@ async def _opening(websocket: WebSocket, state: EventsSocketNode) -> Opening:
     if opening.token is not None:
         return opening
     try:
-        text = await asyncio.wait_for(websocket.receive_text(), state.settings.ws_auth_timeout_s)
+        message = await asyncio.wait_for(websocket.receive(), state.settings.ws_auth_timeout_s)
     except TimeoutError:
         raise Unauthorized('missing token: send {"token": ...} first') from None
-    first = _json_object(text)
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    first = _json_object(message.get("text"))
     token, last_id = first.get("token"), first.get("last_event_id", opening.last_event_id)
     if not isinstance(token, str) or not token:
         raise Unauthorized('missing token: the first message has no "token"')
@@ -123,9 +125,10 @@ async def _opening(websocket: WebSocket, state: EventsSocketNode) -> Opening:
     return Opening(token=token, last_event_id=last_id or None, events=opening.events)
 
 
-def _json_object(text: str) -> dict[str, Any]:
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A client's text message as a JSON object (a binary message or anything else: 4400)."""
     try:
-        found = json.loads(text)
+        found = json.loads(text) if text is not None else None
     except ValueError:
         found = None
     if not isinstance(found, dict):
@@ -215,21 +218,22 @@ class _Stream:
             await self.send_event(item)
 
     async def run(self, keepalive_s: float, lifetime_s: float) -> None:
-        reader = asyncio.create_task(self._read())
-        writer = asyncio.create_task(self._write(keepalive_s, lifetime_s))
+        """Until the client leaves (the reader ends) or the server ends the stream (the
+        writer does): then the other one stops too."""
+        tasks = (
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._write(keepalive_s, lifetime_s)),
+        )
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, writer):
+            for task in tasks:
                 task.cancel()
-            for task in (reader, writer):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
-                if not isinstance(exc, WebSocketDisconnect):
-                    raise exc  # type: ignore[misc]
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            # A client gone mid-send is the end of the stream, not an error.
+            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
+                raise outcome
 
     async def _read(self) -> None:
         """The client's messages: a `{"type": "ping"}` is answered with a pong (for clients,
@@ -239,10 +243,8 @@ class _Stream:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            if text and '"ping"' in text:
-                with contextlib.suppress(ValueError):
-                    if json.loads(text).get("type") == "ping":
-                        await self.send({"type": "pong"})
+            if text and '"ping"' in text and _is_ping(text):
+                await self.send({"type": "pong"})
 
     async def _write(self, keepalive_s: float, lifetime_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -269,6 +271,14 @@ class _Stream:
     async def _close(self, code: str, reason: str) -> None:
         async with self._lock:
             await self.websocket.close(CLOSE_CODES[code], reason)
+
+
+def _is_ping(text: str) -> bool:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(found, dict) and found.get("type") == "ping"
 
 
 async def _refuse(websocket: WebSocket, error: ApiError) -> None:
