@@ -44,6 +44,7 @@ from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
 from wagate.instances.simulator_groups import router as simulator_groups_router
 from wagate.instances.simulator_routes import router as simulator_router
+from wagate.instances.ws import router as events_ws_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.media_store.build import build_media_store
@@ -119,7 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BaseException:
         await db.close()
         raise
-    bus = EventBus()
+    bus = EventBus(settings.events_resume_window)
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines, secrets)
     state = AppState(
@@ -289,6 +290,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(instances_router)
+    app.include_router(events_ws_router)
     app.include_router(simulator_router)
     app.include_router(groups_router)
     app.include_router(simulator_groups_router)

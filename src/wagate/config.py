@@ -170,15 +170,24 @@ class Settings(BaseSettings):
     # A request head (request line + headers) not complete this long after the connection
     # opened or the request began: the connection is closed (slowloris).
     http_header_timeout_s: float = Field(10.0, gt=0)
-    # Seconds between SSE keep-alive comments.
+    # Seconds without an event after which a live stream sends a keep-alive (an SSE comment,
+    # a WebSocket {"type": "ping"} message).
     sse_keepalive_s: float = 15.0
     # A live event stream is ended after this many seconds (the client reconnects, with its
     # token checked again): it bounds how long a stream outlives its token when the order to
     # end it (token rotation, logout, deletion) did not reach this node.
     sse_max_lifetime_s: float = Field(3600.0, gt=0)
-    # Live event streams one token may hold open on one node: each holds a connection and a
-    # buffer of up to 1000 events, so a leaked or hostile token cannot pile them up.
+    # Live event streams (SSE and WebSocket) one token may hold open on one node: each holds a
+    # connection and a buffer of events, so a leaked or hostile token cannot pile them up.
     sse_max_streams_per_token: int = Field(10, ge=1)
+    # The last events a node keeps (every instance's, in one window) for the live streams that
+    # resume after an event id (SSE's Last-Event-ID, the WebSocket's last_event_id); 0: none.
+    events_resume_window: int = Field(10_000, ge=0)
+    # Events a WebSocket connection may have waiting to be sent: a client that falls this far
+    # behind is disconnected (close code 4008) rather than the node buffering without bound.
+    ws_send_buffer: int = Field(1000, ge=1)
+    # Seconds a WebSocket opened without an Authorization header has to send its token.
+    ws_auth_timeout_s: float = Field(5.0, gt=0)
     # Messaging: queue keys, stream entries of dead consumers claimed after this idle time,
     # send retry backoff, the reconciler that re-enqueues lost queue entries, sync polling.
     queue_key_prefix: str = "wagate:"

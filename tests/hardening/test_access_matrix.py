@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -70,6 +74,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/qr"): INSTANCE,
     ("POST", "/v1/instances/{instance}/pair"): INSTANCE,
     ("GET", "/v1/instances/{instance}/events"): INSTANCE,
+    # WebSocket routes ("WS"): a refusal is a close code, 4000 + the HTTP status (ws_status).
+    ("WS", "/v1/events/ws"): ADMIN,
+    ("WS", "/v1/instances/{instance}/events/ws"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/scan"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/inbound"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/faults"): INSTANCE,
@@ -161,6 +168,8 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
         for method in route.methods or ():
             if method != "HEAD" and route.path is not None:
                 found.add((method, route.path))
+        if isinstance(route.original_route, APIWebSocketRoute) and route.path is not None:
+            found.add(("WS", route.path))
     return found
 
 
@@ -316,6 +325,8 @@ async def build_world(http: httpx.AsyncClient, receiver_port: int) -> World:
 
 
 async def call(world: World, method: str, path: str, token: str | None) -> httpx.Response:
+    if method == "WS":
+        return await ws_call(world, path, token)
     params = dict(world.params)
     if path.startswith("/v1/dead-letters/"):
         params["correlation_id"] = params["dead_letter"]
@@ -332,6 +343,26 @@ async def call(world: World, method: str, path: str, token: str | None) -> httpx
     else:
         await response.aread()
     return response
+
+
+async def ws_call(world: World, path: str, token: str | None) -> httpx.Response:
+    """A WebSocket route as an HTTP answer: 200 once the stream greets, else the status its
+    close code stands for, with the error body it sent before closing."""
+    url = str(world.http.base_url).replace("http://", "ws://").rstrip("/")
+    url += path.format(**world.params)
+    async with connect(url, additional_headers=auth(token)) as ws:
+        if token is None:
+            await ws.send(json.dumps({"token": ""}))
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except ConnectionClosed as closed:
+            raise AssertionError(f"{path}: closed without a message ({closed})") from None
+        if first.get("type") == "connected":
+            return httpx.Response(200, json=first)
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code is not None and ws.close_code >= 4000, ws.close_code
+        return httpx.Response(ws.close_code - 4000, json={"error": first["error"]})
 
 
 def allowed(response: httpx.Response) -> bool:
