@@ -121,11 +121,16 @@ def shares(count: int, instances: int) -> list[int]:
 
 async def run(args: Any, database_url: str, payload: Payload) -> dict[str, Any]:
     """`args.count` events over `args.instances` instances (`args.ws_port`: 0 for any)."""
+    with tempfile.TemporaryDirectory(prefix="wagate-bench-ws-") as data_dir:
+        return await run_in(args, database_url, payload, Path(data_dir))
+
+
+async def run_in(args: Any, database_url: str, payload: Payload, data_dir: Path) -> dict[str, Any]:
     share = shares(args.count, args.instances)
     settings = Settings(
         _env_file=None,
         database_url=database_url,
-        data_dir=Path(tempfile.mkdtemp(prefix="wagate-bench-ws-")),
+        data_dir=data_dir,
         admin_token=SecretStr(ADMIN_TOKEN),
         engine="simulator",
         log_level="warning",
