@@ -296,9 +296,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)
     app.include_router(cluster_router)
-    # MCP's streamable HTTP: the one path takes POST, GET and DELETE, answered by the endpoint.
+    # MCP's streamable HTTP, stateless: POST only. With no session there is nothing for a GET
+    # stream to carry or a DELETE to end, and the transport allows a 405 for both.
     app.state.mcp = McpEndpoint()
-    app.router.routes.append(Route(MCP_PATH, app.state.mcp, include_in_schema=False))
+    mcp_route = Route(MCP_PATH, app.state.mcp, methods=["POST"], include_in_schema=False)
+    app.router.routes.append(mcp_route)
     document_send_bodies(app)
     document_events(app)
     document_security(app)

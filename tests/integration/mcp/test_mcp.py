@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import ADMIN_TOKEN, create_instance, linked_instance, live_server
+from tests.conftest import ADMIN_TOKEN, admin_headers, create_instance, linked_instance, live_server
 from tests.support.polling import eventually
 
 TOOLS = {
@@ -164,6 +164,14 @@ async def test_the_endpoint_wants_a_token(node: str) -> None:
             response = await http.post("/mcp", json=ping, headers=headers)
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "unauthorized"
+        answer = await http.post("/mcp", json=ping, headers=admin_headers())
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
+        # Stateless: no stream to open, no session to end.
+        for method in ("GET", "DELETE"):
+            response = await http.request(method, "/mcp", headers=admin_headers())
+            assert response.status_code == 405
+            assert response.json()["error"]["code"] == "method_not_allowed"
 
 
 async def test_stdio_through_wagate_mcp(node: str, client: httpx.AsyncClient) -> None:
