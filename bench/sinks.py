@@ -1,6 +1,8 @@
 """Broker sink throughput: N events in the outbox, spread over some instances, published by
 one node's worker to a RabbitMQ and a NATS server of the benchmark's own (started as in the
-tests), beside the webhook figure (bench/webhooks.py) for the same count; prints events/s.
+tests), beside the webhook figure (bench/webhooks.py) and the WebSocket figure
+(bench/wsstream.py: the same events published on a node, counted by a consumer holding one
+stream per instance) for the same count; prints events/s.
 
     .venv/bin/python -m bench.sinks --count 5000                         # SQLite files
     .venv/bin/python -m bench.sinks --count 5000 --database-url postgresql+asyncpg://...
@@ -26,7 +28,7 @@ import uvloop
 from pydantic import SecretStr
 from tests.support.brokers import Nats, RabbitMQ
 
-from bench import webhooks
+from bench import webhooks, wsstream
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.events.bus import EventBus
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=16)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--via-bus", action="store_true")
+    parser.add_argument("--ws-port", type=int, default=0, help="the WebSocket node's port")
     args = parser.parse_args()
     configure_logging(Settings(_env_file=None, log_level="warning"))
     results: dict[str, Any] = {}
@@ -158,6 +161,9 @@ def main() -> None:
         finally:
             receiver.terminate()
             receiver.wait()
+        # Live only: the events go through the node's bus (no outbox), --via-bus or not.
+        ws_url = fresh_database(args, tmp, "websocket")
+        results["websocket"] = uvloop.run(wsstream.run(args, ws_url, DATA))
     print(json.dumps({"count": args.count, "instances": args.instances, **results}, indent=1))
 
 

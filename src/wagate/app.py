@@ -36,9 +36,15 @@ from wagate.errors import install_error_handlers
 from wagate.events.bus import EventBus
 from wagate.events.openapi import document_events
 from wagate.files import prepare_data_dir
+from wagate.groups.events import GroupEvents
+from wagate.groups.routes import router as groups_router
+from wagate.history.simulator_routes import router as history_simulator_router
+from wagate.history.sync import HistoryImporter
 from wagate.instances.cache import InstanceCache
 from wagate.instances.routes import router as instances_router
+from wagate.instances.simulator_groups import router as simulator_groups_router
 from wagate.instances.simulator_routes import router as simulator_router
+from wagate.instances.ws import router as events_ws_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
 from wagate.mcp_server.http import PATH as MCP_PATH
@@ -116,7 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BaseException:
         await db.close()
         raise
-    bus = EventBus()
+    bus = EventBus(settings.events_resume_window)
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines, secrets)
     state = AppState(
@@ -148,7 +154,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await webhooks.start()
     inbound = InboundHandler(state)
     manager.add_message_hook(inbound)
+    history_import = HistoryImporter(state)
+    manager.add_history_hook(history_import)
     manager.add_people_hook(PeopleEvents(bus))
+    manager.add_group_hook(GroupEvents(state))
     for engine in engines.values():
         await engine.open()
     state.messaging = messaging = await start_messaging(state)
@@ -183,6 +192,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, engine in engines.items():
             await bounded(f"engine {name}", engine.close(), STOP_S["engine"])
         await bounded("inbound", inbound.close(), STOP_S["batch"])
+        await bounded("history import", history_import.close(), STOP_S["batch"])
         await bounded("media store", media.close(), STOP_S["batch"])
         # After the last publisher: the durable sinks write the events in hand, the relay
         # stops, the live streams end.
@@ -285,13 +295,17 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(instances_router)
+    app.include_router(events_ws_router)
     app.include_router(simulator_router)
+    app.include_router(groups_router)
+    app.include_router(simulator_groups_router)
     app.include_router(dashboard_router)
     for router in messaging_routers:
         app.include_router(router)
     app.include_router(edits_router)
     app.include_router(account_router)
     app.include_router(account_simulator_router)
+    app.include_router(history_simulator_router)
     app.include_router(webhooks_router)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)

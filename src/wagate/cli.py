@@ -81,6 +81,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     NodeServer(server_config(app, settings), app).run()
 
 
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
 def server_config(app: Any, settings: Settings) -> uvicorn.Config:
     """uvicorn's settings of a node (the benchmark's bare endpoint runs on the same)."""
     return uvicorn.Config(
@@ -97,6 +100,9 @@ def server_config(app: Any, settings: Settings) -> uvicorn.Config:
         timeout_keep_alive=settings.http_keepalive_timeout_s,
         limit_concurrency=settings.http_limit_concurrency,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        # A WebSocket client sends only its token and pings: a large message is refused
+        # (1009) rather than buffered.
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )
 
 

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     simulator_qr_count: int = 6
     simulator_pair_code_delay_s: float = 3.0
     simulator_receipt_delay_ms: int = 50
+    # The history the simulated phone sends a newly linked device: this many chats, each with
+    # this many messages (both ways) spread over this many days back (0 chats: no history; a
+    # history can also be sent on demand through POST .../simulator/history).
+    simulator_history_chats: int = Field(default=0, ge=0, le=1000)
+    simulator_history_messages: int = Field(default=10, ge=1, le=10_000)
+    simulator_history_days: int = Field(default=60, ge=1, le=3650)
     # whatsmeow engine: clients run in engine-host subprocesses, at most this many per host.
     whatsmeow_instances_per_host: int = Field(default=50, ge=1)
     # Consecutive failed connects before an instance gives up (each connect leaks a handle).
@@ -164,15 +170,24 @@ class Settings(BaseSettings):
     # A request head (request line + headers) not complete this long after the connection
     # opened or the request began: the connection is closed (slowloris).
     http_header_timeout_s: float = Field(10.0, gt=0)
-    # Seconds between SSE keep-alive comments.
+    # Seconds without an event after which a live stream sends a keep-alive (an SSE comment,
+    # a WebSocket {"type": "ping"} message).
     sse_keepalive_s: float = 15.0
     # A live event stream is ended after this many seconds (the client reconnects, with its
     # token checked again): it bounds how long a stream outlives its token when the order to
     # end it (token rotation, logout, deletion) did not reach this node.
     sse_max_lifetime_s: float = Field(3600.0, gt=0)
-    # Live event streams one token may hold open on one node: each holds a connection and a
-    # buffer of up to 1000 events, so a leaked or hostile token cannot pile them up.
+    # Live event streams (SSE and WebSocket) one token may hold open on one node: each holds a
+    # connection and a buffer of events, so a leaked or hostile token cannot pile them up.
     sse_max_streams_per_token: int = Field(10, ge=1)
+    # The last events a node keeps (every instance's, in one window) for the live streams that
+    # resume after an event id (SSE's Last-Event-ID, the WebSocket's last_event_id); 0: none.
+    events_resume_window: int = Field(10_000, ge=0)
+    # Events a WebSocket connection may have waiting to be sent: a client that falls this far
+    # behind is disconnected (close code 4008) rather than the node buffering without bound.
+    ws_send_buffer: int = Field(1000, ge=1)
+    # Seconds a WebSocket opened without an Authorization header has to send its token.
+    ws_auth_timeout_s: float = Field(5.0, gt=0)
     # Messaging: queue keys, stream entries of dead consumers claimed after this idle time,
     # send retry backoff, the reconciler that re-enqueues lost queue entries, sync polling.
     queue_key_prefix: str = "wagate:"

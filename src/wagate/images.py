@@ -56,23 +56,29 @@ def to_webp_sticker(data: bytes, sniffed: str, max_pixels: int, field: str) -> t
         raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc
 
 
-PROFILE_SIDE = 640
+PICTURE_SIDE = 640
 
 
-def to_profile_jpeg(data: bytes, max_pixels: int, field: str) -> bytes:
-    """A profile picture as WhatsApp keeps one: a JPEG square of at most 640 pixels, cut from
-    the image's centre. Blocking: run it in a thread."""
+def to_jpeg_picture(data: bytes, max_pixels: int, field: str) -> bytes:
+    """A profile or group picture as WhatsApp keeps one: a JPEG square (the middle of the
+    image), at most 640x640. Blocking: run it in a thread."""
     import io
 
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        check_pixels(image, max_pixels, field)
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        square = image.convert("RGB").crop((left, top, left + side, top + side))
-        if side > PROFILE_SIDE:
-            square = square.resize((PROFILE_SIDE, PROFILE_SIDE))
-        out = io.BytesIO()
-        square.save(out, "JPEG", quality=85)
-        return out.getvalue()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            check_pixels(image, max_pixels, field)  # before `convert` decodes it
+            image.draft("RGB", (PICTURE_SIDE, PICTURE_SIDE))  # a JPEG: decoded at a reduced scale
+            picture = image.convert("RGB")
+            side = min(picture.size)
+            left, top = (picture.width - side) // 2, (picture.height - side) // 2
+            square = picture.crop((left, top, left + side, top + side))
+            square.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
+            out = io.BytesIO()
+            square.save(out, format="JPEG", quality=85)
+            return out.getvalue()
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for a broken image
+        raise ValidationFailed.field(field, f"the image cannot be converted: {exc}") from exc

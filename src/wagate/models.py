@@ -178,6 +178,61 @@ class SimulatorChat(Base):
     disappearing_s: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SimulatorGroup(Base):
+    """A group of the simulated WhatsApp network, shared by every simulator instance."""
+
+    __tablename__ = "simulator_groups"
+    jid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    announce: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    join_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    ephemeral_s: Mapped[int] = mapped_column(Integer, default=0)
+    # A digest of the picture's bytes, None without one: the network only shows whether and
+    # when it changed.
+    picture: Mapped[str | None] = mapped_column(String(64))
+    invite_code: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class SimulatorGroupMember(Base):
+    """A participant of a simulated group, with its role (member, admin, superadmin)."""
+
+    __tablename__ = "simulator_group_members"
+    group_jid: Mapped[str] = mapped_column(
+        ForeignKey("simulator_groups.jid", ondelete="CASCADE"), primary_key=True
+    )
+    jid: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    # Kept to order the participants as they joined (and to pick the next admin).
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SimulatorGroupRequest(Base):
+    """A pending request to join a simulated group that needs an admin's approval."""
+
+    __tablename__ = "simulator_group_requests"
+    group_jid: Mapped[str] = mapped_column(
+        ForeignKey("simulator_groups.jid", ondelete="CASCADE"), primary_key=True
+    )
+    jid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SimulatorGroupNotice(Base):
+    """A group event for a simulator instance connected to another node of the cluster: that
+    node hands it to the instance's client (WhatsApp notifies every member wherever it is)."""
+
+    __tablename__ = "simulator_group_notices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(128), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Message(Base):
     """One outbound send, sync or async: the record behind GET /messages/{correlation_id}."""
 

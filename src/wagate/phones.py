@@ -51,3 +51,16 @@ def to_jid(raw: str) -> str:
             return f"{normalize_phone(digits)}@s.whatsapp.net"
         return f"{user}@{server}"
     return f"{normalize_phone(value)}@s.whatsapp.net"
+
+
+def phone_of(jid: str) -> str | None:
+    """The phone number (digits) of a user's JID; None for a LID or any other server, where
+    WhatsApp does not show the number."""
+    user, _, server = jid.partition("@")
+    if server != "s.whatsapp.net":
+        return None
+    return user.split(":")[0].split(".")[0] or None
+
+
+def is_group_jid(jid: str) -> bool:
+    return jid.endswith("@g.us")

@@ -22,6 +22,7 @@ from wagate_client import (
     AsyncWagateClient,
     BlocklistUpdated,
     CallEvent,
+    ConflictError,
     ConnectionUpdate,
     Delivery,
     Event,
@@ -31,9 +32,13 @@ from wagate_client import (
     InstanceSettings,
     MediaInput,
     MessageAck,
+    MessageEdited,
+    MessageReaction,
     MessageReceived,
+    MessageRevoked,
     MessageStatus,
     NotFoundError,
+    PollVote,
     PresenceChanged,
     ProxyInfo,
     QrCode,
@@ -564,6 +569,7 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.simulator_inbound("x", {}),
         routes.simulator_faults("x", {}),
         routes.simulator_outbox("x"),
+        routes.simulator_history("x", {}),
         routes.send_batch("x", []),
         *(routes.send("x", kind, {}) for kind in get_args(SendKind)),
         routes.get_message("x", "c"),
@@ -571,6 +577,25 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.check_contacts("x", []),
         routes.mark_read("x", "c", [], None),
         routes.send_presence("x", "c", "paused"),
+        routes.create_group("x", "s", [], None),
+        routes.list_groups("x", None, None),
+        routes.get_group("x", "g@g.us"),
+        routes.update_group("x", "g@g.us", {}),
+        routes.set_group_picture("x", "g@g.us", b"p"),
+        routes.remove_group_picture("x", "g@g.us"),
+        routes.update_participants("x", "g@g.us", "add", []),
+        routes.join_requests("x", "g@g.us"),
+        routes.answer_join_requests("x", "g@g.us", "approve", []),
+        routes.group_invite("x", "g@g.us", False),
+        routes.group_invite("x", "g@g.us", True),
+        routes.invite_info("x", "c"),
+        routes.join_group("x", "c"),
+        routes.leave_group("x", "g@g.us"),
+        routes.simulator_group("x", {}),
+        routes.simulator_group_participants("x", "g@g.us", {}),
+        routes.simulator_group_change("x", "g@g.us", {}),
+        routes.simulator_group_message("x", "g@g.us", {}),
+        routes.simulator_group_join("x", "c", "1"),
         routes.download_media("x", "m"),
         routes.get_contact("x", "c"),
         routes.get_contact_picture("x", "c"),
@@ -592,6 +617,18 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.simulator_call("x", {}),
         routes.simulator_call_ends("x", "k", "missed"),
         routes.simulator_contact("x", "c", {}),
+        routes.edit_message("x", "c", "t"),
+        routes.revoke_message("x", "c", "everyone"),
+        routes.forward_message("x", "c", "m", "t"),
+        routes.react_to_message("x", "c", "m", "", None),
+        routes.read_message("x", "c", "m", None),
+        routes.pin_message("x", "c", "m", True, None, None),
+        routes.vote_in_poll("x", "c", "m", [], None),
+        routes.vote_own_poll("x", "c", []),
+        routes.simulator_edit("x", {}),
+        routes.simulator_revoke("x", {}),
+        routes.simulator_vote("x", {}),
+        routes.simulator_presence_sent("x"),
         routes.list_chats("x", None, None),
         routes.get_chat("x", "c"),
         routes.chat_messages("x", "c", {}),
@@ -711,3 +748,183 @@ def test_the_account_surface(node: Node, admin_token: str) -> None:
             (call_id, "rejected"),
         ]
         admin.delete_instance(instance)
+
+
+def _outbox_rows(client: WagateClient, instance: str, kind: str) -> list[dict[str, Any]]:
+    return [item.body for item in client.simulator_outbox(instance) if item.kind == kind]
+
+
+def _cancel_a_queued_send(client: WagateClient, instance: str) -> None:
+    """A send still queued (behind a slow one) is cancelled by its revoke: never sent, one
+    message_ack `cancelled`."""
+    client.simulator_faults(instance, send_latency_ms=1500)
+    slow = client.send_text(instance, TO, "slow", async_=True)
+    waiting = client.send_text(instance, TO, "never", async_=True)
+    with client.events(instance) as stream:
+        cancelled = client.revoke_message(instance, waiting.correlation_id)
+        assert cancelled.status == "cancelled" and cancelled.message_id is None
+        ack = next_matching(stream, lambda e: isinstance(e.data, MessageAck))
+    assert isinstance(ack.data, MessageAck)
+    assert (ack.data.correlation_id, ack.data.status) == (waiting.correlation_id, "cancelled")
+    client.simulator_faults(instance, send_latency_ms=0)
+    wait_record(client, instance, slow.correlation_id, "sent")
+    assert client.get_message(instance, waiting.correlation_id).status == "cancelled"
+    cancelled_page = client.list_messages(instance, status="cancelled")
+    assert [m.correlation_id for m in cancelled_page.messages] == [waiting.correlation_id]
+    texts = [body.get("text") for body in _outbox_rows(client, instance, "text")]
+    assert "never" not in texts and "slow" in texts
+
+
+def _own_changes(client: WagateClient, instance: str) -> None:
+    """Edit, forward, react, pin, vote and revoke on the instance's own sends."""
+    sent = client.send_text(instance, TO, "helo")
+    mid = sent.message_id or ""
+    edited = client.edit_message(instance, sent.correlation_id, "hello")
+    assert edited.edited_text == "hello" and edited.edited_at is not None
+    assert {"message_id": mid, "text": "hello"}.items() <= _outbox_rows(client, instance, "edit")[
+        0
+    ].items()
+
+    other = "+5511955554444"
+    forwarded = client.forward_message(instance, TO, mid, other)
+    assert forwarded.message_id and forwarded.message_id != mid and forwarded.timestamp
+    record = client.get_message(instance, sent.correlation_id)
+    assert [(f.message_id, f.to) for f in record.forwards] == [
+        (forwarded.message_id, "5511955554444@s.whatsapp.net")
+    ]
+    assert _outbox_rows(client, instance, "forward")[0]["message_id"] == mid
+
+    assert client.react_to_message(instance, TO, mid, "\N{THUMBS UP SIGN}").message_id
+    assert client.pin_message(instance, TO, mid, duration_s=86400).message_id
+    assert client.pin_message(instance, TO, mid, pin=False).message_id
+    pins = _outbox_rows(client, instance, "pin")
+    assert [(p["pin"], p.get("duration_s")) for p in pins] == [(True, 86400), (False, None)]
+    assert _outbox_rows(client, instance, "reaction")[-1]["emoji"] == "\N{THUMBS UP SIGN}"
+
+    poll = client.send_poll(instance, TO, "Lunch?", ["pizza", "sushi"])
+    assert client.vote_in_own_poll(instance, poll.correlation_id, ["sushi"]).message_id
+    assert client.vote_in_poll(instance, TO, poll.message_id or "", ["pizza"]).message_id
+    votes = _outbox_rows(client, instance, "vote")
+    assert [v["options"] for v in votes] == [["sushi"], ["pizza"]]
+    with pytest.raises(ValidationError) as unknown:
+        client.vote_in_own_poll(instance, poll.correlation_id, ["tacos"])
+    assert unknown.value.code == "poll_option_unknown"
+    with pytest.raises(ValidationError) as not_a_poll:
+        client.vote_in_own_poll(instance, sent.correlation_id, ["pizza"])
+    assert not_a_poll.value.code == "not_a_poll"
+
+    revoked = client.revoke_message(instance, sent.correlation_id)
+    assert revoked.revoked and revoked.revoked_for == "everyone" and revoked.revoked_at
+    assert _outbox_rows(client, instance, "revoke")[0]["message_id"] == mid
+    with pytest.raises(ConflictError) as gone:
+        client.edit_message(instance, sent.correlation_id, "again")
+    assert gone.value.code == "message_revoked"
+    mine = client.send_text(instance, TO, "only here")
+    local = client.revoke_message(instance, mine.correlation_id, for_="me")
+    assert local.revoked_for == "me" and len(_outbox_rows(client, instance, "revoke")) == 1
+    with pytest.raises(ValidationError) as kind:
+        client.edit_message(instance, poll.correlation_id, "Dinner?")
+    assert kind.value.code == "not_editable"
+    with pytest.raises(NotFoundError):
+        client.forward_message(instance, TO, "NO-SUCH-MESSAGE", other)
+
+
+def _contact_changes(client: WagateClient, instance: str) -> None:
+    """What a simulated contact does after its send arrives as typed events; reading it."""
+    inbound = client.simulator_inbound(instance, SENDER, "see you at 5")
+    client.read_message(instance, SENDER, inbound)
+    poll = client.send_poll(instance, SENDER, "When?", ["5", "6"])
+    with client.events(instance) as stream:
+        client.simulator_edit(instance, SENDER, inbound, "see you at 6")
+        client.simulator_revoke(instance, SENDER, inbound)
+        client.simulator_inbound(
+            instance, SENDER, kind="reaction", message_id=poll.message_id, emoji="\N{OK HAND SIGN}"
+        )
+        client.simulator_vote(instance, SENDER, poll.message_id or "", ["6"])
+        seen: list[Any] = []
+
+        def until_the_vote(event: Event) -> bool:
+            seen.append(event.data)
+            return isinstance(event.data, PollVote)
+
+        next_matching(stream, until_the_vote)
+    edit = next(d for d in seen if isinstance(d, MessageEdited))
+    assert (edit.message_id, edit.text, edit.from_me) == (inbound, "see you at 6", False)
+    revoke = next(d for d in seen if isinstance(d, MessageRevoked))
+    assert revoke.message_id == inbound and revoke.correlation_id is None
+    reaction = next(d for d in seen if isinstance(d, MessageReaction))
+    assert reaction.message_id == poll.message_id and reaction.emoji == "\N{OK HAND SIGN}"
+    assert reaction.correlation_id == poll.correlation_id and not reaction.removed
+    vote = seen[-1]
+    assert isinstance(vote, PollVote) and vote.options == ["6"]
+    assert vote.poll_message_id == poll.message_id and vote.correlation_id == poll.correlation_id
+
+
+def test_after_the_send(node: Node, admin_token: str) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        instance, token = linked(admin)
+    with WagateClient(node.url, token) as client:
+        _own_changes(client, instance)
+        _cancel_a_queued_send(client, instance)
+        _contact_changes(client, instance)
+        client.set_account_presence(instance, "available")
+        client.set_account_presence(instance, "unavailable")
+        shown = client.simulator_presence_sent(instance)
+        assert shown.shown == "unavailable"
+        assert [p.state for p in shown.sent[-2:]] == ["available", "unavailable"]
+        assert all(p.sent_at is not None for p in shown.sent)
+    with WagateClient(node.url, admin_token) as admin:
+        admin.delete_instance(instance)
+
+
+async def test_the_async_client_edits_and_revokes(node: Node, admin_token: str) -> None:
+    async with AsyncWagateClient(node.url, admin_token) as admin:
+        instance = (await admin.create_instance(name(), engine="simulator")).instance.name
+
+        async def status_is(wanted: str) -> bool:
+            return (await admin.get_instance(instance)).status == wanted
+
+        await admin.connect(instance)
+        await eventually(lambda: status_is("pairing"))
+        await admin.simulator_scan(instance)
+        await eventually(lambda: status_is("connected"))
+        sent = await admin.send_text(instance, TO, "typo")
+        assert (await admin.edit_message(instance, sent.correlation_id, "fixed")).edited_text
+        revoked = await admin.revoke_message(instance, sent.correlation_id, for_="everyone")
+        assert revoked.revoked_for == "everyone"
+        await admin.delete_instance(instance)
+
+
+def test_the_clients_names_are_the_gateways() -> None:
+    """The event and message status names the client's methods take are the gateway's, and
+    every event has a typed payload in the client."""
+    from wagate_client.events import _DATA_TYPES
+
+    from wagate.instances.schemas import EventName
+    from wagate.message_status import MessageStatus as GatewayStatus
+
+    assert set(get_args(routes.EventName)) == set(get_args(EventName))
+    assert set(get_args(routes.MessageStatusName)) == {status.value for status in GatewayStatus}
+    assert set(_DATA_TYPES) == set(get_args(EventName))
+
+
+def test_a_received_message_carries_forwarded_view_once_and_the_quoted_message() -> None:
+    data = {
+        "message_id": "M2",
+        "chat": "1@s.whatsapp.net",
+        "from": "1@s.whatsapp.net",
+        "from_me": False,
+        "timestamp": "2026-12-04T10:15:30Z",
+        "kind": "text",
+        "text": "yes",
+        "forwarded": True,
+        "ephemeral": True,
+        "reply_to": "M1",
+        "quoted": {"message_id": "M1", "from": "2@s.whatsapp.net", "kind": "text", "text": "?"},
+    }
+    event = parse_event({"id": "e", "event": "message_received", "instance": "x", "data": data})
+    assert isinstance(event.data, MessageReceived)
+    assert event.data.forwarded and event.data.ephemeral and not event.data.view_once
+    quoted = event.data.quoted
+    assert quoted is not None and (quoted.message_id, quoted.sender) == ("M1", "2@s.whatsapp.net")
+    assert (quoted.kind, quoted.text) == ("text", "?")

@@ -79,6 +79,29 @@ from wagate.engines.actions.account import (
     ProfilePictureRequest,
     ProfileUpdate,
 )
+from wagate.engines.actions.groups import (
+    ANSWER_REQUESTS,
+    CREATE_GROUP,
+    GET_GROUP,
+    GROUP_INVITE,
+    GROUP_REQUESTS,
+    INVITE_INFO,
+    JOIN_BY_INVITE,
+    LEAVE_GROUP,
+    LIST_GROUPS,
+    SET_GROUP_PICTURE,
+    UPDATE_GROUP,
+    UPDATE_PARTICIPANTS,
+    AnswerRequestsRequest,
+    CreateGroupRequest,
+    GroupParticipant,
+    GroupPictureRequest,
+    GroupRef,
+    InviteCode,
+    InviteRequest,
+    ParticipantsRequest,
+    UpdateGroupRequest,
+)
 from wagate.engines.base import (
     Connected,
     ConnectFailed,
@@ -392,6 +415,42 @@ class ConnectedEngineContract(EngineContract):
         await linked.client.call(SEND_PRESENCE, PresenceRequest("available"))
         await linked.client.call(SUBSCRIBE_PRESENCE, ContactRef(CHAT))
         await linked.client.call(UPDATE_CHAT, ChatSettings(CHAT, archived=True, pinned=False))
+
+    async def test_groups(self, linked: Recorded) -> None:
+        """Create a group, read it, change it, add someone, share and read its link, leave."""
+        client = linked.client
+        me = linked.instance.jid or next(e.jid for e in linked.events if isinstance(e, Connected))
+        created = await client.call(CREATE_GROUP, CreateGroupRequest("Team", [CHAT]))
+        group = created.group.jid
+        assert group.endswith("@g.us") and created.failed == []
+        assert created.group.subject == "Team"
+        assert {(p.jid, p.role) for p in created.group.participants} == {
+            (me, "superadmin"),
+            (CHAT, "member"),
+        }
+        assert [g.jid for g in await client.call(LIST_GROUPS, None)] == [group]
+        changed = await client.call(UPDATE_GROUP, UpdateGroupRequest(group, announce=True))
+        assert changed.announce and (await client.call(GET_GROUP, GroupRef(group))).announce
+        other = "5511912345678@s.whatsapp.net"
+        added = await client.call(UPDATE_PARTICIPANTS, ParticipantsRequest(group, "add", [other]))
+        assert [(r.jid, r.ok) for r in added] == [(other, True)]
+        await client.call(SET_GROUP_PICTURE, GroupPictureRequest(group, b"\xff\xd8\xff"))
+        link = await client.call(GROUP_INVITE, InviteRequest(group))
+        assert link.url.endswith(link.code)
+        info = await client.call(INVITE_INFO, InviteCode(link.code))
+        assert info.jid == group
+        assert GroupParticipant(other, "5511912345678", "member") in info.participants
+        assert await client.call(GROUP_REQUESTS, GroupRef(group)) == []
+        await client.call(LEAVE_GROUP, GroupRef(group))
+        with pytest.raises(PermanentEngineError) as failure:
+            await client.call(GET_GROUP, GroupRef(group))
+        assert failure.value.code == "group_not_found"
+        with pytest.raises(PermanentEngineError) as failure:
+            await client.call(JOIN_BY_INVITE, InviteCode("NoSuchCode"))
+        assert failure.value.code == "invite_not_found"
+        with pytest.raises(PermanentEngineError) as failure:
+            await client.call(ANSWER_REQUESTS, AnswerRequestsRequest(group, "approve", [other]))
+        assert failure.value.code == "group_not_found"
 
     async def test_stop_then_start_resumes_without_a_scan(
         self, harness: LinkingHarness, linked: Recorded

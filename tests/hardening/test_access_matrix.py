@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -70,6 +74,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/qr"): INSTANCE,
     ("POST", "/v1/instances/{instance}/pair"): INSTANCE,
     ("GET", "/v1/instances/{instance}/events"): INSTANCE,
+    # WebSocket routes ("WS"): a refusal is a close code, 4000 + the HTTP status (ws_status).
+    ("WS", "/v1/events/ws"): ADMIN,
+    ("WS", "/v1/instances/{instance}/events/ws"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/scan"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/inbound"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/faults"): INSTANCE,
@@ -91,6 +98,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/polls/{correlation_id}/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/edit"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/history"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/revoke"): INSTANCE,
     ("POST", "/v1/instances/{instance}/simulator/vote"): INSTANCE,
     ("POST", "/v1/instances/{instance}/chats/{chat}/presence"): INSTANCE,
@@ -121,6 +129,25 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/chats/{chat}/messages/{message_id}"): INSTANCE,
     ("GET", "/v1/instances/{instance}/messages/search"): INSTANCE,
     ("GET", "/v1/instances/{instance}/contacts"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/groups"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/groups/{group}"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/groups/{group}"): INSTANCE,
+    ("PUT", "/v1/instances/{instance}/groups/{group}/picture"): INSTANCE,
+    ("DELETE", "/v1/instances/{instance}/groups/{group}/picture"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups/{group}/participants"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/groups/{group}/requests"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups/{group}/requests"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/groups/{group}/invite"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups/{group}/invite/revoke"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/groups/invites/{code}"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups/invites/{code}/join"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/groups/{group}/leave"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/groups"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/groups/{group}/participants"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/simulator/groups/{group}"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/groups/{group}/messages"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/simulator/groups/invites/{code}/join"): INSTANCE,
     ("GET", "/v1/dead-letters"): ANY,
     # An instance token retries only its own: it is scoped, not refused.
     ("POST", "/v1/dead-letters/retry"): ANY,
@@ -143,6 +170,8 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
         for method in route.methods or ():
             if method != "HEAD" and route.path is not None:
                 found.add((method, route.path))
+        if isinstance(route.original_route, APIWebSocketRoute) and route.path is not None:
+            found.add(("WS", route.path))
     return found
 
 
@@ -292,11 +321,15 @@ async def build_world(http: httpx.AsyncClient, receiver_port: int) -> World:
             "dead_letter": dead,
             "name": "app.js",
             "sink": "amqp",
+            "group": "120363000000000001@g.us",
+            "code": "NoSuchInviteCode",
         },
     )
 
 
 async def call(world: World, method: str, path: str, token: str | None) -> httpx.Response:
+    if method == "WS":
+        return await ws_call(world, path, token)
     params = dict(world.params)
     if path.startswith("/v1/dead-letters/"):
         params["correlation_id"] = params["dead_letter"]
@@ -313,6 +346,26 @@ async def call(world: World, method: str, path: str, token: str | None) -> httpx
     else:
         await response.aread()
     return response
+
+
+async def ws_call(world: World, path: str, token: str | None) -> httpx.Response:
+    """A WebSocket route as an HTTP answer: 200 once the stream greets, else the status its
+    close code stands for, with the error body it sent before closing."""
+    url = str(world.http.base_url).replace("http://", "ws://").rstrip("/")
+    url += path.format(**world.params)
+    async with connect(url, additional_headers=auth(token)) as ws:
+        if token is None:
+            await ws.send(json.dumps({"token": ""}))
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except ConnectionClosed as closed:
+            raise AssertionError(f"{path}: closed without a message ({closed})") from None
+        if first.get("type") == "connected":
+            return httpx.Response(200, json=first)
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code is not None and ws.close_code >= 4000, ws.close_code
+        return httpx.Response(ws.close_code - 4000, json={"error": first["error"]})
 
 
 def allowed(response: httpx.Response) -> bool:

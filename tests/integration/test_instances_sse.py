@@ -160,3 +160,31 @@ async def test_account_events_reach_the_stream(http: httpx.AsyncClient) -> None:
         assert (await reader.until("contact_update"))["data"] == {"contact": jid, "about": "x"}
         await http.post(f"/v1/instances/{name}/blocklist", json={"action": "block", "contact": jid})
         assert (await reader.until("blocklist_update"))["data"]["action"] == "block"
+
+
+async def test_group_events_on_the_stream(http: httpx.AsyncClient) -> None:
+    instance = await create_instance(http)
+    name = instance["name"]
+    assert (await http.post(f"/v1/instances/{name}/connect")).status_code == 202
+    async with http.stream("GET", f"/v1/instances/{name}/events") as response:
+        reader = SseReader(response)
+        await reader.until("qr_updated")
+        await http.post(f"/v1/instances/{name}/simulator/scan", json={"phone": "+5511966665555"})
+        await reader.until("connection_update", "connected")
+        created = await http.post(
+            f"/v1/instances/{name}/simulator/groups",
+            json={"subject": "Stream", "creator": "+5511955554444"},
+        )
+        group = created.json()["jid"]
+        added = await reader.until("group_participants")
+        assert added["data"]["group"] == group and added["data"]["action"] == "added"
+        assert added["data"]["participants"] == [
+            {"jid": "5511966665555@s.whatsapp.net", "phone": "5511966665555"}
+        ]
+        await http.patch(f"/v1/instances/{name}/simulator/groups/{group}", json={"locked": True})
+        update = await reader.until("group_update")
+        assert update["data"]["changes"] == {"locked": True}
+        assert update["data"]["actor"] == {
+            "jid": "5511955554444@s.whatsapp.net",
+            "phone": "5511955554444",
+        }

@@ -77,3 +77,31 @@ async def test_refuses_anything_else(http: httpx.AsyncClient, name: str) -> None
     response = await http.get(f"/dashboard/static/{name}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_page_is_well_nested() -> None:
+    """Every element of index.html is closed where it was opened: the tabs' panels are edited
+    side by side, and a lost closing tag hides every panel after it."""
+    from html.parser import HTMLParser
+
+    void = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+    class Nesting(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[tuple[str, tuple[int, int]]] = []
+            self.wrong: list[tuple[str, tuple[int, int]]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in void:
+                self.open.append((tag, self.getpos()))
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.open and self.open[-1][0] == tag:
+                self.open.pop()
+            else:
+                self.wrong.append((tag, self.getpos()))
+
+    page = Nesting()
+    page.feed((STATIC / "index.html").read_text())
+    assert page.wrong == [] and page.open == []

@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from wagate.events.bus import ADMIN_OWNER, EventBus
+from wagate.events.bus import ADMIN_OWNER, EVERY_INSTANCE, EventBus
 from wagate.events.event import Event
 from wagate.events.payloads import MessageAckData, QrUpdatedData
 from wagate.events.streams import SUBSCRIBER_BUFFER, TooManyStreams
@@ -258,3 +258,36 @@ async def test_close_ends_every_stream() -> None:
         assert drained(one) == [None] and drained(two) == []
         bus.close()
         assert drained(two) == [None]
+
+
+async def test_streams_of_several_or_every_instance_and_why_each_ended() -> None:
+    bus = EventBus()
+    async with (
+        bus.subscribe(EVERY_INSTANCE) as every,
+        bus.subscribe(("one", "two")) as named,
+        bus.subscribe("one", "token", buffer=1) as small,
+    ):
+        sent = [await publish(bus, "one"), await publish(bus, "two"), await publish(bus, "three")]
+        assert drained(every) == sent
+        assert drained(named) == sent[:2]
+        more = await publish(bus, "one")
+        assert drained(every) == drained(named) == [more]
+        assert drained(small) == [None]  # its one place was taken: cut off at the second
+        assert bus.streams.why_ended(small) == "overflow"
+        bus.end_streams_here("two", admin_too=True)
+        assert drained(named) == [None] and bus.streams.why_ended(named) == "ended"
+        assert bus.streams.why_ended(every) is None  # not one instance's: a deletion spares it
+        bus.close()
+        assert drained(every) == [None] and bus.streams.why_ended(every) == "shutdown"
+    assert not bus.streams.open()
+
+
+async def test_resume_after_an_id_in_the_window_and_a_gap_past_it() -> None:
+    bus = EventBus(recent_events=3)
+    sent = [await publish(bus, name) for name in ("one", "two", "one", "one")]
+    resumed = bus.recent.resume(sent[1].id, ("one",))
+    assert not resumed.gap and resumed.missed == sent[2:]
+    # A live event the stream got both ways goes out once.
+    assert not resumed.fresh(sent[2]) and resumed.fresh(sent[2])
+    assert bus.recent.resume(sent[0].id, None).gap  # dropped from a window of 3
+    assert bus.recent.resume(None, None).missed == []

@@ -18,6 +18,7 @@ from wagate.engines.base import (
     EngineEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     InstanceRef,
@@ -116,6 +117,7 @@ OTHER_EVENTS: list[EngineEvent] = [
     PresenceUpdate("c@s.whatsapp.net", "c@s.whatsapp.net", "available", NOW),
     ContactUpdate("c@s.whatsapp.net", {"push_name": "C"}, NOW),
     BlocklistUpdate("c@s.whatsapp.net", "block", NOW),
+    HistoryBatch((), None, True),
 ]
 
 # Live statuses in which a state event names a target the state machine refuses (the manager

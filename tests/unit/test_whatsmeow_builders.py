@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from neonize.aioze.client import NewAClient
-from neonize.proto.Neonize_pb2 import UploadResponse
+from neonize.proto.Neonize_pb2 import GroupInfo, GroupParticipant, UploadResponse
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 from neonize.utils.enum import MediaType
+from neonize.utils.jid import build_jid
 from PIL import Image
 
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, PermanentEngineError
-from wagate.engines.whatsmeow.builders import Quote, build_message
+from wagate.engines.whatsmeow.builders import Quote, build_message, mention_everyone
 
 TO = "5511987654321@s.whatsapp.net"
 
@@ -301,3 +302,31 @@ async def test_media_kind_without_media_is_permanent(client: tuple[Any, Uploads]
     neonize_client, _ = client
     with pytest.raises(PermanentEngineError):
         await build_message(neonize_client, outgoing("image", {"caption": "x"}), None)
+
+
+async def test_mention_everyone_of_a_group(client: tuple[Any, Uploads]) -> None:
+    neonize_client, _ = client
+    group = "120363012345678901@g.us"
+    info = GroupInfo(
+        JID=build_jid("120363012345678901", "g.us"),
+        Participants=[
+            GroupParticipant(JID=build_jid("5511911112222")),
+            GroupParticipant(JID=build_jid("123456789012345", "lid")),
+        ],
+    )
+    message = OutgoingMessage(
+        "text", group, {"text": "all"}, "c1", mentions=("5511911112222",), mention_everyone=True
+    )
+    everyone = mention_everyone(message, info)
+    assert everyone.mentions == (
+        "5511911112222",
+        "5511911112222@s.whatsapp.net",
+        "123456789012345@lid",
+    )
+    assert not everyone.mention_everyone
+    built = await build_message(neonize_client, everyone, None)
+    check_proto(built)
+    assert list(built.extendedTextMessage.contextInfo.mentionedJID) == [
+        "5511911112222@s.whatsapp.net",
+        "123456789012345@lid",
+    ]

@@ -334,3 +334,22 @@ def test_connect_failure_and_ban() -> None:
     assert isinstance(mapping.connect_failure(int(REASON.Value("LOGGED_OUT"))), LoggedOut)
     ban = mapping.temporary_ban(TemporaryBanEv(Code=TemporaryBanEv.BLOCKED_BY_USERS, Expire=3600))
     assert ban.permanent and "3600" in ban.reason
+
+
+async def test_group_message_mentions() -> None:
+    mentioned = ["5511912345678@s.whatsapp.net", "123456789012345@lid"]
+    inbound = await run(
+        message_event(
+            Message(
+                extendedTextMessage=ExtendedTextMessage(
+                    text="@5511912345678 @all", contextInfo=ContextInfo(mentionedJID=mentioned)
+                )
+            ),
+            sender=PHONE,
+            chat=GROUP,
+            IsGroup=True,
+        )
+    )
+    assert inbound.mentions == tuple(mentioned) and inbound.chat == "120363012345678901@g.us"
+    plain = await run(message_event(Message(conversation="no one")))
+    assert plain.mentions == ()

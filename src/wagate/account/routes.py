@@ -54,8 +54,9 @@ from wagate.engines.actions.account import (
 from wagate.engines.base import IncomingCall
 from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
+from wagate.history import store
 from wagate.holder import on_holder
-from wagate.images import to_profile_jpeg
+from wagate.images import to_jpeg_picture
 from wagate.instances import service as instances
 from wagate.messages import media
 from wagate.node import HasDb, HasManager, HasSettings, get_node
@@ -219,7 +220,7 @@ async def set_profile_picture(
     loaded, _read = await media.load(
         "image", body.media, settings, None, limit=settings.max_media_bytes
     )
-    jpeg = await asyncio.to_thread(to_profile_jpeg, loaded.data, settings.max_image_pixels, "media")
+    jpeg = await asyncio.to_thread(to_jpeg_picture, loaded.data, settings.max_image_pixels, "media")
     change = ProfilePictureRequest(data=jpeg)
     return _profile(
         await instances.run_action(state, request.scope, instance, SET_PROFILE_PICTURE, change)
@@ -310,6 +311,16 @@ async def update_chat(
         disappearing_s=body.disappearing_s,
     )
     await instances.run_action(state, request.scope, instance, UPDATE_CHAT, change)
+    # null means "unchanged" for the flags, "unmuted" for muted_until.
+    shown = {
+        key: getattr(body, key)
+        for key in store.CHAT_STATE
+        if key in given and (key == "muted_until" or getattr(body, key) is not None)
+    }
+    if shown:
+        row = await instances.load(state, instance)
+        async with state.db.transaction() as session:
+            await store.set_chat_state(session, row.id, jid, shown)
     return Response(status_code=204)
 
 

@@ -25,10 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wagate.auth.dependencies import AuthNode, Principal, known_principal, resolve_principal
 from wagate.auth.tokens import token_from_headers
-from wagate.errors import Unauthorized
+from wagate.errors import RateLimited, Unauthorized
 from wagate.limits import TokenBuckets, declares_body, retry_after, send_error
 
 log = structlog.get_logger(__name__)
+FAILURES_KEY = "auth_failures"  # where a WebSocket's scope carries the edge's failure budget
 
 
 class EdgeAuthMiddleware:
@@ -37,6 +38,12 @@ class EdgeAuthMiddleware:
         self.failures = failures  # per client address; None: failures are not limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith("/v1/"):
+            # A WebSocket's token may come in its first message, after the handshake: the
+            # route authenticates it (`authenticate_socket`) with this edge's failure budget.
+            scope.setdefault("state", {})[FAILURES_KEY] = self.failures
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" or not _authenticated(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -92,6 +99,32 @@ class EdgeAuthMiddleware:
 def _authenticated(path: str) -> bool:
     """The API, and the MCP server whose tools call it (wagate/mcp_server)."""
     return path.startswith("/v1/") or path == "/mcp"
+
+
+async def authenticate_socket(scope: Scope, state: AuthNode, token: str | None) -> Principal:
+    """The principal of a WebSocket's token (from its headers or its first message), by the
+    edge's rules: a known token at once, a failure counted against the client's address, and
+    over the address's budget RateLimited before any lookup. Raises Unauthorized."""
+    failures: TokenBuckets | None = scope.get("state", {}).get(FAILURES_KEY)
+    if token is not None:
+        principal = known_principal(state, token)
+        if principal is not None:
+            return principal
+    client = scope.get("client")
+    address = f"addr:{client[0] if client else 'unknown'}"
+    if failures is not None:
+        wait = failures.wait(address)
+        if wait > 0:
+            raise RateLimited(
+                "too many failed authentications from this address; slow down",
+                headers=retry_after(wait),
+            )
+    try:
+        return await resolve_principal(state, token)
+    except Unauthorized:
+        if failures is not None:
+            failures.take(address)
+        raise
 
 
 async def _no_body() -> dict[str, Any]:

@@ -126,6 +126,7 @@ class InboundMessage:
     # kind and text (a caption counts as text).
     quoted: dict[str, Any] | None = None
     push_name: str | None = None  # the name the sender gave themselves
+    mentions: tuple[str, ...] = ()  # the JIDs the sender mentioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,28 @@ class PollVote:
     timestamp: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryChat:
+    """One conversation of a history sync, with the messages of it this part carries (their
+    media is not fetched: `media` is None, the kind and caption say what it was)."""
+
+    jid: str
+    name: str | None
+    unread: int | None  # as the phone counts it, when it says
+    messages: tuple[InboundMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBatch:
+    """A part of the history WhatsApp sends a device after linking (or on demand): the
+    conversations on the phone, in parts. `final`: the last part of this sync."""
+
+    chats: tuple[HistoryChat, ...]
+    progress: int | None  # percent of the whole sync, when WhatsApp says
+    final: bool
+    push_names: dict[str, str] = field(default_factory=dict)  # JID -> the name they gave
+
+
 # Changes to messages already in a chat: the messages feature publishes them.
 MessageChange = MessageEdited | MessageRevoked | PollVote
 
@@ -255,6 +278,7 @@ AccountEvent = (
     | PresenceUpdate
     | ContactUpdate
     | BlocklistUpdate
+    | HistoryBatch
 )
 
 EngineEvent = (
@@ -276,6 +300,7 @@ EngineEvent = (
     | PresenceUpdate
     | ContactUpdate
     | BlocklistUpdate
+    | HistoryBatch
 )
 EventSink = Callable[[EngineEvent], None]
 
@@ -301,6 +326,8 @@ class OutgoingMessage:
     media: OutgoingMedia | None = None
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # To a group: mention every participant (the engine knows who they are when it sends).
+    mention_everyone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

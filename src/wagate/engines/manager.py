@@ -30,6 +30,7 @@ from wagate.engines.base import (
     EngineEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     InstanceRef,
@@ -65,6 +66,9 @@ MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], 
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
 PeopleEvent = PresenceUpdate | ContactUpdate | BlocklistUpdate | IncomingCall
 PeopleHook = Callable[[InstanceRef, PeopleEvent], Awaitable[None]]
+# A history hook must return at once (hand the import to a task of its own): the instance's
+# live events wait behind it on the slot's queue.
+HistoryHook = Callable[[InstanceRef, HistoryBatch], Awaitable[None]]
 
 
 class ClientManager:
@@ -91,6 +95,7 @@ class ClientManager:
         self._message_hooks: list[MessageHook] = []
         self._group_hooks: list[GroupHook] = []
         self._people_hooks: list[PeopleHook] = []
+        self._history_hooks: list[HistoryHook] = []
         self._closing = False
 
     @property
@@ -113,6 +118,10 @@ class ClientManager:
     def add_group_hook(self, hook: GroupHook) -> None:
         """Group changes go to these (the groups feature)."""
         self._group_hooks.append(hook)
+
+    def add_history_hook(self, hook: HistoryHook) -> None:
+        """Called with each part of a history sync."""
+        self._history_hooks.append(hook)
 
     def add_people_hook(self, hook: PeopleHook) -> None:
         """Presence, contact, blocklist and call events go to these (the account feature)."""
@@ -470,6 +479,9 @@ class ClientManager:
         elif isinstance(event, PresenceUpdate | ContactUpdate | BlocklistUpdate):
             for people_hook in self._people_hooks:
                 await people_hook(slot.ref, event)
+        elif isinstance(event, HistoryBatch):
+            for history_hook in self._history_hooks:
+                await history_hook(slot.ref, event)
         else:
             for group_hook in self._group_hooks:
                 await group_hook(slot.ref, event)

@@ -15,11 +15,29 @@ import structlog
 from wagate.db import utcnow
 from wagate.events.event import Event, isoformat, new_event_id
 from wagate.events.payloads import Payload
+from wagate.events.replay import RECENT_EVENTS, RecentEvents, Resumed
 from wagate.events.sinks import AnySink, DurableSink, EventBridge, LiveSink
-from wagate.events.streams import ADMIN_OWNER, LiveStreams, TooManyStreams
+from wagate.events.streams import (
+    ADMIN_OWNER,
+    EVERY_INSTANCE,
+    SUBSCRIBER_BUFFER,
+    EndReason,
+    LiveStreams,
+    TooManyStreams,
+)
 
 # What callers import from here: the bus is the events package's front.
-__all__ = ["ADMIN_OWNER", "Event", "EventBus", "TooManyStreams", "isoformat"]
+__all__ = [
+    "ADMIN_OWNER",
+    "EVERY_INSTANCE",
+    "EndReason",
+    "Event",
+    "EventBus",
+    "RecentEvents",
+    "Resumed",
+    "TooManyStreams",
+    "isoformat",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -46,11 +64,13 @@ class Watcher:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, recent_events: int = RECENT_EVENTS) -> None:
         # This node's live streams: the bus's own live sink, behind `subscribe`.
         self.streams = LiveStreams()
+        # The last events fanned out here, for a live stream that resumes after an event id.
+        self.recent = RecentEvents(recent_events)
         self._durable: list[DurableSink] = []
-        self._live: list[LiveSink] = [self.streams]
+        self._live: list[LiveSink] = [self.recent, self.streams]
         self._bridges: list[EventBridge] = []
         self._started: list[AnySink] = []
         # Other uses of events here besides the live streams (a sync send waiting).
@@ -138,12 +158,20 @@ class EventBus:
 
     @asynccontextmanager
     async def subscribe(
-        self, instance: str, owner: str = ADMIN_OWNER, max_per_owner: int = 0
+        self,
+        instance: str | tuple[str, ...],
+        owner: str = ADMIN_OWNER,
+        max_per_owner: int = 0,
+        buffer: int = SUBSCRIBER_BUFFER,
     ) -> AsyncIterator[asyncio.Queue[Event | None]]:
-        """A queue of the instance's events; `None` means the stream was closed. `owner` says
-        who opened it (the hash of an instance token, or ADMIN_OWNER); past `max_per_owner`
-        live queues of one owner (0: no cap) it raises TooManyStreams."""
-        async with self.streams.subscribe(instance, owner, max_per_owner, self.want) as queue:
+        """A queue of the instance's events (of several instances', or of every instance's
+        with EVERY_INSTANCE); `None` means the stream was closed (`streams.why_ended` says
+        why). `owner` says who opened it (the hash of an instance token, or ADMIN_OWNER);
+        past `max_per_owner` live queues of one owner (0: no cap) it raises TooManyStreams.
+        A reader `buffer` events behind is cut off."""
+        async with self.streams.subscribe(
+            instance, owner, max_per_owner, self.want, buffer
+        ) as queue:
             yield queue
 
     def streams_of(self, owner: str) -> int:

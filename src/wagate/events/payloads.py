@@ -134,6 +134,13 @@ QuotedMessage = TypedDict(
 )
 
 
+class Party(BaseModel):
+    """A WhatsApp user: the JID, and the phone number where WhatsApp shows it."""
+
+    jid: str
+    phone: str | None = Field(description="digits, country code first; null for a hidden number")
+
+
 class MessageReceivedData(Payload):
     """A message arrived in one of the account's chats, or was sent from the phone or another
     linked device (`from_me`). Only the fields that apply are present."""
@@ -165,6 +172,9 @@ class MessageReceivedData(Payload):
     quoted: QuotedMessage | Absent = Field(
         None, description="the message it replies to, as far as the reply carries it"
     )
+    group: str | Absent = Field(None, description="in a group: the group's JID (`…@g.us`)")
+    participant: Party | Absent = Field(None, description="in a group: the participant who sent it")
+    mentions: list[str] | Absent = Field(None, description="the JIDs the sender mentioned")
 
 
 class AckError(TypedDict):
@@ -301,3 +311,57 @@ class BlocklistUpdateData(Payload):
     event = "blocklist_update"
     contact: str
     action: Literal["block", "unblock"]
+
+
+class GroupChanges(TypedDict, total=False):
+    """Only the fields that changed, with their new values."""
+
+    subject: str
+    description: str | None
+    announce: bool
+    locked: bool
+    join_approval: bool
+    ephemeral_s: int
+    picture: Literal["set", "removed"]
+    invite: Literal["reset"]
+
+
+class GroupUpdateData(Payload):
+    """A group the account is in changed its subject, description, settings or picture, or
+    its invite link was reset."""
+
+    event = "group_update"
+    group: str = Field(description="the group's JID (`…@g.us`)")
+    actor: Party | None = Field(description="who changed it; null when WhatsApp does not say")
+    changes: GroupChanges
+    timestamp: Timestamp
+
+
+GroupAction = Literal["joined", "left", "added", "removed", "promoted", "demoted", "join_requested"]
+
+
+class GroupParticipantsData(Payload):
+    """People joined or left a group the account is in, were added, removed, promoted or
+    demoted, or asked to join (`join_requested`, told to the admins)."""
+
+    event = "group_participants"
+    group: str = Field(description="the group's JID (`…@g.us`)")
+    actor: Party | None = Field(description="who did it; null when WhatsApp does not say")
+    action: GroupAction
+    participants: list[Party]
+    timestamp: Timestamp
+
+
+class HistorySyncData(Payload):
+    """A part of the history WhatsApp sent after linking was imported into the history
+    store: how much it held and how much of it was new."""
+
+    event = "history_sync"
+    chats: int = Field(description="conversations in this part")
+    messages: int = Field(description="messages of this part newly kept")
+    skipped: int = Field(
+        description="messages of this part not kept: kept already, or older than the "
+        "instance's history_sync setting takes"
+    )
+    progress: int | None = Field(description="percent of the whole sync, when WhatsApp says")
+    done: bool = Field(description="the last part: the sync is over")

@@ -16,10 +16,10 @@ from wagate.errors import error_responses as errors
 from wagate.history import queries
 from wagate.history.queries import Cursor, MessageFilter
 from wagate.history.schemas import (
+    AddressBookEntryOut,
     ChatList,
     ChatOut,
     ContactList,
-    ContactOut,
     MessagePage,
     SearchOut,
     StoredMessage,
@@ -179,7 +179,7 @@ async def list_contacts(
     page = rows[:limit]
     return ContactList(
         contacts=[
-            ContactOut(jid=item.jid, push_name=item.push_name, updated_at=item.updated_at)
+            AddressBookEntryOut(jid=item.jid, push_name=item.push_name, updated_at=item.updated_at)
             for item in page
         ],
         next_cursor=page[-1].jid if len(rows) > limit else None,

@@ -161,12 +161,12 @@ class SearchOut(BaseModel):
     next_cursor: str | None = Field(description="`before` for the next page; null at the end")
 
 
-class ContactOut(BaseModel):
+class AddressBookEntryOut(BaseModel):
     jid: str
     push_name: str | None = Field(description="the name the contact gave themselves")
     updated_at: datetime
 
 
 class ContactList(BaseModel):
-    contacts: list[ContactOut]
+    contacts: list[AddressBookEntryOut]
     next_cursor: str | None = Field(description="`after` for the next page; null at the end")

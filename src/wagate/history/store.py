@@ -364,6 +364,14 @@ async def add_reaction(
     return bool(rows)
 
 
+def media_reference(
+    key: str, mimetype: str, size: int, filename: str | None, url: str
+) -> dict[str, Any]:
+    """What the history shows of a message's media: its object in the media store (`key`),
+    what it is, and the gateway's route that serves it (`url`)."""
+    return {"key": key, "mimetype": mimetype, "size": size, "filename": filename, "url": url}
+
+
 async def set_media(
     executor: Executor, instance_id: int, message_id: str, reference: dict[str, Any]
 ) -> bool:
@@ -396,4 +404,13 @@ async def set_chat_state(
         return
     await executor.execute(
         insert.on_conflict_do_update(index_elements=["instance_id", "jid"], set_=allowed)
+    )
+
+
+async def mark_chat_read(executor: Executor, instance_id: int, jid: str) -> None:
+    """The chat was read (its messages up to the newest): nothing in it is unread."""
+    await executor.execute(
+        update(CHATS)
+        .where(CHATS.c.instance_id == instance_id, CHATS.c.jid == jid, CHATS.c.unread != 0)
+        .values(unread=0)
     )

@@ -19,7 +19,7 @@ from wagate.auth.dependencies import (
 )
 from wagate.auth.tokens import hash_token
 from wagate.errors import Forbidden, RateLimited, Unauthorized, error_responses
-from wagate.events.bus import ADMIN_OWNER, Event, TooManyStreams
+from wagate.events.bus import ADMIN_OWNER, Event, Resumed, TooManyStreams
 from wagate.holder import on_holder
 from wagate.instances import repository, service
 from wagate.instances.schemas import (
@@ -185,7 +185,15 @@ async def stream_events(
     # The current status first, so a client knows where it starts from; `retry` tells
     # an EventSource how soon to reconnect when the server ends the stream.
     greeting = f"retry: {RECONNECT_MS}\n: connected to {instance} (status {row.status})\n\n"
-    events = _event_lines(queue, greeting, settings.sse_keepalive_s, settings.sse_max_lifetime_s)
+    # A reconnecting EventSource sends the id of the last event it got: what came after it
+    # (still in this node's window) goes first.
+    last_id = request.headers.get("last-event-id") or None
+    resumed = state.bus.recent.resume(last_id, (instance,))
+    if resumed.gap:
+        greeting += f": events after {last_id} are no longer here: some may be missed\n\n"
+    events = _event_lines(
+        queue, greeting, resumed, settings.sse_keepalive_s, settings.sse_max_lifetime_s
+    )
     return _EventStream(
         events,
         lambda: subscription.__aexit__(None, None, None),
@@ -195,13 +203,20 @@ async def stream_events(
 
 
 async def _event_lines(
-    queue: asyncio.Queue[Event | None], greeting: str, keepalive_s: float, lifetime_s: float
+    queue: asyncio.Queue[Event | None],
+    greeting: str,
+    resumed: Resumed,
+    keepalive_s: float,
+    lifetime_s: float,
 ) -> AsyncIterator[str]:
-    """The stream's text: the greeting, then each event, a comment line when none came for
-    `keepalive_s`, and an end once the stream is closed or `lifetime_s` is over."""
+    """The stream's text: the greeting, the events it resumes with, then each event, a
+    comment line when none came for `keepalive_s`, and an end once the stream is closed or
+    `lifetime_s` is over."""
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + lifetime_s
     yield greeting
+    for missed in resumed.missed:
+        yield _sse(missed)
     while True:
         left = ends_at - loop.time()
         if left <= 0:
@@ -216,7 +231,8 @@ async def _event_lines(
         if item is None:
             yield ": stream closed\n\n"
             return
-        yield _sse(item)
+        if resumed.fresh(item):
+            yield _sse(item)
 
 
 class _EventStream(StreamingResponse):

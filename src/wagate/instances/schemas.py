@@ -24,7 +24,15 @@ EventName = Literal[
     "call",
     "contact_update",
     "blocklist_update",
+    "group_update",
+    "group_participants",
+    "history_sync",
 ]
+HistorySync = Literal["off", "recent", "full"]
+HISTORY_SYNC_HELP = (
+    "What of the history WhatsApp sends after linking is imported into the history: off "
+    "(none), recent (the last history_sync_days days) or full."
+)
 EngineName = Literal["whatsmeow", "simulator"]
 
 
@@ -50,6 +58,8 @@ class InstanceSettings(Strict):
     reject_calls: bool = False
     # How long the history keeps messages; 0 keeps none beyond wagate's own sends.
     history_retention_days: int = Field(90, ge=0, le=36_500)
+    history_sync: HistorySync = "recent"
+    history_sync_days: int = Field(30, ge=1, le=36_500)
     always_online: bool = False
     # proxies.stored(): the shown part in the clear, the whole URL encrypted.
     proxy: dict[str, Any] | None = None
@@ -69,6 +79,8 @@ class SettingsOut(BaseModel):
     reject_calls: bool
     always_online: bool
     history_retention_days: int
+    history_sync: HistorySync = Field(description=HISTORY_SYNC_HELP)
+    history_sync_days: int
     proxy: ProxyOut | None = Field(None, description="Scheme, host and port of the proxy.")
 
 
@@ -95,6 +107,10 @@ class InstanceSettingsPatch(Strict):
         return value
 
     history_retention_days: int | None = Field(None, ge=0, le=36_500)
+    history_sync: HistorySync | None = Field(None, description=HISTORY_SYNC_HELP)
+    history_sync_days: int | None = Field(
+        None, ge=1, le=36_500, description="how far back `recent` imports (default 30)"
+    )
 
 
 class WebhookIn(Strict):

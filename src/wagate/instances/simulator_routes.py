@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.db import utcnow
 from wagate.engines.base import InboundMedia, InboundMessage, NotConnectedError, NotPairingError
-from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine, new_message_id, outbox
+from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine, outbox
+from wagate.engines.simulator.network import new_message_id
 from wagate.engines.simulator.presence import presence_of
 from wagate.errors import (
     InstanceNotConnected,

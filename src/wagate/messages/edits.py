@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.db import utcnow
@@ -35,6 +36,7 @@ from wagate.errors import ApiError, NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
 from wagate.events.bus import isoformat
 from wagate.events.payloads import MessageAckData, MessageEditedData, MessageRevokedData
+from wagate.history import store as history
 from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.message_status import MessageStatus
@@ -114,11 +116,31 @@ def _sent(message: Message) -> str:
 async def _update(state: EditsNode, message: Message, **values: Any) -> Message:
     async with state.db.transaction() as session:
         await repository.set_fields(session, message.id, **values)
+        await _keep_in_history(session, message, values)
         found = await repository.get_by_correlation(
             session, message.instance_id, message.correlation_id
         )
     assert found is not None
     return found
+
+
+async def _keep_in_history(session: AsyncSession, message: Message, values: dict[str, Any]) -> None:
+    """The history's copy of the send reads as edited, or loses its words when revoked for
+    everyone, as the record does (a deletion for this device only leaves the chat as it is)."""
+    if not message.message_id:
+        return
+    if "edited_text" in values:
+        await history.mark_edited(
+            session,
+            message.instance_id,
+            message.message_id,
+            values["edited_text"],
+            values["edited_at"],
+        )
+    elif values.get("revoked_for") == "everyone":
+        await history.mark_revoked(
+            session, message.instance_id, message.message_id, values["revoked_at"]
+        )
 
 
 async def _change_event(
@@ -284,6 +306,9 @@ async def read_message(
 ) -> Response:
     read = ReadRequest(chat_jid(chat), [message_id], _sender(body))
     await instances.run_action(state, request.scope, instance, MARK_READ, read)
+    row = await instances.load(state, instance)
+    async with state.db.transaction() as session:
+        await history.mark_chat_read(session, row.id, read.chat)
     return Response(status_code=204)
 
 

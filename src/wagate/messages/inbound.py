@@ -33,6 +33,7 @@ from wagate.events.payloads import (
     MessageReceivedData,
     MessageRevokedData,
     MessageStatusData,
+    Party,
     Payload,
     PollVoteData,
 )
@@ -43,6 +44,7 @@ from wagate.messages import repository
 from wagate.messages.repository import MESSAGES
 from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
+from wagate.phones import is_group_jid, phone_of
 
 log = structlog.get_logger(__name__)
 MAX_NAMES = 100_000  # push names remembered as written (beyond, all are forgotten at once)
@@ -61,6 +63,7 @@ def media_url(instance: str, message_id: str) -> str:
 
 def message_received(instance: str, message: InboundMessage) -> MessageReceivedData:
     media = message.media
+    in_group = is_group_jid(message.chat)
     return MessageReceivedData(
         message_id=message.message_id,
         chat=message.chat,
@@ -87,6 +90,9 @@ def message_received(instance: str, message: InboundMessage) -> MessageReceivedD
         forwarded=True if message.forwarded else None,
         ephemeral=True if message.ephemeral else None,
         quoted=message.quoted,
+        group=message.chat if in_group else None,
+        participant=Party(jid=message.sender, phone=phone_of(message.sender)) if in_group else None,
+        mentions=list(message.mentions) or None,
     )
 
 
@@ -122,12 +128,16 @@ class InboundHandler:
             await self.on_change(ref, item)
 
     async def on_message(self, ref: InstanceRef, message: InboundMessage) -> None:
-        if message.media is not None:
-            await self._keep_media(ref, message)
+        reference = None if message.media is None else await self._keep_media(ref, message)
         # Kept before it is announced: a consumer of the event finds it in the history. A
         # failed write is logged and the event still goes out: it is the durable record.
         try:
             await self._keep((ref.id, message))
+            if reference is not None:
+                # After the row: an echo or a history import may have kept it first, without
+                # the media's place in the store.
+                async with self.state.db.transaction() as session:
+                    await store.set_media(session, ref.id, message.message_id, reference)
         except Exception as exc:
             log.warning("message not kept in the history", instance=ref.name, error=str(exc))
         await self.state.bus.publish(ref.name, ref.id, message_received(ref.name, message))
@@ -190,9 +200,17 @@ class InboundHandler:
     async def _record_change(
         self, ref: InstanceRef, change: MessageEdited | MessageRevoked
     ) -> str | None:
-        if not change.from_me:
-            return None
+        """Marks the message in the history, whoever changed it; returns the correlation id
+        when it is one of this API's sends (its record is changed too)."""
         async with self.state.db.transaction() as session:
+            if isinstance(change, MessageEdited):
+                await store.mark_edited(
+                    session, ref.id, change.message_id, change.text, change.timestamp
+                )
+            else:
+                await store.mark_revoked(session, ref.id, change.message_id, change.timestamp)
+            if not change.from_me:
+                return None
             own = await repository.sent_message(session, ref.id, change.message_id)
             if own is None:
                 return None
@@ -238,7 +256,8 @@ class InboundHandler:
                 rows.append(store.inbound_row(instance_id, message))
         return rows, reactions, names
 
-    async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> None:
+    async def _keep_media(self, ref: InstanceRef, message: InboundMessage) -> dict[str, Any]:
+        """Store the bytes and their received-media row; returns the history's reference."""
         assert message.media is not None
         # The bytes first: the row written next refers to them (the sweep leaves a claimed
         # object alone meanwhile).
@@ -256,6 +275,13 @@ class InboundHandler:
         statement = insert(ReceivedMedia).values(**values).on_conflict_do_nothing()
         async with self.state.db.transaction() as session:
             await session.execute(statement)
+        return store.media_reference(
+            key,
+            message.media.mimetype,
+            len(message.media.data),
+            message.media.filename,
+            media_url(ref.name, message.message_id),
+        )
 
     async def _apply_receipts(
         self, batch: list[tuple[int, Receipt, MessageStatus]]

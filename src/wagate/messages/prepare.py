@@ -17,13 +17,13 @@ from wagate.messages import media as media_io
 from wagate.messages.contacts import phone_field
 from wagate.messages.contacts import vcard as vcard  # re-exported: tests build cards with it
 from wagate.messages.schemas import KINDS, MEDIA_KINDS, SPECS, MediaBase, SendBase
-from wagate.phones import InvalidRecipient, to_jid
+from wagate.phones import InvalidRecipient, is_group_jid, to_jid
 
 # Fields that are not the kind's content: kept beside it in the stored body.
 ENVELOPE = {"to", "media", "reply_to", "mentions"}
 # Flags added to a kind after its first release: kept (and hashed) only when set, so that the
 # stored body and the idempotency hash of a send that does not use one stay what they were.
-LATER_FLAGS = ("view_once",)
+LATER_FLAGS = ("view_once", "mention_everyone")
 
 
 def _unset_flags(model: SendBase) -> set[str]:
@@ -95,6 +95,8 @@ def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> C
         jid = to_jid(model.to)
     except InvalidRecipient as exc:
         raise ValidationFailed.field("to", str(exc)) from exc
+    if model.mention_everyone and not is_group_jid(jid):
+        raise ValidationFailed.field("mention_everyone", "only a send to a group mentions everyone")
     to = jid.split("@", 1)[0] if jid.endswith("@s.whatsapp.net") and "@" not in model.to else jid
     body = model.model_dump(exclude=ENVELOPE | _unset_flags(model), exclude_none=True)
     if model.reply_to:

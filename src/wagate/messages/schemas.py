@@ -63,6 +63,9 @@ class SendBase(Strict):
     to: str = Field(min_length=1, max_length=128, examples=[TO])
     reply_to: str | None = Field(None, min_length=1, max_length=128)
     mentions: list[str] | None = Field(None, max_length=256)
+    mention_everyone: bool = Field(
+        False, description="to a group: mention every participant (WhatsApp's @everyone)"
+    )
 
 
 class TextIn(SendBase):

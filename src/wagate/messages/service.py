@@ -16,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from wagate import proxies
 from wagate.batching import GroupCommit
 from wagate.db import utcnow
-from wagate.engine_failures import NotConnectedError, status_of
-from wagate.engines.actions import SEND
+from wagate.engine_failures import DEFAULT_STATUS, STATUS
 from wagate.engines.status import Status
 from wagate.errors import (
     ApiError,
@@ -42,9 +41,6 @@ from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
 
-# A failed sync send answers with the failure's own status when SEND declares it (the rest
-# are the engine's trouble: 502).
-FAILURE_STATUS = {code: status_of(code) for code in (*SEND.failures, NotConnectedError.code)}
 SIGNALS_DRAIN_S = 5.0
 
 
@@ -99,8 +95,9 @@ def outcome_answer(outcome: Outcome | None, correlation_id: str) -> Answer:
         )
     error = outcome.error or {}
     code = str(error.get("code") or "engine_error")
-    status = FAILURE_STATUS.get(code, 502)
-    if status == 502:
+    # A failed send answers as the engine failure would from any route (engine_failures).
+    status = STATUS.get(code, DEFAULT_STATUS)
+    if status == DEFAULT_STATUS:
         code = "engine_error"
     details = {"correlation_id": correlation_id, "attempts": outcome.attempts}
     return Answer(status, error_body(code, str(error.get("message") or "the send failed"), details))

@@ -44,6 +44,7 @@ def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
     body = dict(row.body)
     reply_to = body.pop("reply_to", None)
     mentions = tuple(body.pop("mentions", ()) or ())
+    mention_everyone = bool(body.pop("mention_everyone", False))
     return OutgoingMessage(
         kind=row.kind,
         to_jid=row.to_jid,
@@ -52,6 +53,7 @@ def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
         media=OutgoingMedia(media.data, media.mimetype, media.filename) if media else None,
         reply_to=reply_to,
         mentions=mentions,
+        mention_everyone=mention_everyone,
     )
 
 

@@ -191,3 +191,36 @@ async def test_account_events_are_delivered_signed(
     assert receiver.events("call")[0]["data"]["from"] == jid
     assert receiver.events("contact_update")[0]["data"] == {"contact": jid, "push_name": "Ana"}
     assert receiver.events("blocklist_update")[0]["data"] == {"contact": jid, "action": "block"}
+
+
+async def test_group_events_are_delivered_signed(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    linked = await linked_instance(
+        client,
+        webhook={
+            "url": receiver.url,
+            "secret": SECRET,
+            "events": ["group_update", "group_participants"],
+        },
+    )
+    name = linked["name"]
+    created = await client.post(
+        f"/v1/instances/{name}/groups", json={"subject": "Hooks", "participants": ["+15551234567"]}
+    )
+    assert created.status_code == 201, created.text
+    group = created.json()["jid"]
+    await client.patch(f"/v1/instances/{name}/groups/{group}", json={"subject": "Hooks 2"})
+    await receiver.wait_for(lambda r: len(r.events("group_update")) == 1)
+    await receiver.wait_for(lambda r: len(r.events("group_participants")) == 1)
+    (update,) = receiver.events("group_update")
+    assert update["data"]["group"] == group and update["data"]["changes"] == {"subject": "Hooks 2"}
+    assert update["data"]["actor"] == {"jid": linked["jid"], "phone": linked["phone"]}
+    (added,) = receiver.events("group_participants")
+    assert added["data"]["action"] == "added"
+    assert added["data"]["participants"] == [
+        {"jid": "15551234567@s.whatsapp.net", "phone": "15551234567"}
+    ]
+    for request in receiver.requests:
+        assert request.headers["x-wagate-event"] == request.json()["event"]
+        assert expected_signature(SECRET, request.headers["x-wagate-signature"], request.body)

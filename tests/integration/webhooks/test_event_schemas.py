@@ -57,16 +57,74 @@ async def test_real_events_match_the_published_schemas(
         {"from": ME, "kind": "contact", "contacts": [{"name": "Ana", "phone": "5511"}]},
         {"from": ME, "kind": "reaction", "message_id": "3EB0AAAA", "emoji": "👍"},
     ]
+    received_ids: list[str] = []
     for body in inbound:
         answer = await client.post(f"/v1/instances/{name}/simulator/inbound", json=body)
         assert answer.status_code == 200, answer.text
+        received_ids.append(answer.json()["message_id"])
+    simulator = f"/v1/instances/{name}/simulator"
+    # After the send: a contact edits and deletes what it sent, and votes in a poll.
+    edit = {"from": ME, "message_id": received_ids[0], "text": "hello again"}
+    assert (await client.post(f"{simulator}/edit", json=edit)).status_code == 204
+    revoke = {"from": ME, "message_id": received_ids[2]}
+    assert (await client.post(f"{simulator}/revoke", json=revoke)).status_code == 204
+    poll = await client.post(
+        f"/v1/instances/{name}/send/poll",
+        json={"to": ME, "question": "Lunch?", "options": ["pizza", "sushi"]},
+    )
+    assert poll.status_code == 200, poll.text
+    vote = {"from": ME, "message_id": poll.json()["message_id"], "options": ["pizza"]}
+    assert (await client.post(f"{simulator}/vote", json=vote)).status_code == 204
+    # The account: presence of a subscribed contact, a call, a contact's new name, a block.
+    subscribe = await client.post(f"/v1/instances/{name}/chats/{ME}/presence/subscribe")
+    assert subscribe.status_code == 204, subscribe.text
+    online = {"from": ME, "state": "available"}
+    assert (await client.post(f"{simulator}/presence", json=online)).status_code == 200
+    assert (await client.post(f"{simulator}/calls", json={"from": ME})).status_code == 200
+    renamed = await client.patch(f"{simulator}/contacts/{ME}", json={"push_name": "Ana"})
+    assert renamed.status_code == 204, renamed.text
+    # A group: its events, and a message in it (with the group's fields).
+    created = await client.post(
+        f"/v1/instances/{name}/groups", json={"subject": "Schemas", "participants": [ME]}
+    )
+    assert created.status_code == 201, created.text
+    group = created.json()["jid"]
+    changed = await client.patch(
+        f"/v1/instances/{name}/groups/{group}", json={"subject": "Schemas 2", "locked": True}
+    )
+    assert changed.status_code == 200, changed.text
+    posted = await client.post(
+        f"/v1/instances/{name}/simulator/groups/{group}/messages",
+        json={"from": ME, "text": "in a group", "mentions": [linked["phone"]]},
+    )
+    assert posted.status_code == 200, posted.text
+    history = await client.post(f"{simulator}/history", json={"chats": 1, "messages": 2})
+    assert history.status_code == 200, history.text
+    block = {"action": "block", "contact": ME}
+    assert (await client.post(f"/v1/instances/{name}/blocklist", json=block)).status_code == 200
 
     def complete(r: Receiver) -> bool:
         acks = r.events("message_ack")
         return (
-            len(r.events("message_received")) == len(inbound)
+            len(r.events("message_received")) == len(inbound) + 1
+            and len(r.events("group_update")) == 1
+            and len(r.events("group_participants")) == 1
+            and all(
+                r.events(event)
+                for event in (
+                    "message_edited",
+                    "message_revoked",
+                    "message_reaction",
+                    "poll_vote",
+                    "presence",
+                    "call",
+                    "contact_update",
+                    "blocklist_update",
+                    "history_sync",
+                )
+            )
             and {a["data"]["status"] for a in acks} == {"sent", "failed"}
-            and len(acks) == 3
+            and len(acks) == 4  # the sync text, two queued, the poll
             and {s["data"]["status"] for s in r.events("message_status")} >= {"delivered", "read"}
             and len(r.events("qr_updated")) >= 1
         )
@@ -75,7 +133,10 @@ async def test_real_events_match_the_published_schemas(
     seen = {event["event"] for event in receiver.events()}
     assert seen == set(document["webhooks"])
     # The variants that leave fields out or put them in are all there.
-    received = {e["data"]["kind"]: e["data"] for e in receiver.events("message_received")}
+    messages = [e["data"] for e in receiver.events("message_received")]
+    received = {m["kind"]: m for m in messages if "group" not in m}
+    in_group = [m for m in messages if "group" in m]
+    assert [m["text"] for m in in_group] == ["in a group"] and in_group[0]["participant"]
     assert received["text"]["reply_to"] == "3EB0AAAA" and "media" in received["image"]
     failed = next(a for a in receiver.events("message_ack") if a["data"]["status"] == "failed")
     assert "error" in failed["data"] and "message_id" not in failed["data"]

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from wagate_client._json import boolean, obj, obj_list, opt_str, str_list, string
 from wagate_client.models import (
+    ActionResult,
     BatchItem,
     Chat,
     ChatPage,
@@ -27,13 +28,18 @@ from wagate_client.models import (
     Delivery,
     DeliveryPage,
     Faults,
+    Group,
+    GroupPage,
     HistoryPage,
     Instance,
+    InviteLink,
+    JoinRequest,
     LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    ParticipantResult,
     Profile,
     ProfilePicture,
     QrCode,
@@ -41,6 +47,7 @@ from wagate_client.models import (
     RetriedAll,
     SearchPage,
     SendResult,
+    SimulatedPresence,
     SinkFilter,
     SinkStatus,
     Status,
@@ -56,7 +63,9 @@ SendKind = Literal[
     "poll",
 ]  # fmt: skip
 PresenceState = Literal["composing", "recording", "paused"]
-MessageStatusName = Literal["queued", "sending", "sent", "delivered", "read", "failed"]
+MessageStatusName = Literal[
+    "queued", "sending", "sent", "delivered", "read", "failed", "cancelled"
+]  # fmt: skip
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
 EventName = Literal[
     "connection_update",
@@ -64,12 +73,25 @@ EventName = Literal[
     "message_received",
     "message_ack",
     "message_status",
+    "message_edited",
+    "message_revoked",
+    "message_reaction",
+    "poll_vote",
     "presence",
     "call",
     "contact_update",
     "blocklist_update",
+    "group_update",
+    "group_participants",
+    "history_sync",
 ]
+ParticipantAction = Literal["add", "remove", "promote", "demote"]
+RequestAnswer = Literal["approve", "reject"]
 AccountPresence = Literal["available", "unavailable"]
+# Who a deletion is for: the whole chat (a revoke) or this device only.
+RevokeFor = Literal["everyone", "me"]
+# How long a pin lasts: 24 hours, 7 days or 30 days.
+PinDuration = Literal[86400, 604800, 2592000]
 BlockAction = Literal["block", "unblock"]
 
 
@@ -329,6 +351,66 @@ def delete_dead_letter(correlation_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/dead-letters/{seg(correlation_id)}", _none)
 
 
+# --- after the send ------------------------------------------------------------------------
+
+
+def edit_message(instance: str, correlation_id: str, text: str) -> Call[MessageRecord]:
+    path = f"{_inst(instance)}/messages/{seg(correlation_id)}"
+    return Call("PATCH", path, _model(MessageRecord.from_json), json={"text": text})
+
+
+def revoke_message(instance: str, correlation_id: str, for_: str) -> Call[MessageRecord]:
+    path = f"{_inst(instance)}/messages/{seg(correlation_id)}"
+    return Call("DELETE", path, _model(MessageRecord.from_json), {"for": for_})
+
+
+def _chat_message(instance: str, chat: str, message_id: str, action: str) -> str:
+    return f"{_inst(instance)}/chats/{seg(chat)}/messages/{seg(message_id)}/{action}"
+
+
+_action = _model(ActionResult.from_json)
+
+
+def forward_message(instance: str, chat: str, message_id: str, to: str) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "forward")
+    return Call("POST", path, _action, json={"to": to})
+
+
+def react_to_message(
+    instance: str, chat: str, message_id: str, emoji: str, sender: str | None
+) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "react")
+    return Call("POST", path, _action, json=_drop_none({"emoji": emoji, "sender": sender}))
+
+
+def read_message(instance: str, chat: str, message_id: str, sender: str | None) -> Call[None]:
+    path = _chat_message(instance, chat, message_id, "read")
+    return Call("POST", path, _none, json=_drop_none({"sender": sender}))
+
+
+def pin_message(
+    instance: str, chat: str, message_id: str, pin: bool, duration_s: int | None,
+    sender: str | None,
+) -> Call[ActionResult]:  # fmt: skip
+    path = _chat_message(instance, chat, message_id, "pin")
+    body = _drop_none({"pin": pin, "duration_s": duration_s, "sender": sender})
+    return Call("POST", path, _action, json=body)
+
+
+def vote_in_poll(
+    instance: str, chat: str, message_id: str, options: Sequence[str], sender: str | None
+) -> Call[ActionResult]:
+    path = _chat_message(instance, chat, message_id, "vote")
+    return Call(
+        "POST", path, _action, json=_drop_none({"options": list(options), "sender": sender})
+    )
+
+
+def vote_own_poll(instance: str, correlation_id: str, options: Sequence[str]) -> Call[ActionResult]:
+    path = f"{_inst(instance)}/polls/{seg(correlation_id)}/vote"
+    return Call("POST", path, _action, json={"options": list(options)})
+
+
 # --- contacts, chats, media ----------------------------------------------------------------
 
 
@@ -490,12 +572,38 @@ def simulator_faults(instance: str, body: Mapping[str, Any]) -> Call[Faults]:
     )
 
 
+def simulator_history(instance: str, body: Mapping[str, Any]) -> Call[list[str]]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/history",
+        lambda reply: str_list(reply.json(), "message_ids"),
+        json=dict(body),
+    )
+
+
 def simulator_outbox(instance: str) -> Call[list[OutboxMessage]]:
     return Call(
         "GET",
         f"{_inst(instance)}/simulator/outbox",
         _items("messages", OutboxMessage.from_json),
     )
+
+
+def simulator_edit(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/edit", _none, json=_drop_none(body))
+
+
+def simulator_revoke(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/revoke", _none, json=_drop_none(body))
+
+
+def simulator_vote(instance: str, body: Mapping[str, Any]) -> Call[None]:
+    return Call("POST", f"{_inst(instance)}/simulator/vote", _none, json=_drop_none(body))
+
+
+def simulator_presence_sent(instance: str) -> Call[SimulatedPresence]:
+    path = f"{_inst(instance)}/simulator/presence"
+    return Call("GET", path, _model(SimulatedPresence.from_json))
 
 
 # --- the account ---------------------------------------------------------------------------
@@ -754,3 +862,148 @@ def simulator_faults_body(
         "disconnect": disconnect or None,
         "logout": logout or None,
     }
+
+
+def _groups(instance: str) -> str:
+    return f"{_inst(instance)}/groups"
+
+
+def create_group(
+    instance: str, subject: str, participants: Sequence[str], description: str | None
+) -> Call[Group]:
+    body = _drop_none(
+        {"subject": subject, "participants": list(participants), "description": description}
+    )
+    return Call("POST", _groups(instance), _model(Group.from_json), json=body)
+
+
+def list_groups(instance: str, limit: int | None, cursor: str | None) -> Call[GroupPage]:
+    params = _drop_none({"limit": limit, "cursor": cursor})
+    return Call(
+        "GET",
+        _groups(instance),
+        _model(GroupPage.from_json),
+        {key: str(value) for key, value in params.items()},
+    )
+
+
+def get_group(instance: str, group: str) -> Call[Group]:
+    return Call("GET", f"{_groups(instance)}/{seg(group)}", _model(Group.from_json))
+
+
+def update_group(instance: str, group: str, changes: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "PATCH", f"{_groups(instance)}/{seg(group)}", _model(Group.from_json), json=dict(changes)
+    )
+
+
+def set_group_picture(instance: str, group: str, picture: MediaLike) -> Call[None]:
+    path = f"{_groups(instance)}/{seg(group)}/picture"
+    if isinstance(picture, bytes):
+        picture = MediaInput.from_bytes(picture)
+    if picture.data is not None:
+        upload = (picture.filename or "picture", picture.data, picture.mimetype or "image/jpeg")
+        return Call("PUT", path, _none, form={}, file=upload)
+    body = _drop_none({"url": picture.url, "base64": picture.base64, "mimetype": picture.mimetype})
+    return Call("PUT", path, _none, json=body)
+
+
+def remove_group_picture(instance: str, group: str) -> Call[None]:
+    return Call("DELETE", f"{_groups(instance)}/{seg(group)}/picture", _none)
+
+
+def update_participants(
+    instance: str, group: str, action: str, participants: Sequence[str]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/{seg(group)}/participants",
+        _items("results", ParticipantResult.from_json),
+        json={"action": action, "participants": list(participants)},
+    )
+
+
+def join_requests(instance: str, group: str) -> Call[list[JoinRequest]]:
+    return Call(
+        "GET",
+        f"{_groups(instance)}/{seg(group)}/requests",
+        _items("requests", JoinRequest.from_json),
+    )
+
+
+def answer_join_requests(
+    instance: str, group: str, action: str, participants: Sequence[str]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/{seg(group)}/requests",
+        _items("results", ParticipantResult.from_json),
+        json={"action": action, "participants": list(participants)},
+    )
+
+
+def group_invite(instance: str, group: str, revoke: bool) -> Call[InviteLink]:
+    path = f"{_groups(instance)}/{seg(group)}/invite"
+    if revoke:
+        return Call("POST", f"{path}/revoke", _model(InviteLink.from_json))
+    return Call("GET", path, _model(InviteLink.from_json))
+
+
+def invite_info(instance: str, code: str) -> Call[Group]:
+    return Call("GET", f"{_groups(instance)}/invites/{seg(code)}", _model(Group.from_json))
+
+
+def join_group(instance: str, code: str) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_groups(instance)}/invites/{seg(code)}/join",
+        lambda reply: string(reply.json(), "group"),
+    )
+
+
+def leave_group(instance: str, group: str) -> Call[None]:
+    return Call("POST", f"{_groups(instance)}/{seg(group)}/leave", _none)
+
+
+def simulator_group(instance: str, body: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "POST", f"{_inst(instance)}/simulator/groups", _model(Group.from_json), json=dict(body)
+    )
+
+
+def simulator_group_participants(
+    instance: str, group: str, body: Mapping[str, Any]
+) -> Call[list[ParticipantResult]]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}/participants",
+        _items("results", ParticipantResult.from_json),
+        json=_drop_none(body),
+    )
+
+
+def simulator_group_change(instance: str, group: str, body: Mapping[str, Any]) -> Call[Group]:
+    return Call(
+        "PATCH",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}",
+        _model(Group.from_json),
+        json=_drop_none(body),
+    )
+
+
+def simulator_group_message(instance: str, group: str, body: Mapping[str, Any]) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/{seg(group)}/messages",
+        lambda reply: string(reply.json(), "message_id"),
+        json=dict(body),
+    )
+
+
+def simulator_group_join(instance: str, code: str, sender: str) -> Call[str]:
+    return Call(
+        "POST",
+        f"{_inst(instance)}/simulator/groups/invites/{seg(code)}/join",
+        lambda reply: string(reply.json(), "group"),
+        json={"from": sender},
+    )

@@ -20,7 +20,11 @@ from wagate_client._routes import (
     EventName,
     MediaLike,
     MessageStatusName,
+    ParticipantAction,
+    PinDuration,
     PresenceState,
+    RequestAnswer,
+    RevokeFor,
     SendOptions,
     SinkName,
 )
@@ -34,6 +38,7 @@ from wagate_client._transport import (
 )
 from wagate_client.events import Event, SSEDecoder
 from wagate_client.models import (
+    ActionResult,
     BatchItem,
     Chat,
     ChatPage,
@@ -47,13 +52,18 @@ from wagate_client.models import (
     Delivery,
     DeliveryPage,
     Faults,
+    Group,
+    GroupPage,
     HistoryPage,
     Instance,
+    InviteLink,
+    JoinRequest,
     LidMapping,
     Media,
     MessagePage,
     MessageRecord,
     OutboxMessage,
+    ParticipantResult,
     Profile,
     ProfilePicture,
     QrCode,
@@ -61,6 +71,7 @@ from wagate_client.models import (
     RetriedAll,
     SearchPage,
     SendResult,
+    SimulatedPresence,
     SinkFilter,
     SinkStatus,
     Status,
@@ -463,6 +474,63 @@ class WagateClient:
     ) -> MessagePage:
         return self._run(routes.list_messages(instance, status, limit, cursor))
 
+    def edit_message(self, instance: str, correlation_id: str, text: str) -> MessageRecord:
+        """Edits a sent text or caption (within WhatsApp's 15 minutes: ConflictError
+        `edit_window_passed` after); the record, with `edited_text`."""
+        return self._run(routes.edit_message(instance, correlation_id, text))
+
+    def revoke_message(
+        self, instance: str, correlation_id: str, *, for_: RevokeFor = "everyone"
+    ) -> MessageRecord:
+        """Deletes a send for everyone (a revoke) or on this device only (`for_="me"`); a
+        send still queued is cancelled instead, never sent."""
+        return self._run(routes.revoke_message(instance, correlation_id, for_))
+
+    def forward_message(self, instance: str, chat: str, message_id: str, to: str) -> ActionResult:
+        return self._run(routes.forward_message(instance, chat, message_id, to))
+
+    def react_to_message(
+        self, instance: str, chat: str, message_id: str, emoji: str, *, sender: str | None = None
+    ) -> ActionResult:
+        """Reacts to any message of a chat; an empty `emoji` takes the reaction back."""
+        return self._run(routes.react_to_message(instance, chat, message_id, emoji, sender))
+
+    def read_message(
+        self, instance: str, chat: str, message_id: str, *, sender: str | None = None
+    ) -> None:
+        return self._run(routes.read_message(instance, chat, message_id, sender))
+
+    def pin_message(
+        self,
+        instance: str,
+        chat: str,
+        message_id: str,
+        *,
+        pin: bool = True,
+        duration_s: PinDuration | None = None,
+        sender: str | None = None,
+    ) -> ActionResult:
+        """Pins a message (7 days unless `duration_s` says otherwise), or unpins it."""
+        return self._run(routes.pin_message(instance, chat, message_id, pin, duration_s, sender))
+
+    def vote_in_poll(
+        self,
+        instance: str,
+        chat: str,
+        message_id: str,
+        options: Sequence[str],
+        *,
+        sender: str | None = None,
+    ) -> ActionResult:
+        """Votes by option name in any poll of a chat; `[]` takes the vote back."""
+        return self._run(routes.vote_in_poll(instance, chat, message_id, options, sender))
+
+    def vote_in_own_poll(
+        self, instance: str, correlation_id: str, options: Sequence[str]
+    ) -> ActionResult:
+        """Votes in a poll this API sent, named by its correlation id."""
+        return self._run(routes.vote_own_poll(instance, correlation_id, options))
+
     def list_dead_letters(
         self, instance: str | None = None, *, limit: int | None = None, cursor: str | None = None
     ) -> DeadLetterPage:
@@ -683,8 +751,54 @@ class WagateClient:
         )
         return self._run(routes.simulator_faults(instance, body))
 
+    def simulator_history(
+        self,
+        instance: str,
+        *,
+        chats: int | None = None,
+        messages: int | None = None,
+        days: int | None = None,
+    ) -> list[str]:
+        """The simulated phone sends a history (history_sync events follow); the ids of the
+        messages it holds."""
+        body = {"chats": chats, "messages": messages, "days": days}
+        return self._run(
+            routes.simulator_history(instance, {k: v for k, v in body.items() if v is not None})
+        )
+
     def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return self._run(routes.simulator_outbox(instance))
+
+    def simulator_edit(
+        self, instance: str, from_: str, message_id: str, text: str, *, chat: str | None = None
+    ) -> None:
+        """A contact edits a message it sent the instance (message_edited)."""
+        body = {"from": from_, "message_id": message_id, "text": text, "chat": chat}
+        return self._run(routes.simulator_edit(instance, body))
+
+    def simulator_revoke(
+        self, instance: str, from_: str, message_id: str, *, chat: str | None = None
+    ) -> None:
+        """A contact deletes for everyone a message it sent the instance (message_revoked)."""
+        body = {"from": from_, "message_id": message_id, "chat": chat}
+        return self._run(routes.simulator_revoke(instance, body))
+
+    def simulator_vote(
+        self,
+        instance: str,
+        from_: str,
+        message_id: str,
+        options: Sequence[str],
+        *,
+        chat: str | None = None,
+    ) -> None:
+        """A contact votes in a poll of its chat (poll_vote)."""
+        body = {"from": from_, "message_id": message_id, "options": list(options), "chat": chat}
+        return self._run(routes.simulator_vote(instance, body))
+
+    def simulator_presence_sent(self, instance: str) -> SimulatedPresence:
+        """The presence the instance sent (available / unavailable) and what contacts see."""
+        return self._run(routes.simulator_presence_sent(instance))
 
     def sinks(self) -> list[SinkStatus]:
         """Every consumer of the events, with the backlog of the durable ones (admin)."""
@@ -717,5 +831,105 @@ class WagateClient:
 
     def metrics(self) -> str:
         return self._run(routes.metrics())
+
+    def create_group(
+        self,
+        instance: str,
+        subject: str,
+        participants: Sequence[str],
+        *,
+        description: str | None = None,
+    ) -> Group:
+        """A new group with the instance as its creator; `failed` lists the participants that
+        could not be added, with the reason."""
+        return self._run(routes.create_group(instance, subject, participants, description))
+
+    def list_groups(
+        self, instance: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> GroupPage:
+        return self._run(routes.list_groups(instance, limit, cursor))
+
+    def get_group(self, instance: str, group: str) -> Group:
+        return self._run(routes.get_group(instance, group))
+
+    def update_group(self, instance: str, group: str, **changes: Any) -> Group:
+        """Change any of subject, description, announce, locked, join_approval, ephemeral_s."""
+        return self._run(routes.update_group(instance, group, changes))
+
+    def set_group_picture(self, instance: str, group: str, picture: MediaLike) -> None:
+        return self._run(routes.set_group_picture(instance, group, picture))
+
+    def remove_group_picture(self, instance: str, group: str) -> None:
+        return self._run(routes.remove_group_picture(instance, group))
+
+    def update_participants(
+        self, instance: str, group: str, action: ParticipantAction, participants: Sequence[str]
+    ) -> list[ParticipantResult]:
+        return self._run(routes.update_participants(instance, group, action, participants))
+
+    def join_requests(self, instance: str, group: str) -> list[JoinRequest]:
+        return self._run(routes.join_requests(instance, group))
+
+    def answer_join_requests(
+        self, instance: str, group: str, action: RequestAnswer, participants: Sequence[str]
+    ) -> list[ParticipantResult]:
+        return self._run(routes.answer_join_requests(instance, group, action, participants))
+
+    def group_invite(self, instance: str, group: str, *, revoke: bool = False) -> InviteLink:
+        """The group's invite link; `revoke=True` makes a new one (the old one stops working)."""
+        return self._run(routes.group_invite(instance, group, revoke))
+
+    def invite_info(self, instance: str, code: str) -> Group:
+        return self._run(routes.invite_info(instance, code))
+
+    def join_group(self, instance: str, code: str) -> str:
+        """Join by an invite code; returns the group's JID."""
+        return self._run(routes.join_group(instance, code))
+
+    def leave_group(self, instance: str, group: str) -> None:
+        return self._run(routes.leave_group(instance, group))
+
+    def simulator_group(
+        self,
+        instance: str,
+        subject: str,
+        *,
+        creator: str | None = None,
+        members: Sequence[str] = (),
+        role: str = "member",
+    ) -> Group:
+        """A group with the instance in it, created by another participant (`creator`)."""
+        body = {"subject": subject, "members": list(members), "role": role}
+        if creator is not None:
+            body["creator"] = creator
+        return self._run(routes.simulator_group(instance, body))
+
+    def simulator_group_participants(
+        self,
+        instance: str,
+        group: str,
+        action: ParticipantAction,
+        participants: Sequence[str],
+        *,
+        by: str | None = None,
+    ) -> list[ParticipantResult]:
+        """Another participant (`by`, default the creator) adds, removes, promotes, demotes."""
+        body = {"by": by, "action": action, "participants": list(participants)}
+        return self._run(routes.simulator_group_participants(instance, group, body))
+
+    def simulator_group_change(
+        self, instance: str, group: str, *, by: str | None = None, **changes: Any
+    ) -> Group:
+        body = {"by": by, **changes}
+        return self._run(routes.simulator_group_change(instance, group, body))
+
+    def simulator_group_message(self, instance: str, group: str, sender: str, text: str) -> str:
+        """A participant posts a text into the group; returns its message id."""
+        body = {"from": sender, "text": text}
+        return self._run(routes.simulator_group_message(instance, group, body))
+
+    def simulator_group_join(self, instance: str, code: str, sender: str) -> str:
+        """Someone follows an invite link (with join approval on: asks to join)."""
+        return self._run(routes.simulator_group_join(instance, code, sender))
 
     # end routes

@@ -52,6 +52,18 @@ class ValidationError(WagateError):
     pass
 
 
+class NotGroupAdminError(ForbiddenError):
+    """A group action only the group's admins may do."""
+
+
+class GroupNotFoundError(NotFoundError):
+    """A group the instance is not in (unknown, left or removed from)."""
+
+
+class InviteNotFoundError(NotFoundError):
+    """An invite code that leads nowhere (unknown or revoked)."""
+
+
 class ConflictError(WagateError):
     pass
 
@@ -92,6 +104,9 @@ ERRORS_BY_CODE: dict[str, type[WagateError]] = {
     "unauthorized": UnauthorizedError,
     "forbidden": ForbiddenError,
     "not_found": NotFoundError,
+    "not_group_admin": NotGroupAdminError,
+    "group_not_found": GroupNotFoundError,
+    "invite_not_found": InviteNotFoundError,
     "validation_error": ValidationError,
     "conflict": ConflictError,
     "instance_not_connected": InstanceNotConnectedError,
@@ -102,6 +117,13 @@ ERRORS_BY_CODE: dict[str, type[WagateError]] = {
     "engine_error": EngineError,
     "send_timeout": SendTimeoutError,
     "unavailable": UnavailableError,
+}
+# A code of its own (edit_window_passed, message_not_found, poll_option_unknown, …) still
+# gets the class of its status, so `except ConflictError` catches every 409.
+ERRORS_BY_STATUS: dict[int, type[WagateError]] = {
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
 }
 
 
@@ -120,7 +142,7 @@ def error_from_response(status: int, body: Any, headers: Mapping[str, str]) -> W
         code: str = error["code"]
         message = str(error.get("message", ""))
         details = error.get("details")
-        cls = ERRORS_BY_CODE.get(code, WagateError)
+        cls = ERRORS_BY_CODE.get(code) or ERRORS_BY_STATUS.get(status, WagateError)
         return cls(
             status,
             code,

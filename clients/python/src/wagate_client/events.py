@@ -156,6 +156,25 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """The message a received reply quotes, as far as the reply carries it."""
+
+    message_id: str
+    sender: str | None  # the JSON field `from`
+    kind: str | None
+    text: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Quoted:
+        return cls(
+            message_id=string(data, "message_id"),
+            sender=opt_str(data, "from"),
+            kind=opt_str(data, "kind"),
+            text=opt_str(data, "text"),
+        )
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     """A message in one of the account's chats; only the fields of its `kind` are set."""
 
@@ -173,6 +192,13 @@ class MessageReceived:
     reaction: Reaction | None = None
     poll: Poll | None = None
     reply_to: str | None = None
+    group: str | None = None  # in a group: its JID
+    participant: Party | None = None  # in a group: who sent it
+    mentions: list[str] = field(default_factory=list)
+    view_once: bool = False
+    forwarded: bool = False
+    ephemeral: bool = False
+    quoted: Quoted | None = None
 
     @classmethod
     def from_json(cls, data: JSON) -> MessageReceived:
@@ -180,6 +206,7 @@ class MessageReceived:
         location = opt_obj(data, "location")
         reaction = opt_obj(data, "reaction")
         poll = opt_obj(data, "poll")
+        quoted = opt_obj(data, "quoted")
         return cls(
             message_id=string(data, "message_id"),
             chat=string(data, "chat"),
@@ -193,8 +220,15 @@ class MessageReceived:
             location=Location.from_json(location) if location is not None else None,
             contacts=obj_list(data, "contacts"),
             reaction=Reaction.from_json(reaction) if reaction is not None else None,
+            group=opt_str(data, "group"),
+            participant=Party.maybe(opt_obj(data, "participant")),
+            mentions=str_list(data, "mentions"),
             poll=Poll.from_json(poll) if poll is not None else None,
             reply_to=opt_str(data, "reply_to"),
+            view_once=boolean(data, "view_once"),
+            forwarded=boolean(data, "forwarded"),
+            ephemeral=boolean(data, "ephemeral"),
+            quoted=Quoted.from_json(quoted) if quoted is not None else None,
         )
 
 
@@ -237,6 +271,107 @@ class MessageStatus:
             chat=string(data, "chat"),
             status=string(data, "status"),
             timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    """A message's text or caption was changed by its sender (`correlation_id`: one of this
+    API's sends, edited through the API)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    text: str
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageEdited:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            text=string(data, "text"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRevoked:
+    """A message was deleted for everyone by its sender (or a group admin)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageRevoked:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class MessageReaction:
+    """Someone reacted to `message_id`, or took the reaction back (`removed`, empty emoji)."""
+
+    message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    emoji: str
+    removed: bool
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> MessageReaction:
+        return cls(
+            message_id=string(data, "message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            emoji=string(data, "emoji"),
+            removed=boolean(data, "removed"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class PollVote:
+    """A vote in a poll, decrypted: the options the voter chose now (empty: taken back)."""
+
+    poll_message_id: str
+    chat: str
+    sender: str  # the JSON field `from`
+    from_me: bool
+    options: list[str]
+    timestamp: datetime | None
+    correlation_id: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PollVote:
+        return cls(
+            poll_message_id=string(data, "poll_message_id"),
+            chat=string(data, "chat"),
+            sender=string(data, "from"),
+            from_me=boolean(data, "from_me"),
+            options=str_list(data, "options"),
+            timestamp=opt_time(data, "timestamp"),
+            correlation_id=opt_str(data, "correlation_id"),
         )
 
 
@@ -312,36 +447,31 @@ class BlocklistUpdated:
 
 
 @dataclass(frozen=True)
+class HistorySynced:
+    """A part of the history sent after linking was kept (`history_sync`)."""
+
+    chats: int
+    messages: int
+    skipped: int
+    progress: int | None
+    done: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> HistorySynced:
+        return cls(
+            chats=integer(data, "chats"),
+            messages=integer(data, "messages"),
+            skipped=integer(data, "skipped"),
+            progress=opt_int(data, "progress"),
+            done=boolean(data, "done"),
+        )
+
+
+@dataclass(frozen=True)
 class UnknownData:
     """The data of an event this version of the client does not know."""
 
     raw: dict[str, Any]
-
-
-EventData = (
-    ConnectionUpdate
-    | QrUpdated
-    | MessageReceived
-    | MessageAck
-    | MessageStatus
-    | PresenceChanged
-    | CallEvent
-    | ContactUpdated
-    | BlocklistUpdated
-    | UnknownData
-)
-
-_DATA_TYPES: dict[str, Any] = {
-    "connection_update": ConnectionUpdate,
-    "qr_updated": QrUpdated,
-    "message_received": MessageReceived,
-    "message_ack": MessageAck,
-    "message_status": MessageStatus,
-    "presence": PresenceChanged,
-    "call": CallEvent,
-    "contact_update": ContactUpdated,
-    "blocklist_update": BlocklistUpdated,
-}
 
 
 @dataclass(frozen=True)
@@ -359,34 +489,6 @@ class Event:
 
 class EventParseError(ValueError):
     """The body is not an event envelope."""
-
-
-def parse_event(body: bytes | str | Mapping[str, Any]) -> Event:
-    """A typed event from a webhook body (raw bytes or text) or an already parsed object.
-
-    Check the signature (verify_signature) over the raw bytes first, then parse them.
-    """
-    if isinstance(body, Mapping):
-        envelope: Any = body
-    else:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EventParseError(f"not JSON: {exc}") from exc
-    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("event"), str):
-        raise EventParseError("not an event envelope (no 'event' name)")
-    name: str = envelope["event"]
-    data = opt_obj(envelope, "data") or {}
-    kind = _DATA_TYPES.get(name)
-    typed: EventData = kind.from_json(data) if kind is not None else UnknownData(raw=data)
-    return Event(
-        id=string(envelope, "id"),
-        event=name,
-        instance=string(envelope, "instance"),
-        timestamp=parse_time(envelope.get("timestamp")),
-        data=typed,
-        raw_data=data,
-    )
 
 
 class SSEDecoder:
@@ -420,3 +522,128 @@ class SSEDecoder:
         if not data:
             return None
         return parse_event("\n".join(data))
+
+
+@dataclass(frozen=True)
+class Party:
+    """A WhatsApp user: the JID, and the phone number where WhatsApp shows it."""
+
+    jid: str
+    phone: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Party:
+        return cls(jid=string(data, "jid"), phone=opt_str(data, "phone"))
+
+    @classmethod
+    def maybe(cls, data: JSON | None) -> Party | None:
+        return None if data is None else cls.from_json(data)
+
+
+@dataclass(frozen=True)
+class GroupUpdate:
+    """A group's subject, description, settings or picture changed, or its link was reset;
+    `changes` holds only what changed."""
+
+    group: str
+    actor: Party | None
+    changes: dict[str, Any]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupUpdate:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            changes=opt_obj(data, "changes") or {},
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class GroupParticipants:
+    """People joined, left, were added, removed, promoted or demoted, or asked to join."""
+
+    group: str
+    actor: Party | None
+    action: str
+    participants: list[Party]
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupParticipants:
+        return cls(
+            group=string(data, "group"),
+            actor=Party.maybe(opt_obj(data, "actor")),
+            action=string(data, "action"),
+            participants=[Party.from_json(item) for item in obj_list(data, "participants")],
+            timestamp=opt_time(data, "timestamp"),
+        )
+
+
+EventData = (
+    ConnectionUpdate
+    | QrUpdated
+    | MessageReceived
+    | MessageAck
+    | MessageStatus
+    | MessageEdited
+    | MessageRevoked
+    | MessageReaction
+    | PollVote
+    | PresenceChanged
+    | CallEvent
+    | ContactUpdated
+    | BlocklistUpdated
+    | GroupUpdate
+    | GroupParticipants
+    | HistorySynced
+    | UnknownData
+)
+
+_DATA_TYPES: dict[str, Any] = {
+    "connection_update": ConnectionUpdate,
+    "qr_updated": QrUpdated,
+    "message_received": MessageReceived,
+    "message_ack": MessageAck,
+    "message_status": MessageStatus,
+    "message_edited": MessageEdited,
+    "message_revoked": MessageRevoked,
+    "message_reaction": MessageReaction,
+    "poll_vote": PollVote,
+    "presence": PresenceChanged,
+    "call": CallEvent,
+    "contact_update": ContactUpdated,
+    "blocklist_update": BlocklistUpdated,
+    "group_update": GroupUpdate,
+    "group_participants": GroupParticipants,
+    "history_sync": HistorySynced,
+}
+
+
+def parse_event(body: bytes | str | Mapping[str, Any]) -> Event:
+    """A typed event from a webhook body (raw bytes or text) or an already parsed object.
+
+    Check the signature (verify_signature) over the raw bytes first, then parse them.
+    """
+    if isinstance(body, Mapping):
+        envelope: Any = body
+    else:
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EventParseError(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("event"), str):
+        raise EventParseError("not an event envelope (no 'event' name)")
+    name: str = envelope["event"]
+    data = opt_obj(envelope, "data") or {}
+    kind = _DATA_TYPES.get(name)
+    typed: EventData = kind.from_json(data) if kind is not None else UnknownData(raw=data)
+    return Event(
+        id=string(envelope, "id"),
+        event=name,
+        instance=string(envelope, "instance"),
+        timestamp=parse_time(envelope.get("timestamp")),
+        data=typed,
+        raw_data=data,
+    )

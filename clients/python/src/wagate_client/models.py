@@ -214,6 +214,14 @@ class MessageRecord:
     created_at: datetime | None
     updated_at: datetime | None
     sent_at: datetime | None
+    # After the send: the text or caption it was edited to, its deletion ("everyone": revoked
+    # for the chat, "me": on this device only) and where it was forwarded.
+    edited_text: str | None = None
+    edited_at: datetime | None = None
+    revoked: bool = False
+    revoked_for: str | None = None
+    revoked_at: datetime | None = None
+    forwards: list[Forward] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -229,8 +237,42 @@ class MessageRecord:
             created_at=opt_time(data, "created_at"),
             updated_at=opt_time(data, "updated_at"),
             sent_at=opt_time(data, "sent_at"),
+            edited_text=opt_str(data, "edited_text"),
+            edited_at=opt_time(data, "edited_at"),
+            revoked=boolean(data, "revoked"),
+            revoked_for=opt_str(data, "revoked_for"),
+            revoked_at=opt_time(data, "revoked_at"),
+            forwards=[Forward.from_json(item) for item in obj_list(data, "forwards")],
             raw=dict(data),
         )
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A forward of one of the API's sends: to whom, as which WhatsApp message."""
+
+    to: str
+    message_id: str
+    at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Forward:
+        return cls(
+            to=string(data, "to"), message_id=string(data, "message_id"), at=opt_time(data, "at")
+        )
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What WhatsApp answered to a change after the send (forward, reaction, pin, vote): the
+    id and time of the message that carries it."""
+
+    message_id: str
+    timestamp: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ActionResult:
+        return cls(message_id=string(data, "message_id"), timestamp=opt_time(data, "timestamp"))
 
 
 @dataclass(frozen=True)
@@ -501,6 +543,32 @@ class OutboxMessage:
             kind=string(data, "kind"),
             body=obj(data.get("body")),
             sent_at=opt_time(data, "sent_at"),
+        )
+
+
+@dataclass(frozen=True)
+class PresenceSent:
+    state: str
+    sent_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PresenceSent:
+        return cls(state=string(data, "state"), sent_at=opt_time(data, "sent_at"))
+
+
+@dataclass(frozen=True)
+class SimulatedPresence:
+    """The presence an instance sent the simulated network: `shown` is what its contacts see
+    (None before any), `sent` the last ones, oldest first."""
+
+    shown: str | None
+    sent: list[PresenceSent]
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SimulatedPresence:
+        return cls(
+            shown=opt_str(data, "shown"),
+            sent=[PresenceSent.from_json(item) for item in obj_list(data, "sent")],
         )
 
 
@@ -789,3 +857,113 @@ class ContactPage:
             contacts=[AddressBookEntry.from_json(item) for item in obj_list(data, "contacts")],
             next_cursor=opt_str(data, "next_cursor"),
         )
+
+
+@dataclass(frozen=True)
+class GroupParticipant:
+    jid: str
+    phone: str | None
+    role: str  # member | admin | superadmin
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupParticipant:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            role=string(data, "role", "member"),
+        )
+
+
+@dataclass(frozen=True)
+class ParticipantResult:
+    """What became of one participant of a request: `ok`, or why not (`error`)."""
+
+    jid: str
+    phone: str | None
+    ok: bool
+    error: str | None
+    invited: bool
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ParticipantResult:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            ok=boolean(data, "ok"),
+            error=opt_str(data, "error"),
+            invited=boolean(data, "invited"),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    jid: str
+    subject: str
+    description: str | None
+    owner: str | None
+    created_at: datetime | None
+    announce: bool
+    locked: bool
+    join_approval: bool
+    ephemeral_s: int
+    participants: list[GroupParticipant]
+    # Only in the answer of a create: the participants that could not be added.
+    failed: list[ParticipantResult] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Group:
+        return cls(
+            jid=string(data, "jid"),
+            subject=string(data, "subject"),
+            description=opt_str(data, "description"),
+            owner=opt_str(data, "owner"),
+            created_at=opt_time(data, "created_at"),
+            announce=boolean(data, "announce"),
+            locked=boolean(data, "locked"),
+            join_approval=boolean(data, "join_approval"),
+            ephemeral_s=integer(data, "ephemeral_s"),
+            participants=[
+                GroupParticipant.from_json(item) for item in obj_list(data, "participants")
+            ],
+            failed=[ParticipantResult.from_json(item) for item in obj_list(data, "failed")],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    groups: list[Group]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> GroupPage:
+        return cls(
+            groups=[Group.from_json(item) for item in obj_list(data, "groups")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    jid: str
+    phone: str | None
+    requested_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> JoinRequest:
+        return cls(
+            jid=string(data, "jid"),
+            phone=opt_str(data, "phone"),
+            requested_at=opt_time(data, "requested_at"),
+        )
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    code: str
+    url: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> InviteLink:
+        return cls(code=string(data, "code"), url=string(data, "url"))

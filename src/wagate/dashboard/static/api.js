@@ -99,6 +99,19 @@ export class Api {
     return this.get(this.instancePath(name, `/messages?${q}`));
   }
 
+  groups(name, { limit = 50, cursor = "" } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set("cursor", cursor);
+    return this.get(this.instancePath(name, `/groups?${q}`));
+  }
+  group(name, jid) { return this.get(this.instancePath(name, `/groups/${enc(jid)}`)); }
+  createGroup(name, body) { return this.post(this.instancePath(name, "/groups"), body); }
+  groupParticipants(name, jid, action, participants) {
+    return this.post(this.instancePath(name, `/groups/${enc(jid)}/participants`), { action, participants });
+  }
+  groupInvite(name, jid) { return this.get(this.instancePath(name, `/groups/${enc(jid)}/invite`)); }
+  leaveGroup(name, jid) { return this.post(this.instancePath(name, `/groups/${enc(jid)}/leave`)); }
+
   webhook(name) { return this.get(this.instancePath(name, "/webhook")); }
   putWebhook(name, body) { return this.request("PUT", this.instancePath(name, "/webhook"), { json: body }); }
   deleteWebhook(name) { return this.request("DELETE", this.instancePath(name, "/webhook")); }

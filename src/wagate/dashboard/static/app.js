@@ -1,7 +1,9 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
 import { AccountPanel } from "./account.js";
 import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
+import { ChatsPanel } from "./chats.js";
 import { ConnectionPanel } from "./connection.js";
+import { GroupsPanel } from "./groups.js";
 import { RecordsPanels } from "./records.js";
 import { SendPanel } from "./send.js";
 import { $, act, h, setBadge, showError, statusBadge } from "./ui.js";
@@ -26,6 +28,8 @@ const connection = new ConnectionPanel(ctx);
 const send = new SendPanel(ctx);
 const records = new RecordsPanels(ctx);
 const account = new AccountPanel(ctx);
+const groups = new GroupsPanel(ctx);
+const chats = new ChatsPanel(ctx);
 ctx.refreshInstance = refreshInstance;
 ctx.setInstance = setInstance;
 ctx.reloadList = loadList;
@@ -44,6 +48,8 @@ function forget(message) {
   send.reset();
   records.reset();
   account.reset();
+  groups.reset();
+  chats.reset();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -191,6 +197,8 @@ function onEvent(name, event, envelope) {
   send.onEvent(event, envelope);
   records.onEvent(event, envelope);
   account.onEvent(event, envelope);
+  groups.onEvent(event);
+  chats.onEvent(event, envelope);
 }
 
 function setInstance(inst) {
@@ -229,6 +237,8 @@ function select(name) {
   send.reset();
   records.reset();
   account.reset();
+  groups.reset();
+  chats.reset();
   if (!inst) return;
   $("detail-title").textContent = inst.name;
   setBadge($("detail-status"), inst.status);
@@ -238,6 +248,8 @@ function select(name) {
   if (link) connection.showStreamState(link.state, link.text);
   records.show(currentTab());
   account.show(currentTab());
+  groups.show(currentTab());
+  chats.show(currentTab());
 }
 
 function currentTab() {
@@ -255,6 +267,8 @@ function openTab(id) {
   if (ctx.selected) {
     records.show(id);
     account.show(id);
+    groups.show(id);
+    chats.show(id);
   }
 }
 
@@ -309,6 +323,8 @@ function init() {
   send.wire();
   records.wire();
   account.wire();
+  groups.wire();
+  chats.wire();
   $("list-refresh").addEventListener("click", loadList);
   // Instances without a live stream are brought up to date when the user comes back.
   document.addEventListener("visibilitychange", () => {

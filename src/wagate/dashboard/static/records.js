@@ -1,8 +1,11 @@
 // The Messages, Webhook and Dead letters tabs: what the gateway recorded for the instance.
+import { changeNotes, messageActions } from "./message_actions.js";
 import { $, act, confirmAction, formatTime, h, showError, statusBadge } from "./ui.js";
 
 const WORDS = {};
-const MESSAGE_EVENTS = ["message_ack", "message_status"];
+const MESSAGE_EVENTS = ["message_ack", "message_status", "message_edited", "message_revoked"];
+// Events after which a row's record is read again: its actions depend on more than its status.
+const REFETCH_EVENTS = ["message_ack", "message_edited", "message_revoked"];
 const RANK = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
 
 // Calls fn once, `delay` ms after the last of a burst of calls.
@@ -113,6 +116,10 @@ export class RecordsPanels {
       if (event === "message_ack") this.reloadMessages();
       return;
     }
+    if (REFETCH_EVENTS.includes(event)) {
+      this.refreshRow(row.dataset.correlationId);
+      return;
+    }
     const current = row.dataset.status;
     if (data.status !== "failed" && RANK[data.status] <= RANK[current]) return;
     row.dataset.status = data.status;
@@ -128,21 +135,45 @@ export class RecordsPanels {
       this.ctx.api.messages(name, { status, cursor: more ? this.cursor : "" }),
     );
     if (!result || name !== this.ctx.selected) return;
-    const rows = result.body.messages.map((m) =>
-      h("tr", { dataset: { correlationId: m.correlation_id, messageId: m.message_id || "", status: m.status } },
-        cell("Status", statusBadge(m.status, WORDS)),
-        cell("Kind", m.kind),
-        cell("To", m.to),
-        cell("Created", formatTime(m.created_at)),
-        cell("Tries", String(m.attempts ?? "")),
-        h("td", { class: "wrap", "data-label": "Details" },
-          h("code", { text: m.correlation_id }),
-          m.error ? h("div", { class: "hint", text: errorWords(m.error) }) : null)));
+    const rows = result.body.messages.map((m) => this.messageRow(m));
     if (more) $("msg-rows").append(...rows);
     else $("msg-rows").replaceChildren(...rows);
     this.cursor = result.body.next_cursor || null;
     $("msg-more").hidden = !this.cursor;
     $("msg-empty").hidden = $("msg-rows").children.length > 0;
+  }
+
+  messageRow(m) {
+    const row = h("tr", { dataset: { correlationId: m.correlation_id, messageId: m.message_id || "", status: m.status } },
+      cell("Status", statusBadge(m.status, WORDS)),
+      cell("Kind", m.kind),
+      cell("To", m.to),
+      cell("Created", formatTime(m.created_at)),
+      cell("Tries", String(m.attempts ?? "")),
+      h("td", { class: "wrap", "data-label": "Details" },
+        h("code", { text: m.correlation_id }),
+        m.error ? h("div", { class: "hint", text: errorWords(m.error) }) : null,
+        changeNotes(m)));
+    row.append(messageActions(this.ctx, m, (changed) => row.replaceWith(this.messageRow(changed))));
+    return row;
+  }
+
+  // Reads one row's record again (an edit, a revoke or the send's outcome changed it).
+  async refreshRow(correlationId) {
+    const name = this.ctx.selected;
+    let result;
+    try {
+      result = await this.ctx.api.message(name, correlationId);
+    } catch (err) {
+      showError("msg-error", err);
+      return;
+    }
+    const row = $("msg-rows").querySelector(`tr[data-correlation-id="${CSS.escape(correlationId)}"]`);
+    if (name !== this.ctx.selected || !row) return;
+    const m = result.body;
+    // A receipt that came while the record was read moved the row past what was read.
+    if (RANK[row.dataset.status] > RANK[m.status]) m.status = row.dataset.status;
+    row.replaceWith(this.messageRow(m));
   }
 
   // --- webhook ----------------------------------------------------------------------------

@@ -127,7 +127,7 @@ class SimulatedEdits:
 
     async def record(self, to: str, kind: str, body: dict[str, Any]) -> SendResult:
         """One more outbox row: what the network got from the instance."""
-        from wagate.engines.simulator.engine import new_message_id
+        from wagate.engines.simulator.network import new_message_id
 
         message_id, sent_at = new_message_id(), utcnow()
         await self.client.engine.record_sent(

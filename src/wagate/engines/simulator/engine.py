@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -38,6 +37,7 @@ from wagate.engines.base import (
     ConnectionLost,
     EngineHealth,
     EventSink,
+    InboundMedia,
     InboundMessage,
     InstanceRef,
     LoggedOut,
@@ -54,7 +54,10 @@ from wagate.engines.base import (
 )
 from wagate.engines.simulator.account import SimulatedAccount
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
-from wagate.engines.simulator.network import on_whatsapp
+from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
+from wagate.engines.simulator.history import HistoryShape, history_of
+from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
+from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -64,14 +67,6 @@ Req = TypeVar("Req")
 Res = TypeVar("Res")
 
 STOP_WAIT_S = 10.0  # how long stop() lets a client finish its current database step
-
-
-def random_phone() -> str:
-    return "55119" + "".join(secrets.choice(string.digits) for _ in range(8))
-
-
-def new_message_id() -> str:
-    return "3EB0" + secrets.token_hex(8).upper()
 
 
 # --- what the simulated network records of each kind ---------------------------------------
@@ -131,6 +126,40 @@ def recorded_body(message: OutgoingMessage) -> dict[str, Any]:
     return body
 
 
+def as_inbound(
+    message: OutgoingMessage, message_id: str, sender: str, at: datetime
+) -> InboundMessage:
+    """A sent message as the other participants of its chat receive it."""
+    body = message.body
+    media = message.media
+    return InboundMessage(
+        message_id=message_id,
+        chat=message.to_jid,
+        sender=sender,
+        from_me=False,
+        timestamp=at,
+        kind=message.kind,
+        text=body.get("text"),
+        caption=body.get("caption"),
+        media=None if media is None else InboundMedia(media.data, media.mimetype, media.filename),
+        location=_picked(body, "latitude", "longitude", "name", "address")
+        if message.kind == Kind.LOCATION
+        else None,
+        contacts=body.get("contacts"),
+        reaction=_picked(body, "message_id", "emoji") if message.kind == Kind.REACTION else None,
+        poll=_picked(body, "question", "options", "selectable_count")
+        if message.kind == Kind.POLL
+        else None,
+        reply_to=message.reply_to,
+        view_once=bool(body.get("view_once")),
+        mentions=message.mentions,
+    )
+
+
+def _picked(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: body[name] for name in names if body.get(name) is not None}
+
+
 @dataclass
 class Faults:
     send_latency_ms: int = 0
@@ -149,6 +178,11 @@ class SimulatorEngine:
         # What each instance told the network, by instance id (simulator/presence.py).
         self.presence_sent: dict[int, list[tuple[str, datetime]]] = {}
         self.rejected_calls: dict[int, list[str]] = {}
+        self.groups = GroupNetwork(db)
+        # Only a cluster has members connected to other nodes (sharing this database).
+        self.relay = (
+            NoticeRelay(db, settings.node_id, self._hand_notice) if settings.redis_url else None
+        )
         self._background: set[asyncio.Task[Any]] = set()
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
@@ -166,6 +200,13 @@ class SimulatorEngine:
                 )
                 .values(disconnected_at=utcnow())
             )
+        if self.relay is not None:
+            self.relay.start()
+
+    def _hand_notice(self, instance_id: int, event: GroupEvent) -> None:
+        client = self.clients.get(instance_id)
+        if client is not None and client.connected:
+            client.sink(event)
 
     async def _insert_outbox(self, rows: list[dict[str, Any]]) -> list[None]:
         async with self.db.autocommit() as connection:
@@ -175,6 +216,8 @@ class SimulatorEngine:
         return [None] * len(rows)
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         await self.record_sent.drain()
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
@@ -232,6 +275,7 @@ class SimulatorClient:
                 handle(CHAT_PRESENCE, self.presence),
                 *edits_handlers(self),
                 *self.account.handlers(),
+                *groups_handlers(self),
             ],
         )
 
@@ -276,6 +320,15 @@ class SimulatorClient:
             await session.merge(SimulatorDevice(instance_id=self.instance.id, jid=jid, phone=phone))
         if not self._stopped:
             await self._go_online(jid, phone)
+        # Only a device just linked gets the phone's history (a resumed one had it).
+        if self.connected and settings.simulator_history_chats:
+            self.send_history(
+                HistoryShape(
+                    settings.simulator_history_chats,
+                    settings.simulator_history_messages,
+                    settings.simulator_history_days,
+                )
+            )
 
     async def _wait_link_or_stop(self, seconds: float) -> None:
         waiters = {
@@ -403,6 +456,12 @@ class SimulatorClient:
         if server == "s.whatsapp.net" and not on_whatsapp(user):
             raise PermanentEngineError("the recipient is not on WhatsApp", code="not_on_whatsapp")
         self.account.refuse_blocked(message.to_jid)
+        members: set[str] = set()
+        if server == "g.us" and self.jid is not None:
+            members = await self.engine.groups.check_send(self.jid, message.to_jid, strict=False)
+            if message.mention_everyone:
+                everyone = (*message.mentions, *sorted(members))
+                message = replace(message, mentions=tuple(dict.fromkeys(everyone)))
         body = recorded_body(message)
         message_id = new_message_id()
         sent_at = utcnow()
@@ -417,6 +476,10 @@ class SimulatorClient:
                 "sent_at": sent_at,
             }
         )
+        if members and self.jid is not None:
+            # The other participants' phones get it: those that are simulator instances.
+            inbound = as_inbound(message, message_id, self.jid, sent_at)
+            await deliver(self.engine, members, inbound)
         if not self._unacknowledged:
             self.engine.spawn(self._receipts(), name=f"receipts:{self.instance.name}")
         self._unacknowledged.append((message_id, message.to_jid))
@@ -467,6 +530,15 @@ class SimulatorClient:
         self.require_connected()
         self.sink(message)
         return True
+
+    def send_history(self, shape: HistoryShape) -> list[str]:
+        """The phone sends its history to this device, in parts; the ids of its messages."""
+        self.require_connected()
+        assert self.jid is not None
+        batches = history_of(self.instance.id, self.jid, shape, utcnow())
+        for batch in batches:
+            self.sink(batch)
+        return [m.message_id for b in batches for chat in b.chats for m in chat.messages]
 
     def drop_connection(self) -> None:
         self.require_connected()

@@ -34,7 +34,7 @@ from wagate.engines.base import (
     TransientEngineError,
 )
 from wagate.engines.whatsmeow.account import AccountActions
-from wagate.engines.whatsmeow.builders import Quote, build_message
+from wagate.engines.whatsmeow.builders import Quote, build_message, mention_everyone
 from wagate.engines.whatsmeow.edits import edits_handlers
 from wagate.engines.whatsmeow.groups import GroupActions
 from wagate.engines.whatsmeow.jids import jid_string, parse_jid
@@ -122,6 +122,10 @@ class Actions:
     async def send(self, message: OutgoingMessage) -> SendResult:
         client = self.session.require_connected()
         await self.check_recipient(client, message.to_jid)
+        if message.mention_everyone and message.to_jid.endswith("@g.us"):
+            group = parse_jid(message.to_jid)
+            info = await self.bounded(client.get_group_info(group), "group info")
+            message = mention_everyone(message, info)
         key = message.body.get("message_id") if message.kind == "reaction" else message.reply_to
         quote = self.session.recent.get(str(key)) if key else None
         built = await self.bounded(

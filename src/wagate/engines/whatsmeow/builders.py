@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
@@ -27,7 +27,7 @@ from neonize.utils.enum import MediaType, VoteType
 from neonize.utils.jid import Jid2String
 
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, PermanentEngineError
-from wagate.engines.whatsmeow.jids import parse_jid, phone_jid
+from wagate.engines.whatsmeow.jids import jid_string, parse_jid, phone_jid
 from wagate.message_kinds import Kind
 
 log = logging.getLogger("wagate.whatsmeow.builders")
@@ -290,3 +290,11 @@ async def build_message(client: Any, message: OutgoingMessage, quote: Quote | No
     content = await build_content(client, message, quote)
     mentions = [phone_jid(m) for m in message.mentions]
     return apply_context(content, message.to_jid, message.reply_to, quote, mentions)
+
+
+def mention_everyone(message: OutgoingMessage, group: Any) -> OutgoingMessage:
+    """The send with every participant of `group` (neonize's GroupInfo) among its mentions, as
+    the group addresses them (phone JIDs, or LIDs in a LID-addressed group)."""
+    everyone = [jid_string(participant.JID) for participant in group.Participants]
+    mentions = tuple(dict.fromkeys([*message.mentions, *everyone]))
+    return replace(message, mentions=mentions, mention_everyone=False)

@@ -162,6 +162,12 @@ def ephemeral(message: Any, content: Any) -> bool:
     return context is not None and int(context.expiration) > 0
 
 
+def _mentions(content: Any) -> tuple[str, ...]:
+    if content is None or "contextInfo" not in content.DESCRIPTOR.fields_by_name:
+        return ()
+    return tuple(str(jid) for jid in content.contextInfo.mentionedJID)
+
+
 async def sender_jid(source: Any, resolve: Resolve) -> str:
     """The sender as a phone-number JID where whatsmeow knows it, else as delivered."""
     sender = source.Sender
@@ -203,6 +209,7 @@ async def inbound_message(
         forwarded=forwarded(content),
         ephemeral=ephemeral(event.Message, content),
         push_name=str(info.Pushname) or None,
+        mentions=_mentions(content),
         **values,
     )
 
@@ -226,6 +233,21 @@ async def _content(
         values["media"] = await _media(message, content, download, max_media_bytes)
         return content, values
     return _structured(message)
+
+
+async def _not_fetched(message: Any) -> bytes | None:
+    return None
+
+
+async def history_content(message: Any) -> tuple[Any, dict[str, Any]] | None:
+    """A message of a history sync as `_content` sees it (with its reply_to), its media not
+    fetched: None for no user content."""
+    found = await _content(unwrap(message), _not_fetched, 0)
+    if found is None:
+        return None
+    content, values = found
+    values.pop("media", None)
+    return content, values | {"reply_to": _reply_to(content)}
 
 
 def _structured(message: Any) -> tuple[Any, dict[str, Any]] | None:

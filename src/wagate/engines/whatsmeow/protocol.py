@@ -116,12 +116,15 @@ EVENT_TYPES: dict[str, type[Any]] = {
         base.PresenceUpdate,
         base.ContactUpdate,
         base.BlocklistUpdate,
+        base.HistoryBatch,
     )
 }
 
 
 def event_to_wire(event: base.EngineEvent) -> dict[str, Any]:
     data: dict[str, Any] = {"type": type(event).__name__}
+    if isinstance(event, base.HistoryBatch):
+        return data | dataclasses.asdict(event)  # its messages carry no media bytes
     for item in dataclasses.fields(event):
         value = getattr(event, item.name)
         if isinstance(value, base.InboundMedia):
@@ -139,8 +142,21 @@ def event_from_wire(data: dict[str, Any]) -> base.EngineEvent:
         values["media"] = base.InboundMedia(**values["media"])
     if cls is base.Receipt:
         values["message_ids"] = tuple(values["message_ids"])
+    if cls is base.InboundMessage:
+        values["mentions"] = tuple(values.get("mentions") or ())
+    if cls is base.HistoryBatch:
+        values["chats"] = tuple(_history_chat(chat) for chat in values["chats"])
     event: base.EngineEvent = cls(**values)
     return event
+
+
+def _inbound(values: dict[str, Any]) -> base.InboundMessage:
+    return base.InboundMessage(**(values | {"mentions": tuple(values.get("mentions") or ())}))
+
+
+def _history_chat(data: dict[str, Any]) -> base.HistoryChat:
+    messages = tuple(_inbound(message) for message in data["messages"])
+    return base.HistoryChat(**(data | {"messages": messages}))
 
 
 ERROR_KINDS: dict[str, type[base.EngineFailure]] = {

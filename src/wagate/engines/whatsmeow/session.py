@@ -31,6 +31,7 @@ from neonize.aioze.events import (
     ConnectFailureEv,
     DisconnectedEv,
     GroupInfoEv,
+    HistorySyncEv,
     JoinedGroupEv,
     KeepAliveTimeoutEv,
     LoggedOutEv,
@@ -58,7 +59,7 @@ from wagate.engines.base import (
     StreamReplaced,
     TransientEngineError,
 )
-from wagate.engines.whatsmeow import group_mapping, mapping
+from wagate.engines.whatsmeow import group_mapping, history, mapping
 from wagate.engines.whatsmeow.builders import Quote
 from wagate.engines.whatsmeow.jids import device_string, jid_string, parse_jid
 
@@ -133,6 +134,7 @@ class Session:
             PresenceEv: self._on_presence,
             ChatPresenceEv: self._on_chat_presence,
             BlocklistEv: self._on_blocklist,
+            HistorySyncEv: self._on_history,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._guard(handler))
@@ -418,6 +420,14 @@ class Session:
             log.warning("poll vote not decrypted: %s", exc, extra=self._extra)
             return
         self.emit(await mapping.poll_vote(event, self._resolve_lid, vote.selectedOptions, options))
+
+    async def _on_history(self, client: Any, event: Any) -> None:
+        """The phone's history after linking: handed over in parts (the gateway imports them
+        in the background, per the instance's history_sync setting)."""
+        if self.token is None:
+            return
+        for batch in await history.history_batches(event.Data, self.me or ""):
+            self.emit(batch)
 
     async def _on_receipt(self, client: Any, event: Any) -> None:
         mapped = mapping.receipt(event)

@@ -1,0 +1,1 @@
+"""Groups: create, read, change, members, join requests, invites, leave, and their events."""
