@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from wagate import __version__
-from wagate.mcp_server.gateway import Gateway, segment
+from wagate.mcp_server.common import READ, WRITE, GatewayOf, Instance, base, segment
+from wagate.mcp_server.gateway import Gateway
+from wagate.mcp_server.groups import group_tools
 from wagate.message_kinds import KINDS
 from wagate.messages.schemas import BODY_MODELS, SendBase
-
-GatewayOf = Callable[[Context[Any, Any]], Gateway]
 
 INSTRUCTIONS = (
     "wagate is a WhatsApp gateway. Each instance is one linked WhatsApp number. Sends go "
@@ -25,10 +23,6 @@ INSTRUCTIONS = (
     "Recipients and chats are phone numbers in international form or JIDs (…@g.us for groups)."
 )
 
-READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True)
-
-Instance = Annotated[str, Field(description="the instance's name")]
 Chat = Annotated[str, Field(description="a phone number in international form or a JID")]
 Limit = Annotated[int, Field(ge=1, le=500, description="how many at most")]
 Wait = Annotated[
@@ -73,12 +67,9 @@ def build_server(gateway_of: GatewayOf) -> MCPServer:
     _instance_tools(server, gateway_of)
     _send_tools(server, gateway_of)
     _history_tools(server, gateway_of)
+    group_tools(server, gateway_of)
     _resources(server, gateway_of)
     return server
-
-
-def _base(instance: str) -> str:
-    return f"/v1/instances/{segment(instance)}"
 
 
 def _instance_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
@@ -91,7 +82,7 @@ def _instance_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     @server.tool(annotations=READ)
     async def get_instance(instance: Instance, ctx: Context[Any, Any]) -> dict[str, Any]:
         """One instance: its status (connected, pairing, …), phone number, JID and settings."""
-        result: dict[str, Any] = await gateway_of(ctx).call("GET", _base(instance))
+        result: dict[str, Any] = await gateway_of(ctx).call("GET", base(instance))
         return result
 
     @server.tool(annotations=READ)
@@ -101,7 +92,7 @@ def _instance_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
         ctx: Context[Any, Any],
     ) -> dict[str, Any]:
         """Which phone numbers are on WhatsApp, with their JIDs."""
-        path = f"{_base(instance)}/contacts/check"
+        path = f"{base(instance)}/contacts/check"
         result: dict[str, Any] = await gateway_of(ctx).call("POST", path, json={"phones": phones})
         return result
 
@@ -117,7 +108,7 @@ async def _send(
     headers = {"idempotency-key": idempotency_key} if idempotency_key else None
     result: dict[str, Any] = await gateway.call(
         "POST",
-        f"{_base(instance)}/send/{segment(kind)}",
+        f"{base(instance)}/send/{segment(kind)}",
         json=body,
         params={"async": not wait},
         headers=headers,
@@ -163,7 +154,7 @@ def _send_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     ) -> dict[str, Any]:
         """The record of a send: its status (queued, sent, delivered, read, failed, …),
         WhatsApp's message_id, the error of a failed one."""
-        path = f"{_base(instance)}/messages/{segment(correlation_id)}"
+        path = f"{base(instance)}/messages/{segment(correlation_id)}"
         result: dict[str, Any] = await gateway_of(ctx).call("GET", path)
         return result
 
@@ -179,7 +170,7 @@ def _history_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
         """An instance's chats, most recent activity first, with their last message."""
         params = {"limit": limit, "before": before}
         result: dict[str, Any] = await gateway_of(ctx).call(
-            "GET", f"{_base(instance)}/chats", params=params
+            "GET", f"{base(instance)}/chats", params=params
         )
         return result
 
@@ -194,7 +185,7 @@ def _history_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     ) -> dict[str, Any]:
         """A chat's messages, both ways, newest first (or, with `after`, the ones since)."""
         params = {"limit": limit, "before": before, "after": after}
-        path = f"{_base(instance)}/chats/{segment(chat)}/messages"
+        path = f"{base(instance)}/chats/{segment(chat)}/messages"
         result: dict[str, Any] = await gateway_of(ctx).call("GET", path, params=params)
         return result
 
@@ -209,7 +200,7 @@ def _history_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     ) -> dict[str, Any]:
         """Messages whose text or caption holds every word of `q`, newest first."""
         params = {"q": q, "chat": chat, "limit": limit, "before": before}
-        path = f"{_base(instance)}/messages/search"
+        path = f"{base(instance)}/messages/search"
         result: dict[str, Any] = await gateway_of(ctx).call("GET", path, params=params)
         return result
 
@@ -224,7 +215,7 @@ def _resources(server: MCPServer, gateway_of: GatewayOf) -> None:
     async def chats(instance: str, ctx: Context[Any, Any]) -> str:
         try:
             found = await gateway_of(ctx).call(
-                "GET", f"{_base(instance)}/chats", params={"limit": 100}
+                "GET", f"{base(instance)}/chats", params={"limit": 100}
             )
         except ToolError as exc:  # the API's refusal, as a resource's anticipated failure
             raise ResourceError(str(exc)) from exc

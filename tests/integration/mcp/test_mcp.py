@@ -19,8 +19,16 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ADMIN_TOKEN, admin_headers, create_instance, linked_instance, live_server
 from tests.support.polling import eventually
+from wagate.cli import main
 
 TOOLS = {
+    "list_groups",
+    "get_group",
+    "get_group_invite_link",
+    "create_group",
+    "update_group",
+    "manage_group_participants",
+    "answer_group_requests",
     "list_instances",
     "get_instance",
     "check_numbers",
@@ -200,3 +208,56 @@ async def test_stdio_through_wagate_mcp(node: str, client: httpx.AsyncClient) ->
         )
         assert record["status"] in {"sent", "delivered", "read"}
     assert [m["body"].get("text") for m in await outbox(client, name)] == ["over stdio"]
+
+
+async def test_groups(node: str, client: httpx.AsyncClient) -> None:
+    me = await linked_instance(client)
+    other = await linked_instance(client)
+    name = me["name"]
+    async with mcp_over_http(node, me["token"]) as mcp:
+        created = await call(
+            mcp,
+            "create_group",
+            instance=name,
+            subject="Support team",
+            participants=["+55 11 91234-5678", "+5511900000000"],
+        )
+        jid = created["jid"]
+        assert jid.endswith("@g.us") and created["owner"] == me["jid"]
+        assert [f["error"] for f in created["failed"]] == ["not_on_whatsapp"]
+        listed = await call(mcp, "list_groups", instance=name)
+        assert [group["jid"] for group in listed["groups"]] == [jid]
+        changed = await call(mcp, "update_group", instance=name, group=jid, announce=True)
+        assert changed["announce"] is True and changed["subject"] == "Support team"
+        promoted = await call(
+            mcp,
+            "manage_group_participants",
+            instance=name,
+            group=jid,
+            action="promote",
+            participants=["+5511912345678"],
+        )
+        assert [result["ok"] for result in promoted["results"]] == [True]
+        roles = {
+            p["phone"]: p["role"]
+            for p in (await call(mcp, "get_group", instance=name, group=jid))["participants"]
+        }
+        assert roles["5511912345678"] == "admin"
+        assert (await call(mcp, "get_group_invite_link", instance=name, group=jid))["code"]
+        sent = await call(mcp, "send_text", instance=name, to=jid, text="hello group")
+        assert sent["status"] == "sent"
+        text = await refusal(mcp, "get_group", instance=other["name"], group=jid)
+        assert "404 not_found" in text
+        refused = await refusal(
+            mcp, "update_group", instance=name, group="not-a-group", subject="x"
+        )
+        assert "422" in refused and "group" in refused
+
+
+def test_wagate_mcp_wants_a_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WAGATE_MCP_TOKEN", raising=False)
+    assert main(["mcp", "--url", "http://127.0.0.1:9"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "WAGATE_MCP_TOKEN" in captured.err
