@@ -3,7 +3,9 @@ and over stdio through a `wagate mcp` process talking to that node."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -140,6 +142,18 @@ async def test_other_kinds_async_and_the_api_refusals(node: str, client: httpx.A
         assert "422 validation_error" in bad and '"field": "options"' in bad
         unknown = await refusal(mcp, "send_message", instance=name, kind="fax", to=TO, fields={})
         assert "422 validation_error: unknown kind" in unknown
+        # Media comes base64 in the call: /mcp takes bodies as large as the send routes do.
+        document = os.urandom(1536 * 1024)
+        media = {"base64": base64.b64encode(document).decode(), "mimetype": "application/pdf"}
+        big = await call(
+            mcp,
+            "send_message",
+            instance=name,
+            kind="document",
+            to=TO,
+            fields={"media": media, "filename": "report.pdf"},
+        )
+        assert big["status"] == "sent"
         checked = await call(mcp, "check_numbers", instance=name, phones=[TO])
         assert checked["results"][0]["jid"] == TO_JID
 
