@@ -205,7 +205,17 @@ def _history_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
         return result
 
 
+async def _resource(gateway: Gateway, path: str, params: dict[str, Any] | None = None) -> str:
+    try:
+        found = await gateway.call("GET", path, params=params)
+    except ToolError as exc:  # the API's refusal, as a resource's anticipated failure
+        raise ResourceError(str(exc)) from exc
+    return json.dumps(found)
+
+
 def _resources(server: MCPServer, gateway_of: GatewayOf) -> None:
+    # A static resource gets no request context (the SDK's rule), so no caller's token: the
+    # instances are the list_instances tool.
     @server.resource(
         "wagate://instances/{instance}/chats",
         name="chats",
@@ -213,10 +223,4 @@ def _resources(server: MCPServer, gateway_of: GatewayOf) -> None:
         mime_type="application/json",
     )
     async def chats(instance: str, ctx: Context[Any, Any]) -> str:
-        try:
-            found = await gateway_of(ctx).call(
-                "GET", f"{base(instance)}/chats", params={"limit": 100}
-            )
-        except ToolError as exc:  # the API's refusal, as a resource's anticipated failure
-            raise ResourceError(str(exc)) from exc
-        return json.dumps(found)
+        return await _resource(gateway_of(ctx), f"{base(instance)}/chats", {"limit": 100})

@@ -176,6 +176,8 @@ async def test_an_instance_token_sees_only_its_instance(
             assert "404 not_found" in text, (tool, text)
         with pytest.raises(Exception, match="404"):
             await mcp.read_resource(f"wagate://instances/{other['name']}/chats")
+        templates = (await mcp.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["wagate://instances/{instance}/chats"]
     assert await outbox(client, other["name"]) == []
 
 
