@@ -10,11 +10,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
 from wagate import __version__
-from wagate.mcp_server.common import READ, WRITE, GatewayOf, Instance, base, segment
+from wagate.mcp_server.common import READ, GatewayOf, Instance, base, segment
 from wagate.mcp_server.gateway import Gateway
 from wagate.mcp_server.groups import group_tools
-from wagate.message_kinds import KINDS
-from wagate.messages.schemas import BODY_MODELS, SendBase
+from wagate.mcp_server.sends import send_tools
 
 INSTRUCTIONS = (
     "wagate is a WhatsApp gateway. Each instance is one linked WhatsApp number. Sends go "
@@ -25,47 +24,14 @@ INSTRUCTIONS = (
 
 Chat = Annotated[str, Field(description="a phone number in international form or a JID")]
 Limit = Annotated[int, Field(ge=1, le=500, description="how many at most")]
-Wait = Annotated[
-    bool,
-    Field(description="true: answer once WhatsApp took the message; false: answer when queued"),
-]
-Idempotency = Annotated[
-    str | None,
-    Field(
-        max_length=255,
-        description="the same key on the same instance within 24 h sends nothing again",
-    ),
-]
-
-
-def kind_fields() -> str:
-    """Each kind's fields besides `to`, from the send models (a required one marked `*`)."""
-    common = set(SendBase.model_fields)
-    lines = []
-    for kind, model in BODY_MODELS.items():
-        fields = [
-            f"{name}*" if info.is_required() else name
-            for name, info in model.model_fields.items()
-            if name not in common
-        ]
-        lines.append(f"- {kind}: {', '.join(fields)}")
-    return "\n".join(lines)
-
-
-SEND_DESCRIPTION = f"""Send a message of any kind from an instance.
-
-`fields` holds the kind's fields besides `to` (`*`: required):
-{kind_fields()}
-Every kind also takes reply_to (a message_id to quote) and mentions (phone numbers).
-media is {{"url": "https://…"}} or {{"base64": "…", "mimetype": "…"}}; a contact's contacts
-are [{{"name", "phone"}}]; a poll's options are 2 to 12 strings."""
 
 
 def build_server(gateway_of: GatewayOf) -> MCPServer:
     """The MCP server; `gateway_of` gives the API as the caller of a request sees it."""
     server = MCPServer("wagate", version=__version__, instructions=INSTRUCTIONS)
     _instance_tools(server, gateway_of)
-    _send_tools(server, gateway_of)
+    send_tools(server, gateway_of)
+    _message_tools(server, gateway_of)
     _history_tools(server, gateway_of)
     group_tools(server, gateway_of)
     _resources(server, gateway_of)
@@ -97,55 +63,7 @@ def _instance_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
         return result
 
 
-async def _send(
-    gateway: Gateway,
-    instance: str,
-    kind: str,
-    body: dict[str, Any],
-    wait: bool,
-    idempotency_key: str | None,
-) -> dict[str, Any]:
-    headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-    result: dict[str, Any] = await gateway.call(
-        "POST",
-        f"{base(instance)}/send/{segment(kind)}",
-        json=body,
-        params={"async": not wait},
-        headers=headers,
-    )
-    return result
-
-
-def _send_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
-    @server.tool(annotations=WRITE)
-    async def send_text(
-        instance: Instance,
-        to: Chat,
-        text: Annotated[str, Field(min_length=1, max_length=65536)],
-        ctx: Context[Any, Any],
-        reply_to: Annotated[str | None, Field(description="a message_id to quote")] = None,
-        wait: Wait = True,
-        idempotency_key: Idempotency = None,
-    ) -> dict[str, Any]:
-        """Send a text message from an instance."""
-        body: dict[str, Any] = {"to": to, "text": text}
-        if reply_to is not None:
-            body["reply_to"] = reply_to
-        return await _send(gateway_of(ctx), instance, "text", body, wait, idempotency_key)
-
-    @server.tool(annotations=WRITE, description=SEND_DESCRIPTION)
-    async def send_message(
-        instance: Instance,
-        kind: Annotated[str, Field(json_schema_extra={"enum": list(KINDS)})],
-        to: Chat,
-        fields: dict[str, Any],
-        ctx: Context[Any, Any],
-        wait: Wait = True,
-        idempotency_key: Idempotency = None,
-    ) -> dict[str, Any]:
-        body = {**fields, "to": to}
-        return await _send(gateway_of(ctx), instance, kind, body, wait, idempotency_key)
-
+def _message_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     @server.tool(annotations=READ)
     async def get_message(
         instance: Instance,

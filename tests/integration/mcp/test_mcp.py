@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import ADMIN_TOKEN, admin_headers, create_instance, linked_instance, live_server
 from tests.support.polling import eventually
 from wagate.cli import main
+from wagate.message_kinds import KINDS
 
 TOOLS = {
     "list_groups",
@@ -34,8 +35,7 @@ TOOLS = {
     "list_instances",
     "get_instance",
     "check_numbers",
-    "send_text",
-    "send_message",
+    *(f"send_{kind}" for kind in KINDS),
     "get_message",
     "list_chats",
     "read_chat",
@@ -117,13 +117,19 @@ async def test_tools_send_and_read_back(node: str, client: httpx.AsyncClient) ->
 async def test_other_kinds_async_and_the_api_refusals(node: str, client: httpx.AsyncClient) -> None:
     name = (await linked_instance(client))["name"]
     async with mcp_over_http(node, ADMIN_TOKEN) as mcp:
+        # One tool per kind, its arguments the kind's fields.
+        tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+        poll = tools["send_poll"].input_schema
+        assert set(poll["required"]) == {"instance", "to", "question", "options"}
+        assert {"selectable_count", "reply_to", "mentions", "wait"} <= set(poll["properties"])
         queued = await call(
             mcp,
-            "send_message",
+            "send_location",
             instance=name,
-            kind="location",
             to=TO,
-            fields={"latitude": -23.55, "longitude": -46.63, "name": "office"},
+            latitude=-23.55,
+            longitude=-46.63,
+            name="office",
             wait=False,
         )
         assert queued["status"] == "queued"
@@ -135,25 +141,20 @@ async def test_other_kinds_async_and_the_api_refusals(node: str, client: httpx.A
             return record if record["status"] in {"sent", "delivered", "read"} else None
 
         assert (await eventually(sent, what="the queued location sent"))["kind"] == "location"
-        # The API's validation answers, with its code and the field at fault.
+        # What only the API checks comes back with its code and the field at fault.
         bad = await refusal(
-            mcp, "send_message", instance=name, kind="poll", to=TO, fields={"question": "?"}
+            mcp, "send_poll", instance=name, to=TO, question="?", options=["a", "a"]
         )
         assert "422 validation_error" in bad and '"field": "options"' in bad
-        unknown = await refusal(mcp, "send_message", instance=name, kind="fax", to=TO, fields={})
-        assert "422 validation_error: unknown kind" in unknown
         # Media comes base64 in the call: /mcp takes bodies as large as the send routes do.
         document = os.urandom(1536 * 1024)
         media = {"base64": base64.b64encode(document).decode(), "mimetype": "application/pdf"}
         big = await call(
-            mcp,
-            "send_message",
-            instance=name,
-            kind="document",
-            to=TO,
-            fields={"media": media, "filename": "report.pdf"},
+            mcp, "send_document", instance=name, to=TO, media=media, filename="report.pdf"
         )
         assert big["status"] == "sent"
+        outbox_kinds = [m["kind"] for m in await outbox(client, name)]
+        assert outbox_kinds == ["location", "document"]
         checked = await call(mcp, "check_numbers", instance=name, phones=[TO])
         assert checked["results"][0]["jid"] == TO_JID
 
