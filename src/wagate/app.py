@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate import __version__, api_docs, health
@@ -47,6 +47,8 @@ from wagate.instances.simulator_routes import router as simulator_router
 from wagate.instances.ws import router as events_ws_router
 from wagate.limits import RateLimitMiddleware, RequestLimitsMiddleware, TokenBuckets
 from wagate.logs import configure_logging
+from wagate.mcp_server.http import PATH as MCP_PATH
+from wagate.mcp_server.http import McpEndpoint
 from wagate.media_store.build import build_media_store
 from wagate.messages.direct import DirectSendMiddleware
 from wagate.messages.edits import router as edits_router
@@ -173,10 +175,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         name="admin-token-follower",
     )
+    await app.state.mcp.start(app)
     try:
         yield
     finally:
         log.info("node stopping", node=settings.node_id)
+        # First: no agent's call starts on a node that stops.
+        await bounded("mcp", app.state.mcp.stop(), STOP_S["batch"])
         await stop_tasks([admin_follower], STOP_S["batch"], "admin token follower")
         # Every step is bounded: one that overruns is cancelled, named in a warning, and the
         # next one runs (a node that cannot stop is worse than one that stops untidily).
@@ -305,6 +310,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)
     app.include_router(cluster_router)
+    # MCP's streamable HTTP, stateless: POST only. With no session there is nothing for a GET
+    # stream to carry or a DELETE to end, and the transport allows a 405 for both.
+    app.state.mcp = McpEndpoint()
+    mcp_route = Route(MCP_PATH, app.state.mcp, methods=["POST"], include_in_schema=False)
+    app.router.routes.append(mcp_route)
     document_send_bodies(app)
     document_events(app)
     document_security(app)

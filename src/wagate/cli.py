@@ -1,4 +1,4 @@
-"""The `wagate` command: `serve`, `migrate` and `admin-token`."""
+"""The `wagate` command: `serve`, `migrate`, `admin-token`, `secret-key` and `mcp`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from wagate.config import Settings, unknown_environment_variables
 from wagate.db import Database
 from wagate.files import prepare_data_dir
 from wagate.logs import configure_logging
+from wagate.mcp_server.stdio import TOKEN_VARIABLE, URL_VARIABLE, serve_stdio
 from wagate.migrate import upgrade_to_head
 from wagate.secretbox import generate_key
 from wagate.slow_clients import head_limited_protocol
@@ -122,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         help="replace it with a new one (the old one stops working)",
     )
     commands.add_parser("secret-key", help="print a new key for WAGATE_SECRET_KEY")
+    _mcp_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "secret-key":
         print(generate_key())
         return 0
+    if args.command == "mcp":
+        return _mcp(args.url, args.token)
     # Whatever the node writes (databases, device stores, media, the key file) is its
     # owner's alone, in this process and the engine hosts it starts (they inherit it).
     os.umask(0o077)
@@ -143,6 +147,31 @@ def main(argv: list[str] | None = None) -> int:
     except AdminTokenError as error:
         print(f"wagate: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _mcp_parser(commands: Any) -> None:
+    mcp = commands.add_parser(
+        "mcp", help="an MCP server over stdio, for AI agents, on a running node's API"
+    )
+    mcp.add_argument(
+        "--url",
+        default=os.environ.get(URL_VARIABLE, "http://127.0.0.1:8080"),
+        help=f"the node's address ({URL_VARIABLE}, default http://127.0.0.1:8080)",
+    )
+    mcp.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE),
+        help=f"an admin or instance token ({TOKEN_VARIABLE}; the variable keeps it out of ps)",
+    )
+
+
+def _mcp(url: str, token: str | None) -> int:
+    if not token:
+        print(f"wagate: mcp needs a token: {TOKEN_VARIABLE} or --token", file=sys.stderr)
+        return 2
+    # stdout is the protocol's channel: nothing else may write there.
+    asyncio.run(serve_stdio(url, token))
     return 0
 
 

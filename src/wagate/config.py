@@ -330,6 +330,7 @@ def _event_list(value: str | None) -> list[str] | None:
 _NOT_SETTINGS_PREFIXES = (
     "WAGATE_WHATSMEOW_HOST_CONFIG",
     "WAGATE_TEST_",
+    "WAGATE_MCP_",  # `wagate mcp`'s node address and token (wagate/mcp_server/stdio.py)
     "WAGATE_HANG_DUMP_",
     "WAGATE_FUZZ_",
     "WAGATE_FAULT_",

@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
 MAX_BUCKETS = 100_000  # distinct identities or addresses tracked per node (oldest forgotten first)
 # The routes whose bodies carry media (base64 or multipart): they alone get the media-sized cap.
-MEDIA_ROUTE = re.compile(r"^/v1/instances/[^/]+/(send/[^/]+|simulator/inbound|profile/picture)$")
+# `/mcp`: a send tool's media comes base64 in the tool call; the send it makes is held to
+# the same limit again.
+MEDIA_ROUTE = re.compile(
+    r"^(/v1/instances/[^/]+/(send/[^/]+|simulator/inbound|profile/picture)|/mcp)$"
+)
 
 
 class TooLarge(Exception):

@@ -159,6 +159,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/webhook/deliveries"): INSTANCE,
     ("GET", "/v1/instances/{instance}/webhook/deliveries/{delivery_id}"): INSTANCE,
     ("POST", "/v1/instances/{instance}/webhook/deliveries/{delivery_id}/redeliver"): INSTANCE,
+    # The MCP server: any valid token; its tools call the routes above with that token.
+    ("POST", "/mcp"): ANY,
 }
 
 
@@ -241,6 +243,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/instances/{instance}/simulator/contacts/{contact}"): {"about": "hi"},
     ("PUT", "/v1/instances/{instance}/webhook"): {"url": "http://127.0.0.1:9/hook"},
     ("PUT", "/v1/instances/{instance}/sinks/{sink}"): {"events": ["message_received"]},
+    ("POST", "/mcp"): {"jsonrpc": "2.0", "id": 1, "method": "ping"},
 }
 
 

@@ -1,13 +1,13 @@
-"""Authentication at the edge: every `/v1/` request is authenticated from its headers before
-anything reads its body, counts it against a rate or forwards it to another node.
+"""Authentication at the edge: every `/v1/` and `/mcp` request is authenticated from its
+headers before anything reads its body, counts it against a rate or forwards it to another node.
 
 Outermost of the app's middlewares. A request with no or a wrong token gets its 401 here,
 answered without reading a byte of its body (and on a closed connection when one was
 declared), so a large body costs an unauthenticated client nothing but its upload. The
 principal goes into the request's state, where the routes (`current_principal`) and the
 direct send path find it: no request is authenticated twice. Which instance a token may use
-stays the routes' decision (403 / 404), as does everything outside `/v1/` (health, metrics,
-docs, the dashboard's page), which needs no token.
+stays the routes' decision (403 / 404), as does everything outside `/v1/` and `/mcp`
+(health, metrics, docs, the dashboard's page), which needs no token.
 
 Failed authentications are counted per client address, in buckets of their own: each wrong
 token costs a database lookup (only valid tokens are cached), so over the budget the address
@@ -44,7 +44,7 @@ class EdgeAuthMiddleware:
             scope.setdefault("state", {})[FAILURES_KEY] = self.failures
             await self.app(scope, receive, send)
             return
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not _authenticated(scope["path"]):
             await self.app(scope, receive, send)
             return
         state: AuthNode | None = getattr(scope["app"].state, "wagate", None)
@@ -94,6 +94,11 @@ class EdgeAuthMiddleware:
             response = await handler(Request(scope), exc)
             await response(scope, _no_body, send)
             return None
+
+
+def _authenticated(path: str) -> bool:
+    """The API, and the MCP server whose tools call it (wagate/mcp_server)."""
+    return path.startswith("/v1/") or path == "/mcp"
 
 
 async def authenticate_socket(scope: Scope, state: AuthNode, token: str | None) -> Principal:
