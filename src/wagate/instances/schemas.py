@@ -24,6 +24,7 @@ EventName = Literal[
     "call",
     "contact_update",
     "blocklist_update",
+    "send_paused",
 ]
 EngineName = Literal["whatsmeow", "simulator"]
 

@@ -109,6 +109,17 @@ class SendPolicies:
             for name, value in values.items():
                 setattr(row, name, value)
 
+    async def _start_warmup(self, instance_id: int, now: datetime) -> None:
+        """Day 1 of the warm-up is the first send under it (once: a later call keeps it)."""
+        async with self.db.transaction() as session:
+            row = await session.get(PolicyRow, instance_id)
+            if row is None:
+                session.add(
+                    PolicyRow(instance_id=instance_id, policy={}, trips=0, warmup_started_at=now)
+                )
+            elif row.warmup_started_at is None:
+                row.warmup_started_at = now
+
     async def update(self, instance_id: int, patch: PolicyPatch) -> None:
         changes = patch.model_dump(mode="json", exclude_unset=True)
         restart = changes.pop("restart_warmup", False)
@@ -181,7 +192,7 @@ class SendPolicies:
     ) -> Hold | None:
         now = self.clock.now()
         if policy.warmup is not None and state.warmup_started_at is None:
-            await self._write(instance_id, warmup_started_at=now)  # day 1 is today
+            await self._start_warmup(instance_id, now)
         counts: dict[str, int] = {}
         if policy.counts_sends():
             counts = await self.counters.read(instance_id, rules.windows(policy, now, target))
@@ -223,6 +234,15 @@ class SendPolicies:
                 update(Message)
                 .where(Message.instance_id == instance_id, Message.status == MessageStatus.QUEUED)
                 .values(held_until=hold.until, held_by=hold.rule)
+            )
+
+    async def release_queued(self, instance_id: int) -> None:
+        """The hold is over: the queued messages show none any more."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.instance_id == instance_id, Message.held_until.is_not(None))
+                .values(held_until=None, held_by=None)
             )
 
     async def held(self, instance_id: int) -> HeldOut:

@@ -131,6 +131,13 @@ def recorded_body(message: OutgoingMessage) -> dict[str, Any]:
     return body
 
 
+# What WhatsApp answers a number it rate limits or flags as spam (fail_kind: the code).
+ABUSE_ANSWERS = {
+    "rate_limited": "rate-overlimit: the number sends too much too fast",
+    "spam_suspected": "the number is suspected of sending spam",
+}
+
+
 @dataclass
 class Faults:
     send_latency_ms: int = 0
@@ -398,6 +405,8 @@ class SimulatorClient:
             faults.fail_next -= 1
             if faults.fail_kind == "permanent":
                 raise PermanentEngineError("the simulated network rejected the message")
+            if faults.fail_kind in ABUSE_ANSWERS:
+                raise PermanentEngineError(ABUSE_ANSWERS[faults.fail_kind], code=faults.fail_kind)
             raise TransientEngineError("simulated transient failure")
         user, _, server = message.to_jid.partition("@")
         if server == "s.whatsapp.net" and not on_whatsapp(user):
