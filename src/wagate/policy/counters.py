@@ -29,7 +29,12 @@ class CounterStore(Protocol):
         """The count of each window (absent: zero)."""
         ...
 
-    async def add(self, instance_id: int, windows: list[Window], amount: int = 1) -> None: ...
+    async def add(
+        self, instance_id: int, windows: list[Window], now: datetime, amount: int = 1
+    ) -> None:
+        """Count `amount` in each window; `now`: the policy clock's time (the windows end by
+        it, not by the server's clock)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -50,7 +55,9 @@ class DatabaseCounters:
             )
             return {key: count for key, window, count in rows if index.get(key) == window}
 
-    async def add(self, instance_id: int, windows: list[Window], amount: int = 1) -> None:
+    async def add(
+        self, instance_id: int, windows: list[Window], now: datetime, amount: int = 1
+    ) -> None:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         async with self.db.transaction() as session:
             for window in windows:
@@ -105,17 +112,19 @@ class RedisCounters:
         values = await self.redis.mget([self._key(instance_id, w) for w in windows])
         return {w.key: int(v) for w, v in zip(windows, values, strict=True) if v is not None}
 
-    async def add(self, instance_id: int, windows: list[Window], amount: int = 1) -> None:
+    async def add(
+        self, instance_id: int, windows: list[Window], now: datetime, amount: int = 1
+    ) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for window in windows:
                 key = self._key(instance_id, window)
                 pipe.incrby(key, amount)
-                pipe.expireat(key, _at(window.ends + KEEP))
+                pipe.expire(key, _ttl_s(window.ends + KEEP - now))
             await pipe.execute()
 
     async def close(self) -> None:
         await self.redis.aclose()
 
 
-def _at(when: datetime) -> int:
-    return int(when.timestamp()) + 1
+def _ttl_s(left: timedelta) -> int:
+    return max(1, int(left.total_seconds()) + 1)

@@ -8,6 +8,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def known_zone(value: str) -> str:
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError(f"unknown time zone '{value}'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}'") from None
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -70,13 +80,7 @@ class Policy(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        if value not in available_timezones() and value != "UTC":
-            raise ValueError(f"unknown time zone '{value}'")
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
-        return value
+        return known_zone(value)
 
     def counts_sends(self) -> bool:
         """Whether a send is counted at all (else the policy costs no I/O per send)."""
@@ -106,6 +110,11 @@ class PolicyPatch(Strict):
     new_conversations_per_day: int | None = Field(None, ge=1, le=1_000_000)
     breaker: Breaker | None = None
     restart_warmup: bool = Field(False, description="Day 1 of the warm-up is today.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class CounterOut(BaseModel):

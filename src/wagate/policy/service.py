@@ -202,8 +202,9 @@ class SendPolicies:
         self, instance_id: int, policy: Policy, target: Target | None, amount: int = 1
     ) -> None:
         if policy.counts_sends():
-            windows = rules.counted_windows(policy, self.clock.now(), target)
-            await self.counters.add(instance_id, windows, amount)
+            now = self.clock.now()
+            windows = rules.counted_windows(policy, now, target)
+            await self.counters.add(instance_id, windows, now, amount)
 
     async def admit_check(self, instance_id: int, amount: int) -> None:
         """A contacts check of `amount` numbers: counted like sends, refused (with when it
