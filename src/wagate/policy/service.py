@@ -5,6 +5,7 @@ it: a change of the policy or a resume wakes it at once)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 # What WhatsApp answers a number it rate limits or suspects of spam: the breaker opens at once.
 BREAKER_CODES = frozenset({"rate_limited", "spam_suspected"})
+RECHECK_S = 60.0  # the longest sleep of a held sender: one look a minute, whatever it holds
 _SENT = sorted({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ})
 
 
@@ -72,9 +74,12 @@ class SendPolicies:
         self.wakeup(instance_id).set()
 
     async def wait(self, instance_id: int, until: datetime) -> None:
-        """Sleep until `until` (the clock's time) or a wake-up, whichever comes first."""
+        """Sleep until `until` (the clock's time) or a wake-up, whichever comes first; and
+        look again after RECHECK_S at the latest, which covers what no wake-up reaches (an
+        instance deleted and created again, the wall clock set back)."""
         event = self.wakeup(instance_id)
-        await self.clock.sleep_until(until, event)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.clock.sleep_until(until, event), RECHECK_S)
         event.clear()
 
     # --- the policy and the breaker ------------------------------------------------------------

@@ -170,7 +170,9 @@ class InstanceSender:
         self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
         self._policy: tuple[Policy, BreakerState] | None = None
         self._policy_at = -POLICY_TTL_S
-        self._held = False  # the instance's queued messages carry a hold to clear
+        # The instance's queued messages may carry a hold to clear (a node that stopped while
+        # they were held left it): checked once at the first send that may go.
+        self._held = True
         # The outcomes of the breaker's window: (time, sent).
         self._outcomes: deque[tuple[float, bool]] = deque()
         self.log = log.bind(instance=name)
