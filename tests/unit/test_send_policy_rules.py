@@ -158,9 +158,9 @@ def test_cooldown_doubles_on_repeat_and_starts_over_after_a_day() -> None:
 
 def test_failure_rate_needs_enough_sends() -> None:
     breaker = Breaker(failure_rate=0.5, min_sends=4)
-    assert not rules.failure_rate_trips(breaker, [False, False, False])
-    assert rules.failure_rate_trips(breaker, [True, False, True, False])
-    assert not rules.failure_rate_trips(breaker, [True, True, True, False])
+    assert not rules.failure_rate_trips(breaker, sent=0, failed=3)
+    assert rules.failure_rate_trips(breaker, sent=2, failed=2)
+    assert not rules.failure_rate_trips(breaker, sent=3, failed=1)
 
 
 def test_policy_rejects_unknown_zone() -> None:

@@ -210,9 +210,7 @@ def trips_after(state: BreakerState, now: datetime) -> int:
     return state.trips + 1
 
 
-def failure_rate_trips(breaker: Breaker, outcomes: list[bool]) -> bool:
-    """Whether the outcomes of the window (True: sent) open the breaker."""
-    if len(outcomes) < breaker.min_sends:
-        return False
-    failed = sum(1 for ok in outcomes if not ok)
-    return failed / len(outcomes) >= breaker.failure_rate
+def failure_rate_trips(breaker: Breaker, sent: int, failed: int) -> bool:
+    """Whether the sends of the window (`sent` went, `failed` did not) open the breaker."""
+    total = sent + failed
+    return total >= breaker.min_sends and failed / total >= breaker.failure_rate

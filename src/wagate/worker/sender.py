@@ -173,8 +173,9 @@ class InstanceSender:
         # The instance's queued messages may carry a hold to clear (a node that stopped while
         # they were held left it): checked once at the first send that may go.
         self._held = True
-        # The outcomes of the breaker's window: (time, sent).
-        self._outcomes: deque[tuple[float, bool]] = deque()
+        # The outcomes of the breaker's window, a bucket per second: [second, sent, failed]
+        # (bounded by the window's seconds, whatever the rate of sends).
+        self._outcomes: deque[list[int]] = deque()
         self.log = log.bind(instance=name)
 
     def interrupt(self) -> None:
@@ -321,11 +322,17 @@ class InstanceSender:
         if self._policy is None:
             return
         breaker = self._policy[0].breaker
-        now = time.monotonic()
-        self._outcomes.append((now, ok))
-        while self._outcomes and self._outcomes[0][0] < now - breaker.window_s:
+        second = int(time.monotonic())
+        if not self._outcomes or self._outcomes[-1][0] != second:
+            self._outcomes.append([second, 0, 0])
+        self._outcomes[-1][1 if ok else 2] += 1
+        while self._outcomes[0][0] <= second - breaker.window_s:
             self._outcomes.popleft()
-        if not ok and rules.failure_rate_trips(breaker, [sent for _, sent in self._outcomes]):
+        if ok:
+            return
+        sent = sum(bucket[1] for bucket in self._outcomes)
+        failed = sum(bucket[2] for bucket in self._outcomes)
+        if rules.failure_rate_trips(breaker, sent, failed):
             self._outcomes.clear()
             raise Tripped("failure_rate")
 
