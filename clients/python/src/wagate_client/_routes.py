@@ -754,3 +754,20 @@ def simulator_faults_body(
         "disconnect": disconnect or None,
         "logout": logout or None,
     }
+
+
+def _json(reply: Reply) -> dict[str, Any]:
+    body = reply.json()
+    return dict(body) if isinstance(body, dict) else {}
+
+
+def get_send_policy(instance: str) -> Call[dict[str, Any]]:
+    return Call("GET", f"{_inst(instance)}/send-policy", _json)
+
+
+def update_send_policy(instance: str, changes: Mapping[str, Any]) -> Call[dict[str, Any]]:
+    return Call("PATCH", f"{_inst(instance)}/send-policy", _json, json=dict(changes))
+
+
+def resume_sending(instance: str) -> Call[dict[str, Any]]:
+    return Call("POST", f"{_inst(instance)}/send-policy/resume", _json)
