@@ -161,6 +161,7 @@ def test_failure_rate_needs_enough_sends() -> None:
     assert not rules.failure_rate_trips(breaker, sent=0, failed=3)
     assert rules.failure_rate_trips(breaker, sent=2, failed=2)
     assert not rules.failure_rate_trips(breaker, sent=3, failed=1)
+    assert not rules.failure_rate_trips(Breaker(), sent=0, failed=1000)  # off unless set
 
 
 def test_policy_rejects_unknown_zone() -> None:

@@ -213,4 +213,6 @@ def trips_after(state: BreakerState, now: datetime) -> int:
 def failure_rate_trips(breaker: Breaker, sent: int, failed: int) -> bool:
     """Whether the sends of the window (`sent` went, `failed` did not) open the breaker."""
     total = sent + failed
-    return total >= breaker.min_sends and failed / total >= breaker.failure_rate
+    if breaker.failure_rate is None or total < breaker.min_sends:
+        return False
+    return failed / total >= breaker.failure_rate

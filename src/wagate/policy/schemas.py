@@ -53,11 +53,13 @@ class PerRecipient(Strict):
 
 class Breaker(Strict):
     """When the instance's sending pauses on its own besides WhatsApp's rate-limit and spam
-    answers: a failure rate over `failure_rate` among at least `min_sends` sends of the last
-    `window_s` seconds. The pause lasts `cooldown_s`, doubled on each repeat up to
+    answers: a failure rate over `failure_rate` (null: never) among at least `min_sends` sends
+    of the last `window_s` seconds. The pause lasts `cooldown_s`, doubled on each repeat up to
     `cooldown_max_s`; a day without a pause starts over."""
 
-    failure_rate: float = Field(0.5, gt=0.0, le=1.0)
+    # Off unless set: a burst of failures of the sender's own making (a list of numbers not on
+    # WhatsApp) should fail those messages, not stop the rest.
+    failure_rate: float | None = Field(None, gt=0.0, le=1.0)
     min_sends: int = Field(20, ge=1, le=100_000)
     window_s: int = Field(600, ge=1, le=86400)
     cooldown_s: int = Field(300, ge=1, le=7 * 86400)

@@ -1,5 +1,6 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
 import { AccountPanel } from "./account.js";
+import { PolicyPanel } from "./policy.js";
 import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
 import { ConnectionPanel } from "./connection.js";
 import { RecordsPanels } from "./records.js";
@@ -26,6 +27,7 @@ const connection = new ConnectionPanel(ctx);
 const send = new SendPanel(ctx);
 const records = new RecordsPanels(ctx);
 const account = new AccountPanel(ctx);
+const policy = new PolicyPanel(ctx);
 ctx.refreshInstance = refreshInstance;
 ctx.setInstance = setInstance;
 ctx.reloadList = loadList;
@@ -44,6 +46,7 @@ function forget(message) {
   send.reset();
   records.reset();
   account.reset();
+  policy.reset();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -191,6 +194,7 @@ function onEvent(name, event, envelope) {
   send.onEvent(event, envelope);
   records.onEvent(event, envelope);
   account.onEvent(event, envelope);
+  policy.onEvent(event, envelope);
 }
 
 function setInstance(inst) {
@@ -229,6 +233,7 @@ function select(name) {
   send.reset();
   records.reset();
   account.reset();
+  policy.reset();
   if (!inst) return;
   $("detail-title").textContent = inst.name;
   setBadge($("detail-status"), inst.status);
@@ -238,6 +243,7 @@ function select(name) {
   if (link) connection.showStreamState(link.state, link.text);
   records.show(currentTab());
   account.show(currentTab());
+  policy.show(currentTab());
 }
 
 function currentTab() {
@@ -255,6 +261,7 @@ function openTab(id) {
   if (ctx.selected) {
     records.show(id);
     account.show(id);
+    policy.show(id);
   }
 }
 
@@ -309,6 +316,7 @@ function init() {
   send.wire();
   records.wire();
   account.wire();
+  policy.wire();
   $("list-refresh").addEventListener("click", loadList);
   // Instances without a live stream are brought up to date when the user comes back.
   document.addEventListener("visibilitychange", () => {
