@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -217,7 +218,7 @@ class SendPolicies:
         policy, state = await self.load(instance_id)
         hold = await self.gate(instance_id, policy, state, None, amount)
         if hold is not None:
-            raise refusal(hold)
+            raise refusal(hold, self.clock.now())
         await self.count(instance_id, policy, None, amount)
 
     async def refuse_outside_window(self, instance_id: int) -> None:
@@ -225,10 +226,10 @@ class SendPolicies:
         policy, state = await self.load(instance_id)
         now = self.clock.now()
         if state.paused_until is not None and state.paused_until > now:
-            raise refusal(Hold(state.paused_until, rules.PAUSED))
+            raise refusal(Hold(state.paused_until, rules.PAUSED), now)
         opens = rules.quiet_until(policy.quiet_hours, policy.timezone, now)
         if opens is not None:
-            raise refusal(Hold(opens, rules.QUIET_HOURS))
+            raise refusal(Hold(opens, rules.QUIET_HOURS), now)
 
     # --- held messages -------------------------------------------------------------------------
 
@@ -311,17 +312,22 @@ class SendPolicies:
         )
 
 
-def refusal(hold: Hold) -> ApiError:
-    """The API's answer to a request the policy holds: when it may go, and why."""
+def refusal(hold: Hold, now: datetime) -> ApiError:
+    """The API's answer to a request the policy holds: when it may go (also as Retry-After),
+    and why."""
     details = {"rule": hold.rule, "retry_at": hold.until.isoformat()}
+    headers = {"Retry-After": str(max(1, math.ceil((hold.until - now).total_seconds())))}
     if hold.rule == rules.QUIET_HOURS:
         message = f"outside the send window: it opens at {hold.until.isoformat()}"
-        return OutsideSendWindow(message, details={**details, "opens_at": hold.until.isoformat()})
+        opens = {**details, "opens_at": hold.until.isoformat()}
+        return OutsideSendWindow(message, details=opens, headers=headers)
     if hold.rule == rules.PAUSED:
-        return SendingPaused(f"sending is paused until {hold.until.isoformat()}", details=details)
+        message = f"sending is paused until {hold.until.isoformat()}"
+        return SendingPaused(message, details=details, headers=headers)
     return SendLimitReached(
         f"the send policy's {hold.rule} limit is reached until {hold.until.isoformat()}",
         details=details,
+        headers=headers,
     )
 
 

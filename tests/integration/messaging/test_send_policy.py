@@ -143,6 +143,7 @@ async def test_quiet_hours_in_the_instance_zone(
     error = sync.json()["error"]
     assert error["code"] == "outside_send_window"
     assert error["details"]["opens_at"] == "2026-01-15T13:00:00+00:00"
+    assert sync.headers["retry-after"] == str(9 * 3600)
     queued = await send(client, name, "later")
     policy = await wait_held(client, name, 1, "quiet_hours")
     assert policy["held"]["until"] == "2026-01-15T13:00:00Z"
@@ -260,6 +261,7 @@ async def test_contacts_checks_are_counted(client: httpx.AsyncClient, clock: Man
     error = refused.json()["error"]
     assert error["code"] == "send_limit_reached"
     assert error["details"] == {"rule": "per_minute", "retry_at": "2026-03-10T12:01:00+00:00"}
+    assert refused.headers["retry-after"] == "60"
     assert (await policy_of(client, name))["counters"]["sends:minute"]["count"] == 2
     clock.advance(timedelta(minutes=1))
     assert (await client.post(check, json={"phones": [TO, "5511900000002"]})).status_code == 200
