@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import math
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -171,10 +172,12 @@ class SendPolicies:
 
     # --- gating and counting -------------------------------------------------------------------
 
-    async def target(self, instance_id: int, policy: Policy, jid: str) -> Target:
+    async def target(
+        self, instance_id: int, policy: Policy, jid: str, sent: Collection[str] = ()
+    ) -> Target:
         """The chat of a send, and whether it is a new conversation (asked only when a cap
-        on those applies: it costs a query)."""
-        if policy.new_conversations_per_day is None:
+        on those applies: it costs a query); `sent`: chats sent to but not recorded yet."""
+        if policy.new_conversations_per_day is None or jid in sent:
             return Target(jid, new=False)
         async with self.db.session() as session:
             found = await session.execute(

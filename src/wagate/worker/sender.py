@@ -297,7 +297,9 @@ class InstanceSender:
         sent so far is recorded, the rest of the chunk goes back to `queued`, held."""
         policies = self.state.send_policy
         policy, state = await self._load_policy()
-        target = await policies.target(self._instance_id, policy, row.to_jid)
+        # The sends of this chunk not recorded yet count as conversations already had.
+        pending = {done.to_jid for done, _ in sent}
+        target = await policies.target(self._instance_id, policy, row.to_jid, pending)
         hold = await policies.gate(self._instance_id, policy, state, target)
         if hold is None:
             if self._held:

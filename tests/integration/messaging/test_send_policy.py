@@ -167,10 +167,15 @@ async def test_per_recipient_and_new_conversations(
         new_conversations_per_day=2,
     )
     a, b, c = "5511900000001", "5511900000002", "5511900000003"
+    # Held by quiet hours first, so that the four go in one chunk: a1 is not recorded yet
+    # when a2 is weighed, and a2 is still no new conversation.
+    await set_policy(client, name, quiet_hours={"start": "11:00", "end": "13:00"})
     await send(client, name, "a1", a)
     await send(client, name, "a2", a)
     await send(client, name, "b1", b)  # a second new conversation: still within 2
     await send(client, name, "a3", a)  # a third to a: held for the hour
+    await wait_held(client, name, 4, "quiet_hours")
+    await set_policy(client, name, quiet_hours=None)
     await wait_sent(client, name, 3)
     policy = await wait_held(client, name, 1, "per_recipient")
     assert policy["held"]["until"] == "2026-03-10T13:00:00Z"
