@@ -256,7 +256,7 @@ class InstanceSender:
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
         for index, (row, media) in enumerate(todo):
-            target = await self._admit(row, todo[index:], sent)
+            target, policy = await self._admit(row, todo[index:], sent)
             if media is not None:
                 self._media[row.id] = media_reference(media)
             try:
@@ -268,7 +268,7 @@ class InstanceSender:
                 self._policy = None
                 await self._hold([r for r, _ in todo[index:]], Hold(until, rules.PAUSED))
             if result is not None:
-                await self.state.send_policy.count(self._instance_id, self._policy_now[0], target)
+                await self.state.send_policy.count(self._instance_id, policy, target)
                 sent.append((row, result))
                 if self.outcomes.waited_for(row.correlation_id):
                     # A caller on this node waits for this one (a sync send): record it (and
@@ -282,30 +282,28 @@ class InstanceSender:
             self._policy_at = time.monotonic()
         return self._policy
 
-    @property
-    def _policy_now(self) -> tuple[Policy, BreakerState]:
-        assert self._policy is not None  # loaded by _admit before each send
-        return self._policy
-
     async def _admit(
         self,
         row: SendRow,
         rest: list[tuple[SendRow, MediaRow | None]],
         sent: list[tuple[SendRow, SendResult]],
-    ) -> rules.Target:
-        """The send policy's word on the next send: its target when it may go; else what is
-        sent so far is recorded, the rest of the chunk goes back to `queued`, held."""
+    ) -> tuple[rules.Target, Policy]:
+        """The send policy's word on the next send: its target and the policy it is counted
+        under when it may go; else what is sent so far is recorded, the rest of the chunk goes
+        back to `queued`, held."""
         policies = self.state.send_policy
         policy, state = await self._load_policy()
         # The sends of this chunk not recorded yet count as conversations already had.
         pending = {done.to_jid for done, _ in sent}
         target = await policies.target(self._instance_id, policy, row.to_jid, pending)
         hold = await policies.gate(self._instance_id, policy, state, target)
+        if policy.warmup is not None and state.warmup_started_at is None:
+            self._policy = None  # the gate started the warm-up: read its day 1 back
         if hold is None:
             if self._held:
                 await policies.release_queued(self._instance_id)
                 self._held = False
-            return target
+            return target, policy
         await self._record_sent(sent)
         await self._hold([r for r, _ in rest], hold)
 
