@@ -35,6 +35,9 @@ STATUS: dict[str, int] = {
     "spam_suspected": 403,
 }
 DEFAULT_STATUS = 502
+# WhatsApp's answers to a number it limits or suspects of spam: a send that gets one opens the
+# instance's circuit breaker (wagate.policy) instead of failing.
+BREAKER_CODES = frozenset({"rate_limited", "spam_suspected"})
 
 
 def status_of(code: str) -> int:

@@ -167,3 +167,17 @@ def test_failure_rate_needs_enough_sends() -> None:
 def test_policy_rejects_unknown_zone() -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         Policy(timezone="Mars/Olympus")
+
+
+def test_breaker_codes_are_declared_once_and_simulated() -> None:
+    from typing import get_args
+
+    from wagate.engine_failures import BREAKER_CODES, STATUS
+    from wagate.engines.actions import SEND
+    from wagate.engines.simulator.engine import ABUSE_ANSWERS
+    from wagate.instances.simulator_routes import FaultsIn
+
+    assert set(STATUS) >= BREAKER_CODES and set(SEND.failures) >= BREAKER_CODES
+    assert set(ABUSE_ANSWERS) == BREAKER_CODES
+    kinds = set(get_args(get_args(FaultsIn.model_fields["fail_kind"].annotation)[0]))
+    assert kinds >= BREAKER_CODES

@@ -33,8 +33,6 @@ from wagate.redis_info import DRIVER_INFO
 
 log = structlog.get_logger(__name__)
 
-# What WhatsApp answers a number it rate limits or suspects of spam: the breaker opens at once.
-BREAKER_CODES = frozenset({"rate_limited", "spam_suspected"})
 RECHECK_S = 60.0  # the longest sleep of a held sender: one look a minute, whatever it holds
 _SENT = sorted({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ})
 
@@ -332,9 +330,6 @@ def refusal(hold: Hold, now: datetime) -> ApiError:
         details=details,
         headers=headers,
     )
-
-
-__all__ = ["BREAKER_CODES", "SendPolicies", "parse_defaults", "refusal"]
 
 
 def build_send_policies(

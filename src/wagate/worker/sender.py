@@ -14,6 +14,7 @@ import structlog
 
 from wagate.batching import GroupCommit
 from wagate.db import Database, utcnow
+from wagate.engine_failures import BREAKER_CODES
 from wagate.engines.actions import SEND
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
@@ -31,7 +32,6 @@ from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSendPolicy, 
 from wagate.policy import rules
 from wagate.policy.rules import BreakerState, Hold
 from wagate.policy.schemas import Policy
-from wagate.policy.service import BREAKER_CODES
 from wagate.queue.base import Entry, Queue
 from wagate.tasks import cancel_requested
 from wagate.worker.outcome import AfterFailure, Next, RetryDelays, after_failure
