@@ -58,6 +58,8 @@ from wagate.messages.routes import routers as messaging_routers
 from wagate.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from wagate.migrate import upgrade_to_head
 from wagate.openapi import document_security, operation_id
+from wagate.policy.routes import router as send_policy_router
+from wagate.policy.service import build_send_policies
 from wagate.secretbox import SecretKeyError, open_box
 from wagate.sinks.routes import instance_router as instance_sinks_router
 from wagate.sinks.routes import router as sinks_router
@@ -125,6 +127,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     bus = EventBus(settings.events_resume_window)
     engines = build_engines(settings, db)
     manager = ClientManager(settings, db, bus, engines, secrets)
+    send_policy = build_send_policies(settings, db, bus)
     state = AppState(
         settings=settings,
         db=db,
@@ -133,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         admin_token_hash=await admin_token_hash(settings, db),
         secrets=secrets,
         media=media,
+        send_policy=send_policy,
         instances=InstanceCache(settings.instance_cache_ttl_s),
     )
     app.state.wagate = state
@@ -194,6 +198,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bounded("inbound", inbound.close(), STOP_S["batch"])
         await bounded("history import", history_import.close(), STOP_S["batch"])
         await bounded("media store", media.close(), STOP_S["batch"])
+        await bounded("send policy", send_policy.counters.close(), STOP_S["batch"])
         # After the last publisher: the durable sinks write the events in hand, the relay
         # stops, the live streams end.
         await bounded("event sinks", bus.stop(), STOP_S["events"])
@@ -309,6 +314,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(webhooks_router)
     app.include_router(sinks_router)
     app.include_router(instance_sinks_router)
+    app.include_router(send_policy_router)
     app.include_router(cluster_router)
     # MCP's streamable HTTP, stateless: POST only. With no session there is nothing for a GET
     # stream to carry or a DELETE to end, and the transport allows a 405 for both.

@@ -197,6 +197,11 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 10.0
     reconcile_grace_s: float = 5.0
     sync_poll_interval_s: float = 0.25
+    # The send policy of an instance that changed none of it, as JSON (the fields of
+    # docs/send-policy.md), e.g. {"per_day": 1000, "warmup": {"start": 50}, "quiet_hours":
+    # {"start": "22:00", "end": "08:00"}, "timezone": "Europe/Berlin"}. Empty: no limit, and
+    # the circuit breaker with its defaults. A value that is not a policy stops the start.
+    send_policy_defaults: str = ""
     # How long another node may still accept a token or instance this node changed (this
     # node forgets at once): see wagate/instances/cache.py. 0 turns the cache off.
     instance_cache_ttl_s: float = 2.0

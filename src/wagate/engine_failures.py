@@ -29,8 +29,15 @@ STATUS: dict[str, int] = {
     "call_not_found": 404,
     "contact_blocked": 409,
     "pin_limit": 409,
+    # WhatsApp limits the number (too many messages too fast), or flags it as sending spam:
+    # the send policy's circuit breaker pauses the instance's sending on either.
+    "rate_limited": 429,
+    "spam_suspected": 403,
 }
 DEFAULT_STATUS = 502
+# WhatsApp's answers to a number it limits or suspects of spam: a send that gets one opens the
+# instance's circuit breaker (wagate.policy) instead of failing.
+BREAKER_CODES = frozenset({"rate_limited", "spam_suspected"})
 
 
 def status_of(code: str) -> int:

@@ -265,6 +265,10 @@ class Message(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_for: Mapped[str | None] = mapped_column(String(16))
     forwards: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # While the instance's send policy holds it (still `queued`): until when, and the rule
+    # (wagate.policy.rules). Cleared when it is sent.
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    held_by: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_messages_instance_status_id", "instance_id", "status", "id"),
@@ -508,3 +512,36 @@ class Contact(Base):
     jid: Mapped[str] = mapped_column(String(128), primary_key=True)
     push_name: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SendPolicy(Base):
+    """An instance's send policy (what it changes of the defaults) and its circuit breaker:
+    in the database, so that every node sees a pause and a failover keeps it."""
+
+    __tablename__ = "send_policies"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Day 1 of the warm-up: the first send after the number was linked (or a reset).
+    warmup_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_reason: Mapped[str | None] = mapped_column(String(64))
+    # How many times the breaker opened in a row: the cool-down grows with it.
+    trips: Mapped[int] = mapped_column(Integer, default=0)
+    last_trip_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SendCounter(Base):
+    """One counter of the send policy in embedded mode (Redis keeps them in a cluster): the
+    count of its current window; a count of an older window reads as zero."""
+
+    __tablename__ = "send_counters"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

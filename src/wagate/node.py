@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from wagate.instances.cache import InstanceCache
     from wagate.media_store import MediaStore
     from wagate.messages.service import MessageService
+    from wagate.policy.service import SendPolicies
     from wagate.queue.base import Queue
     from wagate.secretbox import SecretBox
     from wagate.webhooks.delivery import DeliveryWorker
@@ -87,6 +88,14 @@ class HasWebhooks(Protocol):
     def webhooks(self) -> DeliveryWorker | None: ...
 
 
+class HasSendPolicy(Protocol):
+    """The instances' send policies, their counters and the clock they read
+    (wagate.policy.service)."""
+
+    @property
+    def send_policy(self) -> SendPolicies: ...
+
+
 class MessagingView(Protocol):
     """What the features use of the node's messaging (wagate.worker.runtime): its send
     service, and its queue for the readiness probe."""
@@ -116,6 +125,7 @@ class Node(
     HasAdminToken,
     HasWebhooks,
     HasMessaging,
+    HasSendPolicy,
     Protocol,
 ):
     """Every piece above: what the app's state must be (tests/unit check that none is left

@@ -11,6 +11,7 @@ from wagate.db import Database
 from wagate.events.bus import EventBus
 from wagate.instances.cache import InstanceCache
 from wagate.media_store import MediaStore
+from wagate.policy.service import SendPolicies
 from wagate.secretbox import SecretBox
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class AppState:
     secrets: SecretBox
     # Where received media's bytes are kept: the local directory or S3 (wagate.media_store).
     media: MediaStore
+    # The send policies of the instances: their counters (database or Redis) and clock.
+    send_policy: SendPolicies
     webhooks: DeliveryWorker | None = None
     messaging: Messaging | None = None
     # Instance ownership: this node alone, or one node of a cluster (wagate.cluster).

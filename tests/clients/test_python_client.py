@@ -268,6 +268,20 @@ def test_sinks_and_an_instances_sink_filter(node: Node, admin_token: str) -> Non
         admin.delete_instance(instance)
 
 
+def test_the_send_policy(node: Node, admin_token: str) -> None:
+    with WagateClient(node.url, admin_token) as admin:
+        instance = admin.create_instance(name(), engine="simulator").instance.name
+        assert admin.get_send_policy(instance)["state"] == "active"
+        changed = admin.update_send_policy(instance, per_day=100, timezone="Europe/Berlin")
+        assert changed["policy"]["per_day"] == 100 and changed["day_limit"] == 100
+        assert admin.update_send_policy(instance, per_day=None)["policy"]["per_day"] is None
+        assert admin.resume_sending(instance)["state"] == "active"
+        with pytest.raises(WagateError) as caught:
+            admin.update_send_policy(instance, timezone="Mars/Olympus")
+        assert caught.value.code == "validation_error"
+        admin.delete_instance(instance)
+
+
 def _qr(client: WagateClient, instance: str) -> QrCode | None:
     try:
         return client.get_qr(instance)
@@ -603,6 +617,9 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.get_lid("x", "l"),
         routes.get_blocklist("x"),
         routes.update_blocklist("x", "block", "c"),
+        routes.get_send_policy("x"),
+        routes.update_send_policy("x", {}),
+        routes.resume_sending("x"),
         routes.get_profile("x"),
         routes.update_profile("x", "n", None),
         routes.set_profile_picture("x", {"url": "u"}),

@@ -62,6 +62,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
     ("PUT", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
     ("DELETE", "/v1/instances/{instance}/sinks/{sink}"): INSTANCE,
+    ("GET", "/v1/instances/{instance}/send-policy"): INSTANCE,
+    ("PATCH", "/v1/instances/{instance}/send-policy"): INSTANCE,
+    ("POST", "/v1/instances/{instance}/send-policy/resume"): INSTANCE,
     ("GET", "/v1/instances"): ANY,
     ("GET", "/v1/instances/{instance}"): INSTANCE,
     ("PATCH", "/v1/instances/{instance}"): INSTANCE,
@@ -244,6 +247,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/instances/{instance}/webhook"): {"url": "http://127.0.0.1:9/hook"},
     ("PUT", "/v1/instances/{instance}/sinks/{sink}"): {"events": ["message_received"]},
     ("POST", "/mcp"): {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+    ("PATCH", "/v1/instances/{instance}/send-policy"): {"per_day": 100},
 }
 
 

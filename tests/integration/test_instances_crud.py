@@ -41,6 +41,8 @@ DEFAULT_SETTINGS = {
     "always_online": False,
     "proxy": None,
     "history_retention_days": 90,
+    "history_sync": "recent",
+    "history_sync_days": 30,
 }
 
 

@@ -188,3 +188,17 @@ async def test_group_events_on_the_stream(http: httpx.AsyncClient) -> None:
             "jid": "5511955554444@s.whatsapp.net",
             "phone": "5511955554444",
         }
+
+
+async def test_send_paused_reaches_the_stream(http: httpx.AsyncClient) -> None:
+    name = (await linked_instance(http))["name"]
+    faults = {"fail_next": 1, "fail_kind": "rate_limited"}
+    assert (await http.post(f"/v1/instances/{name}/simulator/faults", json=faults)).is_success
+    async with http.stream("GET", f"/v1/instances/{name}/events") as response:
+        reader = SseReader(response)
+        sent = await http.post(
+            f"/v1/instances/{name}/send/text?async=true", json={"to": "5511955554444", "text": "x"}
+        )
+        assert sent.status_code == 202, sent.text
+        paused = (await reader.until("send_paused"))["data"]
+        assert paused["reason"] == "rate_limited" and paused["trips"] == 1

@@ -23,6 +23,7 @@ from wagate.events.bus import EventBus
 from wagate.media_store.build import build_media_store
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcomes
+from wagate.policy.service import build_send_policies
 from wagate.queue.local import LocalQueue
 from wagate.secretbox import SecretBox
 from wagate.state import AppState
@@ -79,6 +80,7 @@ async def node(settings: Settings) -> AsyncIterator[Node]:
         admin_token_hash="unused",
         secrets=SecretBox(Fernet.generate_key(), "a test key"),
         media=build_media_store(settings),
+        send_policy=build_send_policies(settings, db, bus),
     )
     await state.media.start()
     await engine.open()

@@ -193,6 +193,18 @@ class MessageAckData(Payload):
     error: AckError | Absent = None
 
 
+class SendPausedData(Payload):
+    """The instance's sending paused: its circuit breaker opened (queued sends wait)."""
+
+    event = "send_paused"
+    reason: str = Field(
+        description="`rate_limited` or `spam_suspected` (WhatsApp's answer), or `failure_rate`"
+    )
+    paused_until: Timestamp = Field(description="when sending resumes on its own")
+    cooldown_s: int = Field(description="the pause's length: it doubles on each repeat")
+    trips: int = Field(description="times the breaker opened in a row")
+
+
 class MessageStatusData(Payload):
     """A receipt from the recipient for a message this account sent."""
 

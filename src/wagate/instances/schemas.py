@@ -27,6 +27,7 @@ EventName = Literal[
     "group_update",
     "group_participants",
     "history_sync",
+    "send_paused",
 ]
 HistorySync = Literal["off", "recent", "full"]
 HISTORY_SYNC_HELP = (

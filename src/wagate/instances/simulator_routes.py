@@ -113,7 +113,11 @@ class InboundOut(BaseModel):
 class FaultsIn(Strict):
     send_latency_ms: int | None = Field(None, ge=0, le=600_000)
     fail_next: int | None = Field(None, ge=0, le=100_000)
-    fail_kind: Literal["transient", "permanent"] | None = None
+    fail_kind: Literal["transient", "permanent", "rate_limited", "spam_suspected"] | None = Field(
+        None,
+        description="how the next sends fail: `rate_limited` and `spam_suspected` answer as "
+        "WhatsApp does to a number it limits or flags",
+    )
     disconnect: bool = False
     logout: bool = False
 

@@ -28,13 +28,13 @@ from wagate.media_store import MediaMissing, Presign
 from wagate.messages import repository
 from wagate.messages.ranges import byte_range
 from wagate.messages.schemas import CheckIn, CheckOut, CheckResult, PresenceIn, ReadIn
-from wagate.node import HasDb, HasManager, HasMediaStore, HasSettings, get_node
+from wagate.node import HasDb, HasManager, HasMediaStore, HasSendPolicy, HasSettings, get_node
 from wagate.phones import InvalidRecipient, normalize_phone, to_jid
 
 
-class ChatsNode(HasDb, HasManager, HasMediaStore, HasSettings, Protocol):
+class ChatsNode(HasDb, HasManager, HasMediaStore, HasSendPolicy, HasSettings, Protocol):
     """What the contact and chat actions use of the node: the instance's row and its client,
-    and the media store that holds received media."""
+    the media store that holds received media, and the send policy that paces checks."""
 
 
 State = Annotated[ChatsNode, Depends(get_node)]
@@ -49,7 +49,7 @@ def chat_jid(chat: str) -> str:
         raise ValidationFailed.field("chat", str(exc)) from exc
 
 
-@router.post("/contacts/check", response_model=CheckOut, responses=ACTION_ERRORS)
+@router.post("/contacts/check", response_model=CheckOut, responses=errors(404, 409, 429, 502))
 @on_holder
 async def check_contacts(
     instance: str, body: CheckIn, request: Request, state: State, _: InstancePrincipal
@@ -61,6 +61,9 @@ async def check_contacts(
         except InvalidRecipient as exc:
             raise ValidationFailed.field(f"phones.{index}", str(exc)) from exc
     check = CheckNumbersRequest(phones=digits)
+    # WhatsApp watches bulk checks as it watches sends: the send policy counts each number.
+    row = await instances.load(state, instance)
+    await state.send_policy.admit_check(row.id, len(digits))
     found = await instances.run_action(state, request.scope, instance, CHECK_NUMBERS, check)
     return CheckOut(
         results=[

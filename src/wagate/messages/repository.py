@@ -152,6 +152,8 @@ _CLAIM = (
         status=MessageStatus.SENDING,
         attempts=MESSAGES.c.attempts + 1,
         updated_at=bindparam("now", type_=MESSAGES.c.updated_at.type),
+        held_until=None,
+        held_by=None,
     )
     .returning(*_SEND_COLUMNS)
 )
@@ -239,6 +241,18 @@ async def cancel_queued(session: Executor, pk: int) -> bool:
         return False
     await drop_media(session, [pk])
     return True
+
+
+async def unclaim(session: Executor, pks: Sequence[int]) -> None:
+    """Messages claimed but not tried (the send policy holds them) go back to `queued`, the
+    claim's attempt given back."""
+    if not pks:
+        return
+    await session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(list(pks)), MESSAGES.c.status == MessageStatus.SENDING)
+        .values(status=MessageStatus.QUEUED, attempts=MESSAGES.c.attempts - 1, updated_at=utcnow())
+    )
 
 
 async def reclaim(session: Executor, pk: int, attempts: int) -> bool:

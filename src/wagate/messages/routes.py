@@ -273,6 +273,8 @@ def message_out(row: Message) -> MessageOut:
         revoked_for=row.revoked_for,
         revoked_at=row.revoked_at,
         forwards=[ForwardOut(**item) for item in row.forwards or ()],
+        held_until=row.held_until,
+        held_by=row.held_by,
     )
 
 

@@ -303,6 +303,10 @@ class MessageOut(BaseModel):
     revoked_for: Literal["everyone", "me"] | None = None
     revoked_at: datetime | None = None
     forwards: list[ForwardOut] = Field(default_factory=list)
+    held_until: datetime | None = Field(
+        None, description="while queued: the instance's send policy holds it until then"
+    )
+    held_by: str | None = Field(None, description="the send-policy rule that holds it")
 
 
 class MessageList(BaseModel):

@@ -35,7 +35,15 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.prepare import Checked, Prepared, load_media
 from wagate.models import IdempotencyKey, Instance, Message
 from wagate.models import OutgoingMedia as MediaRow
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
+from wagate.node import (
+    HasBus,
+    HasDb,
+    HasInstances,
+    HasManager,
+    HasSecrets,
+    HasSendPolicy,
+    HasSettings,
+)
 from wagate.queue.base import Queue
 from wagate.tasks import wait_tasks
 
@@ -146,7 +154,9 @@ class Accepted:
     media: MediaRow | None
 
 
-class MessagesNode(HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings, Protocol):
+class MessagesNode(
+    HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSendPolicy, HasSettings, Protocol
+):
     """What the send service uses of the node."""
 
 
@@ -314,7 +324,7 @@ class MessageService:
             if replay is not None:
                 return replay
         if wait:
-            await self._ready_to_wait(name)
+            await self._ready_to_wait(name, instance.id)
         prepared = await load_media(checked, self.state.settings, proxy=self._proxy(instance))
         if idempotency_key is not None:
             return await self._submit_keyed(
@@ -324,10 +334,12 @@ class MessageService:
             return queued_answer(name, await self._accept_one(instance, prepared))
         return await self._accept_and_wait(instance, prepared)
 
-    async def _ready_to_wait(self, name: str) -> None:
-        """A sync send is refused at once when the instance is not connected."""
+    async def _ready_to_wait(self, name: str, instance_id: int) -> None:
+        """A sync send is refused at once when the instance is not connected, and when its
+        send policy would hold it for long (quiet hours, a pause): with when it may go."""
         if not await self._connected(name):
             raise InstanceNotConnected(f"instance '{name}' is not connected")
+        await self.state.send_policy.refuse_outside_window(instance_id)
         # On a cluster the outcome may be recorded by another node: its `message_ack`
         # wakes the caller here only if this node listens before the message is queued.
         await self.state.bus.want()

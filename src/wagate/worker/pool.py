@@ -64,6 +64,7 @@ class WorkerPool:
             await stop_tasks([self._scanner], STOP_GRACE_S, "worker scan")
         for sender in self.senders.values():
             sender.stopping = True
+            sender.interrupt()
         # Let each sender finish the message in hand; what is left stays queued.
         await wait_tasks(self.tasks.values(), STOP_GRACE_S, "senders")
         # A sender cancelled in the middle of a claim or a write leaves that batch to finish.

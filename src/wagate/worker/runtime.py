@@ -21,6 +21,7 @@ from wagate.node import (
     HasManager,
     HasMediaStore,
     HasSecrets,
+    HasSendPolicy,
     HasSettings,
 )
 from wagate.queue.base import Queue
@@ -39,6 +40,7 @@ class MessagingNode(
     HasManager,
     HasMediaStore,
     HasSecrets,
+    HasSendPolicy,
     HasSettings,
     Protocol,
 ):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import structlog
 
 from wagate.batching import GroupCommit
 from wagate.db import Database, utcnow
+from wagate.engine_failures import BREAKER_CODES
 from wagate.engines.actions import SEND
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
@@ -26,7 +28,10 @@ from wagate.messages.outcomes import Outcome, Outcomes
 from wagate.messages.repository import SendRow
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
 from wagate.models import OutgoingMedia as MediaRow
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSettings
+from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSendPolicy, HasSettings
+from wagate.policy import rules
+from wagate.policy.rules import BreakerState, Hold
+from wagate.policy.schemas import Policy
 from wagate.queue.base import Entry, Queue
 from wagate.tasks import cancel_requested
 from wagate.worker.outcome import AfterFailure, Next, RetryDelays, after_failure
@@ -38,6 +43,7 @@ CHUNK = 25
 IDLE_WAIT_S = 1.0
 NOT_CONNECTED_POLL_S = 0.05
 SETTINGS_TTL_S = 2.0
+POLICY_TTL_S = 1.0  # a change made on this node wakes the sender at once
 
 
 def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
@@ -122,7 +128,25 @@ class FencedOff(Stopping):
     """This node no longer holds the instance's lease: the new holder sends the rest."""
 
 
-class SenderNode(HasBus, HasDb, HasInstances, HasManager, HasSettings, Protocol):
+class Held(Exception):
+    """The send policy holds the instance's next send: what is in hand goes back to the
+    queue, and the sender sleeps until the release."""
+
+    def __init__(self, hold: Hold) -> None:
+        super().__init__(hold.rule)
+        self.hold = hold
+
+
+class Tripped(Exception):
+    """WhatsApp's answer (rate limited, spam suspected) or the failure rate opens the
+    instance's breaker: the message in hand is not spent, it waits for the resume."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SenderNode(HasBus, HasDb, HasInstances, HasManager, HasSendPolicy, HasSettings, Protocol):
     """What a sender uses of the node."""
 
 
@@ -146,7 +170,20 @@ class InstanceSender:
         self._settings_at = -SETTINGS_TTL_S
         self._instance_id = 0
         self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
+        self._policy: tuple[Policy, BreakerState] | None = None
+        self._policy_at = -POLICY_TTL_S
+        # The instance's queued messages may carry a hold to clear (a node that stopped while
+        # they were held left it): checked once at the first send that may go.
+        self._held = True
+        # The outcomes of the breaker's window, a bucket per second: [second, sent, failed]
+        # (bounded by the window's seconds, whatever the rate of sends).
+        self._outcomes: deque[list[int]] = deque()
         self.log = log.bind(instance=name)
+
+    def interrupt(self) -> None:
+        """Wake the sender if the policy holds it (the node stops)."""
+        if self._instance_id:
+            self.state.send_policy.wake(self._instance_id)
 
     async def run(self) -> None:
         manager = self.state.manager
@@ -167,6 +204,12 @@ class InstanceSender:
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
                 if entries:
                     await self._handle(entries)
+            except Held as held:
+                # Nothing polls meanwhile: one sleep until the release (or a change of the
+                # policy, a resume, the node's stop), then what was in hand is taken again.
+                await self.state.send_policy.wait(self._instance_id, held.hold.until)
+                self._policy = None
+                adopted = False
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -214,17 +257,86 @@ class InstanceSender:
         todo = await self.writes.claim(pks)
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
-        for row, media in todo:
+        for index, (row, media) in enumerate(todo):
+            target, policy = await self._admit(row, todo[index:], sent)
             if media is not None:
                 self._media[row.id] = media_reference(media)
-            result = await self.send(row, media, flush=lambda: self._record_sent(sent))
+            try:
+                result = await self.send(row, media, flush=lambda: self._record_sent(sent))
+            except Tripped as tripped:
+                until = await self.state.send_policy.trip(
+                    self.name, self._instance_id, tripped.reason
+                )
+                self._policy = None
+                await self._hold([r for r, _ in todo[index:]], Hold(until, rules.PAUSED))
             if result is not None:
+                await self.state.send_policy.count(self._instance_id, policy, target)
                 sent.append((row, result))
                 if self.outcomes.waited_for(row.correlation_id):
                     # A caller on this node waits for this one (a sync send): record it (and
                     # what came before it) now rather than at the end of the chunk.
                     await self._record_sent(sent)
         await self._record_sent(sent)
+
+    async def _load_policy(self) -> tuple[Policy, BreakerState]:
+        if self._policy is None or time.monotonic() - self._policy_at > POLICY_TTL_S:
+            self._policy = await self.state.send_policy.load(self._instance_id)
+            self._policy_at = time.monotonic()
+        return self._policy
+
+    async def _admit(
+        self,
+        row: SendRow,
+        rest: list[tuple[SendRow, MediaRow | None]],
+        sent: list[tuple[SendRow, SendResult]],
+    ) -> tuple[rules.Target, Policy]:
+        """The send policy's word on the next send: its target and the policy it is counted
+        under when it may go; else what is sent so far is recorded, the rest of the chunk goes
+        back to `queued`, held."""
+        policies = self.state.send_policy
+        policy, state = await self._load_policy()
+        # The sends of this chunk not recorded yet count as conversations already had.
+        pending = {done.to_jid for done, _ in sent}
+        target = await policies.target(self._instance_id, policy, row.to_jid, pending)
+        hold = await policies.gate(self._instance_id, policy, state, target)
+        if policy.warmup is not None and state.warmup_started_at is None:
+            self._policy = None  # the gate started the warm-up: read its day 1 back
+        if hold is None:
+            if self._held:
+                await policies.release_queued(self._instance_id)
+                self._held = False
+            return target, policy
+        await self._record_sent(sent)
+        await self._hold([r for r, _ in rest], hold)
+
+    async def _hold(self, rows: list[SendRow], hold: Hold) -> NoReturn:
+        async with self.state.db.transaction() as session:
+            await repository.unclaim(session, [row.id for row in rows])
+        await self.state.send_policy.hold_queued(self._instance_id, hold)
+        self._held = True
+        self._media.clear()
+        self.log.info("sends held", rule=hold.rule, until=hold.until.isoformat())
+        raise Held(hold)
+
+    def _observe(self, ok: bool) -> None:
+        """One outcome into the breaker's window; opens it when the failure rate crosses the
+        policy's threshold."""
+        if self._policy is None:
+            return
+        breaker = self._policy[0].breaker
+        second = int(time.monotonic())
+        if not self._outcomes or self._outcomes[-1][0] != second:
+            self._outcomes.append([second, 0, 0])
+        self._outcomes[-1][1 if ok else 2] += 1
+        while self._outcomes[0][0] <= second - breaker.window_s:
+            self._outcomes.popleft()
+        if ok:
+            return
+        sent = sum(bucket[1] for bucket in self._outcomes)
+        failed = sum(bucket[2] for bucket in self._outcomes)
+        if rules.failure_rate_trips(breaker, sent, failed):
+            self._outcomes.clear()
+            raise Tripped("failure_rate")
 
     async def _pace(self) -> None:
         interval = int(self._settings.get("send_interval_ms", 0))
@@ -249,7 +361,7 @@ class InstanceSender:
                 raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
-                return await client.call(SEND, message)
+                result = await client.call(SEND, message)
             except Exception as exc:
                 await flush()
                 step = self._after_failure(row, exc)
@@ -262,11 +374,18 @@ class InstanceSender:
                     continue
                 if not await self._retry_later(row, step, str(exc)):
                     return None
+            else:
+                self._observe(True)
+                return result
             finally:
                 self._last_send = time.monotonic()
 
     def _after_failure(self, row: SendRow, exc: Exception) -> AfterFailure:
-        """What the failed send does next (called in the handler: the log has the traceback)."""
+        """What the failed send does next (called in the handler: the log has the traceback).
+        Raises Tripped when the failure opens the instance's breaker."""
+        code = getattr(exc, "code", None)
+        if code in BREAKER_CODES:
+            raise Tripped(str(code)) from exc
         settings = self.state.settings
         step = after_failure(
             exc,
@@ -278,6 +397,8 @@ class InstanceSender:
         )
         if step.unexpected:
             self.log.exception("send raised", correlation_id=row.correlation_id)
+        if step.next is not Next.WAIT_CONNECTION:
+            self._observe(False)  # a lost connection is no answer of WhatsApp's
         return step
 
     async def _retry_later(self, row: SendRow, step: AfterFailure, message: str) -> bool:

@@ -224,3 +224,23 @@ async def test_group_events_are_delivered_signed(
     for request in receiver.requests:
         assert request.headers["x-wagate-event"] == request.json()["event"]
         assert expected_signature(SECRET, request.headers["x-wagate-signature"], request.body)
+
+
+async def test_send_paused_is_delivered_signed(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    linked = await linked_instance(
+        client, webhook={"url": receiver.url, "events": ["send_paused"], "secret": SECRET}
+    )
+    base = f"/v1/instances/{linked['name']}"
+    faults = {"fail_next": 1, "fail_kind": "spam_suspected"}
+    await client.post(f"{base}/simulator/faults", json=faults)
+    text = {"to": "5511955554444", "text": "x"}
+    sent = await client.post(f"{base}/send/text?async=true", json=text)
+    assert sent.status_code == 202, sent.text
+    await receiver.wait_for(lambda r: len(r.events("send_paused")) == 1)
+    request = receiver.requests[0]
+    assert expected_signature(SECRET, request.headers["x-wagate-signature"], request.body)
+    data = receiver.events("send_paused")[0]["data"]
+    assert data["reason"] == "spam_suspected" and data["cooldown_s"] == 300
+    assert {e["event"] for e in receiver.events()} == {"send_paused"}

@@ -102,6 +102,13 @@ async def test_real_events_match_the_published_schemas(
     assert history.status_code == 200, history.text
     block = {"action": "block", "contact": ME}
     assert (await client.post(f"/v1/instances/{name}/blocklist", json=block)).status_code == 200
+    # Last: WhatsApp answers a send with a rate limit, and the instance's sending pauses.
+    limited = {"fail_next": 1, "fail_kind": "rate_limited"}
+    assert (await client.post(f"{simulator}/faults", json=limited)).is_success
+    paused = await client.post(
+        f"/v1/instances/{name}/send/text", params={"async": "true"}, json={"to": ME, "text": "z"}
+    )
+    assert paused.status_code == 202, paused.text
 
     def complete(r: Receiver) -> bool:
         acks = r.events("message_ack")
@@ -121,6 +128,7 @@ async def test_real_events_match_the_published_schemas(
                     "contact_update",
                     "blocklist_update",
                     "history_sync",
+                    "send_paused",
                 )
             )
             and {a["data"]["status"] for a in acks} == {"sent", "failed"}

@@ -828,6 +828,18 @@ class AsyncWagateClient:
     async def delete_sink_filter(self, instance: str, sink: SinkName) -> None:
         return await self._run(routes.delete_sink_filter(instance, sink))
 
+    async def get_send_policy(self, instance: str) -> dict[str, Any]:
+        """The send policy, its counters, what it holds and when the next send may go."""
+        return await self._run(routes.get_send_policy(instance))
+
+    async def update_send_policy(self, instance: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of the send policy (None removes a limit)."""
+        return await self._run(routes.update_send_policy(instance, changes))
+
+    async def resume_sending(self, instance: str) -> dict[str, Any]:
+        """Sending goes on now after a pause of the circuit breaker."""
+        return await self._run(routes.resume_sending(instance))
+
     async def cluster(self) -> Cluster:
         return await self._run(routes.get_cluster())
 

@@ -84,6 +84,7 @@ EventName = Literal[
     "group_update",
     "group_participants",
     "history_sync",
+    "send_paused",
 ]
 ParticipantAction = Literal["add", "remove", "promote", "demote"]
 RequestAnswer = Literal["approve", "reject"]
@@ -1007,3 +1008,20 @@ def simulator_group_join(instance: str, code: str, sender: str) -> Call[str]:
         lambda reply: string(reply.json(), "group"),
         json={"from": sender},
     )
+
+
+def _json(reply: Reply) -> dict[str, Any]:
+    body = reply.json()
+    return dict(body) if isinstance(body, dict) else {}
+
+
+def get_send_policy(instance: str) -> Call[dict[str, Any]]:
+    return Call("GET", f"{_inst(instance)}/send-policy", _json)
+
+
+def update_send_policy(instance: str, changes: Mapping[str, Any]) -> Call[dict[str, Any]]:
+    return Call("PATCH", f"{_inst(instance)}/send-policy", _json, json=dict(changes))
+
+
+def resume_sending(instance: str) -> Call[dict[str, Any]]:
+    return Call("POST", f"{_inst(instance)}/send-policy/resume", _json)

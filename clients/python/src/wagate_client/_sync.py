@@ -816,6 +816,18 @@ class WagateClient:
     def delete_sink_filter(self, instance: str, sink: SinkName) -> None:
         return self._run(routes.delete_sink_filter(instance, sink))
 
+    def get_send_policy(self, instance: str) -> dict[str, Any]:
+        """The send policy, its counters, what it holds and when the next send may go."""
+        return self._run(routes.get_send_policy(instance))
+
+    def update_send_policy(self, instance: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of the send policy (None removes a limit)."""
+        return self._run(routes.update_send_policy(instance, changes))
+
+    def resume_sending(self, instance: str) -> dict[str, Any]:
+        """Sending goes on now after a pause of the circuit breaker."""
+        return self._run(routes.resume_sending(instance))
+
     def cluster(self) -> Cluster:
         return self._run(routes.get_cluster())
 

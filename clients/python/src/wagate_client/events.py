@@ -468,6 +468,25 @@ class HistorySynced:
 
 
 @dataclass(frozen=True)
+class SendPaused:
+    """The instance's sending paused: its circuit breaker opened (`send_paused`)."""
+
+    reason: str
+    paused_until: datetime | None
+    cooldown_s: int
+    trips: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SendPaused:
+        return cls(
+            reason=string(data, "reason"),
+            paused_until=opt_time(data, "paused_until"),
+            cooldown_s=integer(data, "cooldown_s"),
+            trips=integer(data, "trips"),
+        )
+
+
+@dataclass(frozen=True)
 class UnknownData:
     """The data of an event this version of the client does not know."""
 
@@ -598,6 +617,7 @@ EventData = (
     | GroupUpdate
     | GroupParticipants
     | HistorySynced
+    | SendPaused
     | UnknownData
 )
 
@@ -618,6 +638,7 @@ _DATA_TYPES: dict[str, Any] = {
     "group_update": GroupUpdate,
     "group_participants": GroupParticipants,
     "history_sync": HistorySynced,
+    "send_paused": SendPaused,
 }
 
 

@@ -1,5 +1,6 @@
 // The dashboard's entry point: sign-in, the instance list with live status, tabs.
 import { AccountPanel } from "./account.js";
+import { PolicyPanel } from "./policy.js";
 import { Api, ApiError, EventStream, looksAdmin } from "./api.js";
 import { ChatsPanel } from "./chats.js";
 import { ConnectionPanel } from "./connection.js";
@@ -30,6 +31,7 @@ const records = new RecordsPanels(ctx);
 const account = new AccountPanel(ctx);
 const groups = new GroupsPanel(ctx);
 const chats = new ChatsPanel(ctx);
+const policy = new PolicyPanel(ctx);
 ctx.refreshInstance = refreshInstance;
 ctx.setInstance = setInstance;
 ctx.reloadList = loadList;
@@ -50,6 +52,7 @@ function forget(message) {
   account.reset();
   groups.reset();
   chats.reset();
+  policy.reset();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -199,6 +202,7 @@ function onEvent(name, event, envelope) {
   account.onEvent(event, envelope);
   groups.onEvent(event);
   chats.onEvent(event, envelope);
+  policy.onEvent(event, envelope);
 }
 
 function setInstance(inst) {
@@ -239,6 +243,7 @@ function select(name) {
   account.reset();
   groups.reset();
   chats.reset();
+  policy.reset();
   if (!inst) return;
   $("detail-title").textContent = inst.name;
   setBadge($("detail-status"), inst.status);
@@ -250,6 +255,7 @@ function select(name) {
   account.show(currentTab());
   groups.show(currentTab());
   chats.show(currentTab());
+  policy.show(currentTab());
 }
 
 function currentTab() {
@@ -269,6 +275,7 @@ function openTab(id) {
     account.show(id);
     groups.show(id);
     chats.show(id);
+    policy.show(id);
   }
 }
 
@@ -325,6 +332,7 @@ function init() {
   account.wire();
   groups.wire();
   chats.wire();
+  policy.wire();
   $("list-refresh").addEventListener("click", loadList);
   // Instances without a live stream are brought up to date when the user comes back.
   document.addEventListener("visibilitychange", () => {

@@ -12,7 +12,7 @@ SEND: Action[OutgoingMessage, SendResult] = declare(
     OutgoingMessage,
     SendResult,
     "Send one validated message (the worker's path: sends go through the queue).",
-    failures=("not_on_whatsapp", "contact_blocked"),
+    failures=("not_on_whatsapp", "contact_blocked", "rate_limited", "spam_suspected"),
 )
 
 

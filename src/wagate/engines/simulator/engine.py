@@ -160,6 +160,13 @@ def _picked(body: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: body[name] for name in names if body.get(name) is not None}
 
 
+# What WhatsApp answers a number it rate limits or flags as spam (fail_kind: the code).
+ABUSE_ANSWERS = {
+    "rate_limited": "rate-overlimit: the number sends too much too fast",
+    "spam_suspected": "the number is suspected of sending spam",
+}
+
+
 @dataclass
 class Faults:
     send_latency_ms: int = 0
@@ -451,6 +458,8 @@ class SimulatorClient:
             faults.fail_next -= 1
             if faults.fail_kind == "permanent":
                 raise PermanentEngineError("the simulated network rejected the message")
+            if faults.fail_kind in ABUSE_ANSWERS:
+                raise PermanentEngineError(ABUSE_ANSWERS[faults.fail_kind], code=faults.fail_kind)
             raise TransientEngineError("simulated transient failure")
         user, _, server = message.to_jid.partition("@")
         if server == "s.whatsapp.net" and not on_whatsapp(user):
