@@ -583,7 +583,7 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
         routes.simulator_inbound("x", {}),
         routes.simulator_faults("x", {}),
         routes.simulator_outbox("x"),
-        routes.simulator_history("x", {}),
+        routes.simulator_history("x", None, None, None),
         routes.send_batch("x", []),
         *(routes.send("x", kind, {}) for kind in get_args(SendKind)),
         routes.get_message("x", "c"),

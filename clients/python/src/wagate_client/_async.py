@@ -773,10 +773,7 @@ class AsyncWagateClient:
     ) -> list[str]:
         """The simulated phone sends a history (history_sync events follow); the ids of the
         messages it holds."""
-        body = {"chats": chats, "messages": messages, "days": days}
-        return await self._run(
-            routes.simulator_history(instance, {k: v for k, v in body.items() if v is not None})
-        )
+        return await self._run(routes.simulator_history(instance, chats, messages, days))
 
     async def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return await self._run(routes.simulator_outbox(instance))

@@ -573,12 +573,14 @@ def simulator_faults(instance: str, body: Mapping[str, Any]) -> Call[Faults]:
     )
 
 
-def simulator_history(instance: str, body: Mapping[str, Any]) -> Call[list[str]]:
+def simulator_history(
+    instance: str, chats: int | None, messages: int | None, days: int | None
+) -> Call[list[str]]:
     return Call(
         "POST",
         f"{_inst(instance)}/simulator/history",
         lambda reply: str_list(reply.json(), "message_ids"),
-        json=dict(body),
+        json=_drop_none({"chats": chats, "messages": messages, "days": days}),
     )
 
 
@@ -1010,18 +1012,13 @@ def simulator_group_join(instance: str, code: str, sender: str) -> Call[str]:
     )
 
 
-def _json(reply: Reply) -> dict[str, Any]:
-    body = reply.json()
-    return dict(body) if isinstance(body, dict) else {}
-
-
 def get_send_policy(instance: str) -> Call[dict[str, Any]]:
-    return Call("GET", f"{_inst(instance)}/send-policy", _json)
+    return Call("GET", f"{_inst(instance)}/send-policy", _model(obj))
 
 
 def update_send_policy(instance: str, changes: Mapping[str, Any]) -> Call[dict[str, Any]]:
-    return Call("PATCH", f"{_inst(instance)}/send-policy", _json, json=dict(changes))
+    return Call("PATCH", f"{_inst(instance)}/send-policy", _model(obj), json=dict(changes))
 
 
 def resume_sending(instance: str) -> Call[dict[str, Any]]:
-    return Call("POST", f"{_inst(instance)}/send-policy/resume", _json)
+    return Call("POST", f"{_inst(instance)}/send-policy/resume", _model(obj))

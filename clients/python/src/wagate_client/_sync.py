@@ -761,10 +761,7 @@ class WagateClient:
     ) -> list[str]:
         """The simulated phone sends a history (history_sync events follow); the ids of the
         messages it holds."""
-        body = {"chats": chats, "messages": messages, "days": days}
-        return self._run(
-            routes.simulator_history(instance, {k: v for k, v in body.items() if v is not None})
-        )
+        return self._run(routes.simulator_history(instance, chats, messages, days))
 
     def simulator_outbox(self, instance: str) -> list[OutboxMessage]:
         return self._run(routes.simulator_outbox(instance))
