@@ -60,17 +60,13 @@ from wagate.engines.base import (
 from wagate.engines.simulator.network import on_whatsapp
 from wagate.engines.simulator.presence import record_presence
 from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, SimulatorContact
+from wagate.phones import phone_of
 
 if TYPE_CHECKING:
     from wagate.engines.simulator.engine import SimulatorClient
 
 RINGING_CALLS = 100
 PICTURE_URL = "https://pps.whatsapp.net/v/t61.24694-24/{id}.jpg"
-
-
-def phone_of(jid: str) -> str | None:
-    user, _, server = jid.partition("@")
-    return user.split(":", 1)[0] if server == "s.whatsapp.net" else None
 
 
 def lid_of(phone: str) -> str:
