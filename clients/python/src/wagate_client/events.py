@@ -9,20 +9,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from wagate_client._json import (
     JSON,
-    boolean,
-    integer,
-    number,
-    obj_list,
-    opt_int,
+    FromJson,
+    JsonKey,
+    WhenAbsent,
     opt_obj,
-    opt_str,
-    opt_time,
     parse_time,
-    str_list,
     string,
 )
 
@@ -70,117 +65,65 @@ def sign(secret: str | bytes, body: bytes | str, timestamp: int | None = None) -
 
 
 @dataclass(frozen=True)
-class ConnectionUpdate:
+class ConnectionUpdate(FromJson):
     status: str
     previous: str | None
     reason: str | None
     jid: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ConnectionUpdate:
-        return cls(
-            status=string(data, "status"),
-            previous=opt_str(data, "previous"),
-            reason=opt_str(data, "reason"),
-            jid=opt_str(data, "jid"),
-        )
-
 
 @dataclass(frozen=True)
-class QrUpdated:
+class QrUpdated(FromJson):
     code: str
     expires_at: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> QrUpdated:
-        return cls(code=string(data, "code"), expires_at=opt_time(data, "expires_at"))
-
 
 @dataclass(frozen=True)
-class ReceivedMedia:
+class ReceivedMedia(FromJson):
     mimetype: str
     filename: str | None
     size: int | None
     url: str
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ReceivedMedia:
-        return cls(
-            mimetype=string(data, "mimetype"),
-            filename=opt_str(data, "filename"),
-            size=opt_int(data, "size"),
-            url=string(data, "url"),
-        )
-
 
 @dataclass(frozen=True)
-class Location:
+class Location(FromJson):
     latitude: float
     longitude: float
     name: str | None = None
     address: str | None = None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Location:
-        return cls(
-            latitude=number(data, "latitude"),
-            longitude=number(data, "longitude"),
-            name=opt_str(data, "name"),
-            address=opt_str(data, "address"),
-        )
-
 
 @dataclass(frozen=True)
-class Reaction:
+class Reaction(FromJson):
     message_id: str
     emoji: str
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Reaction:
-        return cls(message_id=string(data, "message_id"), emoji=string(data, "emoji"))
-
 
 @dataclass(frozen=True)
-class Poll:
+class Poll(FromJson):
     question: str
     options: list[str]
-    selectable_count: int
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Poll:
-        return cls(
-            question=string(data, "question"),
-            options=str_list(data, "options"),
-            selectable_count=integer(data, "selectable_count", 1),
-        )
+    selectable_count: Annotated[int, WhenAbsent(1)]
 
 
 @dataclass(frozen=True)
-class Quoted:
+class Quoted(FromJson):
     """The message a received reply quotes, as far as the reply carries it."""
 
     message_id: str
-    sender: str | None  # the JSON field `from`
+    sender: Annotated[str | None, JsonKey("from")]
     kind: str | None
     text: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Quoted:
-        return cls(
-            message_id=string(data, "message_id"),
-            sender=opt_str(data, "from"),
-            kind=opt_str(data, "kind"),
-            text=opt_str(data, "text"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageReceived:
+class MessageReceived(FromJson):
     """A message in one of the account's chats; only the fields of its `kind` are set."""
 
     message_id: str
     chat: str
-    sender: str  # the JSON field `from`
+    sender: Annotated[str, JsonKey("from")]
     from_me: bool
     timestamp: datetime | None
     kind: str
@@ -200,40 +143,9 @@ class MessageReceived:
     ephemeral: bool = False
     quoted: Quoted | None = None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageReceived:
-        media = opt_obj(data, "media")
-        location = opt_obj(data, "location")
-        reaction = opt_obj(data, "reaction")
-        poll = opt_obj(data, "poll")
-        quoted = opt_obj(data, "quoted")
-        return cls(
-            message_id=string(data, "message_id"),
-            chat=string(data, "chat"),
-            sender=string(data, "from"),
-            from_me=boolean(data, "from_me"),
-            timestamp=opt_time(data, "timestamp"),
-            kind=string(data, "kind"),
-            text=opt_str(data, "text"),
-            caption=opt_str(data, "caption"),
-            media=ReceivedMedia.from_json(media) if media is not None else None,
-            location=Location.from_json(location) if location is not None else None,
-            contacts=obj_list(data, "contacts"),
-            reaction=Reaction.from_json(reaction) if reaction is not None else None,
-            group=opt_str(data, "group"),
-            participant=Party.maybe(opt_obj(data, "participant")),
-            mentions=str_list(data, "mentions"),
-            poll=Poll.from_json(poll) if poll is not None else None,
-            reply_to=opt_str(data, "reply_to"),
-            view_once=boolean(data, "view_once"),
-            forwarded=boolean(data, "forwarded"),
-            ephemeral=boolean(data, "ephemeral"),
-            quoted=Quoted.from_json(quoted) if quoted is not None else None,
-        )
-
 
 @dataclass(frozen=True)
-class MessageAck:
+class MessageAck(FromJson):
     """A send's final outcome: `sent` or `failed` (then it is in the dead letters)."""
 
     correlation_id: str
@@ -242,19 +154,9 @@ class MessageAck:
     error: dict[str, Any] | None
     attempts: int
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageAck:
-        return cls(
-            correlation_id=string(data, "correlation_id"),
-            status=string(data, "status"),
-            message_id=opt_str(data, "message_id"),
-            error=opt_obj(data, "error"),
-            attempts=integer(data, "attempts"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageStatus:
+class MessageStatus(FromJson):
     """A receipt: `delivered`, `read` or `played`."""
 
     message_id: str
@@ -263,120 +165,62 @@ class MessageStatus:
     status: str
     timestamp: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageStatus:
-        return cls(
-            message_id=string(data, "message_id"),
-            correlation_id=opt_str(data, "correlation_id"),
-            chat=string(data, "chat"),
-            status=string(data, "status"),
-            timestamp=opt_time(data, "timestamp"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageEdited:
+class MessageEdited(FromJson):
     """A message's text or caption was changed by its sender (`correlation_id`: one of this
     API's sends, edited through the API)."""
 
     message_id: str
     chat: str
-    sender: str  # the JSON field `from`
+    sender: Annotated[str, JsonKey("from")]
     from_me: bool
     text: str
     timestamp: datetime | None
     correlation_id: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageEdited:
-        return cls(
-            message_id=string(data, "message_id"),
-            chat=string(data, "chat"),
-            sender=string(data, "from"),
-            from_me=boolean(data, "from_me"),
-            text=string(data, "text"),
-            timestamp=opt_time(data, "timestamp"),
-            correlation_id=opt_str(data, "correlation_id"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageRevoked:
+class MessageRevoked(FromJson):
     """A message was deleted for everyone by its sender (or a group admin)."""
 
     message_id: str
     chat: str
-    sender: str  # the JSON field `from`
+    sender: Annotated[str, JsonKey("from")]
     from_me: bool
     timestamp: datetime | None
     correlation_id: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageRevoked:
-        return cls(
-            message_id=string(data, "message_id"),
-            chat=string(data, "chat"),
-            sender=string(data, "from"),
-            from_me=boolean(data, "from_me"),
-            timestamp=opt_time(data, "timestamp"),
-            correlation_id=opt_str(data, "correlation_id"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageReaction:
+class MessageReaction(FromJson):
     """Someone reacted to `message_id`, or took the reaction back (`removed`, empty emoji)."""
 
     message_id: str
     chat: str
-    sender: str  # the JSON field `from`
+    sender: Annotated[str, JsonKey("from")]
     from_me: bool
     emoji: str
     removed: bool
     timestamp: datetime | None
     correlation_id: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageReaction:
-        return cls(
-            message_id=string(data, "message_id"),
-            chat=string(data, "chat"),
-            sender=string(data, "from"),
-            from_me=boolean(data, "from_me"),
-            emoji=string(data, "emoji"),
-            removed=boolean(data, "removed"),
-            timestamp=opt_time(data, "timestamp"),
-            correlation_id=opt_str(data, "correlation_id"),
-        )
-
 
 @dataclass(frozen=True)
-class PollVote:
+class PollVote(FromJson):
     """A vote in a poll, decrypted: the options the voter chose now (empty: taken back)."""
 
     poll_message_id: str
     chat: str
-    sender: str  # the JSON field `from`
+    sender: Annotated[str, JsonKey("from")]
     from_me: bool
     options: list[str]
     timestamp: datetime | None
     correlation_id: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> PollVote:
-        return cls(
-            poll_message_id=string(data, "poll_message_id"),
-            chat=string(data, "chat"),
-            sender=string(data, "from"),
-            from_me=boolean(data, "from_me"),
-            options=str_list(data, "options"),
-            timestamp=opt_time(data, "timestamp"),
-            correlation_id=opt_str(data, "correlation_id"),
-        )
-
 
 @dataclass(frozen=True)
-class PresenceChanged:
+class PresenceChanged(FromJson):
     """A subscribed contact came online, went offline, or is typing or recording in `chat`."""
 
     chat: str
@@ -384,39 +228,20 @@ class PresenceChanged:
     state: str
     last_seen: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> PresenceChanged:
-        return cls(
-            chat=string(data, "chat"),
-            contact=string(data, "contact"),
-            state=string(data, "state"),
-            last_seen=opt_time(data, "last_seen"),
-        )
-
 
 @dataclass(frozen=True)
-class CallEvent:
+class CallEvent(FromJson):
     """A call to the account: `offered`, `accepted`, `rejected` or `missed`."""
 
     call_id: str
-    from_: str
+    from_: Annotated[str, JsonKey("from")]
     status: str
     video: bool
     timestamp: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> CallEvent:
-        return cls(
-            call_id=string(data, "call_id"),
-            from_=string(data, "from"),
-            status=string(data, "status"),
-            video=boolean(data, "video"),
-            timestamp=opt_time(data, "timestamp"),
-        )
-
 
 @dataclass(frozen=True)
-class ContactUpdated:
+class ContactUpdated(FromJson):
     """A contact changed its profile; only what changed is set (`picture`: set | removed)."""
 
     contact: str
@@ -425,29 +250,15 @@ class ContactUpdated:
     business_name: str | None
     picture: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ContactUpdated:
-        return cls(
-            contact=string(data, "contact"),
-            push_name=opt_str(data, "push_name"),
-            about=opt_str(data, "about"),
-            business_name=opt_str(data, "business_name"),
-            picture=opt_str(data, "picture"),
-        )
-
 
 @dataclass(frozen=True)
-class BlocklistUpdated:
+class BlocklistUpdated(FromJson):
     contact: str
     action: str  # block | unblock
 
-    @classmethod
-    def from_json(cls, data: JSON) -> BlocklistUpdated:
-        return cls(contact=string(data, "contact"), action=string(data, "action"))
-
 
 @dataclass(frozen=True)
-class HistorySynced:
+class HistorySynced(FromJson):
     """A part of the history sent after linking was kept (`history_sync`)."""
 
     chats: int
@@ -456,34 +267,15 @@ class HistorySynced:
     progress: int | None
     done: bool
 
-    @classmethod
-    def from_json(cls, data: JSON) -> HistorySynced:
-        return cls(
-            chats=integer(data, "chats"),
-            messages=integer(data, "messages"),
-            skipped=integer(data, "skipped"),
-            progress=opt_int(data, "progress"),
-            done=boolean(data, "done"),
-        )
-
 
 @dataclass(frozen=True)
-class SendPaused:
+class SendPaused(FromJson):
     """The instance's sending paused: its circuit breaker opened (`send_paused`)."""
 
     reason: str
     paused_until: datetime | None
     cooldown_s: int
     trips: int
-
-    @classmethod
-    def from_json(cls, data: JSON) -> SendPaused:
-        return cls(
-            reason=string(data, "reason"),
-            paused_until=opt_time(data, "paused_until"),
-            cooldown_s=integer(data, "cooldown_s"),
-            trips=integer(data, "trips"),
-        )
 
 
 @dataclass(frozen=True)
@@ -544,15 +336,11 @@ class SSEDecoder:
 
 
 @dataclass(frozen=True)
-class Party:
+class Party(FromJson):
     """A WhatsApp user: the JID, and the phone number where WhatsApp shows it."""
 
     jid: str
     phone: str | None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Party:
-        return cls(jid=string(data, "jid"), phone=opt_str(data, "phone"))
 
     @classmethod
     def maybe(cls, data: JSON | None) -> Party | None:
@@ -560,7 +348,7 @@ class Party:
 
 
 @dataclass(frozen=True)
-class GroupUpdate:
+class GroupUpdate(FromJson):
     """A group's subject, description, settings or picture changed, or its link was reset;
     `changes` holds only what changed."""
 
@@ -569,18 +357,9 @@ class GroupUpdate:
     changes: dict[str, Any]
     timestamp: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> GroupUpdate:
-        return cls(
-            group=string(data, "group"),
-            actor=Party.maybe(opt_obj(data, "actor")),
-            changes=opt_obj(data, "changes") or {},
-            timestamp=opt_time(data, "timestamp"),
-        )
-
 
 @dataclass(frozen=True)
-class GroupParticipants:
+class GroupParticipants(FromJson):
     """People joined, left, were added, removed, promoted or demoted, or asked to join."""
 
     group: str
@@ -588,16 +367,6 @@ class GroupParticipants:
     action: str
     participants: list[Party]
     timestamp: datetime | None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> GroupParticipants:
-        return cls(
-            group=string(data, "group"),
-            actor=Party.maybe(opt_obj(data, "actor")),
-            action=string(data, "action"),
-            participants=[Party.from_json(item) for item in obj_list(data, "participants")],
-            timestamp=opt_time(data, "timestamp"),
-        )
 
 
 EventData = (

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from wagate_client._json import (
     JSON,
-    boolean,
-    integer,
-    obj,
-    obj_list,
-    opt_int,
-    opt_obj,
+    FromJson,
+    WhenAbsent,
     opt_str,
     opt_time,
-    str_list,
     string,
 )
 
 
 @dataclass(frozen=True)
-class ProxyInfo:
+class ProxyInfo(FromJson):
     """What the gateway shows of an instance's proxy: never its user name or password."""
 
     scheme: str
@@ -34,18 +29,9 @@ class ProxyInfo:
     port: int
     credentials_set: bool
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ProxyInfo:
-        return cls(
-            scheme=string(data, "scheme"),
-            host=string(data, "host"),
-            port=integer(data, "port"),
-            credentials_set=boolean(data, "credentials_set"),
-        )
-
 
 @dataclass(frozen=True)
-class InstanceSettings:
+class InstanceSettings(FromJson):
     send_interval_ms: int = 0
     send_jitter_ms: int = 0
     max_attempts: int = 3
@@ -54,40 +40,17 @@ class InstanceSettings:
     proxy: ProxyInfo | None = None
     history_retention_days: int = 90
 
-    @classmethod
-    def from_json(cls, data: JSON) -> InstanceSettings:
-        proxy = opt_obj(data, "proxy")
-        return cls(
-            send_interval_ms=integer(data, "send_interval_ms"),
-            send_jitter_ms=integer(data, "send_jitter_ms"),
-            max_attempts=integer(data, "max_attempts", 3),
-            reject_calls=boolean(data, "reject_calls"),
-            always_online=boolean(data, "always_online"),
-            proxy=ProxyInfo.from_json(proxy) if proxy else None,
-            history_retention_days=integer(data, "history_retention_days", 90),
-        )
-
 
 @dataclass(frozen=True)
-class Webhook:
+class Webhook(FromJson):
     url: str
     events: list[str] | None
     secret_set: bool
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Webhook:
-        events = data.get("events")
-        return cls(
-            url=string(data, "url"),
-            events=str_list(data, "events") if isinstance(events, list) else None,
-            secret_set=boolean(data, "secret_set"),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(FromJson):
     name: str
     engine: str
     status: str
@@ -101,25 +64,6 @@ class Instance:
     webhook: Webhook | None
     created_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Instance:
-        webhook = opt_obj(data, "webhook")
-        return cls(
-            name=string(data, "name"),
-            engine=string(data, "engine"),
-            status=string(data, "status"),
-            jid=opt_str(data, "jid"),
-            phone=opt_str(data, "phone"),
-            last_error=opt_str(data, "last_error"),
-            connected_at=opt_time(data, "connected_at"),
-            last_event_at=opt_time(data, "last_event_at"),
-            node=opt_str(data, "node"),
-            settings=InstanceSettings.from_json(obj(data.get("settings"))),
-            webhook=Webhook.from_json(webhook) if webhook is not None else None,
-            created_at=opt_time(data, "created_at"),
-            raw=dict(data),
-        )
 
 
 @dataclass(frozen=True)
@@ -135,27 +79,15 @@ class CreatedInstance:
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(FromJson):
     status: str
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Status:
-        return cls(status=string(data, "status"))
 
 
 @dataclass(frozen=True)
-class QrCode:
+class QrCode(FromJson):
     code: str
     image: str
     expires_at: datetime | None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> QrCode:
-        return cls(
-            code=string(data, "code"),
-            image=string(data, "image"),
-            expires_at=opt_time(data, "expires_at"),
-        )
 
 
 @dataclass(frozen=True)
@@ -182,7 +114,7 @@ class SendResult:
 
 
 @dataclass(frozen=True)
-class BatchItem:
+class BatchItem(FromJson):
     """One item of a batch, in order: queued (`correlation_id`) or refused (`error`)."""
 
     correlation_id: str | None
@@ -193,17 +125,9 @@ class BatchItem:
     def ok(self) -> bool:
         return self.error is None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> BatchItem:
-        return cls(
-            correlation_id=opt_str(data, "correlation_id"),
-            status=opt_str(data, "status"),
-            error=opt_obj(data, "error"),
-        )
-
 
 @dataclass(frozen=True)
-class MessageRecord:
+class MessageRecord(FromJson):
     correlation_id: str
     kind: str
     to: str
@@ -224,72 +148,33 @@ class MessageRecord:
     forwards: list[Forward] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessageRecord:
-        return cls(
-            correlation_id=string(data, "correlation_id"),
-            kind=string(data, "kind"),
-            to=string(data, "to"),
-            status=string(data, "status"),
-            message_id=opt_str(data, "message_id"),
-            error=opt_obj(data, "error"),
-            attempts=integer(data, "attempts"),
-            created_at=opt_time(data, "created_at"),
-            updated_at=opt_time(data, "updated_at"),
-            sent_at=opt_time(data, "sent_at"),
-            edited_text=opt_str(data, "edited_text"),
-            edited_at=opt_time(data, "edited_at"),
-            revoked=boolean(data, "revoked"),
-            revoked_for=opt_str(data, "revoked_for"),
-            revoked_at=opt_time(data, "revoked_at"),
-            forwards=[Forward.from_json(item) for item in obj_list(data, "forwards")],
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class Forward:
+class Forward(FromJson):
     """A forward of one of the API's sends: to whom, as which WhatsApp message."""
 
     to: str
     message_id: str
     at: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Forward:
-        return cls(
-            to=string(data, "to"), message_id=string(data, "message_id"), at=opt_time(data, "at")
-        )
-
 
 @dataclass(frozen=True)
-class ActionResult:
+class ActionResult(FromJson):
     """What WhatsApp answered to a change after the send (forward, reaction, pin, vote): the
     id and time of the message that carries it."""
 
     message_id: str
     timestamp: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ActionResult:
-        return cls(message_id=string(data, "message_id"), timestamp=opt_time(data, "timestamp"))
-
 
 @dataclass(frozen=True)
-class MessagePage:
+class MessagePage(FromJson):
     messages: list[MessageRecord]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> MessagePage:
-        return cls(
-            messages=[MessageRecord.from_json(item) for item in obj_list(data, "messages")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(FromJson):
     correlation_id: str
     instance: str
     kind: str
@@ -299,66 +184,29 @@ class DeadLetter:
     failed_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> DeadLetter:
-        return cls(
-            correlation_id=string(data, "correlation_id"),
-            instance=string(data, "instance"),
-            kind=string(data, "kind"),
-            to=string(data, "to"),
-            error=opt_obj(data, "error"),
-            attempts=integer(data, "attempts"),
-            failed_at=opt_time(data, "failed_at"),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class DeadLetterPage:
+class DeadLetterPage(FromJson):
     dead_letters: list[DeadLetter]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> DeadLetterPage:
-        return cls(
-            dead_letters=[DeadLetter.from_json(item) for item in obj_list(data, "dead_letters")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class RetriedAll:
+class RetriedAll(FromJson):
     retried: int
     correlation_ids: list[str]
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> RetriedAll:
-        ids = data.get("correlation_ids")
-        return cls(
-            retried=integer(data, "retried"),
-            correlation_ids=[str(item) for item in ids] if isinstance(ids, list) else [],
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class ContactCheck:
+class ContactCheck(FromJson):
     phone: str
     on_whatsapp: bool
     jid: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ContactCheck:
-        return cls(
-            phone=string(data, "phone"),
-            on_whatsapp=boolean(data, "on_whatsapp"),
-            jid=opt_str(data, "jid"),
-        )
-
 
 @dataclass(frozen=True)
-class Contact:
+class Contact(FromJson):
     """Who a contact is (GET /contacts/{contact})."""
 
     jid: str
@@ -372,45 +220,22 @@ class Contact:
     picture_url: str | None
     on_whatsapp: bool
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Contact:
-        return cls(
-            jid=string(data, "jid"),
-            phone=opt_str(data, "phone"),
-            lid=opt_str(data, "lid"),
-            name=opt_str(data, "name"),
-            push_name=opt_str(data, "push_name"),
-            business=boolean(data, "business"),
-            business_name=opt_str(data, "business_name"),
-            about=opt_str(data, "about"),
-            picture_url=opt_str(data, "picture_url"),
-            on_whatsapp=boolean(data, "on_whatsapp"),
-        )
-
 
 @dataclass(frozen=True)
-class ProfilePicture:
+class ProfilePicture(FromJson):
     id: str
     url: str
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ProfilePicture:
-        return cls(id=string(data, "id"), url=string(data, "url"))
-
 
 @dataclass(frozen=True)
-class LidMapping:
+class LidMapping(FromJson):
     lid: str
     jid: str
     phone: str
 
-    @classmethod
-    def from_json(cls, data: JSON) -> LidMapping:
-        return cls(lid=string(data, "lid"), jid=string(data, "jid"), phone=string(data, "phone"))
-
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(FromJson):
     """The account's own profile."""
 
     jid: str
@@ -418,16 +243,6 @@ class Profile:
     name: str | None
     about: str | None
     picture_url: str | None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Profile:
-        return cls(
-            jid=string(data, "jid"),
-            phone=opt_str(data, "phone"),
-            name=opt_str(data, "name"),
-            about=opt_str(data, "about"),
-            picture_url=opt_str(data, "picture_url"),
-        )
 
 
 @dataclass(frozen=True)
@@ -440,24 +255,15 @@ class Media:
 
 
 @dataclass(frozen=True)
-class DeliveryAttempt:
+class DeliveryAttempt(FromJson):
     attempted_at: datetime | None
     status_code: int | None
     error: str | None
     duration_ms: int
 
-    @classmethod
-    def from_json(cls, data: JSON) -> DeliveryAttempt:
-        return cls(
-            attempted_at=opt_time(data, "attempted_at"),
-            status_code=opt_int(data, "status_code"),
-            error=opt_str(data, "error"),
-            duration_ms=integer(data, "duration_ms"),
-        )
-
 
 @dataclass(frozen=True)
-class Delivery:
+class Delivery(FromJson):
     """One event to one webhook URL; `history` is filled only by `get_delivery`."""
 
     id: str
@@ -475,58 +281,24 @@ class Delivery:
     history: list[DeliveryAttempt] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Delivery:
-        return cls(
-            id=string(data, "id"),
-            event_id=string(data, "event_id"),
-            event=string(data, "event"),
-            url=string(data, "url"),
-            target=string(data, "target"),
-            status=string(data, "status"),
-            attempts=integer(data, "attempts"),
-            last_status_code=opt_int(data, "last_status_code"),
-            last_error=opt_str(data, "last_error"),
-            next_attempt_at=opt_time(data, "next_attempt_at"),
-            created_at=opt_time(data, "created_at"),
-            delivered_at=opt_time(data, "delivered_at"),
-            history=[DeliveryAttempt.from_json(item) for item in obj_list(data, "history")],
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class DeliveryPage:
+class DeliveryPage(FromJson):
     deliveries: list[Delivery]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> DeliveryPage:
-        return cls(
-            deliveries=[Delivery.from_json(item) for item in obj_list(data, "deliveries")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class Faults:
+class Faults(FromJson):
     """The simulator's fault settings for an instance, after the change."""
 
     send_latency_ms: int
     fail_next: int
     fail_kind: str
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Faults:
-        return cls(
-            send_latency_ms=integer(data, "send_latency_ms"),
-            fail_next=integer(data, "fail_next"),
-            fail_kind=string(data, "fail_kind"),
-        )
-
 
 @dataclass(frozen=True)
-class OutboxMessage:
+class OutboxMessage(FromJson):
     """A message the simulated network received from the gateway."""
 
     message_id: str
@@ -535,45 +307,24 @@ class OutboxMessage:
     body: dict[str, Any]
     sent_at: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> OutboxMessage:
-        return cls(
-            message_id=string(data, "message_id"),
-            to=string(data, "to"),
-            kind=string(data, "kind"),
-            body=obj(data.get("body")),
-            sent_at=opt_time(data, "sent_at"),
-        )
-
 
 @dataclass(frozen=True)
-class PresenceSent:
+class PresenceSent(FromJson):
     state: str
     sent_at: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> PresenceSent:
-        return cls(state=string(data, "state"), sent_at=opt_time(data, "sent_at"))
-
 
 @dataclass(frozen=True)
-class SimulatedPresence:
+class SimulatedPresence(FromJson):
     """The presence an instance sent the simulated network: `shown` is what its contacts see
     (None before any), `sent` the last ones, oldest first."""
 
     shown: str | None
     sent: list[PresenceSent]
 
-    @classmethod
-    def from_json(cls, data: JSON) -> SimulatedPresence:
-        return cls(
-            shown=opt_str(data, "shown"),
-            sent=[PresenceSent.from_json(item) for item in obj_list(data, "sent")],
-        )
-
 
 @dataclass(frozen=True)
-class ClusterNode:
+class ClusterNode(FromJson):
     id: str
     role: str
     address: str | None
@@ -583,35 +334,13 @@ class ClusterNode:
     stopped_at: datetime | None
     instances: list[str]
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ClusterNode:
-        return cls(
-            id=string(data, "id"),
-            role=string(data, "role"),
-            address=opt_str(data, "address"),
-            live=boolean(data, "live"),
-            started_at=opt_time(data, "started_at"),
-            last_seen_at=opt_time(data, "last_seen_at"),
-            stopped_at=opt_time(data, "stopped_at"),
-            instances=str_list(data, "instances"),
-        )
-
 
 @dataclass(frozen=True)
-class Cluster:
+class Cluster(FromJson):
     mode: str
     node: str
     nodes: list[ClusterNode]
     unheld: list[str]
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Cluster:
-        return cls(
-            mode=string(data, "mode"),
-            node=string(data, "node"),
-            nodes=[ClusterNode.from_json(item) for item in obj_list(data, "nodes")],
-            unheld=str_list(data, "unheld"),
-        )
 
 
 @dataclass(frozen=True)
@@ -661,7 +390,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SinkStatus:
+class SinkStatus(FromJson):
     """One consumer of the events (`GET /v1/sinks`); the backlog fields are None for a live
     sink, `target` and `connected` for all but the broker transports."""
 
@@ -676,26 +405,9 @@ class SinkStatus:
     last_error: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> SinkStatus:
-        connected = data.get("connected")
-        lag = data.get("lag_s")
-        return cls(
-            name=string(data, "name"),
-            kind=string(data, "kind"),
-            target=opt_str(data, "target"),
-            connected=connected if isinstance(connected, bool) else None,
-            pending=opt_int(data, "pending"),
-            retrying=opt_int(data, "retrying"),
-            lag_s=float(lag) if isinstance(lag, int | float) else None,
-            oldest_pending_at=opt_time(data, "oldest_pending_at"),
-            last_error=opt_str(data, "last_error"),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class SinkFilter:
+class SinkFilter(FromJson):
     """The events of an instance a broker transport publishes; `events` None: no filter of
     the instance's own."""
 
@@ -703,21 +415,12 @@ class SinkFilter:
     events: list[str] | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> SinkFilter:
-        events = data.get("events")
-        return cls(
-            sink=string(data, "sink"),
-            events=str_list(data, "events") if isinstance(events, list) else None,
-            raw=dict(data),
-        )
-
 
 # --- chats and history ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Chat:
+class Chat(FromJson):
     jid: str
     name: str | None
     kind: str
@@ -729,37 +432,15 @@ class Chat:
     muted_until: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Chat:
-        return cls(
-            jid=string(data, "jid"),
-            name=opt_str(data, "name"),
-            kind=string(data, "kind"),
-            unread=integer(data, "unread"),
-            last_message=opt_obj(data, "last_message"),
-            last_message_at=opt_time(data, "last_message_at"),
-            archived=boolean(data, "archived"),
-            pinned=boolean(data, "pinned"),
-            muted_until=opt_time(data, "muted_until"),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class ChatPage:
+class ChatPage(FromJson):
     chats: list[Chat]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ChatPage:
-        return cls(
-            chats=[Chat.from_json(item) for item in obj_list(data, "chats")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(FromJson):
     """A message of the history, either way."""
 
     message_id: str
@@ -780,102 +461,46 @@ class StoredMessage:
     cursor: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> StoredMessage:
-        return cls(
-            message_id=string(data, "message_id"),
-            chat=string(data, "chat"),
-            sender=opt_str(data, "sender"),
-            from_me=boolean(data, "from_me"),
-            kind=string(data, "kind"),
-            text=opt_str(data, "text"),
-            caption=opt_str(data, "caption"),
-            timestamp=opt_time(data, "timestamp"),
-            status=string(data, "status"),
-            edited_text=opt_str(data, "edited_text"),
-            revoked=boolean(data, "revoked"),
-            reply_to=opt_str(data, "reply_to"),
-            reactions=opt_obj(data, "reactions") or {},
-            media=opt_obj(data, "media"),
-            correlation_id=opt_str(data, "correlation_id"),
-            cursor=string(data, "cursor"),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class HistoryPage:
+class HistoryPage(FromJson):
     """A chat's messages; `before` pages back, `after` forward (to poll for new ones)."""
 
     messages: list[StoredMessage]
     before: str | None
     after: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> HistoryPage:
-        return cls(
-            messages=[StoredMessage.from_json(item) for item in obj_list(data, "messages")],
-            before=opt_str(data, "before"),
-            after=opt_str(data, "after"),
-        )
-
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(FromJson):
     messages: list[StoredMessage]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> SearchPage:
-        return cls(
-            messages=[StoredMessage.from_json(item) for item in obj_list(data, "messages")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class AddressBookEntry:
+class AddressBookEntry(FromJson):
     """A contact of the address book (GET /contacts): its JID and the name it gave itself."""
 
     jid: str
     push_name: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> AddressBookEntry:
-        return cls(jid=string(data, "jid"), push_name=opt_str(data, "push_name"), raw=dict(data))
-
 
 @dataclass(frozen=True)
-class ContactPage:
+class ContactPage(FromJson):
     contacts: list[AddressBookEntry]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ContactPage:
-        return cls(
-            contacts=[AddressBookEntry.from_json(item) for item in obj_list(data, "contacts")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class GroupParticipant:
+class GroupParticipant(FromJson):
     jid: str
     phone: str | None
-    role: str  # member | admin | superadmin
-
-    @classmethod
-    def from_json(cls, data: JSON) -> GroupParticipant:
-        return cls(
-            jid=string(data, "jid"),
-            phone=opt_str(data, "phone"),
-            role=string(data, "role", "member"),
-        )
+    role: Annotated[str, WhenAbsent("member")]  # member | admin | superadmin
 
 
 @dataclass(frozen=True)
-class ParticipantResult:
+class ParticipantResult(FromJson):
     """What became of one participant of a request: `ok`, or why not (`error`)."""
 
     jid: str
@@ -884,19 +509,9 @@ class ParticipantResult:
     error: str | None
     invited: bool
 
-    @classmethod
-    def from_json(cls, data: JSON) -> ParticipantResult:
-        return cls(
-            jid=string(data, "jid"),
-            phone=opt_str(data, "phone"),
-            ok=boolean(data, "ok"),
-            error=opt_str(data, "error"),
-            invited=boolean(data, "invited"),
-        )
-
 
 @dataclass(frozen=True)
-class Group:
+class Group(FromJson):
     jid: str
     subject: str
     description: str | None
@@ -911,59 +526,21 @@ class Group:
     failed: list[ParticipantResult] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Group:
-        return cls(
-            jid=string(data, "jid"),
-            subject=string(data, "subject"),
-            description=opt_str(data, "description"),
-            owner=opt_str(data, "owner"),
-            created_at=opt_time(data, "created_at"),
-            announce=boolean(data, "announce"),
-            locked=boolean(data, "locked"),
-            join_approval=boolean(data, "join_approval"),
-            ephemeral_s=integer(data, "ephemeral_s"),
-            participants=[
-                GroupParticipant.from_json(item) for item in obj_list(data, "participants")
-            ],
-            failed=[ParticipantResult.from_json(item) for item in obj_list(data, "failed")],
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
-class GroupPage:
+class GroupPage(FromJson):
     groups: list[Group]
     next_cursor: str | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> GroupPage:
-        return cls(
-            groups=[Group.from_json(item) for item in obj_list(data, "groups")],
-            next_cursor=opt_str(data, "next_cursor"),
-        )
-
 
 @dataclass(frozen=True)
-class JoinRequest:
+class JoinRequest(FromJson):
     jid: str
     phone: str | None
     requested_at: datetime | None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> JoinRequest:
-        return cls(
-            jid=string(data, "jid"),
-            phone=opt_str(data, "phone"),
-            requested_at=opt_time(data, "requested_at"),
-        )
-
 
 @dataclass(frozen=True)
-class InviteLink:
+class InviteLink(FromJson):
     code: str
     url: str
-
-    @classmethod
-    def from_json(cls, data: JSON) -> InviteLink:
-        return cls(code=string(data, "code"), url=string(data, "url"))
