@@ -1,0 +1,177 @@
+"""The n8n package in a real n8n: the example workflow "message received → reply with the same
+text" imported and activated through n8n's REST API answers a simulated inbound message, with
+the signature of the delivery checked; a delivery with a bad signature starts nothing; the
+workflow deactivated takes its webhook off the instance. The gateway is this process's app,
+served on loopback; n8n is the webhook receiver."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.async_api import Route, async_playwright
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import linked_instance
+from tests.integration.n8n.conftest import OWNER, N8n
+from tests.support.n8n import PACKAGE
+from tests.support.polling import eventually
+
+pytestmark = [pytest.mark.n8n, pytest.mark.e2e, pytest.mark.slow]
+
+EXAMPLE = PACKAGE / "examples" / "echo-workflow.json"
+SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "n8n-workflow.png"
+SENDER = "+5511987654321"
+SENDER_JID = "5511987654321@s.whatsapp.net"
+
+
+def ok(answer: httpx.Response, status: int = 200) -> Any:
+    assert answer.status_code == status, f"{answer.request.method} {answer.url}: {answer.text}"
+    return answer.json().get("data") if answer.content else None
+
+
+async def create_credential(rest: httpx.AsyncClient, gateway: str, token: str) -> str:
+    data = {"url": gateway, "token": token}
+    credential = {"name": "wagate shop", "type": "wagateApi", "data": data}
+    # The credential's own test (GET /v1/instances with the token) passes, a wrong token fails.
+    tested = ok(await rest.post("/credentials/test", json={"credentials": credential}))
+    assert tested["status"] == "OK", tested
+    wrong = {**credential, "data": {"url": gateway, "token": "wga_not_a_token_0123456789"}}
+    refused = ok(await rest.post("/credentials/test", json={"credentials": wrong}))
+    assert refused["status"] == "Error", refused
+    created = ok(await rest.post("/credentials", json=credential))
+    return str(created["id"])
+
+
+async def import_workflow(
+    rest: httpx.AsyncClient, instance: str, credential: str
+) -> dict[str, Any]:
+    """The example workflow as a user imports it, pointed at this instance and credential."""
+    workflow = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    for node in workflow["nodes"]:
+        node["credentials"]["wagateApi"]["id"] = credential
+        if node["type"].endswith("wagateTrigger"):
+            node["parameters"]["instance"] = instance
+    created: dict[str, Any] = ok(await rest.post("/workflows", json={**workflow, "active": False}))
+    return created
+
+
+async def set_active(rest: httpx.AsyncClient, workflow: dict[str, Any], active: bool) -> None:
+    current = ok(await rest.get(f"/workflows/{workflow['id']}"))
+    body = {"active": active, "versionId": current["versionId"]}
+    answer = ok(await rest.patch(f"/workflows/{workflow['id']}", json=body))
+    assert answer["active"] is active, answer
+
+
+async def executions(rest: httpx.AsyncClient, workflow_id: str) -> list[dict[str, Any]]:
+    query = {"filter": json.dumps({"workflowId": workflow_id})}
+    data = ok(await rest.get("/executions", params=query))
+    results: list[dict[str, Any]] = data["results"]
+    return results
+
+
+async def outbox(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = ok_plain(
+        await client.get(f"/v1/instances/{name}/simulator/outbox")
+    )["messages"]
+    return messages
+
+
+def ok_plain(answer: httpx.Response) -> Any:
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_echo_workflow(
+    client: httpx.AsyncClient, base_url: str, n8n: N8n, n8n_rest: httpx.AsyncClient
+) -> None:
+    linked = await linked_instance(client)
+    name, token = linked["name"], linked["token"]
+    credential = await create_credential(n8n_rest, base_url, token)
+    workflow = await import_workflow(n8n_rest, name, credential)
+    await set_active(n8n_rest, workflow, True)
+
+    # Activation set the instance's webhook to n8n, with a secret only the workflow knows.
+    webhook = ok_plain(await client.get(f"/v1/instances/{name}/webhook"))
+    assert webhook["url"].startswith(f"{n8n.url}/webhook/"), webhook
+    assert webhook["events"] == ["message_received"] and webhook["secret_set"] is True
+
+    inbound = {"from": SENDER, "text": "hello from WhatsApp", "push_name": "Ana"}
+    answer = await client.post(f"/v1/instances/{name}/simulator/inbound", json=inbound)
+    assert answer.status_code == 200, answer.text
+
+    async def replied() -> list[dict[str, Any]]:
+        return [m for m in await outbox(client, name) if m["kind"] == "text"]
+
+    sent = await eventually(replied, timeout=60, interval=0.2, what="the reply in the outbox")
+    assert [(m["to"], m["body"]["text"]) for m in sent] == [(SENDER_JID, "hello from WhatsApp")]
+    runs = await executions(n8n_rest, workflow["id"])
+    assert [run["status"] for run in runs] == ["success"], runs
+
+    await refuses_bad_signatures(n8n_rest, webhook["url"], workflow["id"], name)
+    await screenshot_workflow(n8n, workflow["id"])
+
+    await set_active(n8n_rest, workflow, False)
+    gone = await client.get(f"/v1/instances/{name}/webhook")
+    assert gone.status_code == 404, gone.text
+
+
+async def refuses_bad_signatures(
+    rest: httpx.AsyncClient, hook: str, workflow_id: str, instance: str
+) -> None:
+    """A delivery signed with another secret, or unsigned, is refused 401 and starts nothing."""
+    body = json.dumps(
+        {
+            "id": "evt_forged",
+            "event": "message_received",
+            "instance": instance,
+            "timestamp": "2026-12-05T00:00:00Z",
+            "data": {"chat": SENDER_JID, "from": SENDER_JID, "from_me": False, "text": "forged"},
+        }
+    ).encode()
+    before = len(await executions(rest, workflow_id))
+    forged = f"t={int(time.time())},v1={'0' * 64}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        for headers in ({"X-Wagate-Signature": forged}, {}):
+            answer = await http.post(
+                hook, content=body, headers={"Content-Type": "application/json", **headers}
+            )
+            assert answer.status_code == 401, answer.text
+    assert len(await executions(rest, workflow_id)) == before
+
+
+async def screenshot_workflow(n8n: N8n, workflow_id: str) -> None:
+    """The editor, signed in through its own sign-in page, showing the workflow."""
+
+    async def loopback_only(route: Route) -> None:
+        host = urlsplit(route.request.url).hostname
+        await (route.continue_() if host == "127.0.0.1" else route.abort())
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 720})
+            await context.route("**/*", loopback_only)
+            page = await context.new_page()
+            page.set_default_timeout(30_000)
+            await page.goto(f"{n8n.url}/signin")
+            await page.locator("input[type=email]").fill(OWNER["email"])
+            await page.locator("input[type=password]").fill(OWNER["password"])
+            await page.locator("input[type=password]").press("Enter")
+            await page.wait_for_url(lambda url: "/signin" not in url)
+            await page.goto(f"{n8n.url}/workflow/{workflow_id}")
+            nodes = page.locator("[data-test-id=canvas-node]")
+            await nodes.nth(1).wait_for()
+            await page.wait_for_timeout(1000)
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT))
+        finally:
+            await browser.close()
