@@ -35,12 +35,14 @@ def database_url(sqlite_url: str) -> str:
 
 def _setup_owner(url: str) -> None:
     def ready() -> bool:
+        # n8n answers /healthz, and some routes, before it has registered the rest of its REST
+        # API: a route that needs a user answers 401 only once it is registered.
         try:
-            return httpx.get(f"{url}/rest/settings", timeout=5).status_code == 200
+            return httpx.get(f"{url}/rest/credentials", timeout=5).status_code == 401
         except httpx.HTTPError:
             return False
 
-    eventually_sync(ready, timeout=120, interval=0.5, what="n8n's REST API")
+    eventually_sync(ready, timeout=180, interval=0.5, what="n8n's REST API")
     answer = httpx.post(f"{url}/rest/owner/setup", json=OWNER, timeout=30)
     assert answer.status_code == 200, answer.text
 
