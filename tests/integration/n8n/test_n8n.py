@@ -6,9 +6,13 @@ served on loopback; n8n is the webhook receiver."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
+import itertools
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +23,7 @@ from playwright.async_api import Route, async_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import linked_instance
+from tests.integration.messaging.conftest import png_bytes
 from tests.integration.n8n.conftest import OWNER, N8n
 from tests.support.n8n import PACKAGE
 from tests.support.polling import eventually
@@ -121,6 +126,8 @@ async def test_echo_workflow(
         return [run["status"] for run in runs] == ["success"]
 
     await eventually(succeeded, timeout=30, interval=0.2, what="one successful execution")
+    log = ok_plain(await client.get(f"/v1/instances/{name}/webhook/deliveries"))["deliveries"]
+    assert [(d["event"], d["status"]) for d in log] == [("message_received", "delivered")], log
 
     await refuses_bad_signatures(n8n_rest, webhook["url"], workflow["id"], name)
     await screenshot_workflow(n8n, workflow["id"])
@@ -183,3 +190,148 @@ async def screenshot_workflow(n8n: N8n, workflow_id: str) -> None:
             await page.screenshot(path=str(SCREENSHOT))
         finally:
             await browser.close()
+
+
+def wagate_node(name: str, x: int, credential: str, **parameters: Any) -> dict[str, Any]:
+    """An action node that runs once whatever its input (a list answer gives many items)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "name": name,
+        "type": "n8n-nodes-wagate.wagate",
+        "typeVersion": 1,
+        "position": [x, 0],
+        "executeOnce": True,
+        "parameters": parameters,
+        "credentials": {"wagateApi": {"id": credential, "name": "wagate shop"}},
+    }
+
+
+def chain(path: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """n8n's own Webhook node, answering with the last node's first item, then `nodes` in a row."""
+    hook = {
+        "id": str(uuid.uuid4()),
+        "name": "Webhook",
+        "type": "n8n-nodes-base.webhook",
+        "typeVersion": 2,
+        "position": [-300, 0],
+        "webhookId": str(uuid.uuid4()),
+        "parameters": {
+            "httpMethod": "POST",
+            "path": path,
+            "responseMode": "lastNode",
+            "responseData": "firstEntryJson",
+        },
+    }
+    names = [hook["name"], *(node["name"] for node in nodes)]
+    connections = {
+        a: {"main": [[{"node": b, "type": "main", "index": 0}]]}
+        for a, b in itertools.pairwise(names)
+    }
+    return {
+        "name": f"wagate operations {path}",
+        "nodes": [hook, *nodes],
+        "connections": connections,
+        "settings": {"executionOrder": "v1"},
+        "active": False,
+    }
+
+
+async def run_chain(
+    rest: httpx.AsyncClient, n8n: N8n, nodes: list[dict[str, Any]]
+) -> tuple[httpx.Response, str]:
+    """Imports and activates the chain, calls its webhook; the answer and the workflow's id."""
+    path = uuid.uuid4().hex
+    workflow = ok(await rest.post("/workflows", json=chain(path, nodes)))
+    await set_active(rest, workflow, True)
+    async with httpx.AsyncClient(timeout=60) as http:
+        answer = await http.post(f"{n8n.url}/webhook/{path}", json={})
+    await set_active(rest, workflow, False)
+    return answer, str(workflow["id"])
+
+
+async def test_action_operations(
+    client: httpx.AsyncClient, base_url: str, n8n: N8n, n8n_rest: httpx.AsyncClient
+) -> None:
+    """Each resource of the action node, in one workflow: every node must succeed (a refusal
+    of the gateway fails the execution), and what they did is seen on the gateway."""
+    linked = await linked_instance(client)
+    name = linked["name"]
+    credential = await create_credential(n8n_rest, base_url, linked["token"])
+    node = functools.partial(wagate_node, credential=credential, instance=name)
+    image = json.dumps({"base64": base64.b64encode(png_bytes()).decode()})
+    nodes = [
+        node("Status", 0, resource="instance", operation="get"),
+        node("Check", 200, resource="contact", operation="check", phones=SENDER),
+        node(
+            "Send image",
+            400,
+            resource="message",
+            operation="send",
+            kind="image",
+            to=SENDER,
+            media=image,
+            caption="from n8n",
+            **{"async": True},
+        ),
+        node(
+            "Record",
+            600,
+            resource="message",
+            operation="get",
+            correlationId="={{ $json.correlation_id }}",
+        ),
+        node(
+            "Poll",
+            800,
+            resource="message",
+            operation="send",
+            kind="poll",
+            to=SENDER,
+            question="Lunch?",
+            options='["yes", "no"]',
+        ),
+        node(
+            "Group",
+            1000,
+            resource="group",
+            operation="create",
+            subject="n8n group",
+            participants=SENDER,
+        ),
+        node("Group again", 1200, resource="group", operation="get", group="={{ $json.jid }}"),
+    ]
+    answer, workflow_id = await run_chain(n8n_rest, n8n, nodes)
+    assert answer.status_code == 200, answer.text
+    group = answer.json()
+    assert group["subject"] == "n8n group" and group["jid"].endswith("@g.us"), group
+    assert SENDER_JID in {p["jid"] for p in group["participants"]}
+    runs = await executions(n8n_rest, workflow_id)
+    assert [run["status"] for run in runs] == ["success"], runs
+
+    sent = {m["kind"]: m for m in await outbox(client, name)}
+    assert sent["image"]["to"] == SENDER_JID and sent["image"]["body"]["caption"] == "from n8n"
+    assert sent["poll"]["body"]["options"] == ["yes", "no"], sent["poll"]
+
+
+async def test_gateway_refusal_is_an_n8n_error_with_its_code(
+    client: httpx.AsyncClient, base_url: str, n8n: N8n, n8n_rest: httpx.AsyncClient
+) -> None:
+    """A number without WhatsApp: the gateway's 422 not_on_whatsapp becomes the node's error,
+    which a node set to continue on error hands on as an item."""
+    linked = await linked_instance(client)
+    credential = await create_credential(n8n_rest, base_url, linked["token"])
+    send = wagate_node(
+        "Send",
+        0,
+        credential,
+        instance=linked["name"],
+        resource="message",
+        operation="send",
+        kind="text",
+        to="+5511900000000",
+        text="anyone there?",
+    )
+    answer, _ = await run_chain(n8n_rest, n8n, [{**send, "onError": "continueRegularOutput"}])
+    assert answer.status_code == 200, answer.text
+    error = answer.json()["error"]
+    assert error.startswith("not_on_whatsapp: "), error
