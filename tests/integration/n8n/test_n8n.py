@@ -236,6 +236,46 @@ def chain(path: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# What the nodes of test_action_operations gave, read by n8n's expressions.
+GATHER = {
+    "status": "$('Status').first().json.status",
+    "on_whatsapp": "$('Check').first().json.on_whatsapp",
+    "record": "$('Record').first().json.kind + ' ' + $('Record').first().json.to",
+    "poll": "$('Poll').first().json.status",
+    "group": "$('Group again').first().json.subject + ' '"
+    " + $('Group again').first().json.participants.map(p => p.jid).sort().join(',')",
+    "history": "$('History').all().map(i => i.json.kind).join(',')",
+    "chats": "$('Chats').all().map(i => i.json.jid).join(',')",
+}
+
+
+def gathered(x: int, fields: dict[str, str]) -> dict[str, Any]:
+    """n8n's Set node with one field per expression, on its own (no input fields kept)."""
+    types = {"on_whatsapp": "boolean"}
+    assignments = [
+        {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "value": f"={{{{ {expression} }}}}",
+            "type": types.get(name, "string"),
+        }
+        for name, expression in fields.items()
+    ]
+    return {
+        "id": str(uuid.uuid4()),
+        "name": "Gather",
+        "type": "n8n-nodes-base.set",
+        "typeVersion": 3.4,
+        "position": [x, 0],
+        "executeOnce": True,
+        "parameters": {
+            "mode": "manual",
+            "assignments": {"assignments": assignments},
+            "options": {},
+        },
+    }
+
+
 async def run_chain(
     rest: httpx.AsyncClient, n8n: N8n, nodes: list[dict[str, Any]]
 ) -> tuple[httpx.Response, str]:
@@ -299,12 +339,21 @@ async def test_action_operations(
             participants=SENDER,
         ),
         node("Group again", 1200, resource="group", operation="get", group="={{ $json.jid }}"),
+        node("History", 1400, resource="chat", operation="history", chat=SENDER),
+        node("Chats", 1600, resource="chat", operation="list"),
+        gathered(1800, GATHER),
     ]
     answer, workflow_id = await run_chain(n8n_rest, n8n, nodes)
     assert answer.status_code == 200, answer.text
-    group = answer.json()
-    assert group["subject"] == "n8n group" and group["jid"].endswith("@g.us"), group
-    assert SENDER_JID in {p["jid"] for p in group["participants"]}
+    assert answer.json() == {
+        "status": "connected",
+        "on_whatsapp": True,
+        "record": f"image {SENDER_JID.split('@')[0]}",
+        "poll": "sent",
+        "group": "n8n group " + ",".join(sorted([linked["jid"], SENDER_JID])),
+        "history": "poll,image",
+        "chats": SENDER_JID,
+    }
     runs = await executions(n8n_rest, workflow_id)
     assert [run["status"] for run in runs] == ["success"], runs
 
