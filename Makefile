@@ -1,7 +1,7 @@
 # The everyday commands. Each runs the tools of .venv (made by `make setup`).
 
 BIN := .venv/bin
-PATHS := src tests bench clients
+PATHS := src tests bench clients integrations
 # Everything but the tests that start real server processes, browsers, containers or build
 # the wheel: the loop to run while changing code. ARGS go to pytest (make quick ARGS="-x tests/unit").
 QUICK := not e2e and not browser and not container and not package

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,23 +86,29 @@ def install_n8n() -> Path:
 
 
 def build_package(work: Path) -> Path:
-    """The package as a user gets it: a copy of integrations/n8n without what a build leaves,
-    `npm ci` from its lockfile, `npm run build`."""
+    """The package's tarball, made as docs/integrations.md says: a copy of integrations/n8n
+    without what a build leaves, `npm ci` from its lockfile, `npm run build`, `npm pack`."""
     npm = _npm()
     source = work / "source"
-    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("node_modules", "dist"))
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("node_modules", "dist", "*.tgz"))
     _run([npm, "ci", "--no-audit", "--no-fund"], source, 600, "npm ci of the n8n package")
     _run([npm, "run", "build"], source, 600, "building the n8n package")
-    return source
+    _run([npm, "pack", "--quiet"], source, 600, "packing the n8n package")
+    (tarball,) = source.glob(f"{PACKAGE_NAME}-*.tgz")
+    return tarball
 
 
-def install_package(source: Path, user_folder: Path) -> None:
-    """Into the user folder's community packages (`.n8n/nodes/node_modules`), where n8n loads
-    a package installed from its settings page: its nodes are then `n8n-nodes-wagate.*`."""
+def install_package(tarball: Path, user_folder: Path) -> None:
+    """Unpacked into the user folder's community packages (`.n8n/nodes/node_modules`), as
+    n8n's installer does: its nodes are then `n8n-nodes-wagate.*`."""
     target = user_folder / ".n8n" / "nodes" / "node_modules" / PACKAGE_NAME
     target.mkdir(parents=True)
-    shutil.copy(source / "package.json", target / "package.json")
-    shutil.copytree(source / "dist", target / "dist")
+    with tarfile.open(tarball) as packed:
+        members = packed.getmembers()
+        for member in members:
+            # Every entry of an npm tarball is under `package/`.
+            member.name = member.name.removeprefix("package/")
+        packed.extractall(target, members=members, filter="data")
 
 
 def environment(user_folder: Path, port: int) -> dict[str, str]:
