@@ -1,13 +1,13 @@
 """The n8n package in a real n8n: the example workflow "message received → reply with the same
 text" imported and activated through n8n's REST API answers a simulated inbound message, with
 the signature of the delivery checked; a delivery with a bad signature starts nothing; the
-workflow deactivated takes its webhook off the instance. The gateway is this process's app,
-served on loopback; n8n is the webhook receiver."""
+workflow deactivated takes its webhook off the instance. Then every resource of the action
+node in one workflow, and a refusal of the gateway as the node's error. The gateway is this
+process's app, served on loopback; n8n is the webhook receiver."""
 
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import itertools
 import json
@@ -36,9 +36,10 @@ SENDER = "+5511987654321"
 SENDER_JID = "5511987654321@s.whatsapp.net"
 
 
-def ok(answer: httpx.Response, status: int = 200) -> Any:
-    assert answer.status_code == status, f"{answer.request.method} {answer.url}: {answer.text}"
-    return answer.json().get("data") if answer.content else None
+def ok(answer: httpx.Response) -> Any:
+    """The `data` of a 200 answer of n8n's REST API."""
+    assert answer.status_code == 200, f"{answer.request.method} {answer.url}: {answer.text}"
+    return answer.json()["data"]
 
 
 async def create_credential(rest: httpx.AsyncClient, gateway: str, token: str) -> str:
@@ -59,7 +60,7 @@ async def import_workflow(
     rest: httpx.AsyncClient, instance: str, credential: str
 ) -> dict[str, Any]:
     """The example workflow as a user imports it, pointed at this instance and credential."""
-    workflow = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    workflow = json.loads(EXAMPLE.read_text())
     for node in workflow["nodes"]:
         node["credentials"]["wagateApi"]["id"] = credential
         if node["type"].endswith("wagateTrigger"):
@@ -86,13 +87,13 @@ async def executions(rest: httpx.AsyncClient, workflow_id: str) -> list[dict[str
 
 
 async def outbox(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = ok_plain(
+    messages: list[dict[str, Any]] = gateway_json(
         await client.get(f"/v1/instances/{name}/simulator/outbox")
     )["messages"]
     return messages
 
 
-def ok_plain(answer: httpx.Response) -> Any:
+def gateway_json(answer: httpx.Response) -> Any:
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -107,7 +108,7 @@ async def test_echo_workflow(
     await set_active(n8n_rest, workflow, True)
 
     # Activation set the instance's webhook to n8n, with a secret only the workflow knows.
-    webhook = ok_plain(await client.get(f"/v1/instances/{name}/webhook"))
+    webhook = gateway_json(await client.get(f"/v1/instances/{name}/webhook"))
     assert webhook["url"].startswith(f"{n8n.url}/webhook/"), webhook
     assert webhook["events"] == ["message_received"] and webhook["secret_set"] is True
 
@@ -126,7 +127,7 @@ async def test_echo_workflow(
         return [run["status"] for run in runs] == ["success"]
 
     await eventually(succeeded, timeout=30, interval=0.2, what="one successful execution")
-    log = ok_plain(await client.get(f"/v1/instances/{name}/webhook/deliveries"))["deliveries"]
+    log = gateway_json(await client.get(f"/v1/instances/{name}/webhook/deliveries"))["deliveries"]
     assert [(d["event"], d["status"]) for d in log] == [("message_received", "delivered")], log
 
     await refuses_bad_signatures(n8n_rest, webhook["url"], workflow["id"], name)

@@ -136,12 +136,19 @@ export class WagateTrigger implements INodeType {
       rawBody?: Buffer;
     };
     const stored = this.getWorkflowStaticData('node') as Stored;
+    const response = this.getResponseObject();
+    if (stored.secret === undefined) {
+      // n8n keeps the secret just after the webhook is set: a delivery in between is asked to
+      // come again (the gateway retries a 503) rather than refused for good.
+      response.set('Retry-After', '5');
+      response.status(503).json({ error: { code: 'unavailable', message: 'the trigger is starting' } });
+      return { noWebhookResponse: true };
+    }
     const header = String(request.headers['x-wagate-signature'] ?? '');
     const raw = request.rawBody;
-    // The signature covers the bytes as sent: without them (or without a secret) nothing can
-    // be checked, and an unchecked delivery must not start the workflow.
-    if (stored.secret === undefined || raw === undefined || !verifySignature(stored.secret, header, raw)) {
-      const response = this.getResponseObject();
+    // The signature covers the bytes as sent: without them nothing can be checked, and an
+    // unchecked delivery must not start the workflow.
+    if (raw === undefined || !verifySignature(stored.secret, header, raw)) {
       response.status(401).json({ error: { code: 'unauthorized', message: 'bad signature' } });
       return { noWebhookResponse: true };
     }
