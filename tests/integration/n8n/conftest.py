@@ -47,13 +47,18 @@ def _setup_owner(url: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
+@pytest.fixture(scope="session")
+def n8n_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's tarball, built from the working tree; its build is next to it."""
+    return build_package(tmp_path_factory.mktemp("n8n-package"))
+
+
 @pytest.fixture(scope="module")
-def n8n(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N8n]:
+def n8n(tmp_path_factory: pytest.TempPathFactory, n8n_package: Path) -> Iterator[N8n]:
     script = install_n8n()
     work = tmp_path_factory.mktemp("n8n")
-    package = build_package(work)
     user_folder = work / "user"
-    install_package(package, user_folder)
+    install_package(n8n_package, user_folder)
     log = work / "n8n.log"
     with running_n8n(script, user_folder, free_port(), log) as url:
         _setup_owner(url)
