@@ -34,6 +34,8 @@ EXAMPLE = PACKAGE / "examples" / "echo-workflow.json"
 SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "n8n-workflow.png"
 SENDER = "+5511987654321"
 SENDER_JID = "5511987654321@s.whatsapp.net"
+# The send parameter `async` is a Python keyword.
+QUEUED: dict[str, Any] = {"async": True}
 
 
 def ok(answer: httpx.Response) -> Any:
@@ -312,7 +314,7 @@ async def test_action_operations(
             to=SENDER,
             media=image,
             caption="from n8n",
-            **{"async": True},
+            **QUEUED,
         ),
         node(
             "Record",
