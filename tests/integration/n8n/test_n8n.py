@@ -11,6 +11,7 @@ import base64
 import functools
 import itertools
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +35,7 @@ EXAMPLE = PACKAGE / "examples" / "echo-workflow.json"
 SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "n8n-workflow.png"
 SENDER = "+5511987654321"
 SENDER_JID = "5511987654321@s.whatsapp.net"
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 # The send parameter `async` is a Python keyword.
 QUEUED: dict[str, Any] = {"async": True}
 
@@ -86,6 +88,19 @@ async def executions(rest: httpx.AsyncClient, workflow_id: str) -> list[dict[str
     data = ok(await rest.get("/executions", params=query))
     results: list[dict[str, Any]] = data["results"]
     return results
+
+
+async def last_run(rest: httpx.AsyncClient, workflow_id: str) -> str:
+    """The last execution of a workflow as n8n keeps it (its nodes' errors are in it): what a
+    failed check shows."""
+    runs = await executions(rest, workflow_id)
+    if not runs:
+        return "no execution"
+    data = ok(await rest.get(f"/executions/{runs[0]['id']}"))["data"]
+    # n8n keeps an execution as one string (its own `flatted` format): the error's message is
+    # in it as text.
+    found = re.findall(r'"(?:message|description)":"[^"]*"|"[^"]*(?:rror|ailed)[^"]*"', data)
+    return "\n".join(found[:20]) or data[-3000:]
 
 
 async def outbox(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
@@ -280,14 +295,19 @@ def gathered(x: int, fields: dict[str, str]) -> dict[str, Any]:
 
 
 async def run_chain(
-    rest: httpx.AsyncClient, n8n: N8n, nodes: list[dict[str, Any]]
+    rest: httpx.AsyncClient,
+    n8n: N8n,
+    nodes: list[dict[str, Any]],
+    files: dict[str, tuple[str, bytes, str]] | None = None,
 ) -> tuple[httpx.Response, str]:
-    """Imports and activates the chain, calls its webhook; the answer and the workflow's id."""
+    """Imports and activates the chain, calls its webhook (with `files` as a multipart upload,
+    which n8n's Webhook node makes binary properties); the answer and the workflow's id."""
     path = uuid.uuid4().hex
     workflow = ok(await rest.post("/workflows", json=chain(path, nodes)))
     await set_active(rest, workflow, True)
     async with httpx.AsyncClient(timeout=60) as http:
-        answer = await http.post(f"{n8n.url}/webhook/{path}", json={})
+        hook = f"{n8n.url}/webhook/{path}"
+        answer = await (http.post(hook, files=files) if files else http.post(hook, json={}))
     await set_active(rest, workflow, False)
     return answer, str(workflow["id"])
 
@@ -303,6 +323,15 @@ async def test_action_operations(
     node = functools.partial(wagate_node, credential=credential, instance=name)
     image = json.dumps({"base64": base64.b64encode(png_bytes()).decode()})
     nodes = [
+        node(
+            "Send file",
+            -100,
+            resource="message",
+            operation="send",
+            kind="document",
+            to=SENDER,
+            binaryProperty="file",
+        ),
         node("Status", 0, resource="instance", operation="get"),
         node("Check", 200, resource="contact", operation="check", phones=SENDER),
         node(
@@ -346,15 +375,16 @@ async def test_action_operations(
         node("Chats", 1600, resource="chat", operation="list"),
         gathered(1800, GATHER),
     ]
-    answer, workflow_id = await run_chain(n8n_rest, n8n, nodes)
-    assert answer.status_code == 200, answer.text
+    upload = {"file": ("report.pdf", PDF, "application/pdf")}
+    answer, workflow_id = await run_chain(n8n_rest, n8n, nodes, files=upload)
+    assert answer.status_code == 200, await last_run(n8n_rest, workflow_id)
     assert answer.json() == {
         "status": "connected",
         "on_whatsapp": True,
         "record": f"image {SENDER_JID.split('@')[0]}",
         "poll": "sent",
         "group": "n8n group " + ",".join(sorted([linked["jid"], SENDER_JID])),
-        "history": "poll,image",
+        "history": "poll,image,document",
         "chats": SENDER_JID,
     }
     runs = await executions(n8n_rest, workflow_id)
@@ -363,6 +393,11 @@ async def test_action_operations(
     sent = {m["kind"]: m for m in await outbox(client, name)}
     assert sent["image"]["to"] == SENDER_JID and sent["image"]["body"]["caption"] == "from n8n"
     assert sent["poll"]["body"]["options"] == ["yes", "no"], sent["poll"]
+    # The file the webhook received, sent from the item's binary property with its name.
+    document = sent["document"]["body"]
+    assert document["filename"] == "report.pdf", document
+    assert document["media"]["mimetype"] == "application/pdf", document
+    assert document["media"]["size"] == len(PDF), document
 
 
 async def test_gateway_refusal_is_an_n8n_error_with_its_code(

@@ -23,7 +23,7 @@ interface Call {
   items?: string;
 }
 
-type Builder = (ctx: IExecuteFunctions, i: number) => Call;
+type Builder = (ctx: IExecuteFunctions, i: number) => Call | Promise<Call>;
 
 const show = (resource: string, operation: string[]) => ({
   show: { resource: [resource], operation },
@@ -65,13 +65,18 @@ interface Field {
 }
 
 const FIELDS = gateway.fields as Field[];
+const MEDIA_KINDS = FIELDS.find((field) => field.name === 'media')?.kinds ?? [];
 // The fields of one kind first, those every kind has (reply_to, mentions…) after them.
 const ORDERED = [...FIELDS].sort(
   (a, b) => Number(a.kinds.length === gateway.kinds.length) - Number(b.kinds.length === gateway.kinds.length),
 );
 
+// A document's file name may come from the binary property it is sent from: n8n must not
+// refuse to run a workflow that leaves it empty (the gateway still wants one).
+const FROM_BINARY = new Set(['filename']);
+
 function fieldParameter(field: Field): INodeProperties {
-  const required = field.required.length === field.kinds.length;
+  const required = field.required.length === field.kinds.length && !FROM_BINARY.has(field.name);
   const base = {
     displayName: title(field.name),
     name: field.name,
@@ -110,13 +115,26 @@ function sendBody(ctx: IExecuteFunctions, i: number, kind: string): IDataObject 
   return body;
 }
 
-function send(ctx: IExecuteFunctions, i: number): Call {
+/** The media of the send from a binary property of the item (a file downloaded or received
+ * earlier in the workflow), instead of the Media field; a document keeps the file's name. */
+async function binaryMedia(ctx: IExecuteFunctions, i: number, kind: string, body: IDataObject): Promise<void> {
+  const property = MEDIA_KINDS.includes(kind) ? text(ctx, 'binaryProperty', i) : '';
+  if (property === '') return;
+  const binary = ctx.helpers.assertBinaryData(i, property);
+  const bytes = await ctx.helpers.getBinaryDataBuffer(i, property);
+  body.media = { base64: bytes.toString('base64'), mimetype: binary.mimeType };
+  if (kind === 'document' && !body.filename && binary.fileName) body.filename = binary.fileName;
+}
+
+async function send(ctx: IExecuteFunctions, i: number): Promise<Call> {
   const kind = text(ctx, 'kind', i);
   const key = text(ctx, 'idempotencyKey', i);
+  const body = sendBody(ctx, i, kind);
+  await binaryMedia(ctx, i, kind, body);
   return {
     method: 'POST',
     path: `/send/${segment(kind)}`,
-    body: sendBody(ctx, i, kind),
+    body,
     qs: ctx.getNodeParameter('async', i, false) ? { async: 'true' } : undefined,
     headers: key ? { 'Idempotency-Key': key } : undefined,
   };
@@ -329,6 +347,16 @@ export class Wagate implements INodeType {
       }),
       ...ORDERED.map(fieldParameter),
       {
+        displayName: 'Binary Property',
+        name: 'binaryProperty',
+        type: 'string',
+        default: '',
+        placeholder: 'data',
+        description:
+          "The item's binary property to send as the media (a file read or downloaded earlier in the workflow), instead of the Media field",
+        displayOptions: { show: { resource: ['message'], operation: ['send'], kind: MEDIA_KINDS } },
+      },
+      {
         displayName: 'Async',
         name: 'async',
         type: 'boolean',
@@ -484,7 +512,7 @@ async function run(ctx: IExecuteFunctions, i: number): Promise<INodeExecutionDat
   if (build === undefined) {
     throw new NodeOperationError(ctx.getNode(), `unknown operation ${resource}.${operation}`, { itemIndex: i });
   }
-  const call = build(ctx, i);
+  const call = await build(ctx, i);
   const instance = segment(text(ctx, 'instance', i));
   const answer = await wagateRequest.call(
     ctx,
