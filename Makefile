@@ -1,10 +1,10 @@
 # The everyday commands. Each runs the tools of .venv (made by `make setup`).
 
 BIN := .venv/bin
-PATHS := src tests bench clients
-# Everything but the tests that start real server processes, browsers, containers or build
+PATHS := src tests bench clients integrations
+# Everything but the tests that start real server processes, browsers, containers, n8n or build
 # the wheel: the loop to run while changing code. ARGS go to pytest (make quick ARGS="-x tests/unit").
-QUICK := not e2e and not browser and not container and not package
+QUICK := not e2e and not browser and not container and not package and not n8n
 
 .PHONY: setup test quick lint fmt docs
 

@@ -28,6 +28,12 @@ if [ "$want_test" = 1 ]; then
   # The broker sinks' tests start their own RabbitMQ and NATS (tests/support/brokers.py).
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
   command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+  # The n8n package's tests build it with npm and install n8n from npm (tests/support/n8n.py).
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  # n8n's sqlite3 is compiled on install when its prebuilt binary cannot be downloaded.
+  command -v g++ >/dev/null || missing+=(g++)
+  command -v make >/dev/null || missing+=(make)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

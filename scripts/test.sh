@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 eval "$(bash scripts/services.sh)"
-.venv/bin/ruff check src tests bench clients
-.venv/bin/ruff format --check src tests bench clients
+.venv/bin/ruff check src tests bench clients integrations
+.venv/bin/ruff format --check src tests bench clients integrations
 .venv/bin/mypy
 .venv/bin/lint-imports
 exec .venv/bin/pytest "$@"

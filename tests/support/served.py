@@ -23,16 +23,18 @@ def served(
     log: Path,
     start_timeout_s: float,
     stop_timeout_s: float,
+    name: str = "the gateway",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """(base URL, process) of a node started with `command` listening on 127.0.0.1:`port`;
-    its output goes to `log`, whose tail a failed start shows."""
+    """(base URL, process) of a server started with `command` listening on 127.0.0.1:`port`
+    (`name` says which in a failure); its output goes to `log`, whose tail a failed start
+    shows."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + start_timeout_s
     while True:
         if process.poll() is not None:
-            pytest.fail(f"the gateway exited early:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"{name} exited early:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 break
@@ -40,7 +42,7 @@ def served(
             pass
         if time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"the gateway did not start:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"{name} did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
     try:
         yield url, process
