@@ -46,7 +46,7 @@ FORMER_TIMINGS = {
 
 async def one_kill(timings: dict[str, str], run: int) -> KillResult:
     with postgres_database() as url, tempfile.TemporaryDirectory() as workdir:
-        upgrade_to_head(url)
+        await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
         try:
             async with running_cluster(url, Path(workdir), **timings) as cluster:
@@ -58,7 +58,7 @@ async def one_kill(timings: dict[str, str], run: int) -> KillResult:
 async def one_saturation(run: int) -> SaturationResult:
     ttl = float(DEFAULT_TIMINGS["WAGATE_LEASE_TTL_S"])
     with postgres_database() as url, tempfile.TemporaryDirectory() as workdir:
-        upgrade_to_head(url)
+        await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
         try:
             async with running_cluster(url, Path(workdir), **DEFAULT_TIMINGS) as cluster:

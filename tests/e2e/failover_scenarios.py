@@ -29,6 +29,7 @@ from wagate.db import Database, utcnow
 from wagate.models import Instance, SimulatorOutbox
 
 from .cluster_support import Cluster, NodeProcess, link
+from .test_cluster_failover import first_reconnects
 
 # The cluster timings a user gets when setting none (cluster_support's are shorter).
 DEFAULT_TIMINGS = {
@@ -135,6 +136,7 @@ async def _outbox(db: Database) -> list[tuple[str, str | None, datetime]]:
 
 @dataclass
 class KillResult:
+    first_connect_s: float  # the first taken-over instance connected on another node
     first_send_s: float
     last_first_send_s: float  # the last of the taken-over instances to send again
     taken_over: int
@@ -172,7 +174,9 @@ async def kill_during_sends(
         stream.stop()
         await sending
     overlaps = await overlapping_connections(db, {victim.node_id: killed_at})
+    connects = await first_reconnects(db, victim_held, killed_at, victim.node_id)
     return KillResult(
+        first_connect_s=connects[0] if connects else math.inf,
         first_send_s=min(firsts.values()),
         last_first_send_s=max(firsts.values()),
         taken_over=len(firsts),
@@ -239,7 +243,7 @@ async def saturated_node(
     cpu_share = 0.0
     # Watched for the saturation and a TTL after it: a lease lost late shows up too.
     ttl = float(DEFAULT_TIMINGS["WAGATE_LEASE_TTL_S"])
-    while (elapsed := time.monotonic() - started) < total_s + ttl:
+    while (elapsed := time.monotonic() - started) < total_s + ttl or not cpu_share:
         if not cpu_share and elapsed >= total_s:
             cpu_share = (cpu_seconds(busy.popen.pid) - cpu_before) / elapsed
         held, unheld = await holdings(nodes[1])

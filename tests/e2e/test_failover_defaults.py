@@ -28,7 +28,8 @@ async def test_killed_node_instances_send_again_within_5_s(cluster: Cluster, db:
     result = await kill_during_sends(cluster, db)
     print(
         f"\nSIGKILL during {result.accepted} async sends (default settings, lease TTL {TTL_S} s):"
-        f" first send of a taken-over instance {result.first_send_s:.2f} s after the kill,"
+        f" first taken-over instance connected {result.first_connect_s:.2f} s after the kill,"
+        f" first send of one {result.first_send_s:.2f} s after it,"
         f" all {result.taken_over} sent again by {result.last_first_send_s:.2f} s"
     )
     assert result.overlaps == []
@@ -46,8 +47,10 @@ async def test_a_saturated_node_loses_no_lease(cluster: Cluster, db: Database) -
         f" leases lost {result.leases_lost}, instances moved {len(result.moved)},"
         f" tokens changed {len(result.tokens_changed)}"
     )
-    assert result.cpu_share >= 0.8  # it was busy
-    assert result.slow_answer_s >= 2.0  # and its loop answered late
+    # Its loop was blocked: a request waited for a whole slice at least. (The CPU share is
+    # printed, not asserted: on a machine shared with other work a spinning process gets less
+    # than a core.)
+    assert result.slow_answer_s >= 2.0
     assert result.leases_lost == 0
     assert result.moved == set() and result.unheld_seen == 0
     assert result.tokens_changed == set()

@@ -179,7 +179,11 @@ class ClusterNode:
         """Wake placement as soon as a node that was live is gone (killed: its leases are free,
         as its liveness key expires with them; stopped: it has handed its instances over)."""
         others = self._live_others
-        if others and await self.store.alive(others) != set(others):
+        if not others:
+            return
+        gone = set(others) - await self.store.alive(others)
+        if gone:
+            log.info("live node gone; placing now", nodes=sorted(gone))
             self._live_others = []
             self._wake.set()
 

@@ -27,6 +27,8 @@ from .events import EventRelay
 from .runtime import ClusterNode
 from .schemas import ClusterOut, NodeOut
 
+CLUSTER_COMMAND_TIMEOUT_S = 5.0
+
 
 class ClusterStartNode(HasBus, HasDb, HasManager, HasSettings, Protocol):
     """What starting the cluster part of a node uses of the node."""
@@ -115,8 +117,9 @@ async def start_cluster(state: ClusterStartNode, relay: EventRelay | None) -> Cl
     settings = state.settings
     if relay is None or not settings.redis_url:
         return SingleNode(state)
-    # Commands time out well inside a lease period.
-    timeout = max(0.5, settings.lease_ttl_s / 2)
+    # Leases are renewed on a connection of their own (renewal_client); these commands (taking
+    # and giving back leases, looking up holders) only need a bound on a Redis that hangs.
+    timeout = max(CLUSTER_COMMAND_TIMEOUT_S, settings.lease_ttl_s / 2)
     node = ClusterNode(
         settings,
         state.db,
