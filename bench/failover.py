@@ -44,13 +44,13 @@ FORMER_TIMINGS = {
 }
 
 
-async def one_kill(timings: dict[str, str], run: int) -> KillResult:
+async def one_kill(timings: dict[str, str], run: int, rate: float) -> KillResult:
     with postgres_database() as url, tempfile.TemporaryDirectory() as workdir:
         await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
         try:
             async with running_cluster(url, Path(workdir), **timings) as cluster:
-                return await kill_during_sends(cluster, db, run=run)
+                return await kill_during_sends(cluster, db, per_s=rate, run=run)
         finally:
             await db.close()
 
@@ -72,20 +72,24 @@ def summary(label: str, values: list[float]) -> str:
     return f"{label}: median {statistics.median(values):.2f} s, max {max(values):.2f} s ({shown})"
 
 
-async def kills(runs: int) -> None:
+async def kills(runs: int, rate: float) -> None:
     results: dict[str, list[KillResult]] = {"former": [], "now": []}
     for run in range(runs):
         for label, timings in (("former", FORMER_TIMINGS), ("now", DEFAULT_TIMINGS)):
-            result = await one_kill(timings, run)
+            result = await one_kill(timings, run, rate)
             results[label].append(result)
             print(
                 f"run {run + 1} {label}: first send {result.first_send_s:.2f} s, all"
-                f" {result.taken_over} by {result.last_first_send_s:.2f} s, overlaps"
-                f" {len(result.overlaps)}",
+                f" {result.taken_over} by {result.last_first_send_s:.2f} s (connected"
+                f" {result.first_connect_s:.2f} s), overlaps {len(result.overlaps)}, survivors'"
+                f" /healthz up to {result.survivor_lag_s:.2f} s",
                 flush=True,
             )
     ttl = DEFAULT_TIMINGS["WAGATE_LEASE_TTL_S"]
-    print("\nSIGKILL to the first send of a taken-over instance (12 instances, 3 nodes)")
+    print(
+        f"\nSIGKILL to the first send of a taken-over instance (12 instances, 3 nodes,"
+        f" {rate:g} async sends/s)"
+    )
     for label, name in (("former", "baseline TTL 15 s"), ("now", f"default TTL {ttl} s")):
         firsts = [r.first_send_s for r in results[label]]
         print(summary(f"  {name}, first", firsts))
@@ -115,9 +119,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["kill", "saturate"])
+    parser.add_argument("--rate", type=float, default=30, help="async sends per second")
     args = parser.parse_args()
     if args.only != "saturate":
-        await kills(args.runs)
+        await kills(args.runs, args.rate)
     if args.only != "kill":
         await saturations(args.runs)
 

@@ -134,6 +134,12 @@ async def _outbox(db: Database) -> list[tuple[str, str | None, datetime]]:
         return [(name, node, sent_at) for name, node, sent_at in rows.all()]
 
 
+async def _timed(call: Awaitable[object]) -> float:
+    started = time.monotonic()
+    await call
+    return time.monotonic() - started
+
+
 @dataclass
 class KillResult:
     first_connect_s: float  # the first taken-over instance connected on another node
@@ -142,10 +148,11 @@ class KillResult:
     taken_over: int
     accepted: int
     overlaps: list[str]
+    survivor_lag_s: float  # the survivors' slowest /healthz answer from the kill on
 
 
 async def kill_during_sends(
-    cluster: Cluster, db: Database, *, instances: int = 12, per_s: float = 60, run: int = 0
+    cluster: Cluster, db: Database, *, instances: int = 12, per_s: float = 30, run: int = 0
 ) -> KillResult:
     nodes = [await cluster.start(f"k{run}n{i}") for i in range(3)]
     victim, survivors = nodes[0], nodes[1:]
@@ -166,11 +173,20 @@ async def kill_during_sends(
                 firsts[name] = min(seconds, firsts.get(name, seconds))
         return firsts if len(firsts) == len(victim_held) else None
 
+    lags: list[float] = []
+
+    async def probe() -> None:  # how late the survivors' event loops answer meanwhile
+        while True:
+            lags.extend(await asyncio.gather(*(_timed(n.http.get("/healthz")) for n in survivors)))
+            await asyncio.sleep(0.2)
+
+    probing = asyncio.create_task(probe())
     try:
         firsts = await eventually(
             all_sent_again, timeout=60, interval=0.2, what="every taken-over instance sent"
         )
     finally:
+        probing.cancel()
         stream.stop()
         await sending
     overlaps = await overlapping_connections(db, {victim.node_id: killed_at})
@@ -182,6 +198,7 @@ async def kill_during_sends(
         taken_over=len(firsts),
         accepted=stream.accepted,
         overlaps=overlaps,
+        survivor_lag_s=max(lags, default=0.0),
     )
 
 
@@ -203,12 +220,6 @@ async def _tokens(db: Database, names: list[str]) -> dict[str, int | None]:
             select(Instance.name, Instance.fencing_token).where(Instance.name.in_(names))
         )
         return {name: token for name, token in rows.all()}
-
-
-async def _timed(call: Awaitable[object]) -> float:
-    started = time.monotonic()
-    await call
-    return time.monotonic() - started
 
 
 async def saturated_node(

@@ -29,8 +29,9 @@ async def test_killed_node_instances_send_again_within_5_s(cluster: Cluster, db:
     print(
         f"\nSIGKILL during {result.accepted} async sends (default settings, lease TTL {TTL_S} s):"
         f" first taken-over instance connected {result.first_connect_s:.2f} s after the kill,"
-        f" first send of one {result.first_send_s:.2f} s after it,"
-        f" all {result.taken_over} sent again by {result.last_first_send_s:.2f} s"
+        f" first send of one {result.first_send_s:.2f} s after the kill,"
+        f" all {result.taken_over} sent again by {result.last_first_send_s:.2f} s;"
+        f" the survivors' /healthz answered within {result.survivor_lag_s:.2f} s"
     )
     assert result.overlaps == []
     assert result.first_send_s <= 5.0
