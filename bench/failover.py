@@ -110,7 +110,7 @@ async def saturations(runs: int) -> None:
             f"  run {run + 1}: {r.cpu_share:.0%} of a core, /healthz up to {r.slow_answer_s:.2f} s,"
             f" {r.accepted} sends accepted; leases lost {r.leases_lost}, instances moved"
             f" {len(r.moved)}, unheld seen {r.unheld_seen}, tokens changed"
-            f" {len(r.tokens_changed)}",
+            f" {len(r.tokens_changed)}, /v1/cluster refusals {r.refusals[:3]}",
             flush=True,
         )
 

@@ -51,7 +51,9 @@ def cpu_seconds(pid: int) -> float:
 
 async def holdings(node: NodeProcess) -> tuple[dict[str, str], list[str]]:
     """Instance -> its holder among the live nodes, and the instances nobody holds."""
-    body = (await node.http.get("/v1/cluster")).json()
+    response = await node.http.get("/v1/cluster")
+    assert response.status_code == 200, response.text
+    body = response.json()
     held = {name: n["id"] for n in body["nodes"] if n["live"] for name in n["instances"]}
     return held, body["unheld"]
 
@@ -70,7 +72,10 @@ async def linked_and_spread(nodes: list[NodeProcess], count: int, prefix: str) -
     ids = {n.node_id for n in nodes}
 
     async def fair() -> bool:
-        held, unheld = await holdings(nodes[-1])
+        try:
+            held, unheld = await holdings(nodes[-1])
+        except AssertionError:  # 503 from a node too loaded to ask Redis in time: ask again
+            return False
         per_node = [sum(1 for h in held.values() if h == node) for node in ids]
         return not unheld and set(held.values()) == ids and all(c == share for c in per_node)
 
@@ -212,6 +217,7 @@ class SaturationResult:
     tokens_changed: set[str]
     accepted: int
     slow_answer_s: float  # the busy node's slowest /healthz answer meanwhile
+    refusals: list[str]  # GET /v1/cluster answers other than 200 on another node meanwhile
 
 
 async def _tokens(db: Database, names: list[str]) -> dict[str, int | None]:
@@ -246,6 +252,7 @@ async def saturated_node(
     sending = asyncio.create_task(stream.run())
     await asyncio.sleep(1)
     moved: set[str] = set()
+    refusals: list[str] = []
     unheld_seen = 0
     slowest = 0.0
     cpu_before, started = cpu_seconds(busy.popen.pid), time.monotonic()
@@ -257,9 +264,13 @@ async def saturated_node(
     while (elapsed := time.monotonic() - started) < total_s + ttl or not cpu_share:
         if not cpu_share and elapsed >= total_s:
             cpu_share = (cpu_seconds(busy.popen.pid) - cpu_before) / elapsed
-        held, unheld = await holdings(nodes[1])
-        moved |= {name for name in before if held.get(name) != before[name]}
-        unheld_seen += bool(unheld)
+        try:
+            held, unheld = await holdings(nodes[1])
+        except AssertionError as exc:  # the answer is kept for the report, the watch goes on
+            refusals.append(str(exc)[:200])
+        else:
+            moved |= {name for name in before if held.get(name) != before[name]}
+            unheld_seen += bool(unheld)
         if probe.done():
             slowest = max(slowest, probe.result())
             probe = asyncio.create_task(_timed(busy.http.get("/healthz", timeout=60)))
@@ -278,4 +289,5 @@ async def saturated_node(
         tokens_changed={name for name in names if after[name] != tokens[name]},
         accepted=stream.accepted,
         slow_answer_s=slowest,
+        refusals=refusals,
     )

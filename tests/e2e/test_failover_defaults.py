@@ -46,7 +46,8 @@ async def test_a_saturated_node_loses_no_lease(cluster: Cluster, db: Database) -
         f"\nevent loop busy {total_s:.0f} s in 2.5 s slices ({result.cpu_share:.0%} of a core),"
         f" {result.accepted} sends meanwhile, /healthz up to {result.slow_answer_s:.2f} s:"
         f" leases lost {result.leases_lost}, instances moved {len(result.moved)},"
-        f" tokens changed {len(result.tokens_changed)}"
+        f" tokens changed {len(result.tokens_changed)}; GET /v1/cluster on another node"
+        f" refused {len(result.refusals)} times meanwhile {result.refusals[:1]}"
     )
     # Its loop was blocked: a request waited for a whole slice at least. (The CPU share is
     # printed, not asserted: on a machine shared with other work a spinning process gets less
