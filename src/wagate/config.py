@@ -253,8 +253,13 @@ class Settings(BaseSettings):
     sink_retention_s: int = 24 * 3600
     # Cluster (with WAGATE_REDIS_URL): instance leases, node heartbeats, forwarding.
     cluster_key_prefix: str = "wagate:cluster:"
-    lease_ttl_s: float = 15.0
-    lease_renew_interval_s: float = 5.0
+    # A lease (and a node's liveness) lives this long without renewal: a killed node's
+    # instances are taken over about this long after the kill. Renewals run in a thread of
+    # their own, so a busy event loop does not delay them; the node stops an instance's client
+    # a quarter of the TTL before its lease could expire.
+    lease_ttl_s: float = Field(default=3.0, gt=0)
+    lease_renew_interval_s: float = Field(default=0.5, gt=0)
+    # Writes nodes.last_seen_at (shown by GET /v1/cluster); liveness comes from the renewals.
     heartbeat_interval_s: float = 5.0
     placement_interval_s: float = 2.0
     internal_url: str | None = None  # how other nodes reach this one; default http://host:port

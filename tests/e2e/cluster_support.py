@@ -19,6 +19,8 @@ import httpx
 from tests.conftest import ADMIN_TOKEN, free_port
 from tests.support.redis_server import private_redis
 
+ROOT = Path(__file__).resolve().parents[2]
+
 # Small timings: a lease lives 2 s, so a failover takes a few seconds.
 CLUSTER_ENV = {
     "WAGATE_LEASE_TTL_S": "2",
@@ -69,7 +71,9 @@ class Cluster:
         self.env = env
         self.nodes: list[NodeProcess] = []
 
-    async def start(self, node_id: str, **env: str) -> NodeProcess:
+    async def start(self, node_id: str, module: str = "wagate", **env: str) -> NodeProcess:
+        """A node running `python -m <module> serve` (a test's wrapper of wagate's CLI, run from
+        the repository, or wagate itself)."""
         port = free_port()
         data_dir = self.workdir / node_id
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,10 +89,12 @@ class Cluster:
             **env,
         }
         base = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
+        if module != "wagate":
+            base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
         log = self.workdir / f"{node_id}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "wagate", "serve", "--port", str(port)],
+                [sys.executable, "-m", module, "serve", "--port", str(port)],
                 env={**base, **values},
                 cwd=data_dir,
                 stdout=out,

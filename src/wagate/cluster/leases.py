@@ -8,6 +8,11 @@ in one Lua script: a node can never extend or delete a lease that is no longer i
 
 The counter is raised to at least `floor` (the token last written to the instance row) before
 INCR, so tokens keep growing even after Redis lost its data.
+
+Renewals run in a thread of their own with a synchronous connection (renewer.py): every lease of
+the node, and the node's liveness key `<prefix>node:<node>`, in one script call per chunk. The
+liveness key is written after the leases, with the same TTL, so it never expires before them:
+a node that sees another node's key gone knows that node's leases are free too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from redis.asyncio import Redis
 
 _ACQUIRE = """
@@ -27,12 +33,23 @@ redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'NX', 'PX', ARGV[2])
 return token
 """
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+# KEYS: the node's liveness key, then lease keys; ARGV: the TTL (ms), then each lease's value.
+# 1 where the lease is still ours (renewed), 0 where it is gone or another node's.
+_RENEW_MANY = """
+local renewed = {}
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then
+    renewed[i - 1] = redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  else
+    renewed[i - 1] = 0
+  end
 end
-return 0
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return renewed
 """
+# Leases renewed by one script call: Redis runs nothing else meanwhile, so a node holding
+# thousands renews them in several calls (sent together, one round trip).
+RENEW_CHUNK = 500
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -57,6 +74,43 @@ def parse_holder(value: bytes | str | None) -> Holder | None:
         return None
 
 
+def lease_key(prefix: str, instance_id: int) -> str:
+    return f"{prefix}lease:{instance_id}"
+
+
+def alive_key(prefix: str, node: str) -> str:
+    return f"{prefix}node:{node}"
+
+
+class LeaseRenewal:
+    """The renewing side, on a synchronous connection of its own (used by one thread)."""
+
+    def __init__(self, client: redis.Redis, prefix: str, node: str) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.node = node
+        self._renew: Any = client.register_script(_RENEW_MANY)
+
+    def renew(self, leases: list[tuple[int, Holder]], ttl_ms: int) -> list[bool]:
+        """Renew these leases and the node's liveness key in one round trip; False where a
+        lease is no longer ours."""
+        alive = alive_key(self.prefix, self.node)
+        chunks = [leases[i : i + RENEW_CHUNK] for i in range(0, len(leases), RENEW_CHUNK)]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for chunk in chunks or [[]]:
+                self._renew(
+                    keys=[alive, *(lease_key(self.prefix, iid) for iid, _ in chunk)],
+                    args=[ttl_ms, *(f"{h.node}|{h.token}" for _, h in chunk)],
+                    client=pipe,
+                )
+            replies = pipe.execute()
+        return [bool(ok) for reply in replies for ok in reply]
+
+    def forget(self) -> None:
+        """The node stopped: the others stop counting it at once."""
+        self.redis.delete(alive_key(self.prefix, self.node))
+
+
 class LeaseStore:
     """The Redis side of the leases; it keeps no state of its own."""
 
@@ -64,11 +118,10 @@ class LeaseStore:
         self.redis = redis
         self.prefix = prefix
         self._acquire: Any = redis.register_script(_ACQUIRE)
-        self._renew: Any = redis.register_script(_RENEW)
         self._release: Any = redis.register_script(_RELEASE)
 
     def lease_key(self, instance_id: int) -> str:
-        return f"{self.prefix}lease:{instance_id}"
+        return lease_key(self.prefix, instance_id)
 
     def fence_key(self, instance_id: int) -> str:
         return f"{self.prefix}fence:{instance_id}"
@@ -80,20 +133,6 @@ class LeaseStore:
             args=[node, ttl_ms, floor],
         )
         return int(token) or None
-
-    async def renew_many(self, leases: dict[int, Holder], ttl_ms: int) -> dict[int, bool]:
-        """Renew several leases in one round trip; False where the lease is no longer ours."""
-        if not leases:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for instance_id, holder in leases.items():
-                await self._renew(
-                    keys=[self.lease_key(instance_id)],
-                    args=[f"{holder.node}|{holder.token}", ttl_ms],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        return {iid: bool(ok) for iid, ok in zip(leases, results, strict=True)}
 
     async def release(self, instance_id: int, holder: Holder) -> bool:
         released = await self._release(
@@ -115,3 +154,10 @@ class LeaseStore:
             if holder is not None:
                 found[instance_id] = holder
         return found
+
+    async def alive(self, nodes: list[str]) -> set[str]:
+        """Which of these nodes renewed their liveness key within the lease TTL."""
+        if not nodes:
+            return set()
+        values = await self.redis.mget([alive_key(self.prefix, n) for n in nodes])
+        return {node for node, value in zip(nodes, values, strict=True) if value is not None}

@@ -1,8 +1,14 @@
-"""The node registry: one row per node in `nodes`, kept fresh by a heartbeat."""
+"""The node registry: one row per node in `nodes`, kept fresh by a heartbeat.
+
+The row says who the node is and when it was last seen; whether it is *live* is told by
+Redis: the node's liveness key, renewed with its leases by the renewal thread (leases.py), so
+that a killed node stops counting as soon as its leases are free, and a node with a busy event
+loop (late heartbeats) still counts while its leases are renewed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,10 +33,13 @@ class NodeView:
 
 
 class NodeRegistry:
-    def __init__(self, db: Database, node_id: str, dead_after_s: float) -> None:
+    def __init__(
+        self, db: Database, node_id: str, alive: Callable[[list[str]], Awaitable[set[str]]]
+    ) -> None:
         self.db = db
         self.node_id = node_id
-        self.dead_after = timedelta(seconds=dead_after_s)
+        # Which of these nodes renewed their liveness key within the lease TTL.
+        self.alive = alive
 
     async def register(self, role: str, address: str) -> None:
         now = utcnow()
@@ -62,9 +71,6 @@ class NodeRegistry:
                 update(Node).where(Node.id == self.node_id).values(stopped_at=now, last_seen_at=now)
             )
 
-    def is_live(self, node: Node, now: datetime) -> bool:
-        return node.stopped_at is None and now - node.last_seen_at <= self.dead_after
-
     async def nodes(self, window: timedelta = LIST_WINDOW) -> list[NodeView]:
         now = utcnow()
         async with self.db.session() as session:
@@ -77,6 +83,7 @@ class NodeRegistry:
                 .scalars()
                 .all()
             )
+        alive = await self.alive([row.id for row in rows if row.stopped_at is None])
         return [
             NodeView(
                 id=row.id,
@@ -85,11 +92,11 @@ class NodeRegistry:
                 started_at=row.started_at,
                 last_seen_at=row.last_seen_at,
                 stopped_at=row.stopped_at,
-                live=self.is_live(row, now),
+                live=row.stopped_at is None and row.id in alive,
             )
             for row in rows
         ]
 
     async def live_holders(self) -> list[NodeView]:
         """Live nodes that take instances (role `all`)."""
-        return [n for n in await self.nodes(self.dead_after) if n.live and n.role == "all"]
+        return [n for n in await self.nodes() if n.live and n.role == "all"]

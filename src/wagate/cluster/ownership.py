@@ -9,10 +9,17 @@ that consults them; the cluster hands this one in at start).
 
 The send worker uses `fencing_token(name)` when it takes a message and `still_holds(name,
 token)` before it records the outcome.
+
+The leases are renewed by a thread (renewer.py), not by the event loop: the loop tells it which
+leases the node holds (`leases`, changed under `lock`) and the thread moves each lease's
+deadline (`valid_until`) or marks it `gone`. Both are plain attributes read on every check, so
+a send stops the moment a deadline passes, however late the event loop runs; the guard then
+stops the client.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +52,8 @@ class HeldLease:
     acquired_at: float
     last_used: float
     releasing: bool = False
+    # Set by the renewal thread: Redis says the lease is no longer ours (expired or taken).
+    gone: bool = False
 
 
 class LeaseOwnership:
@@ -66,6 +75,8 @@ class LeaseOwnership:
         self.stop_margin_s = ttl_s / 4
         self.takes_instances = takes_instances
         self.leases: dict[int, HeldLease] = {}
+        # Guards `leases` against the renewal thread's reads.
+        self.lock = threading.Lock()
         self.ids: dict[str, int] = {}
         # Called (synchronously) when a lease is lost: the runtime stops the client.
         self.on_lost: Callable[[HeldLease, str], None] = lambda lease, why: None
@@ -89,7 +100,7 @@ class LeaseOwnership:
 
     def may_run(self, instance_id: int) -> bool:
         lease = self.leases.get(instance_id)
-        if lease is None or lease.releasing:
+        if lease is None or lease.releasing or lease.gone:
             return False
         return time.monotonic() < lease.valid_until - self.stop_margin_s
 
@@ -161,17 +172,23 @@ class LeaseOwnership:
             await self.store.release(instance_id, holder)
             return False
         now = time.monotonic()
-        self.leases[instance_id] = HeldLease(
-            instance_id, name, holder, started + self.ttl_s, now, now
-        )
+        with self.lock:
+            self.leases[instance_id] = HeldLease(
+                instance_id, name, holder, started + self.ttl_s, now, now
+            )
         self.ids[name] = instance_id
         log.info("lease acquired", instance=name, token=token)
         return True
 
-    def renewed(self, instance_id: int, holder: Holder, started: float) -> None:
-        lease = self.leases.get(instance_id)
-        if lease is not None and lease.holder == holder:
-            lease.valid_until = started + self.ttl_s
+    def renewable(self) -> list[HeldLease]:
+        """The leases to renew now (called by the renewal thread)."""
+        with self.lock:
+            return [lease for lease in self.leases.values() if not lease.gone]
+
+    def renewed(self, lease: HeldLease, started: float) -> None:
+        """Redis renewed the lease in a call sent at `started` (called by the renewal thread):
+        it lives there at least a TTL after that."""
+        lease.valid_until = max(lease.valid_until, started + self.ttl_s)
 
     def lose(self, instance_id: int, why: str) -> None:
         """From now on no client of the instance may run here; the runtime stops the client.
@@ -193,11 +210,14 @@ class LeaseOwnership:
     def expiring(self) -> list[HeldLease]:
         """Leases not renewed in time: their clients must stop now."""
         limit = time.monotonic() + self.stop_margin_s
-        return [lease for lease in self.active().values() if lease.valid_until <= limit]
+        return [
+            lease for lease in self.active().values() if lease.gone or lease.valid_until <= limit
+        ]
 
     async def give_back(self, instance_id: int) -> None:
         """Release a lease in Redis after its client was stopped (handover)."""
-        lease = self.leases.pop(instance_id, None)
+        with self.lock:
+            lease = self.leases.pop(instance_id, None)
         if lease is None:
             return
         if self.ids.get(lease.name) == instance_id:

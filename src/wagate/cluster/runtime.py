@@ -1,12 +1,15 @@
 """The cluster runtime of one node: heartbeat, lease renewal, the lease guard and placement.
 
-Four loops, so that a slow one never delays another:
-- heartbeat: `nodes.last_seen_at` every `heartbeat_interval_s`;
-- renew: every held lease, in one Redis round trip, every `lease_renew_interval_s`;
+A thread and four loops, so that a slow one never delays another:
+- the renewer (renewer.py), a thread: every held lease and the node's liveness key, in one
+  Redis round trip, every `lease_renew_interval_s`, whatever the event loop is doing;
+- heartbeat: `nodes.last_seen_at` every `heartbeat_interval_s` (shown by GET /v1/cluster);
 - guard: a lease not renewed in time has its client stopped at once, a quarter of the TTL
   before it could expire in Redis, so the client is gone before another node may connect;
 - placement: every `placement_interval_s`, take free instances up to the fair share, give back
-  the excess while another node has room, give back instances nobody wants connected.
+  the excess while another node has room, give back instances nobody wants connected;
+- watch: several times a second, whether a live node's liveness key is gone (the node died:
+  its leases expired with it); placement then runs at once instead of at its next interval.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 import structlog
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import select
 
@@ -30,10 +34,11 @@ from wagate.models import Instance
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 
 from .events import EventRelay
-from .leases import Holder, LeaseStore
+from .leases import Holder, LeaseRenewal, LeaseStore
 from .nodes import NodeRegistry
 from .ownership import HeldLease, LeaseOwnership
 from .placement import plan
+from .renewer import LeaseRenewer
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +49,9 @@ ACQUIRE_CONCURRENCY = 25
 # A handover stops the client (the manager bounds that by STOP_TIMEOUT_S) and frees the lease.
 HANDOVER_S = 90.0
 LOOP_STOP_S = 5.0
+# How often the liveness keys of the other live nodes are checked: a killed node's instances are
+# taken this soon after its leases expired, not a placement interval later.
+WATCH_S = 0.25
 
 
 class ClusterNode:
@@ -52,7 +60,12 @@ class ClusterNode:
     mode = "cluster"
 
     def __init__(
-        self, settings: Settings, db: Database, manager: ClientManager, redis: Redis
+        self,
+        settings: Settings,
+        db: Database,
+        manager: ClientManager,
+        redis: Redis,
+        renewal_redis: SyncRedis,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -60,13 +73,21 @@ class ClusterNode:
         self.redis = redis
         self.node_id = settings.node_id
         self.holds_instances = settings.role == "all"
-        self.store = LeaseStore(redis, settings.cluster_key_prefix)
-        self.registry = NodeRegistry(db, settings.node_id, dead_after_s=settings.lease_ttl_s)
+        prefix = settings.cluster_key_prefix
+        self.store = LeaseStore(redis, prefix)
+        self.registry = NodeRegistry(db, settings.node_id, self.store.alive)
         self.ownership = LeaseOwnership(
             db, self.store, settings.node_id, ttl_s=settings.lease_ttl_s,
             takes_instances=self.holds_instances,
         )  # fmt: skip
         self.ownership.on_lost = self._on_lost
+        self.renewer = LeaseRenewer(
+            LeaseRenewal(renewal_redis, prefix, settings.node_id), self.ownership,
+            ttl_s=settings.lease_ttl_s, interval_s=settings.lease_renew_interval_s,
+        )  # fmt: skip
+        # Set by the watch when a live node vanished: placement runs at once.
+        self._wake = asyncio.Event()
+        self._live_others: list[str] = []
         self.relay: EventRelay | None = None
         # Forwards lifecycle calls to other nodes (forwarding.py).
         self.http = httpx.AsyncClient(timeout=settings.forward_timeout_s)
@@ -86,15 +107,23 @@ class ClusterNode:
         # the node keeps it for what it tells of the other nodes.
         self.relay = relay
         self.manager.ownership = self.ownership
+        # Registered before the first renewal: a node is live once its liveness key is set.
         await self.registry.register(self.settings.role, self.settings.node_address)
+        self.renewer.start()
         self._loop("heartbeat", self.registry.heartbeat, self.settings.heartbeat_interval_s)
         if self.holds_instances:
-            self._loop("renew", self._renew, self.settings.lease_renew_interval_s)
             self._loop("guard", self._guard, min(0.25, self.settings.lease_ttl_s / 10))
-            self._loop("placement", self.place, self.settings.placement_interval_s)
+            self._loop("placement", self.place, self.settings.placement_interval_s, self._wake)
+            self._loop("watch", self._watch, WATCH_S)
         log.info("cluster node started", node=self.node_id, role=self.settings.role)
 
-    def _loop(self, name: str, step: Callable[[], Awaitable[None]], every: float) -> None:
+    def _loop(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[None]],
+        every: float,
+        wake: asyncio.Event | None = None,
+    ) -> None:
         async def run() -> None:
             # Ends on cancel even when a Redis call swallowed the CancelledError (wagate.tasks).
             while not cancel_requested():
@@ -104,9 +133,18 @@ class ClusterNode:
                     raise
                 except Exception as exc:
                     log.warning("cluster loop step failed", loop=name, error=repr(exc))
-                await asyncio.sleep(every)
+                await self._pause(every, wake)
 
         self._tasks.append(asyncio.create_task(run(), name=f"cluster-{name}"))
+
+    @staticmethod
+    async def _pause(every: float, wake: asyncio.Event | None) -> None:
+        if wake is None:
+            await asyncio.sleep(every)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), every)
+        wake.clear()
 
     async def stop(self) -> None:
         """SIGTERM: stop taking instances, leave the live set, hand every instance over."""
@@ -125,31 +163,29 @@ class ClusterNode:
         await stop_tasks(self._tasks, LOOP_STOP_S, "cluster loops")
         # Takeovers, drops and balance handovers under way: a moment to finish, then stopped.
         await wait_tasks(list(self._background), LOOP_STOP_S, "cluster background")
+        # Renewed until every lease was given back (a client being stopped keeps its lease).
+        await asyncio.to_thread(self.renewer.stop, LOOP_STOP_S)
         await self.redis.aclose()
         await self.http.aclose()
 
     # --- leases ------------------------------------------------------------------------------
 
-    async def _renew(self) -> None:
-        leases = {iid: lease.holder for iid, lease in self.ownership.active().items()}
-        if not leases:
-            return
-        started = time.monotonic()
-        # A late answer still counts (the deadline runs from before the call); the guard, not
-        # this timeout, stops the clients in time.
-        timeout = max(0.1, self.settings.lease_ttl_s / 2)
-        results = await asyncio.wait_for(
-            self.store.renew_many(leases, int(self.settings.lease_ttl_s * 1000)), timeout
-        )
-        for iid, ok in results.items():
-            if ok:
-                self.ownership.renewed(iid, leases[iid], started)
-            else:
-                self.ownership.lose(iid, "lease taken or expired in Redis")
-
     async def _guard(self) -> None:
         for lease in self.ownership.expiring():
-            self.ownership.lose(lease.instance_id, "lease not renewed in time")
+            why = "lease taken or expired in Redis" if lease.gone else "lease not renewed in time"
+            self.ownership.lose(lease.instance_id, why)
+
+    async def _watch(self) -> None:
+        """Wake placement as soon as a node that was live is gone (killed: its leases are free,
+        as its liveness key expires with them; stopped: it has handed its instances over)."""
+        others = self._live_others
+        if not others:
+            return
+        gone = set(others) - await self.store.alive(others)
+        if gone:
+            log.info("live node gone; placing now", nodes=sorted(gone))
+            self._live_others = []
+            self._wake.set()
 
     def _on_lost(self, lease: HeldLease, why: str) -> None:
         # No client may start any more (the lease is marked); stop the running one now.
@@ -222,6 +258,7 @@ class ClusterNode:
             return
         wanted = await self._wanted()
         live = [n.id for n in await self.registry.live_holders()]
+        self._live_others = [node for node in live if node != self.node_id]
         held = self.ownership.active()
         await self._give_back_unwanted(wanted, held)
         holders = await self.store.holders(sorted(set(wanted) | set(held)))

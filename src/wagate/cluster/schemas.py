@@ -12,7 +12,10 @@ class NodeOut(BaseModel):
     id: str
     role: str = Field(description="`all` (holds instances) or `api` (serves the API only)")
     address: str | None = Field(description="where the other nodes forward lifecycle calls")
-    live: bool = Field(description="heartbeat within the lease TTL and not stopped")
+    live: bool = Field(
+        description="its leases renewed within the lease TTL (its liveness key in Redis) and not"
+        " stopped"
+    )
     started_at: datetime
     last_seen_at: datetime
     stopped_at: datetime | None

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Protocol
 
+import redis
 from redis.asyncio import Redis
 from sqlalchemy import select
 
@@ -25,6 +26,8 @@ from wagate.redis_info import DRIVER_INFO
 from .events import EventRelay
 from .runtime import ClusterNode
 from .schemas import ClusterOut, NodeOut
+
+CLUSTER_COMMAND_TIMEOUT_S = 5.0
 
 
 class ClusterStartNode(HasBus, HasDb, HasManager, HasSettings, Protocol):
@@ -90,6 +93,15 @@ def redis_client(url: str, timeout_s: float | None) -> Redis:
     )
 
 
+def renewal_client(url: str, ttl_s: float) -> redis.Redis:
+    """The lease renewer's own synchronous connection (renewer.py). A call that hangs is cut
+    well inside the stop margin, so the next round can still renew in time."""
+    timeout = max(0.1, ttl_s / 4)
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, driver_info=DRIVER_INFO
+    )
+
+
 def build_relay(settings: Settings, bus: EventBus) -> EventRelay | None:
     """The bus's bridge to the other nodes, with Redis (None on a single node): the app
     registers it on the bus, which starts it before the node serves."""
@@ -105,9 +117,16 @@ async def start_cluster(state: ClusterStartNode, relay: EventRelay | None) -> Cl
     settings = state.settings
     if relay is None or not settings.redis_url:
         return SingleNode(state)
-    # Commands time out well inside a lease period.
-    timeout = max(0.5, settings.lease_ttl_s / 2)
-    node = ClusterNode(settings, state.db, state.manager, redis_client(settings.redis_url, timeout))
+    # Leases are renewed on a connection of their own (renewal_client); these commands (taking
+    # and giving back leases, looking up holders) only need a bound on a Redis that hangs.
+    timeout = max(CLUSTER_COMMAND_TIMEOUT_S, settings.lease_ttl_s / 2)
+    node = ClusterNode(
+        settings,
+        state.db,
+        state.manager,
+        redis_client(settings.redis_url, timeout),
+        renewal_client(settings.redis_url, settings.lease_ttl_s),
+    )
     await node.start(relay)
     return node
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
-from wagate.cluster.leases import Holder, LeaseStore
+from wagate.cluster.leases import RENEW_CHUNK, Holder, LeaseRenewal, LeaseStore
 
 pytestmark = pytest.mark.redis
 
@@ -18,6 +19,13 @@ async def store(redis_url: str, key_prefix: str) -> AsyncIterator[LeaseStore]:
     client = aioredis.Redis.from_url(redis_url)
     yield LeaseStore(client, key_prefix)
     await client.aclose()
+
+
+@pytest.fixture
+def renewal(redis_url: str, key_prefix: str) -> Iterator[LeaseRenewal]:
+    client = redis.Redis.from_url(redis_url)
+    yield LeaseRenewal(client, key_prefix, "a")
+    client.close()
 
 
 async def test_one_holder_and_growing_tokens(store: LeaseStore) -> None:
@@ -31,23 +39,43 @@ async def test_one_holder_and_growing_tokens(store: LeaseStore) -> None:
     assert await store.holders([1, 2]) == {1: Holder("b", second)}
 
 
-async def test_renew_and_release_check_the_token(store: LeaseStore) -> None:
+async def test_renew_and_release_check_the_token(store: LeaseStore, renewal: LeaseRenewal) -> None:
     token = await store.acquire(7, "a", 300)
     assert token is not None
     stale = Holder("a", token - 1)
-    assert await store.renew_many({7: stale}, 5000) == {7: False}
+    assert renewal.renew([(7, stale)], 5000) == [False]
     assert not await store.release(7, stale)
-    assert await store.renew_many({7: Holder("a", token)}, 5000) == {7: True}
+    assert renewal.renew([(7, Holder("a", token))], 5000) == [True]
     await asyncio.sleep(0.5)  # past the first TTL: the renewal kept it
     assert await store.holder(7) == Holder("a", token)
 
 
-async def test_lease_expires_by_itself(store: LeaseStore) -> None:
+async def test_renewal_keeps_the_node_alive_no_longer_than_its_leases(
+    store: LeaseStore, renewal: LeaseRenewal
+) -> None:
+    assert await store.alive(["a", "b"]) == set()
+    tokens = [await store.acquire(i, "a", 5000) for i in range(RENEW_CHUNK + 3)]
+    held = [(i, Holder("a", t)) for i, t in enumerate(tokens) if t is not None]
+    # More leases than one script call renews: every one comes back, in order.
+    assert renewal.renew([*held, (9999, Holder("a", 1))], 400) == [True] * len(held) + [False]
+    assert await store.alive(["a", "b"]) == {"a"}
+    alive_ms = await store.redis.pttl(f"{store.prefix}node:a")
+    lease_ms = await store.redis.pttl(store.lease_key(0))
+    assert 0 < lease_ms <= alive_ms <= 400  # written last: it outlives none of the leases
+    await asyncio.sleep(0.5)
+    assert await store.alive(["a"]) == set() and await store.holder(0) is None
+    renewal.renew([], 5000)  # a node holding nothing is live too
+    assert await store.alive(["a"]) == {"a"}
+    renewal.forget()
+    assert await store.alive(["a"]) == set()
+
+
+async def test_lease_expires_by_itself(store: LeaseStore, renewal: LeaseRenewal) -> None:
     token = await store.acquire(3, "a", 200)
     assert token is not None
     await asyncio.sleep(0.35)
     assert await store.holder(3) is None
-    assert await store.renew_many({3: Holder("a", token)}, 5000) == {3: False}
+    assert renewal.renew([(3, Holder("a", token))], 5000) == [False]
     taken = await store.acquire(3, "b", 5000)
     assert taken is not None and taken > token
 

@@ -22,6 +22,12 @@ from .helpers import overlapping_connections
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
+def halt_renewals(node: Node) -> None:
+    """The renewal thread stops as in a frozen process: nothing more reaches Redis."""
+    node.cluster.renewer._stop.set()
+    node.cluster.renewer._thread.join(5)
+
+
 async def spread(nodes: list[Node]) -> dict[str, set[str]]:
     return {node.id: node.held_names() for node in nodes}
 
@@ -183,10 +189,11 @@ async def test_a_stale_holder_is_fenced_off(start_node: NodeFactory) -> None:
     stale_token = a.cluster.ownership.fencing_token(name)
     assert stale_token is not None
     assert await a.cluster.ownership.still_holds(name, stale_token)
-    # Node a stalls (its cluster loops stop, as in a long pause): its lease runs out and b
-    # takes the instance over.
+    # Node a stalls (its cluster loops and its renewal thread stop, as in a long pause): its
+    # lease runs out and b takes the instance over.
     for task in a.cluster._tasks:
         task.cancel()
+    halt_renewals(a)
     b = await start_node()
     await eventually(
         lambda: asyncio.sleep(0, b.state.manager.status_of(name) == Status.CONNECTED),
@@ -221,8 +228,9 @@ async def test_a_node_that_cannot_renew_stops_its_clients_before_the_lease_expir
     created = await linked_instance(a.http)
     name = created["name"]
     lease = a.cluster.ownership.held()[a.cluster.ownership.ids[name]]
-    for task in a.cluster._tasks:  # renewals stop reaching Redis; the guard keeps running
-        if task.get_name() in ("cluster-renew", "cluster-placement"):
+    halt_renewals(a)  # renewals stop reaching Redis; the guard keeps running
+    for task in a.cluster._tasks:
+        if task.get_name() == "cluster-placement":
             task.cancel()
     await eventually(
         lambda: asyncio.sleep(0, a.state.manager.live_client(name) is None),
