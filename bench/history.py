@@ -265,7 +265,7 @@ async def main() -> None:
         await asyncio.to_thread(upgrade_to_head, url)
         ok &= await measure(url, "SQLite", args.count, args.chats, args.samples, args.plans)
     if args.db in ("postgres", "both"):
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         name = f"wagate_bench_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(PG_SERVER + "/postgres")

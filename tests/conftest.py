@@ -175,7 +175,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "whatsmeow_proxy": "socks5://127.0.0.1:1",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
