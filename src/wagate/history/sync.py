@@ -21,9 +21,9 @@ from wagate.db import utcnow
 from wagate.engines.base import HistoryBatch, HistoryChat, InboundMessage, InstanceRef
 from wagate.events.payloads import HistorySyncData
 from wagate.history import store
-from wagate.instance_rows import get_by_name
 from wagate.instances.schemas import InstanceSettings
 from wagate.node import HasBus, HasDb
+from wagate.repository.instances import get_by_name
 
 log = structlog.get_logger(__name__)
 CHUNK = 500  # messages per transaction: a chunk never holds the database for long
