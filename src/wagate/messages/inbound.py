@@ -37,7 +37,7 @@ from wagate.events.payloads import (
     Payload,
     PollVoteData,
 )
-from wagate.history import store
+from wagate.history.repository import store
 from wagate.media_store.refs import keep
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages import repository
