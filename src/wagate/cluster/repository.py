@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
 from wagate.models import Instance, Node
+from wagate.repository.instances import INSTANCES
 
 # --- nodes -------------------------------------------------------------------------------------
 
@@ -76,3 +78,38 @@ async def names_on_node(session: AsyncSession, node_id: str) -> list[str]:
 async def instances_wanted(session: AsyncSession) -> Sequence[Row[int, str, str]]:
     """The id, name and desired state of every instance."""
     return (await session.execute(select(Instance.id, Instance.name, Instance.desired_state))).all()
+
+
+# --- fencing -----------------------------------------------------------------------------------
+
+
+async def write_fenced(
+    session: AsyncSession, instance_id: int, token: int, fields: dict[str, Any]
+) -> bool:
+    """Writes `fields` to the instance row if its fencing token is still `token`."""
+    # A Core statement on the table: the ORM's bulk-update path (session sync, attribute
+    # lookup) cost more than the write itself, twice per connect (bench `scale`).
+    table = INSTANCES
+    result: Any = await session.execute(
+        update(table)
+        .where(table.c.id == instance_id, table.c.fencing_token == token)
+        .values(**fields)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def fencing_token(session: AsyncSession, instance_id: int) -> int | None:
+    return await session.scalar(select(Instance.fencing_token).where(Instance.id == instance_id))
+
+
+async def raise_fencing_token(session: AsyncSession, instance_id: int, token: int) -> bool:
+    """Writes `token` to the instance row unless it holds a larger one; False: no such row."""
+    result: Any = await session.execute(
+        update(Instance)
+        .where(
+            Instance.id == instance_id,
+            or_(Instance.fencing_token.is_(None), Instance.fencing_token < token),
+        )
+        .values(fencing_token=token)
+    )
+    return bool(result.rowcount == 1)
