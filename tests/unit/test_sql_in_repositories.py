@@ -122,7 +122,7 @@ def offences(source: str) -> list[str]:
             and node.value.id in aliases
         ):
             found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
-    return found
+    return sorted(found, key=lambda hit: int(hit.split(":", 1)[0]))
 
 
 def modules() -> list[Path]:
