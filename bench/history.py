@@ -38,7 +38,7 @@ from sqlalchemy import event, text
 from wagate.app import create_app
 from wagate.config import Settings
 from wagate.engines.base import InboundMessage
-from wagate.history import store
+from wagate.history.repository import store
 from wagate.migrate import upgrade_to_head
 
 ADMIN = "wga_bench_admin_token_0123456789abcdef"

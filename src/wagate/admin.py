@@ -14,13 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from wagate.auth.tokens import ADMIN_PREFIX, hash_token, new_token
 from wagate.config import Settings
 from wagate.db import Database
-from wagate.models import KeyValue
+from wagate.repository import key_values
 from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
@@ -67,21 +66,21 @@ async def admin_token_hash(settings: Settings, db: Database) -> str:
     if configured is not None:
         return hash_token(configured)
     async with db.session() as session:
-        stored = await session.get(KeyValue, ADMIN_KEY)
+        stored = await key_values.get(session, ADMIN_KEY)
         if stored is not None:
-            return stored.value
+            return stored
     token = new_token(ADMIN_PREFIX)
     try:
         async with db.transaction() as session:
-            session.add(KeyValue(key=ADMIN_KEY, value=hash_token(token)))
+            key_values.add(session, ADMIN_KEY, hash_token(token))
     except IntegrityError:
         # Another node started on the same database at the same moment and won: its token
         # (printed there) is the admin token; this one was never valid.
         async with db.session() as session:
-            winner = await session.get(KeyValue, ADMIN_KEY)
+            winner = await key_values.get(session, ADMIN_KEY)
         if winner is None:
             raise
-        return winner.value
+        return winner
     path = _write_token_file(settings, token)
     _announce(token, path, "generated an admin token (stored hashed, shown only this once)")
     return hash_token(token)
@@ -95,11 +94,7 @@ async def rotate_admin_token(settings: Settings, db: Database) -> tuple[str, Pat
         )
     token = new_token(ADMIN_PREFIX)
     async with db.transaction() as session:
-        changed = await session.execute(
-            update(KeyValue).where(KeyValue.key == ADMIN_KEY).values(value=hash_token(token))
-        )
-        if changed.rowcount == 0:  # type: ignore[attr-defined]
-            session.add(KeyValue(key=ADMIN_KEY, value=hash_token(token)))
+        await key_values.put(session, ADMIN_KEY, hash_token(token))
     return token, _write_token_file(settings, token)
 
 
@@ -113,12 +108,12 @@ async def follow_admin_token(
         await asyncio.sleep(FOLLOW_INTERVAL_S)
         try:
             async with db.session() as session:
-                stored = await session.get(KeyValue, ADMIN_KEY)
+                stored = await key_values.get(session, ADMIN_KEY)
         except Exception as error:  # the database away for a moment: keep the known hash
             log.warning("admin token hash not re-read", error=type(error).__name__)
             continue
-        if stored is not None and stored.value != current:
-            current = stored.value
+        if stored is not None and stored != current:
+            current = stored
             adopt(current)
             log.info("admin token rotated: the new one is now the admin token")
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     bindparam,
     event,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -72,6 +73,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+async def ping(executor: Executor) -> None:
+    """One round trip to the database: the readiness probe's check."""
+    await executor.execute(text("SELECT 1"))
 
 
 def utcnow() -> datetime:

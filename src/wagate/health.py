@@ -8,11 +8,11 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from wagate import __version__
 from wagate.auth.dependencies import bearer_token
 from wagate.auth.tokens import hash_token, token_matches
+from wagate.db import ping
 from wagate.errors import ErrorBody, Unauthorized
 from wagate.metrics import INSTANCES_BY_STATUS, REGISTRY
 from wagate.node import HasAdminToken, HasDb, HasManager, HasMessaging, HasSettings, get_node
@@ -50,7 +50,7 @@ async def healthz() -> dict[str, str]:
 async def _check_database(state: State) -> str:
     try:
         async with state.db.session() as session:
-            await asyncio.wait_for(session.execute(text("SELECT 1")), 5)
+            await asyncio.wait_for(ping(session), 5)
         return "ok"
     except Exception as exc:
         return f"error: {type(exc).__name__}"

@@ -8,8 +8,8 @@ import pytest
 
 from wagate.engines.base import InboundMessage
 from wagate.errors import ValidationFailed
-from wagate.history.queries import Cursor, words
-from wagate.history.store import chat_updates, inbound_row, summary
+from wagate.history.repository.queries import Cursor, words
+from wagate.history.repository.store import chat_updates, inbound_row, summary
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
 ALICE = "4915112345678@s.whatsapp.net"

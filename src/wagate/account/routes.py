@@ -54,7 +54,7 @@ from wagate.engines.actions.account import (
 from wagate.engines.base import IncomingCall
 from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
-from wagate.history import store
+from wagate.history.repository import store
 from wagate.holder import on_holder
 from wagate.images import to_jpeg_picture
 from wagate.instances import service as instances

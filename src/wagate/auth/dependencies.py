@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 
 from wagate.auth.tokens import hash_token, token_from_headers, token_matches
 from wagate.errors import Forbidden, NotFound, Unauthorized
-from wagate.models import Instance
 from wagate.node import HasAdminToken, HasDb, HasInstances, get_node
+from wagate.repository.instances import by_token_hash
 
 
 class AuthNode(HasAdminToken, HasDb, HasInstances, Protocol):
@@ -54,10 +53,7 @@ async def resolve_principal(state: AuthNode, token: str | None) -> Principal:
     cache = state.instances
     generation = cache.generation
     async with state.db.api_session() as session:
-        row = await session.execute(
-            select(Instance.name, Instance.token_hash).where(Instance.token_hash == token_hash)
-        )
-        found = row.first()
+        found = await by_token_hash(session, token_hash)
     if found is not None and token_matches(token, found.token_hash):
         cache.put_token(token_hash, found.name, generation)
         return Principal(is_admin=False, instance_name=found.name)

@@ -24,12 +24,11 @@ from typing import Any, Protocol
 import httpx
 import orjson
 import structlog
-from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from wagate.cluster import repository
 from wagate.errors import error_body
 from wagate.holder import HolderTable, holder_routes
-from wagate.models import Instance
 from wagate.node import HasDb, HasInstances
 
 from .runtime import ClusterNode
@@ -153,7 +152,7 @@ async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
 async def _target(state: HasDb, cluster: ClusterNode, name: str) -> str | None:
     """The base URL of the node to forward to; None: handle the request here."""
     async with state.db.session() as session:
-        instance_id = await session.scalar(select(Instance.id).where(Instance.name == name))
+        instance_id = await repository.instance_id(session, name)
     if instance_id is None:
         return None  # the route answers 404
     holder = await cluster.store.holder(instance_id)

@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
+from wagate.cluster import repository
 from wagate.db import Database, utcnow
 from wagate.models import Node
 
@@ -57,32 +56,18 @@ class NodeRegistry:
 
     async def heartbeat(self) -> None:
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Node)
-                .where(Node.id == self.node_id, Node.stopped_at.is_(None))
-                .values(last_seen_at=utcnow())
-            )
+            await repository.heartbeat(session, self.node_id)
 
     async def mark_stopped(self) -> None:
         """The node is draining or gone: the others stop counting it from now on."""
         now = utcnow()
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Node).where(Node.id == self.node_id).values(stopped_at=now, last_seen_at=now)
-            )
+            await repository.mark_stopped(session, self.node_id, now)
 
     async def nodes(self, window: timedelta = LIST_WINDOW) -> list[NodeView]:
         now = utcnow()
         async with self.db.session() as session:
-            rows: Sequence[Node] = (
-                (
-                    await session.execute(
-                        select(Node).where(Node.last_seen_at >= now - window).order_by(Node.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows: Sequence[Node] = await repository.nodes_seen_since(session, now - window)
         alive = await self.alive([row.id for row in rows if row.stopped_at is None])
         return [
             NodeView(

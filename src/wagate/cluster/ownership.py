@@ -26,13 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.cluster import repository
 from wagate.db import Database, utcnow
 from wagate.engines.base import NotConnectedError
-from wagate.instances import repository
-from wagate.models import Instance
 
 from .leases import Holder, LeaseStore
 
@@ -112,15 +110,7 @@ class LeaseOwnership:
             )
             return False
         fields.setdefault("updated_at", utcnow())
-        # A Core statement on the table: the ORM's bulk-update path (session sync, attribute
-        # lookup) cost more than the write itself, twice per connect (bench `scale`).
-        table = repository.INSTANCES
-        result: Any = await session.execute(
-            update(table)
-            .where(table.c.id == instance_id, table.c.fencing_token == lease.holder.token)
-            .values(**fields)
-        )
-        if result.rowcount == 1:
+        if await repository.write_fenced(session, instance_id, lease.holder.token, fields):
             return True
         log.warning("write refused: fencing token superseded", instance=lease.name)
         self.lose(instance_id, "fencing token superseded")
@@ -149,9 +139,7 @@ class LeaseOwnership:
         if not self.takes_instances or instance_id in self.leases:
             return False
         async with self.db.session() as session:
-            floor = await session.scalar(
-                select(Instance.fencing_token).where(Instance.id == instance_id)
-            )
+            floor = await repository.fencing_token(session, instance_id)
         started = time.monotonic()
         token = await self.store.acquire(
             instance_id, self.node_id, int(self.ttl_s * 1000), floor or 0
@@ -160,15 +148,8 @@ class LeaseOwnership:
             return False
         holder = Holder(self.node_id, token)
         async with self.db.transaction() as session:
-            result: Any = await session.execute(
-                update(Instance)
-                .where(
-                    Instance.id == instance_id,
-                    or_(Instance.fencing_token.is_(None), Instance.fencing_token < token),
-                )
-                .values(fencing_token=token)
-            )
-        if result.rowcount != 1:  # the instance was deleted meanwhile
+            written = await repository.raise_fencing_token(session, instance_id, token)
+        if not written:  # the instance was deleted meanwhile
             await self.store.release(instance_id, holder)
             return False
         now = time.monotonic()

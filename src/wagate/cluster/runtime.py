@@ -24,13 +24,12 @@ import httpx
 import structlog
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
-from sqlalchemy import select
 
+from wagate.cluster import repository
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.manager import ClientManager
 from wagate.engines.status import LIVE, Status
-from wagate.models import Instance
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 
 from .events import EventRelay
@@ -231,7 +230,7 @@ class ClusterNode:
     async def lease_holders(self) -> dict[int, Holder]:
         """Who holds each instance now (instances nobody holds are absent)."""
         async with self.db.session() as session:
-            ids = list((await session.execute(select(Instance.id))).scalars().all())
+            ids = await repository.instance_ids(session)
         return await self.store.holders(ids)
 
     # --- placement ---------------------------------------------------------------------------
@@ -239,19 +238,13 @@ class ClusterNode:
     async def _wanted(self) -> dict[int, str]:
         engines = list(self.manager.engines)
         async with self.db.session() as session:
-            rows = await session.execute(
-                select(Instance.id, Instance.name).where(
-                    Instance.desired_state == "connected", Instance.engine.in_(engines)
-                )
-            )
-            return {iid: name for iid, name in rows.all()}
+            return await repository.wanted(session, engines)
 
     async def _existing(self, ids: list[int]) -> set[int]:
         if not ids:
             return set()
         async with self.db.session() as session:
-            rows = await session.execute(select(Instance.id).where(Instance.id.in_(ids)))
-            return {iid for (iid,) in rows.all()}
+            return await repository.existing(session, ids)
 
     async def place(self) -> None:
         if self._stopping:

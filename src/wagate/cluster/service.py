@@ -13,12 +13,11 @@ from typing import Protocol
 
 import redis
 from redis.asyncio import Redis
-from sqlalchemy import select
 
+from wagate.cluster import repository
 from wagate.config import Settings
 from wagate.db import utcnow
 from wagate.events.bus import EventBus
-from wagate.models import Instance
 from wagate.node import HasBus, HasDb, HasManager, HasSettings
 from wagate.queue.redis_streams import REDIS_MAX_CONNECTIONS
 from wagate.redis_info import DRIVER_INFO
@@ -50,12 +49,7 @@ class SingleNode:
     async def describe(self) -> ClusterOut:
         settings = self.state.settings
         async with self.state.db.session() as session:
-            names = (
-                await session.execute(
-                    select(Instance.name).where(Instance.node == self.node_id).order_by(Instance.id)
-                )
-            ).scalars()
-            held = list(names)
+            held = await repository.names_on_node(session, self.node_id)
         now = utcnow()
         node = NodeOut(
             id=self.node_id,
@@ -136,9 +130,7 @@ async def describe(state: HasDb, cluster: Cluster) -> ClusterOut:
         return await cluster.describe()
     holders = await cluster.lease_holders()
     async with state.db.session() as session:
-        rows = (
-            await session.execute(select(Instance.id, Instance.name, Instance.desired_state))
-        ).all()
+        rows = await repository.instances_wanted(session)
     names = {iid: name for iid, name, _ in rows}
     held: dict[str, list[str]] = defaultdict(list)
     for iid in sorted(holders, key=lambda i: names.get(i, "")):

@@ -54,9 +54,9 @@ from wagate.engines.status import LIVE, Status
 from wagate.engines.transitions import Transition, on_event
 from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import QrUpdatedData
-from wagate.instance_rows import delete_by_id, get_by_name, to_resume
 from wagate.locks import KeyedLocks
 from wagate.proxies import encrypted_url
+from wagate.repository.instances import delete_by_id, get_by_name, to_resume
 from wagate.secretbox import SecretBox
 
 log = structlog.get_logger(__name__)

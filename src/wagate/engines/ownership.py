@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.instance_rows import update_fields
+from wagate.repository.instances import update_fields
 
 
 class Ownership(Protocol):

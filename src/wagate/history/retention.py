@@ -16,12 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
 
 from wagate.db import Database, utcnow
-from wagate.history.store import CHAT_MESSAGES
+from wagate.history.repository import retention as repository
 from wagate.instances.schemas import InstanceSettings
-from wagate.models import Instance
 from wagate.tasks import cancel_requested
 
 log = structlog.get_logger(__name__)
@@ -44,8 +42,8 @@ class HistoryRetention:
         """Delete what is past its instance's retention; returns how many messages."""
         now = now or utcnow()
         async with self.db.session() as session:
-            found = await session.execute(select(Instance.id, Instance.settings))
-            instances = [(pk, retention_days(settings)) for pk, settings in found.all()]
+            found = await repository.instance_settings(session)
+            instances = [(pk, retention_days(settings)) for pk, settings in found]
         deleted = 0
         for instance_id, days in instances:
             deleted += await self._instance(instance_id, days, now)
@@ -54,20 +52,16 @@ class HistoryRetention:
         return deleted
 
     async def _instance(self, instance_id: int, days: int, now: datetime) -> int:
-        table = CHAT_MESSAGES.c
         # 0 days: nothing is kept but the own sends, however recent.
         cutoff = now + FOREVER if days == 0 else now - timedelta(days=days)
-        due = select(table.id).where(table.instance_id == instance_id, table.timestamp < cutoff)
-        if days == 0:
-            due = due.where(table.correlation_id.is_(None))
         deleted = 0
         for _ in range(MAX_BATCHES):
             async with self.db.transaction() as session:
-                pks = list((await session.execute(due.limit(BATCH))).scalars())
-                if pks:
-                    await session.execute(delete(CHAT_MESSAGES).where(table.id.in_(pks)))
-            deleted += len(pks)
-            if len(pks) < BATCH:
+                count = await repository.delete_due(
+                    session, instance_id, cutoff, keep_own=days == 0, limit=BATCH
+                )
+            deleted += count
+            if count < BATCH:
                 break
         return deleted
 

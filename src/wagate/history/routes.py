@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
-from wagate.history import queries
-from wagate.history.queries import Cursor, MessageFilter
+from wagate.history.repository import queries
+from wagate.history.repository.queries import Cursor, MessageFilter
 from wagate.history.schemas import (
     AddressBookEntryOut,
     ChatList,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wagate.history.queries import Cursor
+from wagate.history.repository.queries import Cursor
 
 JID = "5511987654321@s.whatsapp.net"
 WHEN = "2026-12-04T18:40:00+00:00"

@@ -15,15 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import update
 
 from wagate.db import utcnow
 from wagate.engines.base import HistoryBatch, HistoryChat, InboundMessage, InstanceRef
 from wagate.events.payloads import HistorySyncData
-from wagate.history import store
-from wagate.instance_rows import get_by_name
+from wagate.history.repository import store
+from wagate.history.repository import sync as repository
 from wagate.instances.schemas import InstanceSettings
 from wagate.node import HasBus, HasDb
+from wagate.repository.instances import get_by_name
 
 log = structlog.get_logger(__name__)
 CHUNK = 500  # messages per transaction: a chunk never holds the database for long
@@ -135,7 +135,6 @@ async def _react(session: Any, instance_id: int, message: InboundMessage) -> Non
 
 async def _chat_states(session: Any, instance_id: int, chats: tuple[HistoryChat, ...]) -> None:
     """The phone's unread counts and chat names: what it shows, not a count of the rows."""
-    table = store.CHATS
     for chat in chats:
         values: dict[str, Any] = {}
         if chat.unread is not None:
@@ -143,8 +142,4 @@ async def _chat_states(session: Any, instance_id: int, chats: tuple[HistoryChat,
         if chat.name and store.chat_kind(chat.jid) == "group":
             values["name"] = chat.name
         if values:
-            await session.execute(
-                update(table)
-                .where(table.c.instance_id == instance_id, table.c.jid == chat.jid)
-                .values(**values)
-            )
+            await repository.set_chat(session, instance_id, chat.jid, values)

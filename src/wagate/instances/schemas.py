@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from wagate import proxies
-from wagate.instance_rows import NAME_PATTERN
+from wagate.repository.instances import NAME_PATTERN
 
 EventName = Literal[
     "connection_update",

@@ -12,22 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import and_, delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Database, utcnow
-from wagate.media_store import MediaStore, media_key
-from wagate.models import MediaObject, ReceivedMedia
+from wagate.media_store import MediaStore, media_key, repository
 
 log = structlog.get_logger(__name__)
 
-# Every column that refers to a stored object by key: an object none of them names is swept.
-REFERENCES: tuple[Any, ...] = (ReceivedMedia.media_key,)
 # How long a sweep's mark holds: a deletion that takes longer (a sweep that died) is taken
 # back by a writer. A store call is bounded well below it (DELETE_TIMEOUT_S).
 DELETING_LEASE_S = 120.0
@@ -39,38 +31,12 @@ class MediaBusy(Exception):
     """The object stayed marked for deletion longer than a sweep may take."""
 
 
-async def _claim_once(session: AsyncSession, key: str, size: int, is_sqlite: bool) -> bool:
-    now = utcnow()
-    table = MediaObject
-    touched = await session.execute(
-        update(table).where(table.key == key, table.deleting_at.is_(None)).values(touched_at=now)
-    )
-    if touched.rowcount:  # type: ignore[attr-defined]
-        return True
-    insert = sqlite_insert if is_sqlite else pg_insert
-    created = await session.execute(
-        insert(table)
-        .values(key=key, size=size, created_at=now, touched_at=now, deleting_at=None)
-        .on_conflict_do_nothing()
-    )
-    if created.rowcount:  # type: ignore[attr-defined]
-        return True
-    # Marked for deletion: a mark past its lease is a sweep that died; take the row back.
-    stale = now - timedelta(seconds=DELETING_LEASE_S)
-    taken = await session.execute(
-        update(table)
-        .where(table.key == key, table.deleting_at < stale)
-        .values(deleting_at=None, touched_at=now)
-    )
-    return bool(taken.rowcount)  # type: ignore[attr-defined]
-
-
 async def claim(db: Database, key: str, size: int) -> None:
     """Before the bytes are written: the object's row exists, touched now, not being deleted."""
     waited = 0.0
     while True:
         async with db.transaction() as session:
-            if await _claim_once(session, key, size, db.is_sqlite):
+            if await repository.claim_once(session, key, size, db.is_sqlite, DELETING_LEASE_S):
                 return
         if waited > DELETING_LEASE_S:
             raise MediaBusy(key)
@@ -88,42 +54,17 @@ async def keep(db: Database, store: MediaStore, data: bytes) -> str:
     return key
 
 
-def _unreferenced(table: type[MediaObject]) -> Any:
-    return and_(*(~exists().where(column == table.key) for column in REFERENCES))
-
-
 async def _mark(db: Database, cutoff: datetime, limit: int) -> list[tuple[str, datetime]]:
     """Marks up to `limit` unreferenced objects untouched since `cutoff` (and the marks of a
     sweep that died) for deletion; returns them with their mark."""
-    table = MediaObject
     now = utcnow()
     stale = now - timedelta(seconds=DELETING_LEASE_S)
     async with db.transaction() as session:
-        keys = (
-            await session.scalars(
-                select(table.key)
-                .where(
-                    table.touched_at < cutoff,
-                    (table.deleting_at.is_(None)) | (table.deleting_at < stale),
-                    _unreferenced(table),
-                )
-                .limit(limit)
-            )
-        ).all()
+        keys = await repository.sweepable(session, cutoff, stale, limit)
         marked: list[tuple[str, datetime]] = []
         for key in keys:
             # Conditional: a writer that touched it since the select keeps it.
-            done = await session.execute(
-                update(table)
-                .where(
-                    table.key == key,
-                    table.touched_at < cutoff,
-                    (table.deleting_at.is_(None)) | (table.deleting_at < stale),
-                    _unreferenced(table),
-                )
-                .values(deleting_at=now)
-            )
-            if done.rowcount:  # type: ignore[attr-defined]
+            if await repository.mark_deleting(session, key, cutoff, stale, now):
                 marked.append((key, now))
     return marked
 
@@ -140,9 +81,7 @@ async def sweep(db: Database, store: MediaStore, grace_s: float, limit: int = 50
             log.warning("media object not deleted", key=key, error=str(exc))
             continue
         async with db.transaction() as session:
-            await session.execute(
-                delete(MediaObject).where(MediaObject.key == key, MediaObject.deleting_at == mark)
-            )
+            await repository.forget(session, key, mark)
         deleted += 1
     if deleted:
         log.info("media swept", deleted=deleted)

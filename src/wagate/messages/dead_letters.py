@@ -6,14 +6,12 @@ from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from wagate.auth.dependencies import CurrentPrincipal, Principal
 from wagate.errors import NotFound, ValidationFailed, error_responses
 from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import DeadLetterList, DeadLetterOut, QueuedOut, RetriedOut
-from wagate.models import Instance, Message
 from wagate.node import HasDb, HasMessaging, get_node
 
 
@@ -58,16 +56,9 @@ async def list_dead_letters(
 ) -> DeadLetterList:
     after = after_cursor(cursor)
     instance_id = await instance_id_of(state, principal, instance)
-    query = (
-        select(Message, Instance.name)
-        .join(Instance, Instance.id == Message.instance_id)
-        .where(Message.dead_lettered.is_(True), Message.id > after)
-    )
-    if instance_id is not None:
-        query = query.where(Message.instance_id == instance_id)
     async with state.db.session() as session:
         # One more than asked: whether there is a next page, without counting them all.
-        rows = (await session.execute(query.order_by(Message.id).limit(limit + 1))).all()
+        rows = await repository.dead_letter_page(session, instance_id, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return DeadLetterList(

@@ -36,7 +36,7 @@ from wagate.errors import ApiError, NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
 from wagate.events.bus import isoformat
 from wagate.events.payloads import MessageAckData, MessageEditedData, MessageRevokedData
-from wagate.history import store as history
+from wagate.history.repository import store as history
 from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.message_status import MessageStatus

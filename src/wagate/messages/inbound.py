@@ -9,13 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wagate.batching import GroupCommit
-from wagate.db import any_of, utcnow
+from wagate.db import utcnow
 from wagate.engines.base import (
     InboundMessage,
     InstanceRef,
@@ -37,12 +33,10 @@ from wagate.events.payloads import (
     Payload,
     PollVoteData,
 )
-from wagate.history import store
+from wagate.history.repository import store
 from wagate.media_store.refs import keep
 from wagate.message_status import RANK, MessageStatus
 from wagate.messages import repository
-from wagate.messages.repository import MESSAGES
-from wagate.models import ReceivedMedia
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
 from wagate.phones import is_group_jid, phone_of
 
@@ -271,10 +265,8 @@ class InboundHandler:
             "media_key": key,
             "expires_at": utcnow() + timedelta(seconds=self.state.settings.media_retention_s),
         }
-        insert = sqlite_insert if self.state.db.is_sqlite else pg_insert
-        statement = insert(ReceivedMedia).values(**values).on_conflict_do_nothing()
         async with self.state.db.transaction() as session:
-            await session.execute(statement)
+            await repository.keep_received_media(session, self.state.db.is_sqlite, values)
         return store.media_reference(
             key,
             message.media.mimetype,
@@ -297,10 +289,10 @@ class InboundHandler:
         # No transaction: a transaction at READ COMMITTED would not keep the rows read from
         # changing before the update either; receipts only move a status forward.
         async with self.state.db.autocommit() as session:
-            found = await _receipted_rows(session, wanted)
+            found = await repository.receipted_rows(session, wanted)
             results, changed = _advance(found, batch)
             if changed:
-                await _write_advanced(session, list(changed.values()), utcnow())
+                await repository.write_advanced(session, list(changed.values()), utcnow())
             await store.advance_status(
                 session,
                 [
@@ -331,33 +323,6 @@ class InboundHandler:
         # outbox) is a group commit, which they share instead of one round trip each.
         publish = self.state.bus.publish
         await asyncio.gather(*(publish(ref.name, ref.id, d) for d in events))
-
-
-async def _receipted_rows(
-    session: AsyncConnection, wanted: set[tuple[int, str]]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    """The columns a receipt may change of the messages it names, by (instance, message id)."""
-    table = MESSAGES
-    rows = await session.execute(
-        select(
-            table.c.id,
-            table.c.instance_id,
-            table.c.message_id,
-            table.c.correlation_id,
-            table.c.status,
-            table.c.delivered_at,
-            table.c.read_at,
-        ).where(
-            any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
-            any_of(table.c.message_id, {mid for _, mid in wanted}),
-        )
-    )
-    found: dict[tuple[int, str], dict[str, Any]] = {}
-    for row in rows:
-        key = (row.instance_id, row.message_id or "")
-        if key in wanted:
-            found[key] = dict(row._mapping)
-    return found
 
 
 def _advance(
@@ -392,29 +357,3 @@ def _advance_row(current: dict[str, Any], status: MessageStatus, timestamp: date
     if status == MessageStatus.READ and current["read_at"] is None:
         current["read_at"] = timestamp
     return current != before
-
-
-async def _write_advanced(
-    session: AsyncConnection, changed: list[dict[str, Any]], now: datetime
-) -> None:
-    table = MESSAGES
-    await session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("status"),
-            delivered_at=bindparam("delivered_at"),
-            read_at=bindparam("read_at"),
-            updated_at=bindparam("updated_at"),
-        ),
-        [
-            {
-                "b_id": row["id"],
-                "status": row["status"],
-                "delivered_at": row["delivered_at"],
-                "read_at": row["read_at"],
-                "updated_at": now,
-            }
-            for row in changed
-        ],
-    )

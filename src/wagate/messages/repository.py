@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import Executor, any_of, utcnow
@@ -289,6 +291,59 @@ async def receipted(
     return [(instance_id, mid, status) for instance_id, mid, status in found.all() if mid]
 
 
+async def receipted_rows(
+    session: AsyncConnection, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """The columns a receipt may change of the messages it names, by (instance, message id)."""
+    table = MESSAGES
+    rows = await session.execute(
+        select(
+            table.c.id,
+            table.c.instance_id,
+            table.c.message_id,
+            table.c.correlation_id,
+            table.c.status,
+            table.c.delivered_at,
+            table.c.read_at,
+        ).where(
+            any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
+            any_of(table.c.message_id, {mid for _, mid in wanted}),
+        )
+    )
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.instance_id, row.message_id or "")
+        if key in wanted:
+            found[key] = dict(row._mapping)
+    return found
+
+
+async def write_advanced(
+    session: AsyncConnection, changed: list[dict[str, Any]], now: datetime
+) -> None:
+    table = MESSAGES
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("status"),
+            delivered_at=bindparam("delivered_at"),
+            read_at=bindparam("read_at"),
+            updated_at=bindparam("updated_at"),
+        ),
+        [
+            {
+                "b_id": row["id"],
+                "status": row["status"],
+                "delivered_at": row["delivered_at"],
+                "read_at": row["read_at"],
+                "updated_at": now,
+            }
+            for row in changed
+        ],
+    )
+
+
 async def drop_media(session: Executor, pks: Sequence[int]) -> None:
     """Delete the stored media bytes of these messages (those that have any)."""
     if pks:
@@ -360,7 +415,7 @@ async def open_ids(
 # --- dead letters --------------------------------------------------------------------------
 
 
-async def dead_letters(session: AsyncSession, instance_id: int | None) -> list[tuple[Message, str]]:
+def _dead_letters(instance_id: int | None) -> Any:
     query = (
         select(Message, Instance.name)
         .join(Instance, Instance.id == Message.instance_id)
@@ -368,8 +423,20 @@ async def dead_letters(session: AsyncSession, instance_id: int | None) -> list[t
     )
     if instance_id is not None:
         query = query.where(Message.instance_id == instance_id)
-    result = await session.execute(query.order_by(Message.id).limit(10_000))
+    return query
+
+
+async def dead_letters(session: AsyncSession, instance_id: int | None) -> list[tuple[Message, str]]:
+    result = await session.execute(_dead_letters(instance_id).order_by(Message.id).limit(10_000))
     return [(message, name) for message, name in result.all()]
+
+
+async def dead_letter_page(
+    session: AsyncSession, instance_id: int | None, after: int, limit: int
+) -> Sequence[Row[Message, str]]:
+    """Up to `limit` dead letters after the id `after`, with their instance's name."""
+    query = _dead_letters(instance_id).where(Message.id > after)
+    return (await session.execute(query.order_by(Message.id).limit(limit))).all()
 
 
 async def dead_letter(session: AsyncSession, correlation_id: str) -> tuple[Message, str] | None:
@@ -414,6 +481,14 @@ async def purge_expired(session: AsyncSession, keys_before: datetime) -> None:
     now = utcnow()
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < keys_before))
     await session.execute(delete(ReceivedMedia).where(ReceivedMedia.expires_at < now))
+
+
+async def keep_received_media(
+    session: AsyncSession, is_sqlite: bool, values: dict[str, Any]
+) -> None:
+    """The received-media row, unless one is there already."""
+    insert = sqlite_insert if is_sqlite else pg_insert
+    await session.execute(insert(ReceivedMedia).values(**values).on_conflict_do_nothing())
 
 
 async def received_media(

@@ -9,12 +9,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import case, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from wagate.db import Database
-from wagate.models import SendCounter
+from wagate.policy import repository
 from wagate.policy.rules import Window
 
 # A counter is kept this long past its window (it is read as zero then anyway).
@@ -48,48 +45,20 @@ class DatabaseCounters:
             return {}
         index = {window.key: window.index for window in windows}
         async with self.db.session() as session:
-            rows = await session.execute(
-                select(SendCounter.key, SendCounter.window, SendCounter.count).where(
-                    SendCounter.instance_id == instance_id, SendCounter.key.in_(list(index))
-                )
-            )
+            rows = await repository.read_counters(session, instance_id, list(index))
             return {key: count for key, window, count in rows if index.get(key) == window}
 
     async def add(
         self, instance_id: int, windows: list[Window], now: datetime, amount: int = 1
     ) -> None:
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
         async with self.db.transaction() as session:
             for window in windows:
-                statement = insert(SendCounter).values(
-                    instance_id=instance_id,
-                    key=window.key,
-                    window=window.index,
-                    count=amount,
-                    expires_at=window.ends + KEEP,
+                await repository.add_to_counter(
+                    session, self.db.is_sqlite, instance_id, window, amount, window.ends + KEEP
                 )
-                # A new window starts the count over; the same one adds to it.
-                statement = statement.on_conflict_do_update(
-                    index_elements=[SendCounter.instance_id, SendCounter.key],
-                    set_={
-                        "count": case(
-                            (
-                                SendCounter.window == statement.excluded.window,
-                                SendCounter.count + amount,
-                            ),
-                            else_=amount,
-                        ),
-                        "window": statement.excluded.window,
-                        "expires_at": statement.excluded.expires_at,
-                    },
-                )
-                await session.execute(statement)
             if random.randrange(SWEEP_ONE_IN) == 0:
-                await session.execute(
-                    delete(SendCounter).where(
-                        SendCounter.instance_id == instance_id,
-                        SendCounter.expires_at < min(w.ends for w in windows) - KEEP * 2,
-                    )
+                await repository.sweep_counters(
+                    session, instance_id, min(w.ends for w in windows) - KEEP * 2
                 )
 
     async def close(self) -> None:

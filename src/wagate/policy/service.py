@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import func, select, update
 
 from wagate.clock import Clock, SystemClock
 from wagate.config import Settings
@@ -23,9 +22,8 @@ from wagate.errors import ApiError
 from wagate.events.bus import EventBus
 from wagate.events.payloads import SendPausedData
 from wagate.message_status import MessageStatus
-from wagate.models import Message
 from wagate.models import SendPolicy as PolicyRow
-from wagate.policy import rules
+from wagate.policy import repository, rules
 from wagate.policy.counters import CounterStore, DatabaseCounters, RedisCounters
 from wagate.policy.rules import BreakerState, Hold, Target
 from wagate.policy.schemas import CounterOut, HeldOut, Policy, PolicyOut, PolicyPatch
@@ -178,16 +176,8 @@ class SendPolicies:
         if policy.new_conversations_per_day is None or jid in sent:
             return Target(jid, new=False)
         async with self.db.session() as session:
-            found = await session.execute(
-                select(Message.id)
-                .where(
-                    Message.instance_id == instance_id,
-                    Message.to_jid == jid,
-                    Message.status.in_(_SENT),
-                )
-                .limit(1)
-            )
-            return Target(jid, new=found.first() is None)
+            sent_before = await repository.has_sent_to(session, instance_id, jid, _SENT)
+            return Target(jid, new=not sent_before)
 
     async def gate(
         self,
@@ -238,44 +228,16 @@ class SendPolicies:
         """Every queued message of the instance waits behind the first: each shows the rule and
         until when (one write, whatever their number)."""
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.instance_id == instance_id, Message.status == MessageStatus.QUEUED)
-                .values(held_until=hold.until, held_by=hold.rule)
-            )
+            await repository.hold_queued(session, instance_id, hold.until, hold.rule)
 
     async def release_queued(self, instance_id: int) -> None:
         """The hold is over: the queued messages show none any more."""
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.instance_id == instance_id, Message.held_until.is_not(None))
-                .values(held_until=None, held_by=None)
-            )
+            await repository.release_queued(session, instance_id)
 
     async def held(self, instance_id: int) -> HeldOut:
         async with self.db.session() as session:
-            count = (
-                await session.execute(
-                    select(func.count(Message.id)).where(
-                        Message.instance_id == instance_id,
-                        Message.status == MessageStatus.QUEUED,
-                        Message.held_until.is_not(None),
-                    )
-                )
-            ).scalar_one()
-            first = (
-                await session.execute(
-                    select(Message.held_by, Message.held_until)
-                    .where(
-                        Message.instance_id == instance_id,
-                        Message.status == MessageStatus.QUEUED,
-                        Message.held_until.is_not(None),
-                    )
-                    .order_by(Message.id)
-                    .limit(1)
-                )
-            ).first()
+            count, first = await repository.held(session, instance_id)
         if first is None:
             return HeldOut(count=count)
         return HeldOut(count=count, rule=first[0], until=first[1])

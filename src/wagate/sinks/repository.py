@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from wagate.db import Executor, any_of
-from wagate.models import InstanceSinkFilter, SinkDelivery
+from wagate.models import InstanceSinkFilter, SinkDelivery, WebhookDelivery
+from wagate.webhooks.retry import DeliveryStatus
 
 D = SinkDelivery
 F = InstanceSinkFilter
@@ -249,3 +251,17 @@ async def put_filter(session: Executor, instance_id: int, sink: str, events: lis
 
 async def delete_filter(session: Executor, instance_id: int, sink: str) -> None:
     await session.execute(delete(F).where(F.instance_id == instance_id, F.sink == sink))
+
+
+async def webhook_stats(session: AsyncSession) -> SinkStats:
+    """The webhook outbox's backlog, read the same way (its failures: docs/webhooks.md)."""
+    hook = WebhookDelivery
+    retrying = func.sum(case((hook.attempts > 0, 1), else_=0))
+    row = (
+        await session.execute(
+            select(func.count(), func.min(hook.created_at), retrying).where(
+                hook.status == DeliveryStatus.PENDING.value
+            )
+        )
+    ).one()
+    return SinkStats(int(row[0]), row[1], int(row[2] or 0), None)

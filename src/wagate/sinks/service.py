@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from wagate.config import Settings
 from wagate.db import Database, utcnow
 from wagate.errors import NotFound
 from wagate.instances import repository as instances
-from wagate.models import WebhookDelivery
 from wagate.node import HasBus, HasDb
 from wagate.sinks import repository
 from wagate.sinks.amqp import AmqpTransport
@@ -22,7 +18,6 @@ from wagate.sinks.outbox import BrokerOutbox
 from wagate.sinks.repository import SinkStats
 from wagate.sinks.schemas import SinkFilterIn, SinkFilterOut, SinkList, SinkOut
 from wagate.sinks.transport import SinkName, Transport
-from wagate.webhooks.retry import DeliveryStatus
 
 
 class SinksNode(HasBus, HasDb, Protocol):
@@ -63,7 +58,7 @@ async def describe(state: SinksNode) -> SinkList:
     brokers = {sink.name: sink for sink in sinks if isinstance(sink, BrokerOutbox)}
     async with state.db.session() as session:
         found = await repository.stats(session, list(brokers))
-        webhooks = await _webhook_stats(session)
+        webhooks = await repository.webhook_stats(session)
     now = utcnow()
     out: list[SinkOut] = []
     for sink in sinks:
@@ -97,20 +92,6 @@ def _durable(name: str, stats: SinkStats, now: datetime) -> SinkOut:
         oldest_pending_at=stats.oldest_pending_at,
         last_error=stats.last_error,
     )
-
-
-async def _webhook_stats(session: AsyncSession) -> SinkStats:
-    """The webhook outbox's backlog, read the same way (its failures: docs/webhooks.md)."""
-    hook = WebhookDelivery
-    retrying = func.sum(case((hook.attempts > 0, 1), else_=0))
-    row = (
-        await session.execute(
-            select(func.count(), func.min(hook.created_at), retrying).where(
-                hook.status == DeliveryStatus.PENDING.value
-            )
-        )
-    ).one()
-    return SinkStats(int(row[0]), row[1], int(row[2] or 0), None)
 
 
 async def _instance_id(state: HasDb, name: str) -> int:

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
 from wagate.db import Database
 from wagate.instances import repository as instances
-from wagate.models import Instance
 from wagate.secretbox import SecretBox, SecretKeyError
+from wagate.webhooks import repository
 
 log = structlog.get_logger(__name__)
 
@@ -26,13 +25,7 @@ async def seal_webhook_secrets(db: Database, box: SecretBox) -> int:
     """Check and encrypt the stored webhook secrets; returns how many were encrypted now.
     Raises SecretKeyError, naming the instances, when this node's key opens some not."""
     async with db.session() as session:
-        rows = (
-            await session.execute(
-                select(Instance.id, Instance.name, Instance.webhook).where(
-                    Instance.webhook.is_not(None)
-                )
-            )
-        ).all()
+        rows = await repository.stored_webhooks(session)
     unreadable: list[str] = []
     plaintext: list[int] = []
     for row in rows:
@@ -60,12 +53,7 @@ async def seal_webhook_secrets(db: Database, box: SecretBox) -> int:
     async with db.transaction() as session:
         # Read again under a row lock (PostgreSQL): a webhook another node replaces meanwhile
         # is not overwritten with the old one.
-        locked = await session.execute(
-            select(Instance.id, Instance.webhook)
-            .where(Instance.id.in_(plaintext))
-            .with_for_update()
-        )
-        for instance_id, webhook in locked.all():
+        for instance_id, webhook in await repository.lock_instance_webhooks(session, plaintext):
             secret = _secret(webhook)
             if secret is None or box.is_encrypted(secret):
                 continue

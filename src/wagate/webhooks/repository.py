@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Executor, any_of
@@ -226,3 +226,24 @@ async def delete_finished_before(session: AsyncSession, cutoff: datetime, limit:
     await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
     await session.execute(delete(D).where(D.id.in_(ids)))
     return len(ids)
+
+
+async def stored_webhooks(session: AsyncSession) -> Sequence[Row[int, str, Any]]:
+    """The id, name and webhook of each instance that has one."""
+    return (
+        await session.execute(
+            select(Instance.id, Instance.name, Instance.webhook).where(
+                Instance.webhook.is_not(None)
+            )
+        )
+    ).all()
+
+
+async def lock_instance_webhooks(
+    session: AsyncSession, instance_ids: Sequence[int]
+) -> Sequence[Row[int, Any]]:
+    """The id and webhook of these instances, locked for update (PostgreSQL)."""
+    locked = await session.execute(
+        select(Instance.id, Instance.webhook).where(Instance.id.in_(instance_ids)).with_for_update()
+    )
+    return locked.all()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy import select
 
+from wagate.cluster.repository import names_on_node
 from wagate.messages.outcomes import Outcomes
-from wagate.models import Instance
 from wagate.queue.base import Queue
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
 from wagate.worker.sender import InstanceSender, SenderNode, SendWrites
@@ -50,10 +49,7 @@ class WorkerPool:
         while not cancel_requested():
             try:
                 async with self.state.db.session() as session:
-                    names = (
-                        await session.execute(select(Instance.name).where(Instance.node == node))
-                    ).scalars()
-                    for name in names:
+                    for name in await names_on_node(session, node):
                         self.ensure(name)
             except Exception as exc:
                 log.warning("worker scan failed", error=str(exc))

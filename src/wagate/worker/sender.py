@@ -19,7 +19,7 @@ from wagate.engines.actions import SEND
 from wagate.engines.base import OutgoingMedia, OutgoingMessage, SendResult
 from wagate.engines.status import Status
 from wagate.events.payloads import MessageAckData
-from wagate.history import store as history
+from wagate.history.repository import store as history
 from wagate.instances import repository as instances
 from wagate.instances.cache import CachedInstance
 from wagate.message_status import MessageStatus

@@ -13,7 +13,7 @@ from tests.conftest import linked_instance
 from tests.integration.messaging.conftest import b64, png_bytes, wait_message
 from tests.support.polling import eventually
 from wagate.engines.base import InboundMessage, InstanceRef, Receipt
-from wagate.history import store
+from wagate.history.repository import store
 from wagate.history.retention import HistoryRetention
 from wagate.instances import repository
 from wagate.messages.inbound import InboundHandler

@@ -12,7 +12,6 @@ import hashlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Database, utcnow
@@ -59,6 +58,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.simulator.network import on_whatsapp
 from wagate.engines.simulator.presence import record_presence
+from wagate.engines.simulator.repository import account as repository
 from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, SimulatorContact
 from wagate.phones import phone_of
 
@@ -128,10 +128,7 @@ class SimulatedAccount:
 
     async def load(self) -> None:
         async with self._db.session() as session:
-            rows = await session.scalars(
-                select(SimulatorBlock.contact).where(SimulatorBlock.instance_id == self._id)
-            )
-            self.blocked = set(rows)
+            self.blocked = await repository.blocked(session, self._id)
             account = await session.get(SimulatorAccount, self._id)
         privacy = {**PRIVACY_DEFAULTS, **(account.privacy if account else {})}
         self.read_receipts = privacy["read_receipts"] != "none"
@@ -157,13 +154,7 @@ class SimulatedAccount:
         if row is not None:
             return row
         if jid.endswith("@lid"):
-            found = await session.scalars(
-                select(SimulatorContact).where(
-                    SimulatorContact.instance_id == self._id, SimulatorContact.lid == jid
-                )
-            )
-            first: SimulatorContact | None = found.first()
-            return first
+            return await repository.contact_by_lid(session, self._id, jid)
         phone = phone_of(jid)
         if phone is None or not on_whatsapp(phone):
             return None
@@ -224,12 +215,7 @@ class SimulatedAccount:
     async def get_blocklist(self, _: None) -> Blocklist:
         self.client.require_connected()
         async with self._db.session() as session:
-            rows = await session.scalars(
-                select(SimulatorBlock.contact)
-                .where(SimulatorBlock.instance_id == self._id)
-                .order_by(SimulatorBlock.blocked_at, SimulatorBlock.contact)
-            )
-            return Blocklist(list(rows))
+            return Blocklist(await repository.blocklist(session, self._id))
 
     async def update_blocklist(self, request: BlocklistRequest) -> Blocklist:
         self.client.require_connected()
@@ -242,11 +228,7 @@ class SimulatedAccount:
             if request.action == "block" and changed:
                 await session.merge(SimulatorBlock(instance_id=self._id, contact=jid))
             elif changed:
-                await session.execute(
-                    delete(SimulatorBlock).where(
-                        SimulatorBlock.instance_id == self._id, SimulatorBlock.contact == jid
-                    )
-                )
+                await repository.unblock(session, self._id, jid)
         if changed:
             if request.action == "block":
                 self.blocked.add(jid)
@@ -340,12 +322,7 @@ class SimulatedAccount:
             _apply(row, request)
 
     async def _check_pin_room(self, session: AsyncSession) -> None:
-        pinned = await session.scalar(
-            select(func.count())
-            .select_from(SimulatorChat)
-            .where(SimulatorChat.instance_id == self._id, SimulatorChat.pinned.is_(True))
-        )
-        if (pinned or 0) >= MAX_PINNED_CHATS:
+        if await repository.pinned_chats(session, self._id) >= MAX_PINNED_CHATS:
             raise PermanentEngineError(
                 f"WhatsApp pins at most {MAX_PINNED_CHATS} chats: unpin one first",
                 code="pin_limit",

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from wagate.db import utcnow
 from wagate.engines.actions import (
     EDIT_MESSAGE,
@@ -41,7 +39,8 @@ from wagate.engines.base import (
     PollVote,
     SendResult,
 )
-from wagate.models import SimulatorInbox, SimulatorOutbox
+from wagate.engines.simulator.repository import messages
+from wagate.models import SimulatorInbox
 
 if TYPE_CHECKING:
     from wagate.engines.simulator.engine import SimulatorClient
@@ -104,23 +103,11 @@ class SimulatedEdits:
     async def find(self, chat: str, message_id: str) -> Found:
         instance_id = self.client.instance.id
         async with self.client.engine.db.session() as session:
-            sent = await session.scalar(
-                select(SimulatorOutbox).where(
-                    SimulatorOutbox.instance_id == instance_id,
-                    SimulatorOutbox.message_id == message_id,
-                    SimulatorOutbox.to == chat,
-                )
-            )
+            sent = await messages.sent(session, instance_id, chat, message_id)
             if sent is not None:
                 me = self.client.jid or ""
                 return Found(message_id, chat, me, True, sent.kind, dict(sent.body), sent.sent_at)
-            got = await session.scalar(
-                select(SimulatorInbox).where(
-                    SimulatorInbox.instance_id == instance_id,
-                    SimulatorInbox.message_id == message_id,
-                    SimulatorInbox.chat == chat,
-                )
-            )
+            got = await messages.received(session, instance_id, chat, message_id)
         if got is None:
             raise not_found(chat, message_id)
         return Found(message_id, chat, got.sender, False, got.kind, dict(got.body), got.received_at)

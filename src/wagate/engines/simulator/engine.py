@@ -12,10 +12,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Table, delete, insert, select, update
 
 from wagate.batching import GroupCommit
 from wagate.config import Settings
@@ -58,6 +57,7 @@ from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handle
 from wagate.engines.simulator.history import HistoryShape, history_of
 from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
 from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
+from wagate.engines.simulator.repository import connections, messages
 from wagate.message_kinds import Kind
 from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
@@ -199,14 +199,7 @@ class SimulatorEngine:
         # Connections left open by a node that died are closed by whoever resumes them; a
         # restarted single node closes its own leftovers here.
         async with self.db.transaction() as session:
-            await session.execute(
-                update(SimulatorConnection)
-                .where(
-                    SimulatorConnection.node == self.settings.node_id,
-                    SimulatorConnection.disconnected_at.is_(None),
-                )
-                .values(disconnected_at=utcnow())
-            )
+            await connections.close_node_connections(session, self.settings.node_id)
         if self.relay is not None:
             self.relay.start()
 
@@ -217,9 +210,7 @@ class SimulatorEngine:
 
     async def _insert_outbox(self, rows: list[dict[str, Any]]) -> list[None]:
         async with self.db.autocommit() as connection:
-            # Through the table (Core): the ORM's bulk insert costs several times the CPU. One
-            # statement (a group commit holds at most 500 rows, one multi-row INSERT).
-            await connection.execute(insert(cast(Table, SimulatorOutbox.__table__)), rows)
+            await messages.insert_sent(connection, rows)
         return [None] * len(rows)
 
     async def close(self) -> None:
@@ -234,9 +225,7 @@ class SimulatorEngine:
 
     async def forget(self, instance: InstanceRef) -> None:
         async with self.db.transaction() as session:
-            await session.execute(
-                delete(SimulatorDevice).where(SimulatorDevice.instance_id == instance.id)
-            )
+            await connections.forget_device(session, instance.id)
         self.faults.pop(instance.id, None)
 
     async def health(self) -> EngineHealth:
@@ -354,15 +343,7 @@ class SimulatorClient:
             # A connection another node left open died with that node (it lost the instance):
             # close it. This node's own rows are never closed here, so a double connection on
             # one node stays visible to the tests that look for it.
-            await session.execute(
-                update(SimulatorConnection)
-                .where(
-                    SimulatorConnection.instance_id == self.instance.id,
-                    SimulatorConnection.node != node,
-                    SimulatorConnection.disconnected_at.is_(None),
-                )
-                .values(disconnected_at=utcnow())
-            )
+            await connections.close_others(session, self.instance.id, node)
             connection = SimulatorConnection(instance_id=self.instance.id, node=node)
             session.add(connection)
             await session.flush()
@@ -396,11 +377,7 @@ class SimulatorClient:
             return
         connection_id, self._connection_id = self._connection_id, None
         async with self.engine.db.transaction() as session:
-            await session.execute(
-                update(SimulatorConnection)
-                .where(SimulatorConnection.id == connection_id)
-                .values(disconnected_at=utcnow())
-            )
+            await connections.close(session, connection_id)
 
     async def logout(self) -> None:
         self.connected = False
@@ -563,10 +540,4 @@ class SimulatorClient:
 
 async def outbox(db: Database, instance_id: int, limit: int = 1000) -> list[SimulatorOutbox]:
     async with db.session() as session:
-        result = await session.execute(
-            select(SimulatorOutbox)
-            .where(SimulatorOutbox.instance_id == instance_id)
-            .order_by(SimulatorOutbox.id)
-            .limit(limit)
-        )
-        return list(result.scalars().all())
+        return await messages.outbox(session, instance_id, limit)

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
@@ -63,6 +62,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.simulator.network import on_whatsapp, refuses_adding
 from wagate.engines.simulator.relay import GroupEvent
+from wagate.engines.simulator.repository import groups as repository
 from wagate.models import SimulatorGroup, SimulatorGroupMember, SimulatorGroupRequest
 from wagate.phones import phone_of
 
@@ -145,12 +145,7 @@ async def _load(session: AsyncSession, group: str, member: str | None) -> Loaded
     row = await session.get(SimulatorGroup, group)
     if row is None:
         raise not_found(group)
-    result = await session.execute(
-        select(SimulatorGroupMember)
-        .where(SimulatorGroupMember.group_jid == group)
-        .order_by(SimulatorGroupMember.joined_at, SimulatorGroupMember.jid)
-    )
-    loaded = Loaded(row, {m.jid: m for m in result.scalars()})
+    loaded = Loaded(row, {m.jid: m for m in await repository.members(session, group)})
     if member is not None and member not in loaded.members:
         raise not_found(group)
     return loaded
@@ -235,12 +230,8 @@ class GroupNetwork:
 
     async def groups_of(self, member: str) -> list[GroupInfo]:
         async with self.db.session() as session:
-            result = await session.execute(
-                select(SimulatorGroupMember.group_jid)
-                .where(SimulatorGroupMember.jid == member)
-                .order_by(SimulatorGroupMember.group_jid)
-            )
-            return [(await _load(session, jid, member)).info() for jid in result.scalars()]
+            jids = await repository.groups_of(session, member)
+            return [(await _load(session, jid, member)).info() for jid in jids]
 
     async def get(self, member: str | None, group: str) -> GroupInfo:
         async with self.db.session() as session:
@@ -323,12 +314,7 @@ class GroupNetwork:
             elif self._addable(jid, outcome):
                 added = SimulatorGroupMember(group_jid=loaded.group.jid, jid=jid, role="member")
                 session.add(added)
-                await session.execute(
-                    delete(SimulatorGroupRequest).where(
-                        SimulatorGroupRequest.group_jid == loaded.group.jid,
-                        SimulatorGroupRequest.jid == jid,
-                    )
-                )
+                await repository.drop_request(session, loaded.group.jid, jid)
                 loaded.members[jid] = added
                 outcome.ok(jid)
             return
@@ -348,14 +334,9 @@ class GroupNetwork:
             loaded = await _load(session, group, actor)
             if not loaded.is_admin(actor):
                 raise not_admin("see the requests to join")
-            result = await session.execute(
-                select(SimulatorGroupRequest)
-                .where(SimulatorGroupRequest.group_jid == group)
-                .order_by(SimulatorGroupRequest.requested_at, SimulatorGroupRequest.jid)
-            )
             return [
                 JoinRequest(jid=r.jid, phone=phone_of(r.jid), requested_at=r.requested_at)
-                for r in result.scalars()
+                for r in await repository.requests(session, group)
             ]
 
     async def answer(
@@ -394,10 +375,7 @@ class GroupNetwork:
         return InviteLink(code, INVITE_URL + code), notices
 
     async def _by_code(self, session: AsyncSession, code: str) -> Loaded:
-        result = await session.execute(
-            select(SimulatorGroup.jid).where(SimulatorGroup.invite_code == code)
-        )
-        jid = result.scalar_one_or_none()
+        jid = await repository.by_invite_code(session, code)
         if jid is None:
             raise PermanentEngineError("no group has this invite code", "invite_not_found")
         return await _load(session, jid, None)

@@ -19,16 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select
 
-from wagate.db import Database, any_of, utcnow
+from wagate.db import Database, utcnow
 from wagate.engines.base import (
     GroupParticipantsUpdate,
     GroupUpdate,
     InboundMedia,
     InboundMessage,
 )
-from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorGroupNotice
+from wagate.engines.simulator.repository import notices
 from wagate.tasks import wait_tasks
 
 log = structlog.get_logger(__name__)
@@ -86,23 +85,11 @@ class NoticeRelay:
         if not recipients:
             return
         async with self.db.transaction() as session:
-            result = await session.execute(
-                select(SimulatorConnection.instance_id, SimulatorConnection.node)
-                .join(
-                    SimulatorDevice,
-                    SimulatorDevice.instance_id == SimulatorConnection.instance_id,
-                )
-                .where(
-                    SimulatorConnection.disconnected_at.is_(None),
-                    SimulatorConnection.node != self.node,
-                    any_of(SimulatorDevice.jid, sorted(recipients)),
-                )
-            )
-            targets = sorted({(row.instance_id, row.node) for row in result})
+            targets = await notices.connected_elsewhere(session, self.node, recipients)
             if targets:
                 encoded = encode(event)
                 rows = [{"node": n, "instance_id": i, "event": encoded} for i, n in targets]
-                await session.execute(insert(SimulatorGroupNotice), rows)
+                await notices.add(session, rows)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"simulator-notices:{self.node}")
@@ -130,30 +117,12 @@ class NoticeRelay:
     async def sweep(self) -> None:
         cutoff = utcnow() - timedelta(seconds=STALE_S)
         async with self.db.transaction() as session:
-            await session.execute(
-                delete(SimulatorGroupNotice).where(SimulatorGroupNotice.created_at < cutoff)
-            )
+            await notices.sweep(session, cutoff)
 
     async def drain(self) -> int:
         """Hand over the notices addressed to this node, oldest first; how many there were."""
         async with self.db.transaction() as session:
-            result = await session.execute(
-                select(
-                    SimulatorGroupNotice.id,
-                    SimulatorGroupNotice.instance_id,
-                    SimulatorGroupNotice.event,
-                )
-                .where(SimulatorGroupNotice.node == self.node)
-                .order_by(SimulatorGroupNotice.id)
-                .limit(BATCH)
-            )
-            rows = result.all()
-            if rows:
-                await session.execute(
-                    delete(SimulatorGroupNotice).where(
-                        any_of(SimulatorGroupNotice.id, [row_id for row_id, _, _ in rows])
-                    )
-                )
+            rows = await notices.take(session, self.node, BATCH)
         for _, instance_id, event in rows:
             try:
                 self.hand(instance_id, decode(event))

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines.base import InstanceRef
+from wagate.engines.whatsmeow import repository
 from wagate.files import SQLITE_SIDE_FILES, private_dir, private_sqlite
 
 # libpq parameters lib/pq understands; anything else it would send as a server setting and fail.
@@ -67,10 +66,6 @@ def device_store(settings: Settings, instance: InstanceRef) -> DeviceStore:
     return DeviceStore(dsn=postgres_dsn(settings.effective_database_url), shared=True)
 
 
-async def _has_store(session: AsyncSession) -> bool:
-    return bool(await session.scalar(text("SELECT to_regclass('whatsmeow_device') IS NOT NULL")))
-
-
 async def stored_device(db: Database, instance: InstanceRef) -> str | None:
     """The device JID ("user:device@server") this instance linked as, if the shared store
     still holds it. Matched exactly: several instances may link the same number, and a match
@@ -78,13 +73,9 @@ async def stored_device(db: Database, instance: InstanceRef) -> str | None:
     if instance.device is None:
         return None
     async with db.session() as session:
-        if not await _has_store(session):
+        if not await repository.has_store(session):
             return None
-        found = await session.scalar(
-            text("SELECT jid FROM whatsmeow_device WHERE jid = :device"),
-            {"device": instance.device},
-        )
-    return str(found) if found else None
+        return await repository.device_jid(session, instance.device)
 
 
 async def forget_device(settings: Settings, db: Database, instance: InstanceRef) -> None:
@@ -100,13 +91,5 @@ async def forget_device(settings: Settings, db: Database, instance: InstanceRef)
     if instance.device is None:
         return  # never linked: whatsmeow saved no device of this instance
     async with db.transaction() as session:
-        if not await _has_store(session):
-            return
-        # The other whatsmeow_* tables reference the device row with ON DELETE CASCADE, except
-        # the privacy tokens (no foreign key). The LID map is shared knowledge, not the device's.
-        # Exact device JIDs only: another instance may have linked the same number.
-        for table, column in (("whatsmeow_device", "jid"), ("whatsmeow_privacy_tokens", "our_jid")):
-            await session.execute(
-                text(f"DELETE FROM {table} WHERE {column} = :device"),  # noqa: S608 (fixed names)
-                {"device": instance.device},
-            )
+        if await repository.has_store(session):
+            await repository.delete_device(session, instance.device)

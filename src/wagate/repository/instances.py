@@ -1,8 +1,7 @@
 """Instance rows by name, to resume, to update, to delete: the queries on the instances table
 that the client manager and its ownership gate (engines layer) need as much as the instances
-feature. In core so that both
-take them from this one place; the feature's repository re-exports them. Callers own the
-transaction."""
+feature. In core so that both take them from this one place; the feature's repository
+re-exports them. Callers own the transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Row, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
@@ -47,3 +46,11 @@ async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) 
 
 async def delete_by_id(session: AsyncSession, instance_id: int) -> None:
     await session.execute(delete(Instance).where(Instance.id == instance_id))
+
+
+async def by_token_hash(session: AsyncSession, token_hash: str) -> Row[str, str] | None:
+    """The name and token hash of the instance whose token hashes to `token_hash`."""
+    row = await session.execute(
+        select(Instance.name, Instance.token_hash).where(Instance.token_hash == token_hash)
+    )
+    return row.first()

@@ -16,7 +16,7 @@ from sqlalchemy import Integer, Row, and_, column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.errors import ValidationFailed
-from wagate.history.store import CHAT_MESSAGES, CHATS, CONTACTS
+from wagate.history.repository.store import CHAT_MESSAGES, CHATS, CONTACTS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR = re.compile(r"(-?[0-9]{1,17})\.([0-9]{1,19})")

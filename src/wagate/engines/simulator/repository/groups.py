@@ -1,0 +1,55 @@
+"""Queries on the simulated groups: their participants, the requests to join, the invite
+codes. Callers own the transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.models import SimulatorGroup, SimulatorGroupMember, SimulatorGroupRequest
+
+
+async def members(session: AsyncSession, group: str) -> list[SimulatorGroupMember]:
+    """The group's participants, in the order they joined."""
+    result = await session.execute(
+        select(SimulatorGroupMember)
+        .where(SimulatorGroupMember.group_jid == group)
+        .order_by(SimulatorGroupMember.joined_at, SimulatorGroupMember.jid)
+    )
+    return list(result.scalars())
+
+
+async def groups_of(session: AsyncSession, member: str) -> list[str]:
+    """The JIDs of the groups `member` is in."""
+    result = await session.execute(
+        select(SimulatorGroupMember.group_jid)
+        .where(SimulatorGroupMember.jid == member)
+        .order_by(SimulatorGroupMember.group_jid)
+    )
+    return list(result.scalars())
+
+
+async def drop_request(session: AsyncSession, group: str, jid: str) -> None:
+    await session.execute(
+        delete(SimulatorGroupRequest).where(
+            SimulatorGroupRequest.group_jid == group,
+            SimulatorGroupRequest.jid == jid,
+        )
+    )
+
+
+async def requests(session: AsyncSession, group: str) -> list[SimulatorGroupRequest]:
+    """The requests to join the group, oldest first."""
+    result = await session.execute(
+        select(SimulatorGroupRequest)
+        .where(SimulatorGroupRequest.group_jid == group)
+        .order_by(SimulatorGroupRequest.requested_at, SimulatorGroupRequest.jid)
+    )
+    return list(result.scalars())
+
+
+async def by_invite_code(session: AsyncSession, code: str) -> str | None:
+    result = await session.execute(
+        select(SimulatorGroup.jid).where(SimulatorGroup.invite_code == code)
+    )
+    return result.scalar_one_or_none()

@@ -1,0 +1,135 @@
+"""Queries of the send policy: its counters in the database (one node), and the messages it
+holds or looks at (a chat sent to before, the queued ones held). Callers own the
+transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.message_status import MessageStatus
+from wagate.models import Message, SendCounter
+from wagate.policy.rules import Window
+
+
+async def read_counters(
+    session: AsyncSession, instance_id: int, keys: list[str]
+) -> list[tuple[str, int, int]]:
+    """The key, window and count of each of these counters of the instance."""
+    rows = await session.execute(
+        select(SendCounter.key, SendCounter.window, SendCounter.count).where(
+            SendCounter.instance_id == instance_id, SendCounter.key.in_(keys)
+        )
+    )
+    return [(key, window, count) for key, window, count in rows]
+
+
+async def add_to_counter(
+    session: AsyncSession,
+    is_sqlite: bool,
+    instance_id: int,
+    window: Window,
+    amount: int,
+    expires_at: datetime,
+) -> None:
+    insert = sqlite_insert if is_sqlite else pg_insert
+    statement = insert(SendCounter).values(
+        instance_id=instance_id,
+        key=window.key,
+        window=window.index,
+        count=amount,
+        expires_at=expires_at,
+    )
+    # A new window starts the count over; the same one adds to it.
+    statement = statement.on_conflict_do_update(
+        index_elements=[SendCounter.instance_id, SendCounter.key],
+        set_={
+            "count": case(
+                (
+                    SendCounter.window == statement.excluded.window,
+                    SendCounter.count + amount,
+                ),
+                else_=amount,
+            ),
+            "window": statement.excluded.window,
+            "expires_at": statement.excluded.expires_at,
+        },
+    )
+    await session.execute(statement)
+
+
+async def sweep_counters(session: AsyncSession, instance_id: int, before: datetime) -> None:
+    """Deletes the instance's counters that expired before `before`."""
+    await session.execute(
+        delete(SendCounter).where(
+            SendCounter.instance_id == instance_id,
+            SendCounter.expires_at < before,
+        )
+    )
+
+
+async def has_sent_to(
+    session: AsyncSession, instance_id: int, jid: str, sent: Collection[Any]
+) -> bool:
+    """Whether a message of the instance to `jid` has one of the statuses `sent`."""
+    found = await session.execute(
+        select(Message.id)
+        .where(
+            Message.instance_id == instance_id,
+            Message.to_jid == jid,
+            Message.status.in_(sent),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def hold_queued(session: AsyncSession, instance_id: int, until: datetime, rule: str) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.instance_id == instance_id, Message.status == MessageStatus.QUEUED)
+        .values(held_until=until, held_by=rule)
+    )
+
+
+async def release_queued(session: AsyncSession, instance_id: int) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.instance_id == instance_id, Message.held_until.is_not(None))
+        .values(held_until=None, held_by=None)
+    )
+
+
+async def held(
+    session: AsyncSession, instance_id: int
+) -> tuple[int, Row[str | None, datetime | None] | None]:
+    """How many queued messages of the instance are held, and the rule and time of the
+    first."""
+    count = (
+        await session.execute(
+            select(func.count(Message.id)).where(
+                Message.instance_id == instance_id,
+                Message.status == MessageStatus.QUEUED,
+                Message.held_until.is_not(None),
+            )
+        )
+    ).scalar_one()
+    first = (
+        await session.execute(
+            select(Message.held_by, Message.held_until)
+            .where(
+                Message.instance_id == instance_id,
+                Message.status == MessageStatus.QUEUED,
+                Message.held_until.is_not(None),
+            )
+            .order_by(Message.id)
+            .limit(1)
+        )
+    ).first()
+    return count, first
