@@ -196,12 +196,25 @@ def ceiling_row(runs: list[dict[str, Any]]) -> Row:
     return Row("ceiling: bare endpoint", "-", figures)
 
 
+TWO_NODES = ", API node + holder node"
+ONE_NODE = ", one node"
+
+
+def topology(api_node: bool) -> str:
+    """How a row's gateway ran, in its name (the targets tell the rows apart by it)."""
+    return TWO_NODES if api_node else ONE_NODE
+
+
 # --- 2 and 3. sync sends and async accept --------------------------------------------------
 
 
-def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
+def sends(
+    backend: str, mode: str, duration_s: int, instances: int = 50, *, single: bool = False
+) -> Row:
+    """`single`: PostgreSQL + Redis as one `wagate serve`, as a user starts it (else an API
+    node beside the holder); SQLite is always one node."""
     query = "?async=true" if mode == "async" else ""
-    api_node = backend == "postgres+redis"
+    api_node = backend == "postgres+redis" and not single
     with backend_gateway(backend, api_node=api_node) as nodes:
         asyncio.run(link_instances(nodes.holder.url, instances, latency_ms=200))
         connections = 100 if mode == "sync" else ACCEPT_CONNECTIONS
@@ -217,8 +230,7 @@ def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
             )
     figures["msg/s"] = figures.pop("req/s")
     label = "sync sends (200 ms latency)" if mode == "sync" else "async accept"
-    topology = ", API node + holder node" if api_node else ", one process"
-    return Row(f"{label}, {instances} instances{topology}", backend, figures)
+    return Row(f"{label}, {instances} instances{topology(api_node)}", backend, figures)
 
 
 # --- 4 and 5. drain and webhook delivery ---------------------------------------------------
@@ -258,8 +270,8 @@ def wait_receiver(rx: Proc, key: str, count: int, timeout: float) -> dict[str, A
     raise RuntimeError(f"receiver got {stats} of {count} {key}")
 
 
-def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
-    api_node = backend == "postgres+redis"
+def drain(backend: str, total: int = 20_000, instances: int = 100, *, single: bool = False) -> Row:
+    api_node = backend == "postgres+redis" and not single
     with receiver() as rx:
         env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook", "WAGATE_WEBHOOK_EVENTS": "message_ack"}
         with backend_gateway(backend, env, api_node=api_node) as nodes:
@@ -274,9 +286,8 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
             holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
-    topology = ", API node + holder node" if api_node else ", one process"
     return Row(
-        f"drain: {total} msgs / {instances} instances{topology}",
+        f"drain: {total} msgs / {instances} instances{topology(api_node)}",
         backend,
         {
             "msg/s": round(total / elapsed),
