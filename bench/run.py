@@ -25,6 +25,7 @@ from bench.scenarios import Row, log
 
 PG_REDIS = "postgres+redis"
 EMBEDDED = "sqlite (embedded)"
+WORKER = scenarios.WORKER_PROCESS  # one `wagate serve` with its instances in a child process
 
 
 def machine() -> str:
@@ -57,7 +58,7 @@ def find(rows: list[Row], prefix: str, backend: str | None = None, where: str = 
         if (
             row.name.startswith(prefix)
             and (backend is None or row.backend == backend)
-            and where in row.name
+            and row.name.endswith(where)
         ):
             return row
     return None
@@ -106,11 +107,12 @@ def targets(rows: list[Row]) -> list[str]:
     out += drain_target(find(rows, "drain", PG_REDIS, scenarios.TWO_NODES), two, 1000)
     # Issue 23: one `wagate serve` as a user starts it, on each backend.
     for backend, ratio_min, rate_min in ((EMBEDDED, 0.5, 1500), (PG_REDIS, 0.8, 2500)):
-        one = f"{backend}, one node"
-        out += accept_target(
-            find(rows, "async accept", backend, scenarios.ONE_NODE), ceiling, one, ratio_min
-        )
-        out += drain_target(find(rows, "drain", backend, scenarios.ONE_NODE), one, rate_min)
+        for extra in ("", scenarios.variant(WORKER)):
+            one = f"{backend}, one node{extra}"
+            where = scenarios.ONE_NODE + extra
+            accept = find(rows, "async accept", backend, where)
+            out += accept_target(accept, ceiling, one, ratio_min)
+            out += drain_target(find(rows, "drain", backend, where), one, rate_min)
     hooks = find(rows, "webhook")
     if hooks:
         rate = hooks.figures["deliveries/s"]
@@ -148,17 +150,19 @@ def main() -> int:  # noqa: C901
         ("ceiling", ceiling),
         ("async", lambda: scenarios.sends(PG_REDIS, "async", d)),
         ("async-single", lambda: scenarios.sends(PG_REDIS, "async", d, single=True)),
+        ("async-worker", lambda: scenarios.sends(PG_REDIS, "async", d, single=True, env=WORKER)),
         ("async-embedded", lambda: scenarios.sends(EMBEDDED, "async", d)),
         ("ceiling (after the async accept)", ceiling),
         ("drain", lambda: scenarios.drain(PG_REDIS)),
         ("drain-single", lambda: scenarios.drain(PG_REDIS, single=True)),
+        ("drain-worker", lambda: scenarios.drain(PG_REDIS, single=True, env=WORKER)),
         ("drain-embedded", lambda: scenarios.drain(EMBEDDED)),
         ("webhooks", lambda: scenarios.webhooks(PG_REDIS)),
         ("scale100", lambda: scenarios.scale(PG_REDIS, 100)),
         ("scale1000", lambda: scenarios.scale(PG_REDIS, 1000)),
     ]
     wanted = [(key, run) for key, run in plan if selected(key.split(" ")[0])]
-    accepts = ("async", "async-single", "async-embedded")
+    accepts = ("async", "async-single", "async-worker", "async-embedded")
     if not (selected("ceiling") and any(selected(key) for key in accepts)):
         wanted = [(key, run) for key, run in wanted if key != "ceiling (after the async accept)"]
     load_before = os.getloadavg()
