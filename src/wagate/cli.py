@@ -97,9 +97,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url, settings)
     settings.host, settings.port = host or settings.host, port or settings.port
-    worker = WorkerProcess(settings) if worker_process.wanted(settings) else None
-    if worker is not None:
-        settings.role = "api"  # the child holds the instances
+    worker = worker_process.split(settings)  # the child holds the instances, if any
     app = create_app(settings, run_migrations=False)
     NodeServer(server_config(app, settings), app, worker).run()
 

@@ -36,6 +36,20 @@ def wanted(settings: Settings) -> bool:
     return settings.worker_process and bool(settings.redis_url) and settings.role == "all"
 
 
+def split(settings: Settings) -> WorkerProcess | None:
+    """The child of this `wagate serve` when it runs one, and these settings made the API
+    node's (the parent holds no instance)."""
+    if not wanted(settings):
+        return None
+    if not settings.media_store:
+        # Both keep received media in this data directory: one store, which either serves
+        # (the cluster's warning about a store per node does not apply).
+        settings.media_store = str((settings.data_dir / "media").resolve())
+    worker = WorkerProcess(settings)
+    settings.role = "api"
+    return worker
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -72,6 +86,11 @@ class WorkerProcess:
             "WAGATE_PORT": str(port),
             "WAGATE_INTERNAL_URL": f"http://{host}:{port}",
             "WAGATE_WORKER_PROCESS": "false",
+            **(
+                {"WAGATE_MEDIA_STORE": self.settings.media_store}
+                if self.settings.media_store
+                else {}
+            ),
         }
 
     async def start(self) -> None:

@@ -112,3 +112,5 @@ async def test_one_serve_holds_its_instances_in_a_supervised_child(
         # SIGTERM to the parent stops both, cleanly.
         assert node.terminate() == 0
         assert not alive(restarted)
+        # Both keep received media in the one data directory: no warning of a store per node.
+        assert "cluster mode with media" not in node.log.read_text(errors="replace")
