@@ -25,6 +25,7 @@ from bench.scenarios import Row, log
 
 PG_REDIS = "postgres+redis"
 EMBEDDED = "sqlite (embedded)"
+WORKER = scenarios.WORKER_PROCESS  # one `wagate serve` with its instances in a child process
 
 
 def machine() -> str:
@@ -52,58 +53,74 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def find(rows: list[Row], prefix: str, backend: str | None = None) -> Row | None:
+def find(rows: list[Row], prefix: str, backend: str | None = None, where: str = "") -> Row | None:
     for row in rows:
-        if row.name.startswith(prefix) and (backend is None or row.backend == backend):
+        if (
+            row.name.startswith(prefix)
+            and (backend is None or row.backend == backend)
+            and row.name.endswith(where)
+        ):
             return row
     return None
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def accept_target(
+    accept: Row | None, ceiling: Row | None, label: str, ratio_min: float
+) -> list[str]:
+    if accept is None or ceiling is None:
+        return []
+    ratio = accept.figures["msg/s"] / ceiling.figures["req/s"]
+    p99 = accept.figures["p99 ms"]
+    ok = ratio >= ratio_min and p99 <= 25
+    return [
+        f"- async accept / ceiling ({label}): {ratio:.2f} (target >= {ratio_min:.2f}), "
+        f"p99 {p99} ms (target <= 25): {verdict(ok)}"
+    ]
+
+
+def drain_target(drain: Row | None, label: str, rate_min: int) -> list[str]:
+    if drain is None:
+        return []
+    rate = drain.figures["msg/s"]
+    ok = rate >= rate_min
+    return [f"- drain ({label}): {rate} msg/s (target >= {rate_min:,}): {verdict(ok)}"]
 
 
 def targets(rows: list[Row]) -> list[str]:
     out = []
     ceiling = find(rows, "ceiling")
     sync = find(rows, "sync", PG_REDIS)
-    for backend in (PG_REDIS, EMBEDDED):
-        # The issue sets its targets for PostgreSQL + Redis; the embedded figures are printed
-        # beside them against the same thresholds, for comparison, without a verdict.
-        def verdict(ok: bool, backend: str = backend) -> str:
-            if backend != PG_REDIS:
-                return "no target (embedded, for comparison)"
-            return "MET" if ok else "MISSED"
-
-        accept = find(rows, "async accept", backend)
-        if accept and ceiling:
-            ratio = accept.figures["msg/s"] / ceiling.figures["req/s"]
-            ok = ratio >= 0.5 and accept.figures["p99 ms"] < 25
-            out.append(
-                f"- async accept / ceiling ({backend}): {ratio:.2f} "
-                f"(target >= 0.50), p99 {accept.figures['p99 ms']} ms (target < 25): "
-                f"{verdict(ok)}"
-            )
-        if accept and sync:
-            ratio = accept.figures["msg/s"] / max(1, sync.figures["msg/s"])
-            out.append(
-                f"- async accept / sync sends ({backend}): {ratio:.1f}x "
-                f"(target >= 10x): {verdict(ratio >= 10)}"
-            )
-        drain = find(rows, "drain", backend)
-        if drain:
-            rate = drain.figures["msg/s"]
-            out.append(
-                f"- drain ({backend}): {rate} msg/s (target >= 1,000): {verdict(rate >= 1000)}"
-            )
+    # Issue 9: PostgreSQL + Redis as an API node beside the holder node.
+    two = f"{PG_REDIS}, two nodes"
+    accept = find(rows, "async accept", PG_REDIS, scenarios.TWO_NODES)
+    out += accept_target(accept, ceiling, two, 0.5)
+    if accept and sync:
+        ratio = accept.figures["msg/s"] / max(1, sync.figures["msg/s"])
+        out.append(
+            f"- async accept / sync sends ({two}): {ratio:.1f}x (target >= 10x): "
+            f"{verdict(ratio >= 10)}"
+        )
+    out += drain_target(find(rows, "drain", PG_REDIS, scenarios.TWO_NODES), two, 1000)
+    # Issue 23: one `wagate serve` as a user starts it, on each backend.
+    for backend, ratio_min, rate_min in ((EMBEDDED, 0.5, 1500), (PG_REDIS, 0.8, 2500)):
+        for extra in ("", scenarios.variant(WORKER)):
+            one = f"{backend}, one node{extra}"
+            where = scenarios.ONE_NODE + extra
+            accept = find(rows, "async accept", backend, where)
+            out += accept_target(accept, ceiling, one, ratio_min)
+            out += drain_target(find(rows, "drain", backend, where), one, rate_min)
     hooks = find(rows, "webhook")
     if hooks:
         rate = hooks.figures["deliveries/s"]
-        out.append(
-            f"- webhook delivery: {rate}/s (target >= 1,000): {'MET' if rate >= 1000 else 'MISSED'}"
-        )
+        out.append(f"- webhook delivery: {rate}/s (target >= 1,000): {verdict(rate >= 1000)}")
     big = find(rows, "scale: 1000")
     if big:
         mib = big.figures["RSS MiB"]
-        out.append(
-            f"- 1,000 instances: {mib} MiB RSS (target < 1024): {'MET' if mib < 1024 else 'MISSED'}"
-        )
+        out.append(f"- 1,000 instances: {mib} MiB RSS (target < 1024): {verdict(mib < 1024)}")
     return out
 
 
@@ -125,22 +142,28 @@ def main() -> int:  # noqa: C901
     def ceiling() -> None:
         ceiling_runs.append(scenarios.ceiling_run(bare[0], d))
 
-    # The ceiling runs right before the async accept and, when both are selected, right
-    # after it: the ratio is against their mean (the machine's speed drifts within minutes).
+    # The ceiling runs right before the async accepts and, when both are selected, right
+    # after them: the ratios are against their mean (the machine's speed drifts within
+    # minutes).
     plan: list[tuple[str, Callable[[], Row | None]]] = [
         ("sync", lambda: scenarios.sends(PG_REDIS, "sync", d)),
         ("ceiling", ceiling),
         ("async", lambda: scenarios.sends(PG_REDIS, "async", d)),
-        ("ceiling (after the async accept)", ceiling),
+        ("async-single", lambda: scenarios.sends(PG_REDIS, "async", d, single=True)),
+        ("async-worker", lambda: scenarios.sends(PG_REDIS, "async", d, single=True, env=WORKER)),
         ("async-embedded", lambda: scenarios.sends(EMBEDDED, "async", d)),
+        ("ceiling (after the async accept)", ceiling),
         ("drain", lambda: scenarios.drain(PG_REDIS)),
+        ("drain-single", lambda: scenarios.drain(PG_REDIS, single=True)),
+        ("drain-worker", lambda: scenarios.drain(PG_REDIS, single=True, env=WORKER)),
         ("drain-embedded", lambda: scenarios.drain(EMBEDDED)),
         ("webhooks", lambda: scenarios.webhooks(PG_REDIS)),
         ("scale100", lambda: scenarios.scale(PG_REDIS, 100)),
         ("scale1000", lambda: scenarios.scale(PG_REDIS, 1000)),
     ]
     wanted = [(key, run) for key, run in plan if selected(key.split(" ")[0])]
-    if not (selected("ceiling") and selected("async")):
+    accepts = ("async", "async-single", "async-worker", "async-embedded")
+    if not (selected("ceiling") and any(selected(key) for key in accepts)):
         wanted = [(key, run) for key, run in wanted if key != "ceiling (after the async accept)"]
     load_before = os.getloadavg()
     rows: list[Row] = []
@@ -177,9 +200,10 @@ def main() -> int:  # noqa: C901
             "",
             table(rows),
             "",
-            "Targets (set by issue 9 for PostgreSQL + Redis on this 2-core machine; ratios "
-            "against the ceiling and the sync run measured above, the ceiling's rate the mean "
-            "of its runs right before and right after the async accept):",
+            "Targets (issue 9: PostgreSQL + Redis as two nodes; issue 23: one `wagate serve` on "
+            "each backend; this 2-core machine; ratios against the ceiling and the sync run "
+            "measured above, the ceiling's rate the mean of its runs right before and right "
+            "after the async accepts):",
             *targets(rows),
             *failures,
             "",

@@ -56,7 +56,9 @@ class Nodes:
 
     @property
     def pids(self) -> list[int]:
-        return sorted({self.api.popen.pid, self.holder.popen.pid})
+        """The nodes' processes and their children (a node's worker process)."""
+        roots = {self.api.popen.pid, self.holder.popen.pid}
+        return sorted(roots | {child for pid in roots for child in children(pid)})
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids)
@@ -110,7 +112,12 @@ async def link_instances(url: str, count: int, latency_ms: int = 0, concurrency:
             async with gate:
                 r = await client.post("/v1/instances", json={"name": name, "engine": "simulator"})
                 assert r.status_code in (201, 409), r.text
-                await client.post(f"/v1/instances/{name}/connect")
+                # 503 while no node takes instances yet (a worker process starting).
+                for _ in range(600):
+                    r = await client.post(f"/v1/instances/{name}/connect")
+                    if r.status_code != 503:
+                        break
+                    await asyncio.sleep(0.2)
                 for _ in range(500):
                     r = await client.post(f"/v1/instances/{name}/simulator/scan", json={})
                     if r.status_code == 204:
@@ -196,13 +203,46 @@ def ceiling_row(runs: list[dict[str, Any]]) -> Row:
     return Row("ceiling: bare endpoint", "-", figures)
 
 
+TWO_NODES = ", API node + holder node"
+ONE_NODE = ", one node"
+
+
+def topology(api_node: bool) -> str:
+    """How a row's gateway ran, in its name (the targets tell the rows apart by it)."""
+    return TWO_NODES if api_node else ONE_NODE
+
+
+WORKER_PROCESS = {"WAGATE_WORKER_PROCESS": "true"}
+
+
+def variant(env: dict[str, str] | None) -> str:
+    return " (WAGATE_WORKER_PROCESS)" if env and env.get("WAGATE_WORKER_PROCESS") else ""
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
 # --- 2 and 3. sync sends and async accept --------------------------------------------------
 
 
-def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
+def sends(
+    backend: str,
+    mode: str,
+    duration_s: int,
+    instances: int = 50,
+    *,
+    single: bool = False,
+    env: dict[str, str] | None = None,
+) -> Row:
+    """`single`: PostgreSQL + Redis as one `wagate serve`, as a user starts it (else an API
+    node beside the holder); SQLite is always one node. `env`: the gateway's settings."""
     query = "?async=true" if mode == "async" else ""
-    api_node = backend == "postgres+redis"
-    with backend_gateway(backend, api_node=api_node) as nodes:
+    api_node = backend == "postgres+redis" and not single
+    with backend_gateway(backend, env, api_node=api_node) as nodes:
         asyncio.run(link_instances(nodes.holder.url, instances, latency_ms=200))
         connections = 100 if mode == "sync" else ACCEPT_CONNECTIONS
         load: dict[str, Any] = {"instances": instances, "prefix": PREFIX, "query": query}
@@ -217,8 +257,8 @@ def sends(backend: str, mode: str, duration_s: int, instances: int = 50) -> Row:
             )
     figures["msg/s"] = figures.pop("req/s")
     label = "sync sends (200 ms latency)" if mode == "sync" else "async accept"
-    topology = ", API node + holder node" if api_node else ", one process"
-    return Row(f"{label}, {instances} instances{topology}", backend, figures)
+    name = f"{label}, {instances} instances{topology(api_node)}{variant(env)}"
+    return Row(name, backend, figures)
 
 
 # --- 4 and 5. drain and webhook delivery ---------------------------------------------------
@@ -258,10 +298,22 @@ def wait_receiver(rx: Proc, key: str, count: int, timeout: float) -> dict[str, A
     raise RuntimeError(f"receiver got {stats} of {count} {key}")
 
 
-def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
-    api_node = backend == "postgres+redis"
+def drain(
+    backend: str,
+    total: int = 20_000,
+    instances: int = 100,
+    *,
+    single: bool = False,
+    env: dict[str, str] | None = None,
+) -> Row:
+    api_node = backend == "postgres+redis" and not single
+    settings = env
     with receiver() as rx:
-        env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook", "WAGATE_WEBHOOK_EVENTS": "message_ack"}
+        env = {
+            **(settings or {}),
+            "WAGATE_WEBHOOK_URL": rx.url + "/hook",
+            "WAGATE_WEBHOOK_EVENTS": "message_ack",
+        }
         with backend_gateway(backend, env, api_node=api_node) as nodes:
             asyncio.run(link_instances(nodes.holder.url, instances))
             httpx.post(rx.url + "/reset")
@@ -274,9 +326,8 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
             holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
-    topology = ", API node + holder node" if api_node else ", one process"
     return Row(
-        f"drain: {total} msgs / {instances} instances{topology}",
+        f"drain: {total} msgs / {instances} instances{topology(api_node)}{variant(settings)}",
         backend,
         {
             "msg/s": round(total / elapsed),

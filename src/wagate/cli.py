@@ -17,7 +17,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from wagate import __version__
+from wagate import __version__, worker_process
 from wagate.admin import AdminTokenError, check_admin_token, read_admin_token, rotate_admin_token
 from wagate.config import Settings, unknown_environment_variables
 from wagate.db import Database
@@ -28,6 +28,7 @@ from wagate.migrate import upgrade_to_head
 from wagate.secretbox import generate_key
 from wagate.slow_clients import head_limited_protocol
 from wagate.state import AppState
+from wagate.worker_process import WorkerProcess
 
 
 class NodeServer(uvicorn.Server):
@@ -50,11 +51,30 @@ class NodeServer(uvicorn.Server):
         gc.collect()  # what start-up left as garbage is not frozen with the rest
         gc.freeze()
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    def __init__(
+        self, config: uvicorn.Config, app: FastAPI, worker: WorkerProcess | None = None
+    ) -> None:
         super().__init__(config)
         self.app = app
+        self.worker = worker  # the child holding the instances (wagate.worker_process)
+
+    async def main_loop(self) -> None:
+        # Once this node serves (its lifespan has run: migrations, keys, the admin token are
+        # in place for the child to find).
+        if self.worker is not None:
+            await self.worker.start()
+        await super().main_loop()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if self.worker is not None:
+                await self.worker.stop()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.worker is not None:
+            self.worker.stopping = True  # the child got the same signal: not restarted
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM:
             self._captured_signals = [s for s in self._captured_signals if s != sig]
@@ -77,8 +97,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     prepare_data_dir(settings.data_dir)
     upgrade_to_head(settings.effective_database_url, settings)
     settings.host, settings.port = host or settings.host, port or settings.port
+    worker = worker_process.split(settings)  # the child holds the instances, if any
     app = create_app(settings, run_migrations=False)
-    NodeServer(server_config(app, settings), app).run()
+    NodeServer(server_config(app, settings), app, worker).run()
 
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024

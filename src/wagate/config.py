@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     node_id: str = Field(default_factory=_default_node_id)
     # all: serve the API and hold instances; api: serve the API only, hold no instance.
     role: Literal["all", "api"] = "all"
+    # With WAGATE_REDIS_URL and role all: `wagate serve` serves the API in its own process and
+    # runs the instances, their senders and engines in a child process it supervises (a second
+    # node of the cluster on a loopback port, restarted when it dies), so the senders do not
+    # share the event loop that answers requests. Still one command and no other service.
+    worker_process: bool = False
     # How long a sync send waits for its outcome.
     sync_timeout_s: float = 30.0
     # Largest media file accepted or downloaded.

@@ -5,13 +5,14 @@ one place."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.conftest import make_settings
 from wagate.app import create_app
@@ -31,7 +32,13 @@ from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine
 from wagate.engines.whatsmeow import protocol
 from wagate.engines.whatsmeow.actions import Actions
 from wagate.engines.whatsmeow.session import Session
-from wagate.holder import UnmarkedHolderRoute, holder_routes, on_holder, require_holder_route
+from wagate.holder import (
+    HolderTable,
+    UnmarkedHolderRoute,
+    holder_routes,
+    on_holder,
+    require_holder_route,
+)
 
 
 @pytest.fixture
@@ -122,6 +129,37 @@ def test_the_forwarding_table_comes_from_the_marked_routes(app: FastAPI) -> None
     for route in app.routes:
         if isinstance(route, APIRoute) and "/simulator/" in route.path and "POST" in route.methods:
             assert forwarded_instance(table, "POST", route.path.replace("{instance}", "x"))
+
+
+def test_the_forwarding_index_answers_as_every_marked_route_in_turn(app: FastAPI) -> None:
+    """The table looks only at the routes a path may match: for every route's path (with
+    names that look like segments, a trailing slash, paths beside the API) and every method,
+    it names the instance that trying each marked route in turn would."""
+    table = holder_routes(app.routes)
+
+    def in_turn(method: str, path: str) -> str | None:
+        for methods, pattern in table.entries:
+            match = pattern.match(path) if method in methods else None
+            if match:
+                return match.group("instance")
+        return None
+
+    paths = {"/", "/v1/instances", "/v1/instances/", "/v1/instances//connect", "/v1/x/a/connect"}
+    for route in iter_route_contexts(app.routes):
+        for value in ("shop", "send", "connect", "a-b"):
+            path = re.sub(r"\{[^}]+\}", value, route.path or "/")
+            paths |= {path, path + "/", path + "/connect"}
+    marked = 0
+    for path in sorted(paths):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            found = forwarded_instance(table, method, path)
+            assert found == in_turn(method, path), (method, path)
+            marked += found is not None
+    assert marked > 100  # most marked routes were reached, under several names
+    # A marked route whose segment after the instance is a parameter is tried for any path.
+    odd = HolderTable([(frozenset({"POST"}), "/v1/instances/{instance}/{thing}/go")])
+    assert forwarded_instance(odd, "POST", "/v1/instances/shop/send/go") == "shop"
+    assert forwarded_instance(odd, "POST", "/v1/instances/shop/send/text") is None
 
 
 def test_an_unmarked_route_that_runs_an_action_fails_loudly() -> None:

@@ -47,11 +47,10 @@ class ForwardingNode(HasCluster, HasDb, HasInstances, Protocol):
 
 def forwarded_instance(table: HolderTable, method: str, path: str) -> str | None:
     """The instance a request names when it must run on the instance's holder."""
-    for methods, pattern in table:
-        if method in methods:
-            match = pattern.match(path)
-            if match:
-                return match.group("instance")
+    for _, pattern in table.candidates(method, path):
+        match = pattern.match(path)
+        if match:
+            return match.group("instance")
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from pydantic import ValidationError
 from wagate.config import Settings
 from wagate.engines.base import OutgoingMedia
 from wagate.errors import ValidationFailed, validation_details
-from wagate.message_kinds import Kind
 from wagate.messages import media as media_io
 from wagate.messages.contacts import phone_field
 from wagate.messages.contacts import vcard as vcard  # re-exported: tests build cards with it
@@ -26,8 +26,19 @@ ENVELOPE = {"to", "media", "reply_to", "mentions"}
 LATER_FLAGS = ("view_once", "mention_everyone")
 
 
+# By the kind's name as the routes give it: Kind(name) is an enum lookup on every send.
+_SPECS = {kind.value: spec for kind, spec in SPECS.items()}
+
+
 def _unset_flags(model: SendBase) -> set[str]:
-    return {flag for flag in LATER_FLAGS if getattr(model, flag, None) is False}
+    return {flag for flag in _flags_of(type(model)) if getattr(model, flag) is False}
+
+
+@functools.cache
+def _flags_of(model: type[SendBase]) -> tuple[str, ...]:
+    # Asked of the class once: a model without the field would answer getattr through
+    # pydantic's __getattr__ and a caught AttributeError, on every send.
+    return tuple(flag for flag in LATER_FLAGS if flag in model.model_fields)
 
 
 @dataclass(slots=True)
@@ -82,9 +93,9 @@ def _request_hash(kind: str, model: SendBase, to_jid: str, upload: Upload | None
 
 def check(kind: str, payload: dict[str, Any], upload: Upload | None = None) -> Checked:
     """Validate a body; every problem answers 422 naming the field."""
-    if kind not in KINDS:
+    spec = _SPECS.get(kind)
+    if spec is None:
         raise ValidationFailed.field("kind", f"unknown kind; one of {', '.join(KINDS)}")
-    spec = SPECS[Kind(kind)]
     try:
         model = spec.model.model_validate(payload)
     except ValidationError as exc:

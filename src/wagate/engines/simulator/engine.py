@@ -200,7 +200,10 @@ class SimulatorEngine:
         # restarted single node closes its own leftovers here.
         async with self.db.transaction() as session:
             await connections.close_node_connections(session, self.settings.node_id)
-        if self.relay is not None:
+        # Notices are addressed to the nodes where members are connected: never to an API
+        # node, which connects no instance. It writes notices (a group change made there) but
+        # has none to read, and polling for them cost it a transaction five times a second.
+        if self.relay is not None and self.settings.role == "all":
             self.relay.start()
 
     def _hand_notice(self, instance_id: int, event: GroupEvent) -> None:
