@@ -123,6 +123,19 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class InstancePage:
+    instances: list[Instance]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> InstancePage:
+        return cls(
+            instances=[Instance.from_json(item) for item in obj_list(data, "instances")],
+            next_cursor=opt_str(data, "next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
 class CreatedInstance:
     """A new instance and its token: the only time the gateway shows the token."""
 
