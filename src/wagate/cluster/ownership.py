@@ -197,12 +197,24 @@ class LeaseOwnership:
 
     async def give_back(self, instance_id: int) -> None:
         """Release a lease in Redis after its client was stopped (handover)."""
-        lease = self.leases.pop(instance_id, None)
+        lease = self._forget(instance_id)
         if lease is None:
             return
-        if self.ids.get(lease.name) == instance_id:
-            del self.ids[lease.name]
         try:
             await self.store.release(instance_id, lease.holder)
         except Exception as exc:  # it expires by itself
             log.warning("lease release failed", instance=lease.name, error=str(exc))
+
+    async def give_back_all(self, instance_ids: list[int]) -> None:
+        """Release these leases in one round trip (a stopping node, its clients stopped)."""
+        leases = {i: lease.holder for i in instance_ids if (lease := self._forget(i)) is not None}
+        try:
+            await self.store.release_many(leases)
+        except Exception as exc:  # they expire by themselves
+            log.warning("lease release failed", count=len(leases), error=str(exc))
+
+    def _forget(self, instance_id: int) -> HeldLease | None:
+        lease = self.leases.pop(instance_id, None)
+        if lease is not None and self.ids.get(lease.name) == instance_id:
+            del self.ids[lease.name]
+        return lease

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.db import Database, utcnow
+from wagate.db import Database, any_of, utcnow
 from wagate.engines.actions import REJECT_CALL, handle
 from wagate.engines.actions.account import (
     GET_BLOCKLIST,
@@ -87,6 +87,27 @@ def picture_url(picture_id: str | None) -> str | None:
     return PICTURE_URL.format(id=picture_id) if picture_id else None
 
 
+AccountState = tuple[set[str], dict[str, Any]]  # the blocked JIDs, the privacy settings set
+
+
+async def read_accounts(db: Database, instance_ids: list[int]) -> list[AccountState]:
+    """What each account's client keeps in memory while online, for many accounts at once."""
+    blocked: dict[int, set[str]] = {i: set() for i in instance_ids}
+    async with db.session() as session:
+        rows = await session.execute(
+            select(SimulatorBlock.instance_id, SimulatorBlock.contact).where(
+                any_of(SimulatorBlock.instance_id, instance_ids)
+            )
+        )
+        for instance_id, contact in rows:
+            blocked[instance_id].add(contact)
+        accounts = await session.scalars(
+            select(SimulatorAccount).where(any_of(SimulatorAccount.instance_id, instance_ids))
+        )
+        privacy = {account.instance_id: account.privacy or {} for account in accounts}
+    return [(blocked[i], privacy.get(i, {})) for i in instance_ids]
+
+
 class SimulatedAccount:
     """One simulator client's account actions and what the other side does to it."""
 
@@ -127,14 +148,10 @@ class SimulatedAccount:
         ]
 
     async def load(self) -> None:
-        async with self._db.session() as session:
-            rows = await session.scalars(
-                select(SimulatorBlock.contact).where(SimulatorBlock.instance_id == self._id)
-            )
-            self.blocked = set(rows)
-            account = await session.get(SimulatorAccount, self._id)
-        privacy = {**PRIVACY_DEFAULTS, **(account.privacy if account else {})}
-        self.read_receipts = privacy["read_receipts"] != "none"
+        # Through the engine: the accounts of all clients coming online at once in one read.
+        blocked, privacy = await self.client.engine.read_account(self._id)
+        self.blocked = blocked
+        self.read_receipts = {**PRIVACY_DEFAULTS, **privacy}["read_receipts"] != "none"
 
     def shows_read(self, chat: str) -> bool:
         """Whether a contact's phone tells this account it read a message: not in a 1:1 chat
