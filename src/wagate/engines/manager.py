@@ -9,6 +9,7 @@ move the instance's status again (no zombie clients).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -198,6 +199,14 @@ class ClientManager:
         if slot is None or slot.client is None or slot.status != Status.CONNECTED:
             raise NotConnectedError(f"instance '{name}' is not connected")
         return slot.client
+
+    async def wait_connected(self, name: str, timeout_s: float) -> None:
+        """Return once the instance's client is connected here, or after `timeout_s`."""
+        slot = self._slots.get(name)
+        if slot is None or slot.status == Status.CONNECTED:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(slot.connected.wait(), timeout_s)
 
     async def settled(self, name: str) -> None:
         """Wait until every event the instance's client reported so far has been handled and

@@ -42,6 +42,10 @@ class SlotRecords:
         previous = slot.status
         check_transition(previous, new)
         slot.status = new
+        if new == Status.CONNECTED:
+            slot.connected.set()
+        else:
+            slot.connected.clear()
         values = status_columns(new, reason, self.settings.node_id, utcnow(), fields)
         if not await self.save(slot, **values):
             return  # fenced off: another node holds the instance now
