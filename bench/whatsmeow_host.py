@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from wagate.config import Settings
+from bench.whatsmeow_ipc import offline_settings
 from wagate.engines.base import EngineClient, EngineEvent, InstanceRef
 from wagate.engines.whatsmeow.engine import WhatsmeowEngine
 
@@ -40,11 +40,8 @@ def host_figures(pid: int) -> dict[str, float]:
 
 async def measure(count: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(folder),
-            database_url=f"sqlite+aiosqlite:///{folder}/unused.db",
-            log_level="error",
+        settings = offline_settings(
+            folder,
             whatsmeow_instances_per_host=max(count, 1),
             whatsmeow_proxy="socks5://127.0.0.1:1",
             whatsmeow_connect_attempts=1,
@@ -86,7 +83,10 @@ def run(argv: list[str]) -> None:
             rss = (figures["RSS MiB"] - first["RSS MiB"]) * 1024 / extra
             threads = (figures["threads"] - first["threads"]) / extra
             fds = (figures["fds"] - first["fds"]) / extra
-            per = f"; per client past {counts[0]}: {rss:.0f} KiB, {threads:.2f} threads, {fds:.2f} fds"
+            per = (
+                f"; per client past {counts[0]}: {rss:.0f} KiB, "
+                f"{threads:.2f} threads, {fds:.2f} fds"
+            )
         print(
             f"{count:>4} clients: host RSS {figures['RSS MiB']:.1f} MiB, "
             f"{figures['threads']:.0f} threads, {figures['fds']:.0f} fds "

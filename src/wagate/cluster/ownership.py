@@ -115,6 +115,12 @@ class LeaseOwnership:
         self.lose(instance_id, "fencing token superseded")
         return False
 
+    async def write_many(
+        self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]
+    ) -> list[bool]:
+        # Each row has its own fencing token and answer: one statement each.
+        return [await self.write(session, instance_id, fields) for instance_id, fields in writes]
+
     def fencing_token(self, name: str) -> int | None:
         instance_id = self.ids.get(name)
         if instance_id is None or not self.may_run(instance_id):

@@ -206,7 +206,8 @@ class ClientManager:
         if slot is None or slot.status == Status.CONNECTED:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(slot.connected.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # no task per wait, unlike wait_for
+                await slot.connected.wait()
 
     async def settled(self, name: str) -> None:
         """Wait until every event the instance's client reported so far has been handled and

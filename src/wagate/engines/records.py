@@ -79,7 +79,9 @@ class SlotRecords:
     async def _save_batch(self, items: list[tuple[Slot, dict[str, Any]]]) -> list[bool]:
         # In the order they came: two writes of one slot keep theirs.
         async with self.db.transaction() as session:
-            return [await self.ownership.write(session, slot.ref.id, f) for slot, f in items]
+            return await self.ownership.write_many(
+                session, [(slot.ref.id, fields) for slot, fields in items]
+            )
 
     async def publish(self, slot: Slot, payload: Payload) -> None:
         await self.bus.publish(slot.ref.name, slot.ref.id, payload)
