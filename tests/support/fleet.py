@@ -1,5 +1,6 @@
 """Many linked simulator instances at once, written straight to the database: what linking
-each one through the API leaves behind (its row, left connected, and its simulated device), so
+each one through the API and stopping the node leaves behind (its row, disconnected and
+wanted connected, and its simulated device), so
 the next `wagate serve` resumes them all. Linking 10,000 over HTTP would take longer than what
 the tests and the benchmark then measure."""
 
@@ -39,7 +40,8 @@ async def seed_linked(database_url: str, count: int, prefix: str = "f") -> None:
                     "name": name_of(prefix, n),
                     "engine": "simulator",
                     "token_hash": hash_token(f"wga_{secrets.token_hex(16)}"),
-                    "status": "connected",
+                    # As a node's stop leaves them: disconnected, wanted connected.
+                    "status": "disconnected",
                     "desired_state": "connected",
                     "jid": f"{phones[n]}@s.whatsapp.net",
                     "device_jid": f"{phones[n]}:{n + 1}@s.whatsapp.net",
