@@ -81,6 +81,7 @@ def process(
     env: dict[str, str] | None = None,
     health: str = "/healthz",
     cwd: Path | None = None,
+    start_timeout: float = 60.0,
 ) -> Iterator[Proc]:
     log = Path(tempfile.mkstemp(prefix="wagate-bench-", suffix=".log")[1])
     with log.open("wb") as out:
@@ -89,7 +90,7 @@ def process(
         )
     proc = Proc(popen, url, log)
     try:
-        wait_http(url + health)
+        wait_http(url + health, start_timeout)
         yield proc
     except Exception:
         sys.stderr.write(log.read_text()[-3000:])
@@ -166,6 +167,7 @@ def gateway(
     redis_url: str | None,
     data_dir: Path,
     extra_env: dict[str, str] | None = None,
+    start_timeout: float = 60.0,
 ) -> Iterator[Proc]:
     port = free_port()
     env = {
@@ -185,7 +187,8 @@ def gateway(
         if key.startswith("WAGATE_") and key not in env and not key.startswith("WAGATE_TEST"):
             env[key] = ""
     args = [str(VENV_BIN / "wagate"), "serve", "--port", str(port)]
-    with process(args, f"http://127.0.0.1:{port}", env, cwd=data_dir) as proc:
+    url = f"http://127.0.0.1:{port}"
+    with process(args, url, env, cwd=data_dir, start_timeout=start_timeout) as proc:
         yield proc
 
 

@@ -134,15 +134,28 @@ async def link_instances(url: str, count: int, latency_ms: int = 0, concurrency:
         await wait_connected(client, count)
 
 
+async def count_connected(client: httpx.AsyncClient) -> int:
+    """How many instances the list shows connected, page after page."""
+    params: dict[str, str] = {"status": "connected", "limit": "1000"}
+    found = 0
+    while True:
+        r = await client.get("/v1/instances", params=params)
+        r.raise_for_status()
+        found += len(r.json()["instances"])
+        if r.json()["next_cursor"] is None:
+            return found
+        params["cursor"] = r.json()["next_cursor"]
+
+
 async def wait_connected(client: httpx.AsyncClient, count: int, timeout: float = 600) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        r = await client.get("/v1/instances")
-        if r.status_code == 200:
-            statuses = [i["status"] for i in r.json()["instances"]]
-            if statuses.count("connected") >= count:
+        try:
+            if await count_connected(client) >= count:
                 return time.monotonic() - started
-        await asyncio.sleep(0.1)
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.2 if count < 1000 else 1.0)
     raise RuntimeError("instances did not all connect")
 
 

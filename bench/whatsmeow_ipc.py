@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from wagate.config import Settings
 from wagate.engines.actions import SEND
@@ -45,15 +46,20 @@ def _own_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def offline_settings(folder: str, **overrides: Any) -> Settings:
+    """Settings for an engine host with no database and no WhatsApp behind it."""
+    return Settings(
+        _env_file=None,
+        data_dir=Path(folder),
+        database_url=f"sqlite+aiosqlite:///{folder}/unused.db",
+        log_level="error",
+        **overrides,
+    )
+
+
 async def main(sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(folder),
-            database_url=f"sqlite+aiosqlite:///{folder}/unused.db",
-            log_level="error",
-            max_media_bytes=max(sizes) * MIB,
-        )
+        settings = offline_settings(folder, max_media_bytes=max(sizes) * MIB)
         engine = WhatsmeowEngine(settings, db=None)  # type: ignore[arg-type]
         events: list[EngineEvent] = []
         client = engine.create_client(InstanceRef(1, "bench"), events.append)

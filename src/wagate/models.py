@@ -64,6 +64,9 @@ class Instance(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    # The instance list filtered by status, paged by id (GET /v1/instances?status=).
+    __table_args__ = (Index("ix_instances_status_id", "status", "id"),)
+
 
 class SimulatorDevice(Base):
     """The simulated phone linked to a simulator instance (survives gateway restarts)."""

@@ -124,14 +124,17 @@ def test_instances_and_every_send_kind(node: Node, admin_token: str) -> None:
         assert admin.cluster().mode in {"single", "cluster"}
 
         instance, token = linked(admin)
-        assert instance in [item.name for item in admin.list_instances()]
+        assert instance in [item.name for item in admin.iter_instances(page_size=1)]
+        connected = admin.list_instances(status="connected", limit=1000)
+        assert instance in [item.name for item in connected.instances]
+        assert connected.next_cursor is None
         updated = admin.update_settings(instance, max_attempts=5)
         assert updated.settings.max_attempts == 5
         online = admin.update_settings(instance, always_online=True)
         assert online.settings.always_online and online.settings.proxy is None
         assert updated.status == "connected" and updated.jid
     with WagateClient(node.url, token) as client:
-        assert [item.name for item in client.list_instances()] == [instance]
+        assert [item.name for item in client.list_instances().instances] == [instance]
 
         sent = client.send_text(instance, TO, "hello")
         assert sent.status == "sent" and sent.message_id and sent.timestamp
@@ -569,7 +572,7 @@ def test_the_route_description_covers_every_route_of_the_api(node: Node) -> None
     }
     calls: list[routes.Call[Any]] = [
         routes.create_instance("x", None, None, None),
-        routes.list_instances(),
+        routes.list_instances(None, None, None),
         routes.get_instance("x"),
         routes.patch_instance("x", {}),
         routes.delete_instance("x"),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.e2e.test_serve import Node
 from wagate.db import Database
 
 
@@ -15,3 +16,12 @@ async def db(postgres_url: str) -> AsyncIterator[Database]:
     database = Database(postgres_url)
     yield database
     await database.close()
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[Node]]:
+    """The `wagate serve` processes a test starts, killed at its end if still running."""
+    started: list[Node] = []
+    yield started
+    for node in started:
+        node.kill()

@@ -131,7 +131,7 @@ async def test_bad_create_body_is_422_with_fields(client: httpx.AsyncClient) -> 
             "/v1/instances", content=content, headers={"Content-Type": "application/json"}
         )
         assert_error(response, 422, "validation_error")
-    assert (await client.get("/v1/instances")).json() == {"instances": []}
+    assert (await client.get("/v1/instances")).json() == {"instances": [], "next_cursor": None}
 
 
 async def test_list_admin_sees_all_instance_sees_its_own(client: httpx.AsyncClient) -> None:

@@ -134,6 +134,19 @@ class LeaseStore:
         )
         return int(token) or None
 
+    async def release_many(self, leases: dict[int, Holder]) -> None:
+        """Release several leases in one round trip (a node that stops hands over all)."""
+        if not leases:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id, holder in leases.items():
+                await self._release(
+                    keys=[self.lease_key(instance_id)],
+                    args=[f"{holder.node}|{holder.token}"],
+                    client=pipe,
+                )
+            await pipe.execute()
+
     async def release(self, instance_id: int, holder: Holder) -> bool:
         released = await self._release(
             keys=[self.lease_key(instance_id)], args=[f"{holder.node}|{holder.token}"]

@@ -116,6 +116,12 @@ class LeaseOwnership:
         self.lose(instance_id, "fencing token superseded")
         return False
 
+    async def write_many(
+        self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]
+    ) -> list[bool]:
+        # Each row has its own fencing token and answer: one statement each.
+        return [await self.write(session, instance_id, fields) for instance_id, fields in writes]
+
     def fencing_token(self, name: str) -> int | None:
         instance_id = self.ids.get(name)
         if instance_id is None or not self.may_run(instance_id):
@@ -197,13 +203,25 @@ class LeaseOwnership:
 
     async def give_back(self, instance_id: int) -> None:
         """Release a lease in Redis after its client was stopped (handover)."""
-        with self.lock:
-            lease = self.leases.pop(instance_id, None)
+        lease = self._forget(instance_id)
         if lease is None:
             return
-        if self.ids.get(lease.name) == instance_id:
-            del self.ids[lease.name]
         try:
             await self.store.release(instance_id, lease.holder)
         except Exception as exc:  # it expires by itself
             log.warning("lease release failed", instance=lease.name, error=str(exc))
+
+    async def give_back_all(self, instance_ids: list[int]) -> None:
+        """Release these leases in one round trip (a stopping node, its clients stopped)."""
+        leases = {i: lease.holder for i in instance_ids if (lease := self._forget(i)) is not None}
+        try:
+            await self.store.release_many(leases)
+        except Exception as exc:  # they expire by themselves
+            log.warning("lease release failed", count=len(leases), error=str(exc))
+
+    def _forget(self, instance_id: int) -> HeldLease | None:
+        with self.lock:  # the renewal thread reads the leases
+            lease = self.leases.pop(instance_id, None)
+        if lease is not None and self.ids.get(lease.name) == instance_id:
+            del self.ids[lease.name]
+        return lease

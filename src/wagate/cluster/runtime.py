@@ -155,9 +155,13 @@ class ClusterNode:
             await self.registry.mark_stopped()
         held = list(self.ownership.active())
         handovers = [
-            asyncio.create_task(self.hand_over(iid), name=f"handover:{iid}") for iid in held
+            asyncio.create_task(self.hand_over(iid, give_back=False), name=f"handover:{iid}")
+            for iid in held
         ]
         await wait_tasks(handovers, HANDOVER_S, "cluster handover")
+        # Every lease in one round trip rather than one each: thousands of concurrent releases
+        # opened a Redis connection each.
+        await self.ownership.give_back_all(held)
         log.info("cluster node handed over its instances", node=self.node_id, count=len(held))
         await stop_tasks(self._tasks, LOOP_STOP_S, "cluster loops")
         # Takeovers, drops and balance handovers under way: a moment to finish, then stopped.
@@ -207,8 +211,9 @@ class ClusterNode:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def hand_over(self, instance_id: int) -> None:
-        """Stop the client (its last status written under our token), then free the lease."""
+    async def hand_over(self, instance_id: int, *, give_back: bool = True) -> None:
+        """Stop the client (its last status written under our token), then free the lease
+        (`give_back=False`: the caller frees it, with others)."""
         lease = self.ownership.leases.get(instance_id)
         if lease is None or lease.releasing:
             return
@@ -216,7 +221,8 @@ class ClusterNode:
         try:
             await self.manager.release(lease.name, reason="handover")
         finally:
-            await self.ownership.give_back(instance_id)
+            if give_back:
+                await self.ownership.give_back(instance_id)
 
     async def take(self, instance_id: int, name: str) -> None:
         async with self._take_gate:

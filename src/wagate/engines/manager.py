@@ -9,6 +9,7 @@ move the instance's status again (no zombie clients).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -55,12 +56,16 @@ from wagate.engines.transitions import Transition, on_event
 from wagate.events.bus import EventBus, isoformat
 from wagate.events.payloads import QrUpdatedData
 from wagate.locks import KeyedLocks
+from wagate.models import Instance
 from wagate.proxies import encrypted_url
 from wagate.repository.instances import delete_by_id, get_by_name, to_resume
 from wagate.secretbox import SecretBox
 
 log = structlog.get_logger(__name__)
 
+# How many instances a start (or a takeover) connects at once: their writes share group
+# commits, so more at once is fewer, larger transactions.
+RESUME_CONCURRENCY = 500
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
@@ -132,22 +137,21 @@ class ClientManager:
 
     # --- lifecycle of the manager ------------------------------------------------------------
 
-    async def resume_all(self, concurrency: int = 50) -> int:
+    async def resume_all(self, concurrency: int = RESUME_CONCURRENCY) -> int:
         """Reconnect every instance the user left connected (on start or takeover)."""
         async with self.db.session() as session:
-            rows = await to_resume(session)
-            names = [row.name for row in rows if row.engine in self.engines]
+            rows = [row for row in await to_resume(session) if row.engine in self.engines]
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(name: str) -> None:
+        async def one(row: Instance) -> None:
             async with gate:
                 try:
-                    await self.connect(name, remember=False)
+                    await self.connect(row.name, remember=False, row=row)
                 except Exception:
-                    log.exception("resume failed", instance=name)
+                    log.exception("resume failed", instance=row.name)
 
-        await asyncio.gather(*(one(n) for n in names))
-        return len(names)
+        await asyncio.gather(*(one(row) for row in rows))
+        return len(rows)
 
     async def close(self) -> None:
         """Stop every client (the instances stay desired-connected: the next start resumes)."""
@@ -196,6 +200,15 @@ class ClientManager:
             raise NotConnectedError(f"instance '{name}' is not connected")
         return slot.client
 
+    async def wait_connected(self, name: str, timeout_s: float) -> None:
+        """Return once the instance's client is connected here, or after `timeout_s`."""
+        slot = self._slots.get(name)
+        if slot is None or slot.status == Status.CONNECTED:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):  # no task per wait, unlike wait_for
+                await slot.connected.wait()
+
     async def settled(self, name: str) -> None:
         """Wait until every event the instance's client reported so far has been handled and
         published (its queue is empty and no lifecycle call holds its lock). Callers bound
@@ -212,15 +225,18 @@ class ClientManager:
 
     # --- lifecycle calls ---------------------------------------------------------------------
 
-    async def connect(self, name: str, *, remember: bool = True) -> Status:
-        slot = await self._slot(name)
+    async def connect(
+        self, name: str, *, remember: bool = True, row: Instance | None = None
+    ) -> Status:
+        """`row`: the instance's row as just read (a resume reads them all at once)."""
+        slot = await self._slot(name, row)
         async with slot.lock:
             self._check_usable(slot)
             if remember:
                 await self._records.save(slot, desired_state="connected")
             if slot.client is not None or slot.reconnect_task is not None:
                 return slot.status  # idempotent: never a second client
-            await self._start_client(slot)
+            await self._start_client(slot, row)
             return slot.status
 
     async def disconnect(self, name: str) -> Status:
@@ -330,7 +346,7 @@ class ClientManager:
         if self._closing:
             raise NotConnectedError("this node is stopping")
 
-    async def _slot(self, name: str) -> Slot:
+    async def _slot(self, name: str, row: Instance | None = None) -> Slot:
         slot = self._slots.get(name)
         if slot is not None:
             return slot
@@ -340,8 +356,9 @@ class ClientManager:
                 return slot
             if self._closing:  # no new slot (and no event pump task) once close() started
                 raise NotConnectedError("this node is stopping")
-            async with self.db.session() as session:
-                row = await get_by_name(session, name)
+            if row is None:
+                async with self.db.session() as session:
+                    row = await get_by_name(session, name)
             if row is None:
                 raise LookupError(name)
             if row.engine not in self.engines:
@@ -360,7 +377,7 @@ class ClientManager:
             self._slots[name] = slot
             return slot
 
-    async def _start_client(self, slot: Slot) -> None:
+    async def _start_client(self, slot: Slot, row: Instance | None = None) -> None:
         if not self.ownership.may_run(slot.ref.id):
             log.warning("client not started: lease not held", instance=slot.ref.name)
             return
@@ -372,7 +389,7 @@ class ClientManager:
             slot.events.put_nowait((generation, event))
 
         try:
-            proxy = await self._read_settings(slot)
+            proxy = await self._read_settings(slot, row)
         except Exception as exc:  # never a connect without the proxy it should go through
             log.warning("client not started: its settings", instance=slot.ref.name, error=str(exc))
             await self._records.set_status(
@@ -391,11 +408,13 @@ class ClientManager:
                 slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}"
             )
 
-    async def _read_settings(self, slot: Slot) -> str | None:
-        """The instance's settings, read at every connect (whichever node changed them last):
-        the slot's options, and the proxy URL its client must dial through (None: none)."""
-        async with self.db.session() as session:
-            row = await get_by_name(session, slot.ref.name)
+    async def _read_settings(self, slot: Slot, row: Instance | None = None) -> str | None:
+        """The instance's settings, read at every connect (whichever node changed them last;
+        `row` when it was read just now): the slot's options, and the proxy URL its client
+        must dial through (None: none)."""
+        if row is None:
+            async with self.db.session() as session:
+                row = await get_by_name(session, slot.ref.name)
         settings = (row.settings if row is not None else None) or {}
         slot.reject_calls = bool(settings.get("reject_calls", False))
         slot.always_online = bool(settings.get("always_online", False))

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.repository.instances import update_fields
+from wagate.repository.instances import same_columns, update_fields, update_many
 
 
 class Ownership(Protocol):
@@ -24,6 +24,11 @@ class Ownership(Protocol):
 
     async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
         """Write instance fields under this node's fencing token; False when refused."""
+
+    async def write_many(
+        self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]
+    ) -> list[bool]:
+        """`write` for each (instance id, fields), in this order."""
 
     def fencing_token(self, name: str) -> int | None:
         """The token under which this node holds the instance now; None when it does not."""
@@ -44,6 +49,16 @@ class LocalOwnership:
     async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
         await update_fields(session, instance_id, **fields)
         return True
+
+    async def write_many(
+        self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]
+    ) -> list[bool]:
+        # One statement per run of writes of the same columns (an executemany), in order: a
+        # group commit of thousands of status writes held SQLite's write lock for a round trip
+        # per row, and the other writers' busy timeout ran out.
+        for run in same_columns(writes):
+            await update_many(session, run)
+        return [True] * len(writes)
 
     def fencing_token(self, name: str) -> int | None:
         return 0

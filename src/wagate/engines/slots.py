@@ -46,6 +46,9 @@ class Slot:
     pump: asyncio.Task[None] | None = None
     busy: bool = False  # the pump is handling an event it took off the queue
     touched_at: float = float("-inf")  # monotonic time of the last last_event_at write
+    # Set while the status is connected: what the instance's sender waits on, rather than
+    # polling the status (thousands of senders polling kept a node busy doing nothing).
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def resumed_status(recorded: Status) -> Status:

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -18,6 +18,7 @@ from wagate.auth.dependencies import (
     bearer_token,
 )
 from wagate.auth.tokens import hash_token
+from wagate.engines.status import Status
 from wagate.errors import Forbidden, RateLimited, Unauthorized, error_responses
 from wagate.events.bus import ADMIN_OWNER, Event, Resumed, TooManyStreams
 from wagate.holder import on_holder
@@ -36,6 +37,7 @@ from wagate.instances.schemas import (
 )
 from wagate.instances.service import InstancesNode
 from wagate.node import get_node
+from wagate.paging import id_cursor
 
 State = Annotated[InstancesNode, Depends(get_node)]
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
@@ -44,6 +46,8 @@ LIFECYCLE_ERRORS = error_responses(403, 404, 409, 502)
 # How soon an EventSource reconnects after the server ended its stream (lifetime reached):
 # soon, but not at once, so a fleet of clients ended together does not come back in a burst.
 RECONNECT_MS = 3000
+# The most instances one page of the list holds (the dead letters' limit).
+PAGE_MAX = 1000
 
 
 @router.post(
@@ -54,13 +58,28 @@ async def create_instance(body: CreateInstance, state: State, _: AdminPrincipal)
     return CreatedInstance(**service.to_out(row).model_dump(), token=token)
 
 
-@router.get("", response_model=InstanceList, responses=ERRORS)
-async def list_instances(state: State, principal: CurrentPrincipal) -> InstanceList:
+@router.get("", response_model=InstanceList, responses=error_responses(403, 404, 422))
+async def list_instances(
+    state: State,
+    principal: CurrentPrincipal,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 100,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> InstanceList:
+    page = repository.InstancePage(
+        limit=limit,
+        after=0 if cursor is None else id_cursor(cursor),
+        status=None if status is None else status.value,
+        name=None if principal.is_admin else principal.instance_name,
+    )
     async with state.db.session() as session:
-        rows = await repository.list_all(
-            session, None if principal.is_admin else principal.instance_name
-        )
-    return InstanceList(instances=[service.to_out(row) for row in rows])
+        rows = await repository.list_page(session, page)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InstanceList(
+        instances=[service.to_out(row) for row in rows],
+        next_cursor=str(rows[-1].id) if more and rows else None,
+    )
 
 
 @router.get("/{instance}", response_model=InstanceOut, responses=ERRORS)

@@ -158,6 +158,7 @@ class CreatedInstance(InstanceOut):
 
 class InstanceList(BaseModel):
     instances: list[InstanceOut]
+    next_cursor: str | None = Field(description="give it as `cursor` for the next page")
 
 
 class StatusOut(BaseModel):

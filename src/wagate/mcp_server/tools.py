@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
 from wagate import __version__
+from wagate.engines.status import Status
 from wagate.mcp_server.common import READ, GatewayOf, Instance, base, segment
 from wagate.mcp_server.gateway import Gateway
 from wagate.mcp_server.groups import group_tools
@@ -24,6 +25,7 @@ INSTRUCTIONS = (
 
 Chat = Annotated[str, Field(description="a phone number in international form or a JID")]
 Limit = Annotated[int, Field(ge=1, le=500, description="how many at most")]
+InstanceStatus = Annotated[Status, Field(description="only the instances in this status")]
 
 
 def build_server(gateway_of: GatewayOf) -> MCPServer:
@@ -40,9 +42,16 @@ def build_server(gateway_of: GatewayOf) -> MCPServer:
 
 def _instance_tools(server: MCPServer, gateway_of: GatewayOf) -> None:
     @server.tool(annotations=READ)
-    async def list_instances(ctx: Context[Any, Any]) -> dict[str, Any]:
-        """The instances this token may use (an instance token: its own) with their status."""
-        result: dict[str, Any] = await gateway_of(ctx).call("GET", "/v1/instances")
+    async def list_instances(
+        ctx: Context[Any, Any],
+        status: InstanceStatus | None = None,
+        limit: Limit = 100,
+        cursor: Annotated[str | None, Field(description="next_cursor of the last page")] = None,
+    ) -> dict[str, Any]:
+        """The instances this token may use (an instance token: its own) with their status,
+        oldest first, a page at a time."""
+        params = {"status": status, "limit": limit, "cursor": cursor}
+        result: dict[str, Any] = await gateway_of(ctx).call("GET", "/v1/instances", params=params)
         return result
 
     @server.tool(annotations=READ)

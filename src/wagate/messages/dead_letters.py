@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from wagate.auth.dependencies import CurrentPrincipal, Principal
-from wagate.errors import NotFound, ValidationFailed, error_responses
+from wagate.errors import NotFound, error_responses
 from wagate.instances import service as instances
 from wagate.messages import repository
 from wagate.messages.schemas import DeadLetterList, DeadLetterOut, QueuedOut, RetriedOut
 from wagate.node import HasDb, HasMessaging, get_node
+from wagate.paging import id_cursor
 
 
 class DeadLettersNode(HasDb, HasMessaging, Protocol):
@@ -34,11 +35,7 @@ def scope(principal: Principal, instance: str | None) -> str | None:
 
 def after_cursor(cursor: str | None) -> int:
     """The cursor is the id of the last dead letter of the previous page (oldest first)."""
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise ValidationFailed.field("cursor", "not a cursor this API gave")
-    return int(cursor)
+    return 0 if cursor is None else id_cursor(cursor)
 
 
 async def instance_id_of(state: HasDb, principal: Principal, instance: str | None) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol
 
@@ -37,6 +36,7 @@ from wagate.messages.schemas import (
 from wagate.messages.service import Answer, MessageService
 from wagate.models import Message
 from wagate.node import HasDb, HasMessaging, HasSettings, get_node
+from wagate.paging import id_cursor
 
 
 class SendNode(HasDb, HasMessaging, HasSettings, Protocol):
@@ -290,18 +290,6 @@ async def get_message(
     return message_out(row)
 
 
-# The cursor is a message id: a BIGINT. Checked here because a larger number fails in the
-# database driver (500), and str.isdigit() also says yes to digits int() refuses ("²").
-CURSOR = re.compile(r"[0-9]{1,19}")
-MAX_BIGINT = 2**63 - 1
-
-
-def message_cursor(cursor: str) -> int:
-    if CURSOR.fullmatch(cursor) is None or int(cursor) > MAX_BIGINT:
-        raise ValidationFailed.field("cursor", "not a cursor this API gave")
-    return int(cursor)
-
-
 @router.get("/messages", response_model=MessageList, responses=error_responses(404))
 async def list_messages(
     instance: str,
@@ -312,7 +300,7 @@ async def list_messages(
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> MessageList:
     found = await service_of(state).instance_ref(instance)
-    before = None if cursor is None else message_cursor(cursor)
+    before = None if cursor is None else id_cursor(cursor)
     async with state.db.session() as session:
         rows = await repository.list_messages(session, found.id, status, limit + 1, before)
     more = len(rows) > limit

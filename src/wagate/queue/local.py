@@ -71,8 +71,11 @@ class LocalQueue:
         if not items:
             event = self._wakeups.setdefault(instance, asyncio.Event())
             event.clear()
+            # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own, and
+            # every idle sender of a node with thousands of instances comes here each second.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await event.wait()
         taken: list[Entry] = []
         flight = self._in_flight.setdefault(instance, set())
         while items and len(taken) < count:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
@@ -42,6 +42,35 @@ INSTANCES = cast(Table, Instance.__table__)  # Core statements on it skip the OR
 async def update_fields(session: AsyncSession, instance_id: int, **fields: Any) -> None:
     fields.setdefault("updated_at", utcnow())
     await session.execute(update(INSTANCES).where(INSTANCES.c.id == instance_id).values(**fields))
+
+
+def same_columns(
+    writes: list[tuple[int, dict[str, Any]]],
+) -> list[list[tuple[int, dict[str, Any]]]]:
+    """The writes cut into runs of consecutive writes of the same columns (order kept)."""
+    runs: list[list[tuple[int, dict[str, Any]]]] = []
+    for write in writes:
+        if runs and runs[-1][0][1].keys() == write[1].keys():
+            runs[-1].append(write)
+        else:
+            runs.append([write])
+    return runs
+
+
+async def update_many(session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]) -> None:
+    """Several rows' fields, all of the same columns, in one executemany."""
+    now = utcnow()
+    rows = [
+        {"row_id": i, **{f"v_{k}": v for k, v in {"updated_at": now, **f}.items()}}
+        for i, f in writes
+    ]
+    columns = [key[2:] for key in rows[0] if key != "row_id"]
+    statement = (
+        update(INSTANCES)
+        .where(INSTANCES.c.id == bindparam("row_id"))
+        .values({column: bindparam(f"v_{column}") for column in columns})
+    )
+    await session.execute(statement, rows)
 
 
 async def delete_by_id(session: AsyncSession, instance_id: int) -> None:

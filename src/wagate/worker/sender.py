@@ -41,7 +41,10 @@ log = structlog.get_logger(__name__)
 BATCH = 50  # taken at a time: what a dead node leaves to be reclaimed
 CHUNK = 25
 IDLE_WAIT_S = 1.0
-NOT_CONNECTED_POLL_S = 0.05
+# A sender whose instance is not connected waits for the connection this long at most before
+# it looks again (whether the instance is still here): it is woken at once on connect.
+NOT_CONNECTED_WAIT_S = 1.0
+STOP_CHECK_S = 0.05  # how soon a sender holding a message for the connection sees the stop
 SETTINGS_TTL_S = 2.0
 POLICY_TTL_S = 1.0  # a change made on this node wakes the sender at once
 
@@ -195,7 +198,7 @@ class InstanceSender:
             if status != Status.CONNECTED:
                 # Queued sends wait for the connection rather than burning their attempts.
                 adopted = False
-                await asyncio.sleep(NOT_CONNECTED_POLL_S)
+                await manager.wait_connected(self.name, NOT_CONNECTED_WAIT_S)
                 continue
             try:
                 if not adopted:
@@ -434,7 +437,7 @@ class InstanceSender:
         while self.state.manager.status_of(self.name) != Status.CONNECTED:
             if self.stopping:
                 raise Stopping
-            await asyncio.sleep(NOT_CONNECTED_POLL_S)
+            await self.state.manager.wait_connected(self.name, STOP_CHECK_S)
         row.attempts += 1
         return await self._reclaim(row)
 

@@ -16,6 +16,7 @@ from wagate_client._routes import (
     Call,
     DeliveryStatusName,
     EventName,
+    InstanceStatusName,
     MediaLike,
     MessageStatusName,
     ParticipantAction,
@@ -54,6 +55,7 @@ from wagate_client.models import (
     GroupPage,
     HistoryPage,
     Instance,
+    InstancePage,
     InviteLink,
     JoinRequest,
     LidMapping,
@@ -201,6 +203,19 @@ class AsyncWagateClient:
         timeout = httpx.Timeout(self._timeout, read=read_timeout)
         return AsyncEventStream(self._http, routes.events_path(instance), timeout)
 
+    async def iter_instances(
+        self, *, status: InstanceStatusName | None = None, page_size: int | None = None
+    ) -> AsyncIterator[Instance]:
+        """Every instance the token may see, oldest first, following `next_cursor`."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_instances(status=status, limit=page_size, cursor=cursor)
+            for instance in page.instances:
+                yield instance
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     async def iter_messages(
         self,
         instance: str,
@@ -243,8 +258,16 @@ class AsyncWagateClient:
     ) -> CreatedInstance:
         return await self._run(routes.create_instance(name, engine, webhook, settings))
 
-    async def list_instances(self) -> list[Instance]:
-        return await self._run(routes.list_instances())
+    async def list_instances(
+        self,
+        *,
+        status: InstanceStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> InstancePage:
+        """One page of the instances the token may see, oldest first (`iter_instances` walks
+        them all)."""
+        return await self._run(routes.list_instances(status, limit, cursor))
 
     async def get_instance(self, instance: str) -> Instance:
         return await self._run(routes.get_instance(instance))

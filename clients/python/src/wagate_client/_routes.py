@@ -32,6 +32,7 @@ from wagate_client.models import (
     GroupPage,
     HistoryPage,
     Instance,
+    InstancePage,
     InviteLink,
     JoinRequest,
     LidMapping,
@@ -63,6 +64,9 @@ SendKind = Literal[
     "poll",
 ]  # fmt: skip
 PresenceState = Literal["composing", "recording", "paused"]
+InstanceStatusName = Literal[
+    "disconnected", "connecting", "pairing", "connected", "reconnecting", "logged_out"
+]
 MessageStatusName = Literal[
     "queued", "sending", "sent", "delivered", "read", "failed", "cancelled"
 ]  # fmt: skip
@@ -145,6 +149,10 @@ def _items(key: str, build: Callable[[dict[str, Any]], T]) -> Callable[[Reply], 
 
 def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _params(values: Mapping[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in _drop_none(values).items()}
 
 
 # --- media ---------------------------------------------------------------------------------
@@ -250,8 +258,9 @@ def create_instance(
     return Call("POST", "/v1/instances", _model(CreatedInstance.from_json), json=body)
 
 
-def list_instances() -> Call[list[Instance]]:
-    return Call("GET", "/v1/instances", _items("instances", Instance.from_json))
+def list_instances(status: str | None, limit: int | None, cursor: str | None) -> Call[InstancePage]:
+    params = _params({"status": status, "limit": limit, "cursor": cursor})
+    return Call("GET", "/v1/instances", _model(InstancePage.from_json), params)
 
 
 def get_instance(instance: str) -> Call[Instance]:
@@ -454,10 +463,6 @@ def download_media(instance: str, message_id: str) -> Call[Media]:
 
 
 # --- chats and history ---------------------------------------------------------------------
-
-
-def _params(values: Mapping[str, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in _drop_none(values).items()}
 
 
 def list_chats(instance: str, limit: int | None, before: str | None) -> Call[ChatPage]:

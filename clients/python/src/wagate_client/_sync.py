@@ -18,6 +18,7 @@ from wagate_client._routes import (
     Call,
     DeliveryStatusName,
     EventName,
+    InstanceStatusName,
     MediaLike,
     MessageStatusName,
     ParticipantAction,
@@ -56,6 +57,7 @@ from wagate_client.models import (
     GroupPage,
     HistoryPage,
     Instance,
+    InstancePage,
     InviteLink,
     JoinRequest,
     LidMapping,
@@ -197,6 +199,18 @@ class WagateClient:
         timeout = httpx.Timeout(self._timeout, read=read_timeout)
         return EventStream(self._http, routes.events_path(instance), timeout)
 
+    def iter_instances(
+        self, *, status: InstanceStatusName | None = None, page_size: int | None = None
+    ) -> Iterator[Instance]:
+        """Every instance the token may see, oldest first, following `next_cursor`."""
+        cursor: str | None = None
+        while True:
+            page = self.list_instances(status=status, limit=page_size, cursor=cursor)
+            yield from page.instances
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     def iter_messages(
         self,
         instance: str,
@@ -237,8 +251,16 @@ class WagateClient:
     ) -> CreatedInstance:
         return self._run(routes.create_instance(name, engine, webhook, settings))
 
-    def list_instances(self) -> list[Instance]:
-        return self._run(routes.list_instances())
+    def list_instances(
+        self,
+        *,
+        status: InstanceStatusName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> InstancePage:
+        """One page of the instances the token may see, oldest first (`iter_instances` walks
+        them all)."""
+        return self._run(routes.list_instances(status, limit, cursor))
 
     def get_instance(self, instance: str) -> Instance:
         return self._run(routes.get_instance(instance))

@@ -67,6 +67,12 @@ class Instance(FromJson):
 
 
 @dataclass(frozen=True)
+class InstancePage(FromJson):
+    instances: list[Instance]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class CreatedInstance:
     """A new instance and its token: the only time the gateway shows the token."""
 

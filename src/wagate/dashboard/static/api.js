@@ -10,6 +10,8 @@ export class ApiError extends Error {
   }
 }
 
+const LIST_PAGE = 1000; // the largest page GET /v1/instances gives
+
 function enc(value) {
   return encodeURIComponent(value);
 }
@@ -71,7 +73,18 @@ export class Api {
     return `/v1/instances/${enc(name)}${rest}`;
   }
 
-  listInstances() { return this.get("/v1/instances"); }
+  // Every instance, page after page: the list shows them all.
+  async listInstances() {
+    const instances = [];
+    let cursor = null;
+    for (;;) {
+      const query = cursor === null ? "" : `&cursor=${enc(cursor)}`;
+      const page = await this.get(`/v1/instances?limit=${LIST_PAGE}${query}`);
+      instances.push(...page.body.instances);
+      if (page.body.next_cursor === null) return { ...page, body: { instances } };
+      cursor = page.body.next_cursor;
+    }
+  }
   getInstance(name) { return this.get(this.instancePath(name)); }
   createInstance(body) { return this.post("/v1/instances", body); }
   deleteInstance(name) { return this.request("DELETE", this.instancePath(name)); }

@@ -8,6 +8,7 @@ and a test can count what was sent from anywhere.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -51,7 +52,7 @@ from wagate.engines.base import (
     SendResult,
     TransientEngineError,
 )
-from wagate.engines.simulator.account import SimulatedAccount
+from wagate.engines.simulator.account import AccountState, SimulatedAccount, read_accounts
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
 from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
 from wagate.engines.simulator.history import HistoryShape, history_of
@@ -59,7 +60,7 @@ from wagate.engines.simulator.network import new_message_id, on_whatsapp, random
 from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.engines.simulator.repository import connections, messages
 from wagate.message_kinds import Kind
-from wagate.models import SimulatorConnection, SimulatorDevice, SimulatorOutbox
+from wagate.models import SimulatorDevice, SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
 
 log = structlog.get_logger(__name__)
@@ -194,6 +195,16 @@ class SimulatorEngine:
         # Concurrent sends of all instances share one INSERT: a row per send is the record of
         # what "the network" got, durable before send() returns, without a commit per message.
         self.record_sent: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_outbox)
+        # The connections of all clients that come online, or go, at once share a transaction:
+        # a node starting or stopping thousands of clients wrote one commit for each.
+        self.open_connection: GroupCommit[int, int] = GroupCommit(self._open_connections)
+        # What a client reads as it starts (its linked device, then its account), read for all
+        # the clients that start together at once.
+        self.read_device: GroupCommit[int, tuple[str, str] | None] = GroupCommit(self._read_devices)
+        self.read_account: GroupCommit[int, AccountState] = GroupCommit(
+            functools.partial(read_accounts, db)
+        )
+        self.close_connection: GroupCommit[int, None] = GroupCommit(self._close_connections)
 
     async def open(self) -> None:
         # Connections left open by a node that died are closed by whoever resumes them; a
@@ -216,10 +227,33 @@ class SimulatorEngine:
             await messages.insert_sent(connection, rows)
         return [None] * len(rows)
 
+    async def _open_connections(self, instance_ids: list[int]) -> list[int]:
+        """Each instance's new connection row (its id); a connection another node left open
+        died with that node (it lost the instance) and is closed. This node's own rows are
+        never closed here, so a double connection on one node stays visible to the tests that
+        look for it."""
+        async with self.db.transaction() as session:
+            return await connections.open_many(session, instance_ids, self.settings.node_id)
+
+    async def _read_devices(self, instance_ids: list[int]) -> list[tuple[str, str] | None]:
+        """Each instance's linked device (JID, phone), or None when it is not linked."""
+        async with self.db.session() as session:
+            found = await connections.devices_of(session, instance_ids)
+        return [found.get(i) for i in instance_ids]
+
+    async def _close_connections(self, connection_ids: list[int]) -> list[None]:
+        async with self.db.transaction() as session:
+            await connections.close_many(session, connection_ids)
+        return [None] * len(connection_ids)
+
     async def close(self) -> None:
         if self.relay is not None:
             await self.relay.close()
         await self.record_sent.drain()
+        await self.open_connection.drain()
+        await self.read_device.drain()
+        await self.read_account.drain()
+        await self.close_connection.drain()
         await stop_tasks(list(self._background), STOP_WAIT_S, "simulator background")
 
     def create_client(self, instance: InstanceRef, sink: EventSink) -> SimulatorClient:
@@ -291,12 +325,11 @@ class SimulatorClient:
         # leaves a broken pooled connection behind): it sets `_stop`, and this checks it
         # after every step.
         settings = self.engine.settings
-        async with self.engine.db.session() as session:
-            device = await session.get(SimulatorDevice, self.instance.id)
+        device = await self.engine.read_device(self.instance.id)
         if self._stopped:
             return
         if device is not None:
-            await self._go_online(device.jid, device.phone)
+            await self._go_online(*device)
             return
         self.pairing = True
         self._pairing_started.set()
@@ -341,16 +374,7 @@ class SimulatorClient:
                 waiter.cancel()
 
     async def _go_online(self, jid: str, phone: str) -> None:
-        node = self.engine.settings.node_id
-        async with self.engine.db.transaction() as session:
-            # A connection another node left open died with that node (it lost the instance):
-            # close it. This node's own rows are never closed here, so a double connection on
-            # one node stays visible to the tests that look for it.
-            await connections.close_others(session, self.instance.id, node)
-            connection = SimulatorConnection(instance_id=self.instance.id, node=node)
-            session.add(connection)
-            await session.flush()
-            self._connection_id = connection.id
+        self._connection_id = await self.engine.open_connection(self.instance.id)
         await self.account.load()
         if self._stopped:
             return  # stop() closes the row once this task is over
@@ -379,8 +403,7 @@ class SimulatorClient:
         if self._connection_id is None:
             return
         connection_id, self._connection_id = self._connection_id, None
-        async with self.engine.db.transaction() as session:
-            await connections.close(session, connection_id)
+        await self.engine.close_connection(connection_id)
 
     async def logout(self) -> None:
         self.connected = False

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.errors import ValidationFailed
 from wagate.history.repository.store import CHAT_MESSAGES, CHATS, CONTACTS
+from wagate.paging import MAX_BIGINT
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR = re.compile(r"(-?[0-9]{1,17})\.([0-9]{1,19})")
-MAX_BIGINT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,13 @@ transaction."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.models import SimulatorBlock, SimulatorChat, SimulatorContact
+from wagate.db import any_of
+from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, SimulatorContact
 
 
 async def blocked(session: AsyncSession, instance_id: int) -> set[str]:
@@ -14,6 +17,27 @@ async def blocked(session: AsyncSession, instance_id: int) -> set[str]:
         select(SimulatorBlock.contact).where(SimulatorBlock.instance_id == instance_id)
     )
     return set(rows)
+
+
+async def blocked_of(session: AsyncSession, instance_ids: list[int]) -> dict[int, set[str]]:
+    """The blocked contacts of several accounts in one read."""
+    found: dict[int, set[str]] = {i: set() for i in instance_ids}
+    rows = await session.execute(
+        select(SimulatorBlock.instance_id, SimulatorBlock.contact).where(
+            any_of(SimulatorBlock.instance_id, instance_ids)
+        )
+    )
+    for instance_id, contact in rows:
+        found[instance_id].add(contact)
+    return found
+
+
+async def privacy_of(session: AsyncSession, instance_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The privacy settings set on several accounts (an account without a row has none)."""
+    accounts = await session.scalars(
+        select(SimulatorAccount).where(any_of(SimulatorAccount.instance_id, instance_ids))
+    )
+    return {account.instance_id: account.privacy or {} for account in accounts}
 
 
 async def blocklist(session: AsyncSession, instance_id: int) -> list[str]:
