@@ -22,12 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Database, utcnow
 from wagate.media_store import MediaStore, media_key
-from wagate.models import MediaObject, ReceivedMedia
+from wagate.models import ChatMessage, MediaObject, ReceivedMedia
 
 log = structlog.get_logger(__name__)
 
 # Every column that refers to a stored object by key: an object none of them names is swept.
-REFERENCES: tuple[Any, ...] = (ReceivedMedia.media_key,)
+# Received media (kept for WAGATE_MEDIA_RETENTION_S) and the history's messages (kept for their
+# instance's history_retention_days, until revoked or their instance is deleted): an object
+# lives as long as the longer of the two, and goes with the last.
+REFERENCES: tuple[Any, ...] = (ReceivedMedia.media_key, ChatMessage.media_key)
 # How long a sweep's mark holds: a deletion that takes longer (a sweep that died) is taken
 # back by a writer. A store call is bounded well below it (DELETE_TIMEOUT_S).
 DELETING_LEASE_S = 120.0
