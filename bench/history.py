@@ -6,6 +6,8 @@ batch write, then times through the app in-process (httpx ASGI, no network):
 
 - GET /chats (the first page), a chat's first page of messages, the page 10,000 messages back
   in the big chat (by its cursor), a search for a common and for a rare word;
+- the media sweep's pass over the media store's objects (one message in MEDIA_EVERY has
+  media), each still referred to by its message;
 - against a baseline measured in the same run: GET /v1/instances/{name}, one row by key.
 
 It prints p50/p99 of each, the ratio of each p50 to the baseline's, the store's size per
@@ -33,13 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 
 from wagate.app import create_app
 from wagate.config import Settings
 from wagate.engines.base import InboundMessage
 from wagate.history import store
+from wagate.media_store import media_key
+from wagate.media_store.refs import sweep
 from wagate.migrate import upgrade_to_head
+from wagate.models import MediaObject
 
 ADMIN = "wga_bench_admin_token_0123456789abcdef"
 PG_SERVER = os.environ.get("WAGATE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -47,6 +52,7 @@ BATCH = 1000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 VOCABULARY = [f"w{i}" for i in range(5000)]
 RARE = "zebrafinch"
+MEDIA_EVERY = 1000  # one message in this many has media (an object in the media store)
 
 
 def jid(chat: int) -> str:
@@ -86,10 +92,46 @@ async def fill(app: Any, pk: int, count: int, chats: int, big: int) -> float:
                 kind="text",
                 text=message_text(rng, index),
             )
-            rows.append(store.inbound_row(pk, message))
+            row = store.inbound_row(pk, message)
+            if index % MEDIA_EVERY == MEDIA_EVERY // 2:
+                key = media_key(f"bench {index}".encode())
+                row["media"] = store.media_reference(key, "image/jpeg", 1000, None, "/bench")
+                row["media_key"] = key
+            rows.append(row)
         async with db.transaction() as session:
             await store.write_inbound(session, rows, {})
-    return count / (time.perf_counter() - started)
+    rate = count / (time.perf_counter() - started)
+    await media_objects(db, count)
+    return rate
+
+
+async def media_objects(db: Any, count: int) -> None:
+    """The media store's objects of the messages with media, untouched for long: what the
+    media sweep weighs against the messages that refer to them."""
+    keys = [
+        media_key(f"bench {index}".encode())
+        for index in range(MEDIA_EVERY // 2, count, MEDIA_EVERY)
+    ]
+    values = [{"key": k, "size": 1000, "created_at": T0, "touched_at": T0} for k in keys]
+    for start in range(0, len(values), BATCH):
+        async with db.transaction() as session:
+            await session.execute(insert(MediaObject), values[start : start + BATCH])
+
+
+SWEEP = "media sweep (every object in use)"
+
+
+async def timed_sweep(app: Any, samples: int) -> list[float]:
+    """The media sweep's pass over the objects, each one still referred to by a message:
+    its "is this object in use" must be an index lookup, not a walk over the messages."""
+    state = app.state.wagate
+    out = []
+    for _ in range(max(1, samples // 10)):
+        started = time.perf_counter()
+        deleted = await sweep(state.db, state.media, grace_s=60)
+        out.append((time.perf_counter() - started) * 1000)
+        assert deleted == 0
+    return out
 
 
 async def timed(call: Callable[[], Awaitable[httpx.Response]], samples: int) -> list[float]:
@@ -125,6 +167,7 @@ class Plans:
         lowered = statement.lower()
         reads = lowered.startswith(("select", "with"))
         if reads and ("from chat_messages" in lowered or "from chats" in lowered):
+            # Also the media sweep's: it asks the messages whether an object is in use.
             self.seen.setdefault(statement, params)
 
     async def explain(self, db: Any) -> list[tuple[str, str, bool]]:
@@ -202,12 +245,12 @@ async def measure(
             # The cursor 10,000 messages back in the big chat (found once, not timed).
             back = (await http.get(f"{base}/chats/{jid(0)}/messages", params={"limit": 500})).json()
             for _ in range(19):
-                back = (
-                    await http.get(
-                        f"{base}/chats/{jid(0)}/messages",
-                        params={"limit": 500, "before": back["before"]},
-                    )
-                ).json()
+                answer = await http.get(
+                    f"{base}/chats/{jid(0)}/messages",
+                    params={"limit": 500, "before": back["before"]},
+                )
+                assert answer.status_code == 200, answer.text
+                back = answer.json()
             cursor = back["before"]
             plans = Plans(db)
             rng = random.Random(3)
@@ -228,6 +271,7 @@ async def measure(
                 ),
             }
             figures = {case: await timed(call, samples) for case, call in cases.items()}
+            figures[SWEEP] = await timed_sweep(app, samples)
             plans.stop()
             size = await size_per_message(db, count)
             explained = await plans.explain(db)
