@@ -253,12 +253,15 @@ class HistoryMedia:
                 self._queue.task_done()
 
     async def fetch(self, fetch: MediaFetch) -> None:
+        limit = self.state.settings.max_media_bytes
+        if int(fetch.reference.get("size") or 0) > limit:
+            raise ValueError("larger than WAGATE_MAX_MEDIA_BYTES: not downloaded")
         client = self.state.manager.connected_client(fetch.ref.name)
         request = FetchMediaRequest(
             fetch.chat, fetch.message_id, str(fetch.reference["mimetype"]), fetch.handle
         )
         fetched = await asyncio.wait_for(client.call(FETCH_MEDIA, request), FETCH_TIMEOUT_S)
-        if len(fetched.data) > self.state.settings.max_media_bytes:
+        if len(fetched.data) > limit:
             raise ValueError("larger than WAGATE_MAX_MEDIA_BYTES")
         key = await keep(self.state.db, self.state.media, fetched.data)
         reference = fetch.reference | {"key": key, "size": len(fetched.data)}

@@ -141,8 +141,10 @@ async def download_media(
     if media is None:
         raise NotFound(f"no media kept for message '{message_id}' (unknown or expired)")
     headers = media_headers(media.mimetype, media.filename)
-    size = None if media.key is None else await state.media.size(media.key)
-    if media.key is None or size is None:
+    if media.key is None:
+        raise Gone(f"the media of message '{message_id}' was not downloaded (yet) from WhatsApp")
+    size = await state.media.size(media.key)
+    if size is None:
         raise _gone(message_id)
     wants_redirect = state.settings.media_redirect if redirect is None else redirect
     if wants_redirect:
