@@ -383,6 +383,9 @@ async def _pend(
     await executor.execute(
         insert.on_conflict_do_update(index_elements=["instance_id", "message_id"], set_=change)
     )
+    # The row may have been committed since the update missed it (PostgreSQL writers run
+    # side by side), after its own writer looked for changes: applied here then.
+    await apply_pending(executor, [{"instance_id": instance_id, "message_id": message_id}])
 
 
 async def apply_pending(executor: Executor, rows: Sequence[dict[str, Any]]) -> None:
@@ -411,12 +414,15 @@ async def apply_pending(executor: Executor, rows: Sequence[dict[str, Any]]) -> N
             continue
         where = _message(instance_id, message_id)
         if revoked_at is not None:
-            await executor.execute(_REVOKE.where(where), {"at": revoked_at})
+            done = await executor.execute(_REVOKE.where(where), {"at": revoked_at})
         else:
-            await executor.execute(_EDIT.where(where), {"t": text, "at": edited_at})
-        await executor.execute(
-            delete(PENDING).where(table.instance_id == instance_id, table.message_id == message_id)
-        )
+            done = await executor.execute(_EDIT.where(where), {"t": text, "at": edited_at})
+        if cast(Any, done).rowcount:  # else still waiting for its message
+            await executor.execute(
+                delete(PENDING).where(
+                    table.instance_id == instance_id, table.message_id == message_id
+                )
+            )
 
 
 async def forget_pending(executor: Executor, before: datetime) -> int:
