@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +135,34 @@ async def timed_sweep(app: Any, samples: int) -> list[float]:
     return out
 
 
+REFUSED: list[int] = [0]  # samples taken again: the database server refused a connection
+
+
+async def answered(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """The route's 200. A 503 (the database server out of connections, on a machine it is
+    shared on) is not a figure of the store: the request is made again, and counted."""
+    for _ in range(50):
+        response = await call()
+        if response.status_code != 503:
+            assert response.status_code == 200, response.text
+            return response
+        REFUSED[0] += 1
+        await asyncio.sleep(0.2)
+    raise SystemExit("the database server refused connections for 10 s")
+
+
 async def timed(call: Callable[[], Awaitable[httpx.Response]], samples: int) -> list[float]:
     out = []
     for _ in range(samples):
-        started = time.perf_counter()
-        response = await call()
-        out.append((time.perf_counter() - started) * 1000)
+        while True:
+            started = time.perf_counter()
+            response = await call()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 503:
+                break
+            REFUSED[0] += 1
+            await asyncio.sleep(0.2)
+        out.append(elapsed)
         assert response.status_code == 200, response.text
     return out
 
@@ -243,14 +266,11 @@ async def measure(
                 await connection.exec_driver_sql("ANALYZE")
             base = f"/v1/instances/{name}"
             # The cursor 10,000 messages back in the big chat (found once, not timed).
-            back = (await http.get(f"{base}/chats/{jid(0)}/messages", params={"limit": 500})).json()
+            messages = f"{base}/chats/{jid(0)}/messages"
+            back = (await answered(lambda: http.get(messages, params={"limit": 500}))).json()
             for _ in range(19):
-                answer = await http.get(
-                    f"{base}/chats/{jid(0)}/messages",
-                    params={"limit": 500, "before": back["before"]},
-                )
-                assert answer.status_code == 200, answer.text
-                back = answer.json()
+                page = {"limit": 500, "before": back["before"]}
+                back = (await answered(partial(http.get, messages, params=page))).json()
             cursor = back["before"]
             plans = Plans(db)
             rng = random.Random(3)
@@ -283,6 +303,8 @@ async def measure(
         ratio = statistics.median(values) / baseline
         print(f"   {case:34} {p(values, 0.5):8.2f} {p(values, 0.99):8.2f} {ratio:11.1f}")
     print(f"   size: {size:,.0f} bytes per message (tables, indexes, full-text index)")
+    if REFUSED[0]:
+        print(f"   {REFUSED[0]} requests made again: the database server refused a connection")
     ok = True
     for statement, plan, scan in explained:
         if show and not scan:
