@@ -250,7 +250,10 @@ async def measure(
             transport=transport, base_url="http://bench", headers=headers, timeout=60
         ) as http:
             name = f"bench-{uuid.uuid4().hex[:6]}"
-            created = await http.post("/v1/instances", json={"name": name})
+            # The messages are dated from T0 on: a retention that kept them 90 days would
+            # have the retention job deleting them (and its statements explained) mid-run.
+            keep_all = {"history_retention_days": 36_500}
+            created = await http.post("/v1/instances", json={"name": name, "settings": keep_all})
             assert created.status_code == 201, created.text
             async with app.state.wagate.db.session() as session:
                 pk = (
