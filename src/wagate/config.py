@@ -119,7 +119,8 @@ class Settings(BaseSettings):
     # socks5://, http:// or https:// proxy for every whatsmeow instance's WhatsApp connection,
     # if any. An instance's own `proxy` setting wins over it for that instance.
     whatsmeow_proxy: str | None = None
-    # How long received media is kept.
+    # How long received media is kept. Media of a message the history keeps stays as long as
+    # the message does (its instance's history_retention_days).
     media_retention_s: int = 24 * 3600
     # Where received media is kept. Unset: files under <data dir>/media, one per content
     # (SHA-256). A path: that directory instead (every node of a cluster must see the same

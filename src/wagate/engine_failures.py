@@ -29,6 +29,8 @@ STATUS: dict[str, int] = {
     "call_not_found": 404,
     "contact_blocked": 409,
     "pin_limit": 409,
+    # A history message's media WhatsApp no longer has (its servers keep media for a while).
+    "media_unavailable": 410,
     # WhatsApp limits the number (too many messages too fast), or flags it as sending spam:
     # the send policy's circuit breaker pauses the instance's sending on either.
     "rate_limited": 429,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagate.db import Base, UtcDateTime, utcnow
@@ -325,8 +326,9 @@ class ReceivedMedia(Base):
 
 class MediaObject(Base):
     """One object of the media store (wagate.media_store), by content key. The rows that refer
-    to it (received_media.media_key, ...) are what keeps it: the sweep deletes an object no row
-    has referred to for WAGATE_MEDIA_SWEEP_GRACE_S (wagate.messages.media_refs)."""
+    to it (received_media.media_key, chat_messages.media_key) are what keeps it: the sweep
+    deletes an object no row has referred to for WAGATE_MEDIA_SWEEP_GRACE_S
+    (wagate.media_store.refs)."""
 
     __tablename__ = "media_objects"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -466,6 +468,9 @@ class ChatMessage(Base):
     reactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # sender -> emoji
     # A reference into the media store (id/key, mimetype, size, filename), never the bytes.
     media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The media's object in the store (media["key"]), while the message keeps it: a column of
+    # its own so that the media sweep counts it as a reference (wagate.media_store.refs).
+    media_key: Mapped[str | None] = mapped_column(String(64))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # location, contacts, poll
     correlation_id: Mapped[str | None] = mapped_column(String(64))  # wagate's own send
 
@@ -477,7 +482,30 @@ class ChatMessage(Base):
         Index("ix_chat_messages_chat_time", "instance_id", "chat", "timestamp", "id"),
         # Retention and search order: an instance's messages by time.
         Index("ix_chat_messages_instance_time", "instance_id", "timestamp", "id"),
+        # The media sweep's "is this object referred to": only the messages with media.
+        Index(
+            "ix_chat_messages_media_key",
+            "media_key",
+            sqlite_where=sql_text("media_key IS NOT NULL"),
+            postgresql_where=sql_text("media_key IS NOT NULL"),
+        ),
     )
+
+
+class PendingMessageChange(Base):
+    """An edit or revoke of a message not kept yet (it raced the batched write of the message):
+    applied when the message's row lands (wagate.history.repository.store), dropped after a
+    while when it never does (a message older than the history)."""
+
+    __tablename__ = "pending_message_changes"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    edited_text: Mapped[str | None] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class Chat(Base):

@@ -36,6 +36,7 @@ from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
     EDIT_MESSAGE,
+    FETCH_MEDIA,
     FORWARD_MESSAGE,
     MARK_READ,
     PIN_MESSAGE,
@@ -48,6 +49,7 @@ from wagate.engines.actions import (
     ChatPresenceRequest,
     CheckNumbersRequest,
     EditRequest,
+    FetchMediaRequest,
     ForwardRequest,
     PinRequest,
     PresenceRequest,
@@ -139,6 +141,7 @@ SAMPLES: dict[str, Any] = {
     CHECK_NUMBERS.name: CheckNumbersRequest([PHONE]),
     MARK_READ.name: ReadRequest(CHAT, ["3EB0AAAA"], None),
     CHAT_PRESENCE.name: ChatPresenceRequest(CHAT, "composing"),
+    FETCH_MEDIA.name: FetchMediaRequest(CHAT, "3EB0AAAA", "image/jpeg", b"\xff\xfe no media"),
     REJECT_CALL.name: IncomingCall("call-1", CHAT),
     g.CREATE_GROUP.name: g.CreateGroupRequest("Team", [CHAT]),
     g.LIST_GROUPS.name: None,
@@ -362,6 +365,13 @@ class ConnectedEngineContract(EngineContract):
     async def test_presence(self, linked: Recorded) -> None:
         for state in ("available", "composing", "paused", "unavailable"):
             await linked.client.call(CHAT_PRESENCE, ChatPresenceRequest(CHAT, state))
+
+    async def test_fetch_media_of_nothing_is_unavailable(self, linked: Recorded) -> None:
+        """A handle that names no media (or media the network no longer keeps): permanent,
+        `media_unavailable`; the history keeps the message, its media answered 410."""
+        with pytest.raises(PermanentEngineError) as raised:
+            await ACTIONS["fetch_media"](linked.client)
+        assert raised.value.code == "media_unavailable"
 
     async def test_reject_call(self, linked: Recorded) -> None:
         await ACTIONS["reject_call"](linked.client)

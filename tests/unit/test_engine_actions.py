@@ -21,16 +21,20 @@ from wagate.engine_failures import STATUS, EngineFailure, PermanentEngineError, 
 from wagate.engines.actions import (
     ACTIONS,
     CHECK_NUMBERS,
+    FETCH_MEDIA,
     SEND,
     ActionTable,
     CheckNumbersRequest,
+    FetchedMedia,
+    FetchMediaRequest,
     declare,
     handle,
 )
 from wagate.engines.base import InstanceRef, NumberCheck, OutgoingMedia, OutgoingMessage
 from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine
-from wagate.engines.whatsmeow import protocol
+from wagate.engines.whatsmeow import handover, protocol
 from wagate.engines.whatsmeow.actions import Actions
+from wagate.engines.whatsmeow.handover import INLINE_MAX
 from wagate.engines.whatsmeow.session import Session
 from wagate.holder import (
     HolderTable,
@@ -211,3 +215,19 @@ def test_result_timestamps_survive(tmp_path: Path) -> None:
 
     result = SendResult("m1", moment)
     assert SEND.load_result(wire_round_trip(SEND.dump_result(result))) == result
+
+
+async def test_a_downloaded_media_crosses_inline_or_as_a_hand_over_file(tmp_path: Path) -> None:
+    """FETCH_MEDIA's bytes: small ones in the frame, large ones as a file in the hand-over
+    directory (written by the host, read and removed by the gateway)."""
+    request = FetchMediaRequest("5511@s.whatsapp.net", "3EB0", "image/jpeg", b"\x0a\x02\xff")
+    assert FETCH_MEDIA.load_request(wire_round_trip(FETCH_MEDIA.dump_request(request))) == request
+    small, large = FetchedMedia(b"\xff\xd8 small"), FetchedMedia(b"\xff" * (INLINE_MAX + 1))
+    assert FETCH_MEDIA.load_result(wire_round_trip(FETCH_MEDIA.dump_result(small))) == small
+    dumped = FETCH_MEDIA.dump_result(large)
+    await handover.media_to_file(dumped, tmp_path)  # the host's side
+    assert "data" not in dumped and len(protocol.encode({"v": dumped})) < 1000
+    wire = wire_round_trip(dumped)
+    await handover.media_in(wire, tmp_path, INLINE_MAX * 2, remove=True)  # the gateway's
+    assert FETCH_MEDIA.load_result(wire) == large
+    assert list(tmp_path.iterdir()) == []

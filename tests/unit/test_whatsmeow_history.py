@@ -1,6 +1,7 @@
 """neonize's HistorySync, hand-built, as the gateway's HistoryBatch parts: conversations,
 both directions, groups, kinds without their media, stubs skipped, LID chats under their
-phone number, push names, parts cut to a size, and the parts across the host's wire."""
+phone number, push names, parts cut to a size, media described to be fetched later, and the
+parts across the host's wire."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from neonize.proto.Neonize_pb2 import HistorySync as HistorySyncEv
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
+    DocumentMessage,
     ExtendedTextMessage,
     ImageMessage,
     Message,
@@ -63,7 +65,9 @@ async def test_conversations_both_ways_groups_and_kinds() -> None:
             text="yes", contextInfo=ContextInfo(stanzaID="A1", participant=ALICE)
         )
     )
-    image = Message(imageMessage=ImageMessage(caption="the view", mimetype="image/jpeg"))
+    image = Message(
+        imageMessage=ImageMessage(caption="the view", mimetype="image/jpeg", fileLength=2048)
+    )
     direct = Conversation(
         ID="123456789@lid",
         pnJID=ALICE,
@@ -94,6 +98,13 @@ async def test_conversations_both_ways_groups_and_kinds() -> None:
     assert received.timestamp == datetime.fromtimestamp(T0, UTC)
     assert (sent.sender, sent.from_me, sent.text, sent.reply_to) == (OWN, True, "yes", "A1")
     assert (picture.kind, picture.caption, picture.media) == ("image", "the view", None)
+    # Its media is described, to be fetched later: the handle is the message itself, which is
+    # what neonize's download takes.
+    pending = picture.pending_media
+    assert pending is not None
+    assert (pending.mimetype, pending.filename, pending.size) == ("image/jpeg", None, 2048)
+    assert Message.FromString(pending.handle) == image
+    assert received.pending_media is None and sent.pending_media is None
     [in_group] = second.messages
     assert (in_group.chat, in_group.sender, in_group.text) == (GROUP, ALICE, "hi all")
 
@@ -104,9 +115,17 @@ async def test_parts_are_cut_to_size_and_cross_the_wire() -> None:
         unreadCount=2,
         messages=[info(f"M{n}", ALICE, text(f"m{n}"), T0 + n) for n in range(7)],
     )
-    other = Conversation(ID=GROUP, messages=[info("G1", GROUP, text("g"), T0, p=ALICE)])
+    document = Message(
+        documentMessage=DocumentMessage(mimetype="application/pdf", fileName="a.pdf")
+    )
+    other = Conversation(
+        ID=GROUP,
+        messages=[info("G1", GROUP, text("g"), T0, p=ALICE), info("G2", GROUP, document, T0)],
+    )
     batches = await history_batches(sync(long, other, progress=40), OWN, size=3)
-    assert [sum(len(c.messages) for c in b.chats) for b in batches] == [3, 3, 2]
+    assert [sum(len(c.messages) for c in b.chats) for b in batches] == [3, 3, 3]
+    pending = batches[-1].chats[-1].messages[-1].pending_media
+    assert pending is not None and (pending.filename, pending.size) == ("a.pdf", None)
     assert [c.jid for b in batches for c in b.chats] == [ALICE, ALICE, ALICE, GROUP]
     assert [c.unread for b in batches for c in b.chats] == [2, None, None, None]
     assert not any(b.final for b in batches)  # progress 40: more parts will come

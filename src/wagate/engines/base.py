@@ -104,6 +104,18 @@ class InboundMedia:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingMedia:
+    """The media a history message announces, not fetched with it (a whole history's media
+    would hold the import for hours): what it is, and what the engine needs to fetch it later
+    (`handle`, opaque outside the engine: FETCH_MEDIA takes it back)."""
+
+    mimetype: str
+    filename: str | None = None
+    size: int | None = None
+    handle: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     message_id: str
     chat: str
@@ -127,6 +139,7 @@ class InboundMessage:
     quoted: dict[str, Any] | None = None
     push_name: str | None = None  # the name the sender gave themselves
     mentions: tuple[str, ...] = ()  # the JIDs the sender mentioned
+    pending_media: PendingMedia | None = None  # a history message's media, fetched later
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +256,8 @@ class PollVote:
 @dataclass(frozen=True, slots=True)
 class HistoryChat:
     """One conversation of a history sync, with the messages of it this part carries (their
-    media is not fetched: `media` is None, the kind and caption say what it was)."""
+    media is not fetched: `media` is None, `pending_media` says what it is and how to fetch
+    it)."""
 
     jid: str
     name: str | None

@@ -5,8 +5,9 @@ batches of BATCH rows on the (instance, timestamp) index, so that no run holds a
 a long transaction; a backlog (the first run after the setting went down) is spread over runs.
 With 0 days the history keeps only the messages wagate sent itself (they mirror its send
 records, which have their own retention, docs/messages.md). The chats stay, with their last
-message's summary. Every node runs it; a delete is idempotent, so two nodes at once only do
-the work twice.
+message's summary; a message's media goes with it (wagate.media_store.refs: the sweep deletes
+an object no row refers to any more). Every node runs it; a delete is idempotent, so two nodes
+at once only do the work twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import structlog
 
 from wagate.db import Database, utcnow
 from wagate.history.repository import retention as repository
+from wagate.history.repository import store
 from wagate.instances.schemas import InstanceSettings
 from wagate.tasks import cancel_requested
 
@@ -28,6 +30,9 @@ MAX_BATCHES = 20  # per instance and run
 INTERVAL_S = 300.0  # the retention is days long: minutes late is nothing
 DEFAULT_DAYS: int = InstanceSettings.model_fields["history_retention_days"].default
 FOREVER = timedelta(days=36_500)
+# How long an edit or revoke waits for its message to be kept: the write it raced lands within
+# seconds; one whose message never comes (older than the history) is forgotten.
+PENDING_FOR = timedelta(hours=1)
 
 
 def retention_days(settings: dict[str, Any] | None) -> int:
@@ -47,6 +52,8 @@ class HistoryRetention:
         deleted = 0
         for instance_id, days in instances:
             deleted += await self._instance(instance_id, days, now)
+        async with self.db.transaction() as session:
+            await store.forget_pending(session, now - PENDING_FOR)
         if deleted:
             log.info("history past its retention deleted", count=deleted)
         return deleted

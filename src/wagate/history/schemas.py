@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wagate.history.repository.queries import Cursor
 
 JID = "5511987654321@s.whatsapp.net"
-WHEN = "2026-12-04T18:40:00+00:00"
+WHEN = "2026-12-04T18:40:00Z"
 
 
 class LastMessage(BaseModel):
@@ -18,7 +18,8 @@ class LastMessage(BaseModel):
     kind: str
     from_me: bool
     text: str | None = Field(description="the start of its text or caption")
-    timestamp: str
+    # A datetime, not the stored string: written as every other time of the API is (UTC, Z).
+    timestamp: datetime
 
 
 class ChatOut(BaseModel):

@@ -4,7 +4,7 @@ filesystem backend (the default, under the data directory) and an S3-compatible 
 A key is the SHA-256 of the bytes in hex: the same file received twice (or by two instances)
 is one object, and a key names its content, so an object is never rewritten with other bytes.
 Which rows refer to a key, and when an object may go, is the database's business
-(wagate.messages.media_refs); a store only keeps bytes.
+(wagate.media_store.refs); a store only keeps bytes.
 """
 
 from __future__ import annotations

@@ -13,10 +13,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
-from wagate.models import MediaObject, ReceivedMedia
+from wagate.models import ChatMessage, MediaObject, ReceivedMedia
 
 # Every column that refers to a stored object by key: an object none of them names is swept.
-REFERENCES: tuple[Any, ...] = (ReceivedMedia.media_key,)
+# Received media (kept for WAGATE_MEDIA_RETENTION_S) and the history's messages (kept for their
+# instance's history_retention_days, until revoked or their instance is deleted): an object
+# lives as long as the longer of the two, and goes with the last.
+REFERENCES: tuple[Any, ...] = (ReceivedMedia.media_key, ChatMessage.media_key)
 
 
 async def claim_once(

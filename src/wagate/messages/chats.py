@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Protocol
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from wagate.engines.actions import (
 )
 from wagate.errors import Gone, NotFound, ValidationFailed
 from wagate.errors import error_responses as errors
+from wagate.history.repository import queries as history
 from wagate.holder import on_holder
 from wagate.instances import service as instances
 from wagate.media_store import MediaMissing, Presign
@@ -135,28 +137,50 @@ async def download_media(
     ] = None,
 ) -> Response:
     row = await instances.load(state, instance)
-    async with state.db.session() as session:
-        media = await repository.received_media(session, row.id, message_id)
+    media = await kept_media(state, row.id, message_id)
     if media is None:
         raise NotFound(f"no media kept for message '{message_id}' (unknown or expired)")
     headers = media_headers(media.mimetype, media.filename)
-    size = await state.media.size(media.media_key)
+    if media.key is None:
+        raise Gone(f"the media of message '{message_id}' was not downloaded (yet) from WhatsApp")
+    size = await state.media.size(media.key)
     if size is None:
         raise _gone(message_id)
     wants_redirect = state.settings.media_redirect if redirect is None else redirect
     if wants_redirect:
-        url = await _presigned(state, media.media_key, headers)
+        url = await _presigned(state, media.key, headers)
         if url is not None:
             return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     span = byte_range(range_, size)
     start, end = span if span is not None else (0, size - 1)
     # The whole file is read to its end (None): an empty one has no last byte to name.
     last = end if span is not None else None
-    chunks = await _first_read(state, media.media_key, start, last, message_id)
+    chunks = await _first_read(state, media.key, start, last, message_id)
     headers |= {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return StreamingResponse(chunks, status_code=206 if span else 200, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMedia:
+    key: str | None  # None: known, its bytes never fetched (a history message's failed download)
+    mimetype: str
+    filename: str | None
+
+
+async def kept_media(state: ChatsNode, instance_id: int, message_id: str) -> KeptMedia | None:
+    """A message's media: received (kept for WAGATE_MEDIA_RETENTION_S), else the history's
+    reference (kept as long as its message)."""
+    async with state.db.session() as session:
+        received = await repository.received_media(session, instance_id, message_id)
+        if received is not None:
+            return KeptMedia(received.media_key, received.mimetype, received.filename)
+        reference = await history.message_media(session, instance_id, message_id)
+    if reference is None:
+        return None
+    mimetype = str(reference.get("mimetype") or "application/octet-stream")
+    return KeptMedia(reference.get("key"), mimetype, reference.get("filename"))
 
 
 def _gone(message_id: str) -> Gone:

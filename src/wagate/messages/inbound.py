@@ -203,6 +203,7 @@ class InboundHandler:
                 )
             else:
                 await store.mark_revoked(session, ref.id, change.message_id, change.timestamp)
+                await repository.drop_received_media(session, ref.id, change.message_id)
             if not change.from_me:
                 return None
             own = await repository.sent_message(session, ref.id, change.message_id)

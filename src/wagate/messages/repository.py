@@ -491,6 +491,15 @@ async def keep_received_media(
     await session.execute(insert(ReceivedMedia).values(**values).on_conflict_do_nothing())
 
 
+async def drop_received_media(session: AsyncSession, instance_id: int, message_id: str) -> None:
+    """A revoked message's media is no longer served (its object goes with its last reference)."""
+    await session.execute(
+        delete(ReceivedMedia).where(
+            ReceivedMedia.instance_id == instance_id, ReceivedMedia.message_id == message_id
+        )
+    )
+
+
 async def received_media(
     session: AsyncSession, instance_id: int, message_id: str
 ) -> ReceivedMedia | None:

@@ -110,6 +110,11 @@ async def test_every_direction_lands_once(client: httpx.AsyncClient, app: FastAP
     assert len(await stored(client, name, ALICE)) == 2
     listed = (await client.get(f"{base}/chats")).json()["chats"]
     assert [c["jid"] for c in listed] == [ALICE_JID, TO_JID]
+    # Every time of the API is written in UTC with a Z, the last message's too.
+    for listed_chat in listed:
+        assert listed_chat["last_message_at"].endswith("Z")
+        assert listed_chat["last_message"]["timestamp"].endswith("Z")
+        assert listed_chat["last_message"]["timestamp"] == listed_chat["last_message_at"]
     contacts = (await client.get(f"{base}/contacts")).json()["contacts"]
     assert [(c["jid"], c["push_name"]) for c in contacts] == [(ALICE_JID, "Alice")]
 

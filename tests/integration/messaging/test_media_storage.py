@@ -1,7 +1,8 @@
 """Received media in the media store, on both stores (the local directory and S3, moto's server
 as a real process) and both databases: served with its type and security headers, by range,
 kept once per content, across a restart; 410 when the bytes left the store; the sweep deletes
-an object when its last reference goes; a presigned redirect on S3."""
+an object when its last reference goes (received media and the history's messages); a
+presigned redirect on S3."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from tests.conftest import admin_headers, linked_instance, running_app
 from tests.integration.messaging.conftest import png_bytes
@@ -25,7 +26,7 @@ from wagate.config import Settings
 from wagate.db import utcnow
 from wagate.media_store.refs import sweep
 from wagate.messages import repository
-from wagate.models import MediaObject, ReceivedMedia
+from wagate.models import ChatMessage, MediaObject, ReceivedMedia
 
 TO = "5511987654321"
 
@@ -181,12 +182,22 @@ async def test_sweep_deletes_an_object_with_its_last_reference(
                 update(MediaObject).values(touched_at=utcnow() - timedelta(hours=2))
             )
 
+    async def forget(*message_ids: str) -> None:  # as the history's retention does
+        async with state.db.transaction() as session:
+            await session.execute(
+                delete(ChatMessage).where(ChatMessage.message_id.in_(message_ids))
+            )
+
     await age_objects()
     assert await sweep(state.db, state.media, grace_s=3600) == 0  # every object still referred to
-    # One of two references goes (the reconciler's purge): the shared object stays.
+    # The received media expires (the reconciler's purge): the history's messages still keep
+    # their media.
     await expire(first, alone)
     async with state.db.transaction() as session:
         await repository.purge_expired(session, utcnow())
+    assert await sweep(state.db, state.media, grace_s=3600) == 0
+    # One of two references goes: the shared object stays.
+    await forget(first, alone)
     assert await sweep(state.db, state.media, grace_s=3600) == 1
     assert not await state.media.exists(keys[alone])
     assert await state.media.exists(keys[first])
@@ -197,6 +208,7 @@ async def test_sweep_deletes_an_object_with_its_last_reference(
     await expire(second)
     async with state.db.transaction() as session:
         await repository.purge_expired(session, utcnow())
+    await forget(second)
     assert await sweep(state.db, state.media, grace_s=3600) == 1
     assert await objects(app) == []
     again = await receive(client, name, shared)

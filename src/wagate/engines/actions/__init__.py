@@ -24,9 +24,12 @@ from wagate.engines.actions.edits import (
 )
 from wagate.engines.actions.messaging import (
     CHAT_PRESENCE,
+    FETCH_MEDIA,
     MARK_READ,
     SEND,
     ChatPresenceRequest,
+    FetchedMedia,
+    FetchMediaRequest,
     ReadRequest,
 )
 from wagate.engines.actions.spec import ACTIONS, Action, ActionTable, declare, handle
@@ -36,6 +39,7 @@ __all__ = [
     "CHAT_PRESENCE",
     "CHECK_NUMBERS",
     "EDIT_MESSAGE",
+    "FETCH_MEDIA",
     "FORWARD_MESSAGE",
     "MARK_READ",
     "PIN_MESSAGE",
@@ -50,6 +54,8 @@ __all__ = [
     "ChatPresenceRequest",
     "CheckNumbersRequest",
     "EditRequest",
+    "FetchMediaRequest",
+    "FetchedMedia",
     "ForwardRequest",
     "PinRequest",
     "PresenceRequest",

@@ -38,3 +38,27 @@ class ChatPresenceRequest:
 CHAT_PRESENCE: Action[ChatPresenceRequest, None] = declare(
     "chat_presence", ChatPresenceRequest, None, "Show typing or recording in a chat."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchMediaRequest:
+    """The media of a history message (its `PendingMedia`), to download now."""
+
+    chat: str
+    message_id: str
+    mimetype: str
+    handle: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    data: bytes
+
+
+FETCH_MEDIA: Action[FetchMediaRequest, FetchedMedia] = declare(
+    "fetch_media",
+    FetchMediaRequest,
+    FetchedMedia,
+    "Download the media of a history message (the history import's background fetch).",
+    failures=("media_unavailable",),
+)

@@ -23,12 +23,15 @@ from wagate.db import Database, utcnow
 from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
+    FETCH_MEDIA,
     MARK_READ,
     SEND,
     Action,
     ActionTable,
     ChatPresenceRequest,
     CheckNumbersRequest,
+    FetchedMedia,
+    FetchMediaRequest,
     ReadRequest,
     handle,
 )
@@ -55,7 +58,7 @@ from wagate.engines.base import (
 from wagate.engines.simulator.account import AccountState, SimulatedAccount, read_accounts
 from wagate.engines.simulator.edits import SimulatedEdits, edits_handlers
 from wagate.engines.simulator.groups import GroupNetwork, deliver, groups_handlers
-from wagate.engines.simulator.history import HistoryShape, history_of
+from wagate.engines.simulator.history import HistoryShape, fetch_history_media, history_of
 from wagate.engines.simulator.network import new_message_id, on_whatsapp, random_phone
 from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.engines.simulator.repository import connections, messages
@@ -306,6 +309,7 @@ class SimulatorClient:
                 handle(CHECK_NUMBERS, self.check_numbers),
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
+                handle(FETCH_MEDIA, self.fetch_media),
                 *edits_handlers(self),
                 *self.account.handlers(),
                 *groups_handlers(self),
@@ -529,6 +533,10 @@ class SimulatorClient:
 
     async def presence(self, request: ChatPresenceRequest) -> None:
         self.require_connected()
+
+    async def fetch_media(self, request: FetchMediaRequest) -> FetchedMedia:
+        self.require_connected()
+        return FetchedMedia(fetch_history_media(request.handle, utcnow()))
 
     # --- fault injection and the simulated other side ----------------------------------------
 

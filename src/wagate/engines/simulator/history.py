@@ -3,15 +3,22 @@ chats with messages both ways, in parts, the last one final.
 
 Its message ids follow from the instance, the chat and the message's place, so a history sent
 again (POST .../simulator/history) overlaps the first one exactly: the import keeps it once.
+Every fourth message is a photo, announced without its bytes as WhatsApp's history does: the
+device fetches them afterwards (FETCH_MEDIA, `fetch_history_media`), and the network keeps
+them MEDIA_KEPT long only: an older one is gone.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from wagate.engines.base import HistoryBatch, HistoryChat, InboundMessage
+from wagate.engine_failures import PermanentEngineError
+from wagate.engines.base import HistoryBatch, HistoryChat, InboundMessage, PendingMedia
+
+PNG = b"\x89PNG\r\n\x1a\n"
+MEDIA_KEPT = timedelta(days=30)  # how long the simulated network keeps a message's media
 
 PART_CHATS = 2  # chats per part: a history of several chats arrives in several parts
 
@@ -40,16 +47,24 @@ def _chat(
     messages = []
     for number in range(shape.messages):
         from_me = number % 3 == 2  # every third message is the phone's own reply
+        message_id = history_id(instance_id, index, number)
+        # Whole seconds (as WhatsApp's timestamps are), oldest first.
+        at = (now - step * (shape.messages - number)).replace(microsecond=0)
+        content: dict[str, object] = {"kind": "text", "text": f"history {index}.{number}"}
+        if number % 4 == 1:
+            content = {
+                "kind": "image",
+                "caption": f"history photo {index}.{number}",
+                "pending_media": photo(message_id, at),
+            }
         messages.append(
             InboundMessage(
-                message_id=history_id(instance_id, index, number),
+                message_id=message_id,
                 chat=contact,
                 sender=own if from_me else contact,
                 from_me=from_me,
-                # Whole seconds (as WhatsApp's timestamps are), oldest first.
-                timestamp=(now - step * (shape.messages - number)).replace(microsecond=0),
-                kind="text",
-                text=f"history {index}.{number}",
+                timestamp=at,
+                **content,  # type: ignore[arg-type]
             )
         )
     unread = 0 if messages[-1].from_me else 1
@@ -74,3 +89,26 @@ def history_of(
             )
         )
     return batches
+
+
+def photo_bytes(message_id: str) -> bytes:
+    """The bytes of a history photo: a PNG signature and bytes of its own."""
+    return PNG + hashlib.sha256(message_id.encode()).digest() * 64
+
+
+def photo(message_id: str, sent_at: datetime) -> PendingMedia:
+    # The handle says which photo and when it was sent: what the network needs to find it.
+    handle = f"{message_id}|{int(sent_at.timestamp())}".encode()
+    return PendingMedia("image/png", None, len(photo_bytes(message_id)), handle)
+
+
+def fetch_history_media(handle: bytes, now: datetime) -> bytes:
+    """The photo a handle names, as the network serves it: gone once older than MEDIA_KEPT."""
+    message_id, _, sent = handle.decode("ascii", "replace").partition("|")
+    if not sent.isdigit() or not message_id:
+        raise PermanentEngineError("no such media", code="media_unavailable")
+    if now - datetime.fromtimestamp(int(sent), UTC) > MEDIA_KEPT:
+        raise PermanentEngineError(
+            "the media is no longer on the network", code="media_unavailable"
+        )
+    return photo_bytes(message_id)

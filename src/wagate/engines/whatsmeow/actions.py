@@ -13,16 +13,20 @@ import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
 
 from wagate.engines.actions import (
     CHAT_PRESENCE,
     CHECK_NUMBERS,
+    FETCH_MEDIA,
     MARK_READ,
     SEND,
     ActionTable,
     ChatPresenceRequest,
     CheckNumbersRequest,
+    FetchedMedia,
+    FetchMediaRequest,
     ReadRequest,
     handle,
 )
@@ -54,6 +58,8 @@ PRESENCE = {
     "paused": (PAUSED, TEXT),
 }
 MEDIA_ERRORS = ("UnidentifiedImageError", "DecompressionBombError", "ConvertStickerError")
+# What WhatsApp's media servers answer for media they no longer keep (an old history's).
+GONE_HINTS = ("404", "410", "gone", "not found")
 TRANSIENT_HINTS = ("not connected", "websocket", "timed out", "timeout", "context deadline", "eof")
 
 
@@ -91,6 +97,7 @@ class Actions:
                 handle(CHECK_NUMBERS, self.check_numbers),
                 handle(MARK_READ, self.mark_read),
                 handle(CHAT_PRESENCE, self.presence),
+                handle(FETCH_MEDIA, self.fetch_media),
                 *GroupActions(session, self.bounded).handlers(),
                 *edits_handlers(self),
                 *AccountActions(self).handlers(),
@@ -181,6 +188,24 @@ class Actions:
             raise PermanentEngineError(f"unknown presence state {state!r}")
         presence, media = PRESENCE[state]
         await self.bounded(client.send_chat_presence(parse_jid(chat), presence, media), "presence")
+
+    async def fetch_media(self, request: FetchMediaRequest) -> FetchedMedia:
+        """A history message's media: its waE2E.Message (the handle) downloaded as a live
+        message's media is."""
+        client = self.session.require_connected()
+        try:
+            message = Message.FromString(request.handle)
+        except Exception as exc:
+            raise PermanentEngineError("not a media handle", code="media_unavailable") from exc
+        try:
+            data = await self.bounded(client.download_any(message), "media download", 120)
+        except TransientEngineError as exc:
+            if any(hint in str(exc).lower() for hint in GONE_HINTS):
+                raise PermanentEngineError(str(exc), code="media_unavailable") from exc
+            raise
+        if not data:
+            raise PermanentEngineError("the media download was empty", code="media_unavailable")
+        return FetchedMedia(bytes(data))
 
     async def logout(self) -> None:
         client = self.session.require_connected()

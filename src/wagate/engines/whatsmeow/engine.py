@@ -16,7 +16,7 @@ import structlog
 from wagate.config import Settings
 from wagate.db import Database
 from wagate.engines import link_preview
-from wagate.engines.actions import SEND, Action
+from wagate.engines.actions import FETCH_MEDIA, SEND, Action, FetchedMedia, FetchMediaRequest
 from wagate.engines.base import (
     ConnectionLost,
     EngineEvent,
@@ -194,8 +194,24 @@ class WhatsmeowClient:
         request; a send also carries its media across by hand-over file."""
         if action is SEND:
             return cast(Res, await self._send(cast(OutgoingMessage, request)))
+        if action is FETCH_MEDIA:
+            return cast(Res, await self._fetch_media(cast(FetchMediaRequest, request)))
         params = {"name": action.name, "request": action.dump_request(request)}
         return action.load_result(await self._call("action", params, self._timeout))
+
+    async def _fetch_media(self, request: FetchMediaRequest) -> FetchedMedia:
+        """A download: large media comes back as a hand-over file (as inbound media does),
+        read and removed here."""
+        host = self._host
+        params = {"name": FETCH_MEDIA.name, "request": FETCH_MEDIA.dump_request(request)}
+        result = await self._call("action", params, self._timeout * 3, host)
+        if isinstance(result, dict) and "file" in result:
+            directory = host.handover_dir if host is not None else None
+            if directory is None:
+                raise handover.HandoverRefused("this engine host has no hand-over directory")
+            limit = self.engine.settings.max_media_bytes
+            await handover.media_in(result, directory, limit, remove=True)
+        return FETCH_MEDIA.load_result(result)
 
     async def _send(self, message: OutgoingMessage) -> SendResult:
         if message.kind == "text" and message.body.get("link_preview"):

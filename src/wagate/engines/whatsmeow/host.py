@@ -31,7 +31,7 @@ from typing import Any  # noqa: E402
 
 from neonize._binder import ProxySettings  # noqa: E402
 
-from wagate.engines.actions import ACTIONS, SEND  # noqa: E402
+from wagate.engines.actions import ACTIONS, FETCH_MEDIA, SEND  # noqa: E402
 from wagate.engines.base import NotConnectedError, OutgoingMessage  # noqa: E402
 from wagate.engines.whatsmeow import handover  # noqa: E402
 from wagate.engines.whatsmeow.actions import Actions  # noqa: E402
@@ -218,7 +218,11 @@ class Host:
             result = await self._send_message(actions, data)
         else:
             result = await actions.table.run(action, action.load_request(data))
-        return action.dump_result(result)
+        dumped = action.dump_result(result)
+        if action is FETCH_MEDIA and self.handover_dir is not None:
+            # A download as large as a video crosses as a file, not in a frame.
+            await handover.media_to_file(dumped, self.handover_dir)
+        return dumped
 
     async def _send_message(self, actions: Actions, wire: dict[str, Any]) -> Any:
         return await actions.send(await self._outgoing(wire))

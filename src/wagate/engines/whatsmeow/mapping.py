@@ -25,6 +25,7 @@ from wagate.engines.base import (
     LoggedOut,
     MessageEdited,
     MessageRevoked,
+    PendingMedia,
     PollVote,
     PresenceUpdate,
     Receipt,
@@ -241,13 +242,26 @@ async def _not_fetched(message: Any) -> bytes | None:
 
 async def history_content(message: Any) -> tuple[Any, dict[str, Any]] | None:
     """A message of a history sync as `_content` sees it (with its reply_to), its media not
-    fetched: None for no user content."""
-    found = await _content(unwrap(message), _not_fetched, 0)
+    fetched but described (`pending_media`, its handle the message itself, which is what the
+    download needs later): None for no user content."""
+    inner = unwrap(message)
+    found = await _content(inner, _not_fetched, 0)
     if found is None:
         return None
     content, values = found
     values.pop("media", None)
+    if values["kind"] in MEDIA_KINDS.values() and content is not None:
+        mimetype, filename = _described(content)
+        size = int(getattr(content, "fileLength", 0) or 0) or None
+        handle = inner.SerializeToString()
+        values["pending_media"] = PendingMedia(mimetype, filename, size, handle)
     return content, values | {"reply_to": _reply_to(content)}
+
+
+def _described(content: Any) -> tuple[str, str | None]:
+    """A media message's type and file name, as the sender gave them."""
+    filename = str(content.fileName) if "fileName" in content.DESCRIPTOR.fields_by_name else ""
+    return str(content.mimetype) or "application/octet-stream", filename or None
 
 
 def _structured(message: Any) -> tuple[Any, dict[str, Any]] | None:
@@ -372,9 +386,8 @@ async def _media(
     data = await download(message)
     if data is None:
         return None
-    filename = str(content.fileName) if "fileName" in content.DESCRIPTOR.fields_by_name else ""
-    mimetype = str(content.mimetype) or "application/octet-stream"
-    return InboundMedia(data=data, mimetype=mimetype, filename=filename or None)
+    mimetype, filename = _described(content)
+    return InboundMedia(data=data, mimetype=mimetype, filename=filename)
 
 
 def receipt(event: Any) -> Receipt | None:

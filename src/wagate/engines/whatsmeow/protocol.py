@@ -151,7 +151,16 @@ def event_from_wire(data: dict[str, Any]) -> base.EngineEvent:
 
 
 def _inbound(values: dict[str, Any]) -> base.InboundMessage:
-    return base.InboundMessage(**(values | {"mentions": tuple(values.get("mentions") or ())}))
+    pending = values.get("pending_media")
+    return base.InboundMessage(
+        **(
+            values
+            | {
+                "mentions": tuple(values.get("mentions") or ()),
+                "pending_media": None if pending is None else base.PendingMedia(**pending),
+            }
+        )
+    )
 
 
 def _history_chat(data: dict[str, Any]) -> base.HistoryChat:

@@ -132,6 +132,19 @@ async def message(
     return (await session.execute(query)).first()
 
 
+async def message_media(
+    session: AsyncSession, instance_id: int, message_id: str
+) -> dict[str, Any] | None:
+    """The media reference of a kept message (whatever chat it was kept under), None when it
+    has none. Its `key` is None when the media could not be fetched."""
+    table = CHAT_MESSAGES.c
+    query = select(table.media).where(
+        table.instance_id == instance_id, table.message_id == message_id, table.media.is_not(None)
+    )
+    media: dict[str, Any] | None = (await session.execute(query.limit(1))).scalar()
+    return media
+
+
 # --- search --------------------------------------------------------------------------------
 
 WORD = re.compile(r"[^\W_]+")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,12 @@ from sqlalchemy.sql.dml import Insert
 
 from wagate.db import Executor, any_of, utcnow
 from wagate.engines.base import InboundMessage
-from wagate.models import Chat, ChatMessage, Contact
+from wagate.models import Chat, ChatMessage, Contact, PendingMessageChange
 
 CHAT_MESSAGES = cast(Table, ChatMessage.__table__)
 CHATS = cast(Table, Chat.__table__)
 CONTACTS = cast(Table, Contact.__table__)
+PENDING = cast(Table, PendingMessageChange.__table__)
 
 RECEIVED = "received"
 SENT = "sent"
@@ -115,7 +116,7 @@ def sent_row(send: OwnSend) -> dict[str, Any]:
 
 
 def _row(**values: Any) -> dict[str, Any]:
-    values.update(edited_text=None, edited_at=None, revoked_at=None, reactions=None)
+    values.update(edited_text=None, edited_at=None, revoked_at=None, reactions=None, media_key=None)
     return values
 
 
@@ -143,6 +144,13 @@ async def write_inbound(
     """Keep what arrived (`inbound_row`s) and the senders' push names; returns how many rows
     are new. A message of one's own (sent from the phone, or the echo of wagate's own send)
     whose id is kept already is not written again, even under another form of its chat."""
+    return len(await write_new(executor, rows, push_names))
+
+
+async def write_new(
+    executor: Executor, rows: Sequence[dict[str, Any]], push_names: dict[tuple[int, str], str]
+) -> list[dict[str, Any]]:
+    """`write_inbound`, returning the rows that are new."""
     unique = list({_key(row): row for row in rows}.values())
     own = [row for row in unique if row["from_me"]]
     if own:
@@ -163,9 +171,10 @@ async def write_inbound(
         inserted = {tuple(found) for found in result.all()}
         new = [row for row in unique if _key(row) in inserted]
         await _touch_chats(executor, new, push_names)
+        await apply_pending(executor, new)
     if push_names:
         await _save_contacts(executor, push_names)
-    return len(new)
+    return new
 
 
 CHAT_STATE = ("archived", "pinned", "muted_until")  # what the chat settings write
@@ -190,6 +199,7 @@ async def write_sent(executor: Executor, sends: Sequence[OwnSend]) -> None:
     )
     await executor.execute(statement, rows)
     await _touch_chats(executor, rows, {})
+    await apply_pending(executor, rows)
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -321,23 +331,105 @@ async def mark_edited(
     executor: Executor, instance_id: int, message_id: str, text: str, at: datetime
 ) -> bool:
     """The message now reads `text` (the original stays in `text`/`caption`). Whether it is
-    kept here."""
+    kept here; one not kept yet gets the edit when it lands (`apply_pending`)."""
     result = await executor.execute(
-        update(CHAT_MESSAGES)
-        .where(_message(instance_id, message_id), CHAT_MESSAGES.c.revoked_at.is_(None))
-        .values(edited_text=text, edited_at=at)
+        _EDIT.where(_message(instance_id, message_id)), {"t": text, "at": at}
     )
-    return bool(cast(Any, result).rowcount)
+    if cast(Any, result).rowcount:
+        return True
+    if not await _kept(executor, instance_id, message_id):  # not there yet, or never will be
+        await _pend(executor, instance_id, message_id, {"edited_text": text, "edited_at": at})
+    return False
 
 
 async def mark_revoked(executor: Executor, instance_id: int, message_id: str, at: datetime) -> bool:
-    """Deleted for everyone: its words go (as on the phones), the row stays as a marker."""
-    result = await executor.execute(
-        update(CHAT_MESSAGES)
-        .where(_message(instance_id, message_id))
-        .values(revoked_at=at, text=None, caption=None, edited_text=None)
+    """Deleted for everyone: its words and its media go (as on the phones), the row stays as
+    a marker. One not kept yet is revoked when it lands (`apply_pending`)."""
+    result = await executor.execute(_REVOKE.where(_message(instance_id, message_id)), {"at": at})
+    if cast(Any, result).rowcount:
+        return True
+    await _pend(executor, instance_id, message_id, {"revoked_at": at})
+    return False
+
+
+# What an edit and a revoke write, whether they find the row at once or when it lands. A revoke
+# drops the media reference: the object goes with the last row that refers to it.
+_EDIT = (
+    update(CHAT_MESSAGES)
+    .where(CHAT_MESSAGES.c.revoked_at.is_(None))
+    .values(edited_text=bindparam("t"), edited_at=bindparam("at"))
+)
+_REVOKE = update(CHAT_MESSAGES).values(
+    revoked_at=bindparam("at"),
+    text=None,
+    caption=None,
+    edited_text=None,
+    media=None,
+    media_key=None,
+)
+
+
+async def _kept(executor: Executor, instance_id: int, message_id: str) -> bool:
+    found = await executor.execute(select(exists().where(_message(instance_id, message_id))))
+    return bool(found.scalar())
+
+
+async def _pend(
+    executor: Executor, instance_id: int, message_id: str, change: dict[str, Any]
+) -> None:
+    """Remember a change of a message not kept yet (a revoke stays over a later edit)."""
+    values = {"instance_id": instance_id, "message_id": message_id, "created_at": utcnow()}
+    insert = _insert(executor)(PENDING).values(**values, **change)
+    await executor.execute(
+        insert.on_conflict_do_update(index_elements=["instance_id", "message_id"], set_=change)
     )
-    return bool(cast(Any, result).rowcount)
+    # The row may have been committed since the update missed it (PostgreSQL writers run
+    # side by side), after its own writer looked for changes: applied here then.
+    await apply_pending(executor, [{"instance_id": instance_id, "message_id": message_id}])
+
+
+async def apply_pending(executor: Executor, rows: Sequence[dict[str, Any]]) -> None:
+    """The edits and revokes that arrived before these rows were kept (the batched write of a
+    send or a received message raced them), applied now and forgotten."""
+    if not rows:
+        return
+    table = PENDING.c
+    found = (
+        await executor.execute(
+            select(
+                table.instance_id,
+                table.message_id,
+                table.edited_text,
+                table.edited_at,
+                table.revoked_at,
+            ).where(
+                any_of(table.instance_id, {row["instance_id"] for row in rows}),
+                any_of(table.message_id, {row["message_id"] for row in rows}),
+            )
+        )
+    ).all()
+    wanted = {(row["instance_id"], row["message_id"]) for row in rows}
+    for instance_id, message_id, text, edited_at, revoked_at in found:
+        if (instance_id, message_id) not in wanted:
+            continue
+        where = _message(instance_id, message_id)
+        if revoked_at is not None:
+            done = await executor.execute(_REVOKE.where(where), {"at": revoked_at})
+        else:
+            done = await executor.execute(_EDIT.where(where), {"t": text, "at": edited_at})
+        if cast(Any, done).rowcount:  # else still waiting for its message
+            await executor.execute(
+                delete(PENDING).where(
+                    table.instance_id == instance_id, table.message_id == message_id
+                )
+            )
+
+
+async def forget_pending(executor: Executor, before: datetime) -> int:
+    """Drop the changes whose message never came (an edit of a message older than the
+    history); returns how many."""
+    result = await executor.execute(delete(PENDING).where(PENDING.c.created_at < before))
+    return int(cast(Any, result).rowcount or 0)
 
 
 async def add_reaction(
@@ -365,19 +457,24 @@ async def add_reaction(
 
 
 def media_reference(
-    key: str, mimetype: str, size: int, filename: str | None, url: str
+    key: str | None, mimetype: str, size: int | None, filename: str | None, url: str
 ) -> dict[str, Any]:
-    """What the history shows of a message's media: its object in the media store (`key`),
-    what it is, and the gateway's route that serves it (`url`)."""
+    """What the history shows of a message's media: its object in the media store (`key`;
+    null while a history message's media is not fetched, or when it could not be), what it
+    is, and the gateway's route that serves it (`url`)."""
     return {"key": key, "mimetype": mimetype, "size": size, "filename": filename, "url": url}
 
 
 async def set_media(
     executor: Executor, instance_id: int, message_id: str, reference: dict[str, Any]
 ) -> bool:
-    """Where the media store keeps the message's media (its id/key, mimetype, size)."""
+    """Where the media store keeps the message's media (its id/key, mimetype, size). The key
+    (None: the media could not be fetched) keeps the object in the store while the row lasts.
+    A revoked message gets none."""
     result = await executor.execute(
-        update(CHAT_MESSAGES).where(_message(instance_id, message_id)).values(media=reference)
+        update(CHAT_MESSAGES)
+        .where(_message(instance_id, message_id), CHAT_MESSAGES.c.revoked_at.is_(None))
+        .values(media=reference, media_key=reference.get("key"))
     )
     return bool(cast(Any, result).rowcount)
 
