@@ -19,6 +19,8 @@ from bench.harness import (
     VENV_BIN,
     Proc,
     WrkResult,
+    backends_cpu,
+    backends_cpu_since,
     cpu_seconds,
     free_port,
     gateway,
@@ -53,6 +55,7 @@ class Nodes:
 
     api: Proc
     holder: Proc
+    database_url: str | None = None  # PostgreSQL's, when the scenario runs on it
 
     @property
     def pids(self) -> list[int]:
@@ -84,7 +87,7 @@ def backend_gateway(
             api_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
             env = {**(extra_env or {}), "WAGATE_ROLE": "api"}
             api = stack.enter_context(gateway(database_url, redis_url, api_dir, env))
-        yield Nodes(api, holder)
+        yield Nodes(api, holder, database_url)
 
 
 @contextmanager
@@ -267,12 +270,16 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             httpx.post(rx.url + "/reset")
             cpu_before = nodes.cpu_seconds()
             holder_before = cpu_seconds(nodes.holder.popen.pid)
+            pg_before = backends_cpu(nodes.database_url) if nodes.database_url else None
             started = asyncio.run(submit_batches(nodes.api.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
             # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
             holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
+            pg_ms = None
+            if nodes.database_url and pg_before is not None:
+                pg_ms = backends_cpu_since(nodes.database_url, pg_before) * 1000 / total
     elapsed = stats["message_ack_last"] - started
     topology = ", API node + holder node" if api_node else ", one process"
     return Row(
@@ -285,6 +292,7 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             "acks": stats["by_event"]["message_ack"],
             "server CPU ms/msg": round(cpu_ms, 2),
             **({"of which holder": round(holder_ms, 2)} if api_node else {}),
+            **({"PG CPU ms/msg": round(pg_ms, 3)} if pg_ms is not None else {}),
         },
     )
 
