@@ -86,6 +86,24 @@ def backends_cpu_since(database_url: str, before: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
+def database_writes(database_url: str) -> tuple[int, int] | None:
+    """(transactions committed, rows inserted + updated + deleted) so far in the database, from
+    PostgreSQL's statistics (a busy backend reports them at most a second late: a
+    drain-long difference is off by less than that); None when the server refuses a look."""
+    name = database_url.rsplit("/", 1)[1]
+    query = (
+        f"SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = '{name}'),"
+        " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables)"
+    )
+    found = subprocess.run(
+        ["psql", f"{PG_SERVER}/{name}", "-Atc", query], capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        return None
+    commits, rows = found.stdout.strip().split("|")
+    return int(commits), int(rows)
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -22,6 +22,7 @@ from bench.harness import (
     backends_cpu,
     backends_cpu_since,
     cpu_seconds,
+    database_writes,
     free_port,
     gateway,
     postgres_database,
@@ -271,15 +272,19 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             cpu_before = nodes.cpu_seconds()
             holder_before = cpu_seconds(nodes.holder.popen.pid)
             pg_before = backends_cpu(nodes.database_url) if nodes.database_url else None
+            writes_before = database_writes(nodes.database_url) if nodes.database_url else None
             started = asyncio.run(submit_batches(nodes.api.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
             # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
             holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
-            pg_ms = None
+            pg: dict[str, float] = {}
             if nodes.database_url and pg_before is not None:
-                pg_ms = backends_cpu_since(nodes.database_url, pg_before) * 1000 / total
+                pg["PG CPU ms/msg"] = round(
+                    backends_cpu_since(nodes.database_url, pg_before) * 1000 / total, 3
+                )
+                pg.update(pg_writes(nodes.database_url, writes_before, total))
     elapsed = stats["message_ack_last"] - started
     topology = ", API node + holder node" if api_node else ", one process"
     return Row(
@@ -292,9 +297,21 @@ def drain(backend: str, total: int = 20_000, instances: int = 100) -> Row:
             "acks": stats["by_event"]["message_ack"],
             "server CPU ms/msg": round(cpu_ms, 2),
             **({"of which holder": round(holder_ms, 2)} if api_node else {}),
-            **({"PG CPU ms/msg": round(pg_ms, 3)} if pg_ms is not None else {}),
+            **pg,
         },
     )
+
+
+def pg_writes(database_url: str, before: tuple[int, int] | None, total: int) -> dict[str, float]:
+    """PostgreSQL's commits and row writes per message since `before`: how many writes a
+    message's life costs, beside the CPU they take."""
+    after = database_writes(database_url)
+    if before is None or after is None:
+        return {}
+    return {
+        "PG commits/msg": round((after[0] - before[0]) / total, 2),
+        "PG rows written/msg": round((after[1] - before[1]) / total, 2),
+    }
 
 
 def webhooks(backend: str, total: int = 10_000, instances: int = 50) -> Row:

@@ -127,7 +127,12 @@ class SendWrites:
 
 
 class Stopping(Exception):
-    """The node stops while a send waits for its connection: leave the entry unacknowledged."""
+    """The node stops while a send waits for its connection, or between two sends: leave
+    the entries not handled unacknowledged."""
+
+    def __init__(self, handled: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.handled = handled  # the messages of the chunk done with (their entries are)
 
 
 class FencedOff(Stopping):
@@ -176,6 +181,7 @@ class InstanceSender:
         self._settings_at = -SETTINGS_TTL_S
         self._instance_id = 0
         self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
+        self._recorded: list[SendRow] = []  # sends recorded, their events not published yet
         self._policy: tuple[Policy, BreakerState] | None = None
         self._policy_at = -POLICY_TTL_S
         # The instance's queued messages may carry a hold to clear (a node that stopped while
@@ -250,19 +256,23 @@ class InstanceSender:
             chunk = entries[start : start + CHUNK]
             try:
                 await self._send_chunk(chunk)
-            except Stopping:
+            except Stopping as stop:
+                done = [entry for entry in chunk if entry.pk in stop.handled]
+                if done:
+                    await self.queue.ack(self.name, done)
                 return
             # Only now, with every outcome of the chunk recorded, are its entries done.
             await self.queue.ack(self.name, chunk)
 
     async def _send_chunk(self, chunk: list[Entry]) -> None:
         pks = list(dict.fromkeys(entry.pk for entry in chunk))  # a duplicate entry once
+        await self._announce()  # what a chunk cut short recorded
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
-        for pk in pks:
+        for index, pk in enumerate(pks):
             if self.stopping:
                 await self._record_sent(sent)
-                raise Stopping  # what is not claimed yet stays queued
+                raise Stopping(frozenset(pks[:index]))  # the rest stays queued
             # Before each engine call, one write records the sends before it and claims this
             # one: a crash re-sends at most the message in flight (at-least-once), and a
             # message final already (a duplicate entry, a redelivery) is not claimed.
@@ -314,6 +324,7 @@ class InstanceSender:
         await self._hold([row], hold)
 
     async def _hold(self, rows: list[SendRow], hold: Hold) -> NoReturn:
+        await self._announce()
         async with self.state.db.transaction() as session:
             await repository.unclaim(session, [row.id for row in rows])
         await self.state.send_policy.hold_queued(self._instance_id, hold)
@@ -443,39 +454,43 @@ class InstanceSender:
         return await self._reclaim(row)
 
     async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
-        """Record the sends done so far in one write, then announce them."""
+        """Record the sends done so far in one write, then announce every recorded send."""
         if sent:
             await self._step(sent, None)
+        await self._announce()
 
     async def _step(
         self, sent: list[tuple[SendRow, SendResult]], claim: int | None
     ) -> Claimed | None:
         """Record the sends done so far and claim message `claim` (None: no more) in one
-        write, then announce the sends; the claimed message and its media, None when it is
-        final already or cancelled."""
-        batch, sent[:] = list(sent), []
-        for row, result in batch:
+        write; the claimed message and its media, None when it is final already or
+        cancelled. The sends' events wait for `_announce`."""
+        for row, result in sent:
             row.status, row.message_id, row.sent_at = (
                 MessageStatus.SENT,
                 result.message_id,
                 result.timestamp,
             )
             row.error = None
-        claimed = await self.writes.step(Step([row for row, _ in batch], claim))
-        if batch:
-            await self._announce(batch)
-        return claimed
-
-    async def _announce(self, batch: list[tuple[SendRow, SendResult]]) -> None:
-        for row, _ in batch:
+        batch, sent[:] = [row for row, _ in sent], []
+        claimed = await self.writes.step(Step(batch, claim))
+        for row in batch:
             SENDS.labels(row.kind, MessageStatus.SENT).inc()
             # The outcome is durable: a sync caller answers now, not after the events.
             self.outcomes.resolve(Outcome.of(row))
-        # The events of a chunk go out together: each one's durable sinks (the webhook
-        # outbox) cost a database round trip, which need not hold up the next; the history's
-        # write goes beside them.
-        sends = [own_send(row, self._media.pop(row.id, None)) for row, _ in batch]
-        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row, _ in batch))
+        self._recorded.extend(batch)
+        return claimed
+
+    async def _announce(self) -> None:
+        """The events and history of the recorded sends, together: each event's durable sinks
+        (the webhook outbox) cost a database round trip, which need not hold up the next, and
+        the history's write goes beside them (a chunk's in one go, as a write per message
+        would make many small group commits)."""
+        if not self._recorded:
+            return
+        batch, self._recorded = self._recorded, []
+        sends = [own_send(row, self._media.pop(row.id, None)) for row in batch]
+        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row in batch))
 
     async def _keep_history(self, sends: list[history.OwnSend]) -> None:
         """Into the history. A failure there is logged and nothing more: the sends are done
