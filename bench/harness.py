@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -49,6 +50,58 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its reaped children."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(fields[i]) for i in (11, 12)) / CLK_TCK
+
+
+def database_backends(database_url: str) -> list[int]:
+    """The pids of the PostgreSQL backends connected to the database of `database_url` (the
+    server is shared: other databases' backends are left out)."""
+    name = database_url.rsplit("/", 1)[1]
+    found = subprocess.run(
+        [
+            "psql",
+            f"{PG_SERVER}/postgres",
+            "-Atc",
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def backends_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each backend of the database (on this machine: read from /proc)."""
+    cpu = {}
+    for pid in database_backends(database_url):
+        with contextlib.suppress(OSError):  # gone since the query
+            cpu[pid] = cpu_seconds(pid)
+    return cpu
+
+
+def backends_cpu_since(database_url: str, before: dict[int, float]) -> float:
+    """CPU seconds the database's backends used since `before` (a backend opened since counts
+    whole; one closed since is not seen: the gateway's pools keep theirs open)."""
+    after = backends_cpu(database_url)
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def database_writes(database_url: str) -> tuple[int, int] | None:
+    """(transactions committed, rows inserted + updated + deleted) so far in the database, from
+    PostgreSQL's statistics (a busy backend reports them at most a second late: a
+    drain-long difference is off by less than that); None when the server refuses a look."""
+    name = database_url.rsplit("/", 1)[1]
+    query = (
+        f"SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = '{name}'),"
+        " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables)"
+    )
+    found = subprocess.run(
+        ["psql", f"{PG_SERVER}/{name}", "-Atc", query], capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        return None
+    commits, rows = found.stdout.strip().split("|")
+    return int(commits), int(rows)
 
 
 def rss_bytes(pid: int) -> int:

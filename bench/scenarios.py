@@ -19,7 +19,10 @@ from bench.harness import (
     VENV_BIN,
     Proc,
     WrkResult,
+    backends_cpu,
+    backends_cpu_since,
     cpu_seconds,
+    database_writes,
     free_port,
     gateway,
     postgres_database,
@@ -53,6 +56,7 @@ class Nodes:
 
     api: Proc
     holder: Proc
+    database_url: str | None = None  # PostgreSQL's, when the scenario runs on it
 
     @property
     def pids(self) -> list[int]:
@@ -86,7 +90,7 @@ def backend_gateway(
             api_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-data-"))
             env = {**(extra_env or {}), "WAGATE_ROLE": "api"}
             api = stack.enter_context(gateway(database_url, redis_url, api_dir, env))
-        yield Nodes(api, holder)
+        yield Nodes(api, holder, database_url)
 
 
 @contextmanager
@@ -332,12 +336,20 @@ def drain(
             httpx.post(rx.url + "/reset")
             cpu_before = nodes.cpu_seconds()
             holder_before = cpu_seconds(nodes.holder.popen.pid)
+            pg_before = backends_cpu(nodes.database_url) if nodes.database_url else None
+            writes_before = database_writes(nodes.database_url) if nodes.database_url else None
             started = asyncio.run(submit_batches(nodes.api.url, instances, total))
             accepted_s = time.time() - started
             stats = wait_receiver(rx, "message_ack", total, timeout=900)
             # The gateway's CPU per message: on a shared machine a steadier figure than msg/s.
             cpu_ms = (nodes.cpu_seconds() - cpu_before) * 1000 / total
             holder_ms = (cpu_seconds(nodes.holder.popen.pid) - holder_before) * 1000 / total
+            pg: dict[str, float] = {}
+            if nodes.database_url and pg_before is not None:
+                pg["PG CPU ms/msg"] = round(
+                    backends_cpu_since(nodes.database_url, pg_before) * 1000 / total, 3
+                )
+                pg.update(pg_writes(nodes.database_url, writes_before, total))
     elapsed = stats["message_ack_last"] - started
     return Row(
         f"drain: {total} msgs / {instances} instances{topology(api_node)}{variant(settings)}",
@@ -349,8 +361,21 @@ def drain(
             "acks": stats["by_event"]["message_ack"],
             "server CPU ms/msg": round(cpu_ms, 2),
             **({"of which holder": round(holder_ms, 2)} if api_node else {}),
+            **pg,
         },
     )
+
+
+def pg_writes(database_url: str, before: tuple[int, int] | None, total: int) -> dict[str, float]:
+    """PostgreSQL's commits and row writes per message since `before`: how many writes a
+    message's life costs, beside the CPU they take."""
+    after = database_writes(database_url)
+    if before is None or after is None:
+        return {}
+    return {
+        "PG commits/msg": round((after[0] - before[0]) / total, 2),
+        "PG rows written/msg": round((after[1] - before[1]) / total, 2),
+    }
 
 
 def webhooks(backend: str, total: int = 10_000, instances: int = 50) -> Row:

@@ -79,25 +79,25 @@ async def test_the_scan_finds_the_instances_this_node_holds(here: Node, pool: Wo
     assert set(pool.tasks) == {name}
 
 
-async def test_close_lets_the_chunk_in_hand_finish_and_leaves_the_rest_queued(
+async def test_close_lets_the_send_in_flight_finish_and_leaves_the_rest_queued(
     here: Node, pool: WorkerPool
 ) -> None:
     name, instance_id = await here.linked_instance()
     here.engine.faults_of(instance_id).send_latency_ms = 400
     pool.ensure(name)
-    in_hand = await rows.add_messages(here.db, instance_id, 2)
-    await here.queue.enqueue(name, in_hand)
+    in_flight, *rest = await rows.add_messages(here.db, instance_id, 3)
+    await here.queue.enqueue(name, [in_flight, *rest])
 
     async def claimed() -> bool:
-        return await statuses(here, in_hand) == [MessageStatus.SENDING] * 2
+        return await statuses(here, [in_flight]) == [MessageStatus.SENDING]
 
     await eventually(claimed)
     later = await rows.add_messages(here.db, instance_id, 2)
     await here.queue.enqueue(name, later)
     await pool.close()
     assert all(task.done() for task in pool.tasks.values())
-    # What was claimed is sent and recorded (never sent twice after a restart); the rest
-    # was not touched and waits, queued, for the next start.
-    assert await statuses(here, in_hand) == [MessageStatus.SENT] * 2
-    assert await statuses(here, later) == [MessageStatus.QUEUED] * 2
-    assert await here.queue.contained(name) == set(later)
+    # The send in flight is finished and recorded (never sent twice after a restart); the
+    # rest, of its chunk or not, was not touched and waits, queued, for the next start.
+    assert await statuses(here, [in_flight]) == [MessageStatus.SENT]
+    assert await statuses(here, rest + later) == [MessageStatus.QUEUED] * 4
+    assert await here.queue.contained(name) == set(rest + later)

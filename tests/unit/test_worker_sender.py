@@ -237,3 +237,45 @@ async def test_a_node_that_lost_the_lease_sends_nothing_more_and_acks_nothing(
     assert await outbox(here.db, instance_id) == []
     assert MessageStatus.FAILED not in [r.status for r in await rows.messages(here.db, pks)]
     assert await here.queue.contained(name) == set(pks)  # left for the new holder
+
+
+@pytest.fixture
+async def on_both(database_url: str, tmp_path: Path) -> AsyncIterator[Node]:
+    """`here` on SQLite and on PostgreSQL (the sender's write differs between them)."""
+    async with node(make_settings(database_url, tmp_path / "data")) as made:
+        yield made
+
+
+async def test_each_send_is_recorded_before_the_next_engine_call(on_both: Node) -> None:
+    """What a crash can leave ambiguous is the message in flight alone: at each engine call
+    the sends before it are recorded `sent`, the one in flight is `sending` and the rest of
+    the chunk is still `queued` (not claimed, so it stays revocable)."""
+    here = on_both
+    name, instance_id = await here.linked_instance()
+    pks = await rows.add_messages(here.db, instance_id, 4)
+    client = here.state.manager.connected_client(name)
+    assert isinstance(client, SimulatorClient)
+    seen: list[list[str]] = []
+    engine_call = client.call
+
+    async def observed(action: Any, request: Any) -> Any:
+        seen.append([row.status for row in await rows.messages(here.db, pks)])
+        return await engine_call(action, request)
+
+    client.call = observed  # type: ignore[method-assign]
+    sender = InstanceSender(here.state, here.queue, here.outcomes, name)
+    task = asyncio.create_task(sender.run())
+    try:
+        await here.queue.enqueue(name, pks)
+        assert [row.status for row in await final(here, pks)] == [MessageStatus.SENT] * 4
+    finally:
+        sender.stopping = True
+        await asyncio.wait_for(task, 10)
+    sent, sending, queued = MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.QUEUED
+    assert seen == [
+        [sending, queued, queued, queued],
+        [sent, sending, queued, queued],
+        [sent, sent, sending, queued],
+        [sent, sent, sent, sending],
+    ]
+    assert await sent_texts(here, instance_id) == [f"message {n}" for n in range(4)]

@@ -168,7 +168,14 @@ async def claim_for_send(
     load them with their media, in one UPDATE ... RETURNING: final ones (a duplicate entry, a
     redelivery after a crash) are neither touched nor returned. Order of `pks`."""
     result = await session.execute(_CLAIM, {"pks": list(pks), "now": utcnow()})
-    rows = {found.id: found for found in (SendRow(*values) for values in result.all())}
+    return await _with_media(session, [SendRow(*values) for values in result.all()], pks)
+
+
+async def _with_media(
+    session: Executor, found: Sequence[SendRow], pks: Sequence[int]
+) -> list[tuple[SendRow, OutgoingMedia | None]]:
+    """The claimed rows in the order of `pks`, each with its media (one query, when any has)."""
+    rows = {row.id: row for row in found}
     media: dict[int, OutgoingMedia] = {}
     if any(row.kind in MEDIA_KINDS for row in rows.values()):
         found_media = await session.execute(
@@ -189,6 +196,60 @@ async def claim_for_send(
             for item in found_media
         }
     return [(rows[pk], media.get(pk)) for pk in pks if pk in rows]
+
+
+# The sender's one write per message on PostgreSQL (see `record_and_claim`): the outcomes of
+# the sends done, by arrays, and the claim of the next, in one statement (one commit).
+_RECORD_AND_CLAIM = text(
+    """
+    WITH done AS (
+        UPDATE messages AS m
+        SET status = CAST(:sent AS TEXT), message_id = d.message_id, sent_at = d.sent_at,
+            error = NULL, next_attempt_at = NULL, updated_at = :now
+        FROM unnest(CAST(:done_ids AS BIGINT[]), CAST(:message_ids AS TEXT[]),
+                    CAST(:sent_ats AS TIMESTAMPTZ[])) AS d(id, message_id, sent_at)
+        WHERE m.id = d.id
+    )
+    UPDATE messages
+    SET status = CAST(:sending AS TEXT), attempts = attempts + 1, updated_at = :now,
+        held_until = NULL, held_by = NULL
+    WHERE id = ANY(CAST(:pks AS BIGINT[])) AND status = ANY(CAST(:open AS TEXT[]))
+    RETURNING id, correlation_id, instance_id, kind, to_jid, body, status, attempts,
+              max_attempts, message_id, error, sent_at, failed_at
+    """
+).columns(*_SEND_COLUMNS)
+
+
+async def record_and_claim(
+    connection: AsyncConnection, done: Sequence[SendRow], pks: Sequence[int]
+) -> list[tuple[SendRow, OutgoingMedia | None]]:
+    """`record_sent(done)` and `claim_for_send(pks)` in one write, for a sender's step from one
+    message to the next: what must be durable before the next engine call is that the last
+    one was sent (a crash then re-sends at most the message in flight) and that the next is
+    the sender's (a revoke can no longer cancel it). One statement on PostgreSQL, the two in
+    one transaction on SQLite."""
+    if connection.dialect.name != "postgresql":
+        if done:
+            await record_sent(connection, done)
+        return await claim_for_send(connection, pks) if pks else []
+    now = utcnow()
+    result = await connection.execute(
+        _RECORD_AND_CLAIM,
+        {
+            "sent": MessageStatus.SENT.value,
+            "sending": MessageStatus.SENDING.value,
+            "open": sorted(OPEN),
+            "now": now,
+            "done_ids": [row.id for row in done],
+            "message_ids": [row.message_id for row in done],
+            "sent_ats": [row.sent_at for row in done],
+            "pks": list(pks),
+        },
+    )
+    claimed = await _with_media(connection, [SendRow(*values) for values in result.all()], pks)
+    # A sent message is never sent again: its media bytes go now, with its outcome.
+    await drop_media(connection, [row.id for row in done if row.kind in MEDIA_KINDS])
+    return claimed
 
 
 async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:

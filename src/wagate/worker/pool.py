@@ -64,6 +64,5 @@ class WorkerPool:
         # Let each sender finish the message in hand; what is left stays queued.
         await wait_tasks(self.tasks.values(), STOP_GRACE_S, "senders")
         # A sender cancelled in the middle of a claim or a write leaves that batch to finish.
-        await self.writes.claim.drain()
-        await self.writes.record.drain()
+        await self.writes.step.drain()
         await self.writes.keep.drain()

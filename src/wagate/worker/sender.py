@@ -7,6 +7,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn, Protocol
 
@@ -87,30 +88,35 @@ def own_send(row: SendRow, media: dict[str, Any] | None = None) -> history.OwnSe
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A sender's write between two engine calls: the outcomes of the sends done, and the
+    message it sends next (none at the end of a chunk)."""
+
+    done: list[SendRow]
+    claim: int | None
+
+
+Claimed = tuple[SendRow, MediaRow | None]
+
+
 class SendWrites:
     """The claims and outcome writes of all the senders of a node, group-committed: many
-    instances sending at once share one UPDATE ... RETURNING for their claims and one
-    executemany for their outcomes, instead of two transactions per instance and chunk (with
-    one send at a time per instance, a chunk is often a single message)."""
+    instances sending at once share one write (on PostgreSQL one statement) for the outcomes
+    they record and the messages they claim next."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.claim: GroupCommit[list[int], list[tuple[SendRow, MediaRow | None]]] = GroupCommit(
-            self._claim
-        )
-        self.record: GroupCommit[list[SendRow], None] = GroupCommit(self._record)
+        self.step: GroupCommit[Step, Claimed | None] = GroupCommit(self._step)
         self.keep: GroupCommit[list[history.OwnSend], None] = GroupCommit(self._keep)
 
-    async def _claim(self, batch: list[list[int]]) -> list[list[tuple[SendRow, MediaRow | None]]]:
+    async def _step(self, batch: list[Step]) -> list[Claimed | None]:
+        done = [row for step in batch for row in step.done]
+        pks = [step.claim for step in batch if step.claim is not None]
         async with self.db.autocommit() as connection:
-            found = await repository.claim_for_send(connection, [pk for pks in batch for pk in pks])
+            found = await repository.record_and_claim(connection, done, pks)
         by_pk = {row.id: (row, media) for row, media in found}
-        return [[by_pk[pk] for pk in pks if pk in by_pk] for pks in batch]
-
-    async def _record(self, batch: list[list[SendRow]]) -> list[None]:
-        async with self.db.autocommit() as connection:
-            await repository.record_sent(connection, [row for rows in batch for row in rows])
-        return [None] * len(batch)
+        return [by_pk.get(step.claim) if step.claim is not None else None for step in batch]
 
     async def _keep(self, batch: list[list[history.OwnSend]]) -> list[None]:
         # One transaction: the messages and their chats' summaries commit together.
@@ -124,7 +130,12 @@ class SendWrites:
 
 
 class Stopping(Exception):
-    """The node stops while a send waits for its connection: leave the entry unacknowledged."""
+    """The node stops while a send waits for its connection, or between two sends: leave
+    the entries not handled unacknowledged."""
+
+    def __init__(self, handled: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.handled = handled  # the messages of the chunk done with (their entries are)
 
 
 class FencedOff(Stopping):
@@ -173,6 +184,7 @@ class InstanceSender:
         self._settings_at = -SETTINGS_TTL_S
         self._instance_id = 0
         self._media: dict[int, dict[str, Any] | None] = {}  # of the chunk's sends, for history
+        self._recorded: list[SendRow] = []  # sends recorded, their events not published yet
         self._policy: tuple[Policy, BreakerState] | None = None
         self._policy_at = -POLICY_TTL_S
         # The instance's queued messages may carry a hold to clear (a node that stopped while
@@ -247,21 +259,31 @@ class InstanceSender:
             chunk = entries[start : start + CHUNK]
             try:
                 await self._send_chunk(chunk)
-            except Stopping:
+            except Stopping as stop:
+                done = [entry for entry in chunk if entry.pk in stop.handled]
+                if done:
+                    await self.queue.ack(self.name, done)
                 return
             # Only now, with every outcome of the chunk recorded, are its entries done.
             await self.queue.ack(self.name, chunk)
 
     async def _send_chunk(self, chunk: list[Entry]) -> None:
         pks = list(dict.fromkeys(entry.pk for entry in chunk))  # a duplicate entry once
-        # One write marks the whole chunk as in hand (and loads it: UPDATE ... RETURNING),
-        # one write records its outcomes: a crash in between re-sends at most this chunk
-        # (at-least-once). Final messages are skipped by the claim itself.
-        todo = await self.writes.claim(pks)
+        await self._announce()  # what a chunk cut short recorded
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
-        for index, (row, media) in enumerate(todo):
-            target, policy = await self._admit(row, todo[index:], sent)
+        for index, pk in enumerate(pks):
+            if self.stopping:
+                await self._record_sent(sent)
+                raise Stopping(frozenset(pks[:index]))  # the rest stays queued
+            # Before each engine call, one write records the sends before it and claims this
+            # one: a crash re-sends at most the message in flight (at-least-once), and a
+            # message final already (a duplicate entry, a redelivery) is not claimed.
+            claimed = await self._step(sent, pk)
+            if claimed is None:
+                continue
+            row, media = claimed
+            target, policy = await self._admit(row)
             if media is not None:
                 self._media[row.id] = media_reference(media)
             try:
@@ -271,7 +293,7 @@ class InstanceSender:
                     self.name, self._instance_id, tripped.reason
                 )
                 self._policy = None
-                await self._hold([r for r, _ in todo[index:]], Hold(until, rules.PAUSED))
+                await self._hold([row], Hold(until, rules.PAUSED))
             if result is not None:
                 await self.state.send_policy.count(self._instance_id, policy, target)
                 sent.append((row, result))
@@ -287,20 +309,13 @@ class InstanceSender:
             self._policy_at = time.monotonic()
         return self._policy
 
-    async def _admit(
-        self,
-        row: SendRow,
-        rest: list[tuple[SendRow, MediaRow | None]],
-        sent: list[tuple[SendRow, SendResult]],
-    ) -> tuple[rules.Target, Policy]:
-        """The send policy's word on the next send: its target and the policy it is counted
-        under when it may go; else what is sent so far is recorded, the rest of the chunk goes
-        back to `queued`, held."""
+    async def _admit(self, row: SendRow) -> tuple[rules.Target, Policy]:
+        """The send policy's word on the claimed next send: its target and the policy it is
+        counted under when it may go; else it goes back to `queued`, held (the sends before
+        it are recorded already, the rest of the chunk not claimed yet)."""
         policies = self.state.send_policy
         policy, state = await self._load_policy()
-        # The sends of this chunk not recorded yet count as conversations already had.
-        pending = {done.to_jid for done, _ in sent}
-        target = await policies.target(self._instance_id, policy, row.to_jid, pending)
+        target = await policies.target(self._instance_id, policy, row.to_jid)
         hold = await policies.gate(self._instance_id, policy, state, target)
         if policy.warmup is not None and state.warmup_started_at is None:
             self._policy = None  # the gate started the warm-up: read its day 1 back
@@ -309,10 +324,10 @@ class InstanceSender:
                 await policies.release_queued(self._instance_id)
                 self._held = False
             return target, policy
-        await self._record_sent(sent)
-        await self._hold([r for r, _ in rest], hold)
+        await self._hold([row], hold)
 
     async def _hold(self, rows: list[SendRow], hold: Hold) -> NoReturn:
+        await self._announce()
         async with self.state.db.transaction() as session:
             await repository.unclaim(session, [row.id for row in rows])
         await self.state.send_policy.hold_queued(self._instance_id, hold)
@@ -442,27 +457,43 @@ class InstanceSender:
         return await self._reclaim(row)
 
     async def _record_sent(self, sent: list[tuple[SendRow, SendResult]]) -> None:
-        """Record the sends done so far in one write, then announce them."""
-        if not sent:
-            return
-        batch, sent[:] = list(sent), []
-        for row, result in batch:
+        """Record the sends done so far in one write, then announce every recorded send."""
+        if sent:
+            await self._step(sent, None)
+        await self._announce()
+
+    async def _step(
+        self, sent: list[tuple[SendRow, SendResult]], claim: int | None
+    ) -> Claimed | None:
+        """Record the sends done so far and claim message `claim` (None: no more) in one
+        write; the claimed message and its media, None when it is final already or
+        cancelled. The sends' events wait for `_announce`."""
+        for row, result in sent:
             row.status, row.message_id, row.sent_at = (
                 MessageStatus.SENT,
                 result.message_id,
                 result.timestamp,
             )
             row.error = None
-        await self.writes.record([row for row, _ in batch])
-        for row, _ in batch:
+        batch, sent[:] = [row for row, _ in sent], []
+        claimed = await self.writes.step(Step(batch, claim))
+        for row in batch:
             SENDS.labels(row.kind, MessageStatus.SENT).inc()
             # The outcome is durable: a sync caller answers now, not after the events.
             self.outcomes.resolve(Outcome.of(row))
-        # The events of a chunk go out together: each one's durable sinks (the webhook
-        # outbox) cost a database round trip, which need not hold up the next; the history's
-        # write goes beside them.
-        sends = [own_send(row, self._media.pop(row.id, None)) for row, _ in batch]
-        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row, _ in batch))
+        self._recorded.extend(batch)
+        return claimed
+
+    async def _announce(self) -> None:
+        """The events and history of the recorded sends, together: each event's durable sinks
+        (the webhook outbox) cost a database round trip, which need not hold up the next, and
+        the history's write goes beside them (a chunk's in one go, as a write per message
+        would make many small group commits)."""
+        if not self._recorded:
+            return
+        batch, self._recorded = self._recorded, []
+        sends = [own_send(row, self._media.pop(row.id, None)) for row in batch]
+        await asyncio.gather(self._keep_history(sends), *(self._finish(row) for row in batch))
 
     async def _keep_history(self, sends: list[history.OwnSend]) -> None:
         """Into the history. A failure there is logged and nothing more: the sends are done
