@@ -202,9 +202,11 @@ class InstanceSender:
                 continue
             try:
                 if not adopted:
+                    self.log.debug("sender adopting the queue")
                     await self.queue.adopt(self.name)
                     adopted = True
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
+                self.log.debug("sender took", count=len(entries))
                 if entries:
                     await self._handle(entries)
             except Held as held:
@@ -257,7 +259,10 @@ class InstanceSender:
         # One write marks the whole chunk as in hand (and loads it: UPDATE ... RETURNING),
         # one write records its outcomes: a crash in between re-sends at most this chunk
         # (at-least-once). Final messages are skipped by the claim itself.
-        todo = await self.writes.claim(pks)
+        # The send policy is read while the chunk is claimed (the first chunk after a takeover
+        # waits for both; the policy's read is cached for the sends that follow).
+        todo, _ = await asyncio.gather(self.writes.claim(pks), self._load_policy())
+        self.log.debug("sender claimed", count=len(todo))
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
         for index, (row, media) in enumerate(todo):
@@ -364,6 +369,7 @@ class InstanceSender:
                 raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
+                self.log.debug("sending", correlation_id=row.correlation_id)
                 result = await client.call(SEND, message)
             except Exception as exc:
                 await flush()
