@@ -206,8 +206,8 @@ class InstanceSender:
                     await self.queue.adopt(self.name)
                     adopted = True
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
-                self.log.debug("sender took", count=len(entries))
                 if entries:
+                    self.log.debug("sender took", count=len(entries))
                     await self._handle(entries)
             except Held as held:
                 # Nothing polls meanwhile: one sleep until the release (or a change of the
