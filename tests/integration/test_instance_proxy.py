@@ -24,7 +24,7 @@ from tests.integration.instance_helpers import assert_error, bad_fields, state_o
 from tests.support.polling import eventually
 from tests.support.proxy import Asked, recording_proxy
 from wagate.engines.base import IncomingCall
-from wagate.engines.simulator.engine import SimulatorEngine
+from wagate.engines.simulator.engine import SimulatorClient, SimulatorEngine
 from wagate.events.bus import Event
 from wagate.models import Instance
 from wagate.secretbox import SecretBox
@@ -285,3 +285,20 @@ async def test_a_proxy_this_node_cannot_decrypt_stops_the_connect(
     assert "cannot be decrypted" in row["last_error"]
     assert manager.live_client(name) is None
     assert_no_credentials(json.dumps(row))
+
+
+async def test_a_proxy_set_just_after_the_slot_was_made_is_the_one_the_connect_dials(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A connect right after the node made the instance's slot uses the settings read with it
+    (no second read); a change in between must not be lost for that."""
+    name = (await create_instance(client))["name"]
+    manager = state_of(app).manager
+    # A lifecycle call makes the slot (reading the row) without starting a client.
+    assert (await client.post(f"/v1/instances/{name}/disconnect")).status_code == 200
+    patched = await client.patch(f"/v1/instances/{name}", json={"settings": {"proxy": PROXY}})
+    assert patched.status_code == 200, patched.text
+    assert (await client.post(f"/v1/instances/{name}/connect")).status_code == 202
+    live = manager.live_client(name)
+    assert isinstance(live, SimulatorClient)
+    assert live.instance.proxy == PROXY

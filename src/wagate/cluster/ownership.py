@@ -140,12 +140,17 @@ class LeaseOwnership:
     def held(self) -> dict[int, HeldLease]:
         return dict(self.leases)
 
-    async def acquire(self, instance_id: int, name: str) -> bool:
-        """Take the lease if it is free and write its token to the instance row."""
+    async def acquire(self, instance_id: int, name: str, floor: int | None = None) -> bool:
+        """Take the lease if it is free and write its token to the instance row. `floor`: the
+        token stored in the row, when the caller has just read it (else it is read here). A
+        floor read a moment ago is safe: if it is stale and Redis lost its counter, the token
+        may not exceed the row's, the row's write below then refuses it and the lease is given
+        back; the next pass reads afresh."""
         if not self.takes_instances or instance_id in self.leases:
             return False
-        async with self.db.session() as session:
-            floor = await repository.fencing_token(session, instance_id)
+        if floor is None:
+            async with self.db.session() as session:
+                floor = await repository.fencing_token(session, instance_id)
         started = time.monotonic()
         token = await self.store.acquire(
             instance_id, self.node_id, int(self.ttl_s * 1000), floor or 0

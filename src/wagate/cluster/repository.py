@@ -50,14 +50,18 @@ async def instance_ids(session: AsyncSession) -> list[int]:
     return list((await session.execute(select(Instance.id))).scalars().all())
 
 
-async def wanted(session: AsyncSession, engines: list[str]) -> dict[int, str]:
-    """The id and name of each instance the user wants connected, on one of `engines`."""
+async def wanted(
+    session: AsyncSession, engines: list[str]
+) -> tuple[dict[int, str], dict[int, int]]:
+    """The id and name of each instance the user wants connected, on one of `engines`, and
+    the fencing token stored in each row (0: none yet)."""
     rows = await session.execute(
-        select(Instance.id, Instance.name).where(
+        select(Instance.id, Instance.name, Instance.fencing_token).where(
             Instance.desired_state == "connected", Instance.engine.in_(engines)
         )
     )
-    return {iid: name for iid, name in rows.all()}
+    found = rows.all()
+    return {iid: name for iid, name, _ in found}, {iid: token or 0 for iid, _, token in found}
 
 
 async def existing(session: AsyncSession, ids: list[int]) -> set[int]:

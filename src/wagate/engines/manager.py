@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -67,6 +68,10 @@ log = structlog.get_logger(__name__)
 # commits, so more at once is fewer, larger transactions.
 RESUME_CONCURRENCY = 500
 STOP_TIMEOUT_S = 70.0  # neonize's stop() can wait out a hanging dial (~60 s)
+# How long the settings read with a slot's row stand in for a read at its connect: a change
+# made meanwhile is forwarded to this node (it holds the lease before it makes the slot) and
+# lands in the slot; the proxy URL is only read at a connect, so keep the window short.
+FRESH_SETTINGS_S = 1.0
 MessageHook = Callable[[InstanceRef, InboundMessage | Receipt | MessageChange], Awaitable[None]]
 GroupHook = Callable[[InstanceRef, GroupUpdate | GroupParticipantsUpdate], Awaitable[None]]
 PeopleEvent = PresenceUpdate | ContactUpdate | BlocklistUpdate | IncomingCall
@@ -323,6 +328,7 @@ class ClientManager:
         slot = self._slots.get(name)
         if slot is None:
             return
+        slot.read_settings = None  # stale now: the next connect reads the row
         slot.reject_calls = reject_calls
         turned = slot.always_online != always_online
         slot.always_online = always_online
@@ -372,6 +378,8 @@ class ClientManager:
                 status=resumed_status(Status(row.status)),
                 reject_calls=bool((row.settings or {}).get("reject_calls", False)),
                 always_online=bool((row.settings or {}).get("always_online", False)),
+                read_settings=dict(row.settings or {}),
+                read_at=time.monotonic(),
             )
             start_pump(slot, self._handle)
             self._slots[name] = slot
@@ -388,6 +396,7 @@ class ClientManager:
         def sink(event: EngineEvent) -> None:
             slot.events.put_nowait((generation, event))
 
+        log.debug("client starting", instance=slot.ref.name)
         try:
             proxy = await self._read_settings(slot, row)
         except Exception as exc:  # never a connect without the proxy it should go through
@@ -398,24 +407,40 @@ class ClientManager:
             return
         client = self.engine(slot.engine).create_client(replace(slot.ref, proxy=proxy), sink)
         slot.client = client
-        await self._records.set_status(slot, Status.CONNECTING, reason=None)
-        try:
-            await client.start()
-        except Exception as exc:
-            log.warning("client start failed", instance=slot.ref.name, error=str(exc))
+        # The client starts while `connecting` is written: what it reports waits for the slot's
+        # lock (held by the caller), so `connected` still follows `connecting`. Both finish
+        # before a failure is handled.
+        written, started = await asyncio.gather(
+            self._records.set_status(slot, Status.CONNECTING, reason=None),
+            client.start(),
+            return_exceptions=True,
+        )
+        if isinstance(written, BaseException):
+            await self._stop_client(slot)
+            raise written
+        if isinstance(started, Exception):
+            log.warning("client start failed", instance=slot.ref.name, error=str(started))
             await self._stop_client(slot)
             await self._records.set_status(
-                slot, Status.DISCONNECTED, reason=f"connect_failed: {exc}"
+                slot, Status.DISCONNECTED, reason=f"connect_failed: {started}"
             )
+        elif isinstance(started, BaseException):
+            raise started
 
     async def _read_settings(self, slot: Slot, row: Instance | None = None) -> str | None:
         """The instance's settings, read at every connect (whichever node changed them last;
         `row` when it was read just now): the slot's options, and the proxy URL its client
-        must dial through (None: none)."""
-        if row is None:
+        must dial through (None: none). A slot made a moment ago has them from its row: a
+        takeover's connect saves a round trip."""
+        fresh, slot.read_settings = slot.read_settings, None
+        if row is not None:
+            settings = row.settings or {}
+        elif fresh is not None and time.monotonic() - slot.read_at <= FRESH_SETTINGS_S:
+            settings = fresh
+        else:
             async with self.db.session() as session:
                 row = await get_by_name(session, slot.ref.name)
-        settings = (row.settings if row is not None else None) or {}
+            settings = (row.settings if row is not None else None) or {}
         slot.reject_calls = bool(settings.get("reject_calls", False))
         slot.always_online = bool(settings.get("always_online", False))
         stored = encrypted_url(settings)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
+
 from wagate.batching import GroupCommit
 from wagate.config import Settings
 from wagate.db import Database, utcnow
@@ -17,6 +19,8 @@ from wagate.events.bus import EventBus
 from wagate.events.payloads import ConnectionUpdateData, Payload
 
 TOUCH_INTERVAL_S = 5.0  # last_event_at is written at most this often per instance
+
+log = structlog.get_logger(__name__)
 
 
 class SlotRecords:
@@ -42,6 +46,7 @@ class SlotRecords:
         previous = slot.status
         check_transition(previous, new)
         slot.status = new
+        log.debug("status", instance=slot.ref.name, status=new, previous=previous)
         if new == Status.CONNECTED:
             slot.connected.set()
         else:

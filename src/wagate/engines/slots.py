@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -49,6 +50,10 @@ class Slot:
     # Set while the status is connected: what the instance's sender waits on, rather than
     # polling the status (thousands of senders polling kept a node busy doing nothing).
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    # The settings of the row the slot was made from, and when (monotonic) they were read: a
+    # connect right after that uses them instead of reading the row again.
+    read_settings: dict[str, Any] | None = None
+    read_at: float = float("-inf")
 
 
 def resumed_status(recorded: Status) -> Status:

@@ -38,6 +38,7 @@ class WorkerPool:
         task = self.tasks.get(name)
         if task is not None and not task.done():
             return
+        log.debug("sender started", instance=name)
         sender = InstanceSender(self.state, self.queue, self.outcomes, name, self.writes)
         self.senders[name] = sender
         self.tasks[name] = asyncio.create_task(sender.run(), name=f"sender:{name}")

@@ -214,10 +214,12 @@ class InstanceSender:
                 continue
             try:
                 if not adopted:
+                    self.log.debug("sender adopting the queue")
                     await self.queue.adopt(self.name)
                     adopted = True
                 entries = await self.queue.take(self.name, BATCH, IDLE_WAIT_S)
                 if entries:
+                    self.log.debug("sender took", count=len(entries))
                     await self._handle(entries)
             except Held as held:
                 # Nothing polls meanwhile: one sleep until the release (or a change of the
@@ -269,7 +271,9 @@ class InstanceSender:
 
     async def _send_chunk(self, chunk: list[Entry]) -> None:
         pks = list(dict.fromkeys(entry.pk for entry in chunk))  # a duplicate entry once
-        await self._announce()  # what a chunk cut short recorded
+        # What a chunk cut short recorded is announced while the send policy is read (the first
+        # chunk after a takeover waits for both; the policy is cached for the sends that follow).
+        await asyncio.gather(self._announce(), self._load_policy())
         self._media.clear()  # what a stopped chunk left: it is sent again, and found again
         sent: list[tuple[SendRow, SendResult]] = []
         for index, pk in enumerate(pks):
@@ -379,6 +383,7 @@ class InstanceSender:
                 raise FencedOff
             try:
                 client = self.state.manager.connected_client(self.name)
+                self.log.debug("sending", correlation_id=row.correlation_id)
                 result = await client.call(SEND, message)
             except Exception as exc:
                 await flush()

@@ -378,8 +378,19 @@ class SimulatorClient:
                 waiter.cancel()
 
     async def _go_online(self, jid: str, phone: str) -> None:
-        self._connection_id = await self.engine.open_connection(self.instance.id)
-        await self.account.load()
+        # The connection's row and the account's state at once: each is a database round
+        # trip that a takeover's reconnect waits for. Both finish before a failure is raised
+        # (never a query cancelled half-way, never a row opened after stop() looked).
+        opened, loaded = await asyncio.gather(
+            self.engine.open_connection(self.instance.id),
+            self.account.load(),
+            return_exceptions=True,
+        )
+        if isinstance(opened, BaseException):
+            raise opened
+        self._connection_id = opened
+        if isinstance(loaded, BaseException):
+            raise loaded
         if self._stopped:
             return  # stop() closes the row once this task is over
         self.jid = jid
