@@ -73,6 +73,12 @@ UNIT_OF_WORK = frozenset({"get", "add", "add_all", "merge", "delete", "flush", "
 
 SESSION_TYPES = frozenset({"AsyncSession", "Session"})
 
+# What opens a session in `async with db.<opener>() as name` (wagate.db.Database's, and a
+# sessionmaker called directly): `name` holds a session whatever it is called.
+SESSION_OPENERS = frozenset(
+    {"session", "transaction", "api_session", "api_transaction", "sessions"}
+)
+
 
 def is_repository(path: Path) -> bool:
     parts = path.relative_to(SRC).parts
@@ -127,13 +133,26 @@ def _is_session_type(annotation: ast.expr | None) -> bool:
     return isinstance(annotation, ast.Name) and annotation.id in SESSION_TYPES
 
 
+def _opens_session(item: ast.withitem) -> bool:
+    call = item.context_expr
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in SESSION_OPENERS
+        and isinstance(item.optional_vars, ast.Name)
+    )
+
+
 def _session_names(tree: ast.AST) -> set[str]:
-    """The names that hold a session: `session` itself, and every parameter or variable
-    annotated as one."""
+    """The names that hold a session: `session` itself, every parameter or variable annotated
+    as one, and the target of a `with` that opens one."""
     names = {"session"}
     for node in ast.walk(tree):
         if isinstance(node, ast.arg) and _is_session_type(node.annotation):
             names.add(node.arg)
+        elif isinstance(node, ast.withitem) and _opens_session(node):
+            assert isinstance(node.optional_vars, ast.Name)
+            names.add(node.optional_vars.id)
         elif (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -213,6 +232,8 @@ def test_no_sql_outside_repositories() -> None:
         "async def f(s: 'AsyncSession'):\n    await s.get(Row, 1)\n",
         "def f(s: orm.Session | None):\n    s.delete(row)\n",
         "async def f(db):\n    tx: AsyncSession = db.begin()\n    tx.add(row)\n",
+        "async def f(db):\n    async with db.transaction() as tx:\n        tx.add(row)\n",
+        "async def f(self):\n    async with self.db.session() as s:\n        await s.get(R, 1)\n",
     ],
 )
 def test_the_check_sees_sql(source: str) -> None:
@@ -232,6 +253,7 @@ def test_the_check_sees_sql(source: str) -> None:
         "def f(s):\n    s.add(1)\n",
         "async def f(session):\n    await repository.add(session, row)\n",
         "def f(session):\n    return session.info.get('node')\n",
+        "async def f(redis):\n    async with redis.pipeline() as pipe:\n        pipe.delete('k')\n",
     ],
 )
 def test_the_check_lets_types_and_errors_through(source: str) -> None:
