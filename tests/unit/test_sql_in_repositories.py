@@ -3,7 +3,8 @@
 A repository module is `<package>/repository.py` or a module of a `<package>/repository/`
 package; the database plumbing (`db.py`, `models.py`, `migrate.py`, `migrations/`) is one too.
 Every other module of `src/wagate` calls a repository function: it imports no SQLAlchemy query
-construct and runs no statement on a session or connection. Types (`AsyncSession`,
+construct, runs no statement on a session or connection, and uses no session's unit of work
+(`get`, `add`, `merge`, `delete`, `flush`, ... on a session). Types (`AsyncSession`,
 `AsyncEngine`, ...) and errors (`sqlalchemy.exc`) are fine anywhere.
 """
 
@@ -65,6 +66,20 @@ CONSTRUCTS = frozenset(
 RUNNERS = frozenset({"execute", "scalar", "scalars", "stream_scalars", "exec_driver_sql"})
 
 
+# The unit of work of a session on mapped objects: loading, adding, deleting, writing. Told
+# apart from `dict.get` or a set's `add` by what they are called on: a session (see
+# `_session_names`).
+UNIT_OF_WORK = frozenset({"get", "add", "add_all", "merge", "delete", "flush", "refresh"})
+
+SESSION_TYPES = frozenset({"AsyncSession", "Session"})
+
+# What opens a session in `async with db.<opener>() as name` (wagate.db.Database's, and a
+# sessionmaker called directly): `name` holds a session whatever it is called.
+SESSION_OPENERS = frozenset(
+    {"session", "transaction", "api_session", "api_transaction", "sessions"}
+)
+
+
 def is_repository(path: Path) -> bool:
     parts = path.relative_to(SRC).parts
     if parts[0] == "migrations" or (parts == (path.name,) and path.name in PLUMBING):
@@ -105,16 +120,70 @@ def _runs_statement(node: ast.Call) -> bool:
     )
 
 
+def _is_session_type(annotation: ast.expr | None) -> bool:
+    """`AsyncSession`, `Session`, dotted (`orm.Session`), quoted, or in a union with None."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return _is_session_type(ast.parse(annotation.value, mode="eval").body)
+    if isinstance(annotation, ast.BinOp):
+        return _is_session_type(annotation.left) or _is_session_type(annotation.right)
+    if isinstance(annotation, ast.Attribute):
+        return annotation.attr in SESSION_TYPES
+    return isinstance(annotation, ast.Name) and annotation.id in SESSION_TYPES
+
+
+def _opens_session(item: ast.withitem) -> bool:
+    call = item.context_expr
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in SESSION_OPENERS
+        and isinstance(item.optional_vars, ast.Name)
+    )
+
+
+def _session_names(tree: ast.AST) -> set[str]:
+    """The names that hold a session: `session` itself, every parameter or variable annotated
+    as one, and the target of a `with` that opens one."""
+    names = {"session"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and _is_session_type(node.annotation):
+            names.add(node.arg)
+        elif isinstance(node, ast.withitem) and _opens_session(node):
+            assert isinstance(node.optional_vars, ast.Name)
+            names.add(node.optional_vars.id)
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and _is_session_type(node.annotation)
+        ):
+            names.add(node.target.id)
+    return names
+
+
+def _works_on_session(node: ast.Call, sessions: set[str]) -> bool:
+    return (
+        isinstance(node.func, ast.Attribute)
+        and node.func.attr in UNIT_OF_WORK
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in sessions
+    )
+
+
 def offences(source: str) -> list[str]:
     """Each place of `source` that holds SQL, as `line: what`."""
     tree = ast.parse(source)
     aliases = _aliases(tree)
+    sessions = _session_names(tree)
     found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             found += _imported(node)
         elif isinstance(node, ast.Call) and _runs_statement(node):
             found.append(f"{node.lineno}: .{ast.unparse(node.func).rsplit('.', 1)[-1]}(...)")
+        elif isinstance(node, ast.Call) and _works_on_session(node, sessions):
+            found.append(f"{node.lineno}: {ast.unparse(node.func)}(...)")
         elif (
             isinstance(node, ast.Attribute)
             and node.attr in CONSTRUCTS
@@ -152,6 +221,19 @@ def test_no_sql_outside_repositories() -> None:
         "async def f(s):\n    return (await s.scalars(q)).all()\n",
         "async def f(conn):\n    await conn.execute(text('SELECT 1'), {})\n",
         "from sqlalchemy import Table\n",
+        "async def f(session):\n    return await session.get(Row, 1)\n",
+        "async def f(session):\n    session.add(row)\n",
+        "async def f(session):\n    session.add_all(rows)\n",
+        "async def f(session):\n    await session.merge(row)\n",
+        "async def f(session):\n    await session.delete(row)\n",
+        "async def f(session):\n    await session.flush()\n",
+        "async def f(session):\n    await session.refresh(row)\n",
+        "async def f(s: AsyncSession):\n    s.add(row)\n",
+        "async def f(s: 'AsyncSession'):\n    await s.get(Row, 1)\n",
+        "def f(s: orm.Session | None):\n    s.delete(row)\n",
+        "async def f(db):\n    tx: AsyncSession = db.begin()\n    tx.add(row)\n",
+        "async def f(db):\n    async with db.transaction() as tx:\n        tx.add(row)\n",
+        "async def f(self):\n    async with self.db.session() as s:\n        await s.get(R, 1)\n",
     ],
 )
 def test_the_check_sees_sql(source: str) -> None:
@@ -165,6 +247,13 @@ def test_the_check_sees_sql(source: str) -> None:
         "from sqlalchemy.exc import IntegrityError\n",
         "async def f(pipe):\n    await pipe.execute()\n",
         "def f(session: AsyncSession) -> None: ...\n",
+        "def f(settings: dict[str, str]):\n    return settings.get('a')\n",
+        "def f(seen: set[str]):\n    seen.add('a')\n",
+        "async def f(cache):\n    await cache.delete('key')\n",
+        "def f(s):\n    s.add(1)\n",
+        "async def f(session):\n    await repository.add(session, row)\n",
+        "def f(session):\n    return session.info.get('node')\n",
+        "async def f(redis):\n    async with redis.pipeline() as pipe:\n        pipe.delete('k')\n",
     ],
 )
 def test_the_check_lets_types_and_errors_through(source: str) -> None:

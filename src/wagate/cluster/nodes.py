@@ -41,18 +41,8 @@ class NodeRegistry:
         self.alive = alive
 
     async def register(self, role: str, address: str) -> None:
-        now = utcnow()
         async with self.db.transaction() as session:
-            await session.merge(
-                Node(
-                    id=self.node_id,
-                    role=role,
-                    address=address,
-                    started_at=now,
-                    last_seen_at=now,
-                    stopped_at=None,
-                )
-            )
+            await repository.register(session, self.node_id, role, address)
 
     async def heartbeat(self) -> None:
         async with self.db.transaction() as session:

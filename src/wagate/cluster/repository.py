@@ -17,6 +17,13 @@ from wagate.repository.instances import INSTANCES
 # --- nodes -------------------------------------------------------------------------------------
 
 
+async def register(session: AsyncSession, node_id: str, role: str, address: str) -> None:
+    """The node's row as it starts: a restarted node takes its old row over."""
+    now = utcnow()
+    fresh = {"started_at": now, "last_seen_at": now, "stopped_at": None}
+    await session.merge(Node(id=node_id, role=role, address=address, **fresh))
+
+
 async def heartbeat(session: AsyncSession, node_id: str) -> None:
     await session.execute(
         update(Node)

@@ -18,6 +18,11 @@ from wagate.repository.instances import to_resume as to_resume
 from wagate.repository.instances import update_fields as update_fields
 
 
+async def add(session: AsyncSession, row: Instance) -> None:
+    """A new instance; a taken name fails with IntegrityError when the transaction writes it."""
+    session.add(row)
+
+
 @dataclass(frozen=True, slots=True)
 class InstancePage:
     """Which instances a page of the list shows: oldest first, strictly after the id `after`."""

@@ -40,6 +40,7 @@ from wagate.instances.schemas import (
 from wagate.models import Instance
 from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSecrets, HasSettings
 from wagate.phones import InvalidRecipient, normalize_phone
+from wagate.repository import rows
 from wagate.secretbox import SecretBox
 
 
@@ -149,7 +150,7 @@ async def create(state: InstancesNode, body: CreateInstance) -> tuple[Instance, 
     )
     try:
         async with state.db.transaction() as session:
-            session.add(row)
+            await repository.add(session, row)
     except IntegrityError as exc:
         raise Conflict(f"an instance named '{body.name}' already exists") from exc
     return row, token
@@ -161,8 +162,8 @@ async def patch_settings(state: InstancesNode, name: str, patch: InstanceSetting
         row = await repository.get_by_name(session, name)
         if row is None:
             raise NotFound(f"instance '{name}' not found")
-        row.settings = merged_settings(row.settings, patch, state.secrets)
-        row.updated_at = utcnow()
+        settings = merged_settings(row.settings, patch, state.secrets)
+        await rows.set_columns(session, row, settings=settings, updated_at=utcnow())
     state.instances.invalidate(name)  # after the commit: a racing read cannot refill it
     # The route runs on the holder: its live client follows the new settings now.
     await state.manager.update_options(
@@ -179,7 +180,7 @@ async def rotate_token(state: InstancesNode, name: str) -> str:
         row = await repository.get_by_name(session, name)
         if row is None:
             raise NotFound(f"instance '{name}' not found")
-        row.token_hash = hash_token(token)
+        await rows.set_columns(session, row, token_hash=hash_token(token))
     state.instances.invalidate(name)  # the old token stops working on this node now
     # And the streams it opened end, on every node (the admin's go on).
     await state.bus.end_streams(name, admin_too=False)

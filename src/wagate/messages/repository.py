@@ -36,6 +36,11 @@ async def add_messages(
             session.add(item)
 
 
+async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> None:
+    """A taken key fails with IntegrityError when the transaction writes it."""
+    session.add(row)
+
+
 async def insert_messages(
     session: AsyncSession, rows: Sequence[dict[str, Any]], media: Sequence[OutgoingMedia | None]
 ) -> list[int]:

@@ -406,7 +406,7 @@ class MessageService:
         try:
             async with self.state.db.api_transaction() as session:
                 await repository.add_messages(session, [row], [media])
-                session.add(key_row)
+                await repository.add_idempotency_key(session, key_row)
         except IntegrityError:
             replay = await self._replay(instance, key, request_hash)
             if replay is None:

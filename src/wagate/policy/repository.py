@@ -15,7 +15,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.message_status import MessageStatus
 from wagate.models import Message, SendCounter
+from wagate.models import SendPolicy as PolicyRow
 from wagate.policy.rules import Window
+from wagate.repository import rows
+
+
+async def policy_row(session: AsyncSession, instance_id: int) -> PolicyRow | None:
+    return await session.get(PolicyRow, instance_id)
+
+
+async def write_policy_row(session: AsyncSession, instance_id: int, values: dict[str, Any]) -> None:
+    """Set these columns of the instance's policy row, made if it has none yet."""
+    row = await session.get(PolicyRow, instance_id)
+    if row is None:
+        row = PolicyRow(instance_id=instance_id, policy={}, trips=0)
+        session.add(row)
+    await rows.set_columns(session, row, **values)
+
+
+async def start_warmup(session: AsyncSession, instance_id: int, now: datetime) -> None:
+    """Day 1 of the warm-up is `now` unless it started already (a later call keeps it)."""
+    row = await session.get(PolicyRow, instance_id)
+    if row is None:
+        session.add(PolicyRow(instance_id=instance_id, policy={}, trips=0, warmup_started_at=now))
+    elif row.warmup_started_at is None:
+        row.warmup_started_at = now
 
 
 async def read_counters(

@@ -84,7 +84,7 @@ class SendPolicies:
 
     async def _row(self, instance_id: int) -> PolicyRow | None:
         async with self.db.session() as session:
-            return await session.get(PolicyRow, instance_id)
+            return await repository.policy_row(session, instance_id)
 
     def effective(self, row: PolicyRow | None) -> Policy:
         if row is None or not row.policy:
@@ -105,23 +105,12 @@ class SendPolicies:
 
     async def _write(self, instance_id: int, **values: Any) -> None:
         async with self.db.transaction() as session:
-            row = await session.get(PolicyRow, instance_id)
-            if row is None:
-                row = PolicyRow(instance_id=instance_id, policy={}, trips=0)
-                session.add(row)
-            for name, value in values.items():
-                setattr(row, name, value)
+            await repository.write_policy_row(session, instance_id, values)
 
     async def _start_warmup(self, instance_id: int, now: datetime) -> None:
         """Day 1 of the warm-up is the first send under it (once: a later call keeps it)."""
         async with self.db.transaction() as session:
-            row = await session.get(PolicyRow, instance_id)
-            if row is None:
-                session.add(
-                    PolicyRow(instance_id=instance_id, policy={}, trips=0, warmup_started_at=now)
-                )
-            elif row.warmup_started_at is None:
-                row.warmup_started_at = now
+            await repository.start_warmup(session, instance_id, now)
 
     async def update(self, instance_id: int, patch: PolicyPatch) -> None:
         changes = patch.model_dump(mode="json", exclude_unset=True)

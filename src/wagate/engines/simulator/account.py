@@ -59,8 +59,9 @@ from wagate.engines.base import (
 from wagate.engines.simulator.network import on_whatsapp
 from wagate.engines.simulator.presence import record_presence
 from wagate.engines.simulator.repository import account as repository
-from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, SimulatorContact
+from wagate.models import SimulatorAccount, SimulatorContact
 from wagate.phones import phone_of
+from wagate.repository import rows
 
 if TYPE_CHECKING:
     from wagate.engines.simulator.engine import SimulatorClient
@@ -160,7 +161,7 @@ class SimulatedAccount:
     async def _contact(self, session: AsyncSession, jid: str) -> SimulatorContact | None:
         """The contact as the network knows it, met now if it was not yet (a number on
         WhatsApp), or None (not on WhatsApp, or a LID never met)."""
-        row: SimulatorContact | None = await session.get(SimulatorContact, (self._id, jid))
+        row = await repository.contact(session, self._id, jid)
         if row is not None:
             return row
         if jid.endswith("@lid"):
@@ -168,12 +169,9 @@ class SimulatedAccount:
         phone = phone_of(jid)
         if phone is None or not on_whatsapp(phone):
             return None
-        row = SimulatorContact(
-            instance_id=self._id, jid=f"{phone}@s.whatsapp.net", lid=lid_of(phone)
+        return await repository.meet_contact(
+            session, self._id, f"{phone}@s.whatsapp.net", lid_of(phone)
         )
-        session.add(row)
-        await session.flush()
-        return row
 
     async def get_contact(self, request: ContactRef) -> ContactInfo:
         self.client.require_connected()
@@ -236,7 +234,7 @@ class SimulatedAccount:
         changed = (jid in self.blocked) != (request.action == "block")
         async with self._db.transaction() as session:
             if request.action == "block" and changed:
-                await session.merge(SimulatorBlock(instance_id=self._id, contact=jid))
+                await repository.block(session, self._id, jid)
             elif changed:
                 await repository.unblock(session, self._id, jid)
         if changed:
@@ -252,11 +250,7 @@ class SimulatedAccount:
     # --- own profile and privacy -------------------------------------------------------------
 
     async def _account(self, session: AsyncSession) -> SimulatorAccount:
-        row: SimulatorAccount | None = await session.get(SimulatorAccount, self._id)
-        if row is None:
-            row = SimulatorAccount(instance_id=self._id, privacy={})
-            session.add(row)
-        return row
+        return await repository.account(session, self._id)
 
     def _profile(self, row: SimulatorAccount) -> Profile:
         jid = self.client.jid or ""
@@ -271,10 +265,12 @@ class SimulatedAccount:
         self.client.require_connected()
         async with self._db.transaction() as session:
             row = await self._account(session)
-            if request.name is not None:
-                row.name = request.name
-            if request.about is not None:
-                row.about = request.about
+            changes = {"name": request.name, "about": request.about}
+            await rows.set_columns(
+                session,
+                row,
+                **{name: value for name, value in changes.items() if value is not None},
+            )
             return self._profile(row)
 
     async def set_profile_picture(self, request: ProfilePictureRequest) -> Profile:
@@ -283,7 +279,8 @@ class SimulatedAccount:
             raise PermanentEngineError("a profile picture must be a JPEG image")
         async with self._db.transaction() as session:
             row = await self._account(session)
-            row.picture_id = new_picture_id() if request.data is not None else None
+            picture_id = new_picture_id() if request.data is not None else None
+            await rows.set_columns(session, row, picture_id=picture_id)
             return self._profile(row)
 
     async def get_privacy(self, _: None) -> Privacy:
@@ -296,7 +293,7 @@ class SimulatedAccount:
         self.client.require_connected()
         async with self._db.transaction() as session:
             row = await self._account(session)
-            row.privacy = {**row.privacy, **request.settings}
+            await rows.set_columns(session, row, privacy={**row.privacy, **request.settings})
             settings = {**PRIVACY_DEFAULTS, **row.privacy}
         self.read_receipts = settings["read_receipts"] != "none"
         return Privacy(settings)
@@ -317,19 +314,10 @@ class SimulatedAccount:
     async def update_chat(self, request: ChatSettings) -> None:
         self.client.require_connected()
         async with self._db.transaction() as session:
-            row = await session.get(SimulatorChat, (self._id, request.chat))
-            if row is None:
-                row = SimulatorChat(
-                    instance_id=self._id,
-                    chat=request.chat,
-                    archived=False,
-                    pinned=False,
-                    disappearing_s=0,
-                )
-                session.add(row)
+            row = await repository.chat(session, self._id, request.chat)
             if request.pinned and not row.pinned:
                 await self._check_pin_room(session)
-            _apply(row, request)
+            await rows.set_columns(session, row, **_changes(request))
 
     async def _check_pin_room(self, session: AsyncSession) -> None:
         if await repository.pinned_chats(session, self._id) >= MAX_PINNED_CHATS:
@@ -398,28 +386,34 @@ class SimulatedAccount:
             row = await self._contact(session, jid)
             if row is None:
                 return False
-            for name in ("push_name", "about", "business_name"):
-                if name in changes:
-                    setattr(row, name, changes[name])
-                    event_changes[name] = changes[name]
+            values: dict[str, Any] = {
+                name: changes[name]
+                for name in ("push_name", "about", "business_name")
+                if name in changes
+            }
+            event_changes.update(values)
             if "picture" in changes:
-                row.picture_id = new_picture_id() if changes["picture"] else None
+                values["picture_id"] = new_picture_id() if changes["picture"] else None
                 event_changes["picture"] = "set" if changes["picture"] else "removed"
+            await rows.set_columns(session, row, **values)
         if event_changes and jid not in self.blocked:
             self.client.sink(ContactUpdate(jid, event_changes, utcnow()))
         return True
 
 
-def _apply(row: SimulatorChat, request: ChatSettings) -> None:
+def _changes(request: ChatSettings) -> dict[str, Any]:
+    """The chat's columns the request changes."""
+    changes: dict[str, Any] = {}
     if request.archived is not None:
-        row.archived = request.archived
+        changes["archived"] = request.archived
         if request.archived:
-            row.pinned = False  # WhatsApp unpins a chat it archives
+            changes["pinned"] = False  # WhatsApp unpins a chat it archives
     if request.pinned is not None:
-        row.pinned = request.pinned
+        changes["pinned"] = request.pinned
     if request.unmute:
-        row.muted_until = None
+        changes["muted_until"] = None
     elif request.muted_until is not None:
-        row.muted_until = request.muted_until
+        changes["muted_until"] = request.muted_until
     if request.disappearing_s is not None:
-        row.disappearing_s = request.disappearing_s
+        changes["disappearing_s"] = request.disappearing_s
+    return changes

@@ -213,7 +213,8 @@ class SimulatedEdits:
             if value is not None
         }
         async with self.client.engine.db.transaction() as session:
-            session.add(
+            await messages.keep_received(
+                session,
                 SimulatorInbox(
                     instance_id=self.client.instance.id,
                     message_id=message.message_id,
@@ -222,7 +223,7 @@ class SimulatedEdits:
                     kind=message.kind,
                     body=body,
                     received_at=message.timestamp,
-                )
+                ),
             )
 
     async def contact_message(self, sender: str, chat: str, message_id: str) -> Found:

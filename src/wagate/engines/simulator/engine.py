@@ -63,7 +63,7 @@ from wagate.engines.simulator.network import new_message_id, on_whatsapp, random
 from wagate.engines.simulator.relay import GroupEvent, NoticeRelay
 from wagate.engines.simulator.repository import connections, messages
 from wagate.message_kinds import Kind
-from wagate.models import SimulatorDevice, SimulatorOutbox
+from wagate.models import SimulatorOutbox
 from wagate.tasks import stop_tasks, wait_tasks
 
 log = structlog.get_logger(__name__)
@@ -353,7 +353,7 @@ class SimulatorClient:
         phone = self._link_phone or random_phone()
         jid = f"{phone}@s.whatsapp.net"
         async with self.engine.db.transaction() as session:
-            await session.merge(SimulatorDevice(instance_id=self.instance.id, jid=jid, phone=phone))
+            await connections.link_device(session, self.instance.id, jid, phone)
         if not self._stopped:
             await self._go_online(jid, phone)
         # Only a device just linked gets the phone's history (a resumed one had it).

@@ -63,8 +63,9 @@ from wagate.engines.base import (
 from wagate.engines.simulator.network import on_whatsapp, refuses_adding
 from wagate.engines.simulator.relay import GroupEvent
 from wagate.engines.simulator.repository import groups as repository
-from wagate.models import SimulatorGroup, SimulatorGroupMember, SimulatorGroupRequest
+from wagate.models import SimulatorGroup, SimulatorGroupMember
 from wagate.phones import phone_of
+from wagate.repository import rows
 
 if TYPE_CHECKING:
     from wagate.db import Database
@@ -142,7 +143,7 @@ def _role(value: str) -> Any:
 async def _load(session: AsyncSession, group: str, member: str | None) -> Loaded:
     """The group and its participants; `group_not_found` unless `member` is one of them
     (None: anyone may look, as through an invite link)."""
-    row = await session.get(SimulatorGroup, group)
+    row = await repository.group(session, group)
     if row is None:
         raise not_found(group)
     loaded = Loaded(row, {m.jid: m for m in await repository.members(session, group)})
@@ -200,17 +201,13 @@ class GroupNetwork:
             invite_code=_new_invite_code(),
         )
         outcome = Outcome()
+        members = {actor: "superadmin"}
+        for jid in dict.fromkeys(request.participants):
+            if jid != actor and self._addable(jid, outcome):
+                members[jid] = "member"
+                outcome.done.append(jid)
         async with self.db.transaction() as session:
-            session.add(row)
-            await session.flush()
-            session.add(SimulatorGroupMember(group_jid=row.jid, jid=actor, role="superadmin"))
-            for jid in dict.fromkeys(request.participants):
-                if jid == actor:
-                    continue
-                if self._addable(jid, outcome):
-                    session.add(SimulatorGroupMember(group_jid=row.jid, jid=jid, role="member"))
-                    outcome.done.append(jid)
-            await session.flush()
+            await repository.add_group(session, row, members)
             loaded = await _load(session, row.jid, actor)
         notices = (
             [_participants_event(loaded, actor, "added", outcome.done)] if outcome.done else []
@@ -248,8 +245,7 @@ class GroupNetwork:
                     raise not_admin("change the group's settings")
                 if loaded.group.locked:
                     raise not_admin("edit the info of this group")
-            for name, value in changes.items():
-                setattr(loaded.group, name, value)
+            await rows.set_columns(session, loaded.group, **changes)
         notices = [_update_event(loaded, actor, changes)] if changes else []
         return loaded.info(), notices
 
@@ -274,7 +270,7 @@ class GroupNetwork:
                 raise not_admin("change the picture of this group")
             if digest == loaded.group.picture:
                 return []
-            loaded.group.picture = digest
+            await rows.set_columns(session, loaded.group, picture=digest)
         change = "removed" if digest is None else "set"
         return [_update_event(loaded, actor, {"picture": change})]
 
@@ -312,8 +308,7 @@ class GroupNetwork:
             if member is not None:
                 outcome.fail(jid, "already_in_group")
             elif self._addable(jid, outcome):
-                added = SimulatorGroupMember(group_jid=loaded.group.jid, jid=jid, role="member")
-                session.add(added)
+                added = await repository.add_member(session, loaded.group.jid, jid)
                 await repository.drop_request(session, loaded.group.jid, jid)
                 loaded.members[jid] = added
                 outcome.ok(jid)
@@ -323,10 +318,11 @@ class GroupNetwork:
         elif member.role == "superadmin" and jid != actor and action in ("remove", "demote"):
             outcome.fail(jid, "not_allowed")  # only the creator steps down
         elif action == "remove":
-            await session.delete(member)
+            await repository.remove_member(session, member)
             outcome.ok(jid)
         else:
-            member.role = "admin" if action == "promote" else "member"
+            role = "admin" if action == "promote" else "member"
+            await rows.set_columns(session, member, role=role)
             outcome.ok(jid)
 
     async def requests(self, actor: str, group: str) -> list[JoinRequest]:
@@ -348,14 +344,11 @@ class GroupNetwork:
                 raise not_admin("answer requests to join")
             outcome = Outcome()
             for jid in dict.fromkeys(request.participants):
-                pending = await session.get(SimulatorGroupRequest, (request.group, jid))
-                if pending is None:
+                if not await repository.take_request(session, request.group, jid):
                     outcome.fail(jid, "no_request")
                     continue
-                await session.delete(pending)
                 if request.action == "approve":
-                    added = SimulatorGroupMember(group_jid=request.group, jid=jid, role="member")
-                    session.add(added)
+                    added = await repository.add_member(session, request.group, jid)
                     loaded.members[jid] = added
                 outcome.ok(jid)
         notices = []
@@ -369,7 +362,7 @@ class GroupNetwork:
             if not loaded.is_admin(actor):
                 raise not_admin("share the invite link")
             if request.reset:
-                loaded.group.invite_code = _new_invite_code()
+                await rows.set_columns(session, loaded.group, invite_code=_new_invite_code())
             code = loaded.group.invite_code
         notices = [_update_event(loaded, actor, {"invite": "reset"})] if request.reset else []
         return InviteLink(code, INVITE_URL + code), notices
@@ -391,29 +384,27 @@ class GroupNetwork:
             if actor in loaded.members:
                 return GroupRef(group), []
             if loaded.group.join_approval:
-                if await session.get(SimulatorGroupRequest, (group, actor)) is not None:
+                if await repository.has_request(session, group, actor):
                     return GroupRef(group), []
-                session.add(SimulatorGroupRequest(group_jid=group, jid=actor))
+                await repository.add_request(session, group, actor)
                 admins = {jid for jid in loaded.members if loaded.is_admin(jid)}
                 event = GroupParticipantsUpdate(group, actor, "join_requested", [actor], utcnow())
                 return GroupRef(group), [Notice(event, admins | {actor})]
-            added = SimulatorGroupMember(group_jid=group, jid=actor, role="member")
-            session.add(added)
-            loaded.members[actor] = added
+            loaded.members[actor] = await repository.add_member(session, group, actor)
         return GroupRef(group), [_participants_event(loaded, actor, "joined", [actor])]
 
     async def leave(self, actor: str, group: str) -> list[Notice]:
         async with self.db.transaction() as session:
             loaded = await _load(session, group, actor)
             notices = [_participants_event(loaded, actor, "left", [actor])]
-            await session.delete(loaded.members.pop(actor))
+            await repository.remove_member(session, loaded.members.pop(actor))
             if loaded.members and not any(loaded.is_admin(j) for j in loaded.members):
                 # WhatsApp names a new admin when the last one leaves: the longest member.
                 heir = next(iter(loaded.members.values()))
-                heir.role = "admin"
+                await rows.set_columns(session, heir, role="admin")
                 notices.append(_participants_event(loaded, None, "promoted", [heir.jid]))
             if not loaded.members:
-                await session.delete(loaded.group)
+                await repository.delete_group(session, loaded.group)
         return notices
 
     async def check_send(self, sender: str, group: str, *, strict: bool = True) -> set[str]:
@@ -422,7 +413,7 @@ class GroupNetwork:
         `strict`: a group the simulated network has never seen takes the message and tells no
         one (sends to any group JID worked before groups were modelled, and still do)."""
         async with self.db.session() as session:
-            if not strict and await session.get(SimulatorGroup, group) is None:
+            if not strict and await repository.group(session, group) is None:
                 return set()
             loaded = await _load(session, group, sender)
         if loaded.group.announce and not loaded.is_admin(sender):

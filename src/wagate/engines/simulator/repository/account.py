@@ -40,6 +40,45 @@ async def privacy_of(session: AsyncSession, instance_ids: list[int]) -> dict[int
     return {account.instance_id: account.privacy or {} for account in accounts}
 
 
+async def block(session: AsyncSession, instance_id: int, jid: str) -> None:
+    await session.merge(SimulatorBlock(instance_id=instance_id, contact=jid))
+
+
+async def contact(session: AsyncSession, instance_id: int, jid: str) -> SimulatorContact | None:
+    row: SimulatorContact | None = await session.get(SimulatorContact, (instance_id, jid))
+    return row
+
+
+async def meet_contact(
+    session: AsyncSession, instance_id: int, jid: str, lid: str
+) -> SimulatorContact:
+    """The contact as the network meets it, written at once (a lookup by LID finds it next)."""
+    row = SimulatorContact(instance_id=instance_id, jid=jid, lid=lid)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def account(session: AsyncSession, instance_id: int) -> SimulatorAccount:
+    """The account's own row, made empty when it has none yet."""
+    row: SimulatorAccount | None = await session.get(SimulatorAccount, instance_id)
+    if row is None:
+        row = SimulatorAccount(instance_id=instance_id, privacy={})
+        session.add(row)
+    return row
+
+
+async def chat(session: AsyncSession, instance_id: int, chat: str) -> SimulatorChat:
+    """The chat's settings, as WhatsApp's defaults when it has none yet."""
+    row: SimulatorChat | None = await session.get(SimulatorChat, (instance_id, chat))
+    if row is None:
+        row = SimulatorChat(
+            instance_id=instance_id, chat=chat, archived=False, pinned=False, disappearing_s=0
+        )
+        session.add(row)
+    return row
+
+
 async def blocklist(session: AsyncSession, instance_id: int) -> list[str]:
     """The blocked contacts, in the order they were blocked."""
     rows = await session.scalars(

@@ -10,6 +10,11 @@ from wagate.db import any_of, utcnow
 from wagate.models import SimulatorConnection, SimulatorDevice
 
 
+async def link_device(session: AsyncSession, instance_id: int, jid: str, phone: str) -> None:
+    """The account's device as its phone linked it: a new link takes the old one's row over."""
+    await session.merge(SimulatorDevice(instance_id=instance_id, jid=jid, phone=phone))
+
+
 async def close_node_connections(session: AsyncSession, node: str) -> None:
     """Closes the connections this node left open."""
     await session.execute(

@@ -36,6 +36,10 @@ async def received(
     )
 
 
+async def keep_received(session: AsyncSession, row: SimulatorInbox) -> None:
+    session.add(row)
+
+
 async def insert_sent(connection: Executor, rows: list[dict[str, Any]]) -> None:
     # Through the table (Core): the ORM's bulk insert costs several times the CPU. One
     # statement (a group commit holds at most 500 rows, one multi-row INSERT).
