@@ -204,7 +204,7 @@ async def test_serve_with_an_admin_token_from_the_environment(
         response = await http.get(
             "/v1/instances", headers={"X-Api-Key": "wga_e2e_chosen_token_0123456789abcdef"}
         )
-        assert response.json() == {"instances": []}
+        assert response.json() == {"instances": [], "next_cursor": None}
     await node.terminate()
     assert node.process.returncode == 0
     assert "wga_e2e_chosen_token_0123456789abcdef" not in node.output
