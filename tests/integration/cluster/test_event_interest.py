@@ -46,7 +46,7 @@ async def test_a_node_listens_only_while_a_stream_is_open(start_node: NodeFactor
 
     # Nobody on the API node uses events: it does not listen, and the holder, alone on the
     # channel, stops publishing after its first PUBLISH reached nobody.
-    await inbound(api, name, "before")
+    before = await inbound(api, name, "before")
     await eventually(holds(lambda: relay(holder).alone), timeout=5, what="holder alone")
     assert relay(api).received == 0
 
@@ -68,12 +68,18 @@ async def test_a_node_listens_only_while_a_stream_is_open(start_node: NodeFactor
     # No pause here: the stream answered after the hello, so the next event reaches it.
     message_id = await inbound(api, name, "during")
 
+    def received_ids() -> list[object]:
+        inbound_events = [e for e in received if e["event"] == "message_received"]
+        return [e["data"]["message_id"] for e in inbound_events]  # type: ignore[index]
+
     async def got_it() -> bool:
-        return any(e["event"] == "message_received" for e in received)
+        return message_id in received_ids()
 
     await eventually(got_it, timeout=5, what="message_received on the API node's stream")
-    inbound_events = [e for e in received if e["event"] == "message_received"]
-    assert [e["data"]["message_id"] for e in inbound_events] == [message_id]  # type: ignore[index]
+    # Once, and nothing else: the first message's event may still reach the stream when the
+    # holder went quiet on another event before publishing it, never any other one.
+    assert received_ids().count(message_id) == 1
+    assert set(received_ids()) <= {before, message_id}
     assert not relay(holder).alone
 
     # The stream ends; after the linger the API node stops listening and the holder goes quiet.
