@@ -19,6 +19,7 @@ class ThreadReceiver:
         self.secret = secret
         self.events: list[dict[str, Any]] = []
         self.bad_signatures = 0
+        self.badly_signed: list[str] = []  # the events of the deliveries refused
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -46,6 +47,7 @@ class ThreadReceiver:
                         receiver.events.append(json.loads(raw))
                     else:
                         receiver.bad_signatures += 1
+                        receiver.badly_signed.append(str(json.loads(raw).get("event")))
                 self.send_response(200 if good else 400)
                 self.send_header("content-length", "0")
                 self.end_headers()
