@@ -248,10 +248,19 @@ async def test_breaker_opens_on_the_failure_rate(
     ids = [await send(client, name, f"f{i}") for i in range(5)]
     policy = await wait_held(client, name, 2, "paused")
     assert policy["paused_reason"] == "failure_rate"
-    statuses = [
-        (await client.get(f"/v1/instances/{name}/messages/{i}")).json()["status"] for i in ids
-    ]
-    assert statuses == ["failed", "failed", "failed", "queued", "queued"]
+
+    async def statuses() -> list[str]:
+        return [
+            (await client.get(f"/v1/instances/{name}/messages/{i}")).json()["status"] for i in ids
+        ]
+
+    # The send the breaker stopped was claimed first (`sending`) and goes back to `queued`.
+    expected = ["failed", "failed", "failed", "queued", "queued"]
+
+    async def settled() -> bool:
+        return await statuses() == expected
+
+    await eventually(settled, timeout=5, what=f"statuses {expected}")
     clock.advance(timedelta(minutes=5))
     await wait_message(client, name, ids[-1], DONE)
 
