@@ -12,13 +12,6 @@ from wagate.db import any_of
 from wagate.models import SimulatorAccount, SimulatorBlock, SimulatorChat, SimulatorContact
 
 
-async def blocked(session: AsyncSession, instance_id: int) -> set[str]:
-    rows = await session.scalars(
-        select(SimulatorBlock.contact).where(SimulatorBlock.instance_id == instance_id)
-    )
-    return set(rows)
-
-
 async def blocked_of(session: AsyncSession, instance_ids: list[int]) -> dict[int, set[str]]:
     """The blocked contacts of several accounts in one read."""
     found: dict[int, set[str]] = {i: set() for i in instance_ids}
