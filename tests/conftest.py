@@ -27,6 +27,7 @@ from tests.support.polling import eventually
 from tests.support.s3 import S3Server, start_s3_server, stop_s3_server
 from wagate.app import create_app
 from wagate.config import Settings
+from wagate.db import Database
 from wagate.migrate import upgrade_to_head
 
 ADMIN_TOKEN = "wga_test_admin_token_0123456789abcdef"
@@ -125,6 +126,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database of each kind (see `database_url`), closed after the test."""
+    database = Database(database_url)
+    yield database
+    await database.close()
 
 
 @pytest.fixture(scope="session")

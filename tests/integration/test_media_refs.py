@@ -4,7 +4,6 @@ counts on bytes a sweep is deleting, and a sweep never deletes bytes a writer ha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,13 +15,6 @@ from wagate.media_store import media_key
 from wagate.media_store.local import LocalMediaStore
 from wagate.media_store.refs import DELETING_LEASE_S, claim, keep, sweep
 from wagate.models import MediaObject
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

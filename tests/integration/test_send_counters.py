@@ -22,13 +22,6 @@ POLICY = Policy(per_minute=5, per_recipient=PerRecipient(limit=3, period_s=600))
 TO = Target("5511987654321@s.whatsapp.net", new=True)
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
 @pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
 async def store(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[CounterStore]:
     if request.param == "database":

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 async def store(redis_url: str, key_prefix: str) -> AsyncIterator[LeaseStore]:
     client = aioredis.Redis.from_url(redis_url)
     yield LeaseStore(client, key_prefix)
