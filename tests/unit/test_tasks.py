@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
 import structlog
 
+from wagate import tasks
 from wagate.batching import Closed, GroupCommit
 from wagate.tasks import bounded, cancel_requested, stop_tasks
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> list[MutableMapping[str, Any]]:
+    """What `wagate.tasks` logs during the test. Its module logger is swapped for a capturing
+    one: `structlog.testing.capture_logs` misses a logger the app's logging set-up (run by an
+    earlier test) has cached on first use."""
+    capture = structlog.testing.LogCapture()
+    monkeypatch.setattr(tasks, "log", structlog.wrap_logger(None, processors=[capture]))
+    return capture.entries
 
 
 async def swallows_once(stopped: asyncio.Event) -> None:
@@ -36,7 +49,9 @@ async def test_stop_tasks_cancels_again_a_task_that_went_on() -> None:
     assert task.cancelled() and stopped.is_set()
 
 
-async def test_stop_tasks_gives_up_on_a_task_that_will_not_stop() -> None:
+async def test_stop_tasks_gives_up_on_a_task_that_will_not_stop(
+    logs: list[MutableMapping[str, Any]],
+) -> None:
     async def stubborn() -> None:
         while True:
             try:
@@ -46,10 +61,9 @@ async def test_stop_tasks_gives_up_on_a_task_that_will_not_stop() -> None:
 
     task = asyncio.create_task(stubborn())
     await asyncio.sleep(0)
-    with structlog.testing.capture_logs() as logs:
-        started = asyncio.get_running_loop().time()
-        assert not await stop_tasks([task], 0.5, "stubborn step")
-        assert asyncio.get_running_loop().time() - started < 2
+    started = asyncio.get_running_loop().time()
+    assert not await stop_tasks([task], 0.5, "stubborn step")
+    assert asyncio.get_running_loop().time() - started < 2
     assert [e["step"] for e in logs if e["log_level"] == "warning"] == ["stubborn step"]
     task.get_coro().close()  # type: ignore[union-attr]
 
@@ -71,14 +85,15 @@ async def test_a_loop_ends_on_cancel_requested_after_a_swallowed_cancellation() 
     assert rounds >= 1
 
 
-async def test_bounded_names_a_step_that_overran_and_goes_on() -> None:
-    with structlog.testing.capture_logs() as logs:
-        await bounded("stuck step", asyncio.get_running_loop().create_future(), 0.1)
+async def test_bounded_names_a_step_that_overran_and_goes_on(
+    logs: list[MutableMapping[str, Any]],
+) -> None:
+    await bounded("stuck step", asyncio.get_running_loop().create_future(), 0.1)
 
-        async def fails() -> None:
-            raise RuntimeError("boom")
+    async def fails() -> None:
+        raise RuntimeError("boom")
 
-        await bounded("failing step", fails(), 1)
+    await bounded("failing step", fails(), 1)
     events = [(e["event"], e["step"]) for e in logs]
     assert ("shutdown step timed out; going on", "stuck step") in events
     assert ("shutdown step failed; going on", "failing step") in events

@@ -5,6 +5,7 @@ event bus, client manager, simulator engine, embedded queue and outcomes waiter
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from itertools import pairwise
@@ -17,6 +18,7 @@ from tests.conftest import make_settings
 from tests.support import rows
 from tests.support.node import Node, node
 from tests.support.polling import eventually
+from wagate.engine_failures import NotConnectedError
 from wagate.engines.ownership import LocalOwnership
 from wagate.engines.simulator.engine import SimulatorClient, outbox
 from wagate.events.bus import Event
@@ -237,6 +239,39 @@ async def test_a_node_that_lost_the_lease_sends_nothing_more_and_acks_nothing(
     assert await outbox(here.db, instance_id) == []
     assert MessageStatus.FAILED not in [r.status for r in await rows.messages(here.db, pks)]
     assert await here.queue.contained(name) == set(pks)  # left for the new holder
+
+
+async def test_a_send_waiting_for_the_connection_ends_when_the_instance_leaves_the_node(
+    here: Node,
+) -> None:
+    """The connection drops during a send and the instance then leaves this node (its lease
+    went): the sender ends and leaves the message queued for the new holder, rather than
+    waiting on a connection no client here will make."""
+    name, instance_id = await here.linked_instance()
+    client = here.state.manager.connected_client(name)
+    assert isinstance(client, SimulatorClient)
+
+    async def dropped(action: Any, request: Any) -> Any:
+        await here.state.manager.release(name)
+        raise NotConnectedError(f"instance '{name}' is not connected")
+
+    client.call = dropped  # type: ignore[method-assign]
+    sender = InstanceSender(here.state, here.queue, here.outcomes, name)
+    # A thread, not the loop: a sender that spins without suspending never lets the loop run.
+    backstop = threading.Timer(5, lambda: setattr(sender, "stopping", True))
+    backstop.start()
+    try:
+        pks = await rows.add_messages(here.db, instance_id, 1)
+        await here.queue.enqueue(name, pks)
+        started = time.monotonic()
+        await asyncio.wait_for(sender.run(), 10)
+        assert not sender.stopping, "the sender waited until it was told to stop"
+        assert time.monotonic() - started < 3
+    finally:
+        backstop.cancel()
+    assert [row.status for row in await rows.messages(here.db, pks)] == [MessageStatus.QUEUED]
+    assert await here.queue.contained(name) == set(pks)  # left for the new holder
+    assert await outbox(here.db, instance_id) == []
 
 
 @pytest.fixture

@@ -454,9 +454,14 @@ class InstanceSender:
             await repository.set_fields(
                 session, row.id, status=MessageStatus.QUEUED, attempts=row.attempts
             )
-        while self.state.manager.status_of(self.name) != Status.CONNECTED:
+        while (status := self.state.manager.status_of(self.name)) != Status.CONNECTED:
             if self.stopping:
                 raise Stopping
+            if status is None:
+                # The instance left this node (its lease went, or it was deleted): its holder
+                # sends the message. Waiting here instead would return at once every round
+                # and, never suspending, starve the event loop.
+                raise FencedOff
             await self.state.manager.wait_connected(self.name, STOP_CHECK_S)
         row.attempts += 1
         return await self._reclaim(row)
