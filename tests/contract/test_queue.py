@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.contract.queue_contract import (
+    PROMPT_S,
     QueueContract,
     new_instance,
     pks,
@@ -212,3 +213,29 @@ class TestRedisStreamsQueue(QueueContract):
         waiting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await waiting
+
+    async def test_waiting_takes_hold_no_redis_connection(self, harness: RedisHarness) -> None:
+        """A take with nothing to take waits for the doorbell, not in a blocking read: a node's
+        thousands of idle senders do not need a connection each."""
+        queue = await harness.queue()
+        observer = aioredis.from_url(harness.url)
+
+        async def blocked() -> int:  # clients Redis holds in a blocking command
+            return sum("b" in client["flags"] for client in await observer.client_list())
+
+        try:
+            before = await blocked()
+            instances = [new_instance() for _ in range(50)]
+            waiting = [asyncio.create_task(queue.take(i, 10, 30.0)) for i in instances]
+            await asyncio.sleep(0.5)
+            assert not any(task.done() for task in waiting)
+            assert await blocked() == before
+            ids = await harness.open_ids(instances[17], 1)
+            await queue.enqueue(instances[17], ids)
+            assert pks(await asyncio.wait_for(waiting[17], PROMPT_S)) == ids
+            assert not any(task.done() for n, task in enumerate(waiting) if n != 17)
+        finally:
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            await observer.aclose()

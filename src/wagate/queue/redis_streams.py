@@ -2,11 +2,14 @@
 
 An entry is acknowledged (and deleted) only after its outcome is recorded; entries a dead
 consumer left unacknowledged are taken over with XAUTOCLAIM once they have been idle long
-enough. A flushed Redis loses only signals: the reconciler re-adds them from the table.
+enough. A flushed Redis loses only signals: the reconciler re-adds them from the table. A taker with
+nothing to take waits for the doorbell (wagate.queue.doorbell), not in a blocking read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,30 +19,32 @@ from redis.exceptions import ResponseError
 
 from wagate.metrics import QUEUE_DEPTH
 from wagate.queue.base import Entry
+from wagate.queue.doorbell import Doorbell
 from wagate.redis_info import DRIVER_INFO
 
 GROUP = "workers"
-# KEYS: the streams; ARGV: how many entries go to each stream, then every pk in that order.
+# KEYS: the streams; ARGV: the doorbell's channel, how many entries go to each stream, then
+# every pk in that order. The bell names the streams, one per line.
 ENQUEUE_SCRIPT = """
-local next = #KEYS + 1
+local next = #KEYS + 2
 for k = 1, #KEYS do
-  for _ = 1, tonumber(ARGV[k]) do
+  for _ = 1, tonumber(ARGV[k + 1]) do
     redis.call('XADD', KEYS[k], '*', 'pk', ARGV[next])
     next = next + 1
   end
 end
-return next - #KEYS - 1
+redis.call('PUBLISH', ARGV[1], table.concat(KEYS, '\\n'))
+return next - #KEYS - 2
 """
 CLAIM_EVERY_S = 1.0
 SCAN_CHUNK = 10_000
+# Takers hold a connection only for a command (they wait on the doorbell, not in a blocking
+# read): the pool's bound is for bursts of commands, the accepts' and the senders'.
 REDIS_MAX_CONNECTIONS = 5_000
 
 
 class RedisStreamsQueue:
     def __init__(self, url: str, prefix: str, consumer: str, claim_idle_ms: int) -> None:
-        # Every instance's sender holds one connection in a blocking XREADGROUP, so the pool must
-        # outgrow redis-py's default of 100 or the 101st instance (and every enqueue) fails with
-        # "Too many connections".
         self.redis: aioredis.Redis = aioredis.from_url(
             url,
             decode_responses=True,
@@ -58,6 +63,7 @@ class RedisStreamsQueue:
         # they go first and the order survives the handover.
         self._adopting: set[str] = set()
         self._enqueue_script = self.redis.register_script(ENQUEUE_SCRIPT)
+        self.doorbell = Doorbell(self.redis, f"{prefix}bell")
 
     def stream(self, instance: str) -> str:
         return f"{self.prefix}q:{instance}"
@@ -69,6 +75,7 @@ class RedisStreamsQueue:
         await self.redis.ping()
 
     async def close(self) -> None:
+        await self.doorbell.close()
         await self.redis.aclose()
 
     async def _ensure_group(self, key: str) -> None:
@@ -98,7 +105,8 @@ class RedisStreamsQueue:
                 counts.append(len(pks))
                 pks_in_order.extend(pks)
         if keys:
-            await self._enqueue_script(keys=keys, args=[*counts, *pks_in_order])
+            args: list[str | int] = [self.doorbell.channel, *counts, *pks_in_order]
+            await self._enqueue_script(keys=keys, args=args)
 
     @staticmethod
     def _entries(instance: str, raw: Any) -> list[Entry]:
@@ -154,9 +162,23 @@ class RedisStreamsQueue:
             if entries:
                 return entries
             self._adopting.discard(instance)
-        reply = await self.redis.xreadgroup(
-            GROUP, self.consumer, {key: ">"}, count=count, block=max(1, int(timeout_s * 1000))
-        )
+        bell = self.doorbell.bell(key)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            bell.clear()  # before the read: a ring after it is kept for the wait
+            entries = await self._read_new(instance, key, count)
+            left = deadline - time.monotonic()
+            if entries or left <= 0 or self.doorbell.closed:
+                return entries
+            self.doorbell.start()
+            # A ring may be for entries another taker got first: then the wait goes on.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await bell.wait()
+
+    async def _read_new(self, instance: str, key: str, count: int) -> list[Entry]:
+        """Entries nobody has taken yet, without waiting for any."""
+        reply = await self.redis.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count)
         return self._entries(instance, self._read_reply(reply))
 
     async def ack(self, instance: str, entries: Sequence[Entry]) -> None:
