@@ -6,7 +6,9 @@ header or the first message, never in the URL; the access rules; a slow reader c
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -66,7 +68,10 @@ async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int, l
 
 
 def fan_out(app: FastAPI, instance: str, count: int, size: int = 10) -> list[Event]:
-    """Events of `instance` handed to the node's live sinks, as a published one is."""
+    """Events of `instance` handed to the node's live sinks, as a published one is. Each pads
+    its data with `size` random characters: the stream compresses (permessage-deflate), and
+    a repeated pad shrank to almost nothing, so the kernel's socket buffers absorbed a backlog
+    meant to outgrow them."""
     bus = app.state.wagate.bus
     items = [
         Event(
@@ -75,7 +80,7 @@ def fan_out(app: FastAPI, instance: str, count: int, size: int = 10) -> list[Eve
             instance,
             1,
             datetime.now(UTC),
-            {"n": n, "pad": "x" * size},
+            {"n": n, "pad": base64.b64encode(os.urandom(size)).decode()[:size]},
         )
         for n in range(count)
     ]
