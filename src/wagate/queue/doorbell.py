@@ -32,6 +32,9 @@ class Doorbell:
         self._closed = False
         # True while the subscription is confirmed: only then does a ring reach this node.
         self.live = False
+        # Counts the subscriptions made and lost: a taker that read its stream empty at the same
+        # generation, and was not rung since, knows it is still empty.
+        self.generation = 0
 
     def start(self) -> None:
         """Subscribe (once, on the first wait: a node that never takes never listens)."""
@@ -48,6 +51,7 @@ class Doorbell:
 
     async def close(self) -> None:
         self._closed = True
+        self.generation += 1
         self.live = False
         self._ring_all()  # waiting takers end now
         if self._task is not None:
@@ -78,6 +82,7 @@ class Doorbell:
                 async for message in pubsub.listen():
                     kind = message.get("type")
                     if kind == "subscribe":
+                        self.generation += 1
                         self.live = True
                         self._ring_all()  # rings sent before the subscription held are lost
                     elif kind == "message":
@@ -90,6 +95,7 @@ class Doorbell:
                     return
                 log.warning("queue doorbell lost; subscribing again", error=repr(exc))
             finally:
+                self.generation += 1
                 self.live = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -57,6 +57,11 @@ class RedisStreamsQueue:
         self._groups: set[str] = set()
         self._recovered: set[str] = set()
         self._last_claim: dict[str, float] = {}
+        # Entries left pending are claimable after claim_idle_ms: looking for them a few times
+        # within that is enough, and every look is a command per idle instance.
+        self._claim_every_s = max(CLAIM_EVERY_S, claim_idle_ms / 4000)
+        # The doorbell's generation at which each stream was last read empty (see _take).
+        self._empty: dict[str, int] = {}
         self._known: set[str] = set()
         # Instances just taken over: claim every pending entry at once (min idle 0), as
         # the instance's lease says nobody else works on it now. They are the oldest, so
@@ -152,7 +157,7 @@ class RedisStreamsQueue:
             self._recovered.add(instance)
         now = time.monotonic()
         adopting = instance in self._adopting
-        if adopting or now - self._last_claim.get(instance, 0.0) >= CLAIM_EVERY_S:
+        if adopting or now - self._last_claim.get(instance, 0.0) >= self._claim_every_s:
             self._last_claim[instance] = now
             idle = 0 if adopting else self.claim_idle_ms
             claimed: Any = await self.redis.xautoclaim(
@@ -165,11 +170,20 @@ class RedisStreamsQueue:
         bell = self.doorbell.bell(key)
         deadline = time.monotonic() + timeout_s
         while True:
-            bell.clear()  # before the read: a ring after it is kept for the wait
-            entries = await self._read_new(instance, key, count)
+            generation = self.doorbell.generation if self.doorbell.live else None
+            # The last read found the stream empty and nothing rang since, with the bell live
+            # all along (a ring is lost only while it is not): an idle sender costs no command.
+            if bell.is_set() or generation is None or self._empty.get(key) != generation:
+                self._empty.pop(key, None)  # known again only once this read finds nothing
+                bell.clear()  # before the read: a ring after it is kept for the wait
+                entries = await self._read_new(instance, key, count)
+                if entries:
+                    return entries
+                if generation is not None and generation == self.doorbell.generation:
+                    self._empty[key] = generation
             left = deadline - time.monotonic()
-            if entries or left <= 0 or self.doorbell.closed:
-                return entries
+            if left <= 0 or self.doorbell.closed:
+                return []
             self.doorbell.start()
             # A ring may be for entries another taker got first: then the wait goes on.
             with contextlib.suppress(TimeoutError):
