@@ -206,7 +206,9 @@ class ClientManager:
         return slot.client
 
     async def wait_connected(self, name: str, timeout_s: float) -> None:
-        """Return once the instance's client is connected here, or after `timeout_s`."""
+        """Return once the instance's client is connected here, or after `timeout_s`; at once
+        when the instance is not on this node (a caller that loops checks `status_of` for None,
+        or it spins without suspending)."""
         slot = self._slots.get(name)
         if slot is None or slot.status == Status.CONNECTED:
             return

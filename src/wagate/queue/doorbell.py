@@ -99,5 +99,5 @@ class Doorbell:
                 self.live = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._ring_all()  # the takers read (and block) on their own meanwhile
+            self._ring_all()  # not live: each taker reads again at the end of every wait
             await asyncio.sleep(RETRY_S)

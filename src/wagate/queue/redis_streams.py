@@ -2,8 +2,9 @@
 
 An entry is acknowledged (and deleted) only after its outcome is recorded; entries a dead
 consumer left unacknowledged are taken over with XAUTOCLAIM once they have been idle long
-enough. A flushed Redis loses only signals: the reconciler re-adds them from the table. A taker with
-nothing to take waits for the doorbell (wagate.queue.doorbell), not in a blocking read.
+enough. A flushed Redis loses only signals: the reconciler re-adds them from the table. A
+taker with nothing to take waits for the doorbell (wagate.queue.doorbell), not in a blocking
+read.
 """
 
 from __future__ import annotations
