@@ -134,6 +134,21 @@ class LeaseStore:
         )
         return int(token) or None
 
+    async def acquire_many(self, floors: dict[int, int], node: str, ttl_ms: int) -> dict[int, int]:
+        """`acquire` for each instance id -> floor in one round trip: the new token of each
+        lease taken (absent: another node holds it)."""
+        if not floors:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for instance_id, floor in floors.items():
+                await self._acquire(
+                    keys=[self.lease_key(instance_id), self.fence_key(instance_id)],
+                    args=[node, ttl_ms, floor],
+                    client=pipe,
+                )
+            tokens = await pipe.execute()
+        return {iid: int(t) for iid, t in zip(floors, tokens, strict=True) if int(t)}
+
     async def release_many(self, leases: dict[int, Holder]) -> None:
         """Release several leases in one round trip (a node that stops hands over all)."""
         if not leases:

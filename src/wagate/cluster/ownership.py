@@ -119,8 +119,27 @@ class LeaseOwnership:
     async def write_many(
         self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]
     ) -> list[bool]:
-        # Each row has its own fencing token and answer: one statement each.
-        return [await self.write(session, instance_id, fields) for instance_id, fields in writes]
+        # Each row has its own fencing token and answer, yet one executemany per run of the same
+        # columns: a node connecting thousands of instances wrote a statement per status change.
+        now = utcnow()
+        leases = [self.leases.get(instance_id) for instance_id, _ in writes]
+        fenced: list[tuple[int, int, dict[str, Any]]] = []
+        for (instance_id, fields), lease in zip(writes, leases, strict=True):
+            if lease is None:
+                log.warning(
+                    "write refused: lease not held", instance_id=instance_id, fields=list(fields)
+                )
+            else:
+                fenced.append((instance_id, lease.holder.token, {"updated_at": now, **fields}))
+        written = iter(await repository.write_fenced_many(session, fenced))
+        answers: list[bool] = []
+        for lease in leases:
+            ok = lease is not None and next(written)
+            if lease is not None and not ok:
+                log.warning("write refused: fencing token superseded", instance=lease.name)
+                self.lose(lease.instance_id, "fencing token superseded")
+            answers.append(ok)
+        return answers
 
     def fencing_token(self, name: str) -> int | None:
         instance_id = self.ids.get(name)
@@ -146,31 +165,46 @@ class LeaseOwnership:
         floor read a moment ago is safe: if it is stale and Redis lost its counter, the token
         may not exceed the row's, the row's write below then refuses it and the lease is given
         back; the next pass reads afresh."""
-        if not self.takes_instances or instance_id in self.leases:
-            return False
-        if floor is None:
+        return instance_id in await self.acquire_many({instance_id: (name, floor)})
+
+    async def acquire_many(self, wanted: dict[int, tuple[str, int | None]]) -> set[int]:
+        """`acquire` for each instance id -> (name, floor), with one Redis round trip and one
+        transaction for them all (a node taking thousands of instances at start paid both for
+        each). The ids whose lease this node now holds."""
+        if not self.takes_instances:
+            return set()
+        wanted = {iid: w for iid, w in wanted.items() if iid not in self.leases}
+        unread = [iid for iid, (_, floor) in wanted.items() if floor is None]
+        read: dict[int, int | None] = {}
+        if unread:
             async with self.db.session() as session:
-                floor = await repository.fencing_token(session, instance_id)
+                read = await repository.fencing_tokens(session, unread)
+        floors = {
+            iid: (floor if floor is not None else read.get(iid)) or 0
+            for iid, (_, floor) in wanted.items()
+        }
         started = time.monotonic()
-        token = await self.store.acquire(
-            instance_id, self.node_id, int(self.ttl_s * 1000), floor or 0
-        )
-        if token is None:
-            return False
-        holder = Holder(self.node_id, token)
+        tokens = await self.store.acquire_many(floors, self.node_id, int(self.ttl_s * 1000))
+        if not tokens:
+            return set()
         async with self.db.transaction() as session:
-            written = await repository.raise_fencing_token(session, instance_id, token)
-        if not written:  # the instance was deleted meanwhile
-            await self.store.release(instance_id, holder)
-            return False
+            written = await repository.raise_fencing_tokens(session, tokens)
         now = time.monotonic()
-        with self.lock:
-            self.leases[instance_id] = HeldLease(
-                instance_id, name, holder, started + self.ttl_s, now, now
-            )
-        self.ids[name] = instance_id
-        log.info("lease acquired", instance=name, token=token)
-        return True
+        refused: dict[int, Holder] = {}
+        for iid, token in tokens.items():
+            holder = Holder(self.node_id, token)
+            if iid not in written:  # deleted meanwhile, or a stale floor: given back
+                refused[iid] = holder
+                continue
+            name = wanted[iid][0]
+            with self.lock:
+                self.leases[iid] = HeldLease(iid, name, holder, started + self.ttl_s, now, now)
+            self.ids[name] = iid
+            log.debug("lease acquired", instance=name, token=token)
+        if refused:
+            await self.store.release_many(refused)
+        log.info("leases acquired", count=len(written))
+        return written
 
     def renewable(self) -> list[HeldLease]:
         """The leases to renew now (called by the renewal thread)."""

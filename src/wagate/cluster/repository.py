@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
 from wagate.models import Instance, Node
-from wagate.repository.instances import INSTANCES
+from wagate.repository.instances import INSTANCES, same_columns
 
 # --- nodes -------------------------------------------------------------------------------------
 
@@ -109,8 +109,67 @@ async def write_fenced(
     return bool(result.rowcount == 1)
 
 
+async def write_fenced_many(
+    session: AsyncSession, writes: list[tuple[int, int, dict[str, Any]]]
+) -> list[bool]:
+    """`write_fenced` for each (instance id, token, fields), in this order: one executemany per
+    run of writes of the same columns, then one read of the rows' tokens.
+
+    A row whose token is still ours after the writes took them: a matching UPDATE holds the
+    row's lock until commit, so no other node's token can come between; a row whose token was
+    not ours then never holds ours later (tokens only grow)."""
+    if not writes:
+        return []
+    runs = same_columns([(iid, {"_token": token, **fields}) for iid, token, fields in writes])
+    table = INSTANCES
+    for run in runs:
+        columns = [key for key in run[0][1] if key != "_token"]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.fencing_token == bindparam("token"))
+            .values({column: bindparam(f"v_{column}") for column in columns})
+        )
+        rows = [
+            {"row_id": iid, "token": fields["_token"], **{f"v_{c}": fields[c] for c in columns}}
+            for iid, fields in run
+        ]
+        await session.execute(statement, rows)
+    ids = sorted({iid for iid, _, _ in writes})
+    held = await fencing_tokens(session, ids)
+    return [held.get(iid) == token for iid, token, _ in writes]
+
+
 async def fencing_token(session: AsyncSession, instance_id: int) -> int | None:
     return await session.scalar(select(Instance.fencing_token).where(Instance.id == instance_id))
+
+
+async def fencing_tokens(session: AsyncSession, instance_ids: list[int]) -> dict[int, int | None]:
+    """The token stored in each of these rows (absent: no such row)."""
+    rows = await session.execute(
+        select(INSTANCES.c.id, INSTANCES.c.fencing_token).where(INSTANCES.c.id.in_(instance_ids))
+    )
+    return {iid: token for iid, token in rows}
+
+
+async def raise_fencing_tokens(session: AsyncSession, tokens: dict[int, int]) -> set[int]:
+    """`raise_fencing_token` for each instance id -> token: one executemany and one read. The
+    ids whose row now holds the given token (the others: no such row, or a larger token)."""
+    if not tokens:
+        return set()
+    table = INSTANCES
+    await session.execute(
+        update(table)
+        .where(
+            table.c.id == bindparam("row_id"),
+            or_(table.c.fencing_token.is_(None), table.c.fencing_token < bindparam("token")),
+        )
+        .values(fencing_token=bindparam("token")),
+        [{"row_id": iid, "token": token} for iid, token in tokens.items()],
+    )
+    rows = await session.execute(
+        select(table.c.id, table.c.fencing_token).where(table.c.id.in_(sorted(tokens)))
+    )
+    return {iid for iid, token in rows if tokens[iid] == token}
 
 
 async def raise_fencing_token(session: AsyncSession, instance_id: int, token: int) -> bool:

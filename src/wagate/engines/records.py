@@ -72,8 +72,9 @@ class SlotRecords:
         # The touches of all instances that are due together share one transaction.
         now = utcnow()
         async with self.db.transaction() as session:
-            for slot in slots:
-                await self.ownership.write(session, slot.ref.id, {"last_event_at": now})
+            await self.ownership.write_many(
+                session, [(slot.ref.id, {"last_event_at": now}) for slot in slots]
+            )
         return [None] * len(slots)
 
     async def save(self, slot: Slot, **fields: Any) -> bool:

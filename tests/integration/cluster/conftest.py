@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from tests.conftest import admin_headers, free_port, live_server, make_settings, running_app
+from wagate.cluster.leases import LeaseStore
 from wagate.cluster.runtime import ClusterNode
 from wagate.config import Settings
 from wagate.state import AppState
@@ -75,6 +76,14 @@ async def key_prefix(redis_url: str) -> AsyncIterator[str]:
 
 
 NodeFactory = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+async def store(redis_url: str, key_prefix: str) -> AsyncIterator[LeaseStore]:
+    """The lease store on the test's own keys."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield LeaseStore(client, key_prefix)
+    await client.aclose()
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ into the row, on SQLite and PostgreSQL, with a real Redis."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import redis.asyncio as aioredis
 
 from wagate.cluster.leases import LeaseStore
 from wagate.cluster.ownership import LeaseOwnership
@@ -15,13 +12,6 @@ from wagate.db import Database
 from wagate.models import Instance
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def store(redis_url: str, key_prefix: str) -> AsyncIterator[LeaseStore]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield LeaseStore(client, key_prefix)
-    await client.aclose()
 
 
 async def _instance(db: Database, token: int | None) -> int:

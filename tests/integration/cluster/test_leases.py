@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from wagate.cluster.leases import RENEW_CHUNK, Holder, LeaseRenewal, LeaseStore
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def store(redis_url: str, key_prefix: str) -> AsyncIterator[LeaseStore]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield LeaseStore(client, key_prefix)
-    await client.aclose()
 
 
 @pytest.fixture
