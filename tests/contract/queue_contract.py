@@ -14,6 +14,7 @@ stands in for the table: `open_ids` are messages waiting to be sent, `record` th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -161,6 +162,31 @@ class QueueContract:
         taken = await asyncio.wait_for(waiting, 30)
         assert pks(taken) == ids
         assert time.monotonic() - started < PROMPT_S
+
+    async def test_interrupt_ends_a_waiting_take_or_the_next_one(
+        self, harness: QueueHarness
+    ) -> None:
+        """A sender waits long on its queue; its stop (or its instance leaving the node) ends
+        the wait at once, and the take returns nothing, even with entries queued."""
+        queue = await harness.queue()
+        instance, other = new_instance(), new_instance()
+        waiting = asyncio.create_task(queue.take(instance, 10, 30.0))
+        elsewhere = asyncio.create_task(queue.take(other, 10, 30.0))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        queue.interrupt(instance)
+        assert await asyncio.wait_for(waiting, 30) == []
+        assert time.monotonic() - started < PROMPT_S
+        assert not elsewhere.done()  # the other instance's take still waits
+        elsewhere.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await elsewhere
+        # Interrupted while not waiting: the next take ends at once and takes nothing.
+        ids = await harness.open_ids(instance, 2)
+        await queue.enqueue(instance, ids)
+        queue.interrupt(instance)
+        assert await queue.take(instance, 10, 30.0) == []
+        assert pks(await take_all(queue, instance, 2)) == ids  # then they come as ever
 
     async def test_close_ends_a_waiting_take(self, harness: QueueHarness) -> None:
         """A take that waits when the queue closes ends at once: with no entries, or an error

@@ -61,7 +61,7 @@ async def test_a_sender_that_ended_is_started_again(here: Node, pool: WorkerPool
     name, instance_id = await here.linked_instance()
     pool.ensure(name)
     first = pool.tasks[name]
-    pool.senders[name].stopping = True
+    pool.senders[name].stop()
     await asyncio.wait_for(first, 10)
     pool.ensure(name)
     assert pool.tasks[name] is not first

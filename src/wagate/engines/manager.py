@@ -106,6 +106,7 @@ class ClientManager:
         self._group_hooks: list[GroupHook] = []
         self._people_hooks: list[PeopleHook] = []
         self._history_hooks: list[HistoryHook] = []
+        self._leave_hooks: list[Callable[[str], None]] = []
         self._closing = False
 
     @property
@@ -136,6 +137,15 @@ class ClientManager:
     def add_people_hook(self, hook: PeopleHook) -> None:
         """Presence, contact, blocklist and call events go to these (the account feature)."""
         self._people_hooks.append(hook)
+
+    def add_leave_hook(self, hook: Callable[[str], None]) -> None:
+        """Called with the instance's name when its client leaves this node (released to
+        another node, lost, deleted): whatever waits on its behalf ends now."""
+        self._leave_hooks.append(hook)
+
+    def _left(self, name: str) -> None:
+        for hook in self._leave_hooks:
+            hook(name)
 
     def engine(self, name: str) -> Engine:
         return self.engines[name]
@@ -171,6 +181,7 @@ class ClientManager:
         async with self._making.hold(name):  # a slot being made is made first, then released
             slot = self._slots.pop(name, None)
         if slot is not None:
+            self._left(name)
             await self._release(slot, reason)
 
     async def _release(self, slot: Slot, reason: str = "node_stopping") -> None:
@@ -309,6 +320,7 @@ class ClientManager:
                 await delete_by_id(session, slot.ref.id)
         if self._slots.get(name) is slot:
             del self._slots[name]
+            self._left(name)
         await end_pump(slot)
         self.bus.close_instance(name)
 

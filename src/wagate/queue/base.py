@@ -36,6 +36,10 @@ class Queue(Protocol):
         """The next entries of the instance for this consumer (entries of dead consumers
         first); waits up to `timeout_s` when there are none."""
 
+    def interrupt(self, instance: str) -> None:
+        """End the instance's `take` now, or its next one: it returns nothing (its sender
+        stops, or must look whether its instance is still here)."""
+
     async def ack(self, instance: str, entries: Sequence[Entry]) -> None:
         """Done with these entries: their outcome is recorded."""
 

@@ -28,6 +28,7 @@ class LocalQueue:
         self._items: dict[str, deque[int]] = {}
         self._in_flight: dict[str, set[int]] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
+        self._woken: set[str] = set()  # instances whose take ends before it takes anything
 
     async def start(self) -> None:
         async with self.db.session() as session:
@@ -76,6 +77,9 @@ class LocalQueue:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await event.wait()
+        if instance in self._woken:  # its sender stops: it takes nothing more
+            self._woken.discard(instance)
+            return []
         taken: list[Entry] = []
         flight = self._in_flight.setdefault(instance, set())
         while items and len(taken) < count:
@@ -85,6 +89,12 @@ class LocalQueue:
         if taken:
             self._gauge()
         return taken
+
+    def interrupt(self, instance: str) -> None:
+        self._woken.add(instance)
+        event = self._wakeups.get(instance)
+        if event is not None:
+            event.set()
 
     async def ack(self, instance: str, entries: Sequence[Entry]) -> None:
         flight = self._in_flight.setdefault(instance, set())

@@ -38,6 +38,9 @@ redis.call('PUBLISH', ARGV[1], table.concat(KEYS, '\\n'))
 return next - #KEYS - 2
 """
 CLAIM_EVERY_S = 1.0
+# How long a take waits before it reads again while the doorbell is not live (starting, or
+# its subscription lost): the rings it would miss meanwhile.
+UNRUNG_READ_S = 1.0
 SCAN_CHUNK = 10_000
 # Takers hold a connection only for a command (they wait on the doorbell, not in a blocking
 # read): the pool's bound is for bursts of commands, the accepts' and the senders'.
@@ -58,12 +61,14 @@ class RedisStreamsQueue:
         self._groups: set[str] = set()
         self._recovered: set[str] = set()
         self._last_claim: dict[str, float] = {}
-        # Entries left pending are claimable after claim_idle_ms: looking for them a few times
-        # within that is enough, and every look is a command per idle instance.
-        self._claim_every_s = max(CLAIM_EVERY_S, claim_idle_ms / 4000)
+        # Entries left pending are claimable after claim_idle_ms: looking once in that time is
+        # enough (an instance taken over claims at once, `adopt`), and every look is a command
+        # per idle instance: a node holding 10,000 spent a third of its idle CPU on them.
+        self._claim_every_s = max(CLAIM_EVERY_S, claim_idle_ms / 1000)
         # The doorbell's generation at which each stream was last read empty (see _take).
         self._empty: dict[str, int] = {}
         self._known: set[str] = set()
+        self._woken: set[str] = set()  # instances whose take ends before its next read
         # Instances just taken over: claim every pending entry at once (min idle 0), as
         # the instance's lease says nobody else works on it now. They are the oldest, so
         # they go first and the order survives the handover.
@@ -168,9 +173,13 @@ class RedisStreamsQueue:
             if entries:
                 return entries
             self._adopting.discard(instance)
+        return await self._wait_new(instance, key, count, timeout_s)
+
+    async def _wait_new(self, instance: str, key: str, count: int, timeout_s: float) -> list[Entry]:
+        """New entries, waiting up to `timeout_s` for the doorbell when there are none."""
         bell = self.doorbell.bell(key)
         deadline = time.monotonic() + timeout_s
-        while True:
+        while not self._was_woken(instance):
             generation = self.doorbell.generation if self.doorbell.live else None
             # The last read found the stream empty and nothing rang since, with the bell live
             # all along (a ring is lost only while it is not): an idle sender costs no command.
@@ -186,10 +195,23 @@ class RedisStreamsQueue:
             if left <= 0 or self.doorbell.closed:
                 return []
             self.doorbell.start()
+            if generation is None:
+                left = min(left, UNRUNG_READ_S)
             # A ring may be for entries another taker got first: then the wait goes on.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
                     await bell.wait()
+        return []
+
+    def interrupt(self, instance: str) -> None:
+        self._woken.add(instance)
+        self.doorbell.bell(self.stream(instance)).set()
+
+    def _was_woken(self, instance: str) -> bool:
+        if instance in self._woken:
+            self._woken.discard(instance)
+            return True
+        return False
 
     async def _read_new(self, instance: str, key: str, count: int) -> list[Entry]:
         """Entries nobody has taken yet, without waiting for any."""

@@ -27,6 +27,13 @@ class WorkerPool:
         self.senders: dict[str, InstanceSender] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
+        # A sender waiting on its queue looks whether its instance is still here only when it
+        # wakes: woken when the instance leaves, it takes nothing the new holder should.
+        state.manager.add_leave_hook(self._left)
+
+    def _left(self, name: str) -> None:
+        if name in self.senders:
+            self.queue.interrupt(name)
 
     def start(self) -> None:
         self._scanner = asyncio.create_task(self._scan(), name="worker-scan")
@@ -60,8 +67,7 @@ class WorkerPool:
         if self._scanner is not None:
             await stop_tasks([self._scanner], STOP_GRACE_S, "worker scan")
         for sender in self.senders.values():
-            sender.stopping = True
-            sender.interrupt()
+            sender.stop()
         # Let each sender finish the message in hand; what is left stays queued.
         await wait_tasks(self.tasks.values(), STOP_GRACE_S, "senders")
         # A sender cancelled in the middle of a claim or a write leaves that batch to finish.

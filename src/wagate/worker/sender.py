@@ -41,7 +41,10 @@ log = structlog.get_logger(__name__)
 
 BATCH = 50  # taken at a time: what a dead node leaves to be reclaimed
 CHUNK = 25
-IDLE_WAIT_S = 1.0
+# An idle sender's wait for its queue: new entries and the node's stop (`stop`) end it at
+# once, so it only bounds how often an idle sender looks around (its status, abandoned entries);
+# a node holding 10,000 instances woke 10,000 senders a second with 1 s.
+IDLE_WAIT_S = 10.0
 # A sender whose instance is not connected waits for the connection this long at most before
 # it looks again (whether the instance is still here): it is woken at once on connect.
 NOT_CONNECTED_WAIT_S = 1.0
@@ -195,8 +198,11 @@ class InstanceSender:
         self._outcomes: deque[list[int]] = deque()
         self.log = log.bind(instance=name)
 
-    def interrupt(self) -> None:
-        """Wake the sender if the policy holds it (the node stops)."""
+    def stop(self) -> None:
+        """End the run after the message in hand; a wait for the queue or the policy ends now
+        (the node stops)."""
+        self.stopping = True
+        self.queue.interrupt(self.name)
         if self._instance_id:
             self.state.send_policy.wake(self._instance_id)
 
