@@ -79,6 +79,39 @@ async def test_the_scan_finds_the_instances_this_node_holds(here: Node, pool: Wo
     assert set(pool.tasks) == {name}
 
 
+async def test_an_instance_that_comes_gets_its_sender_at_once(here: Node, pool: WorkerPool) -> None:
+    pool.start()
+    await asyncio.sleep(0.1)  # the scan at start found nothing; the next is seconds away
+    name, instance_id = await here.linked_instance()
+    assert name in pool.tasks  # started as its client came, not by the scan
+    pks = await rows.add_messages(here.db, instance_id, 1)
+    await here.queue.enqueue(name, pks)
+    await all_sent(here, pks)
+
+
+async def test_a_waiting_sender_takes_nothing_once_its_instance_disconnects(
+    here: Node, pool: WorkerPool
+) -> None:
+    name, instance_id = await here.linked_instance()
+    pool.ensure(name)
+    await asyncio.sleep(0.2)  # the sender waits on its queue
+    await here.state.manager.disconnect(name)
+    pks = await rows.add_messages(here.db, instance_id, 1)
+    (before,) = await rows.messages(here.db, pks)
+    await here.queue.enqueue(name, pks)
+    await asyncio.sleep(0.5)
+    # Woken as the connection went, it waits for the connection, not for the queue: the
+    # message was never claimed (a claim writes the row; a cancel of it would then wait).
+    (after,) = await rows.messages(here.db, pks)
+    assert (after.status, after.attempts, after.updated_at) == (
+        MessageStatus.QUEUED,
+        0,
+        before.updated_at,
+    )
+    await here.state.manager.connect(name)
+    await all_sent(here, pks)
+
+
 async def test_close_lets_the_send_in_flight_finish_and_leaves_the_rest_queued(
     here: Node, pool: WorkerPool
 ) -> None:

@@ -62,9 +62,12 @@ async def wanted(
 ) -> tuple[dict[int, str], dict[int, int]]:
     """The id and name of each instance the user wants connected, on one of `engines`, and
     the fencing token stored in each row (0: none yet)."""
+    # Read every placement pass: the table's columns, not the ORM's, whose row loading cost a
+    # node holding 10,000 instances more than the rest of the pass.
+    table = INSTANCES
     rows = await session.execute(
-        select(Instance.id, Instance.name, Instance.fencing_token).where(
-            Instance.desired_state == "connected", Instance.engine.in_(engines)
+        select(table.c.id, table.c.name, table.c.fencing_token).where(
+            table.c.desired_state == "connected", table.c.engine.in_(engines)
         )
     )
     found = rows.all()

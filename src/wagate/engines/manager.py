@@ -101,12 +101,13 @@ class ClientManager:
         # at start read their rows one after another.
         self._making = KeyedLocks()
         # The instance rows and the events of the slots (what is written, fenced, published).
-        self._records = SlotRecords(settings, db, bus)
+        self._records = SlotRecords(settings, db, bus, self._offline)
         self._message_hooks: list[MessageHook] = []
         self._group_hooks: list[GroupHook] = []
         self._people_hooks: list[PeopleHook] = []
         self._history_hooks: list[HistoryHook] = []
-        self._leave_hooks: list[Callable[[str], None]] = []
+        self._join_hooks: list[Callable[[str], None]] = []
+        self._offline_hooks: list[Callable[[str], None]] = []
         self._closing = False
 
     @property
@@ -138,13 +139,19 @@ class ClientManager:
         """Presence, contact, blocklist and call events go to these (the account feature)."""
         self._people_hooks.append(hook)
 
-    def add_leave_hook(self, hook: Callable[[str], None]) -> None:
-        """Called with the instance's name when its client leaves this node (released to
-        another node, lost, deleted): whatever waits on its behalf ends now."""
-        self._leave_hooks.append(hook)
+    def add_join_hook(self, hook: Callable[[str], None]) -> None:
+        """Called with the instance's name when it comes to this node (started, resumed, taken
+        over): its slot exists from then on."""
+        self._join_hooks.append(hook)
 
-    def _left(self, name: str) -> None:
-        for hook in self._leave_hooks:
+    def add_offline_hook(self, hook: Callable[[str], None]) -> None:
+        """Called with the instance's name when its client is no longer connected here
+        (disconnected, released to another node, lost, deleted): whatever waits to use the
+        connection looks again now."""
+        self._offline_hooks.append(hook)
+
+    def _offline(self, name: str) -> None:
+        for hook in self._offline_hooks:
             hook(name)
 
     def engine(self, name: str) -> Engine:
@@ -181,7 +188,7 @@ class ClientManager:
         async with self._making.hold(name):  # a slot being made is made first, then released
             slot = self._slots.pop(name, None)
         if slot is not None:
-            self._left(name)
+            self._offline(name)
             await self._release(slot, reason)
 
     async def _release(self, slot: Slot, reason: str = "node_stopping") -> None:
@@ -237,6 +244,10 @@ class ClientManager:
         # Polled: it serves tests and diagnostics, not a hot path.
         while not is_settled(slot):  # noqa: ASYNC110
             await asyncio.sleep(0.005)
+
+    def names(self) -> list[str]:
+        """The instances on this node."""
+        return list(self._slots)
 
     def statuses(self) -> dict[str, int]:
         return count_statuses(self._slots.values())
@@ -320,7 +331,7 @@ class ClientManager:
                 await delete_by_id(session, slot.ref.id)
         if self._slots.get(name) is slot:
             del self._slots[name]
-            self._left(name)
+            self._offline(name)
         await end_pump(slot)
         self.bus.close_instance(name)
 
@@ -397,6 +408,8 @@ class ClientManager:
             )
             start_pump(slot, self._handle)
             self._slots[name] = slot
+            for hook in self._join_hooks:
+                hook(name)
             return slot
 
     async def _start_client(self, slot: Slot, row: Instance | None = None) -> None:

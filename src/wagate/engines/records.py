@@ -4,6 +4,7 @@ columns (fenced by the node's hold on the instance), the liveness touch, and the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -24,8 +25,15 @@ log = structlog.get_logger(__name__)
 
 
 class SlotRecords:
-    def __init__(self, settings: Settings, db: Database, bus: EventBus) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: EventBus,
+        offline: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.settings = settings
+        self._offline = offline  # told when a connected client is no longer
         self.db = db
         self.bus = bus
         self._touches: GroupCommit[Slot, None] = GroupCommit(self._touch_batch)
@@ -51,6 +59,8 @@ class SlotRecords:
             slot.connected.set()
         else:
             slot.connected.clear()
+            if previous == Status.CONNECTED:
+                self._offline(slot.ref.name)
         values = status_columns(new, reason, self.settings.node_id, utcnow(), fields)
         if not await self.save(slot, **values):
             return  # fenced off: another node holds the instance now

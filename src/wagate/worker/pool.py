@@ -6,7 +6,6 @@ import asyncio
 
 import structlog
 
-from wagate.cluster.repository import names_on_node
 from wagate.messages.outcomes import Outcomes
 from wagate.queue.base import Queue
 from wagate.tasks import cancel_requested, stop_tasks, wait_tasks
@@ -14,7 +13,9 @@ from wagate.worker.sender import InstanceSender, SenderNode, SendWrites
 
 log = structlog.get_logger(__name__)
 
-SCAN_INTERVAL_S = 0.5
+# The client manager starts each instance's sender as the instance comes to the node; the scan
+# only restarts one that ended as its instance left and came back at once.
+SCAN_INTERVAL_S = 5.0
 STOP_GRACE_S = 5.0
 
 
@@ -27,11 +28,19 @@ class WorkerPool:
         self.senders: dict[str, InstanceSender] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
-        # A sender waiting on its queue looks whether its instance is still here only when it
-        # wakes: woken when the instance leaves, it takes nothing the new holder should.
-        state.manager.add_leave_hook(self._left)
+        self._closing = False
+        state.manager.add_join_hook(self._joined)
+        state.manager.add_offline_hook(self._offline)
 
-    def _left(self, name: str) -> None:
+    def _joined(self, name: str) -> None:
+        # Before start, the scan at start finds the instance.
+        if self._scanner is not None and not self._closing:
+            self.ensure(name)
+
+    def _offline(self, name: str) -> None:
+        # A sender waiting on its queue looks at its instance's connection only when it wakes:
+        # woken when the connection goes, it takes nothing it cannot send (or that the
+        # instance's new holder should).
         if name in self.senders:
             self.queue.interrupt(name)
 
@@ -51,19 +60,13 @@ class WorkerPool:
         self.tasks[name] = asyncio.create_task(sender.run(), name=f"sender:{name}")
 
     async def _scan(self) -> None:
-        # The node column says which instances this node holds (it also covers instances
-        # taken over from another node later, without a hook into the client manager).
-        node = self.state.settings.node_id
         while not cancel_requested():
-            try:
-                async with self.state.db.session() as session:
-                    for name in await names_on_node(session, node):
-                        self.ensure(name)
-            except Exception as exc:
-                log.warning("worker scan failed", error=str(exc))
+            for name in self.state.manager.names():
+                self.ensure(name)
             await asyncio.sleep(SCAN_INTERVAL_S)
 
     async def close(self) -> None:
+        self._closing = True
         if self._scanner is not None:
             await stop_tasks([self._scanner], STOP_GRACE_S, "worker scan")
         for sender in self.senders.values():
