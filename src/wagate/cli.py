@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -17,7 +16,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from wagate import __version__, worker_process
+from wagate import __version__, heap, worker_process
 from wagate.admin import AdminTokenError, check_admin_token, read_admin_token, rotate_admin_token
 from wagate.config import Settings, unknown_environment_variables
 from wagate.db import Database
@@ -37,7 +36,8 @@ class NodeServer(uvicorn.Server):
     - Live event streams (SSE) never end by themselves, and uvicorn waits for open requests
       before it runs the lifespan shutdown: they are ended as soon as the signal arrives.
     - After a clean stop on SIGTERM the process exits 0 (uvicorn would re-raise the signal).
-    - Once started, the heap is frozen (`gc.freeze`): the modules, app and pools built at
+    - Once started, the heap is frozen (`gc.freeze`), and frozen again once the instances
+      the node holds have changed a lot (wagate.heap): the modules, app and pools built at
       start live as long as the process, and CPython's full collections traversed them all
       each time, 80-135 ms with the loop stopped, every few seconds under load (measured
       with gc.callbacks in the async-accept benchmark: every request then in flight waited,
@@ -46,10 +46,14 @@ class NodeServer(uvicorn.Server):
       in one process, and frozen cycles would never be freed.
     """
 
+    _heap: asyncio.Task[None] | None = None
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        gc.collect()  # what start-up left as garbage is not frozen with the rest
-        gc.freeze()
+        state: AppState = self.app.state.wagate
+        self._heap = asyncio.create_task(
+            heap.keep_frozen(lambda: len(state.manager.names())), name="heap-freezer"
+        )
 
     def __init__(
         self, config: uvicorn.Config, app: FastAPI, worker: WorkerProcess | None = None
@@ -66,6 +70,8 @@ class NodeServer(uvicorn.Server):
         await super().main_loop()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._heap is not None:
+            self._heap.cancel()
         try:
             await super().shutdown(sockets)
         finally:
