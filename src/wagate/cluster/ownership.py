@@ -237,7 +237,9 @@ class LeaseOwnership:
         """Leases not renewed in time: their clients must stop now."""
         limit = time.monotonic() + self.stop_margin_s
         return [
-            lease for lease in self.active().values() if lease.gone or lease.valid_until <= limit
+            lease
+            for lease in self.leases.values()
+            if not lease.releasing and (lease.gone or lease.valid_until <= limit)
         ]
 
     async def give_back(self, instance_id: int) -> None:

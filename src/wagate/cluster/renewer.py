@@ -81,7 +81,7 @@ class LeaseRenewer:
         leases = self.ownership.renewable()
         started = time.monotonic()
         try:
-            results = self.renewal.renew([(x.instance_id, x.holder) for x in leases], self.ttl_ms)
+            results = self.renewal.renew(leases, self.ttl_ms)
         except Exception as exc:  # the thread must go on: the next round may succeed in time
             self.failures += 1
             if not self._failing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 import redis
@@ -11,6 +12,11 @@ import redis
 from wagate.cluster.leases import RENEW_CHUNK, Holder, LeaseRenewal, LeaseStore
 
 pytestmark = pytest.mark.redis
+
+
+class Lease(NamedTuple):
+    instance_id: int
+    holder: Holder
 
 
 @pytest.fixture
@@ -35,9 +41,9 @@ async def test_renew_and_release_check_the_token(store: LeaseStore, renewal: Lea
     token = await store.acquire(7, "a", 300)
     assert token is not None
     stale = Holder("a", token - 1)
-    assert renewal.renew([(7, stale)], 5000) == [False]
+    assert renewal.renew([Lease(7, stale)], 5000) == [False]
     assert not await store.release(7, stale)
-    assert renewal.renew([(7, Holder("a", token))], 5000) == [True]
+    assert renewal.renew([Lease(7, Holder("a", token))], 5000) == [True]
     await asyncio.sleep(0.5)  # past the first TTL: the renewal kept it
     assert await store.holder(7) == Holder("a", token)
 
@@ -47,9 +53,9 @@ async def test_renewal_keeps_the_node_alive_no_longer_than_its_leases(
 ) -> None:
     assert await store.alive(["a", "b"]) == set()
     tokens = [await store.acquire(i, "a", 5000) for i in range(RENEW_CHUNK + 3)]
-    held = [(i, Holder("a", t)) for i, t in enumerate(tokens) if t is not None]
+    held = [Lease(i, Holder("a", t)) for i, t in enumerate(tokens) if t is not None]
     # More leases than one script call renews: every one comes back, in order.
-    assert renewal.renew([*held, (9999, Holder("a", 1))], 400) == [True] * len(held) + [False]
+    assert renewal.renew([*held, Lease(9999, Holder("a", 1))], 400) == [True] * len(held) + [False]
     assert await store.alive(["a", "b"]) == {"a"}
     alive_ms = await store.redis.pttl(f"{store.prefix}node:a")
     lease_ms = await store.redis.pttl(store.lease_key(0))
@@ -67,7 +73,7 @@ async def test_lease_expires_by_itself(store: LeaseStore, renewal: LeaseRenewal)
     assert token is not None
     await asyncio.sleep(0.35)
     assert await store.holder(3) is None
-    assert renewal.renew([(3, Holder("a", token))], 5000) == [False]
+    assert renewal.renew([Lease(3, Holder("a", token))], 5000) == [False]
     taken = await store.acquire(3, "b", 5000)
     assert taken is not None and taken > token
 
