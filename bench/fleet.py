@@ -40,6 +40,7 @@ from bench.scenarios import (
 
 EMBEDDED, PG_REDIS = "embedded", "postgres+redis"
 IDLE_S = 10.0
+SETTLE_S = 15.0
 DRAIN_INSTANCES = 100  # the drain scenario's: its messages go to the first 100 of the fleet
 
 
@@ -55,7 +56,9 @@ async def held_connected(client: httpx.AsyncClient) -> int:
     return 0
 
 
-def fleet(backend: str, count: int, drain: int = 0) -> dict[str, Any]:
+def fleet(
+    backend: str, count: int, drain: int = 0, settings: dict[str, str] | None = None
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-fleet-"))
     drained: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -64,10 +67,11 @@ def fleet(backend: str, count: int, drain: int = 0) -> dict[str, Any]:
             redis_url: str | None = stack.enter_context(redis_server())
         else:
             database_url, redis_url = None, None
-        env: dict[str, str] = {}
+        env = dict(settings or {})
         if drain:
             rx = stack.enter_context(receiver())
-            env = {"WAGATE_WEBHOOK_URL": rx.url + "/hook", "WAGATE_WEBHOOK_EVENTS": "message_ack"}
+            env["WAGATE_WEBHOOK_URL"] = rx.url + "/hook"
+            env["WAGATE_WEBHOOK_EVENTS"] = "message_ack"
         seeded = database_url or f"sqlite+aiosqlite:///{data_dir / 'wagate.db'}"
         asyncio.run(seed_linked(seeded, count, prefix=PREFIX))
         spawned = time.monotonic()
@@ -84,7 +88,8 @@ def fleet(backend: str, count: int, drain: int = 0) -> dict[str, Any]:
             asyncio.run(all_connected())
             connected_s = time.monotonic() - spawned
             start_cpu = cpu_seconds(proc.popen.pid)
-            time.sleep(2)
+            # Settled: the node freezes its heap again once its instances stop changing.
+            time.sleep(SETTLE_S)
             rss = rss_bytes(proc.popen.pid)
             # What holding them costs while nothing is sent (renewals, senders, placement).
             idle_cpu = cpu_seconds(proc.popen.pid)
@@ -137,9 +142,18 @@ def main() -> None:
     parser.add_argument(
         "--drain", type=int, default=0, help="then drain this many messages over 100 instances"
     )
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE: a setting of the node (repeat)"
+    )
     args = parser.parse_args()
+    settings = dict(pair.split("=", 1) for pair in args.env)
     for count in (int(c) for c in args.count.split(",")):
-        print(args.backend, fleet(args.backend, count, args.drain), flush=True)
+        print(
+            args.backend,
+            settings or "",
+            fleet(args.backend, count, args.drain, settings),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
