@@ -142,10 +142,6 @@ async def write_fenced_many(
     return [held.get(iid) == token for iid, token, _ in writes]
 
 
-async def fencing_token(session: AsyncSession, instance_id: int) -> int | None:
-    return await session.scalar(select(Instance.fencing_token).where(Instance.id == instance_id))
-
-
 async def fencing_tokens(session: AsyncSession, instance_ids: list[int]) -> dict[int, int | None]:
     """The token stored in each of these rows (absent: no such row)."""
     rows = await session.execute(
@@ -155,8 +151,9 @@ async def fencing_tokens(session: AsyncSession, instance_ids: list[int]) -> dict
 
 
 async def raise_fencing_tokens(session: AsyncSession, tokens: dict[int, int]) -> set[int]:
-    """`raise_fencing_token` for each instance id -> token: one executemany and one read. The
-    ids whose row now holds the given token (the others: no such row, or a larger token)."""
+    """Write each instance id's token to its row unless the row holds a larger one: one
+    executemany and one read. The ids whose row now holds the given token (the others: no
+    such row, or a larger token)."""
     if not tokens:
         return set()
     table = INSTANCES
@@ -173,16 +170,3 @@ async def raise_fencing_tokens(session: AsyncSession, tokens: dict[int, int]) ->
         select(table.c.id, table.c.fencing_token).where(table.c.id.in_(sorted(tokens)))
     )
     return {iid for iid, token in rows if tokens[iid] == token}
-
-
-async def raise_fencing_token(session: AsyncSession, instance_id: int, token: int) -> bool:
-    """Writes `token` to the instance row unless it holds a larger one; False: no such row."""
-    result: Any = await session.execute(
-        update(Instance)
-        .where(
-            Instance.id == instance_id,
-            or_(Instance.fencing_token.is_(None), Instance.fencing_token < token),
-        )
-        .values(fencing_token=token)
-    )
-    return bool(result.rowcount == 1)
