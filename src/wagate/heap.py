@@ -6,8 +6,10 @@ start (modules, app, pools) and of its instances (slots, clients, tasks) are lef
 that took 10,000 instances after it started spent about a third of a core on full collections
 while idle (py-spy, `bench.fleet`), set off by the rows each placement pass reads.
 
-Freezing again first unfreezes and collects: the cycles of instances that left since the last
-freeze are freed then rather than kept for ever.
+A freeze after the instances grew collects only the young objects first: a full collection
+of a node's heap holds the GIL for as long as it takes (1.5 s at 10,000 instances), and the
+lease renewals wait for the GIL. After the instances shrank it unfreezes and collects all
+first, once: the cycles of the instances that left are freed then rather than kept for ever.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ CHANGE_FRACTION = 0.25
 CHANGE_MIN = 100
 
 
-def freeze() -> None:
+def freeze(*, full: bool) -> None:
     started = time.monotonic()
-    gc.unfreeze()
-    gc.collect()  # garbage (cycles included) is freed, not frozen with the rest
+    if full:
+        gc.unfreeze()
+        gc.collect()  # garbage (cycles included) is freed, not frozen with the rest
+    else:
+        gc.collect(1)  # the young garbage; what is older was frozen before
     gc.freeze()
     # Frozen objects no longer count as long-lived, and CPython then ran a full collection
     # at almost every middle one (a third of what was left of an idle node's CPU, measured
@@ -48,6 +53,11 @@ def freeze() -> None:
     )
 
 
+@dataclass(frozen=True)
+class Freeze:
+    full: bool  # unfreeze and collect everything first
+
+
 @dataclass
 class Refreezer:
     """Decides, at each check, whether the heap is frozen again."""
@@ -55,21 +65,22 @@ class Refreezer:
     frozen_at: int = 0  # instances when last frozen
     last: int = 0  # instances at the last check
 
-    def due(self, now: int) -> bool:
+    def due(self, now: int) -> Freeze | None:
         settled, self.last = now == self.last, now
         margin = max(CHANGE_MIN, CHANGE_FRACTION * self.frozen_at)
-        if settled and abs(now - self.frozen_at) >= margin:
-            self.frozen_at = now
-            return True
-        return False
+        if not settled or abs(now - self.frozen_at) < margin:
+            return None
+        full = now < self.frozen_at  # instances left: their frozen cycles are garbage now
+        self.frozen_at = now
+        return Freeze(full=full)
 
 
 async def keep_frozen(instances: Callable[[], int]) -> None:
     """Freeze now, then again whenever the number of instances has settled far from the
     number at the last freeze. Runs until cancelled."""
-    freeze()
+    freeze(full=True)  # at start the heap is small
     refreezer = Refreezer(instances(), instances())
     while True:
         await asyncio.sleep(CHECK_S)
-        if refreezer.due(instances()):
-            freeze()
+        if (due := refreezer.due(instances())) is not None:
+            freeze(full=due.full)
