@@ -50,9 +50,11 @@ class NodeServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        state: AppState = self.app.state.wagate
+        # No state: an app that is not a node (the benchmark's bare endpoint serves so too).
+        state: AppState | None = getattr(self.app.state, "wagate", None)
         self._heap = asyncio.create_task(
-            heap.keep_frozen(lambda: len(state.manager.names())), name="heap-freezer"
+            heap.keep_frozen(lambda: len(state.manager.names()) if state else 0),
+            name="heap-freezer",
         )
 
     def __init__(
