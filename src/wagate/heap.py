@@ -79,7 +79,8 @@ async def keep_frozen(instances: Callable[[], int]) -> None:
     """Freeze now, then again whenever the number of instances has settled far from the
     number at the last freeze. Runs until cancelled."""
     freeze(full=True)  # at start the heap is small
-    refreezer = Refreezer(instances(), instances())
+    count = instances()
+    refreezer = Refreezer(frozen_at=count, last=count)
     while True:
         await asyncio.sleep(CHECK_S)
         if (due := refreezer.due(instances())) is not None:

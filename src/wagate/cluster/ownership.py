@@ -103,18 +103,8 @@ class LeaseOwnership:
         return time.monotonic() < lease.valid_until - self.stop_margin_s
 
     async def write(self, session: AsyncSession, instance_id: int, fields: dict[str, Any]) -> bool:
-        lease = self.leases.get(instance_id)
-        if lease is None:
-            log.warning(
-                "write refused: lease not held", instance_id=instance_id, fields=list(fields)
-            )
-            return False
-        fields.setdefault("updated_at", utcnow())
-        if await repository.write_fenced(session, instance_id, lease.holder.token, fields):
-            return True
-        log.warning("write refused: fencing token superseded", instance=lease.name)
-        self.lose(instance_id, "fencing token superseded")
-        return False
+        (written,) = await self.write_many(session, [(instance_id, fields)])
+        return written
 
     async def write_many(
         self, session: AsyncSession, writes: list[tuple[int, dict[str, Any]]]

@@ -97,26 +97,12 @@ async def instances_wanted(session: AsyncSession) -> Sequence[Row[int, str, str]
 # --- fencing -----------------------------------------------------------------------------------
 
 
-async def write_fenced(
-    session: AsyncSession, instance_id: int, token: int, fields: dict[str, Any]
-) -> bool:
-    """Writes `fields` to the instance row if its fencing token is still `token`."""
-    # A Core statement on the table: the ORM's bulk-update path (session sync, attribute
-    # lookup) cost more than the write itself, twice per connect (bench `scale`).
-    table = INSTANCES
-    result: Any = await session.execute(
-        update(table)
-        .where(table.c.id == instance_id, table.c.fencing_token == token)
-        .values(**fields)
-    )
-    return bool(result.rowcount == 1)
-
-
 async def write_fenced_many(
     session: AsyncSession, writes: list[tuple[int, int, dict[str, Any]]]
 ) -> list[bool]:
-    """`write_fenced` for each (instance id, token, fields), in this order: one executemany per
-    run of writes of the same columns, then one read of the rows' tokens.
+    """Write each (instance id, token, fields) to the instance's row if its fencing token is
+    still `token`, in this order: one executemany per run of writes of the same columns, then
+    one read of the rows' tokens.
 
     A row whose token is still ours after the writes took them: a matching UPDATE holds the
     row's lock until commit, so no other node's token can come between; a row whose token was
@@ -166,7 +152,5 @@ async def raise_fencing_tokens(session: AsyncSession, tokens: dict[int, int]) ->
         .values(fencing_token=bindparam("token")),
         [{"row_id": iid, "token": token} for iid, token in tokens.items()],
     )
-    rows = await session.execute(
-        select(table.c.id, table.c.fencing_token).where(table.c.id.in_(sorted(tokens)))
-    )
-    return {iid for iid, token in rows if tokens[iid] == token}
+    held = await fencing_tokens(session, sorted(tokens))
+    return {iid for iid, token in tokens.items() if held.get(iid) == token}

@@ -271,12 +271,14 @@ class ClusterNode:
         # Who holds the others; the renewal thread checks ours in Redis on every round (a
         # lease gone there is lost by the guard), so they are not read again: on a node
         # holding 10,000 instances that read was a tenth of its idle CPU.
-        holders = await self.store.holders(sorted(set(wanted) - set(held)))
-        holders.update({iid: x.holder for iid, x in self.ownership.active().items() if not x.gone})
+        active = self.ownership.active()
+        mine = {iid: lease.holder for iid, lease in active.items() if not lease.gone}
+        holders = await self.store.holders(sorted(set(wanted) - set(mine)))
+        holders.update(mine)
         now = time.monotonic()
         releasable = [
             iid
-            for iid, lease in self.ownership.active().items()
+            for iid, lease in active.items()
             if now - lease.acquired_at > self.idle_grace_s
             and self.manager.status_of(lease.name) not in (Status.PAIRING, Status.CONNECTING)
         ]
