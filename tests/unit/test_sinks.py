@@ -44,7 +44,7 @@ def test_outcomes_deliver_and_retry() -> None:
     chain = Chain(delivered=[claimed(1, 1)], failed=(claimed(2, 1, attempts=3), "down"),
                   untried=[claimed(3, 1)])  # fmt: skip
     written = outcomes(chain, now, 2.5)
-    assert [(w["b_id"], w["status"], w["attempts"]) for w in written] == [
+    assert [(w["id"], w["status"], w["attempts"]) for w in written] == [
         (1, repository.DELIVERED, 1),
         (2, repository.PENDING, 4),
     ]

@@ -47,7 +47,7 @@ def test_outcome_of(
     written = outcome_of(attempt(code, before, tried=tried), POLICY, NOW)
     assert (written.status, written.attempts, written.label) == (status, after, label)
     outcome = written.outcome
-    assert outcome["b_id"] == "d1" and outcome["b_token"] == "tok"
+    assert outcome["id"] == "d1" and outcome["claim_token"] == "tok"
     assert outcome["status"] == status.value and outcome["attempts"] == after
     assert (outcome["next_attempt_at"] is not None) == retried
     if retried:

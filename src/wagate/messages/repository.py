@@ -17,6 +17,7 @@ from wagate.db import Executor, any_of, utcnow
 from wagate.message_status import OPEN, MessageStatus
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
+from wagate.repository.bulk import update_many
 
 # Core statements on the table where no ORM object is needed: the ORM's bulk paths cost
 # several times the CPU per row (measured under the drain benchmark).
@@ -371,10 +372,9 @@ async def receipted_rows(
             table.c.status,
             table.c.delivered_at,
             table.c.read_at,
-        ).where(
-            any_of(table.c.instance_id, {instance_id for instance_id, _ in wanted}),
-            any_of(table.c.message_id, {mid for _, mid in wanted}),
-        )
+            # By message id alone (its own index; the pairs are checked below): with the
+            # instances' list beside it the planner may walk every message of those instances.
+        ).where(any_of(table.c.message_id, {mid for _, mid in wanted}))
     )
     found: dict[tuple[int, str], dict[str, Any]] = {}
     for row in rows:
@@ -387,26 +387,20 @@ async def receipted_rows(
 async def write_advanced(
     session: AsyncConnection, changed: list[dict[str, Any]], now: datetime
 ) -> None:
-    table = MESSAGES
-    await session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("status"),
-            delivered_at=bindparam("delivered_at"),
-            read_at=bindparam("read_at"),
-            updated_at=bindparam("updated_at"),
-        ),
+    await update_many(
+        session,
+        MESSAGES,
+        ["id"],
         [
             {
-                "b_id": row["id"],
+                "id": row["id"],
                 "status": row["status"],
                 "delivered_at": row["delivered_at"],
                 "read_at": row["read_at"],
-                "updated_at": now,
             }
             for row in changed
         ],
+        {"updated_at": now},
     )
 
 

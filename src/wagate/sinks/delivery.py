@@ -67,8 +67,8 @@ def outcomes(chain: Chain, now: datetime, retry_delay_s: float) -> list[dict[str
     """The rows' new state: delivered, or pending again after `retry_delay_s`."""
     written = [
         {
-            "b_id": item.id,
-            "b_token": item.claim_token,
+            "id": item.id,
+            "claim_token": item.claim_token,
             "status": repository.DELIVERED,
             "attempts": item.attempts + 1,
             "last_error": None,
@@ -81,8 +81,8 @@ def outcomes(chain: Chain, now: datetime, retry_delay_s: float) -> list[dict[str
         item, error = chain.failed
         written.append(
             {
-                "b_id": item.id,
-                "b_token": item.claim_token,
+                "id": item.id,
+                "claim_token": item.claim_token,
                 "status": repository.PENDING,
                 "attempts": item.attempts + 1,
                 "last_error": error,

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Table, and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from wagate.db import Executor, any_of
 from wagate.models import InstanceSinkFilter, SinkDelivery, WebhookDelivery
+from wagate.repository.bulk import insert_many, update_many
 from wagate.webhooks.retry import DeliveryStatus
 
 D = SinkDelivery
@@ -82,8 +83,7 @@ def row(
 
 
 async def insert_rows(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(DELIVERIES), list(rows))
+    await insert_many(session, DELIVERIES, rows)
 
 
 RETURNED = (D.id, D.event_id, D.instance_id, D.instance, D.event, D.payload, D.attempts)
@@ -159,22 +159,7 @@ async def release(session: Executor, claimed: Sequence[Claimed], now: datetime) 
 
 async def record_outcomes(session: Executor, outcomes: Sequence[dict[str, Any]]) -> None:
     """Write many outcomes in one statement; each lands only while its claim token holds."""
-    if not outcomes:
-        return
-    table = DELIVERIES
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.claim_token == bindparam("b_token"))
-        .values(
-            status=bindparam("status"),
-            attempts=bindparam("attempts"),
-            last_error=bindparam("last_error"),
-            next_attempt_at=bindparam("next_attempt_at"),
-            delivered_at=bindparam("delivered_at"),
-            claim_token=None,
-        )
-    )
-    await session.execute(statement, list(outcomes))
+    await update_many(session, DELIVERIES, ["id", "claim_token"], outcomes, {"claim_token": None})
 
 
 async def stats(session: Executor, sinks: Sequence[str]) -> dict[str, SinkStats]:

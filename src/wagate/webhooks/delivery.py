@@ -140,12 +140,19 @@ class DeliveryWorker:
         limit = self.per_url if lane.failing else self.backlog
         return limit - lane.held
 
+    def _widest_room(self) -> int:
+        """The most rows a claim can hand to one lane: claimed past it, rows go back to the
+        table at once (two writes each, for nothing). A URL without a lane yet has the whole
+        backlog; a saturated lane's URL is left out of the claim."""
+        open_rooms = [room for room in map(self._room, self._lanes.values()) if room > 0]
+        return max(open_rooms, default=self.backlog)
+
     async def _claim_loop(self) -> None:
         settings = self.settings
         while not self._stopping:
             self._wake.clear()
             capacity = settings.webhook_max_in_flight - self._held
-            wanted = min(capacity, self._claim_size)
+            wanted = min(capacity, self._claim_size, self._widest_room())
             taken = 0
             if wanted > 0:
                 try:
@@ -436,8 +443,8 @@ def outcome_of(attempt: Attempt, policy: RetryPolicy, now: datetime) -> Written:
     else:
         status, next_at, label = DeliveryStatus.FAILED, None, "failed"
     outcome = {
-        "b_id": item.id,
-        "b_token": item.claim_token,
+        "id": item.id,
+        "claim_token": item.claim_token,
         "status": status.value,
         "attempts": count,
         "last_status_code": attempt.status_code,

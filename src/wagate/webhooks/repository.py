@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Row, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Executor, any_of
 from wagate.models import Instance, WebhookAttempt, WebhookDelivery
+from wagate.repository.bulk import insert_many, update_many
 from wagate.webhooks.retry import FINAL, DeliveryStatus
 
 D = WebhookDelivery
@@ -56,8 +57,7 @@ class Claimed:
 
 
 async def insert_deliveries(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(DELIVERIES), list(rows))
+    await insert_many(session, DELIVERIES, rows)
 
 
 async def instance_webhooks(
@@ -119,30 +119,14 @@ async def record_outcomes(
 ) -> None:
     """Write many outcomes in two statements. An outcome only lands while its claim token still
     holds; an attempt is recorded whenever its delivery row still exists (the try happened)."""
-    if outcomes:
-        table = DELIVERIES
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.claim_token == bindparam("b_token"))
-            .values(
-                status=bindparam("status"),
-                attempts=bindparam("attempts"),
-                last_status_code=bindparam("last_status_code"),
-                last_error=bindparam("last_error"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                delivered_at=bindparam("delivered_at"),
-                claim_token=None,
-            )
-        )
-        await session.execute(statement, list(outcomes))
+    await update_many(session, DELIVERIES, ["id", "claim_token"], outcomes, {"claim_token": None})
     if attempts:
         wanted = {item["delivery_id"] for item in attempts}
         existing = set(
             (await session.execute(select(D.id).where(any_of(D.id, sorted(wanted))))).scalars()
         )
         rows = [item for item in attempts if item["delivery_id"] in existing]
-        if rows:
-            await session.execute(insert(ATTEMPTS), rows)
+        await insert_many(session, ATTEMPTS, rows)
 
 
 async def fail_pending(session: AsyncSession, instance_id: int, target: str, error: str) -> None:

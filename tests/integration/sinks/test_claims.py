@@ -135,8 +135,8 @@ async def test_a_failed_row_holds_the_rows_behind_it(
         assert len(claimed) == INSTANCES * 2
         head = claimed[0]
         retry = {
-            "b_id": head.id,
-            "b_token": head.claim_token,
+            "id": head.id,
+            "claim_token": head.claim_token,
             "status": repository.PENDING,
             "attempts": 1,
             "last_error": "down",

@@ -92,8 +92,8 @@ async def test_stale_claim_cannot_overwrite(database_url: str) -> None:
 
         def outcome(token: str, status: str, code: int) -> dict:
             return {
-                "b_id": first.id,
-                "b_token": token,
+                "id": first.id,
+                "claim_token": token,
                 "status": status,
                 "attempts": 1,
                 "last_status_code": code,

@@ -8,7 +8,7 @@ updates the chats it touched in one more statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,6 +22,7 @@ from sqlalchemy.sql.dml import Insert
 from wagate.db import Executor, any_of, utcnow
 from wagate.engines.base import InboundMessage
 from wagate.models import Chat, ChatMessage, Contact, PendingMessageChange
+from wagate.repository.bulk import insert_many, update_many
 
 CHAT_MESSAGES = cast(Table, ChatMessage.__table__)
 CHATS = cast(Table, Chat.__table__)
@@ -162,13 +163,9 @@ async def write_new(
         ]
     new: list[dict[str, Any]] = []
     if unique:
-        # An executemany (SQLAlchemy's insertmanyvalues): one cached statement, sent as
-        # multi-row batches; a .values(list) would be compiled anew for every batch.
-        statement = _insert(executor)(CHAT_MESSAGES).on_conflict_do_nothing()
-        result = await executor.execute(
-            statement.returning(*(CHAT_MESSAGES.c[name] for name in KEY)), unique
+        inserted = set(
+            await insert_many(executor, CHAT_MESSAGES, unique, conflict=_keep_first, returning=KEY)
         )
-        inserted = {tuple(found) for found in result.all()}
         new = [row for row in unique if _key(row) in inserted]
         await _touch_chats(executor, new, push_names)
         await apply_pending(executor, new)
@@ -193,13 +190,20 @@ async def write_sent(executor: Executor, sends: Sequence[OwnSend]) -> None:
     rows = list({_key(row): row for row in map(sent_row, messages)}.values())
     if not rows:
         return
-    insert = _insert(executor)(CHAT_MESSAGES)
-    statement = insert.on_conflict_do_update(
-        index_elements=list(KEY), set_={"correlation_id": insert.excluded.correlation_id}
-    )
-    await executor.execute(statement, rows)
+    await insert_many(executor, CHAT_MESSAGES, rows, conflict=_link_send)
     await _touch_chats(executor, rows, {})
     await apply_pending(executor, rows)
+
+
+def _keep_first(insert: Any) -> Any:
+    return insert.on_conflict_do_nothing()
+
+
+def _link_send(insert: Any) -> Any:
+    """A message kept already (its echo came first) gets the send's correlation id."""
+    return insert.on_conflict_do_update(
+        index_elements=list(KEY), set_={"correlation_id": insert.excluded.correlation_id}
+    )
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -292,33 +296,33 @@ async def _save_contacts(executor: Executor, push_names: dict[tuple[int, str], s
 
 
 # A status's place in STATUS_ORDER, in SQL (-1 for received: no receipt applies to it).
-_RANK = case(
-    {status: rank for rank, status in enumerate(STATUS_ORDER)},
-    value=CHAT_MESSAGES.c.status,
-    else_=-1,
-)
-_ADVANCE = (
-    update(CHAT_MESSAGES)
-    .where(
-        CHAT_MESSAGES.c.instance_id == bindparam("i"),
-        CHAT_MESSAGES.c.message_id == bindparam("m"),
-        _RANK >= 0,
-        bindparam("rank") > _RANK,
-    )
-    .values(status=bindparam("s"))
-)
+def _rank(status: Any) -> Any:
+    return case({status: rank for rank, status in enumerate(STATUS_ORDER)}, value=status, else_=-1)
+
+
+def _moves_forward(value: Callable[[str], Any]) -> Any:
+    """A receipt changes a kept message's status only to a later one (not a received one's)."""
+    current = _rank(CHAT_MESSAGES.c.status)
+    return and_(current >= 0, _rank(value("status")) > current)
 
 
 async def advance_status(executor: Executor, receipts: Sequence[tuple[int, str, str]]) -> None:
     """Receipts as (instance, message_id, status: delivered | read | played): each moves its
-    message forward only (a late delivered after a read changes nothing), in one executemany."""
-    params = [
-        {"i": instance_id, "m": message_id, "s": status, "rank": STATUS_ORDER.index(status)}
-        for instance_id, message_id, status in receipts
-        if status in STATUS_ORDER
-    ]
-    if params:
-        await executor.execute(_ADVANCE, params)
+    message forward only (a late delivered after a read changes nothing), in one statement."""
+    latest: dict[tuple[int, str], str] = {}
+    for instance_id, message_id, status in receipts:
+        if status not in STATUS_ORDER:
+            continue
+        before = latest.get((instance_id, message_id))
+        if before is None or STATUS_ORDER.index(status) > STATUS_ORDER.index(before):
+            latest[(instance_id, message_id)] = status
+    await update_many(
+        executor,
+        CHAT_MESSAGES,
+        ["instance_id", "message_id"],
+        [{"instance_id": i, "message_id": m, "status": s} for (i, m), s in latest.items()],
+        where=_moves_forward,
+    )
 
 
 def _message(instance_id: int, message_id: str) -> Any:

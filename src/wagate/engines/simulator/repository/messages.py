@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Executor
 from wagate.models import SimulatorInbox, SimulatorOutbox
+from wagate.repository.bulk import insert_many
 
 
 async def sent(
@@ -42,8 +43,8 @@ async def keep_received(session: AsyncSession, row: SimulatorInbox) -> None:
 
 async def insert_sent(connection: Executor, rows: list[dict[str, Any]]) -> None:
     # Through the table (Core): the ORM's bulk insert costs several times the CPU. One
-    # statement (a group commit holds at most 500 rows, one multi-row INSERT).
-    await connection.execute(insert(cast(Table, SimulatorOutbox.__table__)), rows)
+    # statement for a group commit's rows.
+    await insert_many(connection, cast(Table, SimulatorOutbox.__table__), rows)
 
 
 async def outbox(session: AsyncSession, instance_id: int, limit: int) -> list[SimulatorOutbox]:

@@ -1,0 +1,184 @@
+"""Many rows written by one statement: on PostgreSQL each column's values travel as one array
+and the statement reads them back as rows (`unnest`); elsewhere (SQLite) the same statement is
+an executemany.
+
+Why: an executemany on PostgreSQL is still one execution per row (asyncpg pipelines them, but
+the server plans, locks and returns for each), and a message's life is about a dozen row
+writes across several tables. Set-based, the server does that work once per statement; its
+CPU per row falls several times, and the statement text is the same for any number of rows
+(one prepared statement).
+
+Callers own the transaction, as in the repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import FromClause
+from sqlalchemy.types import TypeDecorator
+
+from wagate.db import Executor
+
+Rows = Sequence[Mapping[str, Any]]
+# An INSERT with its ON CONFLICT clause (PostgreSQL's and SQLite's share the methods).
+Conflict = Callable[[Any], Any]
+# A condition of an update beyond its keys, given each item's value of a column by name. A
+# module-level function, so that the statement built with it is built once.
+Condition = Callable[[Callable[[str], Any]], Any]
+
+
+def _dialect(executor: Executor) -> Dialect:
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    return bind.dialect
+
+
+def _is_json(table: Table, name: str) -> bool:
+    kind = table.c[name].type
+    return isinstance(kind, JSON) or (
+        isinstance(kind, TypeDecorator) and isinstance(kind.impl, JSON)
+    )
+
+
+def _array_name(name: str) -> str:
+    return f"{name}__rows"
+
+
+def _rows_of(table: Table, names: tuple[str, ...]) -> FromClause:
+    """`unnest(:a, :b, ...) AS rows(a, b, ...)`: the arrays given at execution, as rows typed
+    like the table's columns (each array's values go through its column's bind processing:
+    JSON is serialised, timestamps made UTC)."""
+    arrays = [_array(table, name) for name in names]
+    columns = [column(name, table.c[name].type) for name in names]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="rows")
+
+
+def _array(table: Table, name: str) -> Any:
+    if _is_json(table, name):
+        # An array's values are processed item by item, and a JSON list would be taken for a
+        # nested array: JSON travels as text (serialised by `_arrays`) and is cast back.
+        return cast(bindparam(_array_name(name), type_=ARRAY(Text)), ARRAY(JSON))
+    return bindparam(_array_name(name), type_=ARRAY(table.c[name].type))
+
+
+def _arrays(
+    table: Table, names: Sequence[str], rows: Rows, dialect: Dialect
+) -> dict[str, list[Any]]:
+    arrays: dict[str, list[Any]] = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        if _is_json(table, name):
+            serialise = table.c[name].type.bind_processor(dialect)
+            values = [serialise(value) for value in values] if serialise else values
+        arrays[_array_name(name)] = values
+    return arrays
+
+
+@lru_cache(maxsize=64)
+def _insert_from_rows(table: Table, names: tuple[str, ...]) -> Any:
+    source = _rows_of(table, names)
+    return pg_insert(table).from_select(list(names), select(*(source.c[n] for n in names)))
+
+
+async def insert_many(
+    executor: Executor,
+    table: Table,
+    rows: Rows,
+    *,
+    conflict: Conflict | None = None,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert `rows` (every row with the same keys) in one statement; `conflict` adds the ON
+    CONFLICT clause; the `returning` columns of the rows written come back (in no set order)."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    dialect = _dialect(executor)
+    if dialect.name == "postgresql":
+        statement = _insert_from_rows(table, names)
+        params: Any = _arrays(table, names, rows, dialect)
+    else:
+        statement = sqlite_insert(table) if conflict is not None else insert(table)
+        params = list(rows)
+    if conflict is not None:
+        statement = conflict(statement)
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning))
+        result = await executor.execute(statement, params)
+        return [tuple(found) for found in result.all()]
+    await executor.execute(statement, params)
+    return []
+
+
+@lru_cache(maxsize=64)
+def _update(
+    table: Table,
+    keys: tuple[str, ...],
+    names: tuple[str, ...],
+    constants: tuple[str, ...],
+    where: Condition | None,
+    from_arrays: bool,
+) -> Any:
+    """From arrays: `UPDATE ... FROM unnest(...) AS rows WHERE <keys match>`; otherwise the
+    statement of one row, for an executemany."""
+    if from_arrays:
+        source = _rows_of(table, keys + names)
+
+        def value(name: str) -> Any:
+            return source.c[name]
+
+    else:
+
+        def value(name: str) -> Any:
+            return bindparam(f"{name}__key" if name in keys else f"{name}__value")
+
+    extra = [where(value)] if where else []
+    return (
+        update(table)
+        .where(*(table.c[key] == value(key) for key in keys), *extra)
+        .values(
+            {name: value(name) for name in names}
+            | {name: bindparam(f"{name}__const", type_=table.c[name].type) for name in constants}
+        )
+    )
+
+
+async def update_many(
+    executor: Executor,
+    table: Table,
+    keys: Sequence[str],
+    rows: Rows,
+    constants: Mapping[str, Any] | None = None,
+    where: Condition | None = None,
+) -> None:
+    """Update the rows matching each of `rows` on its `keys` columns (every row with the same
+    keys) and `where`: its other items are the rows' new values, `constants` are set on every
+    row. No two items may name one table row: which one's values it gets is not defined."""
+    if not rows:
+        return
+    keys = tuple(keys)
+    names = tuple(name for name in rows[0] if name not in keys)
+    fixed = dict(constants or {})
+    shape = (table, keys, names, tuple(fixed), where)
+    const_params = {f"{name}__const": value for name, value in fixed.items()}
+    dialect = _dialect(executor)
+    if dialect.name == "postgresql":
+        arrays = _arrays(table, keys + names, rows, dialect)
+        await executor.execute(_update(*shape, from_arrays=True), arrays | const_params)
+        return
+    await executor.execute(
+        _update(*shape, from_arrays=False),
+        [
+            {f"{key}__key": row[key] for key in keys}
+            | {f"{name}__value": row[name] for name in names}
+            | const_params
+            for row in rows
+        ],
+    )
