@@ -94,7 +94,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     payload = '{"id":"evt_x","event":"message_received","instance":"bench","data":{"text":"hi"}}'
     worker = DeliveryWorker(settings, db)
     bus = EventBus()
-    bus.add_sink(Outbox(settings, db, worker.wake))
+    bus.add_sink(Outbox(settings, db, worker))
     if not args.via_bus:
         for start in range(0, args.count, 5000):
             rows = [

@@ -146,7 +146,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.webhooks = webhooks = DeliveryWorker(settings, db, secrets)
     # The event sinks besides the bus's own live streams: the webhook outbox (durable) and,
     # with Redis, the relay to the other nodes (live). Started before the node serves.
-    bus.add_sink(Outbox(settings, db, webhooks.wake, state.instances))
+    bus.add_sink(Outbox(settings, db, webhooks, state.instances))
     # The broker transports (RabbitMQ, NATS), each a durable sink with its outbox rows and
     # its worker, started and stopped with the bus.
     for sink in build_sinks(settings, db):

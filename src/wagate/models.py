@@ -276,7 +276,15 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_instance_status_id", "instance_id", "status", "id"),
-        Index("ix_messages_dead_lettered", "dead_lettered"),
+        # Partial (migration 0013): only the dead letters. A status change writes an entry
+        # into every index whose condition the new row meets; a message is not a dead letter
+        # four times in its life.
+        Index(
+            "ix_messages_dead_lettered",
+            "id",
+            sqlite_where=sql_text("dead_lettered IS 1"),
+            postgresql_where=sql_text("dead_lettered IS true"),
+        ),
     )
 
 
@@ -367,7 +375,17 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    # Partial (migration 0013): only the pending rows, those a claim looks for. A query
+    # meant to use it says `status = 'pending'` as a literal (`PENDING_ROWS` in its
+    # repository): with a parameter the planner cannot prove a row is in the index.
+    __table_args__ = (
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            sqlite_where=sql_text("status = 'pending'"),
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+    )
 
 
 class WebhookAttempt(Base):

@@ -475,7 +475,7 @@ async def open_ids(
 # --- dead letters --------------------------------------------------------------------------
 
 
-def _dead_letters(instance_id: int | None) -> Any:
+def dead_letters_query(instance_id: int | None) -> Any:
     query = (
         select(Message, Instance.name)
         .join(Instance, Instance.id == Message.instance_id)
@@ -487,7 +487,8 @@ def _dead_letters(instance_id: int | None) -> Any:
 
 
 async def dead_letters(session: AsyncSession, instance_id: int | None) -> list[tuple[Message, str]]:
-    result = await session.execute(_dead_letters(instance_id).order_by(Message.id).limit(10_000))
+    query = dead_letters_query(instance_id).order_by(Message.id).limit(10_000)
+    result = await session.execute(query)
     return [(message, name) for message, name in result.all()]
 
 
@@ -495,7 +496,7 @@ async def dead_letter_page(
     session: AsyncSession, instance_id: int | None, after: int, limit: int
 ) -> Sequence[Row[Message, str]]:
     """Up to `limit` dead letters after the id `after`, with their instance's name."""
-    query = _dead_letters(instance_id).where(Message.id > after)
+    query = dead_letters_query(instance_id).where(Message.id > after)
     return (await session.execute(query.order_by(Message.id).limit(limit))).all()
 
 

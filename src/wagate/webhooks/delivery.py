@@ -48,13 +48,16 @@ class Lane:
 
     queue: deque[tuple[Claimed, str | None]] = field(default_factory=deque)
     running: int = 0
+    # Rows the outbox is writing already claimed for this worker (`reserve`), not handed
+    # over yet: they count against the lane's room like the rows it holds.
+    reserved: int = 0
     # The last answer was not a 2xx: hold no more rows than can be posted at once, so that a
     # hanging receiver keeps as few rows away from other nodes as possible.
     failing: bool = False
 
     @property
     def held(self) -> int:
-        return len(self.queue) + self.running
+        return len(self.queue) + self.running + self.reserved
 
 
 class DeliveryWorker:
@@ -90,6 +93,7 @@ class DeliveryWorker:
         self._more_due = True
         self._excluded: set[str] = set()
         self._stopping = False
+        self._started = False
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -102,6 +106,7 @@ class DeliveryWorker:
                 await repository.move_pending(
                     session, None, GLOBAL_TARGET, self.settings.webhook_url
                 )
+        self._started = True
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhooks-claim"),
             asyncio.create_task(self._write_loop(), name="webhooks-write"),
@@ -134,6 +139,91 @@ class DeliveryWorker:
             await self._release(unfinished)
         await self.sender.aclose()
 
+    # --- rows handed over by this node's outbox --------------------------------------------
+
+    def reserve(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of new delivery rows about to be written by this node, the ones this worker will
+        post without claiming them from the table: as many as their lanes have room for. Each
+        is marked claimed in place (a claim token; its lease as next_attempt_at), so no other
+        node takes it, and written so. The outbox calls `adopt` with them once committed, or
+        `unreserve` when the write failed. A claim cost a write per row."""
+        if not self._started or self._stopping:
+            return []
+        capacity = self.settings.webhook_max_in_flight - self._held
+        token = repository.new_claim_token()
+        lease_until = utcnow() + self.lease
+        taken: list[dict[str, Any]] = []
+        for row in rows:
+            lane = self._lanes.setdefault(row["url"], Lane())
+            if capacity <= 0 or self._room(lane) <= 0:
+                continue
+            lane.reserved += 1
+            self._held += 1
+            capacity -= 1
+            row["claim_token"] = token
+            row["next_attempt_at"] = lease_until
+            taken.append(row)
+        self._forget_idle_lanes({row["url"] for row in rows})
+        return taken
+
+    def unreserve(self, rows: list[dict[str, Any]]) -> None:
+        """The write of reserved rows failed: their room is free again."""
+        for row in rows:
+            self._lanes[row["url"]].reserved -= 1
+            self._held -= 1
+        self._forget_idle_lanes({row["url"] for row in rows})
+
+    async def adopt(
+        self, rows: list[dict[str, Any]], webhooks: dict[int, dict[str, Any] | None]
+    ) -> None:
+        """Reserved rows, now committed: queued in their lanes (signed with the secret of
+        `webhooks`, the instances' webhooks they were written for), as a claim queues its
+        rows. A worker stopping meanwhile hands them back to the table as due."""
+        items = [
+            Claimed(
+                id=row["id"],
+                instance_id=row["instance_id"],
+                event=row["event"],
+                url=row["url"],
+                target=row["target"],
+                payload=row["payload"],
+                attempts=row["attempts"],
+                claim_token=row["claim_token"],
+            )
+            for row in rows
+        ]
+        for item in items:
+            self._lanes[item.url].reserved -= 1
+            self._held -= 1
+        if self._stopping:
+            self._forget_idle_lanes({item.url for item in items})
+            await self._release(items)
+            return
+        for item in items:
+            signed = self._signed(item, webhooks)
+            lane = self._lanes[item.url]
+            if signed is not None:
+                lane.queue.append(signed)
+                self._held += 1
+        for url in {item.url for item in items}:
+            self._dispatch(self._lanes[url])
+        self._forget_idle_lanes({item.url for item in items})
+
+    def left_in_table(self, urls: set[str]) -> None:
+        """Rows for these URLs were written unclaimed (their lanes had no room): a claim
+        takes them once a lane has room. Waking the claim loop for each such write made a
+        small claim per write while the lane freed a row at a time; a finished post claims
+        when its lane is down to half, as long as rows are due."""
+        self._more_due = True
+        if any(url not in self._lanes for url in urls):  # no post of its own to wake it
+            self.wake()
+
+    def _forget_idle_lanes(self, urls: set[str]) -> None:
+        for url in urls:
+            lane = self._lanes.get(url)
+            if lane is not None and lane.held == 0 and not lane.failing:
+                del self._lanes[url]
+
     # --- claiming -------------------------------------------------------------------------
 
     def _room(self, lane: Lane) -> int:
@@ -152,7 +242,8 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             capacity = settings.webhook_max_in_flight - self._held
-            wanted = min(capacity, self._claim_size, self._widest_room())
+            room = self._widest_room()
+            wanted = min(capacity, self._claim_size, room)
             taken = 0
             if wanted > 0:
                 try:
@@ -162,7 +253,10 @@ class DeliveryWorker:
                     self._more_due = False  # a failing database is retried at the poll
             else:
                 self._more_due = True  # no room at all: the next finished post frees some
-            if (taken < wanted or wanted <= 0) and not self._stopping:
+            # A claim that filled its lane's room waits, like one that found nothing due,
+            # until a lane is down to half (a finished post wakes it), rows arrive or the
+            # poll: claiming again at once took a few rows at a time, as posts freed them.
+            if (taken < wanted or wanted <= 0 or wanted == room) and not self._stopping:
                 # Nothing more is due (or no room): sleep until rows arrive, room frees up,
                 # or the next poll.
                 with contextlib.suppress(TimeoutError):

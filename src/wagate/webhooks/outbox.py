@@ -5,8 +5,7 @@ it (wagate.webhooks.delivery posts them)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from wagate.batching import GroupCommit
 from wagate.config import Settings
@@ -46,8 +45,24 @@ def delivery_row(
         "status": DeliveryStatus.PENDING.value,
         "attempts": 0,
         "next_attempt_at": now,
+        "claim_token": None,
         "created_at": now,
     }
+
+
+class Handoff(Protocol):
+    """This node's delivery worker, as the outbox hands it the rows it writes
+    (wagate.webhooks.delivery.DeliveryWorker)."""
+
+    def reserve(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def unreserve(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def left_in_table(self, urls: set[str]) -> None: ...
+
+    async def adopt(
+        self, rows: list[dict[str, Any]], webhooks: dict[int, dict[str, Any] | None]
+    ) -> None: ...
 
 
 class Outbox:
@@ -58,12 +73,12 @@ class Outbox:
         self,
         settings: Settings,
         db: Database,
-        wake: Callable[[], None],
+        worker: Handoff,
         cache: InstanceCache | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
-        self.wake = wake
+        self.worker = worker
         # The instances' webhooks, cached per node (see InstanceCache for their invalidation):
         # reading them cost a query in every batch of events.
         self.cache = cache or InstanceCache(0)
@@ -128,7 +143,20 @@ class Outbox:
                 for target, url in targets
             )
         if rows:  # events no webhook wants cost no transaction
-            async with self.db.autocommit() as connection:
-                await repository.insert_deliveries(connection, rows)
-            self.wake()
+            # The rows this node's worker has room for are written claimed by it and handed
+            # over once committed; the rest wait in the table for a claim (any node's).
+            handed = self.worker.reserve(rows)
+            try:
+                async with self.db.autocommit() as connection:
+                    await repository.insert_deliveries(connection, rows)
+            except BaseException:
+                self.worker.unreserve(handed)
+                raise
+            if handed:
+                await self.worker.adopt(handed, webhooks)
+            if len(handed) < len(rows):
+                handed_ids = {row["id"] for row in handed}
+                self.worker.left_in_table(
+                    {row["url"] for row in rows if row["id"] not in handed_ids}
+                )
         return [None] * len(events)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, select, update
+from sqlalchemy import Row, Table, delete, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Executor, any_of
@@ -27,6 +27,11 @@ ATTEMPTS = cast(Table, WebhookAttempt.__table__)
 # What new_delivery_id makes. A cursor or id that is not one is refused before the query: a
 # NUL byte in it fails in PostgreSQL's driver (a 500), and no such row exists anyway.
 DELIVERY_ID = re.compile(r"dlv_[0-9a-f]{32}")
+
+
+# `status = 'pending'` with the value written out: the due index is partial on exactly this
+# (models.WebhookDelivery), and a bound parameter would not let the planner use it.
+PENDING_ROWS = D.status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
 
 
 def is_delivery_id(value: str) -> bool:
@@ -84,7 +89,7 @@ async def claim_due(
     end of the lease (a row whose worker died falls due again then) and they get a fresh
     claim token. On PostgreSQL `SKIP LOCKED` lets several nodes claim side by side without
     waiting on each other or taking the same row; SQLite has a single writer anyway."""
-    due = select(D.id).where(D.status == DeliveryStatus.PENDING.value, D.next_attempt_at <= now)
+    due = select(D.id).where(PENDING_ROWS, D.next_attempt_at <= now)
     if exclude_urls:
         due = due.where(D.url.not_in(list(exclude_urls)))
     due = due.order_by(D.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
@@ -135,7 +140,7 @@ async def fail_pending(session: AsyncSession, instance_id: int, target: str, err
         .where(
             D.instance_id == instance_id,
             D.target == target,
-            D.status == DeliveryStatus.PENDING.value,
+            PENDING_ROWS,
         )
         .values(
             status=DeliveryStatus.FAILED.value,
@@ -152,9 +157,7 @@ async def move_pending(
 ) -> None:
     """Send the still pending deliveries of a target (of one instance, or of all when
     `instance_id` is None) to its new URL."""
-    query = update(D).where(
-        D.target == target, D.status == DeliveryStatus.PENDING.value, D.url != url
-    )
+    query = update(D).where(D.target == target, PENDING_ROWS, D.url != url)
     if instance_id is not None:
         query = query.where(D.instance_id == instance_id)
     await session.execute(query.values(url=url).execution_options(synchronize_session=False))

@@ -1,0 +1,206 @@
+"""The outbox hands the rows it writes to this node's delivery worker: the rows a lane has
+room for are written already claimed and posted without a claim; the rest wait in the table
+for one. A worker that stops before it adopts its rows hands them back as due; a write that
+fails frees the room it reserved. On both databases, against a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import make_settings
+from tests.integration.webhooks.conftest import Received, Receiver
+from tests.support.polling import eventually
+from wagate.db import Database, utcnow
+from wagate.events.event import Event
+from wagate.models import Instance, WebhookDelivery
+from wagate.webhooks import repository
+from wagate.webhooks.delivery import DeliveryWorker
+from wagate.webhooks.outbox import Outbox, delivery_row
+
+
+@dataclass
+class Node:
+    db: Database
+    worker: DeliveryWorker
+    outbox: Outbox
+    instance_id: int
+
+
+@pytest.fixture
+async def gate() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture
+async def held_receiver(receiver: Receiver, gate: asyncio.Event) -> Receiver:
+    """The receiver answers once the test opens the gate."""
+
+    async def wait(_: Received) -> int:
+        await gate.wait()
+        return 200
+
+    receiver.respond = wait
+    return receiver
+
+
+async def _node(database_url: str, tmp_path: Path, url: str, **settings: object) -> Node:
+    values = {"webhook_poll_interval_s": 30.0, "webhook_timeout_s": 5.0, **settings}
+    config = make_settings(database_url, tmp_path, **values)
+    db = Database(database_url)
+    async with db.transaction() as session:
+        row = Instance(
+            name="handoff",
+            engine="simulator",
+            token_hash="h" * 64,
+            settings={},
+            webhook={"url": url, "events": None},
+        )
+        session.add(row)
+    worker = DeliveryWorker(config, db)
+    await worker.start()
+    return Node(db, worker, Outbox(config, db, worker), row.id)
+
+
+@pytest.fixture
+async def make_node(
+    database_url: str, tmp_path: Path, held_receiver: Receiver
+) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
+    made: list[Node] = []
+
+    async def make(**settings: object) -> Node:
+        made.append(await _node(database_url, tmp_path, held_receiver.url, **settings))
+        return made[-1]
+
+    yield make
+    for item in made:
+        await item.worker.stop()
+        await item.db.close()
+
+
+@pytest.fixture
+def claimed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the rows the worker claimed from the table (not handed over)."""
+    taken: list[str] = []
+    claim_due = repository.claim_due
+
+    async def counted(*args: Any, **kwargs: Any) -> list[repository.Claimed]:
+        found = await claim_due(*args, **kwargs)
+        taken.extend(item.id for item in found)
+        return found
+
+    monkeypatch.setattr(repository, "claim_due", counted)
+    return taken
+
+
+@pytest.fixture
+async def node(make_node: Callable[..., Awaitable[Node]]) -> Node:
+    return await make_node()
+
+
+def _event(node: Node, n: int) -> Event:
+    return Event(f"evt_{n}", "message_received", "handoff", node.instance_id, utcnow(), {"n": n})
+
+
+async def _rows(node: Node) -> list[WebhookDelivery]:
+    async with node.db.session() as session:
+        found = await session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+        return list(found)
+
+
+async def _all_delivered(node: Node, count: int) -> None:
+    async def done() -> bool:
+        rows = await _rows(node)
+        return len(rows) == count and all(row.status == "delivered" for row in rows)
+
+    await eventually(done, timeout=15, what=f"{count} deliveries delivered")
+
+
+async def test_rows_with_room_are_posted_without_a_claim(
+    node: Node, held_receiver: Receiver, gate: asyncio.Event, claimed: list[str]
+) -> None:
+    # The claim loop polls every 30 s and nothing wakes it: only the handoff posts in time.
+    await asyncio.gather(*(node.outbox.deliver(_event(node, n)) for n in range(5)))
+    await held_receiver.wait_for(lambda r: len(r.requests) == 5)
+    rows = await _rows(node)
+    assert len(rows) == 5
+    assert all(row.claim_token for row in rows)  # written claimed, by this worker
+    lease_end = utcnow() + node.worker.lease
+    assert all(
+        row.next_attempt_at and row.next_attempt_at > lease_end - node.worker.lease / 2
+        for row in rows
+    )
+    gate.set()
+    await _all_delivered(node, 5)
+    assert len(held_receiver.requests) == 5  # each once
+    assert claimed == []
+
+
+async def test_rows_past_the_lanes_room_wait_for_a_claim(
+    make_node: Callable[..., Awaitable[Node]],
+    held_receiver: Receiver,
+    gate: asyncio.Event,
+    claimed: list[str],
+) -> None:
+    node = await make_node(webhook_concurrency_per_url=1, webhook_poll_interval_s=0.05)
+    backlog = node.worker.backlog  # what one lane holds
+    await node.outbox.deliver(_event(node, 0))  # the lane's first row, posting and held
+    await held_receiver.wait_for(lambda r: len(r.requests) == 1)
+    await asyncio.gather(*(node.outbox.deliver(_event(node, n)) for n in range(1, backlog + 4)))
+    rows = await _rows(node)
+    assert len(rows) == backlog + 4
+    gate.set()
+    await _all_delivered(node, backlog + 4)
+    assert len(held_receiver.requests) == backlog + 4
+    # The lane's room (its backlog, the first row included) was handed over; only the rest
+    # were claimed, once room freed up.
+    assert len(claimed) == 4
+
+
+async def test_a_stopping_worker_hands_its_rows_back(node: Node) -> None:
+    rows = [
+        delivery_row(
+            event_id=f"evt_{n}",
+            event="message_received",
+            instance_id=node.instance_id,
+            url="http://127.0.0.1:9/hook",
+            target="instance",
+            payload="{}",
+        )
+        for n in range(3)
+    ]
+    handed = node.worker.reserve(rows)
+    assert handed == rows and all(row["claim_token"] for row in rows)
+    async with node.db.autocommit() as connection:
+        await repository.insert_deliveries(connection, rows)
+    await node.worker.stop()
+    await node.worker.adopt(handed, {})
+    found = await _rows(node)
+    assert [row.claim_token for row in found] == [None] * 3
+    assert all(row.next_attempt_at and row.next_attempt_at <= utcnow() for row in found)
+    assert node.worker.reserve(rows) == []  # a stopped worker takes nothing
+
+
+async def test_a_failed_write_frees_the_room_it_reserved(node: Node) -> None:
+    rows = [
+        delivery_row(
+            event_id="evt_x",
+            event="message_received",
+            instance_id=node.instance_id,
+            url="http://127.0.0.1:9/hook",
+            target="instance",
+            payload="{}",
+        )
+    ]
+    room = node.worker._widest_room()
+    assert node.worker.reserve(rows) == rows
+    assert node.worker._held == 1
+    node.worker.unreserve(rows)
+    assert node.worker._held == 0 and node.worker._lanes == {}
+    assert node.worker._widest_room() == room
