@@ -249,7 +249,7 @@ class Message(Base):
     to_jid: Mapped[str] = mapped_column(String(128))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.QUEUED.value)
-    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
@@ -276,9 +276,15 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_instance_status_id", "instance_id", "status", "id"),
-        # Partial (migration 0013): only the dead letters. A status change writes an entry
-        # into every index whose condition the new row meets; a message is not a dead letter
-        # four times in its life.
+        # Partial (migration 0013), as the next: a status change writes an entry into every
+        # index whose condition the new row meets. A message has no WhatsApp id until it is
+        # sent (its insert and its claim), and is not a dead letter four times in its life.
+        Index(
+            "ix_messages_message_id",
+            "message_id",
+            sqlite_where=sql_text("message_id IS NOT NULL"),
+            postgresql_where=sql_text("message_id IS NOT NULL"),
+        ),
         Index(
             "ix_messages_dead_lettered",
             "id",

@@ -1,7 +1,7 @@
-"""Migration 0013: the dead letters' index and the webhook deliveries' due index are partial,
-on both databases; the tables' indexes match the models; the claim and the dead-letter list
-find their rows through them (the query plans name the indexes); a downgrade brings the full
-indexes back."""
+"""Migration 0013: the messages' WhatsApp id and dead letters' indexes and the webhook
+deliveries' due index are partial, on both databases; the tables' indexes match the models;
+the claim, the dead-letter list and a receipt's read find their rows through them (the query
+plans name the indexes); a downgrade brings the full indexes back."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from tests.integration.test_migration_mediastore import _execute, empty_url
 from wagate.db import utcnow
 from wagate.messages.repository import dead_letters_query
 from wagate.migrate import alembic_config
+from wagate.models import Message
 from wagate.webhooks import repository as webhooks
 
 REVISION = "0013_partial_indexes"
 TABLES = ("messages", "webhook_deliveries")
 DUE = "ix_webhook_deliveries_due"
 DEAD = "ix_messages_dead_lettered"
+WHATSAPP_ID = "ix_messages_message_id"
 
 __all__ = ["empty_url"]  # the fixture: a new SQLite file or PostgreSQL database
 
@@ -72,6 +74,7 @@ def test_the_indexes_are_partial_and_used(empty_url: str) -> None:
     found = _indexes(empty_url)
     assert "pending" in found[DUE] and "status" not in found[DUE].split("WHERE")[0]
     assert "dead_lettered" in found[DEAD].split("WHERE")[1]
+    assert "NOT NULL" in found[WHATSAPP_ID].upper().split("WHERE")[1]
     assert asyncio.run(_compare(empty_url)) == []
 
     due = (  # the claim's subquery
@@ -82,7 +85,9 @@ def test_the_indexes_are_partial_and_used(empty_url: str) -> None:
     )
     assert DUE in asyncio.run(_plan(empty_url, due))
     assert DEAD in asyncio.run(_plan(empty_url, dead_letters_query(None).limit(10)))
+    by_whatsapp_id = select(Message.id).where(Message.message_id.in_(["3EB0A", "3EB0B"]))
+    assert WHATSAPP_ID in asyncio.run(_plan(empty_url, by_whatsapp_id))  # what receipts read
 
     command.downgrade(config, "0012_history")
     found = _indexes(empty_url)
-    assert "WHERE" not in found[DUE].upper() and "WHERE" not in found[DEAD].upper()
+    assert all("WHERE" not in found[name].upper() for name in (DUE, DEAD, WHATSAPP_ID))

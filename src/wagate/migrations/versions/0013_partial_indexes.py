@@ -1,4 +1,4 @@
-"""messages.dead_lettered and webhook_deliveries' due index: partial, over the rows they find
+"""messages' WhatsApp ids and dead letters, webhook_deliveries' due rows: partial indexes
 
 Revision ID: 0013_partial_indexes
 Revises: 0012_history
@@ -6,8 +6,9 @@ Create Date: 2026-12-05 12:00:00
 
 An update that cannot stay on its row's page (a status change) writes an entry into every
 index of the table, except a partial index whose condition the new row does not meet. Every
-send changes its message's row about four times and its webhook delivery's twice: the dead
-letters' index held every message (false), the due index every delivery ever made.
+send changes its message's row about four times and its webhook delivery's twice: the
+WhatsApp id index held the messages not sent yet (no id), the dead letters' index every
+message (false), the due index every delivery ever made.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ depends_on = None
 
 # (index, table, its columns before, after, and the rows it keeps: SQLite, PostgreSQL)
 PARTIAL = (
+    (
+        "ix_messages_message_id",
+        "messages",
+        ["message_id"],
+        ["message_id"],
+        ("message_id IS NOT NULL", "message_id IS NOT NULL"),
+    ),
     (
         "ix_messages_dead_lettered",
         "messages",
