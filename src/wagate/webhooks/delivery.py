@@ -92,6 +92,9 @@ class DeliveryWorker:
         # is worth a claim at once.
         self._more_due = True
         self._excluded: set[str] = set()
+        # URLs with rows written unclaimed (no room at the time) that no claim has taken yet:
+        # new rows for them go to the table too, behind those, rather than ahead of them.
+        self._behind: set[str] = set()
         self._stopping = False
         self._started = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,7 +158,7 @@ class DeliveryWorker:
         taken: list[dict[str, Any]] = []
         for row in rows:
             lane = self._lanes.setdefault(row["url"], Lane())
-            if capacity <= 0 or self._room(lane) <= 0:
+            if capacity <= 0 or self._room(lane) <= 0 or row["url"] in self._behind:
                 continue
             lane.reserved += 1
             self._held += 1
@@ -215,6 +218,7 @@ class DeliveryWorker:
         small claim per write while the lane freed a row at a time; a finished post claims
         when its lane is down to half, as long as rows are due."""
         self._more_due = True
+        self._behind |= urls
         if any(url not in self._lanes for url in urls):  # no post of its own to wake it
             self.wake()
 
@@ -279,6 +283,8 @@ class DeliveryWorker:
                 limit=limit,
                 exclude_urls=saturated,
             )
+            if len(claimed) < limit:  # nothing is left due but for the URLs left out
+                self._behind &= set(saturated)
             if not claimed:
                 self._more_due = False
                 return 0

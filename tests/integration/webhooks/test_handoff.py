@@ -1,7 +1,8 @@
 """The outbox hands the rows it writes to this node's delivery worker: the rows a lane has
 room for are written already claimed and posted without a claim; the rest wait in the table
-for one. A worker that stops before it adopts its rows hands them back as due; a write that
-fails frees the room it reserved. On both databases, against a real receiver."""
+for one, and new rows for their URL do not pass them. A worker that stops before it adopts
+its rows hands them back as due; a write that fails frees the room it reserved. On both
+databases, against a real receiver."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from wagate.models import Instance, WebhookDelivery
 from wagate.webhooks import repository
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import Outbox, delivery_row
+
+# Rows the tests hand over but never post (the worker is stopped or the test ends first).
+NOWHERE = "http://127.0.0.1:9/hook"
 
 
 @dataclass
@@ -104,6 +108,17 @@ async def node(make_node: Callable[..., Awaitable[Node]]) -> Node:
     return await make_node()
 
 
+def _row(node: Node, n: int, url: str) -> dict[str, Any]:
+    return delivery_row(
+        event_id=f"evt_{n}",
+        event="message_received",
+        instance_id=node.instance_id,
+        url=url,
+        target="instance",
+        payload="{}",
+    )
+
+
 def _event(node: Node, n: int) -> Event:
     return Event(f"evt_{n}", "message_received", "handoff", node.instance_id, utcnow(), {"n": n})
 
@@ -163,18 +178,17 @@ async def test_rows_past_the_lanes_room_wait_for_a_claim(
     assert len(claimed) == 4
 
 
+async def test_new_rows_do_not_pass_rows_waiting_in_the_table(node: Node) -> None:
+    url = NOWHERE
+    node.worker.left_in_table({url})  # a write found no room: its rows wait for a claim
+    assert node.worker.reserve([_row(node, 1, url)]) == []  # room, but not ahead of them
+    assert len(node.worker.reserve([_row(node, 2, "http://127.0.0.1:9/other")])) == 1
+    assert await node.worker.claim_batch(10) == 0  # the table has nothing due: they are gone
+    assert len(node.worker.reserve([_row(node, 3, url)])) == 1
+
+
 async def test_a_stopping_worker_hands_its_rows_back(node: Node) -> None:
-    rows = [
-        delivery_row(
-            event_id=f"evt_{n}",
-            event="message_received",
-            instance_id=node.instance_id,
-            url="http://127.0.0.1:9/hook",
-            target="instance",
-            payload="{}",
-        )
-        for n in range(3)
-    ]
+    rows = [_row(node, n, NOWHERE) for n in range(3)]
     handed = node.worker.reserve(rows)
     assert handed == rows and all(row["claim_token"] for row in rows)
     async with node.db.autocommit() as connection:
@@ -188,16 +202,7 @@ async def test_a_stopping_worker_hands_its_rows_back(node: Node) -> None:
 
 
 async def test_a_failed_write_frees_the_room_it_reserved(node: Node) -> None:
-    rows = [
-        delivery_row(
-            event_id="evt_x",
-            event="message_received",
-            instance_id=node.instance_id,
-            url="http://127.0.0.1:9/hook",
-            target="instance",
-            payload="{}",
-        )
-    ]
+    rows = [_row(node, 0, NOWHERE)]
     room = node.worker._widest_room()
     assert node.worker.reserve(rows) == rows
     assert node.worker._held == 1
