@@ -20,7 +20,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -48,6 +48,12 @@ NAMING = {
 # What the repositories' Core statements run on: a session, or a bare connection
 # (`Database.autocommit`).
 Executor = AsyncSession | AsyncConnection
+
+
+def dialect_of(executor: Executor) -> Dialect:
+    """The database a session or connection talks to (a statement's form may depend on it)."""
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    return bind.dialect
 
 
 class Base(DeclarativeBase):

@@ -363,6 +363,8 @@ async def receipted_rows(
 ) -> dict[tuple[int, str], dict[str, Any]]:
     """The columns a receipt may change of the messages it names, by (instance, message id)."""
     table = MESSAGES
+    # By message id alone (its own index; the pairs are checked below): with the instances'
+    # list beside it the planner may walk every message of those instances.
     rows = await session.execute(
         select(
             table.c.id,
@@ -372,8 +374,6 @@ async def receipted_rows(
             table.c.status,
             table.c.delivered_at,
             table.c.read_at,
-            # By message id alone (its own index; the pairs are checked below): with the
-            # instances' list beside it the planner may walk every message of those instances.
         ).where(any_of(table.c.message_id, {mid for _, mid in wanted}))
     )
     found: dict[tuple[int, str], dict[str, Any]] = {}

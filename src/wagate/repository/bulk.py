@@ -21,11 +21,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 from sqlalchemy.types import TypeDecorator
 
-from wagate.db import Executor
+from wagate.db import Executor, dialect_of
 
 Rows = Sequence[Mapping[str, Any]]
 # An INSERT with its ON CONFLICT clause (PostgreSQL's and SQLite's share the methods).
@@ -33,11 +32,6 @@ Conflict = Callable[[Any], Any]
 # A condition of an update beyond its keys, given each item's value of a column by name. A
 # module-level function, so that the statement built with it is built once.
 Condition = Callable[[Callable[[str], Any]], Any]
-
-
-def _dialect(executor: Executor) -> Dialect:
-    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
-    return bind.dialect
 
 
 def _is_json(table: Table, name: str) -> bool:
@@ -100,7 +94,7 @@ async def insert_many(
     if not rows:
         return []
     names = tuple(rows[0])
-    dialect = _dialect(executor)
+    dialect = dialect_of(executor)
     if dialect.name == "postgresql":
         statement = _insert_from_rows(table, names)
         params: Any = _arrays(table, names, rows, dialect)
@@ -168,7 +162,7 @@ async def update_many(
     fixed = dict(constants or {})
     shape = (table, keys, names, tuple(fixed), where)
     const_params = {f"{name}__const": value for name, value in fixed.items()}
-    dialect = _dialect(executor)
+    dialect = dialect_of(executor)
     if dialect.name == "postgresql":
         arrays = _arrays(table, keys + names, rows, dialect)
         await executor.execute(_update(*shape, from_arrays=True), arrays | const_params)

@@ -383,12 +383,12 @@ class DeliveryWorker:
         self._held -= 1
         if not self._stopping:
             self._dispatch(lane)
-        if lane.held == 0 and not lane.failing:
-            del self._lanes[item.url]
+        self._forget_idle_lanes({item.url})
         # Claim again once a lane is down to half its backlog or the node to half its
         # in-flight limit, while more rows may be due (the claim itself is serial, so posts
         # finishing during one cost no extra claims); a lane that drained stays fed without
-        # waiting for the poll. Rows new in the table wake the loop through `wake`.
+        # waiting for the poll. Rows new in the table for a URL without a lane here wake the
+        # loop (`wake`, `left_in_table`).
         lane_low = lane.held <= self.backlog // 2
         if (lane_low and (self._more_due or item.url in self._excluded)) or (
             self._held == self.settings.webhook_max_in_flight // 2

@@ -16,10 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from wagate.db import Executor, any_of, utcnow
+from wagate.db import Executor, any_of, dialect_of, utcnow
 from wagate.engines.base import InboundMessage
 from wagate.models import Chat, ChatMessage, Contact, PendingMessageChange
 from wagate.repository.bulk import insert_many, update_many
@@ -41,8 +40,7 @@ def chat_kind(jid: str) -> str:
 
 
 def _insert(executor: Executor) -> Any:
-    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
-    return sqlite_insert if bind.dialect.name == "sqlite" else pg_insert
+    return sqlite_insert if dialect_of(executor).name == "sqlite" else pg_insert
 
 
 @dataclass(frozen=True, slots=True)
