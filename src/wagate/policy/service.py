@@ -152,7 +152,8 @@ class SendPolicies:
                 reason=reason, paused_until=until.isoformat(), cooldown_s=cooldown, trips=trips
             ),
         )
-        self.wake(instance_id)
+        # No wake-up: the sender that tripped it holds next, and a wake-up left set would
+        # end that hold at once (the message claimed again, shown `sending` for a moment).
         return until
 
     # --- gating and counting -------------------------------------------------------------------

@@ -315,6 +315,9 @@ class InstanceSender:
 
     async def _load_policy(self) -> tuple[Policy, BreakerState]:
         if self._policy is None or time.monotonic() - self._policy_at > POLICY_TTL_S:
+            # A wake-up from before this read is answered by it; one left set would end the
+            # next hold at once (the message claimed again, shown `sending` for a moment).
+            self.state.send_policy.wakeup(self._instance_id).clear()
             self._policy = await self.state.send_policy.load(self._instance_id)
             self._policy_at = time.monotonic()
         return self._policy

@@ -5,6 +5,7 @@ the breaker opens on WhatsApp's rate-limit answer and closes after its cool-down
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -193,8 +194,13 @@ async def test_per_recipient_and_new_conversations(
 
 
 async def test_breaker_opens_on_rate_limit_and_closes(
-    client: httpx.AsyncClient, app: FastAPI, clock: ManualClock, events_of: Any
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    clock: ManualClock,
+    events_of: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="wagate.worker.sender")
     name = (await linked_instance(client))["name"]
     seen = events_of(app, name)
     await set_policy(client, name, breaker={"cooldown_s": 300, "cooldown_max_s": 3600})
@@ -203,6 +209,11 @@ async def test_breaker_opens_on_rate_limit_and_closes(
     assert response.status_code == 200, response.text
     first = await send(client, name, "r1")
     policy = await wait_held(client, name, 1, "paused")
+    await asyncio.sleep(0.2)
+    # Held once: the sender sleeps through the pause rather than taking the message again
+    # (which shows it `sending` for a moment).
+    holds = [r for r in caplog.records if "sends held" in r.getMessage()]
+    assert len(holds) == 1, [r.getMessage() for r in holds]
     assert policy["state"] == "paused" and policy["paused_reason"] == "rate_limited"
     assert policy["paused_until"] == "2026-03-10T12:05:00Z" and policy["trips"] == 1
     message = (await client.get(f"/v1/instances/{name}/messages/{first}")).json()
