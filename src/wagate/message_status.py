@@ -1,4 +1,5 @@
-"""The status of an outbound message, its open and final sets and its order: declared once.
+"""The status of an outbound message, its open and final sets and the status the API shows
+(with its receipts): declared once.
 
 A core module, so that the queue, the worker and the message features all read the same
 declaration without importing upwards. A `StrEnum`: the values are the strings stored in the
@@ -8,6 +9,7 @@ database and sent in JSON, which therefore do not change.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 
 class MessageStatus(enum.StrEnum):
@@ -26,14 +28,18 @@ OPEN = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 # Done: a sync caller answers, a worker that finds one acks and skips it.
 FINAL = frozenset(MessageStatus) - OPEN
 
-# A receipt never moves a message backwards (read, then a late delivered). FAILED and CANCELLED
-# have no rank: a cancelled message was never sent, so no receipt can name it. FAILED has no
-# rank on purpose: a receipt for a send recorded as failed proves it did reach WhatsApp, so
-# the receipt's status replaces it.
-RANK = {
-    MessageStatus.QUEUED: 0,
-    MessageStatus.SENDING: 1,
-    MessageStatus.SENT: 2,
-    MessageStatus.DELIVERED: 3,
-    MessageStatus.READ: 4,
-}
+# The stored status is the send's own life: queued, sending, then sent, failed or cancelled.
+# A receipt keeps its time (`delivered_at`, `read_at`) and leaves the status column alone: the
+# column is indexed, and an update that changes no indexed column is made in place on
+# PostgreSQL (HOT: no new index entries), which is what two receipts per message need.
+# `shown` gives the status the API shows, with the receipts.
+
+
+def shown(status: str, delivered_at: datetime | None, read_at: datetime | None) -> str:
+    """The status the API shows: a sent message's receipts, read over delivered."""
+    if status == MessageStatus.SENT:
+        if read_at is not None:
+            return MessageStatus.READ
+        if delivered_at is not None:
+            return MessageStatus.DELIVERED
+    return status

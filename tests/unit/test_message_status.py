@@ -1,11 +1,12 @@
-"""The message statuses: their values (stored and sent as JSON), the open/final split and the
-order receipts follow."""
+"""The message statuses: their values (stored and sent as JSON), the open/final split and
+the status shown with a sent message's receipts."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
-from wagate.message_status import FINAL, OPEN, RANK, MessageStatus
+from wagate.message_status import FINAL, OPEN, MessageStatus, shown
 
 
 def test_the_values_are_the_stored_and_sent_strings() -> None:
@@ -31,19 +32,12 @@ def test_every_status_is_open_or_final_never_both() -> None:
     assert {MessageStatus.QUEUED, MessageStatus.SENDING} == OPEN
 
 
-def test_the_rank_orders_the_way_to_a_read_receipt() -> None:
-    way = [
-        MessageStatus.QUEUED,
-        MessageStatus.SENDING,
-        MessageStatus.SENT,
-        MessageStatus.DELIVERED,
-        MessageStatus.READ,
-    ]
-    # Total over every status a message passes on its way to read, strictly increasing.
-    assert list(RANK) == way
-    assert [RANK[s] for s in way] == sorted(set(RANK.values()))
-    # Every open status ranks below every receipt status: a receipt always moves it on.
-    receipts = {MessageStatus.DELIVERED, MessageStatus.READ}
-    assert max(RANK[s] for s in OPEN) < min(RANK[s] for s in receipts)
-    # A failed send has no rank: a receipt proves it arrived after all, and replaces it.
-    assert MessageStatus.FAILED not in RANK
+def test_the_shown_status_reads_a_sent_messages_receipts() -> None:
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    assert shown(MessageStatus.SENT, None, None) == "sent"
+    assert shown(MessageStatus.SENT, at, None) == "delivered"
+    assert shown(MessageStatus.SENT, at, at) == "read"
+    assert shown(MessageStatus.SENT, None, at) == "read"  # a read that came alone
+    # Only a sent message shows its receipts (a receipt makes a message it names sent).
+    for status in OPEN | {MessageStatus.FAILED, MessageStatus.CANCELLED}:
+        assert shown(status, at, at) == status

@@ -35,7 +35,7 @@ from wagate.events.payloads import (
 )
 from wagate.history.repository import store
 from wagate.media_store.refs import keep
-from wagate.message_status import RANK, MessageStatus
+from wagate.message_status import MessageStatus
 from wagate.messages import repository
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
 from wagate.phones import is_group_jid, phone_of
@@ -348,11 +348,15 @@ def _advance(
 
 
 def _advance_row(current: dict[str, Any], status: MessageStatus, timestamp: datetime) -> bool:
-    """A status only moves forward; the first delivered and read times stay. Whether the row
-    changed."""
+    """The receipt's time, the first of each kind staying (a late delivered after a read
+    changes nothing that is shown). Whether the row changed.
+
+    A receipt proves the message reached WhatsApp: one still open (no longer retried) or
+    recorded as failed is sent; the status column is otherwise left alone (see
+    wagate.message_status)."""
     before = dict(current)
-    if RANK.get(status, 0) > RANK.get(current["status"], -1):
-        current["status"] = status
+    if current["status"] != MessageStatus.SENT:
+        current["status"] = MessageStatus.SENT
     if status == MessageStatus.DELIVERED and current["delivered_at"] is None:
         current["delivered_at"] = timestamp
     if status == MessageStatus.READ and current["read_at"] is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from wagate.db import Database
 from wagate.events.bus import Event
-from wagate.message_status import FINAL
+from wagate.message_status import FINAL, shown
 from wagate.messages import repository
 from wagate.models import Message
 
@@ -28,9 +28,10 @@ class Outcome:
 
     @classmethod
     def of(cls, row: Message | repository.SendRow) -> Outcome:
-        return cls(
-            row.correlation_id, row.status, row.message_id, row.sent_at, row.error, row.attempts
-        )
+        status = row.status
+        if isinstance(row, Message):  # a send record read back: with its receipts
+            status = shown(row.status, row.delivered_at, row.read_at)
+        return cls(row.correlation_id, status, row.message_id, row.sent_at, row.error, row.attempts)
 
 
 class Outcomes:

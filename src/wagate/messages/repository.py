@@ -8,13 +8,24 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import Executor, any_of, utcnow
-from wagate.message_status import OPEN, MessageStatus
+from wagate.message_status import OPEN, MessageStatus, shown
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 from wagate.repository.bulk import update_many
@@ -121,7 +132,7 @@ async def list_messages(
 ) -> list[Message]:
     query = select(Message).where(Message.instance_id == instance_id)
     if status is not None:
-        query = query.where(Message.status == status)
+        query = query.where(*shown_as(status))
     if before is not None:
         query = query.where(Message.id < before)
     result = await session.execute(query.order_by(Message.id.desc()).limit(limit))
@@ -345,17 +356,47 @@ async def sent_message(session: AsyncSession, instance_id: int, message_id: str)
     return result.scalar_one_or_none()
 
 
+def shown_as(status: str) -> list[ColumnElement[bool]]:
+    """The stored columns of the messages the API shows with `status` (wagate.message_status:
+    the receipts are their times)."""
+    if status == MessageStatus.READ:
+        return [Message.status == MessageStatus.SENT, Message.read_at.is_not(None)]
+    if status == MessageStatus.DELIVERED:
+        return [
+            Message.status == MessageStatus.SENT,
+            Message.delivered_at.is_not(None),
+            Message.read_at.is_(None),
+        ]
+    if status == MessageStatus.SENT:
+        return [
+            Message.status == MessageStatus.SENT,
+            Message.delivered_at.is_(None),
+            Message.read_at.is_(None),
+        ]
+    return [Message.status == status]
+
+
 async def receipted(
     session: Executor, correlation_ids: Sequence[str]
 ) -> list[tuple[int, str, str]]:
-    """(instance, message id, status) of these sends that a receipt moved past sent."""
+    """(instance, message id, status shown) of these sends that a receipt moved past sent."""
     found = await session.execute(
-        select(MESSAGES.c.instance_id, MESSAGES.c.message_id, MESSAGES.c.status).where(
+        select(
+            MESSAGES.c.instance_id,
+            MESSAGES.c.message_id,
+            MESSAGES.c.status,
+            MESSAGES.c.delivered_at,
+            MESSAGES.c.read_at,
+        ).where(
             any_of(MESSAGES.c.correlation_id, list(correlation_ids)),
-            MESSAGES.c.status.in_([MessageStatus.DELIVERED, MessageStatus.READ]),
+            or_(MESSAGES.c.delivered_at.is_not(None), MESSAGES.c.read_at.is_not(None)),
         )
     )
-    return [(instance_id, mid, status) for instance_id, mid, status in found.all() if mid]
+    return [
+        (row.instance_id, row.message_id, shown(row.status, row.delivered_at, row.read_at))
+        for row in found.all()
+        if row.message_id
+    ]
 
 
 async def receipted_rows(

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import ApiError, NotFound, ValidationFailed, error_responses
 from wagate.history.routes import router as history_router
+from wagate.message_status import shown
 from wagate.messages import media as media_io
 from wagate.messages import repository
 from wagate.messages.chats import router as chats_router
@@ -260,7 +261,7 @@ def message_out(row: Message) -> MessageOut:
         correlation_id=row.correlation_id,
         kind=row.kind,
         to=row.to,
-        status=row.status,
+        status=shown(row.status, row.delivered_at, row.read_at),
         message_id=row.message_id,
         error=row.error,
         attempts=row.attempts,

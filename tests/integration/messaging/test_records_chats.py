@@ -7,14 +7,16 @@ import base64
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from tests.conftest import create_instance, linked_instance
 from tests.integration.messaging.conftest import png_bytes, wait_message
+from wagate.models import Message
 
 TO = "5511987654321"
 
 
-async def test_records_and_receipts(client: httpx.AsyncClient) -> None:
+async def test_records_and_receipts(client: httpx.AsyncClient, app: FastAPI) -> None:
     name = (await linked_instance(client))["name"]
     ids = []
     for i in range(5):
@@ -39,6 +41,19 @@ async def test_records_and_receipts(client: httpx.AsyncClient) -> None:
     assert pages == list(reversed(ids))
     read = (await client.get(f"/v1/instances/{name}/messages", params={"status": "read"})).json()
     assert len(read["messages"]) == 5
+    for status in ("sent", "delivered"):
+        shown = await client.get(f"/v1/instances/{name}/messages", params={"status": status})
+        assert shown.json()["messages"] == [], status
+    # Stored as sent with the receipts' times: a receipt leaves the indexed column alone.
+    async with app.state.wagate.db.session() as session:
+        stored = await session.execute(
+            select(Message.status, Message.delivered_at, Message.read_at).where(
+                Message.correlation_id.in_(ids)
+            )
+        )
+        rows = stored.all()
+    assert len(rows) == 5
+    assert all(status == "sent" and delivered and read for status, delivered, read in rows)
     queued = (
         await client.get(f"/v1/instances/{name}/messages", params={"status": "queued"})
     ).json()
