@@ -5,7 +5,7 @@ reaction), receipts (message_status), and changes to messages already in a chat
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -37,6 +37,7 @@ from wagate.history.repository import store
 from wagate.media_store.refs import keep
 from wagate.message_status import MessageStatus
 from wagate.messages import repository
+from wagate.messages.repository import ReceiptKey, ReceiptTimes
 from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
 from wagate.phones import is_group_jid, phone_of
 
@@ -279,21 +280,12 @@ class InboundHandler:
     async def _apply_receipts(
         self, batch: list[tuple[int, Receipt, MessageStatus]]
     ) -> list[dict[str, str]]:
-        """Move the messages' status forward; per receipt, message_id -> correlation_id.
-
-        Core statements: the columns needed are read, and the rows that change are written
-        in one executemany with their final values (a delivered and a read of the same
-        message arriving together make one update)."""
-        wanted = {
-            (instance_id, mid) for instance_id, receipt, _ in batch for mid in receipt.message_ids
-        }
+        """Keep the receipts' times on the send records and move the history's statuses
+        forward; per receipt, message_id -> correlation_id of the records found."""
         # No transaction: a transaction at READ COMMITTED would not keep the rows read from
-        # changing before the update either; receipts only move a status forward.
+        # changing before the update either; receipts only move a record forward.
         async with self.state.db.autocommit() as session:
-            found = await repository.receipted_rows(session, wanted)
-            results, changed = _advance(found, batch)
-            if changed:
-                await repository.write_advanced(session, list(changed.values()), utcnow())
+            found = await repository.advance_receipts(session, _receipt_times(batch), utcnow())
             await store.advance_status(
                 session,
                 [
@@ -302,7 +294,10 @@ class InboundHandler:
                     for message_id in receipt.message_ids
                 ],
             )
-        return results
+        return [
+            {mid: found[(iid, mid)] for mid in receipt.message_ids if (iid, mid) in found}
+            for iid, receipt, _ in batch
+        ]
 
     async def on_receipt(self, ref: InstanceRef, receipt: Receipt) -> None:
         status = RECEIPT_STATUS.get(receipt.status)
@@ -326,39 +321,19 @@ class InboundHandler:
         await asyncio.gather(*(publish(ref.name, ref.id, d) for d in events))
 
 
-def _advance(
-    found: dict[tuple[int, str], dict[str, Any]],
+def _receipt_times(
     batch: list[tuple[int, Receipt, MessageStatus]],
-) -> tuple[list[dict[str, str]], dict[int, dict[str, Any]]]:
-    """Apply the receipts, in order, to the rows read (`found` is updated in place): per
-    receipt, message_id -> correlation_id of the messages known; and the rows changed, by id."""
-    results: list[dict[str, str]] = []
-    changed: dict[int, dict[str, Any]] = {}
+) -> dict[ReceiptKey, ReceiptTimes]:
+    """Per message the receipts name, the time of its first delivered and of its first read
+    receipt in the batch (a delivered and a read of one message arriving together make one
+    write)."""
+    times: dict[ReceiptKey, ReceiptTimes] = {}
     for instance_id, receipt, status in batch:
-        correlations: dict[str, str] = {}
         for message_id in receipt.message_ids:
-            current = found.get((instance_id, message_id))
-            if current is None:
-                continue
-            correlations[message_id] = current["correlation_id"]
-            if _advance_row(current, status, receipt.timestamp):
-                changed[current["id"]] = current
-        results.append(correlations)
-    return results, changed
-
-
-def _advance_row(current: dict[str, Any], status: MessageStatus, timestamp: datetime) -> bool:
-    """The receipt's time, the first of each kind staying (a late delivered after a read
-    changes nothing that is shown). Whether the row changed.
-
-    A receipt proves the message reached WhatsApp: one still open (no longer retried) or
-    recorded as failed is sent; the status column is otherwise left alone (see
-    wagate.message_status)."""
-    before = dict(current)
-    if current["status"] != MessageStatus.SENT:
-        current["status"] = MessageStatus.SENT
-    if status == MessageStatus.DELIVERED and current["delivered_at"] is None:
-        current["delivered_at"] = timestamp
-    if status == MessageStatus.READ and current["read_at"] is None:
-        current["read_at"] = timestamp
-    return current != before
+            delivered_at, read_at = times.get((instance_id, message_id), (None, None))
+            if status == MessageStatus.DELIVERED and delivered_at is None:
+                delivered_at = receipt.timestamp
+            if status == MessageStatus.READ and read_at is None:
+                read_at = receipt.timestamp
+            times[(instance_id, message_id)] = (delivered_at, read_at)
+    return times

@@ -399,14 +399,48 @@ async def receipted(
     ]
 
 
-async def receipted_rows(
-    session: AsyncConnection, wanted: set[tuple[int, str]]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    """The columns a receipt may change of the messages it names, by (instance, message id)."""
+# A receipt's key, and its times: (instance, WhatsApp message id) -> (delivered_at, read_at).
+ReceiptKey = tuple[int, str]
+ReceiptTimes = tuple[datetime | None, datetime | None]
+
+
+async def advance_receipts(
+    connection: AsyncConnection, receipts: dict[ReceiptKey, ReceiptTimes], now: datetime
+) -> dict[ReceiptKey, str]:
+    """Apply receipts to the send records they name: the first time of each kind stays, and a
+    record not sent yet becomes sent (a receipt proves the message reached WhatsApp); the
+    status column is otherwise left alone (wagate.message_status). The correlation id of each
+    record found, moved or not.
+
+    The records are read, then the changed ones written by primary key in one statement. One
+    UPDATE ... FROM the receipts' arrays ... RETURNING was slower: planned while the table was
+    small, it kept scanning it as it grew."""
+    if not receipts:
+        return {}
+    found = await _records(connection, set(receipts))
+    changed = []
+    for key, current in found.items():
+        delivered_at, read_at = receipts[key]
+        new = {
+            "id": current["id"],
+            "status": MessageStatus.SENT,
+            "delivered_at": current["delivered_at"] or delivered_at,
+            "read_at": current["read_at"] or read_at,
+        }
+        if any(current[name] != value for name, value in new.items()):
+            changed.append(new)
+    await update_many(connection, MESSAGES, ["id"], changed, {"updated_at": now})
+    return {key: row["correlation_id"] for key, row in found.items()}
+
+
+async def _records(
+    connection: AsyncConnection, wanted: set[ReceiptKey]
+) -> dict[ReceiptKey, dict[str, Any]]:
+    """The columns a receipt may change of the send records it names, by its key."""
     table = MESSAGES
     # By message id alone (its own index; the pairs are checked below): with the instances'
     # list beside it the planner may walk every message of those instances.
-    rows = await session.execute(
+    rows = await connection.execute(
         select(
             table.c.id,
             table.c.instance_id,
@@ -417,32 +451,12 @@ async def receipted_rows(
             table.c.read_at,
         ).where(any_of(table.c.message_id, {mid for _, mid in wanted}))
     )
-    found: dict[tuple[int, str], dict[str, Any]] = {}
+    found: dict[ReceiptKey, dict[str, Any]] = {}
     for row in rows:
         key = (row.instance_id, row.message_id or "")
         if key in wanted:
             found[key] = dict(row._mapping)
     return found
-
-
-async def write_advanced(
-    session: AsyncConnection, changed: list[dict[str, Any]], now: datetime
-) -> None:
-    await update_many(
-        session,
-        MESSAGES,
-        ["id"],
-        [
-            {
-                "id": row["id"],
-                "status": row["status"],
-                "delivered_at": row["delivered_at"],
-                "read_at": row["read_at"],
-            }
-            for row in changed
-        ],
-        {"updated_at": now},
-    )
 
 
 async def drop_media(session: Executor, pks: Sequence[int]) -> None:

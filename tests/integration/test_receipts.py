@@ -1,0 +1,99 @@
+"""`advance_receipts`: receipts kept as times on the send records, on both databases: the
+first time of each kind stays, a record not sent yet becomes sent, the status column is
+otherwise left alone, and each record named is found whether it moved or not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from tests.integration.test_bulk import _instance
+from wagate.db import Database, utcnow
+from wagate.message_status import shown
+from wagate.messages.repository import MESSAGES, advance_receipts
+
+STATUSES = {"m-sent": "sent", "m-sending": "sending", "m-failed": "failed", "m-read": "sent"}
+
+
+async def _records(db: Database, instance_id: int, earlier: Any) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "correlation_id": f"c-{mid}",
+            "instance_id": instance_id,
+            "kind": "text",
+            "to": "1",
+            "to_jid": "1@s.whatsapp.net",
+            "body": {"text": mid},
+            "status": status,
+            "message_id": mid,
+            "attempts": 1,
+            "max_attempts": 3,
+            "dead_lettered": False,
+            "created_at": now,
+            "updated_at": now,
+            "read_at": earlier if mid == "m-read" else None,
+        }
+        for mid, status in STATUSES.items()
+    ]
+    async with db.transaction() as session:
+        await session.execute(insert(MESSAGES), rows)
+
+
+async def _stored(db: Database) -> dict[str, tuple[Any, ...]]:
+    async with db.session() as session:
+        found = await session.execute(
+            select(
+                MESSAGES.c.message_id,
+                MESSAGES.c.status,
+                MESSAGES.c.delivered_at,
+                MESSAGES.c.read_at,
+            )
+        )
+        return {row[0]: tuple(row[1:]) for row in found}
+
+
+async def test_receipts_keep_their_first_times(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        instance_id = await _instance(db)
+        earlier = utcnow() - timedelta(hours=1)
+        await _records(db, instance_id, earlier)
+        at = utcnow().replace(microsecond=0)
+        receipts = {
+            (instance_id, "m-sent"): (at, None),
+            (instance_id, "m-sending"): (at, at),
+            (instance_id, "m-failed"): (None, at),
+            (instance_id, "m-read"): (at, at + timedelta(seconds=1)),  # read already
+            (instance_id, "m-unknown"): (at, None),  # sent from the phone: no record
+            (instance_id + 1, "m-sent"): (at, None),  # another instance's id
+        }
+        async with db.autocommit() as connection:
+            found = await advance_receipts(connection, receipts, utcnow())
+        expected = {(instance_id, mid): f"c-{mid}" for mid in STATUSES}
+        assert found == expected
+        stored = await _stored(db)
+        # A receipt proves the message reached WhatsApp: every record is sent now.
+        assert {mid: row[0] for mid, row in stored.items()} == dict.fromkeys(STATUSES, "sent")
+        shows = {mid: shown(*row) for mid, row in stored.items()}
+        assert shows == {
+            "m-sent": "delivered",
+            "m-sending": "read",
+            "m-failed": "read",
+            "m-read": "read",
+        }
+        assert stored["m-read"][2].replace(tzinfo=None) == earlier.replace(tzinfo=None)
+
+        # Again, and a late delivered after the read: nothing moves, every record is found.
+        later = at + timedelta(minutes=1)
+        again = {(instance_id, mid): (later, later) for mid in STATUSES}
+        async with db.autocommit() as connection:
+            assert await advance_receipts(connection, again, utcnow()) == expected
+            assert await advance_receipts(connection, {}, utcnow()) == {}
+        after = await _stored(db)
+        assert after["m-sent"][1] == stored["m-sent"][1]  # the first delivered stays
+        assert after["m-sent"][2] is not None and after["m-read"][2] == stored["m-read"][2]
+    finally:
+        await db.close()
