@@ -374,10 +374,13 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Set by the worker that claimed the row (its lease runs until next_attempt_at); the
-    # outcome is written only while the token still matches, so a node whose lease expired
-    # cannot overwrite what another node recorded after it.
+    # Set by the worker that claimed the row, with its lease (`claimed_until`: the row falls
+    # due again then, should the worker die); the outcome is written only while the token
+    # still matches, so a node whose lease expired cannot overwrite what another node
+    # recorded after it. The lease has a column of its own (migration 0015), which no index
+    # holds: a claim changes no indexed column and PostgreSQL writes it in place.
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -147,7 +147,7 @@ class DeliveryWorker:
     def reserve(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Of new delivery rows about to be written by this node, the ones this worker will
         post without claiming them from the table: as many as their lanes have room for. Each
-        is marked claimed in place (a claim token; its lease as next_attempt_at), so no other
+        is marked claimed in place (a claim token and its lease), so no other
         node takes it, and written so. The outbox calls `adopt` with them once committed, or
         `unreserve` when the write failed. A claim cost a write per row."""
         if not self._started or self._stopping:
@@ -164,7 +164,7 @@ class DeliveryWorker:
             self._held += 1
             capacity -= 1
             row["claim_token"] = token
-            row["next_attempt_at"] = lease_until
+            row["claimed_until"] = lease_until
             taken.append(row)
         self._forget_idle_lanes({row["url"] for row in rows})
         return taken

@@ -46,6 +46,7 @@ def delivery_row(
         "attempts": 0,
         "next_attempt_at": now,
         "claim_token": None,
+        "claimed_until": None,
         "created_at": now,
     }
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, literal_column, select, update
+from sqlalchemy import ColumnElement, Row, Table, delete, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import Executor, any_of
@@ -32,6 +32,11 @@ DELIVERY_ID = re.compile(r"dlv_[0-9a-f]{32}")
 # `status = 'pending'` with the value written out: the due index is partial on exactly this
 # (models.WebhookDelivery), and a bound parameter would not let the planner use it.
 PENDING_ROWS = D.status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
+
+
+def unclaimed(now: datetime) -> ColumnElement[bool]:
+    """Rows no live worker holds: never claimed, handed back, or their lease ran out."""
+    return or_(D.claimed_until.is_(None), D.claimed_until <= now)
 
 
 def is_delivery_id(value: str) -> bool:
@@ -85,11 +90,12 @@ async def claim_due(
     limit: int,
     exclude_urls: Sequence[str] = (),
 ) -> list[Claimed]:
-    """Take up to `limit` due pending rows in one statement: their next_attempt_at moves to the
-    end of the lease (a row whose worker died falls due again then) and they get a fresh
-    claim token. On PostgreSQL `SKIP LOCKED` lets several nodes claim side by side without
-    waiting on each other or taking the same row; SQLite has a single writer anyway."""
-    due = select(D.id).where(PENDING_ROWS, D.next_attempt_at <= now)
+    """Take up to `limit` due pending rows not claimed (or whose claim's lease ran out: its
+    worker died) in one statement: they get a fresh claim token and a lease until
+    `lease_until`. On PostgreSQL `SKIP LOCKED` lets several nodes claim side by side without
+    waiting on each other or taking the same row; SQLite has a single writer anyway. The
+    rows claimed and in flight are passed over in the due index (a lane's room of them)."""
+    due = select(D.id).where(PENDING_ROWS, D.next_attempt_at <= now, unclaimed(now))
     if exclude_urls:
         due = due.where(D.url.not_in(list(exclude_urls)))
     due = due.order_by(D.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
@@ -97,7 +103,7 @@ async def claim_due(
     statement = (
         update(D)
         .where(D.id.in_(due.scalar_subquery()))
-        .values(claim_token=token, next_attempt_at=lease_until)
+        .values(claim_token=token, claimed_until=lease_until)
         .returning(D.id, D.instance_id, D.event, D.url, D.target, D.payload, D.attempts)
         .execution_options(synchronize_session=False)
     )
@@ -114,7 +120,7 @@ async def release(session: Executor, claimed: Sequence[Claimed], now: datetime) 
         await session.execute(
             update(D)
             .where(any_of(D.id, ids), D.claim_token == token)
-            .values(claim_token=None, next_attempt_at=now)
+            .values(claim_token=None, claimed_until=None, next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
 
@@ -124,7 +130,13 @@ async def record_outcomes(
 ) -> None:
     """Write many outcomes in two statements. An outcome only lands while its claim token still
     holds; an attempt is recorded whenever its delivery row still exists (the try happened)."""
-    await update_many(session, DELIVERIES, ["id", "claim_token"], outcomes, {"claim_token": None})
+    await update_many(
+        session,
+        DELIVERIES,
+        ["id", "claim_token"],
+        outcomes,
+        {"claim_token": None, "claimed_until": None},
+    )
     if attempts:
         wanted = {item["delivery_id"] for item in attempts}
         existing = set(
@@ -147,6 +159,7 @@ async def fail_pending(session: AsyncSession, instance_id: int, target: str, err
             last_error=error,
             next_attempt_at=None,
             claim_token=None,
+            claimed_until=None,
         )
         .execution_options(synchronize_session=False)
     )

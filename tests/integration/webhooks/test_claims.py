@@ -80,6 +80,12 @@ async def test_stale_claim_cannot_overwrite(database_url: str) -> None:
             (first,) = await repository.claim_due(
                 session, now=now, lease_until=now + timedelta(seconds=1), limit=10
             )
+        async with db.session() as session:
+            claimed = await session.get(WebhookDelivery, first.id)
+            assert claimed is not None and claimed.claim_token == first.claim_token
+            # The lease has a column of its own: the due index's column stays as it was.
+            assert claimed.claimed_until == now + timedelta(seconds=1)
+            assert claimed.next_attempt_at is not None and claimed.next_attempt_at <= now
         # Not due while leased; due again once the lease ran out (its worker died).
         async with db.transaction() as session:
             assert await repository.claim_due(session, now=now, lease_until=now, limit=10) == []

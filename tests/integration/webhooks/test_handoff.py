@@ -148,8 +148,7 @@ async def test_rows_with_room_are_posted_without_a_claim(
     assert all(row.claim_token for row in rows)  # written claimed, by this worker
     lease_end = utcnow() + node.worker.lease
     assert all(
-        row.next_attempt_at and row.next_attempt_at > lease_end - node.worker.lease / 2
-        for row in rows
+        row.claimed_until and row.claimed_until > lease_end - node.worker.lease / 2 for row in rows
     )
     gate.set()
     await _all_delivered(node, 5)
@@ -197,6 +196,7 @@ async def test_a_stopping_worker_hands_its_rows_back(node: Node) -> None:
     await node.worker.adopt(handed, {})
     found = await _rows(node)
     assert [row.claim_token for row in found] == [None] * 3
+    assert [row.claimed_until for row in found] == [None] * 3
     assert all(row.next_attempt_at and row.next_attempt_at <= utcnow() for row in found)
     assert node.worker.reserve(rows) == []  # a stopped worker takes nothing
 
