@@ -413,8 +413,8 @@ async def advance_receipts(
     record found, moved or not.
 
     The records are read, then the changed ones written by primary key in one statement. One
-    UPDATE ... FROM the receipts' arrays ... RETURNING was slower: planned while the table was
-    small, it kept scanning it as it grew."""
+    UPDATE ... FROM the receipts' arrays ... RETURNING was slower in the drain benchmark
+    (likely a plan made while the table was small), though fast on its own."""
     if not receipts:
         return {}
     found = await _records(connection, set(receipts))
