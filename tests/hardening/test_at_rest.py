@@ -229,7 +229,7 @@ async def test_a_node_without_the_key_leaves_the_delivery_to_one_with_it(
             stored = await session.get(WebhookDelivery, row["id"])
             assert stored is not None
             assert stored.status == "pending" and stored.attempts == 0
-            stored.next_attempt_at = utcnow()  # as when the claim's lease runs out
+            stored.claimed_until = utcnow()  # as when the claim's lease runs out
         worker = DeliveryWorker(keyed, db)
         await worker.start()
         try:

@@ -134,16 +134,9 @@ async def held(
     session: AsyncSession, instance_id: int
 ) -> tuple[int, Row[str | None, datetime | None] | None]:
     """How many queued messages of the instance are held, and the rule and time of the
-    first."""
-    count = (
-        await session.execute(
-            select(func.count(Message.id)).where(
-                Message.instance_id == instance_id,
-                Message.status == MessageStatus.QUEUED,
-                Message.held_until.is_not(None),
-            )
-        )
-    ).scalar_one()
+    first held. An instance's sends keep their order, so while its first queued message is
+    held every queued message waits behind it: those queued after the hold was written (not
+    marked with it) count too."""
     first = (
         await session.execute(
             select(Message.held_by, Message.held_until)
@@ -156,4 +149,13 @@ async def held(
             .limit(1)
         )
     ).first()
+    if first is None:
+        return 0, None
+    count = (
+        await session.execute(
+            select(func.count(Message.id)).where(
+                Message.instance_id == instance_id, Message.status == MessageStatus.QUEUED
+            )
+        )
+    ).scalar_one()
     return count, first

@@ -126,7 +126,10 @@ class CounterOut(BaseModel):
 
 
 class HeldOut(BaseModel):
-    count: int = Field(description="messages held (queued, waiting for the policy)")
+    count: int = Field(
+        description="messages held: while the first queued message is held, every queued "
+        "message of the instance (they keep their order)"
+    )
     rule: str | None = Field(None, description="the rule that holds the first of them")
     until: datetime | None = None
 

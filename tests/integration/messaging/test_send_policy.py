@@ -127,6 +127,24 @@ async def test_warmup_grows_across_days(client: httpx.AsyncClient, clock: Manual
     assert policy["counters"]["sends:day"]["count"] == 4
 
 
+async def test_sends_queued_during_a_hold_count_as_held(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    name = (await linked_instance(client))["name"]
+    await set_policy(client, name, per_day=1)
+    await send(client, name, "first")
+    await wait_sent(client, name, 1)
+    await send(client, name, "second")
+    policy = await wait_held(client, name, 1, "per_day")
+    # The sender sleeps until the release: the sends queued meanwhile wait behind the held one.
+    await send(client, name, "third")
+    await send(client, name, "fourth")
+    policy = await wait_held(client, name, 3, "per_day")
+    assert policy["held"]["until"] == "2026-03-11T00:00:00Z"
+    clock.advance(timedelta(days=1))
+    assert (await wait_sent(client, name, 2))[:2] == ["first", "second"]
+
+
 async def test_quiet_hours_in_the_instance_zone(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
