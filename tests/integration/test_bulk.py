@@ -59,18 +59,16 @@ async def _instance(db: Database) -> int:
         return int(result.scalar_one())
 
 
-async def _rows(db: Database) -> dict[str, tuple[Any, ...]]:
+async def rows_by_key(db: Database, key: Any, *columns: Any) -> dict[Any, tuple[Any, ...]]:
+    """Every row of the table of `key`'s column: its `columns`, by its `key`."""
     async with db.session() as session:
-        found = await session.execute(
-            select(
-                CHAT_MESSAGES.c.message_id,
-                CHAT_MESSAGES.c.status,
-                CHAT_MESSAGES.c.text,
-                CHAT_MESSAGES.c.extra,
-                CHAT_MESSAGES.c.edited_text,
-            )
-        )
+        found = await session.execute(select(key, *columns))
         return {row[0]: tuple(row[1:]) for row in found}
+
+
+async def _rows(db: Database) -> dict[str, tuple[Any, ...]]:
+    c = CHAT_MESSAGES.c
+    return await rows_by_key(db, c.message_id, c.status, c.text, c.extra, c.edited_text)
 
 
 async def test_insert_many_writes_every_row_and_returns_the_new_ones(database_url: str) -> None:

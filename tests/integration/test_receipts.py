@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
-from tests.integration.test_bulk import _instance
+from tests.integration.test_bulk import _instance, rows_by_key
 from wagate.db import Database, utcnow
 from wagate.message_status import shown
 from wagate.messages.repository import MESSAGES, advance_receipts
@@ -43,16 +43,8 @@ async def _records(db: Database, instance_id: int, earlier: Any) -> None:
 
 
 async def _stored(db: Database) -> dict[str, tuple[Any, ...]]:
-    async with db.session() as session:
-        found = await session.execute(
-            select(
-                MESSAGES.c.message_id,
-                MESSAGES.c.status,
-                MESSAGES.c.delivered_at,
-                MESSAGES.c.read_at,
-            )
-        )
-        return {row[0]: tuple(row[1:]) for row in found}
+    c = MESSAGES.c
+    return await rows_by_key(db, c.message_id, c.status, c.delivered_at, c.read_at)
 
 
 async def test_receipts_keep_their_first_times(database_url: str) -> None:
