@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from wagate.events.bus import EventBus
     from wagate.instances.cache import InstanceCache
     from wagate.media_store import MediaStore
+    from wagate.messages.recent import RecentSends
     from wagate.messages.service import MessageService
     from wagate.policy.service import SendPolicies
     from wagate.queue.base import Queue
@@ -96,6 +97,14 @@ class HasSendPolicy(Protocol):
     def send_policy(self) -> SendPolicies: ...
 
 
+class HasRecentSends(Protocol):
+    """The sends this node recorded lately, whose receipts need no read of their records
+    (wagate.messages.recent)."""
+
+    @property
+    def recent_sends(self) -> RecentSends: ...
+
+
 class MessagingView(Protocol):
     """What the features use of the node's messaging (wagate.worker.runtime): its send
     service, and its queue for the readiness probe."""
@@ -126,6 +135,7 @@ class Node(
     HasWebhooks,
     HasMessaging,
     HasSendPolicy,
+    HasRecentSends,
     Protocol,
 ):
     """Every piece above: what the app's state must be (tests/unit check that none is left

@@ -11,6 +11,7 @@ from wagate.db import Database
 from wagate.events.bus import EventBus
 from wagate.instances.cache import InstanceCache
 from wagate.media_store import MediaStore
+from wagate.messages.recent import RecentSends
 from wagate.policy.service import SendPolicies
 from wagate.secretbox import SecretBox
 
@@ -41,6 +42,8 @@ class AppState:
     cluster: Cluster | None = None
     # Token -> instance and instance lookups of the request path (wagate.instances.cache).
     instances: InstanceCache = field(default_factory=lambda: InstanceCache(2.0))
+    # The sends recorded lately, for their receipts (wagate.messages.recent).
+    recent_sends: RecentSends = field(default_factory=RecentSends)
 
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from wagate.media_store.refs import keep
 from wagate.message_status import MessageStatus
 from wagate.messages import repository
 from wagate.messages.repository import ReceiptKey, ReceiptTimes
-from wagate.node import HasBus, HasDb, HasMediaStore, HasSettings
+from wagate.node import HasBus, HasDb, HasMediaStore, HasRecentSends, HasSettings
 from wagate.phones import is_group_jid, phone_of
 
 log = structlog.get_logger(__name__)
@@ -91,7 +91,7 @@ def message_received(instance: str, message: InboundMessage) -> MessageReceivedD
     )
 
 
-class InboundNode(HasBus, HasDb, HasMediaStore, HasSettings, Protocol):
+class InboundNode(HasBus, HasDb, HasMediaStore, HasRecentSends, HasSettings, Protocol):
     """What the handling of messages and receipts uses of the node."""
 
 
@@ -285,7 +285,9 @@ class InboundHandler:
         # No transaction: a transaction at READ COMMITTED would not keep the rows read from
         # changing before the update either; receipts only move a record forward.
         async with self.state.db.autocommit() as session:
-            found = await repository.advance_receipts(session, _receipt_times(batch), utcnow())
+            found = await repository.advance_receipts(
+                session, _receipt_times(batch), utcnow(), self.state.recent_sends
+            )
             await store.advance_status(
                 session,
                 [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import Executor, any_of, utcnow
 from wagate.message_status import OPEN, MessageStatus, shown
+from wagate.messages.recent import RecentSends
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
 from wagate.repository.bulk import update_many
@@ -405,18 +406,32 @@ ReceiptTimes = tuple[datetime | None, datetime | None]
 
 
 async def advance_receipts(
-    connection: AsyncConnection, receipts: dict[ReceiptKey, ReceiptTimes], now: datetime
+    connection: AsyncConnection,
+    receipts: Mapping[ReceiptKey, ReceiptTimes],
+    now: datetime,
+    recent: RecentSends | None = None,
 ) -> dict[ReceiptKey, str]:
     """Apply receipts to the send records they name: the first time of each kind stays, and a
     record not sent yet becomes sent (a receipt proves the message reached WhatsApp); the
     status column is otherwise left alone (wagate.message_status). The correlation id of each
     record found, moved or not.
 
-    The records are read, then the changed ones written by primary key in one statement. One
-    UPDATE ... FROM the receipts' arrays ... RETURNING was slower in the drain benchmark
-    (likely a plan made while the table was small), though fast on its own."""
+    The records this node sent lately (`recent`) are written by primary key without a read:
+    each time only where the record has none yet. The others are read, then the changed ones
+    written by primary key. One UPDATE ... FROM the receipts' arrays ... RETURNING was slower
+    in the drain benchmark (its generic plan walked the table), though fast on its own."""
     if not receipts:
         return {}
+    known: dict[ReceiptKey, tuple[int, str]] = {}
+    if recent is not None:
+        known = {key: record for key in receipts if (record := recent.get(key)) is not None}
+        await _receipts_of_sent(
+            connection, {pk: receipts[key] for key, (pk, _) in known.items()}, now
+        )
+        receipts = {key: times for key, times in receipts.items() if key not in known}
+    sent = {key: correlation_id for key, (_, correlation_id) in known.items()}
+    if not receipts:
+        return sent
     found = await _records(connection, set(receipts))
     changed = []
     for key, current in found.items():
@@ -430,7 +445,27 @@ async def advance_receipts(
         if any(current[name] != value for name, value in new.items()):
             changed.append(new)
     await update_many(connection, MESSAGES, ["id"], changed, {"updated_at": now})
-    return {key: row["correlation_id"] for key, row in found.items()}
+    return sent | {key: row["correlation_id"] for key, row in found.items()}
+
+
+def _not_delivered(_: Any) -> ColumnElement[bool]:
+    return MESSAGES.c.delivered_at.is_(None)
+
+
+def _not_read(_: Any) -> ColumnElement[bool]:
+    return MESSAGES.c.read_at.is_(None)
+
+
+async def _receipts_of_sent(
+    connection: AsyncConnection, times: dict[int, ReceiptTimes], now: datetime
+) -> None:
+    """Receipts' times on records known to be sent, by primary key: a time is written only
+    where the record has none (a row whose times are all set already is not written)."""
+    delivered = [{"id": pk, "delivered_at": at} for pk, (at, _) in times.items() if at]
+    read = [{"id": pk, "read_at": at} for pk, (_, at) in times.items() if at]
+    constants = {"updated_at": now}
+    await update_many(connection, MESSAGES, ["id"], delivered, constants, where=_not_delivered)
+    await update_many(connection, MESSAGES, ["id"], read, constants, where=_not_read)
 
 
 async def _records(

@@ -24,7 +24,7 @@ class WorkerPool:
         self.state = state
         self.queue = queue
         self.outcomes = outcomes
-        self.writes = SendWrites(state.db)
+        self.writes = SendWrites(state.db, state.recent_sends)
         self.senders: dict[str, InstanceSender] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None

@@ -26,10 +26,19 @@ from wagate.instances.cache import CachedInstance
 from wagate.message_status import MessageStatus
 from wagate.messages import repository
 from wagate.messages.outcomes import Outcome, Outcomes
+from wagate.messages.recent import RecentSends
 from wagate.messages.repository import SendRow
 from wagate.metrics import DEAD_LETTERS, SEND_RETRIES, SENDS
 from wagate.models import OutgoingMedia as MediaRow
-from wagate.node import HasBus, HasDb, HasInstances, HasManager, HasSendPolicy, HasSettings
+from wagate.node import (
+    HasBus,
+    HasDb,
+    HasInstances,
+    HasManager,
+    HasRecentSends,
+    HasSendPolicy,
+    HasSettings,
+)
 from wagate.policy import rules
 from wagate.policy.rules import BreakerState, Hold
 from wagate.policy.schemas import Policy
@@ -108,8 +117,9 @@ class SendWrites:
     instances sending at once share one write (on PostgreSQL one statement) for the outcomes
     they record and the messages they claim next."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, recent: RecentSends) -> None:
         self.db = db
+        self.recent = recent  # the sends recorded here, for their receipts
         self.step: GroupCommit[Step, Claimed | None] = GroupCommit(self._step)
         self.keep: GroupCommit[list[history.OwnSend], None] = GroupCommit(self._keep)
 
@@ -118,6 +128,11 @@ class SendWrites:
         pks = [step.claim for step in batch if step.claim is not None]
         async with self.db.autocommit() as connection:
             found = await repository.record_and_claim(connection, done, pks)
+        self.recent.add(
+            (row.instance_id, row.message_id, row.id, row.correlation_id)
+            for row in done
+            if row.message_id
+        )
         by_pk = {row.id: (row, media) for row, media in found}
         return [by_pk.get(step.claim) if step.claim is not None else None for step in batch]
 
@@ -163,7 +178,9 @@ class Tripped(Exception):
         self.reason = reason
 
 
-class SenderNode(HasBus, HasDb, HasInstances, HasManager, HasSendPolicy, HasSettings, Protocol):
+class SenderNode(
+    HasBus, HasDb, HasInstances, HasManager, HasRecentSends, HasSendPolicy, HasSettings, Protocol
+):
     """What a sender uses of the node."""
 
 
@@ -177,7 +194,7 @@ class InstanceSender:
         writes: SendWrites | None = None,
     ) -> None:
         self.state = state
-        self.writes = writes or SendWrites(state.db)
+        self.writes = writes or SendWrites(state.db, state.recent_sends)
         self.queue = queue
         self.outcomes = outcomes
         self.name = name
