@@ -381,7 +381,7 @@ class WebhookDelivery(Base):
     # holds: a claim changes no indexed column and PostgreSQL writes it in place.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     # Partial (migration 0013): only the pending rows, those a claim looks for. A query

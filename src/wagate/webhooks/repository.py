@@ -43,9 +43,17 @@ def is_delivery_id(value: str) -> bool:
     return DELIVERY_ID.fullmatch(value) is not None
 
 
-def new_delivery_id() -> str:
-    """Time-ordered (milliseconds first), so ids sort like creation and page as a cursor."""
-    return f"dlv_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+def new_delivery_id(at: datetime | None = None) -> str:
+    """Time-ordered (milliseconds first), so ids sort like creation: they page as a cursor,
+    and the rows created before a time are those whose ids sort before `first_id_at` it."""
+    return first_id_at(at) + secrets.token_hex(10)
+
+
+def first_id_at(at: datetime | None = None) -> str:
+    """What every delivery id created at `at` (now by default) or later starts with, or sorts
+    after."""
+    milliseconds = time.time_ns() // 1_000_000 if at is None else int(at.timestamp() * 1000)
+    return f"dlv_{milliseconds:012x}"
 
 
 def new_claim_token() -> str:
@@ -214,10 +222,12 @@ async def attempts_of(session: AsyncSession, delivery_id: str) -> Sequence[Webho
 
 async def delete_finished_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` delivered or failed rows created before `cutoff` (their attempts
-    go with them); pending rows are kept whatever their age."""
+    go with them); pending rows are kept whatever their age. The age is read from the ids
+    (time-ordered, on the primary key's index): an index of `created_at` cost every insert
+    and every change of status an entry (migration 0016)."""
     old = (
         select(D.id)
-        .where(D.status.in_([status.value for status in FINAL]), D.created_at < cutoff)
+        .where(D.status.in_([status.value for status in FINAL]), D.id < first_id_at(cutoff))
         .limit(limit)
     )
     ids = list((await session.execute(old)).scalars())

@@ -147,6 +147,7 @@ async def test_retention_cleanup(database_url: str, tmp_path: Path) -> None:
             row["status"] = status
         for row in rows[:3]:
             row["created_at"] = old
+            row["id"] = repository.new_delivery_id(old)  # ids are time-ordered: the age
         async with db.transaction() as session:
             await repository.insert_deliveries(session, rows)
             session.add(
