@@ -106,8 +106,9 @@ async def list_chat_messages(
     row = await instances.load(state, instance)
     async with state.db.api_session() as session:
         rows = await queries.message_page(session, row.id, jid, limit + 1, older, newer, where)
+        records = await queries.record_statuses(session, rows[:limit])
     more = len(rows) > limit
-    messages = [StoredMessage.of(found) for found in rows[:limit]]
+    messages = [StoredMessage.of(found, records) for found in rows[:limit]]
     return page_of(messages, more, forward=newer is not None, given_after=after)
 
 
@@ -137,9 +138,10 @@ async def get_chat_message(
     row = await instances.load(state, instance)
     async with state.db.api_session() as session:
         found = await queries.message(session, row.id, jid, message_id)
+        records = await queries.record_statuses(session, [found] if found else [])
     if found is None:
         raise NotFound(f"no message '{message_id}' kept in chat '{jid}'")
-    return StoredMessage.of(found)
+    return StoredMessage.of(found, records)
 
 
 @router.get("/messages/search", response_model=SearchOut, responses=READ_ERRORS)
@@ -160,7 +162,8 @@ async def search_messages(
     row = await instances.load(state, instance)
     async with state.db.api_session() as session:
         rows = await queries.search(session, row.id, found, limit + 1, cursor, jid)
-    messages = [StoredMessage.of(item) for item in rows[:limit]]
+        records = await queries.record_statuses(session, rows[:limit])
+    messages = [StoredMessage.of(item, records) for item in rows[:limit]]
     more = len(rows) > limit
     return SearchOut(messages=messages, next_cursor=messages[-1].cursor if more else None)
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagate.history.repository.queries import Cursor
+from wagate.history.repository.store import later_status
 
 JID = "5511987654321@s.whatsapp.net"
 WHEN = "2026-12-04T18:40:00Z"
@@ -123,7 +124,10 @@ class StoredMessage(BaseModel):
     )
 
     @classmethod
-    def of(cls, row: Any) -> StoredMessage:
+    def of(cls, row: Any, records: dict[str, str] | None = None) -> StoredMessage:
+        """A kept row; `records` are the statuses of the send records of wagate's own sends
+        (`queries.record_statuses`), which hold their receipts."""
+        recorded = (records or {}).get(row.correlation_id) if row.correlation_id else None
         return cls(
             message_id=row.message_id,
             chat=row.chat,
@@ -133,7 +137,7 @@ class StoredMessage(BaseModel):
             text=row.text,
             caption=row.caption,
             timestamp=row.timestamp,
-            status=row.status,
+            status=later_status(row.status, recorded),
             edited_text=row.edited_text,
             edited_at=row.edited_at,
             revoked=row.revoked_at is not None,

@@ -288,12 +288,16 @@ class InboundHandler:
             found = await repository.advance_receipts(
                 session, _receipt_times(batch), utcnow(), self.state.recent_sends
             )
+            # A send record holds its delivered and read times, which the history shows for
+            # its message (store.later_status): the history row moves only for messages sent
+            # elsewhere (from the phone), and for what a record does not hold (played).
             await store.advance_status(
                 session,
                 [
                     (instance_id, message_id, receipt.status)
-                    for instance_id, receipt, _ in batch
+                    for instance_id, receipt, status in batch
                     for message_id in receipt.message_ids
+                    if (instance_id, message_id) not in found or status.value != receipt.status
                 ],
             )
         return [

@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
-    or_,
     select,
     text,
     update,
@@ -25,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wagate.db import Executor, any_of, utcnow
-from wagate.message_status import OPEN, MessageStatus, shown
+from wagate.message_status import OPEN, MessageStatus
 from wagate.messages.recent import RecentSends
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
@@ -375,29 +374,6 @@ def shown_as(status: str) -> list[ColumnElement[bool]]:
             Message.read_at.is_(None),
         ]
     return [Message.status == status]
-
-
-async def receipted(
-    session: Executor, correlation_ids: Sequence[str]
-) -> list[tuple[int, str, str]]:
-    """(instance, message id, status shown) of these sends that a receipt moved past sent."""
-    found = await session.execute(
-        select(
-            MESSAGES.c.instance_id,
-            MESSAGES.c.message_id,
-            MESSAGES.c.status,
-            MESSAGES.c.delivered_at,
-            MESSAGES.c.read_at,
-        ).where(
-            any_of(MESSAGES.c.correlation_id, list(correlation_ids)),
-            or_(MESSAGES.c.delivered_at.is_not(None), MESSAGES.c.read_at.is_not(None)),
-        )
-    )
-    return [
-        (row.instance_id, row.message_id, shown(row.status, row.delivered_at, row.read_at))
-        for row in found.all()
-        if row.message_id
-    ]
 
 
 # A receipt's key, and its times: (instance, WhatsApp message id) -> (delivered_at, read_at).

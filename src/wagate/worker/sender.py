@@ -137,13 +137,11 @@ class SendWrites:
         return [by_pk.get(step.claim) if step.claim is not None else None for step in batch]
 
     async def _keep(self, batch: list[list[history.OwnSend]]) -> list[None]:
-        # One transaction: the messages and their chats' summaries commit together.
+        # One transaction: the messages and their chats' summaries commit together. Their
+        # receipts are kept on their send records, read with them (history.later_status).
         sends = [send for sends in batch for send in sends]
         async with self.db.transaction() as session:
             await history.write_sent(session, sends)
-            # A receipt that came while this was on its way moved the send record only.
-            receipted = await repository.receipted(session, [s.correlation_id for s in sends])
-            await history.advance_status(session, receipted)
         return [None] * len(batch)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from tests.conftest import linked_instance
 from tests.integration.messaging.conftest import b64, png_bytes, wait_message
@@ -23,6 +24,17 @@ TO_JID = f"{TO}@s.whatsapp.net"
 ALICE = "4915112345678"
 ALICE_JID = f"{ALICE}@s.whatsapp.net"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+async def _kept_status(app: FastAPI, instance_id: int, message_id: str) -> str | None:
+    """The status column of a kept row, as stored."""
+    c = store.CHAT_MESSAGES.c
+    async with app.state.wagate.db.session() as session:
+        found = await session.execute(
+            select(c.status).where(c.instance_id == instance_id, c.message_id == message_id)
+        )
+        status: str | None = found.scalar()
+    return status
 
 
 def handler_of(app: FastAPI) -> Any:
@@ -65,6 +77,18 @@ async def test_every_direction_lands_once(client: httpx.AsyncClient, app: FastAP
     assert [(r["message_id"], r["status"], r["correlation_id"]) for r in rows] == [
         (message_id, "read", correlation_id)
     ]
+    # The receipts are kept on the send record, which the history reads: the row itself
+    # stays as written, and the single message and the search show the same.
+    kept_row = await _kept_status(app, ref.id, message_id)
+    assert kept_row == "sent"
+    one = await client.get(f"{base}/chats/{TO}/messages/{message_id}")
+    assert one.json()["status"] == "read"
+    found = await client.get(f"{base}/messages/search", params={"q": "hello from"})
+    assert [m["status"] for m in found.json()["messages"]] == ["read"]
+    # What a record does not hold moves the row: a voice note heard is "played", past read.
+    await handler.on_receipt(ref, Receipt((message_id,), TO_JID, "played", T0))
+    assert (await stored(client, name, TO))[0]["status"] == "played"
+    assert (await wait_message(client, name, correlation_id, {"read"}))["status"] == "read"
     # Received, then delivered again by the engine: one row, counted unread once.
     received = await client.post(
         f"{base}/simulator/inbound", json={"from": ALICE, "text": "hi there", "push_name": "Alice"}

@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import Integer, Row, and_, column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.db import any_of
 from wagate.errors import ValidationFailed
 from wagate.history.repository.store import CHAT_MESSAGES, CHATS, CONTACTS
+from wagate.message_status import shown
+from wagate.models import Message
 from wagate.paging import MAX_BIGINT
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -130,6 +133,23 @@ async def message(
         table.instance_id == instance_id, table.message_id == message_id, table.chat == jid
     )
     return (await session.execute(query)).first()
+
+
+async def record_statuses(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[str, str]:
+    """correlation_id -> the status the send record shows, for the rows of wagate's own sends:
+    their delivered and read receipts are kept on the record only (`store.later_status`)."""
+    ids = {row.correlation_id for row in rows if row.correlation_id}
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(Message.correlation_id, Message.status, Message.delivered_at, Message.read_at).where(
+            any_of(Message.correlation_id, sorted(ids))
+        )
+    )
+    return {
+        correlation_id: shown(status, delivered_at, read_at)
+        for correlation_id, status, delivered_at, read_at in found.all()
+    }
 
 
 async def message_media(

@@ -35,6 +35,15 @@ STATUS_ORDER = (SENT, "delivered", "read", "played")
 SUMMARY_CHARS = 120  # of the last message's text in the chat list
 
 
+def later_status(kept: str, recorded: str | None) -> str:
+    """What the history shows of one of its messages: its kept status, or its send record's
+    (wagate's own sends: their delivered and read receipts are kept on the record alone, see
+    `advance_status`) when that one is further on."""
+    if recorded not in STATUS_ORDER or kept not in STATUS_ORDER:
+        return kept
+    return max(kept, recorded, key=STATUS_ORDER.index)
+
+
 def chat_kind(jid: str) -> str:
     return "group" if jid.endswith("@g.us") else "direct"
 
