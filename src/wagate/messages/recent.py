@@ -12,9 +12,9 @@ from itertools import islice
 SentKey = tuple[int, str]
 SentRecord = tuple[int, str]
 
-# A few minutes of sends at a node's full rate: most receipts (delivered, and read while the
-# chat is open) come within them; a few MB at most.
-DEFAULT_SIZE = 50_000
+# Several seconds of sends at a node's full rate, within which most delivered receipts come
+# (and the read ones of a chat open on the phone); about 8 MiB when full.
+DEFAULT_SIZE = 20_000
 
 
 class RecentSends:
