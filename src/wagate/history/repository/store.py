@@ -321,8 +321,7 @@ async def advance_status(executor: Executor, receipts: Sequence[tuple[int, str, 
         if status not in STATUS_ORDER:
             continue
         before = latest.get((instance_id, message_id))
-        if before is None or STATUS_ORDER.index(status) > STATUS_ORDER.index(before):
-            latest[(instance_id, message_id)] = status
+        latest[(instance_id, message_id)] = later_status(before, status) if before else status
     await update_many(
         executor,
         CHAT_MESSAGES,
