@@ -49,6 +49,22 @@ KEYS = {
 }
 
 
+# Resolves true once the element is visible, enabled, scrolled to, and in the same place two
+# frames later; false (polled again) otherwise.
+STILL_IN_VIEW = """(sel) => new Promise((done) => {
+  const el = document.querySelector(sel);
+  if (!el || !el.checkVisibility() || el.disabled) return done(false);
+  const focused = document.activeElement;
+  if (focused && focused !== el && focused.matches("input, textarea")) focused.blur();
+  el.scrollIntoView({block: "center", inline: "nearest"});
+  const at = el.getBoundingClientRect();
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const now = el.getBoundingClientRect();
+    done(now.top === at.top && now.left === at.left);
+  }));
+})"""
+
+
 class BidiError(AssertionError):
     pass
 
@@ -227,14 +243,13 @@ class Firefox:
         return found
 
     async def _element(self, selector: str) -> str:
-        """The shared id of a visible, enabled element, scrolled into view."""
-        await self.wait_for(
-            "(sel) => { const el = document.querySelector(sel);"
-            " if (!el || !el.checkVisibility() || el.disabled) return false;"
-            " el.scrollIntoView({block: 'center', inline: 'nearest'}); return true; }",
-            selector,
-            what=f"{selector} to be visible and enabled",
-        )
+        """The shared id of a visible, enabled element, scrolled into view and standing still.
+
+        A text field that still has focus scrolls its caret back into view at a later layout:
+        seen in Firefox between a button's pointerdown and pointerup, so the click never
+        happened. The field is left first, as the click would leave it, and the element must
+        keep its place for two frames."""
+        await self.wait_for(STILL_IN_VIEW, selector, what=f"{selector} to be visible and enabled")
         result = await self.command(
             "script.evaluate",
             {
