@@ -118,8 +118,17 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     if sqlite_file is not None:
         # Created 600 before SQLite opens it: its -wal and -shm files take its mode.
         private_sqlite(sqlite_file)
+        # The same pool budget as PostgreSQL's, without overflow: SQLAlchemy's default for a
+        # file (5 + 10 overflow) closed an overflow connection when it was given back, and
+        # each new one is a thread, a file open and the pragmas below: under the drain, many
+        # threads that lived for one checkout.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_timeout=POOL_TIMEOUT_S, **JSON_CODEC
+            url,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=POOL_TIMEOUT_S,
+            **JSON_CODEC,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
