@@ -113,47 +113,41 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer"
 POOL_TIMEOUT_S = 30.0
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # WAL lets readers run beside the single writer; busy_timeout queues writers instead of
+    # failing them with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
         # Created 600 before SQLite opens it: its -wal and -shm files take its mode.
         private_sqlite(sqlite_file)
-        # The same pool budget as PostgreSQL's, without overflow: SQLAlchemy's default for a
-        # file (5 + 10 overflow) closed an overflow connection when it was given back, and
-        # each new one is a thread, a file open and the pragmas below: under the drain, many
-        # threads that lived for one checkout.
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": 30},
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=POOL_TIMEOUT_S,
-            **JSON_CODEC,
-        )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _: Any) -> None:
-            # WAL lets readers run beside the single writer; busy_timeout queues writers
-            # instead of failing them with "database is locked".
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
+    # One pool budget for both databases. On SQLite too: SQLAlchemy's default for a file
+    # (5 + 10 overflow) closed an overflow connection when it was given back, and each new
+    # one is a thread, a file open and the pragmas: under the drain, many threads that lived
+    # for one checkout.
     # No pre-ping: it cost a round trip on every checkout (a sixth of the node's CPU under
     # load). A connection that broke (PostgreSQL restarted) fails the one statement that
     # meets it; SQLAlchemy then invalidates the whole pool, so every later checkout gets a
     # fresh connection. Callers already answer 503 / retry on such an error.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
+        connect_args={"timeout": 30} if sqlite_file is not None else {},
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=POOL_TIMEOUT_S,
         **JSON_CODEC,
     )
+    if sqlite_file is not None:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 # Connection budgets per process (PostgreSQL; 30 in all, as before the split): the request
