@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType, TypeDecorator
 
+from wagate import sqlite_driver
 from wagate.files import private_sqlite
 
 NAMING = {
@@ -137,9 +138,14 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     # load). A connection that broke (PostgreSQL restarted) fails the one statement that
     # meets it; SQLAlchemy then invalidates the whole pool, so every later checkout gets a
     # fresh connection. Callers already answer 503 / retry on such an error.
+    sqlite_args: dict[str, Any] = {}
+    if make_url(url).drivername == "sqlite+aiosqlite":
+        # Each statement one trip to the connection's thread (wagate/sqlite_driver.py).
+        sqlite_args["module"] = sqlite_driver.DBAPI
     engine = create_async_engine(
         url,
         connect_args={"timeout": 30} if sqlite_file is not None else {},
+        **sqlite_args,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=POOL_TIMEOUT_S,

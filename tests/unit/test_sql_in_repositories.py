@@ -17,7 +17,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wagate"
 
-PLUMBING = {"db.py", "models.py", "migrate.py"}
+PLUMBING = {"db.py", "sqlite_driver.py", "models.py", "migrate.py"}
 
 # What builds or runs a statement: imported from anything under `sqlalchemy` (the dialects'
 # `insert` with its ON CONFLICT among them), these make a module hold SQL.

@@ -1,0 +1,167 @@
+"""SQLite through aiosqlite with one trip to the connection's thread per statement.
+
+aiosqlite runs each connection in a thread of its own, and every call into it is a round
+trip: the event loop queues a function, the thread runs it and hands the result back through
+the loop (`call_soon_threadsafe`), which runs it at its next turn. SQLAlchemy's adapter makes
+four such trips for a statement that returns rows (make a cursor, execute, fetch all, close
+the cursor) and three for one that does not. Under load the loop's turn is long, so a write of
+a few statements waited many turns: the senders' group commit of claims and outcomes, a
+handful of statements, was in flight most of the time.
+
+Here a statement is one function run on the connection's thread: it makes the cursor,
+executes, fetches what the statement returns and closes the cursor; the adapted cursor keeps
+the rows, the description, the row count and the last row id. Commits, rollbacks and
+streamed (server-side) results keep SQLAlchemy's own path.
+
+`DBAPI` is handed to `create_async_engine(module=...)`: the aiosqlite dialect otherwise as it
+is (`sqlalchemy.dialects.sqlite.aiosqlite`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from typing import Any, NamedTuple, cast
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+
+class Outcome(NamedTuple):
+    """What the cursor of one statement left, read on the connection's thread."""
+
+    description: Any
+    rows: list[Any] | None
+    rowcount: int
+    lastrowid: int | None
+    in_transaction: bool
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
+    """On the connection's thread: the statement, start to end."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return Outcome(
+            description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
+        )
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's adapted cursor, each statement one trip to the thread (see the module)."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # No aiosqlite cursor is made here (that was a trip of its own): `_run` makes one.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
+        # aiosqlite's own queue of calls to its thread (`_execute`: a function, its future).
+        connection: Any = self._connection
+        adapted = cast(OneTripConnection, self._adapt_connection)
+        adapted._idle = False  # until the statement says otherwise
+        try:
+            outcome: Outcome = await_(
+                connection._execute(_run, connection._conn, operation, parameters, many)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._description = outcome.description
+        self._rowcount = outcome.rowcount
+        self._lastrowid = outcome.lastrowid
+        adapted._idle = not outcome.in_transaction
+        self._rows = deque(outcome.rows) if outcome.rows else deque()
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._trip(operation, parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._trip(operation, seq_of_parameters, many=True)
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the statement's cursor was closed on the thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Also skips the trip of a commit or rollback with no transaction open: the pool rolls
+    back every connection given back to it, most of them right after their commit."""
+
+    __slots__ = ("_idle",)
+    _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        # True only while the last statement run here left no transaction open: anything
+        # else (a streamed result's cursor, a failed statement) leaves it False.
+        self._idle = False
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            self._idle = False
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if not self._idle:
+            super().commit()
+            self._idle = True
+
+    def rollback(self) -> None:
+        if not self._idle:
+            super().rollback()
+            self._idle = True
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+DBAPI = OneTripDBAPI(aiosqlite, sqlite3)
