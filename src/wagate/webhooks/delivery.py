@@ -37,8 +37,8 @@ log = structlog.get_logger(__name__)
 
 CLEANUP_CHUNK = 1000
 STOP_S = 10.0  # shutdown: what a step of stop() waits for at most, besides the posts
-# A healthy URL may have this many rounds of posts queued here (claimed in one go).
-BACKLOG_ROUNDS = 8
+# A claim's lease lasts this many timeouts, and 30 s more (see `_dispatch`).
+LEASE_ROUNDS = 8
 WRITE_LINGER_S = 0.02
 
 
@@ -72,10 +72,17 @@ class DeliveryWorker:
         )
         self.timeout = settings.webhook_timeout_s
         self.per_url = settings.webhook_concurrency_per_url
-        self.backlog = BACKLOG_ROUNDS * self.per_url
-        # A held row waits at most BACKLOG_ROUNDS timeouts in its lane, then one more to post:
-        # the lease outlasts that, so no other node takes a row this one still holds.
-        self.lease = timedelta(seconds=(BACKLOG_ROUNDS + 1) * self.timeout + 30)
+        # What a healthy URL's lane may hold: half of what the node holds, so that one URL's
+        # flood leaves the other half to the rest. Under a sustained load a receiver's posts
+        # fall behind the events by hundreds of rows: a lane of a few rounds of posts was
+        # full, and nearly every row was written unclaimed and claimed from the table (a
+        # statement per few dozen rows, and a write per row on PostgreSQL).
+        self.backlog = max(self.per_url, settings.webhook_max_in_flight // 2)
+        # No row is posted unless its lease outlasts the post (`_dispatch`): a row that waited
+        # in a slow lane too long is left to its lease, so no other node takes a row this one
+        # still posts.
+        self.lease = timedelta(seconds=(LEASE_ROUNDS + 1) * self.timeout + 30)
+        self._post_time = timedelta(seconds=self.timeout)
         self.sender = Sender(
             settings.webhook_timeout_s,
             settings.webhook_max_in_flight,
@@ -192,6 +199,7 @@ class DeliveryWorker:
                 payload=row["payload"],
                 attempts=row["attempts"],
                 claim_token=row["claim_token"],
+                lease_until=row["claimed_until"],
             )
             for row in rows
         ]
@@ -365,12 +373,28 @@ class DeliveryWorker:
         return True, self.secrets.decrypt(str(value)) if value else None
 
     def _dispatch(self, lane: Lane) -> None:
+        latest = utcnow() + self._post_time  # a post that starts now ends by then
+        expired: list[Claimed] = []
         while lane.queue and lane.running < self.per_url:
             item, secret = lane.queue.popleft()
+            if item.lease_until is not None and item.lease_until <= latest:
+                # Its lease could run out during the post: another node may claim it then.
+                # Left untried; once the lease ran out a claim takes it again (this node's
+                # or another's).
+                self._held -= 1
+                expired.append(item)
+                continue
             lane.running += 1
             task = asyncio.create_task(self._deliver(lane, item, secret))
             self._posting[task] = item
             task.add_done_callback(self._posted)
+        if expired:
+            self._more_due = True
+            log.warning(
+                "webhook rows waited past their lease; claimed again when it runs out",
+                rows=len(expired),
+                host=host_of(expired[0].url),
+            )
 
     def _posted(self, task: asyncio.Task[None]) -> None:
         item = self._posting.pop(task, None)

@@ -72,6 +72,8 @@ class Claimed:
     payload: str
     attempts: int
     claim_token: str
+    # The claim's lease: another node may claim the row once it has run out.
+    lease_until: datetime | None = None
 
 
 async def insert_deliveries(session: Executor, rows: Sequence[dict[str, Any]]) -> None:
@@ -116,7 +118,7 @@ async def claim_due(
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(statement)
-    claimed = [Claimed(*row, claim_token=token) for row in result]
+    claimed = [Claimed(*row, claim_token=token, lease_until=lease_until) for row in result]
     claimed.sort(key=lambda item: item.id)
     return claimed
 

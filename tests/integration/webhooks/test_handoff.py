@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +163,11 @@ async def test_rows_past_the_lanes_room_wait_for_a_claim(
     gate: asyncio.Event,
     claimed: list[str],
 ) -> None:
-    node = await make_node(webhook_concurrency_per_url=1, webhook_poll_interval_s=0.05)
+    node = await make_node(
+        webhook_concurrency_per_url=1, webhook_max_in_flight=16, webhook_poll_interval_s=0.05
+    )
     backlog = node.worker.backlog  # what one lane holds
+    assert backlog == 8  # half of what the node holds
     await node.outbox.deliver(_event(node, 0))  # the lane's first row, posting and held
     await held_receiver.wait_for(lambda r: len(r.requests) == 1)
     await asyncio.gather(*(node.outbox.deliver(_event(node, n)) for n in range(1, backlog + 4)))
@@ -209,3 +213,40 @@ async def test_a_failed_write_frees_the_room_it_reserved(node: Node) -> None:
     node.worker.unreserve(rows)
     assert node.worker._held == 0 and node.worker._lanes == {}
     assert node.worker._widest_room() == room
+
+
+async def test_a_lane_holds_half_of_what_the_node_holds(node: Node) -> None:
+    # A receiver's posts fall behind a sustained load by hundreds of rows: the lane keeps
+    # them (written claimed) rather than leaving them to a claim, up to half of the node's
+    # rows; the other half stays for other URLs.
+    half = node.worker.settings.webhook_max_in_flight // 2
+    rows = [_row(node, n, NOWHERE) for n in range(half + 3)]
+    assert len(node.worker.reserve(rows)) == half
+    other = [_row(node, n, "http://127.0.0.1:9/other") for n in range(3)]
+    assert len(node.worker.reserve(other)) == 3
+
+
+async def test_a_row_whose_lease_would_run_out_is_not_posted(
+    node: Node, held_receiver: Receiver, gate: asyncio.Event, claimed: list[str]
+) -> None:
+    """A row that waited in its lane until its lease could end during the post is left to
+    its lease, untried: another node may claim it once the lease ran out, and the post would
+    then be made twice. Once the lease ran out it is claimed again and posted once."""
+    soon = [_row(node, n, held_receiver.url) for n in range(2)]
+    handed = node.worker.reserve(soon)
+    assert handed == soon
+    for row in soon:  # as if they had waited in the lane for most of their lease
+        row["claimed_until"] = utcnow() + timedelta(seconds=1)
+    async with node.db.autocommit() as connection:
+        await repository.insert_deliveries(connection, soon)
+    await node.worker.adopt(handed, {node.instance_id: {"url": held_receiver.url}})
+    assert node.worker._held == 0
+    await asyncio.sleep(0.2)
+    assert held_receiver.requests == []
+    assert [row.status for row in await _rows(node)] == ["pending"] * 2
+    gate.set()
+    await asyncio.sleep(1.0)  # the lease ran out: the poll's claim takes them again
+    await node.worker.claim_batch(10)
+    await _all_delivered(node, 2)
+    assert sorted(claimed) == sorted(row["id"] for row in soon)
+    assert len(held_receiver.requests) == 2  # each once
