@@ -42,7 +42,11 @@ def queue_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
         return {}
     url: str = request.getfixturevalue("redis_url")
     prefix = f"wgtest:{uuid.uuid4().hex[:10]}:"
-    return {"redis_url": url, **redis_keys(prefix)}
+    # These nodes run inside the test process, where a garbage collection of the whole
+    # suite's objects held the GIL, and so the lease renewals' thread, for over a second: a
+    # 1.2 s lease was lost then (a linked instance left its node in the middle of a test).
+    # No test of these waits for a lease to run out.
+    return {"redis_url": url, **redis_keys(prefix), "lease_ttl_s": 5.0}
 
 
 def redis_keys(prefix: str) -> dict[str, Any]:
