@@ -373,6 +373,8 @@ class DeliveryWorker:
         return True, self.secrets.decrypt(str(value)) if value else None
 
     def _dispatch(self, lane: Lane) -> None:
+        if not lane.queue or lane.running >= self.per_url:
+            return  # nothing to start: most finished posts of a busy lane come here
         latest = utcnow() + self._post_time  # a post that starts now ends by then
         expired: list[Claimed] = []
         while lane.queue and lane.running < self.per_url:
