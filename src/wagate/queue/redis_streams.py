@@ -187,7 +187,9 @@ class RedisStreamsQueue:
         claim period for two periods after the adoption, then seldom: a node holding 10,000
         instances spent a good part of its idle CPU looking."""
         now = time.monotonic()
-        since_adoption = now - self._adopted_at.get(instance, 0.0)
+        # A taker that never adopted the instance claimed nothing at once: its first periods
+        # count as just after an adoption, so what a dead consumer left comes back soon.
+        since_adoption = now - self._adopted_at.setdefault(instance, now)
         every = self._claim_every_s
         if since_adoption > 2 * every:
             every *= SETTLED_CLAIM_FACTOR

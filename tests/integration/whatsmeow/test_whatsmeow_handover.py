@@ -73,11 +73,14 @@ async def test_file_deleted_when_the_host_is_killed_mid_call(
     assert host.handover_dir is not None and host.pid is not None
     os.kill(host.pid, signal.SIGSTOP)  # the host takes the request but never answers
     sending = asyncio.create_task(client.call(SEND, document(os.urandom(BIG))))
-    for _ in range(200):
-        if files_in(host.handover_dir):
+    # The file is created before its bytes are written and the request is sent: wait for the
+    # request itself, or the kill lands first and the call is refused as not connected.
+    for _ in range(500):
+        if files_in(host.handover_dir) and host._pending:
             break
         await asyncio.sleep(0.02)
     assert len(files_in(host.handover_dir)) == 1  # the media is waiting for the host
+    assert len(host._pending) == 1  # and the request is in flight
     os.kill(host.pid, signal.SIGKILL)
     with pytest.raises(TransientEngineError, match="died"):
         await asyncio.wait_for(sending, 10)
