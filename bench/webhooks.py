@@ -140,6 +140,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             await session.scalar(select(func.count()).where(WebhookDelivery.status == "delivered"))
             or 0
         )
+        # The tries not accepted (an accepted one is on its delivery row, not in this table).
         tries = await session.execute(
             select(WebhookAttempt.error, func.count()).group_by(WebhookAttempt.error)
         )
@@ -152,7 +153,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         # This process's CPU per delivery (worker, database driver, event loop): on a machine
         # that others load too, 1000 / this is what one free core would do.
         "cpu_ms_per_delivery": round(cpu * 1000 / max(1, delivered), 3),
-        "attempts_by_error": errors,
+        "refused_tries_by_error": errors,
     }
 
 

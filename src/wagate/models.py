@@ -371,8 +371,12 @@ class WebhookDelivery(Base):
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The latest try (migration 0017). webhook_attempts holds the tries that were not accepted:
+    # the accepted one is on this row (a delivery's history is both, `history_of`).
+    last_attempted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Set by the worker that claimed the row, with its lease (`claimed_until`: the row falls
     # due again then, should the worker die); the outcome is written only while the token
@@ -398,6 +402,9 @@ class WebhookDelivery(Base):
 
 
 class WebhookAttempt(Base):
+    """A try of a delivery that is not on the delivery row: one not accepted, or an accepted
+    one whose outcome another claim had already written (`repository.record_outcomes`)."""
+
     __tablename__ = "webhook_attempts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(

@@ -479,7 +479,8 @@ class DeliveryWorker:
     async def _write(self, batch: list[Attempt]) -> None:
         now = utcnow()
         outcomes: list[dict[str, Any]] = []
-        attempts: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        accepted: list[dict[str, Any]] = []
         for attempt in batch:
             written = outcome_of(attempt, self.policy, now)
             WEBHOOK_DELIVERIES.labels(written.label).inc()
@@ -497,13 +498,14 @@ class DeliveryWorker:
                 )
             outcomes.append(written.outcome)
             if written.attempt is not None:
-                attempts.append(written.attempt)
+                delivered = written.status is DeliveryStatus.DELIVERED
+                (accepted if delivered else refused).append(written.attempt)
         for tries in range(3):
             try:
                 # No transaction: each statement stands alone (a retry writes the same
-                # outcomes again; attempts are rows of their own).
+                # outcomes again, and a try is recorded once: see record_outcomes).
                 async with self.db.autocommit() as session:
-                    await repository.record_outcomes(session, outcomes, attempts)
+                    await repository.record_outcomes(session, outcomes, refused, accepted)
                 return
             except Exception:
                 if tries == 2:
@@ -534,8 +536,9 @@ class DeliveryWorker:
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """What one attempt writes: the delivery row's new state, the attempt's own row (none
-    for a row that was not tried), and the metric label."""
+    """What one attempt writes: the delivery row's new state (with the try on it), the try's
+    row of the attempts table (none for a row that was not tried; an accepted try needs it only
+    when its outcome does not land), and the metric label."""
 
     status: DeliveryStatus
     attempts: int
@@ -573,8 +576,10 @@ def outcome_of(attempt: Attempt, policy: RetryPolicy, now: datetime) -> Written:
         "claim_token": item.claim_token,
         "status": status.value,
         "attempts": count,
+        "last_attempted_at": attempt.attempted_at if attempt.tried else None,
         "last_status_code": attempt.status_code,
         "last_error": _clip(attempt.error),
+        "last_duration_ms": attempt.duration_ms if attempt.tried else None,
         "next_attempt_at": next_at,
         "delivered_at": now if status is DeliveryStatus.DELIVERED else None,
     }

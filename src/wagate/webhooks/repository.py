@@ -34,6 +34,16 @@ DELIVERY_ID = re.compile(r"dlv_[0-9a-f]{32}")
 PENDING_ROWS = D.status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
 
 
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """One try of a delivery, as its history shows it."""
+
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
 def unclaimed(now: datetime) -> ColumnElement[bool]:
     """Rows no live worker holds: never claimed, handed back, or their lease ran out."""
     return or_(D.claimed_until.is_(None), D.claimed_until <= now)
@@ -136,10 +146,16 @@ async def release(session: Executor, claimed: Sequence[Claimed], now: datetime) 
 
 
 async def record_outcomes(
-    session: Executor, outcomes: Sequence[dict[str, Any]], attempts: Sequence[dict[str, Any]]
+    session: Executor,
+    outcomes: Sequence[dict[str, Any]],
+    refused: Sequence[dict[str, Any]],
+    accepted: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Write many outcomes in two statements. An outcome only lands while its claim token still
-    holds; an attempt is recorded whenever its delivery row still exists (the try happened)."""
+    """Write many outcomes, each with its try on the delivery row; an outcome only lands while
+    its claim token still holds. Every try stays on record: a try not accepted (`refused`) gets
+    a row of the attempts table while its delivery exists; an accepted one only when its
+    outcome did not land (another claim's outcome is on the delivery row), so the common case,
+    accepted at the first try, writes the delivery row alone."""
     await update_many(
         session,
         DELIVERIES,
@@ -147,13 +163,35 @@ async def record_outcomes(
         outcomes,
         {"claim_token": None, "claimed_until": None},
     )
-    if attempts:
-        wanted = {item["delivery_id"] for item in attempts}
-        existing = set(
-            (await session.execute(select(D.id).where(any_of(D.id, sorted(wanted))))).scalars()
+    if not refused and not accepted:
+        return
+    wanted = sorted({item["delivery_id"] for item in [*refused, *accepted]})
+    latest = dict(
+        (await session.execute(select(D.id, D.last_attempted_at).where(any_of(D.id, wanted)))).all()
+    )
+    rows = [item for item in refused if item["delivery_id"] in latest]
+    rows += [
+        item
+        for item in accepted
+        if item["delivery_id"] in latest and latest[item["delivery_id"]] != item["attempted_at"]
+    ]
+    await insert_many(session, ATTEMPTS, rows)
+
+
+def history_of(delivery: WebhookDelivery, rows: Sequence[WebhookAttempt]) -> list[Attempted]:
+    """Every try of a delivery, oldest first: the attempts table's rows, and the accepted try
+    the delivery row holds (record_outcomes wrote no row for it)."""
+    tries = [Attempted(a.attempted_at, a.status_code, a.error, a.duration_ms) for a in rows]
+    if delivery.status == DeliveryStatus.DELIVERED.value and delivery.last_attempted_at:
+        tries.append(
+            Attempted(
+                delivery.last_attempted_at,
+                delivery.last_status_code,
+                delivery.last_error,
+                delivery.last_duration_ms or 0,
+            )
         )
-        rows = [item for item in attempts if item["delivery_id"] in existing]
-        await insert_many(session, ATTEMPTS, rows)
+    return sorted(tries, key=lambda attempt: attempt.attempted_at)
 
 
 async def fail_pending(session: AsyncSession, instance_id: int, target: str, error: str) -> None:

@@ -122,9 +122,10 @@ async def get_delivery(
     _, delivery = await _delivery(state, name, principal, delivery_id)
     async with state.db.session() as session:
         attempts = await repository.attempts_of(session, delivery.id)
+    history = repository.history_of(delivery, attempts)
     return DeliveryDetail(
         **delivery_out(delivery).model_dump(),
-        history=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+        history=[AttemptOut.model_validate(a, from_attributes=True) for a in history],
     )
 
 

@@ -95,40 +95,95 @@ async def test_stale_claim_cannot_overwrite(database_url: str) -> None:
                 session, now=later, lease_until=later + timedelta(minutes=1), limit=10
             )
         assert first.id == second.id and first.claim_token != second.claim_token
+        refused_try = attempt_of(first.id, 500, 3)
+        accepted_try = attempt_of(first.id, 200, 7)
 
-        def outcome(token: str, status: str, code: int) -> dict:
-            return {
-                "id": first.id,
-                "claim_token": token,
-                "status": status,
-                "attempts": 1,
-                "last_status_code": code,
-                "last_error": None,
-                "next_attempt_at": None,
-                "delivered_at": None,
-            }
-
-        attempt = {
-            "delivery_id": first.id,
-            "attempted_at": now,
-            "status_code": 500,
-            "error": "HTTP 500",
-            "duration_ms": 3,
-        }
+        # Both claims posted. The second's accepted try lands first (its token holds), then
+        # the first's refused try comes back: its outcome does not land, its try is recorded.
+        delivered = outcome(first.id, second.claim_token, "delivered", accepted_try)
+        stale = outcome(first.id, first.claim_token, "failed", refused_try)
         async with db.transaction() as session:
-            await repository.record_outcomes(
-                session, [outcome(second.claim_token, "delivered", 200)], [attempt]
-            )
+            await repository.record_outcomes(session, [delivered], [], [accepted_try])
         async with db.transaction() as session:
-            await repository.record_outcomes(
-                session, [outcome(first.claim_token, "failed", 500)], [attempt]
-            )
+            await repository.record_outcomes(session, [stale], [refused_try])
         async with db.session() as session:
             row = await session.get(WebhookDelivery, first.id)
             assert row is not None
             assert row.status == "delivered" and row.last_status_code == 200
-            tries = await session.scalar(select(func.count()).select_from(WebhookAttempt))
-            assert tries == 2  # both tries happened and are on record
+            rows = await repository.attempts_of(session, first.id)
+        assert [a.status_code for a in rows] == [500]  # the accepted try is on the row
+        history = repository.history_of(row, rows)
+        assert [(a.status_code, a.duration_ms) for a in history] == [(500, 3), (200, 7)]
+    finally:
+        await db.close()
+
+
+def outcome(delivery_id: str, token: str, status: str, attempt: dict) -> dict:
+    return {
+        "id": delivery_id,
+        "claim_token": token,
+        "status": status,
+        "attempts": 1,
+        "last_attempted_at": attempt["attempted_at"],
+        "last_status_code": attempt["status_code"],
+        "last_error": attempt["error"],
+        "last_duration_ms": attempt["duration_ms"],
+        "next_attempt_at": None,
+        "delivered_at": None,
+    }
+
+
+def attempt_of(delivery_id: str, status_code: int, duration_ms: int) -> dict:
+    return {
+        "delivery_id": delivery_id,
+        "attempted_at": utcnow(),
+        "status_code": status_code,
+        "error": None if status_code == 200 else f"HTTP {status_code}",
+        "duration_ms": duration_ms,
+    }
+
+
+async def test_every_try_is_on_record_once(database_url: str) -> None:
+    """An accepted try whose outcome lands writes the delivery row alone; one whose outcome
+    does not land (another claim's is on the row) gets its own row; writing the same outcomes
+    again (a retried write) records no try twice."""
+    db = Database(database_url)
+    try:
+        instance_id = await _instance(db)
+        async with db.transaction() as session:
+            await repository.insert_deliveries(session, _rows(instance_id, 2))
+        now = utcnow()
+        async with db.transaction() as session:
+            one, two = await repository.claim_due(
+                session, now=now, lease_until=now + timedelta(minutes=1), limit=10
+            )
+        tries = [attempt_of(one.id, 200, 5), attempt_of(two.id, 200, 6)]
+        outcomes = [
+            outcome(item.id, item.claim_token, "delivered", attempt)
+            for item, attempt in zip((one, two), tries, strict=True)
+        ]
+        for _ in range(2):
+            async with db.autocommit() as session:
+                await repository.record_outcomes(session, outcomes, [], tries)
+        async with db.session() as session:
+            written = await session.scalar(select(func.count()).select_from(WebhookAttempt))
+            row = await session.get(WebhookDelivery, one.id)
+        assert written == 0 and row is not None
+        assert row.last_attempted_at == tries[0]["attempted_at"]
+        assert [(a.status_code, a.duration_ms) for a in repository.history_of(row, [])] == [
+            (200, 5)
+        ]
+
+        # A late accepted try of an old claim of `two`: the row keeps the outcome it has.
+        late = attempt_of(two.id, 200, 9)
+        stale = outcome(two.id, "stale-token", "delivered", late)
+        async with db.autocommit() as session:
+            await repository.record_outcomes(session, [stale], [], [late])
+        async with db.session() as session:
+            row = await session.get(WebhookDelivery, two.id)
+            rows = await repository.attempts_of(session, two.id)
+        assert row is not None and row.last_duration_ms == 6
+        assert [a.duration_ms for a in repository.history_of(row, rows)] == [6, 9]
     finally:
         await db.close()
 
