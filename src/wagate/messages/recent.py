@@ -18,8 +18,9 @@ DEFAULT_SIZE = 20_000
 
 
 class RecentSends:
-    """A bounded map of the send records recorded as sent on this node, oldest forgotten
-    first. A record here is sent: its status moves no further, only its receipts."""
+    """A bounded map of the sends this node's engines made, oldest forgotten first, kept from
+    the moment the engine answered (before the write that records them: their receipts may
+    come first). A record here is sent: its status moves no further, only its receipts."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size

@@ -128,13 +128,18 @@ class SendWrites:
         pks = [step.claim for step in batch if step.claim is not None]
         async with self.db.autocommit() as connection:
             found = await repository.record_and_claim(connection, done, pks)
-        self.recent.add(
-            (row.instance_id, row.message_id, row.id, row.correlation_id)
-            for row in done
-            if row.message_id
-        )
         by_pk = {row.id: (row, media) for row, media in found}
         return [by_pk.get(step.claim) if step.claim is not None else None for step in batch]
+
+    def remember(self, sent: list[SendRow]) -> None:
+        """Sends the engine just made, before the write that records them: a receipt may come
+        first (the simulator's within milliseconds, a phone's on a busy node), and it is
+        written on the record by its key, leaving the status to that write."""
+        self.recent.add(
+            (row.instance_id, row.message_id, row.id, row.correlation_id)
+            for row in sent
+            if row.message_id
+        )
 
     async def _keep(self, batch: list[list[history.OwnSend]]) -> list[None]:
         # One transaction: the messages and their chats' summaries commit together. Their
@@ -510,6 +515,7 @@ class InstanceSender:
             )
             row.error = None
         batch, sent[:] = [row for row, _ in sent], []
+        self.writes.remember(batch)
         claimed = await self.writes.step(Step(batch, claim))
         for row in batch:
             SENDS.labels(row.kind, MessageStatus.SENT).inc()
