@@ -18,6 +18,7 @@ from wagate.db import Base, Database, utcnow
 from wagate.migrate import alembic_config
 from wagate.models import WebhookDelivery
 from wagate.webhooks import repository
+from wagate.webhooks.service import history_of
 
 REVISION = "0017_webhook_last_try"
 BEFORE = "0016_webhook_created_index"
@@ -58,7 +59,7 @@ async def _history(url: str) -> list[tuple[int | None, int]]:
             row = await session.get(WebhookDelivery, DELIVERY)
             assert row is not None
             rows = await repository.attempts_of(session, DELIVERY)
-        return [(a.status_code, a.duration_ms) for a in repository.history_of(row, rows)]
+        return [(a.status_code, a.duration_ms) for a in history_of(row, rows)]
     finally:
         await db.close()
 

@@ -34,16 +34,6 @@ DELIVERY_ID = re.compile(r"dlv_[0-9a-f]{32}")
 PENDING_ROWS = D.status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
 
 
-@dataclass(frozen=True, slots=True)
-class Attempted:
-    """One try of a delivery, as its history shows it."""
-
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-
 def unclaimed(now: datetime) -> ColumnElement[bool]:
     """Rows no live worker holds: never claimed, handed back, or their lease ran out."""
     return or_(D.claimed_until.is_(None), D.claimed_until <= now)
@@ -176,22 +166,6 @@ async def record_outcomes(
         if item["delivery_id"] in latest and latest[item["delivery_id"]] != item["attempted_at"]
     ]
     await insert_many(session, ATTEMPTS, rows)
-
-
-def history_of(delivery: WebhookDelivery, rows: Sequence[WebhookAttempt]) -> list[Attempted]:
-    """Every try of a delivery, oldest first: the attempts table's rows, and the accepted try
-    the delivery row holds (record_outcomes wrote no row for it)."""
-    tries = [Attempted(a.attempted_at, a.status_code, a.error, a.duration_ms) for a in rows]
-    if delivery.status == DeliveryStatus.DELIVERED.value and delivery.last_attempted_at:
-        tries.append(
-            Attempted(
-                delivery.last_attempted_at,
-                delivery.last_status_code,
-                delivery.last_error,
-                delivery.last_duration_ms or 0,
-            )
-        )
-    return sorted(tries, key=lambda attempt: attempt.attempted_at)
 
 
 async def fail_pending(session: AsyncSession, instance_id: int, target: str, error: str) -> None:

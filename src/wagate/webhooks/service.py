@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from wagate.auth.dependencies import Principal
@@ -9,10 +10,11 @@ from wagate.errors import Conflict, NotFound, ValidationFailed
 from wagate.instances import repository as instances
 from wagate.instances.schemas import WebhookIn, WebhookOut, webhook_out
 from wagate.instances.service import check_webhook_url
-from wagate.models import Instance, WebhookDelivery
+from wagate.models import Instance, WebhookAttempt, WebhookDelivery
 from wagate.node import HasDb, HasInstances, HasSecrets, HasSettings, HasWebhooks
 from wagate.webhooks import repository
 from wagate.webhooks.outbox import GLOBAL_TARGET, INSTANCE_TARGET, WEBHOOK_REMOVED, delivery_row
+from wagate.webhooks.retry import DeliveryStatus
 from wagate.webhooks.schemas import AttemptOut, DeliveryDetail, DeliveryList, DeliveryOut
 
 
@@ -122,11 +124,25 @@ async def get_delivery(
     _, delivery = await _delivery(state, name, principal, delivery_id)
     async with state.db.session() as session:
         attempts = await repository.attempts_of(session, delivery.id)
-    history = repository.history_of(delivery, attempts)
     return DeliveryDetail(
-        **delivery_out(delivery).model_dump(),
-        history=[AttemptOut.model_validate(a, from_attributes=True) for a in history],
+        **delivery_out(delivery).model_dump(), history=history_of(delivery, attempts)
     )
+
+
+def history_of(delivery: WebhookDelivery, rows: Sequence[WebhookAttempt]) -> list[AttemptOut]:
+    """Every try of a delivery, oldest first: the attempts table's rows, and the accepted try
+    the delivery row holds (repository.record_outcomes wrote no row for it)."""
+    tries = [AttemptOut.model_validate(row, from_attributes=True) for row in rows]
+    if delivery.status == DeliveryStatus.DELIVERED.value and delivery.last_attempted_at:
+        tries.append(
+            AttemptOut(
+                attempted_at=delivery.last_attempted_at,
+                status_code=delivery.last_status_code,
+                error=delivery.last_error,
+                duration_ms=delivery.last_duration_ms or 0,
+            )
+        )
+    return sorted(tries, key=lambda attempt: attempt.attempted_at)
 
 
 async def redeliver(

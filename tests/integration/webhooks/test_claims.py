@@ -15,6 +15,7 @@ from wagate.models import Instance, WebhookAttempt, WebhookDelivery
 from wagate.webhooks import repository
 from wagate.webhooks.delivery import DeliveryWorker
 from wagate.webhooks.outbox import delivery_row
+from wagate.webhooks.service import history_of
 
 
 async def _instance(db: Database) -> int:
@@ -112,7 +113,7 @@ async def test_stale_claim_cannot_overwrite(database_url: str) -> None:
             assert row.status == "delivered" and row.last_status_code == 200
             rows = await repository.attempts_of(session, first.id)
         assert [a.status_code for a in rows] == [500]  # the accepted try is on the row
-        history = repository.history_of(row, rows)
+        history = history_of(row, rows)
         assert [(a.status_code, a.duration_ms) for a in history] == [(500, 3), (200, 7)]
     finally:
         await db.close()
@@ -170,9 +171,7 @@ async def test_every_try_is_on_record_once(database_url: str) -> None:
             row = await session.get(WebhookDelivery, one.id)
         assert written == 0 and row is not None
         assert row.last_attempted_at == tries[0]["attempted_at"]
-        assert [(a.status_code, a.duration_ms) for a in repository.history_of(row, [])] == [
-            (200, 5)
-        ]
+        assert [(a.status_code, a.duration_ms) for a in history_of(row, [])] == [(200, 5)]
 
         # A late accepted try of an old claim of `two`: the row keeps the outcome it has.
         late = attempt_of(two.id, 200, 9)
@@ -183,7 +182,7 @@ async def test_every_try_is_on_record_once(database_url: str) -> None:
             row = await session.get(WebhookDelivery, two.id)
             rows = await repository.attempts_of(session, two.id)
         assert row is not None and row.last_duration_ms == 6
-        assert [a.duration_ms for a in repository.history_of(row, rows)] == [6, 9]
+        assert [a.duration_ms for a in history_of(row, rows)] == [6, 9]
     finally:
         await db.close()
 
