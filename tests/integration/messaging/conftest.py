@@ -116,6 +116,20 @@ def media_server() -> Iterator[MediaServer]:
     server.server.server_close()
 
 
+async def send_texts(
+    client: httpx.AsyncClient, name: str, count: int, to: str = "5511987654321"
+) -> list[str]:
+    """`count` sync text sends, one after the other; their correlation ids."""
+    ids = []
+    for i in range(count):
+        response = await client.post(
+            f"/v1/instances/{name}/send/text", json={"to": to, "text": f"m{i}"}
+        )
+        assert response.status_code == 200, response.text
+        ids.append(response.json()["correlation_id"])
+    return ids
+
+
 async def wait_message(
     client: httpx.AsyncClient,
     name: str,

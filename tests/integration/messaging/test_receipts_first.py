@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.conftest import linked_instance
-from tests.integration.messaging.conftest import FAST, wait_message
+from tests.integration.messaging.conftest import FAST, send_texts, wait_message
 from wagate.models import Message
 
 TO = "5511987654321"
@@ -27,13 +27,7 @@ async def test_receipts_before_the_outcome_write_are_kept(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     name = (await linked_instance(client))["name"]
-    ids = []
-    for i in range(5):
-        response = await client.post(
-            f"/v1/instances/{name}/send/text", json={"to": TO, "text": f"m{i}"}
-        )
-        assert response.status_code == 200
-        ids.append(response.json()["correlation_id"])
+    ids = await send_texts(client, name, 5, TO)
     for correlation_id in ids:
         await wait_message(client, name, correlation_id, {"read"})
     async with app.state.wagate.db.session() as session:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.conftest import create_instance, linked_instance
-from tests.integration.messaging.conftest import png_bytes, wait_message
+from tests.integration.messaging.conftest import png_bytes, send_texts, wait_message
 from wagate.models import Message
 
 TO = "5511987654321"
@@ -18,13 +18,7 @@ TO = "5511987654321"
 
 async def test_records_and_receipts(client: httpx.AsyncClient, app: FastAPI) -> None:
     name = (await linked_instance(client))["name"]
-    ids = []
-    for i in range(5):
-        response = await client.post(
-            f"/v1/instances/{name}/send/text", json={"to": TO, "text": f"m{i}"}
-        )
-        assert response.status_code == 200
-        ids.append(response.json()["correlation_id"])
+    ids = await send_texts(client, name, 5, TO)
     record = await wait_message(client, name, ids[0], {"read"})
     assert record["kind"] == "text" and record["message_id"] and record["sent_at"]
     for correlation_id in ids:
