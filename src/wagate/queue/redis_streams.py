@@ -37,6 +37,12 @@ end
 redis.call('PUBLISH', ARGV[1], table.concat(KEYS, '\\n'))
 return next - #KEYS - 2
 """
+# KEYS: streams; the sum of their lengths (a missing stream counts 0).
+DEPTH_SCRIPT = """
+local total = 0
+for _, key in ipairs(KEYS) do total = total + redis.call('XLEN', key) end
+return total
+"""
 CLAIM_EVERY_S = 1.0
 # How long a take waits before it reads again while the doorbell is not live (starting, or
 # its subscription lost): the rings it would miss meanwhile.
@@ -78,6 +84,7 @@ class RedisStreamsQueue:
         # they go first and the order survives the handover.
         self._adopting: set[str] = set()
         self._enqueue_script = self.redis.register_script(ENQUEUE_SCRIPT)
+        self._depth_script = self.redis.register_script(DEPTH_SCRIPT)
         self.doorbell = Doorbell(self.redis, f"{prefix}bell")
 
     def stream(self, instance: str) -> str:
@@ -266,15 +273,12 @@ class RedisStreamsQueue:
             start = "(" + chunk[-1][0]
 
     async def depth(self) -> int:
-        # The lengths of many streams in one round trip each: one by one, a node holding
-        # 10,000 instances sent a command a millisecond for it.
+        # Summed in Redis, a script call per chunk of streams: a command per stream (even
+        # pipelined) cost a node holding 10,000 instances a sixth of a second of CPU a round.
+        known = [self.stream(instance) for instance in self._known]
         total = 0
-        known = list(self._known)
         for start in range(0, len(known), DEPTH_CHUNK):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for instance in known[start : start + DEPTH_CHUNK]:
-                    pipe.xlen(self.stream(instance))
-                total += sum(int(n) for n in await pipe.execute())
+            total += int(await self._depth_script(keys=known[start : start + DEPTH_CHUNK]))
         QUEUE_DEPTH.set(total)
         return total
 

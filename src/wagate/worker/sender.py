@@ -51,9 +51,10 @@ log = structlog.get_logger(__name__)
 BATCH = 50  # taken at a time: what a dead node leaves to be reclaimed
 CHUNK = 25
 # An idle sender's wait for its queue: new entries and the node's stop (`stop`) end it at
-# once, so it only bounds how often an idle sender looks around (its status, abandoned entries);
-# a node holding 10,000 instances woke 10,000 senders a second with 1 s.
-IDLE_WAIT_S = 10.0
+# once, so it only bounds how often an idle sender looks around (its status; abandoned entries,
+# looked for far less often once settled, redis_streams.SETTLED_CLAIM_FACTOR). A node holding
+# 10,000 instances woke 10,000 senders a second with 1 s, and with 10 s still a thousand.
+IDLE_WAIT_S = 30.0
 # A sender whose instance is not connected waits for the connection this long at most before
 # it looks again (whether the instance is still here): it is woken at once on connect.
 NOT_CONNECTED_WAIT_S = 1.0
