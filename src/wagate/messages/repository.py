@@ -122,6 +122,23 @@ async def get_by_correlation(
     return result.scalar_one_or_none()
 
 
+async def first_held(
+    session: AsyncSession, instance_id: int
+) -> Row[int, str | None, datetime | None] | None:
+    """The id, rule and time of the instance's first queued message when the send policy
+    holds it (None when it is not held, or nothing is queued). An instance's sends keep
+    their order: every queued message after it waits behind it, those queued after the hold
+    was written (not marked with it) too. One row read from the (instance, status, id) index."""
+    found = await session.execute(
+        select(Message.id, Message.held_by, Message.held_until)
+        .where(Message.instance_id == instance_id, Message.status == MessageStatus.QUEUED)
+        .order_by(Message.id)
+        .limit(1)
+    )
+    first = found.first()
+    return first if first is not None and first.held_until is not None else None
+
+
 async def outcome_of(session: AsyncSession, correlation_id: str) -> Message | None:
     result = await session.execute(select(Message).where(Message.correlation_id == correlation_id))
     return result.scalar_one_or_none()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
@@ -15,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from wagate.auth.dependencies import InstancePrincipal
 from wagate.errors import ApiError, NotFound, ValidationFailed, error_responses
 from wagate.history.routes import router as history_router
+from wagate.message_status import MessageStatus as Status
 from wagate.message_status import shown
 from wagate.messages import media as media_io
 from wagate.messages import repository
@@ -256,7 +260,15 @@ async def send(
     return await _send(instance, kind, request, state, idempotency_key, async_)
 
 
-def message_out(row: Message) -> MessageOut:
+def message_out(
+    row: Message, first_held: Row[int, str | None, datetime | None] | None = None
+) -> MessageOut:
+    """The record as the API shows it. `first_held`: the instance's first held message (see
+    `repository.first_held`); a queued message after it that was queued after the hold was
+    written shows that hold, as it waits behind it."""
+    held_by, held_until = row.held_by, row.held_until
+    if first_held is not None and _may_wait(row) and first_held.id < row.id:
+        held_by, held_until = first_held.held_by, first_held.held_until
     return MessageOut(
         correlation_id=row.correlation_id,
         kind=row.kind,
@@ -274,9 +286,26 @@ def message_out(row: Message) -> MessageOut:
         revoked_for=row.revoked_for,
         revoked_at=row.revoked_at,
         forwards=[ForwardOut(**item) for item in row.forwards or ()],
-        held_until=row.held_until,
-        held_by=row.held_by,
+        held_until=held_until,
+        held_by=held_by,
     )
+
+
+QUEUED = Status.QUEUED.value
+
+
+def _may_wait(row: Message) -> bool:
+    """Queued and not marked with a hold of its own."""
+    return row.status == QUEUED and row.held_until is None
+
+
+async def _first_held(
+    session: AsyncSession, instance_id: int, rows: Sequence[Message]
+) -> Row[int, str | None, datetime | None] | None:
+    """The instance's first held message, read only when a row may wait behind it."""
+    if any(_may_wait(row) for row in rows):
+        return await repository.first_held(session, instance_id)
+    return None
 
 
 @router.get("/messages/{correlation_id}", response_model=MessageOut, responses=error_responses(404))
@@ -286,9 +315,9 @@ async def get_message(
     found = await service_of(state).instance_ref(instance)
     async with state.db.session() as session:
         row = await repository.get_by_correlation(session, found.id, correlation_id)
-    if row is None:
-        raise NotFound(f"message '{correlation_id}' not found")
-    return message_out(row)
+        if row is None:
+            raise NotFound(f"message '{correlation_id}' not found")
+        return message_out(row, await _first_held(session, found.id, [row]))
 
 
 @router.get("/messages", response_model=MessageList, responses=error_responses(404))
@@ -304,10 +333,11 @@ async def list_messages(
     before = None if cursor is None else id_cursor(cursor)
     async with state.db.session() as session:
         rows = await repository.list_messages(session, found.id, status, limit + 1, before)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        first_held = await _first_held(session, found.id, rows)
     return MessageList(
-        messages=[message_out(row) for row in rows],
+        messages=[message_out(row, first_held) for row in rows],
         next_cursor=str(rows[-1].id) if more and rows else None,
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.message_status import MessageStatus
+from wagate.messages import repository as messages
 from wagate.models import Message, SendCounter
 from wagate.models import SendPolicy as PolicyRow
 from wagate.policy.rules import Window
@@ -132,23 +133,10 @@ async def release_queued(session: AsyncSession, instance_id: int) -> None:
 
 async def held(
     session: AsyncSession, instance_id: int
-) -> tuple[int, Row[str | None, datetime | None] | None]:
-    """How many queued messages of the instance are held, and the rule and time of the
-    first held. An instance's sends keep their order, so while its first queued message is
-    held every queued message waits behind it: those queued after the hold was written (not
-    marked with it) count too."""
-    first = (
-        await session.execute(
-            select(Message.held_by, Message.held_until)
-            .where(
-                Message.instance_id == instance_id,
-                Message.status == MessageStatus.QUEUED,
-                Message.held_until.is_not(None),
-            )
-            .order_by(Message.id)
-            .limit(1)
-        )
-    ).first()
+) -> tuple[int, Row[int, str | None, datetime | None] | None]:
+    """How many queued messages of the instance are held, and the first held (its id, rule
+    and time): while it is held every queued message waits behind it, and counts."""
+    first = await messages.first_held(session, instance_id)
     if first is None:
         return 0, None
     count = (

@@ -230,7 +230,7 @@ class SendPolicies:
             count, first = await repository.held(session, instance_id)
         if first is None:
             return HeldOut(count=count)
-        return HeldOut(count=count, rule=first[0], until=first[1])
+        return HeldOut(count=count, rule=first.held_by, until=first.held_until)
 
     async def describe(self, instance_id: int) -> PolicyOut:
         policy, state = await self.load(instance_id)

@@ -106,6 +106,42 @@ async def test_day_cap_holds_until_the_next_day(
     assert (await policy_of(client, name))["held"] == {"count": 0, "rule": None, "until": None}
 
 
+async def test_a_send_queued_after_the_hold_shows_it(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The hold is written on the messages queued when it began; one queued later waits
+    behind them all the same, and its record and the list say so."""
+    name = (await linked_instance(client))["name"]
+    await set_policy(client, name, per_day=1)
+    await send(client, name, "m0")
+    await wait_sent(client, name, 1)
+    first = await send(client, name, "m1")
+    await wait_held(client, name, 1, "per_day")
+    later = await send(client, name, "m2")
+    midnight = "2026-03-11T00:00:00Z"
+    policy = await wait_held(client, name, 2, "per_day")
+    assert policy["held"]["until"] == midnight
+    for correlation_id in (first, later):
+        record = (await client.get(f"/v1/instances/{name}/messages/{correlation_id}")).json()
+        assert (record["status"], record["held_by"], record["held_until"]) == (
+            "queued",
+            "per_day",
+            midnight,
+        )
+    listed = (await client.get(f"/v1/instances/{name}/messages?status=queued")).json()
+    assert [(m["correlation_id"], m["held_by"], m["held_until"]) for m in listed["messages"]] == [
+        (later, "per_day", midnight),
+        (first, "per_day", midnight),
+    ]
+    # The next day's one send is the first of them; the other waits for the day after.
+    clock.advance(timedelta(hours=12, seconds=1))
+    done = await wait_message(client, name, first, DONE)
+    assert done["held_until"] is None and done["held_by"] is None
+    policy = await wait_held(client, name, 1, "per_day")
+    assert policy["held"]["until"] == "2026-03-12T00:00:00Z"
+    assert await sent_texts(client, name) == ["m0", "m1"]
+
+
 async def test_warmup_grows_across_days(client: httpx.AsyncClient, clock: ManualClock) -> None:
     name = (await linked_instance(client))["name"]
     await set_policy(client, name, warmup={"start": 2, "factor": 2, "ceiling": 5})
