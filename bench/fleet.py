@@ -57,7 +57,11 @@ async def held_connected(client: httpx.AsyncClient) -> int:
 
 
 def fleet(
-    backend: str, count: int, drain: int = 0, settings: dict[str, str] | None = None
+    backend: str,
+    count: int,
+    drain: int = 0,
+    settings: dict[str, str] | None = None,
+    settle_s: float = SETTLE_S,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="wagate-bench-fleet-"))
     drained: dict[str, Any] = {}
@@ -89,7 +93,7 @@ def fleet(
             connected_s = time.monotonic() - spawned
             start_cpu = cpu_seconds(proc.popen.pid)
             # Settled: the node freezes its heap again once its instances stop changing.
-            time.sleep(SETTLE_S)
+            time.sleep(settle_s)
             rss = rss_bytes(proc.popen.pid)
             # What holding them costs while nothing is sent (renewals, senders, placement).
             idle_cpu = cpu_seconds(proc.popen.pid)
@@ -143,6 +147,14 @@ def main() -> None:
         "--drain", type=int, default=0, help="then drain this many messages over 100 instances"
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help="seconds between all connected and the idle window (the first minute after the"
+        " instances were adopted their senders still look for abandoned entries each claim"
+        " period)",
+    )
+    parser.add_argument(
         "--env", action="append", default=[], help="KEY=VALUE: a setting of the node (repeat)"
     )
     args = parser.parse_args()
@@ -151,7 +163,7 @@ def main() -> None:
         print(
             args.backend,
             settings or "",
-            fleet(args.backend, count, args.drain, settings),
+            fleet(args.backend, count, args.drain, settings, args.settle),
             flush=True,
         )
 
