@@ -105,16 +105,17 @@ class LeaseRenewal:
         # A node's leases seldom change from one round to the next; building two strings per
         # lease every round was half of the thread's CPU on a node holding 10,000.
         self._sent_for: list[Renewable] = []
-        self._chunks: list[tuple[list[str], list[str]]] = []
+        self._chunks = self._script_chunks(self._sent_for)
 
     def renew(self, leases: Sequence[Renewable], ttl_ms: int) -> list[bool]:
         """Renew these leases and the node's liveness key in one round trip; False where a
         lease is no longer ours."""
         # Compared item by item in C, the same objects equal at once: a lease's instance and
         # holder never change (a new holder is a new lease).
-        if not self._chunks or list(leases) != self._sent_for:
-            self._sent_for = list(leases)
-            self._chunks = self._script_chunks(self._sent_for)
+        current = list(leases)
+        if current != self._sent_for:
+            self._sent_for = current
+            self._chunks = self._script_chunks(current)
         with self.redis.pipeline(transaction=False) as pipe:
             for keys, values in self._chunks:
                 self._renew(keys=keys, args=[ttl_ms, *values], client=pipe)

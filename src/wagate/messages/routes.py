@@ -291,12 +291,9 @@ def message_out(
     )
 
 
-QUEUED = Status.QUEUED.value
-
-
 def _may_wait(row: Message) -> bool:
     """Queued and not marked with a hold of its own."""
-    return row.status == QUEUED and row.held_until is None
+    return row.status == Status.QUEUED and row.held_until is None
 
 
 async def _first_held(
