@@ -2,12 +2,13 @@
 so the figure is the gateway's own cost per async accept, steadier on a shared machine than
 requests per second.
 
-    .venv/bin/python -m bench.asgi_accept [--count 6000] [--profile tottime]
+    .venv/bin/python -m bench.asgi_accept [--count 6000] [--profile tottime] [--embedded]
 
 Makes a fresh PostgreSQL database, runs the app's lifespan against it and the Redis given by
-WAGATE_TEST_REDIS_URL (own key prefix), creates 50 simulator instances (not connected: no
-sender runs), then sends `--count` text messages with `?async=true` from 16 concurrent callers
-and prints accepts per second and the process's CPU per accept.
+WAGATE_TEST_REDIS_URL (own key prefix) -- or, with `--embedded`, against a fresh SQLite file
+and no Redis, as `wagate serve` starts by default -- creates 50 simulator instances (not
+connected: no sender runs), then sends `--count` text messages with `?async=true` from 16
+concurrent callers and prints accepts per second and the process's CPU per accept.
 """
 
 from __future__ import annotations
@@ -74,11 +75,17 @@ async def post(app: Any, path: str, body: bytes, query: bytes = b"") -> tuple[in
     return messages[0]["status"], b"".join(m.get("body", b"") for m in messages[1:])
 
 
-async def run(database_url: str, count: int, profile: str | None) -> None:
+async def run(database_url: str | None, count: int, profile: str | None) -> None:
+    if database_url:
+        os.environ.update(
+            WAGATE_DATABASE_URL=database_url,
+            WAGATE_REDIS_URL=os.environ.get("WAGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        )
+    else:  # the embedded defaults: SQLite in the data directory, no Redis
+        os.environ.pop("WAGATE_DATABASE_URL", None)
+        os.environ.pop("WAGATE_REDIS_URL", None)
     os.environ.update(
         WAGATE_ADMIN_TOKEN=ADMIN_TOKEN,
-        WAGATE_DATABASE_URL=database_url,
-        WAGATE_REDIS_URL=os.environ.get("WAGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         WAGATE_LOG_LEVEL="warning",
         WAGATE_NODE_ID=f"asgi-{uuid.uuid4().hex[:6]}",
         WAGATE_QUEUE_KEY_PREFIX=f"wagate-bench-{uuid.uuid4().hex[:8]}:q:",
@@ -116,7 +123,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=6000)
     parser.add_argument("--profile", help="cProfile sort key (inflates the figures)")
+    parser.add_argument("--embedded", action="store_true", help="SQLite and no Redis")
     args = parser.parse_args()
+    if args.embedded:
+        uvloop.run(run(None, args.count, args.profile))
+        return
     with postgres_database() as database_url:
         uvloop.run(run(database_url, args.count, args.profile))
 

@@ -125,6 +125,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def array_types(metadata: MetaData, dialect: Dialect) -> list[str]:
+    """PostgreSQL's name of each column type of the schema, as an array type (`bigint[]`):
+    the statements that write many rows (`wagate.repository.bulk`) and match a set of values
+    (`any_of`) pass one array per column. Text is there for JSON, which travels as text."""
+    names = {"TEXT"}
+    for table in metadata.tables.values():
+        for table_column in table.columns:
+            compiled = table_column.type.compile(dialect=dialect)
+            names.add(compiled.split("(", 1)[0].strip())
+    return [f"{name}[]" for name in sorted(names)]
+
+
+def _array_codec_warmer(dialect: Dialect) -> Any:
+    """A `connect` listener: asyncpg learns an array type's codec by asking the server (its
+    type-introspection query, a few milliseconds of PostgreSQL's CPU), once per type and
+    connection, the first time a statement uses it: four to five such queries on every
+    connection of a busy node. One statement naming them all at connect makes them one."""
+    made: dict[int, str] = {}  # by the number of tables: the models are imported by then
+
+    def warm(dbapi_connection: Any, _: Any) -> None:
+        count = len(Base.metadata.tables)
+        if count not in made:
+            made[count] = "SELECT " + ", ".join(
+                f"NULL::{name} AS t{i}"
+                for i, name in enumerate(array_types(Base.metadata, dialect))
+            )
+        sql = made[count]
+        dbapi_connection.run_async(lambda connection: connection.fetchrow(sql))
+
+    return warm
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
@@ -153,6 +185,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     )
     if sqlite_file is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.driver == "asyncpg":
+        event.listen(engine.sync_engine, "connect", _array_codec_warmer(engine.dialect))
     return engine
 
 

@@ -25,6 +25,7 @@ from tests.support import rows
 from wagate.db import Database
 from wagate.message_status import MessageStatus
 from wagate.messages import repository
+from wagate.metrics import QUEUE_DEPTH
 from wagate.queue.base import Queue
 from wagate.queue.local import LocalQueue
 from wagate.queue.redis_streams import RedisStreamsQueue
@@ -87,6 +88,23 @@ class TestLocalQueue(QueueContract):
         queue = await harness.queue()
         assert await queue.contained(instance) == {ids[0], *ids[2:]}
         assert pks(await take_all(queue, instance, 3)) == [ids[0], *ids[2:]]
+
+    async def test_depth_is_what_waits_to_be_taken(self, harness: LocalHarness) -> None:
+        """The embedded queue's depth (and its gauge) is kept as entries come and go: the
+        rebuild at start, a take, an adopt giving entries back, later sends."""
+        instance = new_instance()
+        await harness.open_ids(instance, 3)
+        queue = await harness.queue()
+        assert await queue.depth() == 3
+        assert len(await take_all(queue, instance, 2)) == 2
+        assert await queue.depth() == 1
+        await queue.adopt(instance)  # the two taken come back
+        assert await queue.depth() == 3
+        await queue.enqueue(instance, await harness.open_ids(instance, 2))
+        assert await queue.depth() == 5
+        await take_all(queue, instance, 5)
+        assert await queue.depth() == 0
+        assert QUEUE_DEPTH._value.get() == 0
 
 
 # --- Redis Streams ---------------------------------------------------------------------------
