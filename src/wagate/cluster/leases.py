@@ -11,6 +11,8 @@ INCR, so tokens keep growing even after Redis lost its data.
 
 Renewals run in a thread of their own with a synchronous connection (renewer.py): every lease of
 the node, and the node's liveness key `<prefix>node:<node>`, in one script call per chunk. The
+node's leases (key and value) wait in Redis beside the script, a hash per chunk
+(`<prefix>renewing:<node>:<n>`) written again only when they change. The
 liveness key is written after the leases, with the same TTL, so it never expires before them:
 a node that sees another node's key gone knows that node's leases are free too.
 """
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 import redis
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 _ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -34,20 +37,32 @@ redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'NX', 'PX', ARGV[2])
 return token
 """
 
-# KEYS: the node's liveness key, then lease keys; ARGV: the TTL (ms), then each lease's value.
-# 1 where the lease is still ours (renewed), 0 where it is gone or another node's.
-_RENEW_MANY = """
-local renewed = {}
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[i] then
-    renewed[i - 1] = redis.call('PEXPIRE', KEYS[i], ARGV[1])
+# KEYS: the node's liveness key, then a hash of lease key -> lease value (the leases the node
+# renews, a chunk of them); ARGV: the TTL (ms), the hash's own TTL (ms), how many leases the
+# hash should hold. Returns the lease keys that are gone or another node's, or -1 when the hash
+# is not what the node wrote (Redis lost it): the node writes it again and asks again.
+# The node's leases live in Redis beside the script, written when they change, so a round of
+# renewals sends a few words rather than every lease's key and value: on a node holding 10,000
+# leases packing those twice a second, and reading a flag back for each, was most of the
+# renewal thread's CPU.
+_RENEW_HELD = """
+if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[3]) then return -1 end
+local held = redis.call('HGETALL', KEYS[2])
+local lost = {}
+for i = 1, #held, 2 do
+  if redis.call('GET', held[i]) == held[i + 1] then
+    redis.call('PEXPIRE', held[i], ARGV[1])
   else
-    renewed[i - 1] = 0
+    lost[#lost + 1] = held[i]
   end
 end
+if #held > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-return renewed
+return lost
 """
+# A node's renewal hashes outlive a round this many TTLs: a node that died leaves them for no
+# longer (one that stalled that long has lost its leases anyway and writes them again).
+HELD_TTLS = 4
 # Leases renewed by one script call: Redis runs nothing else meanwhile, so a node holding
 # thousands renews them in several calls (sent together, one round trip).
 RENEW_CHUNK = 500
@@ -100,12 +115,15 @@ class LeaseRenewal:
         self.redis = client
         self.prefix = prefix
         self.node = node
-        self._renew: Any = client.register_script(_RENEW_MANY)
-        # The leases of the last round and the script's keys and values for them, in chunks.
-        # A node's leases seldom change from one round to the next; building two strings per
-        # lease every round was half of the thread's CPU on a node holding 10,000.
-        self._sent_for: list[Renewable] = []
-        self._chunks = self._script_chunks(self._sent_for)
+        self._sha: str | None = None  # the script's, loaded at the first round
+        # The leases of the last round, and what Redis holds for them: a hash per chunk of
+        # RENEW_CHUNK (its leases, and how many keys it has). A chunk whose leases did not
+        # change is not written again: a node taking instances adds leases at the end.
+        self._sent_for: list[Renewable] | None = None
+        self._chunks: list[tuple[list[Renewable], int]] = []
+
+    def held_key(self, chunk: int) -> str:
+        return f"{self.prefix}renewing:{self.node}:{chunk}"
 
     def renew(self, leases: Sequence[Renewable], ttl_ms: int) -> list[bool]:
         """Renew these leases and the node's liveness key in one round trip; False where a
@@ -113,32 +131,91 @@ class LeaseRenewal:
         # Compared item by item in C, the same objects equal at once: a lease's instance and
         # holder never change (a new holder is a new lease).
         current = list(leases)
+        chunks = self._chunks
         if current != self._sent_for:
-            self._sent_for = current
-            self._chunks = self._script_chunks(current)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for keys, values in self._chunks:
-                self._renew(keys=keys, args=[ttl_ms, *values], client=pipe)
-            replies = pipe.execute()
-        return [bool(ok) for reply in replies for ok in reply]
+            cut = [current[i : i + RENEW_CHUNK] for i in range(0, len(current), RENEW_CHUNK)]
+            chunks = [self._kept_or_new(n, chunk) for n, chunk in enumerate(cut or [[]])]
+        try:
+            lost = self._round(ttl_ms, chunks, force=False)
+            if lost is None:  # Redis lost a hash (restarted, flushed): all written again
+                lost = self._round(ttl_ms, chunks, force=True)
+                if lost is None:
+                    raise RuntimeError("lease renewal hashes vanished twice in a row")
+        except BaseException:
+            # What Redis holds is not known now: the next round writes every hash.
+            self._sent_for, self._chunks = None, []
+            raise
+        self._sent_for, self._chunks = current, chunks
+        if not lost:
+            return [True] * len(current)
+        gone = set(lost)
+        return [lease_key(self.prefix, x.instance_id) not in gone for x in current]
 
-    def _script_chunks(self, leases: Sequence[Renewable]) -> list[tuple[list[str], list[str]]]:
-        """The script's keys (the liveness key first, written after the leases) and lease
-        values, RENEW_CHUNK leases per call; one call with the liveness key alone when the
-        node holds none."""
+    def _kept_or_new(self, n: int, chunk: list[Renewable]) -> tuple[list[Renewable], int]:
+        if n < len(self._chunks) and self._chunks[n][0] == chunk:
+            return self._chunks[n]
+        return chunk, -1  # its size once written
+
+    def _mapping(self, chunk: list[Renewable]) -> dict[FieldT, EncodableT]:
+        return {
+            lease_key(self.prefix, x.instance_id): f"{x.holder.node}|{x.holder.token}"
+            for x in chunk
+        }
+
+    def _round(
+        self, ttl_ms: int, chunks: list[tuple[list[Renewable], int]], *, force: bool
+    ) -> list[str] | None:
+        """One round trip: the chunks' hashes that changed (all when `force`), then a script
+        call per chunk. The lease keys lost, or None when a hash was not what was written."""
+        writes: dict[int, dict[FieldT, EncodableT]] = {}
+        for n, (chunk, size) in enumerate(chunks):
+            if size < 0 or force:
+                writes[n] = self._mapping(chunk)
+                chunks[n] = (chunk, len(writes[n]))
+        stale = range(len(chunks), max(len(self._chunks), len(chunks)))
+        try:
+            replies = self._send(ttl_ms, chunks, writes, stale)
+        except redis.exceptions.NoScriptError:
+            self._sha = None  # Redis restarted without it: loaded again
+            replies = self._send(ttl_ms, chunks, writes, stale)
+        lost: list[str] = []
+        for reply in replies[len(replies) - len(chunks) :]:
+            if reply == -1:
+                return None
+            lost.extend(key.decode() for key in reply)
+        return lost
+
+    def _send(
+        self,
+        ttl_ms: int,
+        chunks: list[tuple[list[Renewable], int]],
+        writes: dict[int, dict[FieldT, EncodableT]],
+        stale: range,
+    ) -> list[Any]:
         alive = alive_key(self.prefix, self.node)
-        chunks = [leases[i : i + RENEW_CHUNK] for i in range(0, len(leases), RENEW_CHUNK)]
-        return [
-            (
-                [alive, *(lease_key(self.prefix, x.instance_id) for x in chunk)],
-                [f"{x.holder.node}|{x.holder.token}" for x in chunk],
-            )
-            for chunk in chunks or [[]]
-        ]
+        sha = self._sha_of()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for n in [*writes, *stale]:
+                pipe.delete(self.held_key(n))
+            for n, mapping in writes.items():
+                if mapping:
+                    pipe.hset(self.held_key(n), mapping=mapping)
+            for n, (_, size) in enumerate(chunks):
+                pipe.evalsha(sha, 2, alive, self.held_key(n), ttl_ms, ttl_ms * HELD_TTLS, size)
+            replies: list[Any] = pipe.execute()
+        return replies
+
+    def _sha_of(self) -> str:
+        if self._sha is None:
+            self._sha = str(self.redis.script_load(_RENEW_HELD))
+        return self._sha
 
     def forget(self) -> None:
         """The node stopped: the others stop counting it at once."""
-        self.redis.delete(alive_key(self.prefix, self.node))
+        self.redis.delete(
+            alive_key(self.prefix, self.node),
+            *(self.held_key(n) for n in range(max(len(self._chunks), 1))),
+        )
 
 
 class LeaseStore:

@@ -68,6 +68,38 @@ async def test_renewal_keeps_the_node_alive_no_longer_than_its_leases(
     assert await store.alive(["a"]) == set()
 
 
+async def test_renewal_writes_the_leases_again_when_redis_lost_them(
+    store: LeaseStore, renewal: LeaseRenewal
+) -> None:
+    """The leases a round renews wait in Redis between rounds: when Redis loses them (or the
+    script), the next round writes them again and still tells which leases are gone."""
+    count = RENEW_CHUNK + 2
+    tokens = [await store.acquire(i, "a", 5000) for i in range(count)]
+    held = [Lease(i, Holder("a", t)) for i, t in enumerate(tokens) if t is not None]
+    assert renewal.renew(held, 5000) == [True] * count
+    hashes = await store.redis.keys(f"{store.prefix}renewing:a:*")
+    assert len(hashes) == 2
+    assert await store.redis.hlen(renewal.held_key(0)) == RENEW_CHUNK
+    assert 0 < await store.redis.pttl(renewal.held_key(1)) <= 4 * 5000
+    # Redis restarted without its data: the hashes and a lease gone.
+    await store.redis.delete(*hashes, store.lease_key(1))
+    renewal._sha = "0" * 40  # and the script: NOSCRIPT, loaded again
+    assert renewal.renew(held, 5000) == [i != 1 for i in range(count)]
+    assert await store.redis.hlen(renewal.held_key(1)) == 2
+    # Fewer leases: one hash, its content exactly them; the other hash is gone.
+    fewer = held[2:5]
+    assert renewal.renew(fewer, 5000) == [True, True, True]
+    assert await store.redis.keys(f"{store.prefix}renewing:a:*") == [renewal.held_key(0).encode()]
+    assert set(await store.redis.hkeys(renewal.held_key(0))) == {
+        store.lease_key(i).encode() for i in (2, 3, 4)
+    }
+    # Another node took one meanwhile: only that one is reported.
+    await store.redis.set(store.lease_key(3), "b|999")
+    assert renewal.renew(fewer, 5000) == [True, False, True]
+    renewal.forget()
+    assert await store.redis.keys(f"{store.prefix}renewing:a:*") == []
+
+
 async def test_lease_expires_by_itself(store: LeaseStore, renewal: LeaseRenewal) -> None:
     token = await store.acquire(3, "a", 200)
     assert token is not None
