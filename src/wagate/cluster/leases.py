@@ -78,6 +78,11 @@ class Holder:
     node: str
     token: int
 
+    @property
+    def value(self) -> str:
+        """The lease key's value (`parse_holder` reads it back)."""
+        return f"{self.node}|{self.token}"
+
 
 def parse_holder(value: bytes | str | None) -> Holder | None:
     if value is None:
@@ -157,10 +162,7 @@ class LeaseRenewal:
         return chunk, -1  # its size once written
 
     def _mapping(self, chunk: list[Renewable]) -> dict[FieldT, EncodableT]:
-        return {
-            lease_key(self.prefix, x.instance_id): f"{x.holder.node}|{x.holder.token}"
-            for x in chunk
-        }
+        return {lease_key(self.prefix, x.instance_id): x.holder.value for x in chunk}
 
     def _round(
         self, ttl_ms: int, chunks: list[tuple[list[Renewable], int]], *, force: bool
@@ -264,15 +266,13 @@ class LeaseStore:
             for instance_id, holder in leases.items():
                 await self._release(
                     keys=[self.lease_key(instance_id)],
-                    args=[f"{holder.node}|{holder.token}"],
+                    args=[holder.value],
                     client=pipe,
                 )
             await pipe.execute()
 
     async def release(self, instance_id: int, holder: Holder) -> bool:
-        released = await self._release(
-            keys=[self.lease_key(instance_id)], args=[f"{holder.node}|{holder.token}"]
-        )
+        released = await self._release(keys=[self.lease_key(instance_id)], args=[holder.value])
         return bool(released)
 
     async def holder(self, instance_id: int) -> Holder | None:
