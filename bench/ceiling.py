@@ -14,10 +14,11 @@ import sys
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from wagate.app import NO_TELEMETRY
 from wagate.cli import NodeServer, server_config
 from wagate.config import Settings
 
-app = FastAPI()
+app = FastAPI(telemetry=NO_TELEMETRY)  # as the gateway's
 
 
 class TextSend(BaseModel):
