@@ -5,35 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 
+from tests.support.rows import add_instance
 from wagate.db import Database, utcnow
 from wagate.message_status import MessageStatus
 from wagate.messages.repository import insert_messages
-from wagate.models import Instance, Message, OutgoingMedia
+from wagate.models import Message, OutgoingMedia
 
 ROWS = 40
-
-
-async def _instance(db: Database) -> int:
-    now = utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
-            insert(Instance).returning(Instance.id),
-            [
-                {
-                    "name": "inserts",
-                    "engine": "simulator",
-                    "status": "created",
-                    "desired_state": "disconnected",
-                    "token_hash": "h",
-                    "settings": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )
-        return int(result.scalar_one())
 
 
 def _row(instance_id: int, n: int) -> dict[str, Any]:
@@ -64,7 +44,7 @@ async def test_many_rows_are_one_insert_and_each_id_is_its_rows(database_url: st
             inserts.append(statement)
 
     try:
-        instance_id = await _instance(db)
+        instance_id = await add_instance(db, "inserts")
         rows = [_row(instance_id, n) for n in range(ROWS)]
         media: list[OutgoingMedia | None] = [None] * ROWS
         media[5] = OutgoingMedia(mimetype="image/png", filename="five.png", data=b"5")
