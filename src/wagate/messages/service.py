@@ -254,15 +254,7 @@ class MessageService:
         A failed INSERT raises (GroupCommit then writes the items one by one, so that one bad
         item fails alone). Once committed they are accepted (`signal_many`): an unreachable
         queue is logged and the reconciler enqueues them later."""
-        db = self.state.db
-        if db.is_sqlite or any(item.media is not None for item in items):
-            async with db.api_transaction() as session:
-                ids = await repository.insert_messages(
-                    session, [item.values for item in items], [item.media for item in items]
-                )
-        else:
-            async with db.api_autocommit() as connection:
-                ids = await repository.insert_queued(connection, [item.values for item in items])
+        ids = await self._write([item.values for item in items], [item.media for item in items])
         batches: dict[str, list[int]] = {}
         for item, pk in zip(items, ids, strict=True):
             batches.setdefault(item.instance, []).append(pk)
@@ -516,19 +508,22 @@ class MessageService:
     async def _insert(
         self, name: str, rows: list[dict[str, Any]], media: list[MediaRow | None]
     ) -> None:
-        # One INSERT ... RETURNING for the rows (no ORM objects: they cost several times the
-        # CPU per row), the media rows in the same transaction; queued as soon as committed,
-        # as a single send is. Without media on PostgreSQL, the accept path's own statement:
-        # the rows as arrays in one round trip, not a VALUES list of a dozen parameters a row
-        # that PostgreSQL plans again for every batch size.
+        # Queued as soon as committed, as a single send is.
+        await self.signal(name, await self._write(rows, media))
+
+    async def _write(self, rows: list[dict[str, Any]], media: list[MediaRow | None]) -> list[int]:
+        """New queued messages (the `_values` dicts) and their media, committed; their ids in
+        the order of `rows`. One INSERT ... RETURNING for the rows (no ORM objects: they cost
+        several times the CPU per row), the media in the same transaction. Without media on
+        PostgreSQL: the rows as arrays in one statement on an autocommit connection, one round
+        trip, not a VALUES list of a dozen parameters a row planned again for every batch
+        size."""
         db = self.state.db
         if db.is_sqlite or any(item is not None for item in media):
-            async with db.transaction() as session:
-                ids = await repository.insert_messages(session, rows, media)
-        else:
-            async with db.api_autocommit() as connection:
-                ids = await repository.insert_queued(connection, rows)
-        await self.signal(name, ids)
+            async with db.api_transaction() as session:
+                return await repository.insert_messages(session, rows, media)
+        async with db.api_autocommit() as connection:
+            return await repository.insert_queued(connection, rows)
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:
         async with self.state.db.transaction() as session:
