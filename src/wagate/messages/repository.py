@@ -53,6 +53,13 @@ async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> Non
     session.add(row)
 
 
+def _in_row_order(returned: Sequence[Any], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """The ids an INSERT returned as (id, correlation_id), in the order of `rows`: neither
+    database promises RETURNING's order for many rows."""
+    by_correlation = {correlation_id: int(pk) for pk, correlation_id in returned}
+    return [by_correlation[row["correlation_id"]] for row in rows]
+
+
 async def insert_messages(
     session: AsyncSession, rows: Sequence[dict[str, Any]], media: Sequence[OutgoingMedia | None]
 ) -> list[int]:
@@ -66,8 +73,7 @@ async def insert_messages(
     result = await session.execute(
         insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.correlation_id), list(rows)
     )
-    by_correlation = {correlation_id: int(pk) for pk, correlation_id in result.all()}
-    ids = [by_correlation[row["correlation_id"]] for row in rows]
+    ids = _in_row_order(result.all(), rows)
     for pk, item in zip(ids, media, strict=True):
         if item is not None:
             item.message_pk = pk
@@ -113,8 +119,7 @@ async def insert_queued(connection: AsyncConnection, rows: Sequence[dict[str, An
             "queued": MessageStatus.QUEUED.value,
         },
     )
-    ids = {correlation_id: int(pk) for pk, correlation_id in result.all()}
-    return [ids[row["correlation_id"]] for row in rows]
+    return _in_row_order(result.all(), rows)
 
 
 async def get_by_correlation(
