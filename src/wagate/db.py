@@ -265,6 +265,19 @@ class Database:
         async with self.api_engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
+    @asynccontextmanager
+    async def api_single_write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection of the request path's pool for a write that commits itself: on
+        PostgreSQL `api_autocommit()`; on SQLite a connection with nothing begun on it, for
+        `sqlite_driver.execute_committed` (SQLAlchemy's autocommit there costs a trip to the
+        connection's thread to set it and two to undo it)."""
+        if not self.is_sqlite:
+            async with self.api_autocommit() as connection:
+                yield connection
+            return
+        async with self.api_engine.connect() as connection:
+            yield connection
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self.api_engine is not self.engine:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
-    insert,
     select,
     text,
     update,
@@ -23,12 +22,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from wagate import sqlite_driver
 from wagate.db import Executor, any_of, utcnow
 from wagate.message_status import OPEN, MessageStatus
 from wagate.messages.recent import RecentSends
 from wagate.messages.schemas import MEDIA_KINDS
 from wagate.models import IdempotencyKey, Instance, Message, OutgoingMedia, ReceivedMedia
-from wagate.repository.bulk import update_many
+from wagate.repository.bulk import insert_many, sqlite_values, update_many
 
 # Core statements on the table where no ORM object is needed: the ORM's bulk paths cost
 # several times the CPU per row (measured under the drain benchmark).
@@ -63,22 +63,22 @@ def _in_row_order(returned: Sequence[Any], rows: Sequence[dict[str, Any]]) -> li
 async def insert_messages(
     session: AsyncSession, rows: Sequence[dict[str, Any]], media: Sequence[OutgoingMedia | None]
 ) -> list[int]:
-    """Many message rows in one INSERT ... RETURNING (SQLAlchemy's insertmanyvalues), without
-    the ORM's per-object bookkeeping; the ids come back in the order of `rows`.
+    """Many message rows in one INSERT ... RETURNING (`insert_many`), without the ORM's
+    per-object bookkeeping, and their media; the ids come back in the order of `rows`.
 
     Each id is matched to its row by the correlation id it returns with. Asking SQLAlchemy
     to return them in the order of the rows instead (`sort_by_parameter_order`) made it
     insert one row per statement on SQLite, whose RETURNING has no order: a round trip to
     the connection's thread and half the accept path's CPU for every message."""
-    result = await session.execute(
-        insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.correlation_id), list(rows)
-    )
-    ids = _in_row_order(result.all(), rows)
+    ids = _in_row_order(await insert_many(session, MESSAGES, rows, returning=_RETURNED), rows)
     for pk, item in zip(ids, media, strict=True):
         if item is not None:
             item.message_pk = pk
             session.add(item)
     return ids
+
+
+_RETURNED = ("id", "correlation_id")
 
 
 # The accept path's write on PostgreSQL: the rows of a whole group commit as arrays, one
@@ -101,10 +101,14 @@ _INSERT_QUEUED = text(
 
 
 async def insert_queued(connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """New queued messages without media (the `MessageService._values` dicts), on PostgreSQL,
-    in one statement on an autocommit connection: one round trip for the whole batch, where
-    `insert_messages` in a transaction costs three, and no per-row statement rendering. The
-    ids come back in the order of `rows`."""
+    """New queued messages without media (the `MessageService._values` dicts), committed by
+    one statement: on PostgreSQL on an autocommit connection, one round trip for the whole
+    batch where `insert_messages` in a transaction costs three, and no per-row statement
+    rendering; on SQLite (a connection fresh from the pool) the INSERT and its commit in one
+    trip to the connection's thread. The ids come back in the order of `rows`."""
+    if connection.dialect.name == "sqlite":
+        statements = sqlite_values(MESSAGES, rows, _RETURNED, connection.dialect)
+        return _in_row_order(await sqlite_driver.execute_committed(connection, statements), rows)
     result = await connection.execute(
         _INSERT_QUEUED,
         {

@@ -519,10 +519,10 @@ class MessageService:
         trip, not a VALUES list of a dozen parameters a row planned again for every batch
         size."""
         db = self.state.db
-        if db.is_sqlite or any(item is not None for item in media):
+        if any(item is not None for item in media):
             async with db.api_transaction() as session:
                 return await repository.insert_messages(session, rows, media)
-        async with db.api_autocommit() as connection:
+        async with db.api_single_write() as connection:
             return await repository.insert_queued(connection, rows)
 
     async def retry_dead_letter(self, correlation_id: str, allowed: str | None) -> Answer:

@@ -1,17 +1,21 @@
-"""`insert_messages`, the write of the send routes: many rows in one INSERT on both databases,
-each id handed back at its row's place, media attached to its own message."""
+"""`insert_messages` and `insert_queued`, the writes of the send routes: many rows in one
+INSERT on both databases, each id handed back at its row's place, media attached to its own
+message."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from tests.support.rows import add_instance
 from wagate.db import Database, utcnow
 from wagate.message_status import MessageStatus
-from wagate.messages.repository import insert_messages
+from wagate.messages.repository import insert_messages, insert_queued
 from wagate.models import Message, OutgoingMedia
+from wagate.repository import bulk
 
 ROWS = 40
 
@@ -64,5 +68,42 @@ async def test_many_rows_are_one_insert_and_each_id_is_its_rows(database_url: st
             attached = {pk: data for pk, data in files.all()}
         assert [stored[pk] for pk in ids] == [row["body"] for row in rows]
         assert attached == {ids[5]: b"5", ids[31]: b"31"}
+    finally:
+        await db.close()
+
+
+async def test_queued_rows_commit_alone_and_read_back_as_written(
+    database_url: str, monkeypatch: Any
+) -> None:
+    """`insert_queued` (the accept's write without media): on SQLite SQLite's own statement and
+    its commit in one trip, the values bound as SQLAlchemy binds them; every column reads back
+    as it was given, and the ids follow the rows."""
+    # Two rows a statement on SQLite: the batch is split, and still one transaction.
+    monkeypatch.setattr(bulk, "SQLITE_MAX_PARAMETERS", 2 * len(_row(0, 0)))
+    db = Database(database_url)
+    try:
+        instance_id = await add_instance(db, "queued")
+        rows = [_row(instance_id, n) for n in range(7)]
+        async with db.api_single_write() as connection:
+            ids = await insert_queued(connection, rows)
+        assert len(set(ids)) == len(rows)
+        async with db.session() as session:
+            stored = {m.id: m for m in (await session.execute(select(Message))).scalars()}
+        for pk, row in zip(ids, rows, strict=True):
+            message = stored[pk]
+            assert {name: getattr(message, name) for name in row} == row
+
+        # A row the database refuses (no such instance) fails the whole batch as SQLAlchemy
+        # raises it, nothing of it is kept, and the pool's connections still write.
+        bad = [_row(instance_id, 100), _row(instance_id, 101), _row(instance_id + 999, 102)]
+        with pytest.raises(IntegrityError):
+            async with db.api_single_write() as connection:
+                await insert_queued(connection, bad)
+        more = [_row(instance_id, 200)]
+        async with db.api_single_write() as connection:
+            await insert_queued(connection, more)
+        async with db.session() as session:
+            kept = set((await session.execute(select(Message.correlation_id))).scalars())
+        assert kept == {row["correlation_id"] for row in rows + more}
     finally:
         await db.close()
