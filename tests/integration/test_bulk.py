@@ -101,6 +101,34 @@ async def test_insert_many_writes_every_row_and_returns_the_new_ones(database_ur
         await db.close()
 
 
+async def test_insert_many_without_conflict_returns_values_as_sqlalchemy_reads_them(
+    database_url: str,
+) -> None:
+    """Without ON CONFLICT, SQLite gets its own multi-row statement; what comes back is what
+    SQLAlchemy's statement gives on both databases: JSON and timestamps read back as Python
+    values (that statement is kept for them), keys as they are."""
+    db = Database(database_url)
+    try:
+        instance_id = await _instance(db)
+        rows = [_message(instance_id, f"r{n}", extra={"n": n}) for n in range(3)]
+        async with db.transaction() as session:
+            keys = await insert_many(session, CHAT_MESSAGES, rows, returning=["message_id", "id"])
+            typed = await insert_many(
+                session,
+                CHAT_MESSAGES,
+                [_message(instance_id, "r9", extra={"n": 9})],
+                returning=["extra", "timestamp"],
+            )
+        assert sorted(key for key, _ in keys) == ["r0", "r1", "r2"]
+        assert all(isinstance(pk, int) for _, pk in keys)
+        assert typed[0][0] == {"n": 9}
+        assert typed[0][1].year == utcnow().year
+        found = await _rows(db)
+        assert [found[f"r{n}"][2] for n in range(3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    finally:
+        await db.close()
+
+
 async def test_update_many_changes_the_rows_its_keys_and_condition_name(database_url: str) -> None:
     db = Database(database_url)
     try:

@@ -106,14 +106,19 @@ def _values_text(
 
 @lru_cache(maxsize=64)
 def _bind_processors(
-    table: Table, names: tuple[str, ...], dialect: Dialect
+    table: Table, names: tuple[str, ...], returning: tuple[str, ...], dialect: Dialect
 ) -> tuple[Any, ...] | None:
     """What SQLAlchemy does to each column's value before SQLite gets it (JSON serialised,
-    timestamps as text, enums as their values); None where it passes the value as is. None
-    for a table with a column not named whose value Python makes (a `default=`): that is
-    SQLAlchemy's to fill."""
+    timestamps as text, enums as their values); None where it passes the value as is.
+
+    None when the statement must stay SQLAlchemy's: a column not named whose value Python
+    makes (a `default=`), or a returned column whose value SQLAlchemy converts when it reads
+    it (a timestamp, JSON): the rows of SQLite's own statement come back as SQLite gives them."""
     for table_column in table.columns:
         if table_column.name not in names and table_column.default is not None:
+            return None
+    for name in returning:
+        if table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is not None:
             return None
     return tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
 
@@ -123,12 +128,12 @@ def sqlite_values(
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """`rows` (every row with the same keys) as SQLite's own `INSERT ... VALUES (...), (...)`
     statements, their parameters bound as SQLAlchemy binds them: one statement text per
-    number of rows, no per-row work but the values'. Raises `LookupError` for a table whose
-    missing columns SQLAlchemy would fill."""
+    number of rows, no per-row work but the values'. Raises `LookupError` where SQLAlchemy's
+    statement must be used (`_bind_processors`)."""
     names = tuple(rows[0])
-    processors = _bind_processors(table, names, dialect)
+    processors = _bind_processors(table, names, tuple(returning), dialect)
     if processors is None:
-        raise LookupError(f"{table.name}: a column left out has a Python default")
+        raise LookupError(f"{table.name}: SQLAlchemy fills or converts a column")
     per_statement = max(1, SQLITE_MAX_PARAMETERS // len(names))
     statements = []
     for start in range(0, len(rows), per_statement):
