@@ -120,7 +120,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_driver.BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -176,7 +176,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         sqlite_args["module"] = sqlite_driver.DBAPI
     engine = create_async_engine(
         url,
-        connect_args={"timeout": 30} if sqlite_file is not None else {},
+        connect_args={"timeout": sqlite_driver.BUSY_TIMEOUT_S} if sqlite_file is not None else {},
         **sqlite_args,
         pool_size=pool_size,
         max_overflow=max_overflow,

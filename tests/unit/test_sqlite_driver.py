@@ -1,9 +1,12 @@
 """SQLite's driver (wagate/sqlite_driver.py): one trip to the connection's thread per
-statement, the same results as SQLAlchemy's own aiosqlite adapter, and no trip for a commit
-or rollback with nothing open."""
+statement, the same results as SQLAlchemy's own aiosqlite adapter, no trip for a commit or
+rollback with nothing open, and statements committed with their commit in one trip
+(`execute_committed`), waiting for another writer by its own tries."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +14,12 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from wagate import sqlite_driver
 from wagate.db import Database
-from wagate.sqlite_driver import OneTripConnection
+from wagate.sqlite_driver import OneTripConnection, execute_committed
 
 METADATA = MetaData()
 ITEMS = Table(
@@ -125,3 +129,67 @@ async def test_results_fetched_in_parts(engine: AsyncEngine) -> None:
         assert [row.name for row in result.fetchmany(2)] == ["p1", "p2"]
         assert [row.name for row in result.fetchmany()] == ["p3"]
         assert [row.name for row in result] == ["p4"]
+
+
+_INSERT = "INSERT INTO items (name) VALUES (?), (?) RETURNING id, name"
+
+
+async def test_statements_and_their_commit_are_one_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.connect() as connection:
+        trips.clear()
+        rows = await execute_committed(connection, [(_INSERT, ("a", "b")), (_INSERT, ("c", "d"))])
+        assert trips == ["_run_committed"]
+    assert sorted(name for _, name in rows) == ["a", "b", "c", "d"]
+    async with engine.connect() as connection:
+        stored = await connection.execute(select(ITEMS.c.name))
+        assert sorted(stored.scalars()) == ["a", "b", "c", "d"]
+        trips.clear()
+    assert trips == []  # nothing was left open for the pool to roll back
+
+
+async def test_a_failed_statement_rolls_back_all_and_raises_as_sqlalchemy_does(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError):
+            await execute_committed(connection, [(_INSERT, ("x", "y")), (_INSERT, ("z", "x"))])
+        assert (await connection.execute(select(ITEMS.c.name))).all() == []
+
+
+async def test_waits_for_another_writer_then_writes(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Another connection holds the file's write lock for a while: the statements wait for
+    it, then write, and the connection keeps its busy timeout for everything else."""
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        async with engine.connect() as connection:
+            rows = await execute_committed(connection, [(_INSERT, ("late", "later"))])
+            timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
+            assert timeout.scalar_one() == int(sqlite_driver.BUSY_TIMEOUT_S * 1000)
+        assert sorted(name for _, name in rows) == ["late", "later"]
+    finally:
+        release.join()
+        other.close()
+
+
+async def test_gives_up_as_locked_after_the_busy_timeout(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_S", 0.1)
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(OperationalError, match="locked"):
+                await execute_committed(connection, [(_INSERT, ("never", "ever"))])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    async with engine.connect() as connection:
+        await execute_committed(connection, [(_INSERT, ("after", "wards"))])
+        stored = await connection.execute(select(ITEMS.c.name))
+        assert sorted(stored.scalars()) == ["after", "wards"]
