@@ -120,7 +120,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_driver.BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute(sqlite_driver.BUSY_TIMEOUT_PRAGMA)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -68,6 +68,8 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
 
 # How long a writer waits for the file's write lock before it fails ("database is locked").
 BUSY_TIMEOUT_S = 30.0
+# Every connection's setting of it (`wagate.db`'s pragmas), set back after `_begin_immediate`.
+BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}"
 # How often `execute_committed` tries again for the write lock while another connection holds
 # it (see `_begin_immediate`).
 RETRY_WRITE_LOCK_S = 0.0002
@@ -93,7 +95,7 @@ def _begin_immediate(connection: sqlite3.Connection) -> None:
                     raise
             time.sleep(RETRY_WRITE_LOCK_S)
     finally:
-        connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        connection.execute(BUSY_TIMEOUT_PRAGMA)
 
 
 def _run_committed(

@@ -53,6 +53,10 @@ async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> Non
     session.add(row)
 
 
+# What the INSERT of new messages returns, for `_in_row_order`.
+_RETURNED = ("id", "correlation_id")
+
+
 def _in_row_order(returned: Sequence[Any], rows: Sequence[dict[str, Any]]) -> list[int]:
     """The ids an INSERT returned as (id, correlation_id), in the order of `rows`: neither
     database promises RETURNING's order for many rows."""
@@ -76,9 +80,6 @@ async def insert_messages(
             item.message_pk = pk
             session.add(item)
     return ids
-
-
-_RETURNED = ("id", "correlation_id")
 
 
 # The accept path's write on PostgreSQL: the rows of a whole group commit as arrays, one

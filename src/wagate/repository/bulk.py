@@ -130,8 +130,8 @@ def sqlite_values(
     statements, their parameters bound as SQLAlchemy binds them: one statement text per
     number of rows, no per-row work but the values'. Raises `LookupError` where SQLAlchemy's
     statement must be used (`_bind_processors`)."""
-    names = tuple(rows[0])
-    processors = _bind_processors(table, names, tuple(returning), dialect)
+    names, returned = tuple(rows[0]), tuple(returning)
+    processors = _bind_processors(table, names, returned, dialect)
     if processors is None:
         raise LookupError(f"{table.name}: SQLAlchemy fills or converts a column")
     per_statement = max(1, SQLITE_MAX_PARAMETERS // len(names))
@@ -143,7 +143,7 @@ def sqlite_values(
             for row in chunk
             for name, process in zip(names, processors, strict=True)
         )
-        statements.append((_values_text(table, names, len(chunk), tuple(returning)), parameters))
+        statements.append((_values_text(table, names, len(chunk), returned), parameters))
     return statements
 
 
