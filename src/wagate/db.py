@@ -81,6 +81,47 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    # On SQLite a timestamp is text: SQLAlchemy's way there is this class's method, then the
+    # dialect's DATETIME formatting a dict of the fields through `%` (and a regular expression
+    # back), per value; a message's life writes a dozen of them. `isoformat` and
+    # `fromisoformat` give and read the very same text in one C call.
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_timestamp
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        fallback = super().result_processor(dialect, coltype)
+        return lambda value: _sqlite_datetime(value, fallback)
+
+
+def _sqlite_timestamp(value: datetime | None) -> str | None:
+    """A timestamp as SQLite keeps it: UTC, naive, `YYYY-MM-DD HH:MM:SS.ffffff` (SQLAlchemy's
+    storage format for SQLite's DATETIME)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def _sqlite_datetime(value: Any, fallback: Any) -> datetime | None:
+    """Back from SQLite's text; anything `fromisoformat` does not read goes SQLAlchemy's way."""
+    if isinstance(value, str):
+        try:
+            found = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if found.tzinfo is None:
+                return found.replace(tzinfo=UTC)
+            return found.astimezone(UTC)
+    result: datetime | None = fallback(value) if fallback is not None else value
+    return result
+
 
 async def ping(executor: Executor) -> None:
     """One round trip to the database: the readiness probe's check."""

@@ -307,35 +307,19 @@ async def set_fields(session: AsyncSession, pk: int, **values: Any) -> None:
     await session.execute(update(Message).where(Message.id == pk).values(**values))
 
 
-_RECORD_SENT = (
-    update(MESSAGES)
-    .where(MESSAGES.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("status"),
-        message_id=bindparam("message_id"),
-        sent_at=bindparam("sent_at"),
-        error=None,
-        next_attempt_at=None,
-        updated_at=bindparam("updated_at"),
-    )
-)
-
-
 async def record_sent(session: Executor, rows: Sequence[SendRow]) -> None:
     """The outcomes of many sends in one statement (an executemany by primary key)."""
-    now = utcnow()
-    await session.execute(
-        _RECORD_SENT,
-        [
-            {
-                "b_id": row.id,
-                "status": MessageStatus.SENT,
-                "message_id": row.message_id,
-                "sent_at": row.sent_at,
-                "updated_at": now,
-            }
-            for row in rows
-        ],
+    await update_many(
+        session,
+        MESSAGES,
+        ["id"],
+        [{"id": row.id, "message_id": row.message_id, "sent_at": row.sent_at} for row in rows],
+        {
+            "status": MessageStatus.SENT,
+            "error": None,
+            "next_attempt_at": None,
+            "updated_at": utcnow(),
+        },
     )
     # A sent message is never sent again: its media bytes go now, with its outcome.
     await drop_media(session, [row.id for row in rows if row.kind in MEDIA_KINDS])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import FromClause
 from sqlalchemy.types import TypeDecorator
 
@@ -161,9 +161,10 @@ async def insert_many(
         return []
     names = tuple(rows[0])
     dialect = dialect_of(executor)
-    if dialect.name != "postgresql" and conflict is None and returning:
+    if dialect.name != "postgresql" and conflict is None:
         # SQLAlchemy renders and binds an INSERT ... RETURNING of many rows row by row
-        # (insertmanyvalues); SQLite's own statement costs a fraction of that.
+        # (insertmanyvalues), and an executemany's rows one dict at a time; SQLite's own
+        # statement costs a fraction of either.
         try:
             statements = sqlite_values(table, rows, returning, dialect)
         except LookupError:
@@ -186,14 +187,21 @@ async def insert_many(
     return []
 
 
+async def _connection(executor: Executor) -> AsyncConnection:
+    """The connection a statement of SQLite's own form runs on (a session's, in its
+    transaction)."""
+    return await executor.connection() if isinstance(executor, AsyncSession) else executor
+
+
 async def _returned(
     executor: Executor, statements: Sequence[tuple[str, tuple[Any, ...]]]
 ) -> list[tuple[Any, ...]]:
-    connection = await executor.connection() if isinstance(executor, AsyncSession) else executor
+    connection = await _connection(executor)
     found: list[tuple[Any, ...]] = []
     for text, values in statements:
         result = await connection.exec_driver_sql(text, values)
-        found.extend(tuple(row) for row in result.all())
+        if result.returns_rows:
+            found.extend(tuple(row) for row in result.all())
     return found
 
 
@@ -253,12 +261,100 @@ async def update_many(
         arrays = _arrays(table, keys + names, rows, dialect)
         await executor.execute(_update(*shape, from_arrays=True), arrays | const_params)
         return
-    await executor.execute(
-        _update(*shape, from_arrays=False),
-        [
-            {f"{key}__key": row[key] for key in keys}
-            | {f"{name}__value": row[name] for name in names}
-            | const_params
-            for row in rows
-        ],
+    planned = sqlite_update(table, keys, rows, fixed, where, dialect)
+    if planned is None:
+        await executor.execute(
+            _update(*shape, from_arrays=False),
+            [
+                {f"{key}__key": row[key] for key in keys}
+                | {f"{name}__value": row[name] for name in names}
+                | const_params
+                for row in rows
+            ],
+        )
+        return
+    connection = await _connection(executor)
+    await connection.exec_driver_sql(*planned)
+
+
+def sqlite_update(
+    table: Table,
+    keys: Sequence[str],
+    rows: Rows,
+    constants: Mapping[str, Any],
+    where: Condition | None,
+    dialect: Dialect,
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """`update_many`'s statement as SQLite's own text and a tuple of parameters per row, bound
+    as SQLAlchemy binds them; None where SQLAlchemy's statement must be used."""
+    keys = tuple(keys)
+    names = tuple(name for name in rows[0] if name not in keys)
+    planned = _sqlite_update(table, keys, names, tuple(constants), where, dialect)
+    if planned is None:
+        return None
+    text, slots = planned
+    # Per parameter: the item's column and its processing, or (name None) the value itself.
+    each = [
+        (None, None, _processed(slot.process, constants[slot.name]))
+        if slot.constant and slot.name is not None
+        else (slot.name, slot.process, slot.value)
+        for slot in slots
+    ]
+    parameters = [
+        tuple(
+            value if name is None else row[name] if process is None else process(row[name])
+            for name, process, value in each
+        )
+        for row in rows
+    ]
+    return text, parameters
+
+
+def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
+    return process(value) if process is not None else value
+
+
+class _Slot(NamedTuple):
+    """One positional parameter of an update's SQLite text, in order: an item's value of
+    column `name`, a constant's (`constant`), or (`name` None) `value`, a value of the
+    statement's own (already processed)."""
+
+    name: str | None
+    process: Callable[[Any], Any] | None
+    constant: bool = False
+    value: Any = None
+
+
+@lru_cache(maxsize=64)
+def _sqlite_update(
+    table: Table,
+    keys: tuple[str, ...],
+    names: tuple[str, ...],
+    constants: tuple[str, ...],
+    where: Condition | None,
+    dialect: Dialect,
+) -> tuple[str, tuple[_Slot, ...]] | None:
+    """The update of one row as SQLite's text, and where each of its parameters comes from:
+    an executemany then hands SQLite a tuple per item, where SQLAlchemy made a dict of every
+    parameter per item and looked each up again (most of the CPU of an update of many rows).
+    Each value goes through its parameter's type's bind processing, as SQLAlchemy's would.
+    None (SQLAlchemy's path) for a statement it renders per execution (an expanding IN)."""
+    compiled = _update(table, keys, names, constants, where, from_arrays=False).compile(
+        dialect=dialect
     )
+    if not compiled.positional or compiled.positiontup is None:
+        return None
+    slots = []
+    for parameter in compiled.positiontup:
+        bind = compiled.binds[parameter]
+        if bind.expanding:
+            return None
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        base, _, role = parameter.rpartition("__")
+        if (role == "key" and base in keys) or (role == "value" and base in names):
+            slots.append(_Slot(base, process))
+        elif role == "const" and base in constants:
+            slots.append(_Slot(base, process, constant=True))
+        else:  # a value the condition holds
+            slots.append(_Slot(None, None, value=_processed(process, bind.effective_value)))
+    return compiled.string, tuple(slots)
