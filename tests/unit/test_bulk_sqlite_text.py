@@ -4,19 +4,25 @@ SQLAlchemy's statement, compared with what `repository.bulk` builds for the same
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, create_engine, event, insert, literal_column
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from wagate.message_status import MessageStatus
 from wagate.models import ChatMessage, Message, WebhookDelivery
-from wagate.repository.bulk import _update, sqlite_update, sqlite_values
+from wagate.repository.bulk import _update, sqlite_insert_rows, sqlite_update, sqlite_values
 
 CHAT_MESSAGES = cast(Table, ChatMessage.__table__)
 MESSAGES = cast(Table, Message.__table__)
 DELIVERIES = cast(Table, WebhookDelivery.__table__)
 AT = datetime(2026, 12, 6, 20, 15, 1, 250, tzinfo=UTC)
+
+
+class Captured(Exception):
+    """Ends the execution once SQLAlchemy has handed SQLite its parameters (no schema needed)."""
 
 
 def sqlalchemys(statement: Any, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -27,9 +33,9 @@ def sqlalchemys(statement: Any, rows: list[dict[str, Any]]) -> list[tuple[Any, .
     @event.listens_for(engine, "before_cursor_execute")
     def capture(conn: Any, cursor: Any, text: str, parameters: Any, *_: Any) -> None:
         seen.append(parameters)
+        raise Captured
 
-    with engine.connect() as connection:
-        CHAT_MESSAGES.metadata.create_all(connection)
+    with engine.connect() as connection, contextlib.suppress(Captured):
         connection.execute(statement, rows)
     return [tuple(p) for p in seen[-1]] if len(rows) > 1 else [tuple(seen[-1])]
 
@@ -155,3 +161,52 @@ def test_literal_column_condition_is_kept() -> None:
 
     rows = [{"id": "dlv_1", "attempts": 1}]
     compare(DELIVERIES, ("id",), rows, {}, pending)
+
+
+def _link_send(statement: Any) -> Any:
+    return statement.on_conflict_do_update(
+        index_elements=["instance_id", "message_id", "chat"],
+        set_={"correlation_id": statement.excluded.correlation_id},
+    )
+
+
+def _chat_message(n: int) -> dict[str, Any]:
+    return {
+        "instance_id": 1,
+        "chat": "15550001111@s.whatsapp.net",
+        "message_id": f"m{n}",
+        "from_me": True,
+        "kind": "text",
+        "text": f"text {n}",
+        "timestamp": AT,
+        "status": "sent",
+        "extra": {"poll": ["a", n]} if n else None,
+        "correlation_id": f"c{n}",
+    }
+
+
+def test_insert_with_its_conflict_clause_binds_as_sqlalchemy() -> None:
+    dialect = create_engine("sqlite://").dialect
+    rows = [_chat_message(n) for n in range(3)]
+    expected = sqlalchemys(_link_send(sqlite_insert(CHAT_MESSAGES)), rows)
+    planned = sqlite_insert_rows(CHAT_MESSAGES, rows, _link_send, dialect)
+    assert planned is not None
+    text, parameters = planned
+    assert parameters == expected
+    assert text.endswith(
+        "ON CONFLICT (instance_id, message_id, chat)"
+        " DO UPDATE SET correlation_id = excluded.correlation_id"
+    )
+
+
+def test_insert_leaving_out_a_column_python_fills_keeps_sqlalchemys_path() -> None:
+    dialect = create_engine("sqlite://").dialect
+    # status and attempts left to their defaults
+    rows: list[dict[str, Any]] = [
+        {"id": "d", "event_id": "e", "event": "x", "url": "u", "target": "t", "payload": "{}"}
+    ]
+
+    def skip(statement: Any) -> Any:
+        return statement.on_conflict_do_nothing()
+
+    assert sqlite_insert_rows(DELIVERIES, rows, skip, dialect) is None

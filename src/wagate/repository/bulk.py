@@ -171,6 +171,12 @@ async def insert_many(
             pass
         else:
             return await _returned(executor, statements)
+    if dialect.name != "postgresql" and conflict is not None and not returning:
+        planned = sqlite_insert_rows(table, rows, conflict, dialect)
+        if planned is not None:
+            connection = await _connection(executor)
+            await connection.exec_driver_sql(*planned)
+            return []
     if dialect.name == "postgresql":
         statement = _insert_from_rows(table, names)
         params: Any = _arrays(table, names, rows, dialect)
@@ -290,8 +296,40 @@ def sqlite_update(
     keys = tuple(keys)
     names = tuple(name for name in rows[0] if name not in keys)
     planned = _sqlite_update(table, keys, names, tuple(constants), where, dialect)
-    if planned is None:
-        return None
+    return None if planned is None else _executemany(planned, rows, constants)
+
+
+def sqlite_insert_rows(
+    table: Table, rows: Rows, conflict: Conflict, dialect: Dialect
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """An insert of `rows` with its ON CONFLICT clause as SQLite's own text and a tuple of
+    parameters per row (an executemany); None where SQLAlchemy's statement must be used."""
+    planned = _sqlite_conflict_insert(table, tuple(rows[0]), conflict, dialect)
+    return None if planned is None else _executemany(planned, rows, {})
+
+
+class _Slot(NamedTuple):
+    """One positional parameter of a statement's SQLite text, in order: an item's value of
+    column `name`, a constant's (`constant`), or (`name` None) `value`, a value of the
+    statement's own (already processed)."""
+
+    name: str | None
+    process: Callable[[Any], Any] | None
+    constant: bool = False
+    value: Any = None
+
+
+# A statement's SQLite text and its parameters' slots.
+_Planned = tuple[str, tuple[_Slot, ...]]
+
+
+def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
+    return process(value) if process is not None else value
+
+
+def _executemany(
+    planned: _Planned, rows: Rows, constants: Mapping[str, Any]
+) -> tuple[str, list[tuple[Any, ...]]]:
     text, slots = planned
     # Per parameter: the item's column and its processing, or (name None) the value itself.
     each = [
@@ -310,19 +348,30 @@ def sqlite_update(
     return text, parameters
 
 
-def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
-    return process(value) if process is not None else value
-
-
-class _Slot(NamedTuple):
-    """One positional parameter of an update's SQLite text, in order: an item's value of
-    column `name`, a constant's (`constant`), or (`name` None) `value`, a value of the
-    statement's own (already processed)."""
-
-    name: str | None
-    process: Callable[[Any], Any] | None
-    constant: bool = False
-    value: Any = None
+def _plan(
+    compiled: Any, dialect: Dialect, sources: Mapping[str, tuple[str, bool]]
+) -> _Planned | None:
+    """Where each positional parameter of `compiled` comes from: `sources` names, by
+    parameter, the item's column or the constant (True) that gives it; any other parameter
+    is a value the statement holds. Each value goes through its parameter's type's bind
+    processing, as SQLAlchemy's would. None for a statement SQLAlchemy renders again at each
+    execution (an expanding IN)."""
+    if not compiled.positional or compiled.positiontup is None:
+        return None
+    slots = []
+    for parameter in compiled.positiontup:
+        bind = compiled.binds[parameter]
+        if bind.expanding:
+            return None
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        source = sources.get(parameter)
+        if source is not None:
+            slots.append(_Slot(source[0], process, constant=source[1]))
+        else:
+            slots.append(_Slot(None, None, value=_processed(process, bind.effective_value)))
+    if not set(sources) <= set(compiled.positiontup):
+        return None  # a parameter named otherwise than expected: SQLAlchemy's way, safely
+    return compiled.string, tuple(slots)
 
 
 @lru_cache(maxsize=64)
@@ -333,28 +382,27 @@ def _sqlite_update(
     constants: tuple[str, ...],
     where: Condition | None,
     dialect: Dialect,
-) -> tuple[str, tuple[_Slot, ...]] | None:
+) -> _Planned | None:
     """The update of one row as SQLite's text, and where each of its parameters comes from:
     an executemany then hands SQLite a tuple per item, where SQLAlchemy made a dict of every
-    parameter per item and looked each up again (most of the CPU of an update of many rows).
-    Each value goes through its parameter's type's bind processing, as SQLAlchemy's would.
-    None (SQLAlchemy's path) for a statement it renders per execution (an expanding IN)."""
-    compiled = _update(table, keys, names, constants, where, from_arrays=False).compile(
-        dialect=dialect
+    parameter per item and looked each up again (most of the CPU of an update of many rows)."""
+    statement = _update(table, keys, names, constants, where, from_arrays=False)
+    sources = (
+        {f"{key}__key": (key, False) for key in keys}
+        | {f"{name}__value": (name, False) for name in names}
+        | {f"{name}__const": (name, True) for name in constants}
     )
-    if not compiled.positional or compiled.positiontup is None:
+    return _plan(statement.compile(dialect=dialect), dialect, sources)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_conflict_insert(
+    table: Table, names: tuple[str, ...], conflict: Conflict, dialect: Dialect
+) -> _Planned | None:
+    """`_sqlite_update`'s counterpart for an insert with an ON CONFLICT clause; None also
+    where SQLAlchemy fills a column left out (a Python `default=`), per row."""
+    if _bind_processors(table, names, (), dialect) is None:
         return None
-    slots = []
-    for parameter in compiled.positiontup:
-        bind = compiled.binds[parameter]
-        if bind.expanding:
-            return None
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        base, _, role = parameter.rpartition("__")
-        if (role == "key" and base in keys) or (role == "value" and base in names):
-            slots.append(_Slot(base, process))
-        elif role == "const" and base in constants:
-            slots.append(_Slot(base, process, constant=True))
-        else:  # a value the condition holds
-            slots.append(_Slot(None, None, value=_processed(process, bind.effective_value)))
-    return compiled.string, tuple(slots)
+    statement = conflict(sqlite_insert(table))
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    return _plan(compiled, dialect, {name: (name, False) for name in names})
