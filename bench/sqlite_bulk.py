@@ -24,11 +24,12 @@ import uvloop
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from tests.support.rows import add_instance
 
 from wagate.db import Database, utcnow
 from wagate.history.repository.store import _link_send
 from wagate.migrate import upgrade_to_head
-from wagate.models import ChatMessage, Instance, WebhookDelivery
+from wagate.models import ChatMessage, WebhookDelivery
 from wagate.repository.bulk import _update, insert_many, update_many
 
 CHAT_MESSAGES = cast(Table, ChatMessage.__table__)
@@ -99,27 +100,6 @@ WRITES: dict[str, tuple[Write, Write]] = {
 }
 
 
-async def instance(db: Database) -> int:
-    now = utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
-            insert(Instance).returning(Instance.id),
-            [
-                {
-                    "name": "bench",
-                    "engine": "simulator",
-                    "status": "created",
-                    "desired_state": "disconnected",
-                    "token_hash": "h",
-                    "settings": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )
-        return int(result.scalar_one())
-
-
 def batch(instance_id: int, prefix: str, count: int) -> tuple[list[dict[str, Any]], ...]:
     now = utcnow()
     history = [
@@ -165,7 +145,7 @@ async def measure(rows: int, rounds: int) -> dict[str, list[float]]:
         await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
         try:
-            instance_id = await instance(db)
+            instance_id = await add_instance(db, "bench")
             for round_ in range(rounds):
                 for way in (0, 1):
                     data = batch(instance_id, f"{round_:06x}{way}", rows)
