@@ -66,7 +66,8 @@ def plan(
     if held > share:
         room_elsewhere = sum(max(0, share - counts[n]) for n in live if n != me)
         excess = min(held - share, room_elsewhere)
-        movable = [iid for iid in mine if iid in set(releasable)]
+        may_move = set(releasable)
+        movable = [iid for iid in mine if iid in may_move]
         movable.sort(key=lambda iid: _preference(me, iid), reverse=True)
         return Plan(share=share, release=movable[:excess])
     return Plan(share=share)
