@@ -62,6 +62,9 @@ class SendPolicies:
         self.clock = clock
         self.defaults = defaults
         self._wakeups: dict[int, asyncio.Event] = {}
+        # How many times this node wrote each instance's policy row: a sender reads the row
+        # again when the count moved since its last read (`version`).
+        self._writes: dict[int, int] = {}
 
     # --- the wake-up of a held sender ---------------------------------------------------------
 
@@ -103,14 +106,28 @@ class SendPolicies:
         row = await self._row(instance_id)
         return self.effective(row), self.state_of(row)
 
+    def version(self, instance_id: int) -> int:
+        """Moves whenever this node writes the instance's policy row. The routes that change
+        it run on the instance's holder, so its sender sees every change at its next send."""
+        return self._writes.get(instance_id, 0)
+
+    def _wrote(self, instance_id: int) -> None:
+        self._writes[instance_id] = self._writes.get(instance_id, 0) + 1
+
     async def _write(self, instance_id: int, **values: Any) -> None:
-        async with self.db.transaction() as session:
-            await repository.write_policy_row(session, instance_id, values)
+        try:
+            async with self.db.transaction() as session:
+                await repository.write_policy_row(session, instance_id, values)
+        finally:
+            self._wrote(instance_id)
 
     async def _start_warmup(self, instance_id: int, now: datetime) -> None:
         """Day 1 of the warm-up is the first send under it (once: a later call keeps it)."""
-        async with self.db.transaction() as session:
-            await repository.start_warmup(session, instance_id, now)
+        try:
+            async with self.db.transaction() as session:
+                await repository.start_warmup(session, instance_id, now)
+        finally:
+            self._wrote(instance_id)
 
     async def update(self, instance_id: int, patch: PolicyPatch) -> None:
         changes = patch.model_dump(mode="json", exclude_unset=True)

@@ -60,7 +60,10 @@ IDLE_WAIT_S = 30.0
 NOT_CONNECTED_WAIT_S = 1.0
 STOP_CHECK_S = 0.05  # how soon a sender holding a message for the connection sees the stop
 SETTINGS_TTL_S = 2.0
-POLICY_TTL_S = 1.0  # a change made on this node wakes the sender at once
+# The policy is read again when this node wrote it (`SendPolicies.version`: its routes run on
+# the holder) and at the latest after this long, for what no write here reaches (a change
+# that raced a takeover).
+POLICY_TTL_S = 10.0
 
 
 def outgoing(row: SendRow, media: MediaRow | None) -> OutgoingMessage:
@@ -211,6 +214,7 @@ class InstanceSender:
         self._recorded: list[SendRow] = []  # sends recorded, their events not published yet
         self._policy: tuple[Policy, BreakerState] | None = None
         self._policy_at = -POLICY_TTL_S
+        self._policy_version = -1
         # The instance's queued messages may carry a hold to clear (a node that stopped while
         # they were held left it): checked once at the first send that may go.
         self._held = True
@@ -335,12 +339,19 @@ class InstanceSender:
         await self._record_sent(sent)
 
     async def _load_policy(self) -> tuple[Policy, BreakerState]:
-        if self._policy is None or time.monotonic() - self._policy_at > POLICY_TTL_S:
+        policies = self.state.send_policy
+        version = policies.version(self._instance_id)
+        if (
+            self._policy is None
+            or version != self._policy_version
+            or time.monotonic() - self._policy_at > POLICY_TTL_S
+        ):
             # A wake-up from before this read is answered by it; one left set would end the
             # next hold at once (the message claimed again, shown `sending` for a moment).
-            self.state.send_policy.wakeup(self._instance_id).clear()
-            self._policy = await self.state.send_policy.load(self._instance_id)
+            policies.wakeup(self._instance_id).clear()
+            self._policy = await policies.load(self._instance_id)
             self._policy_at = time.monotonic()
+            self._policy_version = version  # a write during the read: read again next time
         return self._policy
 
     async def _admit(self, row: SendRow) -> tuple[rules.Target, Policy]:

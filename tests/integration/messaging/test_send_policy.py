@@ -106,6 +106,28 @@ async def test_day_cap_holds_until_the_next_day(
     assert (await policy_of(client, name))["held"] == {"count": 0, "rule": None, "until": None}
 
 
+async def test_a_change_reaches_a_sending_instance_at_its_next_send(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The sender keeps the policy it read, and reads it again as soon as this node (the
+    holder, where the routes run) wrote it: not a while later."""
+    name = (await linked_instance(client))["name"]
+    await set_policy(client, name, per_day=100)
+    await send(client, name, "m0")
+    await wait_sent(client, name, 1)
+
+    async def counted() -> bool:
+        counters = (await policy_of(client, name))["counters"]
+        return bool(counters.get("sends:day", {}).get("count") == 1)
+
+    await eventually(counted, what="m0 counted")
+    await set_policy(client, name, per_day=1)
+    late = await send(client, name, "m1")
+    await wait_held(client, name, 1, "per_day")
+    assert (await client.get(f"/v1/instances/{name}/messages/{late}")).json()["status"] == "queued"
+    assert await sent_texts(client, name) == ["m0"]
+
+
 async def test_a_send_queued_after_the_hold_shows_it(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
