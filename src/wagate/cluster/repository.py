@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.db import utcnow
@@ -57,21 +57,61 @@ async def instance_ids(session: AsyncSession) -> list[int]:
     return list((await session.execute(select(Instance.id))).scalars().all())
 
 
-async def wanted(
-    session: AsyncSession, engines: list[str]
-) -> tuple[dict[int, str], dict[int, int]]:
-    """The id and name of each instance the user wants connected, on one of `engines`, and
-    the fencing token stored in each row (0: none yet)."""
-    # Read every placement pass: the table's columns, not the ORM's, whose row loading cost a
-    # node holding 10,000 instances more than the rest of the pass.
+# What placement reads of the instances to hold: their ids and names, and the fencing token
+# stored in each row (0: none yet); and the mark of that set (`wanted_mark`).
+Wanted = tuple[dict[int, str], dict[int, int]]
+WantedMark = tuple[int, int, int, int]
+
+
+def _wanted_rows(engines: list[str]) -> Any:
+    return (INSTANCES.c.desired_state == "connected", INSTANCES.c.engine.in_(engines))
+
+
+async def wanted(session: AsyncSession, engines: list[str]) -> tuple[Wanted, WantedMark]:
+    """The id and name of each instance the user wants connected, on one of `engines`, the
+    fencing token stored in each row, and their mark (`wanted_mark`'s, computed here)."""
+    # The table's columns, not the ORM's, whose row loading cost a node holding 10,000
+    # instances more than the rest of the pass.
     table = INSTANCES
     rows = await session.execute(
-        select(table.c.id, table.c.name, table.c.fencing_token).where(
-            table.c.desired_state == "connected", table.c.engine.in_(engines)
-        )
+        select(table.c.id, table.c.name, table.c.fencing_token).where(*_wanted_rows(engines))
     )
     found = rows.all()
-    return {iid: name for iid, name, _ in found}, {iid: token or 0 for iid, _, token in found}
+    names = {iid: name for iid, name, _ in found}
+    tokens = {iid: token or 0 for iid, _, token in found}
+    mark = (
+        len(found),
+        sum(names),
+        sum(_scattered(iid) for iid in names),
+        sum(tokens.values()),
+    )
+    return (names, tokens), mark
+
+
+def _scattered(iid: Any) -> Any:
+    """An id's square modulo a prime, by Python or by the database alike: two sets of ids
+    with the same sum have the same sum of these only if they are alike (for two ids, the
+    same ids), and a sum of them does not overflow."""
+    return (iid * iid) % 4294967291
+
+
+async def wanted_mark(session: AsyncSession, engines: list[str]) -> WantedMark:
+    """What changes when the set `wanted` reads changes: how many rows, the sums of their ids
+    and of their ids scattered, and the sum of their fencing tokens, counted by the database
+    in one row (an instance wanted or not any more, made, deleted, or taken with a new token
+    moves it; an instance's name never changes)."""
+    table = INSTANCES
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(table.c.id), 0),
+                func.coalesce(func.sum(_scattered(table.c.id)), 0),
+                func.coalesce(func.sum(func.coalesce(table.c.fencing_token, 0)), 0),
+            ).where(*_wanted_rows(engines))
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
 async def existing(session: AsyncSession, ids: list[int]) -> set[int]:
