@@ -161,19 +161,18 @@ async def insert_many(
         return []
     names = tuple(rows[0])
     dialect = dialect_of(executor)
-    if dialect.name != "postgresql" and conflict is None:
+    if dialect.name != "postgresql":
         # SQLAlchemy renders and binds an INSERT ... RETURNING of many rows row by row
         # (insertmanyvalues), and an executemany's rows one dict at a time; SQLite's own
-        # statement costs a fraction of either.
-        try:
-            statements = sqlite_values(table, rows, returning, dialect)
-        except LookupError:
-            pass
-        else:
-            return await _returned(executor, statements)
-    if dialect.name != "postgresql" and conflict is not None and not returning:
-        planned = sqlite_insert_rows(table, rows, conflict, dialect)
-        if planned is not None:
+        # statement costs a fraction of either. An ON CONFLICT with RETURNING stays its way.
+        if conflict is None:
+            try:
+                statements = sqlite_values(table, rows, returning, dialect)
+            except LookupError:
+                pass
+            else:
+                return await _returned(executor, statements)
+        elif not returning and (planned := sqlite_insert_rows(table, rows, conflict, dialect)):
             connection = await _connection(executor)
             await connection.exec_driver_sql(*planned)
             return []
